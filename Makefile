@@ -1,0 +1,45 @@
+# bpftop-cap: `make` builds ./bpftop-cap with Go alone (the BPF objects are
+# generated and committed); `make test` runs every test, the privileged
+# end-to-end ones included (they need root, tcpdump and iproute2).
+GO        ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+BINARY    ?= bpftop-cap
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+FUZZTIME  ?= 20s
+BENCHTIME ?= 1s
+
+.PHONY: all build generate check-generated test bench fuzz lint help clean
+
+all: build
+
+build: ## build ./bpftop-cap (static, no cgo)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) .
+
+generate: ## rebuild the BPF objects and Go bindings with clang (Debian: clang llvm libbpf-dev)
+	$(GO) generate ./bpf/
+
+check-generated: generate ## fail if the committed BPF objects differ from the source
+	git diff --exit-code -- bpf/
+
+test: ## run all tests (as root: e2e tests attach real BPF programs in private namespaces)
+	CGO_ENABLED=0 $(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+bench: ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+fuzz: ## run each fuzz target for FUZZTIME
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+lint: ## go vet, gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l . | tee /dev/stderr)"
+
+clean:
+	rm -f $(BINARY)
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

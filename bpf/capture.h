@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/* Structures shared between the BPF programs and Go (bpf/record.go mirrors them
+ * by hand; bpf2go generates the counters type). Fixed-width types, explicit
+ * padding, no implicit holes. */
+#ifndef BPFTOP_CAPTURE_H
+#define BPFTOP_CAPTURE_H
+
+#include <linux/types.h>
+
+/* The bpf_pcap_hdr layout from the 2019 bpf_pcap() proposal. The kernel
+ * appends cap_len packet bytes after it (upper 32 bits of the flags argument
+ * of bpf_perf_event_output). */
+#define PCAP_HDR_MAGIC 0xb7fca7
+
+struct pcap_hdr {
+	__u32 magic;    /* PCAP_HDR_MAGIC */
+	__u32 protocol; /* pcap LINKTYPE; 1 = Ethernet */
+	__u64 flags;    /* 48-bit id: bits 0-31 ifindex, 32-39 direction, 40-47 hook */
+	__u64 ktime_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 tot_len;  /* length on the wire */
+	__u32 cap_len;  /* bytes that follow this header */
+};
+
+#define DIR_IN 1
+#define DIR_OUT 2
+
+#define HOOK_TC 1
+#define HOOK_XDP 2
+
+/* Per-CPU counters; index 0 of the counters map. */
+struct counters {
+	__u64 seen;     /* packets the program ran on */
+	__u64 sent;     /* records bpf_perf_event_output accepted */
+	__u64 failed;   /* records it refused (ring full): lost in the kernel */
+	__u64 filtered; /* packets not sent because of direction or filter */
+};
+
+#endif

@@ -1,0 +1,204 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// The hand-written parser and the C struct must agree.
+var (
+	_ [HeaderSize - unsafe.Sizeof(capturePcapHdr{})]struct{}
+	_ [unsafe.Sizeof(capturePcapHdr{}) - HeaderSize]struct{}
+)
+
+// TCMode chooses how the tc program is attached.
+type TCMode string
+
+// TC attach modes.
+const (
+	TCAuto   TCMode = "auto"   // tcx where the kernel has it (6.6+), else clsact
+	TCX      TCMode = "tcx"    // tcx only
+	TCClsact TCMode = "clsact" // the legacy clsact qdisc and a bpf filter
+)
+
+// Config holds the load-time constants and the attach choices.
+type Config struct {
+	Snaplen uint32 // bytes kept per packet; clamped to MaxCapLen in the kernel
+	In, Out bool   // directions to capture
+	XDP     bool   // attach at XDP (ingress only) instead of tc
+	TCMode  TCMode // how to attach at tc; "" means auto
+}
+
+// Sentinel errors; the top level adds the remedy.
+var (
+	ErrPermission  = errors.New("permission denied")
+	ErrUnsupported = errors.New("not supported by this kernel")
+)
+
+// Objects are the loaded maps and programs.
+type Objects struct {
+	cfg  Config
+	objs captureObjects
+}
+
+// Load loads the capture programs with cfg's constants.
+func Load(cfg Config) (*Objects, error) {
+	if !cfg.In && !cfg.Out {
+		return nil, errors.New("no direction to capture")
+	}
+	if cfg.XDP && cfg.Out {
+		return nil, fmt.Errorf("XDP sees ingress only: %w", ErrUnsupported)
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
+	if err := rlimit.RemoveMemlock(); err != nil && !errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("raise memlock limit: %w", err)
+	}
+	spec, err := loadCapture()
+	if err != nil {
+		return nil, fmt.Errorf("read embedded BPF object: %w", err)
+	}
+	mask := uint32(0)
+	if cfg.In {
+		mask |= uint32(DirIn)
+	}
+	if cfg.Out {
+		mask |= uint32(DirOut)
+	}
+	if err := spec.Variables[captureVarSnaplen].Set(cfg.Snaplen); err != nil {
+		return nil, fmt.Errorf("set snaplen: %w", err)
+	}
+	if err := spec.Variables[captureVarDirMask].Set(mask); err != nil {
+		return nil, fmt.Errorf("set direction: %w", err)
+	}
+	o := &Objects{cfg: cfg}
+	if err := spec.LoadAndAssign(&o.objs, nil); err != nil {
+		return nil, classify("load BPF programs", err)
+	}
+	return o, nil
+}
+
+// classify wraps err with the sentinel a user needs to see.
+func classify(what string, err error) error {
+	switch {
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%s: %w (%v)", what, ErrPermission, err)
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return fmt.Errorf("%s: %w (%v)", what, ErrUnsupported, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Events is the perf event array the programs write records to.
+func (o *Objects) Events() *ebpf.Map { return o.objs.Events }
+
+// Close releases the programs and maps. Attachments made through bpf links
+// hold their own reference and must be closed first.
+func (o *Objects) Close() error { return o.objs.Close() }
+
+// Counters are the kernel-side counters, summed over CPUs.
+type Counters struct {
+	Seen     uint64 // packets the programs ran on
+	Sent     uint64 // records written to the perf ring
+	Failed   uint64 // records the ring refused: lost in the kernel
+	Filtered uint64 // packets not sent (direction or filter)
+}
+
+// Counters reads and sums the per-CPU counters.
+func (o *Objects) Counters() (Counters, error) {
+	var per []captureCounters
+	if err := o.objs.Counters.Lookup(uint32(0), &per); err != nil {
+		return Counters{}, fmt.Errorf("read counters: %w", err)
+	}
+	var c Counters
+	for _, p := range per {
+		c.Seen += p.Seen
+		c.Sent += p.Sent
+		c.Failed += p.Failed
+		c.Filtered += p.Filtered
+	}
+	return c, nil
+}
+
+// Attachment describes how the programs were attached to one interface.
+type Attachment struct {
+	Hook     Hook
+	Mode     string // "tcx", "clsact" or "xdp"
+	Fallback string // why a fallback was taken, or ""
+	closers  []io.Closer
+}
+
+// Close detaches everything this attachment added, in reverse order.
+func (a *Attachment) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i].Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// Attach attaches the programs to the interface with index ifindex. On error
+// nothing stays attached.
+func (o *Objects) Attach(ifindex int, ifname string) (*Attachment, error) {
+	if o.cfg.XDP {
+		l, err := link.AttachXDP(link.XDPOptions{Program: o.objs.CaptureXdp, Interface: ifindex})
+		if err != nil {
+			return nil, classify(fmt.Sprintf("attach XDP to %q", ifname), err)
+		}
+		return &Attachment{Hook: HookXDP, Mode: "xdp", closers: []io.Closer{l}}, nil
+	}
+	mode := o.cfg.TCMode
+	if mode == "" {
+		mode = TCAuto
+	}
+	a := &Attachment{Hook: HookTC}
+	if mode != TCClsact {
+		err := o.attachTCX(a, ifindex, ifname)
+		if err == nil {
+			a.Mode = "tcx"
+			return a, nil
+		}
+		if mode == TCX || !errors.Is(err, ErrUnsupported) {
+			return nil, err
+		}
+		a.Fallback = "tcx not supported (kernel before 6.6), using a clsact qdisc"
+	}
+	if err := attachClsact(a, ifindex, ifname, o.objs.CaptureTcIngress, o.objs.CaptureTcEgress, o.cfg.In, o.cfg.Out); err != nil {
+		return nil, err
+	}
+	a.Mode = "clsact"
+	return a, nil
+}
+
+func (o *Objects) attachTCX(a *Attachment, ifindex int, ifname string) error {
+	hooks := []struct {
+		on     bool
+		prog   *ebpf.Program
+		attach ebpf.AttachType
+		name   string
+	}{
+		{o.cfg.In, o.objs.CaptureTcIngress, ebpf.AttachTCXIngress, "ingress"},
+		{o.cfg.Out, o.objs.CaptureTcEgress, ebpf.AttachTCXEgress, "egress"},
+	}
+	for _, h := range hooks {
+		if !h.on {
+			continue
+		}
+		l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: h.prog, Attach: h.attach})
+		if err != nil {
+			_ = a.Close()
+			return classify(fmt.Sprintf("attach tcx %s to %q", h.name, ifname), err)
+		}
+		a.closers = append(a.closers, l)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package bpf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Magic is the value of bpf_pcap_hdr.magic in every record.
+const Magic = 0xb7fca7
+
+// HeaderSize is the size of the bpf_pcap_hdr that precedes the packet bytes.
+const HeaderSize = 32
+
+// MaxCapLen is the most packet bytes one record carries: a perf sample's size
+// is a u16 that also covers its headers (MAX_CAP_LEN in capture.c).
+const MaxCapLen = 65400
+
+// LinkTypeEthernet is the pcap LINKTYPE the programs write in the protocol field.
+const LinkTypeEthernet = 1
+
+// Dir is the direction a packet was seen in.
+type Dir uint8
+
+// Directions, as the programs encode them in bits 32-39 of the flags.
+const (
+	DirIn  Dir = 1
+	DirOut Dir = 2
+)
+
+func (d Dir) String() string {
+	switch d {
+	case DirIn:
+		return "in"
+	case DirOut:
+		return "out"
+	}
+	return "?"
+}
+
+// Hook is where the program that saw a packet was attached.
+type Hook uint8
+
+// Hooks, as the programs encode them in bits 40-47 of the flags.
+const (
+	HookTC  Hook = 1
+	HookXDP Hook = 2
+)
+
+func (h Hook) String() string {
+	switch h {
+	case HookTC:
+		return "tc"
+	case HookXDP:
+		return "xdp"
+	}
+	return "?"
+}
+
+// Record is a parsed bpf_pcap_hdr.
+type Record struct {
+	Protocol uint32 // pcap LINKTYPE
+	Ifindex  uint32
+	Dir      Dir
+	Hook     Hook
+	KtimeNs  uint64 // CLOCK_MONOTONIC
+	TotLen   uint32 // length on the wire
+	CapLen   uint32 // bytes captured
+}
+
+// ErrBadRecord is wrapped by every error ParseRecord returns.
+var ErrBadRecord = errors.New("bad capture record")
+
+// ParseRecord validates one perf sample and splits it into its header and the
+// captured bytes. The payload aliases raw. Perf pads samples with up to 7
+// bytes, so the length comes from cap_len, never from len(raw).
+func ParseRecord(raw []byte) (Record, []byte, error) {
+	if len(raw) < HeaderSize {
+		return Record{}, nil, fmt.Errorf("%w: %d bytes, shorter than the %d byte header", ErrBadRecord, len(raw), HeaderSize)
+	}
+	le := binary.LittleEndian
+	if m := le.Uint32(raw[0:4]); m != Magic {
+		return Record{}, nil, fmt.Errorf("%w: magic %#x", ErrBadRecord, m)
+	}
+	flags := le.Uint64(raw[8:16])
+	r := Record{
+		Protocol: le.Uint32(raw[4:8]),
+		Ifindex:  uint32(flags),
+		Dir:      Dir(flags >> 32),
+		Hook:     Hook(flags >> 40),
+		KtimeNs:  le.Uint64(raw[16:24]),
+		TotLen:   le.Uint32(raw[24:28]),
+		CapLen:   le.Uint32(raw[28:32]),
+	}
+	switch {
+	case r.CapLen > r.TotLen:
+		return Record{}, nil, fmt.Errorf("%w: cap_len %d > tot_len %d", ErrBadRecord, r.CapLen, r.TotLen)
+	case r.CapLen > MaxCapLen:
+		return Record{}, nil, fmt.Errorf("%w: cap_len %d > %d", ErrBadRecord, r.CapLen, MaxCapLen)
+	case uint64(r.CapLen) > uint64(len(raw)-HeaderSize):
+		return Record{}, nil, fmt.Errorf("%w: cap_len %d but %d bytes follow the header", ErrBadRecord, r.CapLen, len(raw)-HeaderSize)
+	case r.Dir != DirIn && r.Dir != DirOut:
+		return Record{}, nil, fmt.Errorf("%w: direction %d", ErrBadRecord, r.Dir)
+	case flags>>48 != 0:
+		return Record{}, nil, fmt.Errorf("%w: flags %#x beyond 48 bits", ErrBadRecord, flags)
+	}
+	return r, raw[HeaderSize : HeaderSize+int(r.CapLen)], nil
+}
+
+// AppendRecord encodes r and payload as the programs do, padded to 8 bytes
+// as perf pads samples. It exists for tests and benchmarks.
+func AppendRecord(dst []byte, r Record, payload []byte) []byte {
+	le := binary.LittleEndian
+	dst = le.AppendUint32(dst, Magic)
+	dst = le.AppendUint32(dst, r.Protocol)
+	dst = le.AppendUint64(dst, uint64(r.Ifindex)|uint64(r.Dir)<<32|uint64(r.Hook)<<40)
+	dst = le.AppendUint64(dst, r.KtimeNs)
+	dst = le.AppendUint32(dst, r.TotLen)
+	dst = le.AppendUint32(dst, r.CapLen)
+	dst = append(dst, payload...)
+	for (len(dst)+4)%8 != 0 { // perf's u32 size field + sample, padded to 8
+		dst = append(dst, 0)
+	}
+	return dst
+}

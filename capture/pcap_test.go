@@ -1,0 +1,158 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+)
+
+func testPackets() []Packet {
+	ts := time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC)
+	var ps []Packet
+	for i, n := range []int{60, 1514, 1, 300} {
+		d := make([]byte, n)
+		for j := range d {
+			d[j] = byte(i*7 + j)
+		}
+		ps = append(ps, Packet{TS: ts.Add(time.Duration(i) * 1001 * time.Nanosecond), Ifindex: 3, Dir: bpf.DirIn, OrigLen: n + i*100, Data: d})
+	}
+	return ps
+}
+
+func TestPcapRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewPcapWriter(&buf, 262144, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := testPackets()
+	for i := range ps {
+		if err := w.Write(&ps[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := pcapgo.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.LinkType() != layers.LinkTypeEthernet || r.Snaplen() != 262144 {
+		t.Errorf("header: link %v snaplen %d", r.LinkType(), r.Snaplen())
+	}
+	if r.Resolution().ToDuration() != time.Nanosecond {
+		t.Errorf("resolution %v, want nanoseconds", r.Resolution())
+	}
+	for i, want := range ps {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if !bytes.Equal(data, want.Data) || !ci.Timestamp.Equal(want.TS) || ci.Length != want.OrigLen || ci.CaptureLength != len(want.Data) {
+			t.Errorf("packet %d: got ts %v len %d/%d", i, ci.Timestamp, ci.CaptureLength, ci.Length)
+		}
+	}
+	if _, _, err := r.ReadPacketData(); !errors.Is(err, io.EOF) {
+		t.Errorf("after last packet: %v", err)
+	}
+}
+
+func TestWriteBatchesCountAndRelease(t *testing.T) {
+	pool := make(chan *Batch, 4)
+	in := make(chan *Batch, 4)
+	for range 3 {
+		b := &Batch{Packets: make([]Packet, 0, 8), buf: make([]byte, 0, 1<<16), pool: pool}
+		for _, p := range testPackets() {
+			b.add(p, p.Data)
+		}
+		in <- b
+	}
+	close(in)
+	var buf bytes.Buffer
+	w, _ := NewPcapWriter(&buf, 65535, layers.LinkTypeEthernet)
+	stops := 0
+	res := WriteBatches(in, w, 5, func() { stops++ })
+	if res.Err != nil || res.Written != 5 || stops != 1 {
+		t.Fatalf("written %d, err %v, stop called %d times", res.Written, res.Err, stops)
+	}
+	if len(pool) != 3 {
+		t.Errorf("%d of 3 batches released", len(pool))
+	}
+	r, _ := pcapgo.NewReader(&buf)
+	n := 0
+	for {
+		if _, _, err := r.ReadPacketData(); err != nil {
+			break
+		}
+		n++
+	}
+	if n != 5 {
+		t.Errorf("file holds %d packets, want 5", n)
+	}
+}
+
+func TestCreateOutput(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.pcap")
+	f, err := CreateOutput(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	if _, err := CreateOutput(p, false); !errors.Is(err, ErrExists) {
+		t.Errorf("existing file without force: %v", err)
+	}
+	os.Chmod(p, 0o644)
+	f, err = CreateOutput(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("forced overwrite left mode %v", st.Mode().Perm())
+	}
+	if _, err := CreateOutput(filepath.Join(dir, "no", "such", "dir.pcap"), false); err == nil {
+		t.Error("created a file in a missing directory")
+	}
+}
+
+// TestTcpdumpReadsOurPcap checks the file with a real peer.
+func TestTcpdumpReadsOurPcap(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tcpdump not installed and CI=true")
+		}
+		t.Skip("tcpdump not installed")
+	}
+	p := filepath.Join(t.TempDir(), "t.pcap")
+	f, _ := CreateOutput(p, false)
+	w, _ := NewPcapWriter(f, 262144, layers.LinkTypeEthernet)
+	ps := testPackets()
+	for i := range ps {
+		w.Write(&ps[i])
+	}
+	w.Flush()
+	f.Close()
+	out, err := exec.Command("tcpdump", "-nn", "-tt", "--nano", "-r", p).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcpdump -r: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), ".123456789") || strings.Count(string(out), "\n") < len(ps) {
+		t.Errorf("tcpdump output lacks our nanosecond stamps or packets:\n%s", out)
+	}
+}

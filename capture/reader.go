@@ -1,0 +1,201 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/perf"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+)
+
+// Options tune the reader. Zero values take the defaults.
+type Options struct {
+	PerCPUBuffer  int           // perf ring bytes per CPU; default 8 MiB
+	Watermark     int           // bytes in a CPU's ring before a wakeup; default 1/8 of the ring
+	FlushInterval time.Duration // how often pending records are read regardless; default 50ms
+	BatchPackets  int           // packets per batch; default 1024
+	BatchBytes    int           // buffer bytes per batch; default 2 MiB
+	Batches       int           // batches in the pool; default 16
+	// Lossy makes the reader drop (and count) packets when every batch is
+	// held by the consumer, instead of waiting and letting the kernel ring
+	// absorb the backlog.
+	Lossy bool
+}
+
+func (o *Options) defaults() {
+	if o.PerCPUBuffer <= 0 {
+		o.PerCPUBuffer = 8 << 20
+	}
+	if o.Watermark <= 0 {
+		o.Watermark = o.PerCPUBuffer / 8
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 50 * time.Millisecond
+	}
+	if o.BatchPackets <= 0 {
+		o.BatchPackets = 1024
+	}
+	if o.BatchBytes < 2*bpf.MaxCapLen {
+		o.BatchBytes = max(2<<20, 2*bpf.MaxCapLen)
+	}
+	if o.Batches <= 1 {
+		o.Batches = 16
+	}
+}
+
+// Reader reads capture records from the perf event array.
+type Reader struct {
+	rd    *perf.Reader
+	opts  Options
+	clock *Clock
+	Stats Stats
+	pool  chan *Batch
+
+	closeOnce sync.Once
+}
+
+// NewReader opens the per-CPU perf rings of events.
+func NewReader(events *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
+	opts.defaults()
+	rd, err := perf.NewReaderWithOptions(events, opts.PerCPUBuffer, perf.ReaderOptions{Watermark: opts.Watermark})
+	if err != nil {
+		return nil, fmt.Errorf("open perf ring: %w", err)
+	}
+	r := &Reader{rd: rd, opts: opts, clock: clock, pool: make(chan *Batch, opts.Batches)}
+	for range opts.Batches {
+		r.pool <- &Batch{
+			Packets: make([]Packet, 0, opts.BatchPackets),
+			buf:     make([]byte, 0, opts.BatchBytes),
+			pool:    r.pool,
+		}
+	}
+	return r, nil
+}
+
+// Close releases the perf rings. Run closes them itself when it returns.
+func (r *Reader) Close() error {
+	var err error
+	r.closeOnce.Do(func() { err = r.rd.Close() })
+	return err
+}
+
+// Run reads records until ctx is cancelled, sending batches of packets on
+// out. When ctx is cancelled it reads what is still in the rings (detach the
+// programs first so that the rings stop filling), sends it, closes the rings
+// and returns nil. It never closes out: its owner does, after Run returns,
+// and the consumer must receive (and Release) until then.
+func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
+	defer r.Close()
+
+	// The flusher makes the rings readable below the watermark every
+	// FlushInterval, so a lone packet still shows, follows the realtime
+	// clock, and on cancellation asks for the final drain.
+	stop := make(chan struct{})
+	var stopping sync.WaitGroup
+	done := make(chan struct{})
+	stopping.Add(1)
+	go func() {
+		defer stopping.Done()
+		t := time.NewTicker(r.opts.FlushInterval)
+		defer t.Stop()
+		lastCal := time.Now()
+		for {
+			select {
+			case <-t.C:
+				if time.Since(lastCal) >= time.Second {
+					r.clock.Calibrate()
+					lastCal = time.Now()
+				}
+				_ = r.rd.Flush()
+			case <-ctx.Done():
+				close(stop)
+				_ = r.rd.Flush()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	defer func() { close(done); stopping.Wait() }()
+
+	var (
+		rec   perf.Record
+		batch *Batch
+	)
+	// ship sends the current batch, sorted by time: records of different
+	// CPUs interleave. It blocks while the consumer is busy.
+	ship := func() {
+		if batch == nil || len(batch.Packets) == 0 {
+			return
+		}
+		slices.SortStableFunc(batch.Packets, func(a, b Packet) int { return a.TS.Compare(b.TS) })
+		out <- batch
+		batch = nil
+	}
+	for {
+		err := r.rd.ReadInto(&rec)
+		switch {
+		case errors.Is(err, perf.ErrFlushed):
+			ship()
+			select {
+			case <-stop:
+				return nil
+			default:
+			}
+			continue
+		case errors.Is(err, perf.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
+			ship()
+			return nil
+		case err != nil:
+			ship()
+			return fmt.Errorf("read perf ring: %w", err)
+		}
+		if rec.LostSamples > 0 {
+			r.Stats.Lost.Add(rec.LostSamples)
+			continue
+		}
+		hdr, payload, err := bpf.ParseRecord(rec.RawSample)
+		if err != nil {
+			r.Stats.BadRecords.Add(1)
+			continue
+		}
+		if batch != nil && !batch.room(len(payload)) {
+			ship()
+		}
+		if batch == nil {
+			if batch = r.getBatch(); batch == nil {
+				r.Stats.Dropped.Add(1)
+				continue
+			}
+		}
+		batch.add(Packet{
+			TS:      r.clock.Wall(hdr.KtimeNs),
+			Ifindex: int(hdr.Ifindex),
+			Dir:     hdr.Dir,
+			Hook:    hdr.Hook,
+			OrigLen: int(hdr.TotLen),
+		}, payload)
+		r.Stats.Received.Add(1)
+		r.Stats.Bytes.Add(uint64(len(payload)))
+	}
+}
+
+// getBatch takes a free batch, waiting for one unless the reader is lossy.
+func (r *Reader) getBatch() *Batch {
+	if r.opts.Lossy {
+		select {
+		case b := <-r.pool:
+			return b
+		default:
+			return nil
+		}
+	}
+	return <-r.pool
+}

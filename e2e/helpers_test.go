@@ -1,0 +1,257 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from a command while read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a command started in a namespace.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+func start(t *testing.T, ns, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: testutil.Cmd(ns, name, args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		p.done <- nil
+	})
+	return p
+}
+
+// stop sends sig and waits for the exit, returning the exit error.
+func (p *proc) stop(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s did not exit within 15s of %v; stderr:\n%s", p.cmd.Path, sig, p.stderr)
+	}
+	return nil
+}
+
+// startCapture runs bpftop-cap in the pair's namespace A on its interface and
+// waits until it says capture is live.
+func startCapture(t *testing.T, pair *testutil.Pair, args ...string) *proc {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	args = append([]string{"-i", pair.IfA, "--ready-file", ready}, args...)
+	p := start(t, pair.NsA, binary, args...)
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("bpftop-cap exited early (%v):\n%s", err, p.stderr)
+		default:
+		}
+		_, err := os.Stat(ready)
+		return err == nil
+	}, "bpftop-cap never became ready:\n%s", p.stderr)
+	return p
+}
+
+// startTcpdump runs tcpdump on the pair's interface A, writing nanosecond
+// pcap to file, and waits until it listens.
+func startTcpdump(t *testing.T, pair *testutil.Pair, file string) *proc {
+	t.Helper()
+	testutil.RequireTool(t, "tcpdump")
+	p := start(t, pair.NsA, "tcpdump", "-i", pair.IfA, "-U", "-nn", "-s", "262144",
+		"--time-stamp-precision=nano", "-w", file, "udp")
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "listening on")
+	}, "tcpdump never started listening:\n%s", p.stderr)
+	return p
+}
+
+// tag is the payload prefix that marks datagram i.
+func tag(i int) string { return fmt.Sprintf("bpftop-e2e-%06d;", i) }
+
+var tagRE = regexp.MustCompile(`bpftop-e2e-(\d{6});`)
+
+// sendUDP sends one datagram per size from namespace B to A's address and
+// port, each payload starting with its tag and padded to its size; A has a
+// socket open on the port so no ICMP comes back. It returns the payloads.
+func sendUDP(t *testing.T, pair *testutil.Pair, port int, sizes []int) [][]byte {
+	t.Helper()
+	var rx net.PacketConn
+	if err := testutil.InNetns(pair.NsA, func() (err error) {
+		rx, err = net.ListenPacket("udp4", net.JoinHostPort(pair.AddrA, strconv.Itoa(port)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	go io.Copy(io.Discard, readerOf(rx))
+
+	var tx net.Conn
+	if err := testutil.InNetns(pair.NsB, func() (err error) {
+		tx, err = net.Dial("udp4", net.JoinHostPort(pair.AddrA, strconv.Itoa(port)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	var payloads [][]byte
+	for i, n := range sizes {
+		p := bytes.Repeat([]byte{byte('a' + i%26)}, n)
+		copy(p, tag(i))
+		if _, err := tx.Write(p); err != nil {
+			t.Fatalf("send datagram %d: %v", i, err)
+		}
+		payloads = append(payloads, p)
+	}
+	return payloads
+}
+
+// readerOf drains a PacketConn as an io.Reader.
+type pcReader struct{ net.PacketConn }
+
+func (r pcReader) Read(b []byte) (int, error) {
+	n, _, err := r.ReadFrom(b)
+	return n, err
+}
+
+func readerOf(c net.PacketConn) io.Reader { return pcReader{c} }
+
+// frame is one packet read back from a pcap file.
+type frame struct {
+	ci   gopacket.CaptureInfo
+	data []byte
+}
+
+// readPcap reads every packet of a pcap file with pcapgo.
+func readPcap(t *testing.T, path string) []frame {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	var out []frame
+	for {
+		data, ci, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+		out = append(out, frame{ci, data})
+	}
+}
+
+// byTag indexes frames by the tag in their payload; frames without one are
+// left out. A tag seen twice fails the test.
+func byTag(t *testing.T, frames []frame, what string) map[int]frame {
+	t.Helper()
+	m := map[int]frame{}
+	for _, f := range frames {
+		mm := tagRE.FindSubmatch(f.data)
+		if mm == nil {
+			continue
+		}
+		i, _ := strconv.Atoi(string(mm[1]))
+		if _, dup := m[i]; dup {
+			t.Errorf("%s: datagram %d captured twice", what, i)
+		}
+		m[i] = f
+	}
+	return m
+}
+
+var summaryRE = regexp.MustCompile(`(\d+) packets captured, (\d+) lost in ring, (\d+) dropped`)
+
+// summary parses bpftop-cap's closing line.
+func summary(t *testing.T, stderr string) (captured, lost, dropped int) {
+	t.Helper()
+	m := summaryRE.FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no summary line in stderr:\n%s", stderr)
+	}
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[2])
+	c, _ := strconv.Atoi(m[3])
+	return a, b, c
+}
+
+// tcpdumpCount runs tcpdump -r on a file and returns how many packets it
+// printed; it fails the test if tcpdump cannot read the file.
+func tcpdumpCount(t *testing.T, path string) int {
+	t.Helper()
+	out, err := exec.Command("tcpdump", "-nn", "-r", path).Output()
+	if err != nil {
+		t.Fatalf("tcpdump -r %s: %v", path, err)
+	}
+	return bytes.Count(out, []byte("\n"))
+}
+
+// requireNothingAttached fails unless interface A has no program attached.
+func requireNothingAttached(t *testing.T, pair *testutil.Pair) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left, err := testutil.Attached(pair.NsA, pair.IfA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still attached to %s after exit: %v", pair.IfA, left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/term"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/capture"
+)
+
+// headless captures to a pcap file until interrupted or -c is reached.
+func headless(o *options, stdout, stderr io.Writer) error {
+	if _, err := capture.Precheck(o.iface); err != nil {
+		return err
+	}
+	var out io.Writer
+	var file *os.File
+	if o.write == "-" {
+		if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return usageErr("refusing to write binary pcap to a terminal; redirect stdout or use -w FILE")
+		}
+		out = stdout
+	} else {
+		f, err := capture.CreateOutput(o.write, o.force)
+		if err != nil {
+			return err
+		}
+		file, out = f, f
+	}
+	closeFile := func() error {
+		if file == nil {
+			return nil
+		}
+		err := file.Close()
+		file = nil
+		return err
+	}
+	defer closeFile()
+
+	pw, err := capture.NewPcapWriter(out, uint32(o.snaplen), layers.LinkTypeEthernet)
+	if err != nil {
+		return err
+	}
+	sess, err := capture.Open(capture.Config{
+		Interface: o.iface,
+		BPF: bpf.Config{
+			Snaplen: uint32(o.snaplen),
+			In:      o.direction != "out",
+			Out:     o.direction != "in",
+			XDP:     o.xdp,
+			TCMode:  bpf.TCMode(o.tcAttach),
+		},
+	})
+	if err != nil {
+		if file != nil {
+			closeFile()
+			os.Remove(o.write) // nothing was captured into it
+		}
+		return err
+	}
+	defer sess.Close()
+
+	if sess.Attach.Fallback != "" {
+		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
+	}
+	fmt.Fprintf(stderr, "bpftop-cap: capturing on %s (%s, %s), link-type EN10MB (Ethernet), snapshot length %d bytes\n",
+		sess.Iface.Name, sess.Attach.Mode, o.direction, o.snaplen)
+
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stopSignals()
+	stopCtx, stop := context.WithCancel(sigCtx)
+	defer stop()
+	readCtx, stopRead := context.WithCancel(context.Background())
+	defer stopRead()
+
+	batches := make(chan *capture.Batch, 4)
+	var res capture.WriteResult
+	var g errgroup.Group
+	g.Go(func() error {
+		defer close(batches)
+		return sess.Run(readCtx, batches)
+	})
+	g.Go(func() error {
+		res = capture.WriteBatches(batches, pw, o.count, stop)
+		return nil
+	})
+	if o.readyFile != "" {
+		if err := os.WriteFile(o.readyFile, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
+			stop()
+			fmt.Fprintf(stderr, "bpftop-cap: write ready file: %v\n", err)
+		}
+	}
+
+	<-stopCtx.Done()
+	// Detach first so the rings stop filling, then drain them into the file.
+	detachErr := sess.Detach()
+	stopRead()
+	readErr := g.Wait()
+	counters, cerr := sess.Counters()
+	closeErr := closeFile()
+
+	lost := max(sess.Reader.Stats.Lost.Load(), counters.Failed)
+	fmt.Fprintf(stderr, "%d packets captured, %d lost in ring, %d dropped\n",
+		res.Written, lost, sess.Reader.Stats.Dropped.Load())
+	if bad := sess.Reader.Stats.BadRecords.Load(); bad > 0 {
+		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
+	}
+	switch {
+	case res.Err != nil:
+		return res.Err
+	case readErr != nil:
+		return readErr
+	case detachErr != nil:
+		return fmt.Errorf("detach: %w", detachErr)
+	case closeErr != nil:
+		return fmt.Errorf("close %s: %w", o.write, closeErr)
+	case cerr != nil:
+		return cerr
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+// Command bpftop-cap is a live packet inspector built on eBPF: a tc (tcx or
+// clsact) or XDP program copies packets into a per-CPU perf ring with
+// bpf_perf_event_output, and user space turns them into pcap records.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/capture"
+)
+
+// version is set with -ldflags "-X main.version=..." by make build.
+var version = ""
+
+const usageText = `Usage: bpftop-cap [flags] [-i] IFACE [filter expression]
+
+Capture packets on IFACE with eBPF. With -w, write them to a pcap file
+(headless); without it, open the live view.
+
+Flags:
+`
+
+// options are the parsed command line.
+type options struct {
+	iface     string
+	write     string
+	count     uint64
+	snaplen   uint
+	direction string
+	xdp       bool
+	tcAttach  string
+	force     bool
+	readyFile string
+	version   bool
+	filter    []string
+}
+
+// exitError carries an exit status with a one-line message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, a...)}
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("bpftop-cap", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.iface, "i", "", "interface to capture on (also the first positional argument)")
+	fs.StringVar(&o.write, "w", "", "write packets to this pcap `file` (- for stdout) instead of opening the live view")
+	fs.Uint64Var(&o.count, "c", 0, "stop after `N` packets (0: until interrupted)")
+	fs.UintVar(&o.snaplen, "s", 262144, "snapshot length: bytes kept per packet (1-262144; at most 65400 are copied)")
+	fs.StringVar(&o.direction, "Q", "", "direction to capture: in, out or inout (default inout; in with --xdp)")
+	fs.BoolVar(&o.xdp, "xdp", false, "attach at XDP (ingress only) instead of tc")
+	fs.StringVar(&o.tcAttach, "tc-attach", "auto", "how to attach at tc: auto (tcx, else clsact), tcx or clsact")
+	fs.BoolVar(&o.force, "force", false, "overwrite an existing output file")
+	fs.StringVar(&o.readyFile, "ready-file", "", "create this `file` once capture is live (for scripts and tests)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+	}
+	// Flags may come before and after the interface, as with tcpdump.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &exitError{code: 2, msg: ""} // flag already printed why
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if o.version {
+		return o, nil
+	}
+	if o.iface == "" && len(positional) > 0 {
+		o.iface, positional = positional[0], positional[1:]
+	}
+	o.filter = positional
+	if o.snaplen < 1 || o.snaplen > 262144 {
+		return nil, usageErr("invalid snapshot length %d: must be 1 to 262144", o.snaplen)
+	}
+	switch o.direction {
+	case "":
+		o.direction = "inout"
+		if o.xdp {
+			o.direction = "in"
+		}
+	case "in", "out", "inout":
+	default:
+		return nil, usageErr("invalid direction %q for -Q: must be in, out or inout", o.direction)
+	}
+	if o.xdp && o.direction != "in" {
+		return nil, usageErr("-Q %s with --xdp: XDP sees ingress only; use tc (drop --xdp) for egress", o.direction)
+	}
+	switch bpf.TCMode(o.tcAttach) {
+	case bpf.TCAuto, bpf.TCX, bpf.TCClsact:
+	default:
+		return nil, usageErr("invalid --tc-attach %q: must be auto, tcx or clsact", o.tcAttach)
+	}
+	if o.iface == "" {
+		return nil, usageErr("no interface given: bpftop-cap [-i] IFACE (see -h)")
+	}
+	return o, nil
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return "devel"
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil {
+		err = dispatch(o, stdout, stderr)
+	}
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, "bpftop-cap: "+ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "bpftop-cap: "+userMessage(err))
+	return 1
+}
+
+func dispatch(o *options, stdout, stderr io.Writer) error {
+	if o.version {
+		fmt.Fprintln(stdout, "bpftop-cap", versionString())
+		return nil
+	}
+	if len(o.filter) > 0 {
+		return usageErr("filter expressions are not supported yet: %q", strings.Join(o.filter, " "))
+	}
+	if o.write == "" {
+		return usageErr("the live view is not built yet; use -w FILE (or -w - for stdout) to capture to a pcap file")
+	}
+	return headless(o, stdout, stderr)
+}
+
+// userMessage adds the remedy to the errors a user can act on.
+func userMessage(err error) string {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, capture.ErrPrivileges), errors.Is(err, bpf.ErrPermission):
+		msg += "; run as root or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON"
+	case errors.Is(err, bpf.ErrUnsupported):
+		msg += "; this kernel lacks it (tcx needs Linux 6.6, clsact 4.5, XDP 4.8; try --tc-attach=clsact or drop --xdp)"
+	}
+	return strings.ReplaceAll(msg, "\n", " ")
+}
