@@ -8,9 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/term"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
@@ -21,31 +19,13 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	if _, err := capture.Precheck(o.iface); err != nil {
 		return err
 	}
-	var out io.Writer
-	var file *os.File
-	if o.write == "-" {
-		if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			return usageErr("refusing to write binary pcap to a terminal; redirect stdout or use -w FILE")
-		}
-		out = stdout
-	} else {
-		f, err := capture.CreateOutput(o.write, o.force)
-		if err != nil {
-			return err
-		}
-		file, out = f, f
-	}
-	closeFile := func() error {
-		if file == nil {
-			return nil
-		}
-		err := file.Close()
-		file = nil
+	out, closeFile, removeFile, err := openOutput(o, stdout)
+	if err != nil {
 		return err
 	}
 	defer closeFile()
 
-	pw, err := capture.NewPcapWriter(out, uint32(o.snaplen), layers.LinkTypeEthernet)
+	pw, err := capture.NewPcapWriter(out, uint32(o.snaplen), bpf.LinkTypeEthernet)
 	if err != nil {
 		return err
 	}
@@ -60,10 +40,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		},
 	})
 	if err != nil {
-		if file != nil {
-			closeFile()
-			os.Remove(o.write) // nothing was captured into it
-		}
+		removeFile() // nothing was captured into it
 		return err
 	}
 	defer sess.Close()

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
@@ -30,6 +31,7 @@ Flags:
 // options are the parsed command line.
 type options struct {
 	iface     string
+	read      string
 	write     string
 	count     uint64
 	snaplen   uint
@@ -39,6 +41,7 @@ type options struct {
 	force     bool
 	readyFile string
 	version   bool
+	cpuprof   string
 	filter    []string
 }
 
@@ -59,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bpftop-cap", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.iface, "i", "", "interface to capture on (also the first positional argument)")
+	fs.StringVar(&o.read, "r", "", "read packets from a pcap or pcapng `file` (- for stdin) instead of an interface; no root needed")
 	fs.StringVar(&o.write, "w", "", "write packets to this pcap `file` (- for stdout) instead of opening the live view")
 	fs.Uint64Var(&o.count, "c", 0, "stop after `N` packets (0: until interrupted)")
 	fs.UintVar(&o.snaplen, "s", 262144, "snapshot length: bytes kept per packet (1-262144; at most 65400 are copied)")
@@ -68,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.force, "force", false, "overwrite an existing output file")
 	fs.StringVar(&o.readyFile, "ready-file", "", "create this `file` once capture is live (for scripts and tests)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile to `file` (for developers)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
@@ -91,7 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.version {
 		return o, nil
 	}
-	if o.iface == "" && len(positional) > 0 {
+	// With -r every positional word belongs to the filter expression.
+	if o.read == "" && o.iface == "" && len(positional) > 0 {
 		o.iface, positional = positional[0], positional[1:]
 	}
 	o.filter = positional
@@ -115,6 +121,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	case bpf.TCAuto, bpf.TCX, bpf.TCClsact:
 	default:
 		return nil, usageErr("invalid --tc-attach %q: must be auto, tcx or clsact", o.tcAttach)
+	}
+	if o.read != "" {
+		if o.iface != "" {
+			return nil, usageErr("-r and -i do not go together: read a file or capture on an interface")
+		}
+		return o, nil
 	}
 	if o.iface == "" {
 		return nil, usageErr("no interface given: bpftop-cap [-i] IFACE (see -h)")
@@ -173,6 +185,23 @@ func dispatch(o *options, stdout, stderr io.Writer) error {
 	}
 	if len(o.filter) > 0 {
 		return usageErr("filter expressions are not supported yet: %q", strings.Join(o.filter, " "))
+	}
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return fmt.Errorf("create CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if o.read != "" {
+		if o.write == "" {
+			return usageErr("the live view is not built yet; use -r FILE -w OUT to convert a capture to pcap")
+		}
+		return convert(o, stdout, stderr)
 	}
 	if o.write == "" {
 		return usageErr("the live view is not built yet; use -w FILE (or -w - for stdout) to capture to a pcap file")

@@ -89,3 +89,30 @@ func TestFlagsAfterInterface(t *testing.T) {
 		t.Errorf("parsed %+v", o)
 	}
 }
+
+func TestReadConvert(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	garbage := filepath.Join(dir, "garbage.pcap")
+	os.WriteFile(garbage, []byte("this is not a capture file at all"), 0o600)
+	empty := filepath.Join(dir, "empty.pcap")
+	os.WriteFile(empty, nil, 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing", []string{"-r", filepath.Join(dir, "nope.pcap"), "-w", filepath.Join(dir, "o1")}, "no such file"},
+		{"garbage", []string{"-r", garbage, "-w", filepath.Join(dir, "o2")}, "not a pcap or pcapng file"},
+		{"empty", []string{"-r", empty, "-w", filepath.Join(dir, "o3")}, "empty"},
+		{"with interface", []string{"-r", garbage, "-i", "lo", "-w", "x"}, "-r and -i do not go together"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stderr.Reset()
+			code := run(tc.args, &stdout, &stderr)
+			if code == 0 || !strings.Contains(stderr.String(), tc.want) || strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("exit %d, stderr %q, want one line saying %q", code, stderr.String(), tc.want)
+			}
+		})
+	}
+}

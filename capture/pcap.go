@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"time"
 )
 
 // ErrExists is returned by CreateOutput for an existing file without force.
@@ -39,43 +36,36 @@ func CreateOutput(path string, force bool) (*os.File, error) {
 	return f, nil
 }
 
-// PcapWriter writes nanosecond pcap through a buffer; unbuffered, pcapgo
-// costs two write calls a packet.
+// PcapWriter writes nanosecond pcap through a buffer; unbuffered, a record
+// would cost two write calls.
 type PcapWriter struct {
 	bw *bufio.Writer
-	w  *pcapgo.Writer
+	w  pcapWriter
 	n  uint64
 }
 
 // NewPcapWriter writes the file header of a nanosecond pcap of the given
-// link type and snaplen to w.
-func NewPcapWriter(w io.Writer, snaplen uint32, linkType layers.LinkType) (*PcapWriter, error) {
+// link type (as in the file header, upper FCS bits included) and snaplen.
+func NewPcapWriter(w io.Writer, snaplen, linkType uint32) (*PcapWriter, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	pw := pcapgo.NewWriterNanos(bw)
-	if err := pw.WriteFileHeader(snaplen, linkType); err != nil {
+	if err := writePcapHeader(bw, snaplen, linkType); err != nil {
 		return nil, fmt.Errorf("write pcap header: %w", err)
 	}
-	return &PcapWriter{bw: bw, w: pw}, nil
+	return &PcapWriter{bw: bw, w: pcapWriter{w: bw}}, nil
 }
 
-// Write writes one packet record.
+// Write writes one captured packet.
 func (p *PcapWriter) Write(pkt *Packet) error {
-	ci := gopacket.CaptureInfo{
-		Timestamp:      pkt.TS,
-		CaptureLength:  len(pkt.Data),
-		Length:         max(pkt.OrigLen, len(pkt.Data)),
-		InterfaceIndex: pkt.Ifindex,
-	}
-	if err := p.w.WritePacket(ci, pkt.Data); err != nil {
-		return fmt.Errorf("write packet: %w", err)
-	}
-	p.n++
-	return nil
+	return p.WriteRecord(pkt.TS, uint32(len(pkt.Data)), uint32(max(pkt.OrigLen, len(pkt.Data))), pkt.Data)
 }
 
-// WriteRaw writes one record from its capture info, for converting files.
-func (p *PcapWriter) WriteRaw(ci gopacket.CaptureInfo, data []byte) error {
-	if err := p.w.WritePacket(ci, data); err != nil {
+// WriteRecord writes one record as given; data must hold capLen bytes.
+func (p *PcapWriter) WriteRecord(ts time.Time, capLen, origLen uint32, data []byte) error {
+	return p.writeRecord(recordAt(ts, capLen, origLen), data)
+}
+
+func (p *PcapWriter) writeRecord(r pcapRecord, data []byte) error {
+	if err := p.w.write(r, data[:r.CapLen]); err != nil {
 		return fmt.Errorf("write packet: %w", err)
 	}
 	p.n++

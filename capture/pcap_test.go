@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
@@ -32,7 +31,7 @@ func testPackets() []Packet {
 
 func TestPcapRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
-	w, err := NewPcapWriter(&buf, 262144, layers.LinkTypeEthernet)
+	w, err := NewPcapWriter(&buf, 262144, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +48,7 @@ func TestPcapRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.LinkType() != layers.LinkTypeEthernet || r.Snaplen() != 262144 {
+	if r.LinkType() != 1 || r.Snaplen() != 262144 {
 		t.Errorf("header: link %v snaplen %d", r.LinkType(), r.Snaplen())
 	}
 	if r.Resolution().ToDuration() != time.Nanosecond {
@@ -81,7 +80,7 @@ func TestWriteBatchesCountAndRelease(t *testing.T) {
 	}
 	close(in)
 	var buf bytes.Buffer
-	w, _ := NewPcapWriter(&buf, 65535, layers.LinkTypeEthernet)
+	w, _ := NewPcapWriter(&buf, 65535, 1)
 	stops := 0
 	res := WriteBatches(in, w, 5, func() { stops++ })
 	if res.Err != nil || res.Written != 5 || stops != 1 {
@@ -141,7 +140,7 @@ func TestTcpdumpReadsOurPcap(t *testing.T) {
 	}
 	p := filepath.Join(t.TempDir(), "t.pcap")
 	f, _ := CreateOutput(p, false)
-	w, _ := NewPcapWriter(f, 262144, layers.LinkTypeEthernet)
+	w, _ := NewPcapWriter(f, 262144, 1)
 	ps := testPackets()
 	for i := range ps {
 		w.Write(&ps[i])

@@ -1,0 +1,141 @@
+package capture
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// ErrBadFile is wrapped by the errors for files that are not captures.
+var ErrBadFile = errors.New("not a pcap or pcapng file")
+
+// File reads packets from a saved pcap or pcapng capture the way libpcap
+// does.
+type File struct {
+	Format   string // "pcap" or "pcapng"
+	LinkType uint32 // as in the file header, upper (FCS) bits included
+	Snaplen  uint32 // adjusted as libpcap does: 0 or too big means the maximum
+	f        *os.File
+	next     func() (pcapRecord, []byte, error)
+}
+
+// LinkTypeName names the link type as tcpdump does, roughly.
+func (cf *File) LinkTypeName() string {
+	return layers.LinkType(cf.LinkType & linkTypeMask).String()
+}
+
+// Magic numbers at the start of capture files.
+const (
+	magicPcapMicro = 0xa1b2c3d4
+	magicPcapNano  = 0xa1b23c4d
+	magicPcapng    = 0x0a0d0d0a
+)
+
+// OpenFile opens a pcap or pcapng file ("-" reads standard input).
+func OpenFile(path string) (*File, error) {
+	f := os.Stdin
+	if path != "-" {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, fmt.Errorf("open capture: %w", err)
+		}
+	}
+	cf, err := newFile(f)
+	if cf != nil {
+		cf.f = f
+	}
+	if err != nil {
+		if f != os.Stdin {
+			f.Close()
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return cf, nil
+}
+
+func newFile(rd io.Reader) (*File, error) {
+	br := bufio.NewReaderSize(rd, 1<<20)
+	head, err := br.Peek(4)
+	if len(head) < 4 {
+		if err == nil || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the file is empty or shorter than a header", ErrBadFile)
+		}
+		return nil, err
+	}
+	cf := &File{}
+	if binary.LittleEndian.Uint32(head) == magicPcapng {
+		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{SkipUnknownVersion: true})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadFile, err)
+		}
+		cf.Format, cf.LinkType = "pcapng", uint32(r.LinkType())
+		snap := uint32(0)
+		if ifc, err := r.Interface(0); err == nil {
+			snap = ifc.SnapLength
+		}
+		cf.Snaplen = adjustSnaplen(cf.LinkType, snap)
+		cf.next = func() (pcapRecord, []byte, error) {
+			data, ci, err := r.ReadPacketData()
+			if err != nil {
+				return pcapRecord{}, nil, err
+			}
+			rec := recordAt(ci.Timestamp, uint32(len(data)), uint32(ci.Length))
+			if rec.CapLen > cf.Snaplen {
+				rec.CapLen = cf.Snaplen
+				data = data[:cf.Snaplen]
+			}
+			return rec, data, nil
+		}
+		return cf, nil
+	}
+	r, err := newPcapReader(br)
+	if err != nil {
+		return nil, err
+	}
+	cf.Format, cf.LinkType, cf.Snaplen, cf.next = "pcap", r.linkType, r.snaplen, r.next
+	return cf, nil
+}
+
+// Next returns the next packet; io.EOF at the clean end of the file. The
+// data is valid until the next call.
+func (cf *File) Next() (ts time.Time, capLen, origLen uint32, data []byte, err error) {
+	rec, data, err := cf.next()
+	return rec.Time(), rec.CapLen, rec.Len, data, err
+}
+
+// Close closes the file.
+func (cf *File) Close() error {
+	if cf.f == nil || cf.f == os.Stdin {
+		return nil
+	}
+	return cf.f.Close()
+}
+
+// CopyTo writes every packet of the file to w and returns how many it wrote.
+// A file that ends mid-record gives an error after the packets before it.
+func (cf *File) CopyTo(w *PcapWriter) (uint64, error) {
+	var n uint64
+	for {
+		rec, data, err := cf.next()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return n, fmt.Errorf("truncated capture file after %d packets", n)
+		}
+		if err != nil {
+			return n, fmt.Errorf("after %d packets: %w", n, err)
+		}
+		if err := w.writeRecord(rec, data); err != nil {
+			return n, err
+		}
+		n++
+	}
+}

@@ -1,0 +1,200 @@
+//go:build benchveth
+
+package e2e
+
+// The veth capture benchmark (make bench-veth): a UDP blaster in one
+// namespace sends at full speed over a veth pair while nothing, bpftop-cap
+// -w or tcpdump -w captures the sender's side; it compares the sender's rate,
+// packets kept, and the capturer's CPU and memory, in one run. It is built
+// only with -tags benchveth, so `make test` never runs it.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// blast sends payload-byte UDP datagrams from namespace B to A for d, in
+// batches with sendmmsg, and returns how many the kernel accepted.
+func blast(t *testing.T, pair *testutil.Pair, payload int, d time.Duration) uint64 {
+	var conn net.PacketConn
+	if err := testutil.InNetns(pair.NsB, func() (err error) {
+		conn, err = net.ListenPacket("udp4", pair.AddrB+":0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pc := ipv4.NewPacketConn(conn)
+	dst := &net.UDPAddr{IP: net.ParseIP(pair.AddrA), Port: 9999}
+	buf := make([]byte, payload)
+	msgs := make([]ipv4.Message, 64)
+	for i := range msgs {
+		msgs[i] = ipv4.Message{Buffers: [][]byte{buf}, Addr: dst}
+	}
+	var sent uint64
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		n, err := pc.WriteBatch(msgs, 0)
+		if err != nil && n <= 0 {
+			continue // ENOBUFS and friends: try again
+		}
+		sent += uint64(n)
+	}
+	return sent
+}
+
+type cell struct {
+	pps       float64 // sender packets/s
+	kept      float64 // packets kept / packets sent
+	lost      uint64
+	cpuPerM   float64 // capturer CPU seconds per million packets sent
+	maxRSSMiB float64
+}
+
+var tcpdumpStatsRE = regexp.MustCompile(`(\d+) packets captured[\s\S]*?(\d+) packets dropped by kernel`)
+
+// measure runs one cell: start the capturer (if any) on B's side, blast,
+// stop it, and collect its numbers.
+func measure(t *testing.T, pair *testutil.Pair, cond string, payload int, d time.Duration) cell {
+	dir := t.TempDir()
+	var p *proc
+	switch cond {
+	case "bpftop-cap":
+		ready := filepath.Join(dir, "ready")
+		p = start(t, pair.NsB, binary, "-i", pair.IfB, "-Q", "out", "-w", filepath.Join(dir, "o.pcap"), "--ready-file", ready)
+		testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready: %s", p.stderr)
+	case "tcpdump":
+		p = start(t, pair.NsB, "tcpdump", "-i", pair.IfB, "-Q", "out", "-nn", "-s", "262144", "-w", filepath.Join(dir, "t.pcap"))
+		testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(p.stderr.String(), "listening on") }, "tcpdump: %s", p.stderr)
+	}
+	sent := blast(t, pair, payload, d)
+	c := cell{pps: float64(sent) / d.Seconds()}
+	if p == nil {
+		return c
+	}
+	if err := p.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("%s: %v\n%s", cond, err, p.stderr)
+	}
+	var kept uint64
+	switch cond {
+	case "bpftop-cap":
+		captured, lost, dropped := summary(t, p.stderr.String())
+		kept, c.lost = uint64(captured), uint64(lost+dropped)
+	case "tcpdump":
+		m := tcpdumpStatsRE.FindStringSubmatch(p.stderr.String())
+		if m == nil {
+			t.Fatalf("no tcpdump statistics:\n%s", p.stderr)
+		}
+		kept, _ = strconv.ParseUint(m[1], 10, 64)
+		c.lost, _ = strconv.ParseUint(m[2], 10, 64)
+	}
+	c.kept = float64(kept) / float64(sent)
+	ru := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	c.cpuPerM = cpu.Seconds() / (float64(sent) / 1e6)
+	c.maxRSSMiB = float64(ru.Maxrss) / 1024
+	return c
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func TestBenchVeth(t *testing.T) {
+	testutil.RequireTool(t, "tcpdump")
+	pair := testutil.NewPair(t)
+	d := time.Duration(envInt("BENCH_SECONDS", 3)) * time.Second
+	reps := envInt("BENCH_REPS", 3)
+	conds := []string{"none", "bpftop-cap", "tcpdump"}
+	mixes := []struct {
+		name    string
+		payload int
+	}{{"64-byte frames (22 B UDP payload)", 22}, {"1442-byte frames (1400 B UDP payload)", 1400}}
+
+	var out strings.Builder
+	fmt.Fprintf(&out, "# Benchmarks\n\n## Capture on a veth pair\n\nMade by `make bench` "+
+		"(the part that writes this file: `sudo BENCH_OUT=BENCHMARKS.md go test -tags benchveth -run TestBenchVeth -count=1 -v ./e2e/`; "+
+		"BENCH_SECONDS and BENCH_REPS change the cell length and repetitions) on %s.\n\n", time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&out, "Sender on one side of a veth pair, capture on the sender's interface (egress, where veth pays the capture cost), "+
+		"%v per cell, median of %d, conditions interleaved. Kernel %s, %d CPUs. "+
+		"The sender is a Go loop of sendmmsg batches of 64 datagrams; `vs none` is the sender's rate relative to no capture; "+
+		"kept/sent counts packets in the capturer's file against datagrams the sender's kernel accepted.\n\n", d, reps, kernelRelease(), runtime.NumCPU())
+	fmt.Fprintln(&out, "| mix | capture | sender pps | vs none | kept/sent | lost+dropped | CPU s / M pkts | max RSS MiB |")
+	fmt.Fprintln(&out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, mix := range mixes {
+		cells := map[string][]cell{}
+		for range reps {
+			for _, cond := range conds {
+				cells[cond] = append(cells[cond], measure(t, pair, cond, mix.payload, d))
+			}
+		}
+		base := 0.0
+		for _, cond := range conds {
+			var pps, kept, cpu, rss []float64
+			var lost uint64
+			for _, c := range cells[cond] {
+				pps, kept, cpu, rss = append(pps, c.pps), append(kept, c.kept), append(cpu, c.cpuPerM), append(rss, c.maxRSSMiB)
+				lost += c.lost
+			}
+			m := median(pps)
+			if cond == "none" {
+				base = m
+				fmt.Fprintf(&out, "| %s | none | %.0f | 1.00 | | | | |\n", mix.name, m)
+				continue
+			}
+			fmt.Fprintf(&out, "| %s | %s -w | %.0f | %.2f | %.4f | %d | %.3f | %.1f |\n",
+				mix.name, cond, m, m/base, median(kept), lost, median(cpu), median(rss))
+		}
+		for _, cond := range conds {
+			var raw []string
+			for _, c := range cells[cond] {
+				raw = append(raw, fmt.Sprintf("%.0f", c.pps))
+			}
+			t.Logf("%s %s raw pps: %s", mix.name, cond, strings.Join(raw, " "))
+		}
+	}
+	fmt.Print(out.String())
+	if path := os.Getenv("BENCH_OUT"); path != "" {
+		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func kernelRelease() string {
+	var u syscall.Utsname
+	if syscall.Uname(&u) != nil {
+		return "?"
+	}
+	var b []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
+}

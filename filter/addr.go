@@ -1,0 +1,134 @@
+package filter
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// parseMAC parses an Ethernet address written as 6 groups of 1-2 hex digits
+// separated by ':' or '-' (0:1:2:3:4:5, 00-01-02-03-04-05), as 3 groups of 4
+// hex digits separated by '.' (0001.0203.0405).
+func parseMAC(w string) ([6]byte, bool) {
+	var mac [6]byte
+	hexByte := func(s string) (byte, bool) {
+		if len(s) < 1 || len(s) > 2 {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(s, 16, 8)
+		return byte(v), err == nil
+	}
+	for _, sep := range []string{":", "-"} {
+		parts := strings.Split(w, sep)
+		if len(parts) != 6 {
+			continue
+		}
+		for i, p := range parts {
+			b, ok := hexByte(p)
+			if !ok {
+				return mac, false
+			}
+			mac[i] = b
+		}
+		return mac, true
+	}
+	parts := strings.Split(w, ".")
+	if len(parts) != 3 {
+		return mac, false
+	}
+	for i, p := range parts {
+		if len(p) != 4 {
+			return mac, false
+		}
+		hi, ok1 := hexByte(p[:2])
+		lo, ok2 := hexByte(p[2:])
+		if !ok1 || !ok2 {
+			return mac, false
+		}
+		mac[2*i], mac[2*i+1] = hi, lo
+	}
+	return mac, true
+}
+
+func isMAC(w string) bool {
+	_, ok := parseMAC(w)
+	return ok && strings.Contains(w, ":")
+}
+
+func isIPv6(w string) bool {
+	a, err := netip.ParseAddr(w)
+	return err == nil && a.Is6() && a.Zone() == ""
+}
+
+// parseNum parses a number as libpcap does: 0x... is hex, a leading 0 is
+// octal, otherwise decimal; it must fit in 32 bits.
+func parseNum(w string) (uint32, bool) {
+	if w == "" || w[0] < '0' || w[0] > '9' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(w, 0, 32)
+	if err != nil {
+		return 0, false
+	}
+	return uint32(v), true
+}
+
+// parseIPv4Net parses a possibly partial dotted IPv4 network as libpcap's
+// __pcap_atonet does: "10" is 10.0.0.0 with an implied /8, "10.1" is
+// 10.1.0.0/16, "10.1.2" /24 and "10.1.2.3" /32. Each part is decimal 0-255.
+func parseIPv4Net(w string) (addr uint32, bits int, ok bool) {
+	parts := strings.Split(w, ".")
+	if len(parts) > 4 {
+		return 0, 0, false
+	}
+	for _, p := range parts {
+		if p == "" || len(p) > 3 {
+			return 0, 0, false
+		}
+		v, err := strconv.ParseUint(p, 10, 8)
+		if err != nil {
+			return 0, 0, false
+		}
+		addr = addr<<8 | uint32(v)
+	}
+	addr <<= 8 * uint(4-len(parts))
+	return addr, 8 * len(parts), true
+}
+
+// parseIPv4 parses a full dotted-quad IPv4 address.
+func parseIPv4(w string) (uint32, bool) {
+	a, err := netip.ParseAddr(w)
+	if err != nil || !a.Is4() {
+		return 0, false
+	}
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), true
+}
+
+// ipProtoNames are the IP protocol names accepted after "proto" (what
+// getprotobyname finds in a usual /etc/protocols).
+var ipProtoNames = map[string]uint32{
+	"icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "egp": 8, "igrp": 9, "udp": 17, "ipv6": 41,
+	"ipv6-frag": 44, "rsvp": 46, "gre": 47, "esp": 50, "ah": 51, "icmp6": 58, "ipv6-icmp": 58,
+	"ospf": 89, "ospfigp": 89, "pim": 103, "vrrp": 112, "l2tp": 115, "sctp": 132,
+}
+
+// etherProtoNames are the names accepted after "ether proto".
+var etherProtoNames = map[string]uint32{
+	"ip": 0x0800, "ip6": 0x86dd, "arp": 0x0806, "rarp": 0x8035, "vlan": 0x8100,
+	"802.1q": 0x8100, "802.1ad": 0x88a8, "mpls": 0x8847, "pppoed": 0x8863, "pppoes": 0x8864,
+	"lldp": 0x88cc, "decnet": 0x6003, "lat": 0x6004, "sca": 0x6007, "moprc": 0x6002,
+	"mopdl": 0x6001, "loopback": 0x9000,
+}
+
+// serviceNames are the port names accepted by port and portrange (the
+// /etc/services entries people type), so that no lookup is needed.
+var serviceNames = map[string]uint32{
+	"ftp-data": 20, "ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "dns": 53,
+	"bootps": 67, "bootpc": 68, "tftp": 69, "http": 80, "www": 80, "kerberos": 88, "pop3": 110,
+	"sunrpc": 111, "ntp": 123, "netbios-ns": 137, "netbios-dgm": 138, "netbios-ssn": 139,
+	"imap": 143, "snmp": 161, "snmp-trap": 162, "bgp": 179, "ldap": 389, "https": 443,
+	"microsoft-ds": 445, "syslog": 514, "submission": 587, "ldaps": 636, "imaps": 993,
+	"pop3s": 995, "openvpn": 1194, "mysql": 3306, "rdp": 3389, "postgresql": 5432,
+	"mdns": 5353, "http-alt": 8080,
+}

@@ -1,0 +1,21 @@
+// Package filter compiles pcap-filter expressions (the tcpdump syntax) for
+// Ethernet frames to classic BPF, runs classic BPF in user space, and
+// translates classic BPF to an eBPF subprogram that the bpf package splices
+// into the capture program, so the filter runs in the kernel.
+//
+// It owns:
+//   - the classic BPF instruction set ([Instruction], [Program]) and its
+//     disassembly in the format of tcpdump -d;
+//   - the expression compiler ([Compile], [CompileArgs]) and its errors
+//     ([SyntaxError]);
+//   - the user-space matcher ([Program.Match]), which gives the same verdicts
+//     as the kernel and libpcap;
+//   - the classic-to-eBPF translator ([ToEBPF]) and the calling contract of
+//     the subprogram it emits.
+//
+// The package is pure and portable: no cgo, no libpcap, no I/O, no
+// goroutines, no package-level mutable state. Its non-test code imports the
+// standard library and github.com/cilium/ebpf/asm only; it must not import
+// github.com/cilium/ebpf itself, gopacket, golang.org/x/net/bpf, or any other
+// package of this module. Tests may use gopacket, cilium/ebpf and tcpdump.
+package filter
