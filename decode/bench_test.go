@@ -1,0 +1,116 @@
+package decode
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// benchMix returns a realistic mix over ~1000 flows: small TCP ACKs,
+// 1,400-byte UDP datagrams and DNS queries and responses.
+func benchMix(b *testing.B) [][]byte {
+	const flows = 1000
+	dnsQ := dnsMsg(0x1234, false, 0, []string{"www", "example", "com"}, 1)
+	dnsR := dnsMsg(0x1234, true, 0, []string{"www", "example", "com"}, 1, net.IP{93, 184, 216, 34})
+	var out [][]byte
+	for i := range 4096 {
+		f := i % flows
+		a := net.IP{10, 1, byte(f >> 8), byte(f)}
+		c := net.IP{10, 2, 0, byte(f % 7)}
+		ipv4 := func(p layers.IPProtocol, src, dst net.IP) *layers.IPv4 {
+			return &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: p, SrcIP: src, DstIP: dst}
+		}
+		sport := uint16(30000 + f)
+		var data []byte
+		switch i % 10 {
+		case 0, 1, 2, 3, 4: // TCP ACK, alternating direction
+			if i%2 == 0 {
+				data = serialize(b, eth(layers.EthernetTypeIPv4), ipv4(layers.IPProtocolTCP, a, c), tcp(sport, 443, TCPAck, uint32(i), 1))
+			} else {
+				data = serialize(b, ethBA(layers.EthernetTypeIPv4), ipv4(layers.IPProtocolTCP, c, a), tcp(443, sport, TCPAck, 1, uint32(i)))
+			}
+		case 5, 6, 7:
+			data = serialize(b, eth(layers.EthernetTypeIPv4), ipv4(layers.IPProtocolUDP, a, c), udp(sport, 4433), payload(make([]byte, 1400)))
+		case 8:
+			data = serialize(b, eth(layers.EthernetTypeIPv4), ipv4(layers.IPProtocolUDP, a, c), udp(sport, 53), payload(dnsQ))
+		case 9:
+			data = serialize(b, ethBA(layers.EthernetTypeIPv4), ipv4(layers.IPProtocolUDP, c, a), udp(53, sport), payload(dnsR))
+		}
+		out = append(out, data)
+	}
+	return out
+}
+
+func BenchmarkEngineAdd(b *testing.B) {
+	mix := benchMix(b)
+	e := NewEngine(Config{})
+	base := time.Unix(1_700_000_000, 0)
+	// Warm up: create the flows and fill the ring once around.
+	for i := range 100_000 {
+		e.Add(Frame{TS: base.Add(time.Duration(i) * 500), Data: mix[i%len(mix)], OrigLen: len(mix[i%len(mix)])})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		d := mix[i%len(mix)]
+		e.Add(Frame{TS: base.Add(time.Duration(100_000+i) * 500), Data: d, OrigLen: len(d)})
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkts/s")
+}
+
+func BenchmarkDecode(b *testing.B) {
+	mix := benchMix(b)
+	d := NewDecoder()
+	var s Summary
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := mix[i%len(mix)]
+		d.Decode(p, len(p), &s)
+	}
+}
+
+// BenchmarkGopacketNewPacket is the baseline: the same mix through
+// gopacket.NewPacket with the default options, plus the same flow update.
+func BenchmarkGopacketNewPacket(b *testing.B) {
+	mix := benchMix(b)
+	t := newFlowTable(DefaultMaxFlows, int64(DefaultIdleTimeout))
+	base := time.Unix(1_700_000_000, 0).UnixNano()
+	var s Summary
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		d := mix[i%len(mix)]
+		p := gopacket.NewPacket(d, layers.LayerTypeEthernet, gopacket.Default)
+		summaryFromPacket(p, &s)
+		t.update(&s, base+int64(i)*500, len(d))
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkts/s")
+}
+
+// summaryFromPacket fills the fields the flow table needs from a
+// gopacket.Packet.
+func summaryFromPacket(p gopacket.Packet, s *Summary) {
+	*s = Summary{Len: len(p.Data())}
+	if ip, ok := p.NetworkLayer().(*layers.IPv4); ok {
+		s.Net = NetIPv4
+		s.SrcAddr, s.DstAddr = addrFrom(ip.SrcIP), addrFrom(ip.DstIP)
+		s.IPProto = uint8(ip.Protocol)
+	}
+	switch t := p.TransportLayer().(type) {
+	case *layers.TCP:
+		s.SrcPort, s.DstPort = uint16(t.SrcPort), uint16(t.DstPort)
+		s.TCPFlags = t.Contents[13]
+	case *layers.UDP:
+		s.SrcPort, s.DstPort = uint16(t.SrcPort), uint16(t.DstPort)
+	}
+	if dns, ok := p.Layer(layers.LayerTypeDNS).(*layers.DNS); ok && len(dns.Questions) > 0 {
+		s.App = AppDNS
+		s.setText(dns.Questions[0].Name)
+	}
+}

@@ -1,0 +1,459 @@
+package decode
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// maxVLAN is how many VLAN tags a Summary records (802.1ad QinQ).
+const maxVLAN = 2
+
+// vlanLayer is a Dot1Q that remembers the VLAN IDs of every tag in a
+// QinQ stack: the parser reuses one Dot1Q for each tag it meets.
+type vlanLayer struct {
+	layers.Dot1Q
+	ids [maxVLAN]uint16
+	n   int
+}
+
+func (v *vlanLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if err := v.Dot1Q.DecodeFromBytes(data, df); err != nil {
+		return err
+	}
+	if v.n < maxVLAN {
+		v.ids[v.n] = v.VLANIdentifier
+	}
+	v.n++
+	return nil
+}
+
+// ipIPNext stops the parser in front of an encapsulated IP packet, so
+// the inner headers are decoded into a second set of layers instead of
+// overwriting the outer ones.
+func ipIPNext(lt gopacket.LayerType) gopacket.LayerType {
+	if lt == layers.LayerTypeIPv4 || lt == layers.LayerTypeIPv6 {
+		return gopacket.LayerTypeZero
+	}
+	return lt
+}
+
+// ip4Layer also decodes the transport header of a first fragment (offset
+// 0, more fragments follow); gopacket stops at every fragment.
+type ip4Layer struct{ layers.IPv4 }
+
+func (l *ip4Layer) next() gopacket.LayerType {
+	if l.FragOffset == 0 && l.Flags&layers.IPv4MoreFragments != 0 {
+		return l.Protocol.LayerType()
+	}
+	return l.IPv4.NextLayerType()
+}
+
+func (l *ip4Layer) NextLayerType() gopacket.LayerType { return ipIPNext(l.next()) }
+
+type ip6Layer struct{ layers.IPv6 }
+
+func (l *ip6Layer) NextLayerType() gopacket.LayerType { return ipIPNext(l.IPv6.NextLayerType()) }
+
+type ip6ExtLayer struct{ layers.IPv6ExtensionSkipper }
+
+func (l *ip6ExtLayer) NextLayerType() gopacket.LayerType {
+	return ipIPNext(l.IPv6ExtensionSkipper.NextLayerType())
+}
+
+// frag6Layer decodes the transport header of a first fragment, like ip4Layer.
+type frag6Layer struct{ layers.IPv6Fragment }
+
+func (l *frag6Layer) next() gopacket.LayerType {
+	if l.FragmentOffset == 0 {
+		return l.NextHeader.LayerType()
+	}
+	return l.IPv6Fragment.NextLayerType()
+}
+
+func (l *frag6Layer) NextLayerType() gopacket.LayerType { return ipIPNext(l.next()) }
+
+// udpLayer ends decoding after UDP except for VXLAN: application hints are
+// parsed by hand from the payload, without gopacket's port-mapped layers.
+type udpLayer struct{ layers.UDP }
+
+func (l *udpLayer) NextLayerType() gopacket.LayerType {
+	if l.DstPort == 4789 || l.SrcPort == 4789 && l.DstPort != 53 {
+		return layers.LayerTypeVXLAN
+	}
+	return gopacket.LayerTypeZero
+}
+
+// tcpLayer ends decoding after TCP; see udpLayer.
+type tcpLayer struct{ layers.TCP }
+
+func (l *tcpLayer) NextLayerType() gopacket.LayerType { return gopacket.LayerTypeZero }
+
+// vxlanLayer and greLayer end the outer parse; the encapsulated frame is
+// decoded by the inner stack.
+type vxlanLayer struct{ layers.VXLAN }
+
+func (l *vxlanLayer) NextLayerType() gopacket.LayerType { return gopacket.LayerTypeZero }
+
+type greLayer struct{ layers.GRE }
+
+func (l *greLayer) NextLayerType() gopacket.LayerType { return gopacket.LayerTypeZero }
+
+// stack is one preallocated set of layers and the parsers that decode
+// into them. The Decoder has two: one for the outer packet and one for
+// the packet inside a tunnel.
+type stack struct {
+	eth   layers.Ethernet
+	vlan  vlanLayer
+	arp   layers.ARP
+	ip4   ip4Layer
+	ip6   ip6Layer
+	ip6x  ip6ExtLayer // routing, destination options (hop-by-hop is decoded by IPv6)
+	frag6 frag6Layer
+	tcp   tcpLayer
+	udp   udpLayer
+	icmp4 layers.ICMPv4
+	icmp6 layers.ICMPv6
+	sctp  layers.SCTP
+	gre   greLayer
+	vxlan vxlanLayer
+
+	decoded []gopacket.LayerType
+	// parsers starting at Ethernet, IPv4 and IPv6 (GRE and IP-in-IP carry
+	// IP directly), all sharing the layers above.
+	pEth, pIP4, pIP6 *gopacket.DecodingLayerParser
+}
+
+func newStack() *stack {
+	st := &stack{decoded: make([]gopacket.LayerType, 0, 16)}
+	dls := []gopacket.DecodingLayer{
+		&st.eth, &st.vlan, &st.arp, &st.ip4, &st.ip6, &st.ip6x, &st.frag6,
+		&st.tcp, &st.udp, &st.icmp4, &st.icmp6, &st.sctp, &st.gre, &st.vxlan,
+	}
+	var c gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
+	for _, d := range dls {
+		c = c.Put(d)
+	}
+	// The fragment decoder must win over the extension skipper, which
+	// also claims LayerTypeIPv6Fragment.
+	c = c.Put(&st.frag6)
+	mk := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
+		p := gopacket.NewDecodingLayerParser(first)
+		p.SetDecodingLayerContainer(c)
+		return p
+	}
+	st.pEth = mk(layers.LayerTypeEthernet)
+	st.pIP4 = mk(layers.LayerTypeIPv4)
+	st.pIP6 = mk(layers.LayerTypeIPv6)
+	return st
+}
+
+// parse decodes data starting at first. It returns the parser used (for
+// its Truncated flag), the layer type decoding stopped at (0 when it ran
+// to the end or to an application payload) and the decode error, if any.
+func (st *stack) parse(first gopacket.LayerType, data []byte) (p *gopacket.DecodingLayerParser, stop gopacket.LayerType, err error) {
+	switch first {
+	case layers.LayerTypeEthernet:
+		p = st.pEth
+	case layers.LayerTypeIPv4:
+		p = st.pIP4
+	case layers.LayerTypeIPv6:
+		p = st.pIP6
+	default:
+		st.decoded = st.decoded[:0]
+		return nil, first, nil
+	}
+	st.vlan.n = 0
+	err = p.DecodeLayers(data, &st.decoded)
+	if u, ok := err.(gopacket.UnsupportedLayerType); ok {
+		return p, gopacket.LayerType(u), nil
+	}
+	if err != nil {
+		stop = first
+		if n := len(st.decoded); n > 0 {
+			stop = st.nextOf(st.decoded[n-1])
+		}
+	}
+	return p, stop, err
+}
+
+// nextOf returns the layer type that follows a decoded layer, as the
+// parser saw it (for the IP and tunnel wrappers, the real next type).
+func (st *stack) nextOf(lt gopacket.LayerType) gopacket.LayerType {
+	switch lt {
+	case layers.LayerTypeEthernet:
+		return st.eth.NextLayerType()
+	case layers.LayerTypeDot1Q:
+		return st.vlan.NextLayerType()
+	case layers.LayerTypeIPv4:
+		return st.ip4.next()
+	case layers.LayerTypeIPv6:
+		return st.ip6.IPv6.NextLayerType()
+	case layers.LayerTypeIPv6HopByHop, layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination:
+		return st.ip6x.IPv6ExtensionSkipper.NextLayerType()
+	case layers.LayerTypeIPv6Fragment:
+		return st.frag6.next()
+	case layers.LayerTypeUDP:
+		return st.udp.NextLayerType()
+	case layers.LayerTypeGRE:
+		return st.gre.GRE.NextLayerType()
+	case layers.LayerTypeVXLAN:
+		return st.vxlan.VXLAN.NextLayerType()
+	}
+	return gopacket.LayerTypeZero
+}
+
+// Decoder decodes frames into Summaries without allocating in the steady
+// state. It is not safe for concurrent use; give each goroutine its own.
+type Decoder struct {
+	outer, inner *stack
+}
+
+// NewDecoder returns a Decoder with its layers preallocated.
+func NewDecoder() *Decoder {
+	return &Decoder{outer: newStack(), inner: newStack()}
+}
+
+// Decode fills s from one Ethernet frame. data holds the captured bytes,
+// origLen the length on the wire (snaplen truncation is normal and only
+// flagged with FlagSnap). Decode never panics: anything unknown, short or
+// broken stops decoding and is recorded in s.Flags, s.Stop and s.Err.
+func (d *Decoder) Decode(data []byte, origLen int, s *Summary) {
+	*s = Summary{Len: max(origLen, len(data)), CapLen: len(data)}
+	if origLen > len(data) {
+		s.Flags |= FlagSnap
+	}
+	defer func() {
+		// Last resort: the decoders below are bounds-checked, and the
+		// gopacket parser recovers its own panics.
+		if r := recover(); r != nil {
+			s.Flags |= FlagPanic | FlagMalformed
+		}
+	}()
+	d.decode(data, s)
+}
+
+func (d *Decoder) decode(data []byte, s *Summary) {
+	st := d.outer
+	p, stop, err := st.parse(layers.LayerTypeEthernet, data)
+	last := st.fill(s)
+	d.finish(s, p, last, stop, err)
+	if err != nil {
+		return
+	}
+
+	// One level of encapsulation: decode the inner packet with the second
+	// set of layers, keeping the outer addresses as the tunnel's.
+	var first gopacket.LayerType
+	var payload []byte
+	switch last {
+	case layers.LayerTypeVXLAN:
+		s.Tunnel, s.VNI = TunnelVXLAN, st.vxlan.VNI
+		first, payload = layers.LayerTypeEthernet, st.vxlan.Payload
+	case layers.LayerTypeGRE:
+		s.Tunnel, s.VNI, s.GREProto = TunnelGRE, st.gre.Key, uint16(st.gre.Protocol)
+		first, payload = st.gre.GRE.NextLayerType(), st.gre.Payload
+	case layers.LayerTypeIPv4, layers.LayerTypeIPv6, layers.LayerTypeIPv6Routing,
+		layers.LayerTypeIPv6Destination, layers.LayerTypeIPv6Fragment:
+		first = st.nextOf(last)
+		if first != layers.LayerTypeIPv4 && first != layers.LayerTypeIPv6 {
+			return
+		}
+		s.Tunnel = TunnelIPIP
+		payload = st.lastPayload(last)
+	default:
+		return
+	}
+	s.OuterSrc, s.OuterDst = s.SrcAddr, s.DstAddr
+	if len(payload) == 0 {
+		return
+	}
+	if first != layers.LayerTypeEthernet && first != layers.LayerTypeIPv4 && first != layers.LayerTypeIPv6 {
+		s.Flags |= FlagUnsupported
+		s.Stop = first
+		return
+	}
+	in := d.inner
+	// The inner packet replaces the outer one in the summary; clear what
+	// the outer transport set.
+	s.IPProto, s.SrcPort, s.DstPort, s.PayloadLen = 0, 0, 0, 0
+	s.Flags &^= FlagFragment
+	s.FragOff, s.FragID, s.MoreFrag = 0, 0, false
+	p, stop, err = in.parse(first, payload)
+	last = in.fill(s)
+	d.finish(s, p, last, stop, err)
+}
+
+// finish records how a parse that ended after layer last went.
+func (d *Decoder) finish(s *Summary, p *gopacket.DecodingLayerParser, last, stop gopacket.LayerType, err error) {
+	truncated := p != nil && p.Truncated
+	// A short first fragment is expected, and so is a snaplen cut.
+	lengthsOK := s.Flags&(FlagSnap|FlagFragment) != 0
+	if err == nil {
+		switch last {
+		case layers.LayerTypeTCP, layers.LayerTypeUDP, layers.LayerTypeSCTP,
+			layers.LayerTypeICMPv4, layers.LayerTypeICMPv6, layers.LayerTypeARP:
+			// Whatever follows a transport header is payload.
+			stop = gopacket.LayerTypeZero
+		}
+	}
+	switch {
+	case err != nil:
+		s.Stop, s.Err = stop, err
+		switch {
+		case strings.HasPrefix(err.Error(), "panic"):
+			s.Flags |= FlagPanic | FlagMalformed
+		case truncated || s.Flags&FlagSnap != 0:
+			s.Flags |= FlagTruncated
+		default:
+			s.Flags |= FlagMalformed
+		}
+	case stop != gopacket.LayerTypeZero:
+		s.Stop = stop
+		switch stop {
+		case gopacket.LayerTypeFragment, gopacket.LayerTypePayload:
+		default:
+			s.Flags |= FlagUnsupported
+		}
+		if truncated && !lengthsOK {
+			s.Flags |= FlagTruncated
+		}
+	case truncated && !lengthsOK:
+		// A length field claims more than the frame holds.
+		s.Flags |= FlagTruncated
+	}
+}
+
+// lastPayload returns the payload of the IP layer (or extension) lt.
+func (st *stack) lastPayload(lt gopacket.LayerType) []byte {
+	switch lt {
+	case layers.LayerTypeIPv4:
+		return st.ip4.Payload
+	case layers.LayerTypeIPv6:
+		return st.ip6.Payload
+	case layers.LayerTypeIPv6Fragment:
+		return st.frag6.Payload
+	}
+	return st.ip6x.Payload
+}
+
+// fill copies the decoded layers into s and returns the last layer type.
+func (st *stack) fill(s *Summary) gopacket.LayerType {
+	var last gopacket.LayerType
+	for _, lt := range st.decoded {
+		last = lt
+		switch lt {
+		case layers.LayerTypeEthernet:
+			copy(s.SrcMAC[:], st.eth.SrcMAC)
+			copy(s.DstMAC[:], st.eth.DstMAC)
+			s.EtherType = uint16(st.eth.EthernetType)
+		case layers.LayerTypeDot1Q:
+			s.EtherType = uint16(st.vlan.Type)
+			if st.vlan.Type < 0x600 {
+				s.EtherType = 0 // 802.3 length: LLC follows
+			}
+		case layers.LayerTypeARP:
+			a := &st.arp
+			s.Net = NetARP
+			s.ARPOp = a.Operation
+			copy(s.ARPSender[:], a.SourceHwAddress)
+			s.SrcAddr = addrFrom(a.SourceProtAddress)
+			s.DstAddr = addrFrom(a.DstProtAddress)
+		case layers.LayerTypeIPv4:
+			ip := &st.ip4.IPv4
+			s.Net = NetIPv4
+			s.SrcAddr, s.DstAddr = addrFrom(ip.SrcIP), addrFrom(ip.DstIP)
+			s.TTL = ip.TTL
+			s.IPProto = uint8(ip.Protocol)
+			if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+				s.Flags |= FlagFragment
+				s.FragOff = ip.FragOffset * 8
+				s.FragID = uint32(ip.Id)
+				s.MoreFrag = ip.Flags&layers.IPv4MoreFragments != 0
+			}
+		case layers.LayerTypeIPv6:
+			ip := &st.ip6.IPv6
+			s.Net = NetIPv6
+			s.SrcAddr, s.DstAddr = addrFrom(ip.SrcIP), addrFrom(ip.DstIP)
+			s.TTL = ip.HopLimit
+			s.IPProto = uint8(ip.NextHeader)
+			if ip.HopByHop != nil {
+				s.IPProto = uint8(ip.HopByHop.NextHeader)
+			}
+		case layers.LayerTypeIPv6HopByHop, layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination:
+			s.IPProto = uint8(st.ip6x.IPv6ExtensionSkipper.NextHeader)
+		case layers.LayerTypeIPv6Fragment:
+			f := &st.frag6.IPv6Fragment
+			s.IPProto = uint8(f.NextHeader)
+			if f.FragmentOffset != 0 || f.MoreFragments {
+				s.Flags |= FlagFragment
+				s.FragOff = f.FragmentOffset * 8
+				s.FragID = f.Identification
+				s.MoreFrag = f.MoreFragments
+			}
+		case layers.LayerTypeTCP:
+			t := &st.tcp.TCP
+			s.IPProto = ProtoTCP
+			s.SrcPort, s.DstPort = uint16(t.SrcPort), uint16(t.DstPort)
+			s.Seq, s.Ack, s.Win = t.Seq, t.Ack, t.Window
+			if len(t.Contents) > 13 {
+				s.TCPFlags = t.Contents[13]
+			}
+			s.PayloadLen = len(t.Payload)
+			parseTCPApp(t.Payload, s)
+		case layers.LayerTypeUDP:
+			u := &st.udp.UDP
+			s.IPProto = ProtoUDP
+			s.SrcPort, s.DstPort = uint16(u.SrcPort), uint16(u.DstPort)
+			s.PayloadLen = len(u.Payload)
+			parseUDPApp(u.Payload, s)
+		case layers.LayerTypeSCTP:
+			s.IPProto = ProtoSCTP
+			s.SrcPort, s.DstPort = uint16(st.sctp.SrcPort), uint16(st.sctp.DstPort)
+			s.PayloadLen = len(st.sctp.Payload)
+		case layers.LayerTypeICMPv4:
+			i := &st.icmp4
+			s.IPProto = ProtoICMP
+			s.ICMPType, s.ICMPCode = i.TypeCode.Type(), i.TypeCode.Code()
+			s.ICMPID, s.ICMPSeq = i.Id, i.Seq
+			s.PayloadLen = len(i.Payload)
+		case layers.LayerTypeICMPv6:
+			i := &st.icmp6
+			s.IPProto = ProtoICMPv6
+			s.ICMPType, s.ICMPCode = i.TypeCode.Type(), i.TypeCode.Code()
+			s.PayloadLen = len(i.Payload)
+			p := i.Payload
+			switch s.ICMPType {
+			case 128, 129: // echo
+				if len(p) >= 4 {
+					s.ICMPID = uint16(p[0])<<8 | uint16(p[1])
+					s.ICMPSeq = uint16(p[2])<<8 | uint16(p[3])
+				}
+			case 135, 136: // neighbor solicitation / advertisement
+				if len(p) >= 20 {
+					s.ICMPTarget = addrFrom(p[4:20])
+				}
+			}
+		case layers.LayerTypeGRE:
+			s.IPProto = ProtoGRE
+		}
+	}
+	if st.vlan.n > 0 {
+		s.NVLAN = uint8(min(st.vlan.n, 255))
+		s.VLAN = st.vlan.ids
+	}
+	return last
+}
+
+// addrFrom converts a 4- or 16-byte address; anything else is invalid.
+func addrFrom(b []byte) netip.Addr {
+	switch len(b) {
+	case 4:
+		return netip.AddrFrom4([4]byte(b))
+	case 16:
+		return netip.AddrFrom16([16]byte(b))
+	}
+	return netip.Addr{}
+}

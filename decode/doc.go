@@ -1,0 +1,23 @@
+// Package decode turns captured frames into what the UI shows: one-line
+// packet summaries, a bounded flow table, a bounded retention ring of the
+// last packets, aggregate counters and a full per-layer breakdown of one
+// packet on demand.
+//
+// It owns:
+//   - Frame and Dir, the captured-packet type the rest of the app hands in;
+//   - Decoder and Summary: an allocation-free decode of the common
+//     protocols (Ethernet, 802.1Q/QinQ, ARP, IPv4, IPv6 and its extension
+//     headers, TCP, UDP, ICMPv4, ICMPv6, SCTP, GRE, VXLAN, IP-in-IP) plus
+//     cheap application hints (DNS question, TLS SNI, HTTP/1.x first line);
+//   - the flow table (canonical bidirectional flows, TCP state, rates,
+//     idle and LRU eviction), the retention ring and Engine, which ties
+//     them together behind one mutex;
+//   - Detail, the on-demand layer breakdown for the hex pane;
+//   - Printable and PrintableASCII: every string derived from packet bytes
+//     goes through them before it reaches the terminal.
+//
+// The package is pure and portable: it starts no goroutines, does no I/O
+// and never reads the wall clock (callers pass now explicitly). It imports
+// only the standard library and gopacket; it must not import capture, bpf,
+// ui or main.
+package decode

@@ -1,0 +1,416 @@
+package decode
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for a zero Config.
+const (
+	DefaultMaxFlows    = 65536
+	DefaultRingBytes   = 64 << 20
+	DefaultIdleTimeout = 5 * time.Minute
+)
+
+// Config bounds an Engine. Zero fields take the defaults; a negative
+// IdleTimeout disables idle eviction.
+type Config struct {
+	MaxFlows    int           // flows kept; the least recently seen is evicted beyond this
+	RingBytes   int           // captured bytes kept in the retention ring
+	IdleTimeout time.Duration // flows not seen for this long are evicted
+}
+
+// Engine decodes frames, keeps the flow table, the retention ring and the
+// counters. Add is meant for one producer goroutine; the view methods may
+// be called concurrently from another (one mutex guards everything).
+type Engine struct {
+	mu    sync.Mutex
+	cfg   Config
+	dec   *Decoder
+	view  *Decoder // for view methods, made on first use
+	sum   Summary
+	flows *flowTable
+	ring  *ring
+
+	packets, bytes                            uint64
+	rate                                      rate
+	truncated, malformed, unsupported, panics uint64
+	lost, dropped                             uint64
+}
+
+// NewEngine returns an Engine bounded by cfg.
+func NewEngine(cfg Config) *Engine {
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.RingBytes <= 0 {
+		cfg.RingBytes = DefaultRingBytes
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	return &Engine{
+		cfg:   cfg,
+		dec:   NewDecoder(),
+		flows: newFlowTable(cfg.MaxFlows, int64(cfg.IdleTimeout)),
+		ring:  newRing(cfg.RingBytes),
+	}
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Add decodes f, accounts it to its flow and the counters, and appends a
+// copy of it to the retention ring; the caller may reuse f.Data.
+// Timestamps drive rates and idle eviction.
+func (e *Engine) Add(f Frame) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ts := unixNano(f.TS)
+	s := &e.sum
+	e.dec.Decode(f.Data, f.OrigLen, s)
+
+	e.packets++
+	e.bytes += uint64(s.Len)
+	e.rate.add(ts, s.Len)
+	switch {
+	case s.Flags&FlagPanic != 0:
+		e.panics++
+	case s.Flags&FlagMalformed != 0:
+		e.malformed++
+	case s.Flags&FlagTruncated != 0:
+		e.truncated++
+	case s.Flags&FlagUnsupported != 0:
+		e.unsupported++
+	}
+
+	e.flows.expire(ts)
+	fl := e.flows.update(s, ts, s.Len)
+	fl.lastSeq = e.ring.append(f.Data, s.Len, ts, f.Ifindex, f.Dir, fl.id, fl.lastSeq)
+}
+
+// SetCaptureCounters records the capture layer's loss counters (perf ring
+// samples lost, packets dropped) so Stats can report them.
+func (e *Engine) SetCaptureCounters(lost, dropped uint64) {
+	e.mu.Lock()
+	e.lost, e.dropped = lost, dropped
+	e.mu.Unlock()
+}
+
+// Stats are the aggregate counters for the status bar.
+type Stats struct {
+	Packets, Bytes uint64  // frames seen and their original bytes
+	PPS, BPS       float64 // smoothed packets and bits per second
+	Flows          int     // flows in the table
+	MaxFlows       int
+	EvictedIdle    uint64  // flows evicted after the idle timeout
+	EvictedFull    uint64  // flows evicted because the table was full
+	Truncated      uint64  // frames with a header cut short (snaplen cuts of payload are not counted)
+	Malformed      uint64  // frames that failed to decode
+	Unsupported    uint64  // frames with a layer this package does not decode
+	Panics         uint64  // decoder panics recovered
+	RingPackets    int     // packets in the retention ring
+	RingBytes      int     // captured bytes in the ring
+	RingCap        int     // ring capacity in bytes
+	RingFill       float64 // percent
+	RingEvicted    uint64  // packets dropped from the ring to make room
+	FirstSeq       uint64  // oldest sequence number in the ring (0 if empty)
+	LastSeq        uint64  // newest sequence number in the ring (0 if empty)
+	Lost, Dropped  uint64  // as set by SetCaptureCounters
+}
+
+// Evicted returns all evicted flows.
+func (s Stats) Evicted() uint64 { return s.EvictedIdle + s.EvictedFull }
+
+// DecodeErrors returns the frames that did not decode cleanly.
+func (s Stats) DecodeErrors() uint64 { return s.Malformed + s.Panics }
+
+// Stats returns the counters, with rates as of now.
+func (e *Engine) Stats(now time.Time) Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	pps, bps := e.rate.at(unixNano(now))
+	st := Stats{
+		Packets:     e.packets,
+		Bytes:       e.bytes,
+		PPS:         pps,
+		BPS:         bps,
+		Flows:       e.flows.len(),
+		MaxFlows:    e.cfg.MaxFlows,
+		EvictedIdle: e.flows.evictedIdle,
+		EvictedFull: e.flows.evictedFull,
+		Truncated:   e.truncated,
+		Malformed:   e.malformed,
+		Unsupported: e.unsupported,
+		Panics:      e.panics,
+		RingPackets: e.ring.count(),
+		RingBytes:   e.ring.used,
+		RingCap:     len(e.ring.arena),
+		RingFill:    e.ring.fill(),
+		RingEvicted: e.ring.evicted,
+		Lost:        e.lost,
+		Dropped:     e.dropped,
+	}
+	if st.RingPackets > 0 {
+		st.FirstSeq, st.LastSeq = e.ring.first, e.ring.next-1
+	}
+	return st
+}
+
+// SortKey orders Flows.
+type SortKey uint8
+
+// Sort keys; every order is descending (largest, fastest, newest first),
+// ties broken by flow ID.
+const (
+	SortBytes     SortKey = iota // total bytes
+	SortPackets                  // total packets
+	SortRate                     // bits per second
+	SortLastSeen                 // most recently seen
+	SortFirstSeen                // most recently started
+)
+
+// FlowView is a copy of one flow for display. Strings are sanitized.
+type FlowView struct {
+	ID               uint64
+	Proto            string     // "TCP", "UDP", "ICMP", ... or an EtherType name for non-IP
+	A, B             string     // endpoints; A sent the first packet seen
+	AAddr, BAddr     netip.Addr // invalid for non-IP flows
+	APort, BPort     uint16
+	PktsAB, PktsBA   uint64
+	BytesAB, BytesBA uint64
+	First, Last      time.Time
+	PPS, BPS         float64
+	State            string // TCP state, "" otherwise
+	Label            string // first application text seen: SNI, DNS name, HTTP request line
+	Tunnel           string // e.g. "VXLAN vni=42"
+}
+
+// Packets returns the packets in both directions.
+func (v *FlowView) Packets() uint64 { return v.PktsAB + v.PktsBA }
+
+// Bytes returns the bytes in both directions.
+func (v *FlowView) Bytes() uint64 { return v.BytesAB + v.BytesBA }
+
+// String returns the flow as one line, the text Flows filters on.
+func (v *FlowView) String() string {
+	var b strings.Builder
+	b.WriteString(v.Proto)
+	b.WriteByte(' ')
+	b.WriteString(v.A)
+	b.WriteString(" <-> ")
+	b.WriteString(v.B)
+	for _, s := range [...]string{v.State, v.Label, v.Tunnel} {
+		if s != "" {
+			b.WriteByte(' ')
+			b.WriteString(s)
+		}
+	}
+	return b.String()
+}
+
+// flowCopy is what Flows copies under the lock; formatting happens after.
+type flowCopy struct {
+	f        flow
+	pps, bps float64
+}
+
+// Flows returns the flows whose String contains filter (case-insensitive;
+// "" matches all), sorted by key, with rates as of now. Flows idle past
+// the timeout at now are evicted first.
+func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
+	nowNs := unixNano(now)
+	e.mu.Lock()
+	e.flows.expire(nowNs)
+	raw := make([]flowCopy, 0, e.flows.len())
+	for i := e.flows.head; i >= 0; i = e.flows.flows[i].next {
+		f := &e.flows.flows[i]
+		pps, bps := f.rate.at(nowNs)
+		raw = append(raw, flowCopy{f: *f, pps: pps, bps: bps})
+	}
+	e.mu.Unlock()
+
+	filter = strings.ToLower(filter)
+	out := make([]FlowView, 0, len(raw))
+	for i := range raw {
+		v := raw[i].view()
+		if filter != "" && !strings.Contains(strings.ToLower(v.String()), filter) {
+			continue
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b FlowView) int {
+		var c int
+		switch key {
+		case SortPackets:
+			c = cmp.Compare(b.Packets(), a.Packets())
+		case SortRate:
+			c = cmp.Compare(b.BPS, a.BPS)
+		case SortLastSeen:
+			c = b.Last.Compare(a.Last)
+		case SortFirstSeen:
+			c = b.First.Compare(a.First)
+		default:
+			c = cmp.Compare(b.Bytes(), a.Bytes())
+		}
+		if c == 0 {
+			c = cmp.Compare(a.ID, b.ID)
+		}
+		return c
+	})
+	return out
+}
+
+// Flow returns the view of one flow, with rates as of now.
+func (e *Engine) Flow(id uint64, now time.Time) (FlowView, bool) {
+	nowNs := unixNano(now)
+	e.mu.Lock()
+	f := e.flows.byID(id)
+	if f == nil {
+		e.mu.Unlock()
+		return FlowView{}, false
+	}
+	pps, bps := f.rate.at(nowNs)
+	c := flowCopy{f: *f, pps: pps, bps: bps}
+	e.mu.Unlock()
+	return c.view(), true
+}
+
+func (c *flowCopy) view() FlowView {
+	f := &c.f
+	aAddr, aPort := f.a()
+	bAddr, bPort := f.b()
+	v := FlowView{
+		ID:      f.id,
+		A:       endpointString(&f.key, aAddr, aPort),
+		B:       endpointString(&f.key, bAddr, bPort),
+		PktsAB:  f.pkts[0],
+		PktsBA:  f.pkts[1],
+		BytesAB: f.bytes[0],
+		BytesBA: f.bytes[1],
+		First:   fromUnixNano(f.first),
+		Last:    fromUnixNano(f.last),
+		PPS:     c.pps,
+		BPS:     c.bps,
+		State:   f.tcp.String(),
+		Label:   Printable(f.label[:f.labelLen]),
+	}
+	if f.key.isIP() {
+		v.Proto = ipProtoName(f.key.proto)
+		v.AAddr, v.BAddr = netip.AddrFrom16(aAddr), netip.AddrFrom16(bAddr)
+		if f.key.etherType == 0x0800 {
+			v.AAddr, v.BAddr = v.AAddr.Unmap(), v.BAddr.Unmap()
+		}
+		v.APort, v.BPort = aPort, bPort
+	} else {
+		v.Proto = etherTypeName(f.key.etherType)
+	}
+	if f.tunnel != TunnelNone {
+		v.Tunnel = f.tunnel.String()
+		switch {
+		case f.tunnel == TunnelVXLAN:
+			v.Tunnel += " vni=" + itoa(uint64(f.vni))
+		case f.tunnel == TunnelGRE && f.vni != 0:
+			v.Tunnel += " key=" + itoa(uint64(f.vni))
+		}
+	}
+	return v
+}
+
+// PacketView is one retained packet for the packet list.
+type PacketView struct {
+	Seq     uint64
+	TS      time.Time
+	Dir     Dir
+	Ifindex int
+	Len     int // original length
+	CapLen  int
+	Proto   string
+	Src     string
+	Dst     string
+	Info    string
+	Line    string // Summary.Line
+}
+
+// FlowPackets returns up to max of the newest retained packets of flow id,
+// oldest first. It works for flows already evicted from the flow table
+// (by scanning the ring) as long as their packets are retained.
+func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
+	if max <= 0 {
+		return nil
+	}
+	type item struct {
+		seq uint64
+		rec record
+		sum Summary
+	}
+	e.mu.Lock()
+	var seqs []uint64
+	if f := e.flows.byID(id); f != nil {
+		seqs = e.ring.flowSeqs(id, f.lastSeq, max)
+	} else {
+		seqs = e.ring.scanFlow(id, max)
+	}
+	if e.view == nil && len(seqs) > 0 {
+		e.view = NewDecoder()
+	}
+	items := make([]item, len(seqs))
+	for i, seq := range seqs {
+		rec, data, _ := e.ring.get(seq)
+		items[i].seq, items[i].rec = seq, *rec
+		e.view.Decode(data, int(rec.origLen), &items[i].sum)
+	}
+	e.mu.Unlock()
+
+	out := make([]PacketView, len(items))
+	for i := range items {
+		it := &items[i]
+		ts := fromUnixNano(it.rec.ts)
+		out[i] = PacketView{
+			Seq:     it.seq,
+			TS:      ts,
+			Dir:     it.rec.dir,
+			Ifindex: int(it.rec.ifindex),
+			Len:     int(it.rec.origLen),
+			CapLen:  int(it.rec.capLen),
+			Proto:   it.sum.Proto(),
+			Src:     it.sum.Src(),
+			Dst:     it.sum.Dst(),
+			Info:    it.sum.Info(),
+			Line:    it.sum.Line(ts),
+		}
+	}
+	return out
+}
+
+// Packet returns a copy of retained packet seq.
+func (e *Engine) Packet(seq uint64) (Frame, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ring.frame(seq)
+}
+
+// Snapshot returns a copy of every retained packet in timestamp order,
+// for saving off the hot path.
+func (e *Engine) Snapshot() []Frame {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ring.snapshot()
+}
+
+func itoa(v uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return string(b[i:])
+		}
+	}
+}

@@ -1,0 +1,323 @@
+package decode
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// TCPState is the state of a TCP flow as far as the flags seen tell.
+type TCPState uint8
+
+// TCP states.
+const (
+	TCPNone        TCPState = iota // not TCP, or nothing seen yet
+	TCPSynSent                     // SYN seen
+	TCPSynReceived                 // SYN-ACK seen
+	TCPEstablished                 // handshake completed, or picked up mid-stream
+	TCPClosing                     // FIN seen from one side
+	TCPClosed                      // FIN from both sides, or RST
+)
+
+// String returns "SYN", "SYN-ACK", "ESTABLISHED", "FIN", "CLOSED" or "".
+func (s TCPState) String() string {
+	switch s {
+	case TCPSynSent:
+		return "SYN"
+	case TCPSynReceived:
+		return "SYN-ACK"
+	case TCPEstablished:
+		return "ESTABLISHED"
+	case TCPClosing:
+		return "FIN"
+	case TCPClosed:
+		return "CLOSED"
+	}
+	return ""
+}
+
+// flowKey identifies a flow regardless of direction: the two endpoints
+// are stored in canonical (lo, hi) order. IP addresses are kept in their
+// 16-byte form, MAC addresses of non-IP frames in the first 6 bytes.
+type flowKey struct {
+	etherType      uint16 // 0x0800 or 0x86dd for IP; the frame's EtherType otherwise
+	proto          uint8  // IP protocol; 0 for non-IP
+	lo, hi         [16]byte
+	loPort, hiPort uint16
+}
+
+// isIP reports whether the key holds IP endpoints.
+func (k *flowKey) isIP() bool { return k.etherType == 0x0800 || k.etherType == 0x86dd }
+
+// keyOf returns the flow key of a decoded packet and whether the packet's
+// source is the key's lo endpoint.
+func keyOf(s *Summary) (k flowKey, srcIsLo bool) {
+	var src, dst [16]byte
+	var sp, dp uint16
+	switch s.Net {
+	case NetIPv4, NetIPv6:
+		k.etherType = 0x0800
+		if s.Net == NetIPv6 {
+			k.etherType = 0x86dd
+		}
+		k.proto = s.IPProto
+		src, dst = s.SrcAddr.As16(), s.DstAddr.As16()
+		if s.hasPorts() {
+			sp, dp = s.SrcPort, s.DstPort
+		}
+	default:
+		// ARP, LLDP and other non-IP frames: EtherType and MACs.
+		k.etherType = s.EtherType
+		if s.Net == NetARP {
+			k.etherType = 0x0806
+		}
+		copy(src[:], s.SrcMAC[:])
+		copy(dst[:], s.DstMAC[:])
+	}
+	c := bytes.Compare(src[:], dst[:])
+	if c < 0 || c == 0 && sp <= dp {
+		k.lo, k.hi, k.loPort, k.hiPort = src, dst, sp, dp
+		return k, true
+	}
+	k.lo, k.hi, k.loPort, k.hiPort = dst, src, dp, sp
+	return k, false
+}
+
+// labelCap is how many bytes of application text a flow keeps.
+const labelCap = 64
+
+// flow is one entry of the flow table. Index 0 of the per-direction
+// arrays is A->B, where A is the first sender seen.
+type flow struct {
+	key      flowKey
+	id       uint64 // 0 when the slot is free
+	aIsLo    bool   // A is the key's lo endpoint
+	tunnel   Tunnel
+	vni      uint32
+	pkts     [2]uint64
+	bytes    [2]uint64
+	first    int64 // Unix nanoseconds
+	last     int64
+	rate     rate
+	tcp      TCPState
+	fin      [2]bool
+	label    [labelCap]byte
+	labelLen uint8
+	lastSeq  uint64 // newest packet of this flow in the ring, 0 if none
+
+	prev, next int32 // LRU list: prev is more recently seen
+}
+
+// a and b return the flow's endpoints as (address bytes, port), A first.
+func (f *flow) a() ([16]byte, uint16) {
+	if f.aIsLo {
+		return f.key.lo, f.key.loPort
+	}
+	return f.key.hi, f.key.hiPort
+}
+
+func (f *flow) b() ([16]byte, uint16) {
+	if f.aIsLo {
+		return f.key.hi, f.key.hiPort
+	}
+	return f.key.lo, f.key.loPort
+}
+
+// updateTCP advances the TCP state from the flags of a packet sent in
+// direction dir.
+func (f *flow) updateTCP(flags uint8, dir int) {
+	switch {
+	case flags&TCPRst != 0:
+		f.tcp = TCPClosed
+	case flags&TCPSyn != 0 && flags&TCPAck == 0:
+		if f.tcp == TCPNone || f.tcp == TCPClosed {
+			// A new connection, possibly reusing the 4-tuple.
+			f.fin = [2]bool{}
+			f.tcp = TCPSynSent
+		}
+	case flags&TCPSyn != 0:
+		if f.tcp <= TCPSynSent {
+			f.tcp = TCPSynReceived
+		}
+	case flags&TCPFin != 0:
+		f.fin[dir] = true
+		if f.fin[0] && f.fin[1] {
+			f.tcp = TCPClosed
+		} else if f.tcp < TCPClosing {
+			f.tcp = TCPClosing
+		}
+	default:
+		if f.tcp == TCPNone || f.tcp == TCPSynReceived {
+			f.tcp = TCPEstablished
+		}
+	}
+}
+
+// flowTable is a bounded table of flows: a map from key to slot, slots
+// allocated once and recycled through a free list, and a doubly linked
+// LRU list through the slots for idle and full-table eviction. It does
+// not allocate once it has grown to its working size.
+type flowTable struct {
+	max   int
+	idle  int64 // nanoseconds; <= 0 disables idle eviction
+	index map[flowKey]int32
+	flows []flow
+	free  []int32
+	head  int32 // most recently seen, -1 when empty
+	tail  int32 // least recently seen, -1 when empty
+
+	created     uint32 // flows created, for IDs
+	evictedIdle uint64
+	evictedFull uint64
+}
+
+func newFlowTable(maxFlows int, idle int64) *flowTable {
+	hint := min(maxFlows, 1<<16)
+	return &flowTable{
+		max:   maxFlows,
+		idle:  idle,
+		index: make(map[flowKey]int32, hint),
+		flows: make([]flow, 0, hint),
+		head:  -1,
+		tail:  -1,
+	}
+}
+
+func (t *flowTable) len() int { return len(t.index) }
+
+// byID returns the live flow with the given ID, or nil.
+func (t *flowTable) byID(id uint64) *flow {
+	i := int(uint32(id))
+	if id == 0 || i >= len(t.flows) || t.flows[i].id != id {
+		return nil
+	}
+	return &t.flows[i]
+}
+
+// update accounts a packet of n bytes seen at ts to its flow, creating
+// the flow if needed, and returns the flow.
+func (t *flowTable) update(s *Summary, ts int64, n int) *flow {
+	k, srcIsLo := keyOf(s)
+	i, ok := t.index[k]
+	if ok {
+		t.unlink(i)
+	} else {
+		i = t.alloc()
+		t.created++
+		t.flows[i] = flow{
+			key:   k,
+			id:    uint64(t.created)<<32 | uint64(uint32(i)),
+			aIsLo: srcIsLo,
+			first: ts,
+			last:  ts,
+		}
+		t.index[k] = i
+	}
+	t.pushFront(i)
+
+	f := &t.flows[i]
+	dir := 0
+	if srcIsLo != f.aIsLo {
+		dir = 1
+	}
+	f.pkts[dir]++
+	f.bytes[dir] += uint64(n)
+	f.first = min(f.first, ts)
+	f.last = max(f.last, ts)
+	f.rate.add(ts, n)
+	if k.proto == ProtoTCP && k.isIP() && s.hasPorts() {
+		f.updateTCP(s.TCPFlags, dir)
+	}
+	if s.Tunnel != TunnelNone {
+		f.tunnel, f.vni = s.Tunnel, s.VNI
+	}
+	if f.labelLen == 0 && s.textLen > 0 && !(s.App == AppHTTP && bytes.HasPrefix(s.rawText(), []byte("HTTP/"))) {
+		f.labelLen = uint8(copy(f.label[:], s.rawText()))
+	}
+	return f
+}
+
+// alloc returns a free slot, evicting the least recently seen flow when
+// the table is full.
+func (t *flowTable) alloc() int32 {
+	if n := len(t.free); n > 0 {
+		i := t.free[n-1]
+		t.free = t.free[:n-1]
+		return i
+	}
+	if len(t.flows) < t.max {
+		t.flows = append(t.flows, flow{})
+		return int32(len(t.flows) - 1)
+	}
+	i := t.tail
+	t.remove(i)
+	t.evictedFull++
+	t.free = t.free[:len(t.free)-1] // reuse the slot remove just freed
+	return i
+}
+
+// expire evicts flows not seen for longer than the idle timeout before now.
+func (t *flowTable) expire(now int64) {
+	if t.idle <= 0 {
+		return
+	}
+	for t.tail >= 0 && now-t.flows[t.tail].last > t.idle {
+		t.remove(t.tail)
+		t.evictedIdle++
+	}
+}
+
+// remove deletes flow i from the table and frees its slot.
+func (t *flowTable) remove(i int32) {
+	f := &t.flows[i]
+	delete(t.index, f.key)
+	t.unlink(i)
+	f.id = 0
+	t.free = append(t.free, i)
+}
+
+func (t *flowTable) unlink(i int32) {
+	f := &t.flows[i]
+	if f.prev >= 0 {
+		t.flows[f.prev].next = f.next
+	} else {
+		t.head = f.next
+	}
+	if f.next >= 0 {
+		t.flows[f.next].prev = f.prev
+	} else {
+		t.tail = f.prev
+	}
+	f.prev, f.next = -1, -1
+}
+
+func (t *flowTable) pushFront(i int32) {
+	f := &t.flows[i]
+	f.prev, f.next = -1, t.head
+	if t.head >= 0 {
+		t.flows[t.head].prev = i
+	}
+	t.head = i
+	if t.tail < 0 {
+		t.tail = i
+	}
+}
+
+// endpointString formats one flow endpoint for display.
+func endpointString(k *flowKey, addr [16]byte, port uint16) string {
+	if !k.isIP() {
+		var m [6]byte
+		copy(m[:], addr[:])
+		return string(appendMAC(nil, m))
+	}
+	a := netip.AddrFrom16(addr)
+	if k.etherType == 0x0800 {
+		a = a.Unmap()
+	}
+	switch k.proto {
+	case ProtoTCP, ProtoUDP, ProtoSCTP:
+		if k.loPort != 0 || k.hiPort != 0 {
+			return netip.AddrPortFrom(a, port).String()
+		}
+	}
+	return a.String()
+}
