@@ -16,6 +16,11 @@
 /* Load-time constants, set from Go through CollectionSpec.Variables. */
 volatile const __u32 snaplen = 262144;
 volatile const __u32 dir_mask = DIR_IN | DIR_OUT;
+/* Set when a filter expression was spliced in place of pcap_filter's body. */
+volatile const __u8 has_filter = 0;
+
+/* How much of a non-linear skb to make directly readable for the filter. */
+#define FILTER_PULL_LEN 512
 
 /* A perf sample's size lives in a u16 together with its headers: 8 bytes of
  * perf header, 4 of raw size, our 32 byte header, padded to 8. */
@@ -47,18 +52,31 @@ static __always_inline __u32 clamp_len(__u32 len)
 	return c;
 }
 
-static __always_inline void emit(void *ctx, __u32 ifindex, __u32 len, __u8 dir, __u8 hook)
+/* The pcap-filter expression. Its body is replaced at load time by the
+ * eBPF translation of the compiled classic BPF (filter.ToEBPF, spliced by
+ * load.go): R1 = data, R2 = data_end, R3 = wire length, and R0 = 0 drops
+ * the packet. This stand-in is only called when has_filter is set, that is
+ * never before it is replaced. noinline keeps it a subprogram with this
+ * signature; its result must not be known to the compiler, or the call
+ * would be folded away. */
+static __attribute__((noinline)) __u32 pcap_filter(void *data, void *data_end, __u32 len)
+{
+	if (data + 1 > data_end)
+		return 0;
+	return len;
+}
+
+static __always_inline struct counters *count_seen(void)
 {
 	__u32 zero = 0;
 	struct counters *c = bpf_map_lookup_elem(&counters, &zero);
-	if (!c)
-		return;
-	c->seen++;
-	if (!(dir_mask & dir)) {
-		c->filtered++;
-		return;
-	}
+	if (c)
+		c->seen++;
+	return c;
+}
 
+static __always_inline void emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook)
+{
 	struct pcap_hdr hdr = {
 		.magic = PCAP_HDR_MAGIC,
 		.protocol = 1, /* LINKTYPE_ETHERNET */
@@ -76,7 +94,26 @@ static __always_inline void emit(void *ctx, __u32 ifindex, __u32 len, __u8 dir, 
 
 static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir)
 {
-	emit(skb, skb->ifindex, skb->len, dir, HOOK_TC);
+	struct counters *c = count_seen();
+	if (!c)
+		return TC_ACT_UNSPEC;
+	if (!(dir_mask & dir)) {
+		c->filtered++;
+		return TC_ACT_UNSPEC;
+	}
+	if (has_filter) {
+		/* The filter reads the linear part only: make the headers linear. */
+		__u32 want = skb->len < FILTER_PULL_LEN ? skb->len : FILTER_PULL_LEN;
+		if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
+			bpf_skb_pull_data(skb, want);
+		void *data = (void *)(long)skb->data;
+		void *data_end = (void *)(long)skb->data_end;
+		if (!pcap_filter(data, data_end, skb->len)) {
+			c->filtered++;
+			return TC_ACT_UNSPEC;
+		}
+	}
+	emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC);
 	return TC_ACT_UNSPEC; /* let the next program or the stack decide */
 }
 
@@ -97,7 +134,19 @@ int capture_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	emit(ctx, ctx->ingress_ifindex, (__u32)(data_end - data), DIR_IN, HOOK_XDP);
+	__u32 len = (__u32)(data_end - data);
+	struct counters *c = count_seen();
+	if (!c)
+		return XDP_PASS;
+	if (!(dir_mask & DIR_IN)) {
+		c->filtered++;
+		return XDP_PASS;
+	}
+	if (has_filter && !pcap_filter(data, data_end, len)) {
+		c->filtered++;
+		return XDP_PASS;
+	}
+	emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP);
 	return XDP_PASS;
 }
 

@@ -41,6 +41,7 @@ const (
 	captureProgCaptureTcIngress = "capture_tc_ingress"
 	captureProgCaptureXdp       = "capture_xdp"
 	captureVarDirMask           = "dir_mask"
+	captureVarHasFilter         = "has_filter"
 	captureVarSnaplen           = "snaplen"
 	captureVarUnusedPcapHdr     = "unused_pcap_hdr"
 )
@@ -105,6 +106,7 @@ type captureMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
 	DirMask       *ebpf.VariableSpec `ebpf:"dir_mask"`
+	HasFilter     *ebpf.VariableSpec `ebpf:"has_filter"`
 	Snaplen       *ebpf.VariableSpec `ebpf:"snaplen"`
 	UnusedPcapHdr *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
 }
@@ -145,6 +147,7 @@ func (m *captureMaps) Close() error {
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
 	DirMask       *ebpf.Variable `ebpf:"dir_mask"`
+	HasFilter     *ebpf.Variable `ebpf:"has_filter"`
 	Snaplen       *ebpf.Variable `ebpf:"snaplen"`
 	UnusedPcapHdr *ebpf.Variable `ebpf:"unused_pcap_hdr"`
 }

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/bpftop-cap/bpftop-cap/filter"
 )
 
 // The hand-written parser and the C struct must agree.
@@ -34,6 +38,9 @@ type Config struct {
 	In, Out bool   // directions to capture
 	XDP     bool   // attach at XDP (ingress only) instead of tc
 	TCMode  TCMode // how to attach at tc; "" means auto
+	// Filter is a compiled pcap-filter expression, run in the kernel before
+	// a packet costs a perf record; empty keeps everything.
+	Filter filter.Program
 }
 
 // Sentinel errors; the top level adds the remedy.
@@ -77,11 +84,55 @@ func Load(cfg Config) (*Objects, error) {
 	if err := spec.Variables[captureVarDirMask].Set(mask); err != nil {
 		return nil, fmt.Errorf("set direction: %w", err)
 	}
+	if len(cfg.Filter) > 0 {
+		body, err := filter.ToEBPF(cfg.Filter, filterSymbol)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range []string{captureProgCaptureTcIngress, captureProgCaptureTcEgress, captureProgCaptureXdp} {
+			if err := spliceFilter(spec.Programs[name], body); err != nil {
+				return nil, err
+			}
+		}
+		if err := spec.Variables[captureVarHasFilter].Set(uint8(1)); err != nil {
+			return nil, fmt.Errorf("enable filter: %w", err)
+		}
+	}
 	o := &Objects{cfg: cfg}
 	if err := spec.LoadAndAssign(&o.objs, nil); err != nil {
 		return nil, classify("load BPF programs", err)
 	}
 	return o, nil
+}
+
+// filterSymbol is the subprogram in capture.c whose body the filter replaces.
+const filterSymbol = "pcap_filter"
+
+// spliceFilter replaces the body of the pcap_filter subprogram in ps with
+// body, keeping the first instruction's metadata (symbol, BTF func info) so
+// the kernel still sees the same functions.
+func spliceFilter(ps *ebpf.ProgramSpec, body asm.Instructions) error {
+	start, end := -1, len(ps.Instructions)
+	for i, ins := range ps.Instructions {
+		sym := ins.Symbol()
+		if sym == "" {
+			continue
+		}
+		if start >= 0 {
+			end = i
+			break
+		}
+		if sym == filterSymbol {
+			start = i
+		}
+	}
+	if start < 0 {
+		return fmt.Errorf("program %s has no %s subprogram to splice the filter into", ps.Name, filterSymbol)
+	}
+	body = slices.Clone(body)
+	body[0] = body[0].WithMetadata(ps.Instructions[start].Metadata)
+	ps.Instructions = slices.Concat(ps.Instructions[:start], body, ps.Instructions[end:])
+	return nil
 }
 
 // classify wraps err with the sentinel a user needs to see.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/perf"
+
+	"github.com/bpftop-cap/bpftop-cap/filter"
 )
 
 // frame is a minimal Ethernet frame for BPF_PROG_TEST_RUN (which wants at
@@ -107,5 +109,62 @@ func TestLoadRejectsXDPEgress(t *testing.T) {
 	}
 	if _, err := Load(Config{Snaplen: 64}); err == nil {
 		t.Fatal("no direction accepted")
+	}
+}
+
+// TestFilterSpliced compiles expressions, splices them into every program
+// and runs each on a crafted IPv4 frame: matching packets are sent to the
+// ring, the others only counted as filtered.
+func TestFilterSpliced(t *testing.T) {
+	requireRoot(t)
+	in := frame(200) // IPv4 EtherType; byte 23 (the IP protocol) is 23
+	for _, tc := range []struct {
+		expr  string
+		match bool
+	}{
+		{"ip", true},
+		{"ip6", false},
+		{"ip[9] = 23", true},
+		{"udp or tcp", false},
+		{"not arp and len >= 200", true},
+		{"greater 201", false},
+	} {
+		prog, err := filter.Compile(tc.expr, 262144)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		for _, hook := range []string{"tc", "xdp"} {
+			t.Run(tc.expr+"/"+hook, func(t *testing.T) {
+				cfg := Config{Snaplen: 64, In: true, Filter: prog, XDP: hook == "xdp"}
+				o, err := Load(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer o.Close()
+				rd, err := perf.NewReader(o.Events(), 1<<16)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rd.Close()
+				p := o.objs.CaptureTcIngress
+				if cfg.XDP {
+					p = o.objs.CaptureXdp
+				}
+				if _, err := p.Run(&ebpf.RunOptions{Data: in}); err != nil {
+					t.Fatal(err)
+				}
+				c, err := o.Counters()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := Counters{Seen: 1, Sent: 1}
+				if !tc.match {
+					want = Counters{Seen: 1, Filtered: 1}
+				}
+				if c != want {
+					t.Errorf("counters %+v, want %+v", c, want)
+				}
+			})
+		}
 	}
 }
