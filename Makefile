@@ -27,7 +27,7 @@ test: ## run all tests (as root: e2e tests attach real BPF programs in private n
 
 bench: ## micro benchmarks, then (as root) the veth capture benchmark, written to BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
-	BENCH_OUT=BENCHMARKS.md $(GO) test -tags benchveth -run TestBenchVeth -count=1 -timeout 30m -v ./e2e/
+	BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -tags benchveth -run TestBenchVeth -count=1 -timeout 30m -v ./e2e/
 
 fuzz: ## run each fuzz target for FUZZTIME
 	@set -e; for pkg in $$($(GO) list ./...); do \

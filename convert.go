@@ -52,7 +52,14 @@ func convert(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	n, copyErr := in.CopyTo(pw)
+	if len(o.prog) > 0 && in.LinkType&0x03ffffff != 1 {
+		return fmt.Errorf("filter expressions apply to Ethernet captures; %s is %s", o.read, in.LinkTypeName())
+	}
+	var keep func([]byte, uint32) bool
+	if len(o.prog) > 0 {
+		keep = o.prog.Match
+	}
+	n, copyErr := in.CopyTo(pw, keep)
 	flushErr := pw.Flush()
 	closeErr := closeOut()
 	fmt.Fprintf(stderr, "%d packets written\n", n)

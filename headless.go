@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
@@ -37,6 +38,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 			Out:     o.direction != "in",
 			XDP:     o.xdp,
 			TCMode:  bpf.TCMode(o.tcAttach),
+			Filter:  o.prog,
 		},
 	})
 	if err != nil {
@@ -48,8 +50,8 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	if sess.Attach.Fallback != "" {
 		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
 	}
-	fmt.Fprintf(stderr, "bpftop-cap: capturing on %s (%s, %s), link-type EN10MB (Ethernet), snapshot length %d bytes\n",
-		sess.Iface.Name, sess.Attach.Mode, o.direction, o.snaplen)
+	fmt.Fprintf(stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type EN10MB (Ethernet), snapshot length %d bytes\n",
+		sess.Iface.Name, sess.Attach.Mode, o.direction, filterNote(o), o.snaplen)
 
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopSignals()
@@ -87,6 +89,10 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	lost := max(sess.Reader.Stats.Lost.Load(), counters.Failed)
 	fmt.Fprintf(stderr, "%d packets captured, %d lost in ring, %d dropped\n",
 		res.Written, lost, sess.Reader.Stats.Dropped.Load())
+	if len(o.prog) > 0 {
+		fmt.Fprintf(stderr, "bpftop-cap: %d packets seen, %d not matching the filter were dropped in the kernel\n",
+			counters.Seen, counters.Filtered)
+	}
 	if bad := sess.Reader.Stats.BadRecords.Load(); bad > 0 {
 		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
 	}
@@ -103,4 +109,12 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		return cerr
 	}
 	return nil
+}
+
+// filterNote describes the filter for the start line.
+func filterNote(o *options) string {
+	if len(o.filter) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", filter %q", strings.Join(o.filter, " "))
 }

@@ -11,10 +11,12 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/filter"
 )
 
 // version is set with -ldflags "-X main.version=..." by make build.
@@ -42,7 +44,10 @@ type options struct {
 	readyFile string
 	version   bool
 	cpuprof   string
+	ringSize  string
+	maxFlows  int
 	filter    []string
+	prog      filter.Program // filter compiled; nil keeps everything
 }
 
 // exitError carries an exit status with a one-line message.
@@ -71,6 +76,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tcAttach, "tc-attach", "auto", "how to attach at tc: auto (tcx, else clsact), tcx or clsact")
 	fs.BoolVar(&o.force, "force", false, "overwrite an existing output file")
 	fs.StringVar(&o.readyFile, "ready-file", "", "create this `file` once capture is live (for scripts and tests)")
+	fs.StringVar(&o.ringSize, "ring-size", "64MiB", "bytes of packets the live view keeps for saving with w (e.g. 16MiB, 1GiB)")
+	fs.IntVar(&o.maxFlows, "max-flows", 65536, "flows the live view tracks before evicting the least recently seen")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile to `file` (for developers)")
 	fs.Usage = func() {
@@ -128,10 +135,32 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 		return o, nil
 	}
+	if n, err := parseSize(o.ringSize); err != nil || n < 1<<20 {
+		return nil, usageErr("invalid --ring-size %q: want a size of at least 1MiB, such as 64MiB or 1GiB", o.ringSize)
+	}
+	if o.maxFlows < 1 {
+		return nil, usageErr("invalid --max-flows %d: must be at least 1", o.maxFlows)
+	}
 	if o.iface == "" {
 		return nil, usageErr("no interface given: bpftop-cap [-i] IFACE (see -h)")
 	}
 	return o, nil
+}
+
+// parseSize reads a byte count with an optional KiB/MiB/GiB (or K/M/G) suffix.
+func parseSize(s string) (int64, error) {
+	num := strings.TrimRight(s, "KMGiBkmgb")
+	unit := strings.ToLower(strings.TrimPrefix(s, num))
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	mult := map[string]int64{"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1 << 10,
+		"m": 1 << 20, "mib": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gib": 1 << 30, "gb": 1 << 30}[unit]
+	if mult == 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
 }
 
 func versionString() string {
@@ -184,7 +213,11 @@ func dispatch(o *options, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if len(o.filter) > 0 {
-		return usageErr("filter expressions are not supported yet: %q", strings.Join(o.filter, " "))
+		prog, err := filter.CompileArgs(o.filter, uint32(o.snaplen))
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		o.prog = prog
 	}
 	if o.cpuprof != "" {
 		f, err := os.Create(o.cpuprof)

@@ -33,7 +33,11 @@ func TestBadInput(t *testing.T) {
 		{"bad count", []string{"-i", "lo", "-c", "many"}, 2, `invalid value "many"`},
 		{"unwritable output", []string{"-i", "lo", "-w", filepath.Join(dir, "missing", "x.pcap")}, 1, "no such file or directory"},
 		{"existing output", []string{"-i", "lo", "-w", existing}, 1, "file exists (use --force to overwrite)"},
-		{"filter not yet", []string{"lo", "-w", "x", "tcp", "port", "80"}, 2, `filter expressions are not supported yet: "tcp port 80"`},
+		{"bad filter", []string{"lo", "-w", "x", "tcp", "prot", "80"}, 2, `filter: syntax error at "prot" (column 5)`},
+		{"unresolved host", []string{"lo", "-w", "x", "host", "example.com"}, 2, `not resolved`},
+		{"bad ring size", []string{"lo", "--ring-size", "12 parsecs"}, 2, `invalid --ring-size`},
+		{"tiny ring", []string{"lo", "--ring-size", "1KiB"}, 2, `invalid --ring-size`},
+		{"bad max flows", []string{"lo", "--max-flows", "0"}, 2, `invalid --max-flows`},
 		{"no live view yet", []string{"lo"}, 2, "live view is not built yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -113,7 +113,7 @@ func convertFile(in, out string) error {
 	if err != nil {
 		return err
 	}
-	_, err = cf.CopyTo(w)
+	_, err = cf.CopyTo(w, nil)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}

@@ -118,9 +118,10 @@ func (cf *File) Close() error {
 	return cf.f.Close()
 }
 
-// CopyTo writes every packet of the file to w and returns how many it wrote.
-// A file that ends mid-record gives an error after the packets before it.
-func (cf *File) CopyTo(w *PcapWriter) (uint64, error) {
+// CopyTo writes the packets of the file that keep accepts (all, if keep is
+// nil) to w and returns how many it wrote. A file that ends mid-record
+// gives an error after the packets before it.
+func (cf *File) CopyTo(w *PcapWriter, keep func(data []byte, wireLen uint32) bool) (uint64, error) {
 	var n uint64
 	for {
 		rec, data, err := cf.next()
@@ -132,6 +133,9 @@ func (cf *File) CopyTo(w *PcapWriter) (uint64, error) {
 		}
 		if err != nil {
 			return n, fmt.Errorf("after %d packets: %w", n, err)
+		}
+		if keep != nil && !keep(data, rec.Len) {
+			continue
 		}
 		if err := w.writeRecord(rec, data); err != nil {
 			return n, err

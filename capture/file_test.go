@@ -98,7 +98,7 @@ func TestOpenFileRefusesGarbage(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	w, _ := NewPcapWriter(&buf, 65535, 1)
-	n, err := cf.CopyTo(w)
+	n, err := cf.CopyTo(w, nil)
 	if n != 1 || err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("cut file: %d packets, %v", n, err)
 	}
@@ -130,6 +130,6 @@ func FuzzReadCapture(f *testing.F) {
 			return
 		}
 		w, _ := NewPcapWriter(io.Discard, cf.Snaplen, cf.LinkType)
-		_, _ = cf.CopyTo(w)
+		_, _ = cf.CopyTo(w, nil)
 	})
 }
