@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -71,6 +72,14 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		res = capture.WriteBatches(batches, pw, o.count, stop)
 		return nil
 	})
+	var goneErr error
+	g.Go(func() error {
+		sess.WatchInterface(stopCtx, 200*time.Millisecond, func(err error) {
+			goneErr = err
+			stop()
+		})
+		return nil
+	})
 	if o.readyFile != "" {
 		if err := os.WriteFile(o.readyFile, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
 			stop()
@@ -83,6 +92,9 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	detachErr := sess.Detach()
 	stopRead()
 	readErr := g.Wait()
+	if goneErr != nil {
+		detachErr = nil // the links died with the interface
+	}
 	counters, cerr := sess.Counters()
 	closeErr := closeFile()
 
@@ -97,6 +109,8 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
 	}
 	switch {
+	case goneErr != nil:
+		return goneErr
 	case res.Err != nil:
 		return res.Err
 	case readErr != nil:

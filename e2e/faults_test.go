@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+// exitCode waits for p and returns its exit status.
+func exitCode(t *testing.T, p *proc, within time.Duration) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err == nil {
+			return 0
+		}
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		t.Fatalf("wait: %v", err)
+	case <-time.After(within):
+		t.Fatalf("did not exit within %v:\n%s", within, p.stderr)
+	}
+	return -1
+}
+
+// TestSignalsFlushAndDetach: SIGINT, SIGTERM and SIGHUP each end a -w
+// capture with exit 0, a complete file and nothing attached.
+func TestSignalsFlushAndDetach(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			pair := testutil.NewPair(t)
+			out := filepath.Join(t.TempDir(), "s.pcap")
+			bc := startCapture(t, pair, "-w", out, "-Q", "in")
+			sendUDP(t, pair, 9300, []int{100, 200, 300, 400, 500})
+			testutil.Eventually(t, 5*time.Second, func() bool {
+				return strings.Contains(bc.stderr.String(), "capturing on")
+			}, "no start line")
+			// The reader flushes every 50 ms; the signal must still drain
+			// whatever is in the ring.
+			if err := bc.stop(t, sig); err != nil {
+				t.Fatalf("exit after %v: %v\n%s", sig, err, bc.stderr)
+			}
+			if n := len(byTag(t, readPcap(t, out), "ours")); n != 5 {
+				t.Errorf("file has %d of 5 datagrams", n)
+			}
+			tcpdumpCount(t, out)
+			requireNothingAttached(t, pair)
+		})
+	}
+}
+
+// TestInterfaceDisappears deletes the veth under a running capture: a clear
+// message, exit 1, the packets captured so far saved and readable.
+func TestInterfaceDisappears(t *testing.T) {
+	pair := testutil.NewPair(t)
+	out := filepath.Join(t.TempDir(), "gone.pcap")
+	bc := startCapture(t, pair, "-w", out, "-Q", "in")
+	sendUDP(t, pair, 9301, []int{64, 64, 64})
+	time.Sleep(200 * time.Millisecond) // let the reader's flush tick pass once
+	if o, err := exec.Command("ip", "-n", pair.NsA, "link", "del", pair.IfA).CombinedOutput(); err != nil {
+		t.Fatalf("delete %s: %v %s", pair.IfA, err, o)
+	}
+	if code := exitCode(t, bc, 5*time.Second); code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, bc.stderr)
+	}
+	if !strings.Contains(bc.stderr.String(), "interface went away: "+pair.IfA) {
+		t.Errorf("stderr does not say the interface went away:\n%s", bc.stderr)
+	}
+	if n := len(byTag(t, readPcap(t, out), "ours")); n != 3 {
+		t.Errorf("file has %d of the 3 datagrams sent before the interface went", n)
+	}
+	tcpdumpCount(t, out)
+}
+
+// TestDiskFull writes to a 64 KiB tmpfs: a clear error naming the cause,
+// exit 1, nothing left attached.
+func TestDiskFull(t *testing.T) {
+	pair := testutil.NewPair(t)
+	dir := t.TempDir()
+	if o, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "bpftop-cap-test", dir).CombinedOutput(); err != nil {
+		testutil.SkipOrFail(t, "mount a small tmpfs: %v %s", err, o)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	bc := startCapture(t, pair, "-w", filepath.Join(dir, "full.pcap"), "-Q", "in")
+	for range 10 {
+		sendUDP(t, pair, 9302, []int{1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400})
+	}
+	if code := exitCode(t, bc, 10*time.Second); code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, bc.stderr)
+	}
+	if !strings.Contains(bc.stderr.String(), "no space left on device") {
+		t.Errorf("stderr does not name the cause:\n%s", bc.stderr)
+	}
+	if strings.Contains(bc.stderr.String(), "goroutine") {
+		t.Errorf("stack trace:\n%s", bc.stderr)
+	}
+	requireNothingAttached(t, pair)
+}
