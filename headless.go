@@ -27,10 +27,6 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	}
 	defer closeFile()
 
-	pw, err := capture.NewPcapWriter(out, uint32(o.snaplen), bpf.LinkTypeEthernet)
-	if err != nil {
-		return err
-	}
 	sess, err := capture.Open(capture.Config{
 		Interface: o.iface,
 		BPF: bpf.Config{
@@ -50,6 +46,19 @@ func headless(o *options, stdout, stderr io.Writer) error {
 
 	if sess.Attach.Fallback != "" {
 		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
+	}
+	var pw capture.PacketWriter
+	var ng *capture.PcapngWriter
+	if o.format == "pcapng" {
+		ng, err = capture.NewPcapngWriter(out, uint32(o.snaplen), []capture.IfaceInfo{{
+			Index: sess.Iface.Index, Name: sess.Iface.Name, Hook: sess.Attach.Mode,
+		}}, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
+		pw = ng
+	} else {
+		pw, err = capture.NewPcapWriter(out, uint32(o.snaplen), bpf.LinkTypeEthernet)
+	}
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type EN10MB (Ethernet), snapshot length %d bytes\n",
 		sess.Iface.Name, sess.Attach.Mode, o.direction, filterNote(o), o.snaplen)
@@ -96,9 +105,15 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		detachErr = nil // the links died with the interface
 	}
 	counters, cerr := sess.Counters()
+	lost := max(sess.Reader.Stats.Lost.Load(), counters.Failed)
+	if ng != nil && res.Err == nil {
+		res.Err = ng.Finish(map[int]capture.IfaceStats{sess.Iface.Index: {
+			Dropped: lost + sess.Reader.Stats.Dropped.Load(),
+			Comment: fmt.Sprintf("kernel: %d seen, %d sent to the ring, %d lost in the ring, %d filtered", counters.Seen, counters.Sent, counters.Failed, counters.Filtered),
+		}})
+	}
 	closeErr := closeFile()
 
-	lost := max(sess.Reader.Stats.Lost.Load(), counters.Failed)
 	fmt.Fprintf(stderr, "%d packets captured, %d lost in ring, %d dropped\n",
 		res.Written, lost, sess.Reader.Stats.Dropped.Load())
 	if len(o.prog) > 0 {

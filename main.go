@@ -44,6 +44,7 @@ type options struct {
 	readyFile string
 	version   bool
 	cpuprof   string
+	format    string
 	ringSize  string
 	maxFlows  int
 	filter    []string
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tcAttach, "tc-attach", "auto", "how to attach at tc: auto (tcx, else clsact), tcx or clsact")
 	fs.BoolVar(&o.force, "force", false, "overwrite an existing output file")
 	fs.StringVar(&o.readyFile, "ready-file", "", "create this `file` once capture is live (for scripts and tests)")
+	fs.StringVar(&o.format, "format", "", "file format for -w and w: pcap or pcapng (default: pcapng when the name ends in .pcapng, else pcap)")
 	fs.StringVar(&o.ringSize, "ring-size", "64MiB", "bytes of packets the live view keeps for saving with w (e.g. 16MiB, 1GiB)")
 	fs.IntVar(&o.maxFlows, "max-flows", 65536, "flows the live view tracks before evicting the least recently seen")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
@@ -134,6 +136,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, usageErr("-r and -i do not go together: read a file or capture on an interface")
 		}
 		return o, nil
+	}
+	switch o.format {
+	case "":
+		o.format = "pcap"
+		if strings.HasSuffix(o.write, ".pcapng") {
+			o.format = "pcapng"
+		}
+	case "pcap", "pcapng":
+	default:
+		return nil, usageErr("invalid --format %q: must be pcap or pcapng", o.format)
 	}
 	if n, err := parseSize(o.ringSize); err != nil || n < 1<<20 {
 		return nil, usageErr("invalid --ring-size %q: want a size of at least 1MiB, such as 64MiB or 1GiB", o.ringSize)

@@ -10,7 +10,7 @@ type WriteResult struct {
 // each batch, until in is closed. After limit packets (0: no limit), or on
 // the first write error, it calls stop once and writes no more, but keeps
 // draining so the reader never blocks. It flushes w at the end.
-func WriteBatches(in <-chan *Batch, w *PcapWriter, limit uint64, stop func()) WriteResult {
+func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) WriteResult {
 	var res WriteResult
 	for b := range in {
 		for i := range b.Packets {

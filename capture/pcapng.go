@@ -1,0 +1,147 @@
+package capture
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+)
+
+// PacketWriter is what a capture file writer does: pcap or pcapng.
+type PacketWriter interface {
+	Write(pkt *Packet) error
+	Flush() error
+}
+
+// IfaceInfo names one captured interface for a pcapng file.
+type IfaceInfo struct {
+	Index int
+	Name  string
+	Hook  string // "tc (tcx)", "xdp", ...
+}
+
+// IfaceStats are the end-of-capture counters of one interface, written as
+// an interface statistics block.
+type IfaceStats struct {
+	Received uint64 // packets captured on it
+	Dropped  uint64 // lost in the ring or dropped in user space
+	Comment  string
+}
+
+// PcapngWriter writes pcapng: an interface description block per captured
+// interface (name, link type, snaplen, nanosecond timestamps, the filter),
+// enhanced packet blocks with the direction flag and the hook as a
+// comment, and interface statistics blocks at the end.
+type PcapngWriter struct {
+	w     *pcapgo.NgWriter
+	ids   map[int]int // ifindex -> interface id in the file
+	count []uint64    // packets written per interface id
+	start time.Time
+	opts  pcapgo.NgPacketOptions
+	flags pcapgo.NgEpbFlags
+	hooks [4][]string // comment per bpf.Hook
+}
+
+// NewPcapngWriter writes the section header and one interface description
+// block per interface.
+func NewPcapngWriter(w io.Writer, snaplen uint32, ifaces []IfaceInfo, filterExpr, application string) (*PcapngWriter, error) {
+	if len(ifaces) == 0 {
+		return nil, fmt.Errorf("pcapng: no interface")
+	}
+	idb := func(i IfaceInfo) pcapgo.NgInterface {
+		return pcapgo.NgInterface{
+			Name:                i.Name,
+			Description:         "captured by bpftop-cap at " + i.Hook,
+			Filter:              filterExpr,
+			OS:                  "Linux",
+			LinkType:            layers.LinkTypeEthernet,
+			TimestampResolution: 9,
+			SnapLength:          snaplen,
+		}
+	}
+	ng, err := pcapgo.NewNgWriterInterface(w, idb(ifaces[0]), pcapgo.NgWriterOptions{
+		SectionInfo: pcapgo.NgSectionInfo{Application: application, OS: "Linux"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write pcapng header: %w", err)
+	}
+	p := &PcapngWriter{w: ng, ids: map[int]int{ifaces[0].Index: 0}, count: make([]uint64, len(ifaces)), start: time.Now()}
+	for _, i := range ifaces[1:] {
+		id, err := ng.AddInterface(idb(i))
+		if err != nil {
+			return nil, fmt.Errorf("write pcapng interface %s: %w", i.Name, err)
+		}
+		p.ids[i.Index] = id
+	}
+	for h := range p.hooks {
+		p.hooks[h] = []string{"hook: " + bpf.Hook(h).String()}
+	}
+	p.opts.Flags = &p.flags
+	return p, nil
+}
+
+// Write writes one packet as an enhanced packet block.
+func (p *PcapngWriter) Write(pkt *Packet) error {
+	id, ok := p.ids[pkt.Ifindex]
+	if !ok {
+		return fmt.Errorf("pcapng: packet from interface %d, which the file does not describe", pkt.Ifindex)
+	}
+	p.flags.Direction = pcapgo.NgEpbFlagDirectionUnknown
+	switch pkt.Dir {
+	case bpf.DirIn:
+		p.flags.Direction = pcapgo.NgEpbFlagDirectionInbound
+	case bpf.DirOut:
+		p.flags.Direction = pcapgo.NgEpbFlagDirectionOutbound
+	}
+	p.opts.Comments = nil
+	if int(pkt.Hook) < len(p.hooks) {
+		p.opts.Comments = p.hooks[pkt.Hook]
+	}
+	ci := gopacket.CaptureInfo{
+		Timestamp:      pkt.TS,
+		CaptureLength:  len(pkt.Data),
+		Length:         max(pkt.OrigLen, len(pkt.Data)),
+		InterfaceIndex: id,
+	}
+	if err := p.w.WritePacketWithOptions(ci, pkt.Data, p.opts); err != nil {
+		return fmt.Errorf("write packet: %w", err)
+	}
+	p.count[id]++
+	return nil
+}
+
+// Flush writes out what is buffered.
+func (p *PcapngWriter) Flush() error {
+	if err := p.w.Flush(); err != nil {
+		return fmt.Errorf("flush pcapng: %w", err)
+	}
+	return nil
+}
+
+// Finish writes an interface statistics block per interface (stats by
+// ifindex; Received defaults to the packets written) and flushes.
+func (p *PcapngWriter) Finish(stats map[int]IfaceStats) error {
+	end := time.Now()
+	for index, id := range p.ids {
+		st := stats[index]
+		if st.Received == 0 {
+			st.Received = p.count[id]
+		}
+		if err := p.w.WriteInterfaceStats(id, pcapgo.NgInterfaceStatistics{
+			LastUpdate:      end,
+			StartTime:       p.start,
+			EndTime:         end,
+			PacketsReceived: st.Received,
+			PacketsDropped:  st.Dropped,
+			Comment:         st.Comment,
+		}); err != nil {
+			return fmt.Errorf("write pcapng statistics: %w", err)
+		}
+	}
+	return p.Flush()
+}
