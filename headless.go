@@ -18,7 +18,7 @@ import (
 
 // headless captures to a pcap file until interrupted or -c is reached.
 func headless(o *options, stdout, stderr io.Writer) error {
-	if _, err := capture.Precheck(o.iface); err != nil {
+	if _, err := capture.Precheck(o.ifaces...); err != nil {
 		return err
 	}
 	out, closeFile, removeFile, err := openOutput(o, stdout)
@@ -28,7 +28,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	defer closeFile()
 
 	sess, err := capture.Open(capture.Config{
-		Interface: o.iface,
+		Interfaces: o.ifaces,
 		BPF: bpf.Config{
 			Snaplen: uint32(o.snaplen),
 			In:      o.direction != "out",
@@ -47,12 +47,14 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	if sess.Attach.Fallback != "" {
 		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
 	}
+	var ifaces []capture.IfaceInfo
+	for i, ifi := range sess.Ifaces {
+		ifaces = append(ifaces, capture.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
+	}
 	var pw capture.PacketWriter
 	var ng *capture.PcapngWriter
 	if o.format == "pcapng" {
-		ng, err = capture.NewPcapngWriter(out, uint32(o.snaplen), []capture.IfaceInfo{{
-			Index: sess.Iface.Index, Name: sess.Iface.Name, Hook: sess.Attach.Mode,
-		}}, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
+		ng, err = capture.NewPcapngWriter(out, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
 		pw = ng
 	} else {
 		pw, err = capture.NewPcapWriter(out, uint32(o.snaplen), bpf.LinkTypeEthernet)
@@ -61,7 +63,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type EN10MB (Ethernet), snapshot length %d bytes\n",
-		sess.Iface.Name, sess.Attach.Mode, o.direction, filterNote(o), o.snaplen)
+		strings.Join(sess.Names(), ", "), sess.Attach.Mode, o.direction, filterNote(o), o.snaplen)
 
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopSignals()
@@ -107,10 +109,19 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	counters, cerr := sess.Counters()
 	lost := max(sess.Reader.Stats.Lost.Load(), counters.Failed)
 	if ng != nil && res.Err == nil {
-		res.Err = ng.Finish(map[int]capture.IfaceStats{sess.Iface.Index: {
-			Dropped: lost + sess.Reader.Stats.Dropped.Load(),
-			Comment: fmt.Sprintf("kernel: %d seen, %d sent to the ring, %d lost in the ring, %d filtered", counters.Seen, counters.Sent, counters.Failed, counters.Filtered),
-		}})
+		// The kernel counts for all interfaces together: with one, the
+		// drops are its own; with several, they go in the comment only.
+		stats := map[int]capture.IfaceStats{}
+		comment := fmt.Sprintf("all interfaces: kernel saw %d, sent %d to the ring, lost %d in it, filtered %d; %d dropped in user space",
+			counters.Seen, counters.Sent, lost, counters.Filtered, sess.Reader.Stats.Dropped.Load())
+		for _, ifi := range sess.Ifaces {
+			st := capture.IfaceStats{Comment: comment, Dropped: capture.Unknown}
+			if len(sess.Ifaces) == 1 {
+				st.Dropped = lost + sess.Reader.Stats.Dropped.Load()
+			}
+			stats[ifi.Index] = st
+		}
+		res.Err = ng.Finish(stats)
 	}
 	closeErr := closeFile()
 

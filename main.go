@@ -32,7 +32,8 @@ Flags:
 
 // options are the parsed command line.
 type options struct {
-	iface     string
+	iface     string   // the first interface
+	ifaces    []string // every interface (-i may repeat or take a comma list)
 	read      string
 	write     string
 	count     uint64
@@ -67,7 +68,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("bpftop-cap", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.iface, "i", "", "interface to capture on (also the first positional argument)")
+	fs.Func("i", "`interface` to capture on (also the first positional argument); repeat -i or give a comma list for several", func(v string) error {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				o.ifaces = append(o.ifaces, name)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&o.read, "r", "", "read packets from a pcap or pcapng `file` (- for stdin) instead of an interface; no root needed")
 	fs.StringVar(&o.write, "w", "", "write packets to this pcap `file` (- for stdout) instead of opening the live view")
 	fs.Uint64Var(&o.count, "c", 0, "stop after `N` packets (0: until interrupted)")
@@ -106,8 +114,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return o, nil
 	}
 	// With -r every positional word belongs to the filter expression.
-	if o.read == "" && o.iface == "" && len(positional) > 0 {
-		o.iface, positional = positional[0], positional[1:]
+	if o.read == "" && len(o.ifaces) == 0 && len(positional) > 0 {
+		o.ifaces, positional = strings.Split(positional[0], ","), positional[1:]
+	}
+	if len(o.ifaces) > 0 {
+		o.iface = o.ifaces[0]
 	}
 	o.filter = positional
 	if o.snaplen < 1 || o.snaplen > 262144 {

@@ -78,6 +78,22 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 }
 
+func TestSeveralInterfaces(t *testing.T) {
+	for _, args := range [][]string{{"-i", "eth0", "-i", "lo", "-w", "x"}, {"-i", "eth0,lo", "-w", "x"}, {"eth0,lo", "-w", "x"}} {
+		o, err := parseFlags(args, &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(o.ifaces, " ") != "eth0 lo" || o.iface != "eth0" {
+			t.Errorf("%v: interfaces %v", args, o.ifaces)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := run([]string{"-i", "lo", "-i", "lo", "-w", filepath.Join(t.TempDir(), "x")}, &bytes.Buffer{}, &stderr); code != 1 || !strings.Contains(stderr.String(), "given twice") {
+		t.Errorf("same interface twice: exit %d, %q", code, stderr.String())
+	}
+}
+
 func TestFlagsAfterInterface(t *testing.T) {
 	o, err := parseFlags([]string{"eth9", "-w", "out.pcap", "-c", "5", "-Q", "in"}, &bytes.Buffer{})
 	if err != nil {

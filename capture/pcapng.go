@@ -25,6 +25,9 @@ type IfaceInfo struct {
 	Hook  string // "tc (tcx)", "xdp", ...
 }
 
+// Unknown marks a statistic that is not known (and is left out of the file).
+const Unknown = pcapgo.NgNoValue64
+
 // IfaceStats are the end-of-capture counters of one interface, written as
 // an interface statistics block.
 type IfaceStats struct {

@@ -14,41 +14,63 @@ import (
 
 // Config says what to capture and how.
 type Config struct {
-	Interface string
-	BPF       bpf.Config
-	Reader    Options
+	Interface  string   // one interface, or
+	Interfaces []string // several, sharing one set of programs and one perf ring
+	BPF        bpf.Config
+	Reader     Options
 }
 
-// Session is a live capture: the programs loaded and attached to one
-// interface, and the reader over their perf rings.
+func (c Config) names() []string {
+	if len(c.Interfaces) > 0 {
+		return c.Interfaces
+	}
+	return []string{c.Interface}
+}
+
+// Session is a live capture: the programs loaded and attached to one or
+// more interfaces, and the reader over their perf rings.
 type Session struct {
-	Iface  *net.Interface
-	Attach *bpf.Attachment
-	Reader *Reader
-	Clock  *Clock
-	objs   *bpf.Objects
+	Iface       *net.Interface   // the first interface
+	Attach      *bpf.Attachment  // its attachment
+	Ifaces      []*net.Interface // every interface, in the order given
+	Attachments []*bpf.Attachment
+	Reader      *Reader
+	Clock       *Clock
+	objs        *bpf.Objects
 }
 
 // ErrNoInterface is returned for an interface that does not exist.
 var ErrNoInterface = errors.New("no such interface")
 
-// Precheck finds the interface and checks privileges: the mistakes a user
+// Precheck finds the interfaces and checks privileges: the mistakes a user
 // should hear about before anything else happens.
-func Precheck(iface string) (*net.Interface, error) {
-	ifi, err := net.InterfaceByName(iface)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q", ErrNoInterface, iface)
+func Precheck(names ...string) ([]*net.Interface, error) {
+	var ifis []*net.Interface
+	seen := map[int]bool{}
+	for _, name := range names {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q", ErrNoInterface, name)
+		}
+		if seen[ifi.Index] {
+			return nil, fmt.Errorf("interface %q given twice", name)
+		}
+		seen[ifi.Index] = true
+		ifis = append(ifis, ifi)
+	}
+	if len(ifis) == 0 {
+		return nil, fmt.Errorf("%w: none given", ErrNoInterface)
 	}
 	if err := CheckPrivileges(); err != nil {
 		return nil, err
 	}
-	return ifi, nil
+	return ifis, nil
 }
 
-// Open loads and attaches the capture programs. On error nothing is left
-// attached or loaded.
+// Open loads the capture programs and attaches them to every interface.
+// On error nothing is left attached or loaded.
 func Open(cfg Config) (*Session, error) {
-	ifi, err := Precheck(cfg.Interface)
+	ifis, err := Precheck(cfg.names()...)
 	if err != nil {
 		return nil, err
 	}
@@ -62,13 +84,26 @@ func Open(cfg Config) (*Session, error) {
 		objs.Close()
 		return nil, err
 	}
-	att, err := objs.Attach(ifi.Index, ifi.Name)
-	if err != nil {
-		rd.Close()
-		objs.Close()
-		return nil, err
+	s := &Session{Ifaces: ifis, Reader: rd, Clock: clock, objs: objs}
+	for _, ifi := range ifis {
+		att, err := objs.Attach(ifi.Index, ifi.Name)
+		if err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+		s.Attachments = append(s.Attachments, att)
 	}
-	return &Session{Iface: ifi, Attach: att, Reader: rd, Clock: clock, objs: objs}, nil
+	s.Iface, s.Attach = ifis[0], s.Attachments[0]
+	return s, nil
+}
+
+// Names lists the interfaces' names.
+func (s *Session) Names() []string {
+	var n []string
+	for _, ifi := range s.Ifaces {
+		n = append(n, ifi.Name)
+	}
+	return n
 }
 
 // Counters reads the kernel's counters.
@@ -77,11 +112,11 @@ func (s *Session) Counters() (bpf.Counters, error) { return s.objs.Counters() }
 // Detach removes the programs from the interface; the rings can still be
 // drained afterwards. It is safe to call more than once.
 func (s *Session) Detach() error {
-	if s.Attach == nil {
-		return nil
+	var errs []error
+	for _, a := range s.Attachments {
+		errs = append(errs, a.Close())
 	}
-	err := s.Attach.Close()
-	return err
+	return errors.Join(errs...)
 }
 
 // Close detaches, closes the reader and unloads the programs.

@@ -27,8 +27,8 @@ func ifaceName(fd int, index int) (string, error) {
 }
 
 // WatchInterface polls every interval until ctx ends and calls gone once
-// with an error wrapping ErrInterfaceGone if the session's interface is
-// deleted (or renamed and replaced). The programs' links die with the
+// with an error wrapping ErrInterfaceGone if one of the session's
+// interfaces is deleted (or renamed and replaced). The programs' links die with the
 // interface; what was captured until then is still drained and saved.
 func (s *Session) WatchInterface(ctx context.Context, every time.Duration, gone func(error)) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
@@ -47,10 +47,12 @@ func (s *Session) WatchInterface(ctx context.Context, every time.Duration, gone 
 			return
 		case <-t.C:
 		}
-		name, err := ifaceName(fd, s.Iface.Index)
-		if errors.Is(err, unix.ENODEV) || (err == nil && name != s.Iface.Name) {
-			gone(fmt.Errorf("%w: %s", ErrInterfaceGone, s.Iface.Name))
-			return
+		for _, ifi := range s.Ifaces {
+			name, err := ifaceName(fd, ifi.Index)
+			if errors.Is(err, unix.ENODEV) || (err == nil && name != ifi.Name) {
+				gone(fmt.Errorf("%w: %s", ErrInterfaceGone, ifi.Name))
+				return
+			}
 		}
 	}
 }

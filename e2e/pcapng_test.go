@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -72,4 +73,55 @@ func TestPcapngDirectionAndInterface(t *testing.T) {
 			requireNothingAttached(t, pair)
 		})
 	}
+}
+
+// TestTwoInterfaces captures the veth and the namespace's loopback in one
+// run (one set of programs, one perf ring) and checks that tshark sees
+// packets of both, each under its own interface name.
+func TestTwoInterfaces(t *testing.T) {
+	testutil.RequireTool(t, "tshark")
+	pair := testutil.NewPair(t)
+	out := filepath.Join(t.TempDir(), "two.pcapng")
+	bc := startCapture(t, pair, "-i", "lo", "-w", out, "udp")
+	sendUDP(t, pair, 9400, []int{40, 50, 60})
+	// Loopback traffic inside namespace A, to a socket that takes it (a
+	// closed port would answer ICMP and refuse the next datagrams).
+	var lo net.Conn
+	var rx net.PacketConn
+	if err := testutil.InNetns(pair.NsA, func() (err error) {
+		if rx, err = net.ListenPacket("udp4", "127.0.0.1:9401"); err != nil {
+			return err
+		}
+		lo, err = net.Dial("udp4", "127.0.0.1:9401")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	for range 4 {
+		lo.Write([]byte("loopback datagram"))
+	}
+	lo.Close()
+	if err := bc.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("exit: %v\n%s", err, bc.stderr)
+	}
+	if !strings.Contains(bc.stderr.String(), "capturing on "+pair.IfA+", lo") {
+		t.Errorf("start line does not name both interfaces:\n%s", bc.stderr)
+	}
+	fields, err := exec.Command("tshark", "-r", out, "-T", "fields", "-e", "frame.interface_name", "-e", "udp.dstport", "-e", "frame.packet_flags_direction").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	count := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(fields)), "\n") {
+		count[l]++
+	}
+	if count[pair.IfA+"\t9400\t0x00000001"] != 3 {
+		t.Errorf("want 3 datagrams to 9400 on %s; tshark saw %v", pair.IfA, count)
+	}
+	// Loopback: each datagram passes lo's egress and its ingress.
+	if count["lo\t9401\t0x00000001"] != 4 || count["lo\t9401\t0x00000002"] != 4 {
+		t.Errorf("want 4 loopback datagrams seen twice (out and in) on lo; tshark saw %v", count)
+	}
+	requireNothingAttached(t, pair)
 }
