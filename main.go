@@ -45,6 +45,8 @@ type options struct {
 	readyFile string
 	version   bool
 	cpuprof   string
+	demo      bool
+	args      []string // the command line as given, for the demo's child
 	format    string
 	ringSize  string
 	maxFlows  int
@@ -88,12 +90,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.format, "format", "", "file format for -w and w: pcap or pcapng (default: pcapng when the name ends in .pcapng, else pcap)")
 	fs.StringVar(&o.ringSize, "ring-size", "64MiB", "bytes of packets the live view keeps for saving with w (e.g. 16MiB, 1GiB)")
 	fs.IntVar(&o.maxFlows, "max-flows", 65536, "flows the live view tracks before evicting the least recently seen")
+	fs.BoolVar(&o.demo, "demo", false, "make a private network namespace with a veth pair and realistic traffic, and capture it (root)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile to `file` (for developers)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
 	}
+	o.args = append([]string(nil), args...)
 	// Flags may come before and after the interface, as with tcpdump.
 	var positional []string
 	for {
@@ -141,6 +145,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	case bpf.TCAuto, bpf.TCX, bpf.TCClsact:
 	default:
 		return nil, usageErr("invalid --tc-attach %q: must be auto, tcx or clsact", o.tcAttach)
+	}
+	if o.demo {
+		if o.read != "" || len(o.ifaces) > 0 {
+			return nil, usageErr("--demo makes its own interface: drop -i and -r")
+		}
+		if os.Getenv(demoChildEnv) != "" {
+			return nil, usageErr("--demo inside a demo")
+		}
+		return o, nil
 	}
 	if o.read != "" {
 		if o.iface != "" {
@@ -253,14 +266,22 @@ func dispatch(o *options, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if o.demo {
+		return runDemo(o, stderr)
+	}
 	if o.read != "" {
 		if o.write == "" {
-			return usageErr("the live view is not built yet; use -r FILE -w OUT to convert a capture to pcap")
+			return liveFile(o, stdout, stderr)
 		}
 		return convert(o, stdout, stderr)
 	}
 	if o.write == "" {
-		return usageErr("the live view is not built yet; use -w FILE (or -w - for stdout) to capture to a pcap file")
+		if o.iface == "" {
+			if o.iface = defaultRouteInterface(); o.iface == "" {
+				return usageErr("no interface given and no default route: bpftop-cap [-i] IFACE (see -h)")
+			}
+		}
+		return live(o, stdout, stderr)
 	}
 	return headless(o, stdout, stderr)
 }

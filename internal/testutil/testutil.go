@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/nsutil"
 )
 
 // InCI reports whether the tests run under CI, where an e2e test that cannot
@@ -106,25 +106,7 @@ func Cmd(ns, name string, args ...string) *exec.Cmd {
 
 // InNetns runs fn on a thread switched into the named namespace. Sockets
 // made in fn stay in that namespace after it returns.
-func InNetns(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is never switched back: it exits with the goroutine.
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- fmt.Errorf("open netns %s: %w", name, err)
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", name, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
+func InNetns(name string, fn func() error) error { return nsutil.Do(name, fn) }
 
 // Attached lists what is attached to the interface in namespace ns: tcx
 // programs, an XDP program, and clsact bpf filters, as human-readable words.

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/internal/demo"
+)
+
+// demoChildEnv marks the bpftop-cap the demo starts inside its namespace.
+const demoChildEnv = "BPFTOP_CAP_DEMO_CHILD"
+
+// runDemo builds the demo network, drives traffic through it, and runs
+// bpftop-cap (the same command line, less --demo, plus -i) inside the
+// namespace that holds the captured end of the veth pair. Everything is
+// removed when that bpftop-cap exits; its exit status becomes ours.
+func runDemo(o *options, stderr io.Writer) error {
+	if err := capture.CheckPrivileges(); err != nil {
+		return fmt.Errorf("--demo creates network namespaces and attaches BPF programs: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	env, err := demo.Setup()
+	if err != nil {
+		return err
+	}
+	defer env.Teardown()
+
+	// Signals go to the child; we stay to clean up after it.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	trafficDone := make(chan error, 1)
+	go func() { trafficDone <- env.Run(ctx, 700*time.Millisecond) }()
+
+	var args []string
+	for _, a := range o.args {
+		if a == "--demo" || a == "-demo" || strings.HasPrefix(a, "--demo=") || strings.HasPrefix(a, "-demo=") {
+			continue
+		}
+		args = append(args, a)
+	}
+	args = append(args, "-i", env.IfA)
+	cmd := exec.Command(exe, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), demoChildEnv+"=1")
+	fmt.Fprintf(stderr, "bpftop-cap: demo network ready: %s (%s) in namespace %s, traffic from %s (%s) in %s\n",
+		env.IfA, env.AddrA, env.NsA, env.IfB, env.AddrB, env.NsB)
+	if err := env.StartInA(cmd); err != nil {
+		return fmt.Errorf("start the capture in the demo namespace: %w", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			_ = cmd.Process.Signal(s)
+			continue
+		case err = <-waited:
+		case err = <-trafficDone:
+			if err != nil {
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				err = errors.Join(fmt.Errorf("demo traffic: %w", err), <-waited)
+			} else {
+				continue
+			}
+		}
+		break
+	}
+	cancel()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		// The child already said why on the shared stderr.
+		return &exitError{code: ee.ExitCode()}
+	}
+	return err
+}
