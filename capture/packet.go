@@ -55,8 +55,8 @@ func (b *Batch) room(n int) bool {
 
 // Stats are the user-space capture counters, safe for concurrent use.
 type Stats struct {
-	Received   atomic.Uint64 // packets read from the perf ring
-	Bytes      atomic.Uint64 // captured bytes of those
+	Received   atomic.Uint64 // packets read from the perf ring and handed on
+	Bytes      atomic.Uint64 // their captured bytes
 	Lost       atomic.Uint64 // samples perf reported lost (ring full)
 	BadRecords atomic.Uint64 // records that failed validation
 	Dropped    atomic.Uint64 // packets dropped because the consumer was slow

@@ -135,7 +135,12 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 		if batch == nil || len(batch.Packets) == 0 {
 			return
 		}
-		slices.SortStableFunc(batch.Packets, func(a, b Packet) int { return a.TS.Compare(b.TS) })
+		byTime := func(a, b Packet) int { return a.TS.Compare(b.TS) }
+		if !slices.IsSortedFunc(batch.Packets, byTime) {
+			slices.SortStableFunc(batch.Packets, byTime)
+		}
+		r.Stats.Received.Add(uint64(len(batch.Packets)))
+		r.Stats.Bytes.Add(uint64(len(batch.buf)))
 		out <- batch
 		batch = nil
 	}
@@ -182,8 +187,6 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 			Hook:    hdr.Hook,
 			OrigLen: int(hdr.TotLen),
 		}, payload)
-		r.Stats.Received.Add(1)
-		r.Stats.Bytes.Add(uint64(len(payload)))
 	}
 }
 
