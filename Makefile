@@ -6,6 +6,9 @@ BINARY    ?= bpftop-cap
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 20s
+# Each fuzz target also runs for FUZZSHORT inside `make test`.
+FUZZSHORT ?= 5s
+FUZZ_TARGETS := ./bpf:FuzzParseRecord ./capture:FuzzReadCapture ./decode:FuzzDecode ./filter:FuzzCompile ./filter:FuzzMatch
 BENCHTIME ?= 1s
 
 .PHONY: all build generate check-generated test bench fuzz lint help clean
@@ -21,19 +24,20 @@ generate: ## rebuild the BPF objects and Go bindings with clang (Debian: clang l
 check-generated: generate ## fail if the committed BPF objects differ from the source
 	git diff --exit-code -- bpf/
 
-test: ## run all tests (as root: e2e tests attach real BPF programs in private namespaces)
+test: ## run all tests (as root: e2e tests attach real BPF programs in private namespaces), then each fuzz target briefly
 	CGO_ENABLED=0 $(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZSHORT)
 
 bench: ## micro benchmarks, then (as root) the veth capture benchmark, written to BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -tags benchveth -run TestBenchVeth -count=1 -timeout 30m -v ./e2e/
 
 fuzz: ## run each fuzz target for FUZZTIME
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; f=$${t##*:}; echo "fuzz $$pkg $$f for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 lint: ## go vet, gofmt
 	$(GO) vet ./...
