@@ -271,17 +271,12 @@ func dispatch(o *options, stdout, stderr io.Writer) error {
 	}
 	if o.read != "" {
 		if o.write == "" {
-			return liveFile(o, stdout, stderr)
+			return usageErr("the live view is not built yet; use -r FILE -w OUT to convert a capture to pcap")
 		}
 		return convert(o, stdout, stderr)
 	}
 	if o.write == "" {
-		if o.iface == "" {
-			if o.iface = defaultRouteInterface(); o.iface == "" {
-				return usageErr("no interface given and no default route: bpftop-cap [-i] IFACE (see -h)")
-			}
-		}
-		return live(o, stdout, stderr)
+		return usageErr("the live view is not built yet; use -w FILE (or -w - for stdout) to capture to a pcap file")
 	}
 	return headless(o, stdout, stderr)
 }
