@@ -75,12 +75,24 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	batches := make(chan *capture.Batch, 4)
 	var res capture.WriteResult
 	var g errgroup.Group
-	g.Go(func() error {
+	g.Go(noPanic(func() error {
 		defer close(batches)
 		return sess.Run(readCtx, batches)
-	})
+	}))
+	var writerErr error
 	g.Go(func() error {
-		res = capture.WriteBatches(batches, pw, o.count, stop)
+		writerErr = noPanic(func() error {
+			res = capture.WriteBatches(batches, pw, o.count, func() { faultHook("writer"); stop() })
+			return nil
+		})()
+		if writerErr != nil {
+			stop()
+			for b := range batches { // keep the reader from blocking
+				b.Release()
+			}
+			// What was written so far is made readable.
+			_ = pw.Flush()
+		}
 		return nil
 	})
 	var goneErr error
@@ -135,6 +147,8 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
 	}
 	switch {
+	case writerErr != nil:
+		return writerErr
 	case goneErr != nil:
 		return goneErr
 	case res.Err != nil:

@@ -227,7 +227,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err == nil {
-		err = dispatch(o, stdout, stderr)
+		err = noPanic(func() error { return dispatch(o, stdout, stderr) })()
 	}
 	if err == nil {
 		return 0

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,44 @@ func TestDiskFull(t *testing.T) {
 	}
 	if strings.Contains(bc.stderr.String(), "goroutine") {
 		t.Errorf("stack trace:\n%s", bc.stderr)
+	}
+	requireNothingAttached(t, pair)
+}
+
+// TestPanicIsContained injects a panic into the pcap writer: one line on
+// stderr naming the crash file (no stack trace), exit 1, the packets
+// written before it still readable, nothing attached.
+func TestPanicIsContained(t *testing.T) {
+	pair := testutil.NewPair(t)
+	out := filepath.Join(t.TempDir(), "p.pcap")
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := testutil.Cmd(pair.NsA, binary, "-i", pair.IfA, "-w", out, "-c", "5", "-Q", "in", "--ready-file", ready)
+	cmd.Env = append(os.Environ(), "BPFTOP_CAP_FAULT=panic-writer")
+	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready:\n%s", p.stderr)
+	sendUDP(t, pair, 9303, []int{100, 100, 100, 100, 100, 100, 100, 100})
+	if code := exitCode(t, p, 10*time.Second); code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, p.stderr)
+	}
+	msg := p.stderr.String()
+	if !strings.Contains(msg, "internal error: injected fault at writer (stack saved in ") || strings.Contains(msg, "goroutine ") {
+		t.Errorf("want one line naming the crash file, no stack trace:\n%s", msg)
+	}
+	if n := len(readPcap(t, out)); n != 5 {
+		t.Errorf("file has %d packets, want the 5 written before the panic", n)
+	}
+	if i := strings.Index(msg, "stack saved in "); i >= 0 {
+		crash := strings.Fields(msg[i+len("stack saved in "):])[0]
+		crash = strings.TrimSuffix(crash, ";")
+		if b, err := os.ReadFile(crash); err != nil || !strings.Contains(string(b), "goroutine") {
+			t.Errorf("crash file %s: %v", crash, err)
+		}
+		os.Remove(crash)
 	}
 	requireNothingAttached(t, pair)
 }
