@@ -14,10 +14,12 @@
 //     them together behind one mutex;
 //   - Detail, the on-demand layer breakdown for the hex pane;
 //   - Printable and PrintableASCII: every string derived from packet bytes
-//     goes through them before it reaches the terminal.
+//     goes through them before it reaches the terminal;
+//   - the display filter: a pcap-filter expression (package filter, the
+//     same matcher the kernel filter is compiled from) or plain text.
 //
 // The package is pure and portable: it starts no goroutines, does no I/O
 // and never reads the wall clock (callers pass now explicitly). It imports
-// only the standard library and gopacket; it must not import capture, bpf,
-// ui or main.
+// only the standard library, gopacket and filter; it must not import
+// capture, bpf, ui or main.
 package decode

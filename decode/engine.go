@@ -40,6 +40,7 @@ type Engine struct {
 	rate                                      rate
 	truncated, malformed, unsupported, panics uint64
 	lost, dropped                             uint64
+	disp                                      *displayFilter
 }
 
 // NewEngine returns an Engine bounded by cfg.
@@ -91,6 +92,7 @@ func (e *Engine) Add(f Frame) {
 	e.flows.expire(ts)
 	fl := e.flows.update(s, ts, s.Len)
 	fl.lastSeq = e.ring.append(f.Data, s.Len, ts, f.Ifindex, f.Dir, fl.id, fl.lastSeq)
+	e.matchAdded(f.Data, s.Len, fl.id)
 }
 
 // SetCaptureCounters records the capture layer's loss counters (perf ring
@@ -219,26 +221,39 @@ type flowCopy struct {
 	pps, bps float64
 }
 
-// Flows returns the flows whose String contains filter (case-insensitive;
-// "" matches all), sorted by key, with rates as of now. Flows idle past
-// the timeout at now are evicted first.
+// Flows returns the flows that match filter, sorted by key, with rates as
+// of now. A filter that compiles as a pcap-filter expression (tcpdump
+// syntax) keeps the flows with at least one matching packet; any other
+// text keeps the flows whose String contains it (case-insensitive); ""
+// keeps all (see FilterKind). Flows idle past the timeout at now are
+// evicted first.
 func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 	nowNs := unixNano(now)
 	e.mu.Lock()
 	e.flows.expire(nowNs)
+	var disp *displayFilter
+	if filter != "" {
+		disp = e.setDisplayLocked(filter)
+	}
 	raw := make([]flowCopy, 0, e.flows.len())
 	for i := e.flows.head; i >= 0; i = e.flows.flows[i].next {
 		f := &e.flows.flows[i]
+		if disp != nil && disp.prog != nil && disp.matches[f.id] == 0 {
+			continue
+		}
 		pps, bps := f.rate.at(nowNs)
 		raw = append(raw, flowCopy{f: *f, pps: pps, bps: bps})
 	}
 	e.mu.Unlock()
 
-	filter = strings.ToLower(filter)
+	text := ""
+	if disp != nil && disp.prog == nil {
+		text = strings.ToLower(filter)
+	}
 	out := make([]FlowView, 0, len(raw))
 	for i := range raw {
 		v := raw[i].view()
-		if filter != "" && !strings.Contains(strings.ToLower(v.String()), filter) {
+		if text != "" && !strings.Contains(strings.ToLower(v.String()), text) {
 			continue
 		}
 		out = append(out, v)

@@ -1,0 +1,54 @@
+package decode
+
+import (
+	"testing"
+	"time"
+)
+
+// TestDisplayFilterExpression: a pcap-filter expression as display filter
+// keeps the flows with a matching packet, decided by the same matcher as
+// the kernel filter; other text is a substring filter.
+func TestDisplayFilterExpression(t *testing.T) {
+	fr := framesByName(t)
+	e := NewEngine(Config{MaxFlows: 64, RingBytes: 1 << 20})
+	ts := testTS
+	add := func(name string) {
+		ts = ts.Add(time.Millisecond)
+		e.Add(Frame{TS: ts, Dir: DirIn, OrigLen: len(fr[name]), Data: fr[name]})
+	}
+	add("tcp-syn")
+	add("tcp-synack")
+	for i := range 5 {
+		e.Add(Frame{TS: ts.Add(time.Duration(i+2) * time.Millisecond), Dir: DirIn, OrigLen: 100, Data: udpFrame(t, uint16(2000+i), 50)})
+	}
+	all := len(e.Flows(SortBytes, "", ts))
+	if all != 6 {
+		t.Fatalf("%d flows, want 6", all)
+	}
+	for _, tc := range []struct {
+		filter, kind string
+		want         int
+	}{
+		{"tcp", "pcap-filter", 1},
+		{"tcp[tcpflags] & tcp-syn != 0", "pcap-filter", 1},
+		{"udp and src port 2003", "pcap-filter", 1},
+		{"udp portrange 2000-2002", "pcap-filter", 3},
+		{"icmp", "pcap-filter", 0},
+		{"not tcp", "pcap-filter", 5},
+		{"2004", "text", 1},
+		{"no-such-text", "text", 0},
+	} {
+		if k := e.FilterKind(tc.filter); k != tc.kind {
+			t.Errorf("%q: kind %q, want %q", tc.filter, k, tc.kind)
+		}
+		if got := len(e.Flows(SortBytes, tc.filter, ts)); got != tc.want {
+			t.Errorf("%q: %d flows, want %d", tc.filter, got, tc.want)
+		}
+	}
+	// Packets added after the filter was set are matched as they come.
+	e.Flows(SortBytes, "udp port 7777", ts)
+	e.Add(Frame{TS: ts.Add(time.Second), Dir: DirIn, OrigLen: 100, Data: udpFrame(t, 7777, 10)})
+	if got := len(e.Flows(SortBytes, "udp port 7777", ts.Add(time.Second))); got != 1 {
+		t.Errorf("new matching packet: %d flows, want 1", got)
+	}
+}
