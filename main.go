@@ -177,6 +177,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.maxFlows < 1 {
 		return nil, usageErr("invalid --max-flows %d: must be at least 1", o.maxFlows)
 	}
+	if o.iface == "" && o.write == "" {
+		// The live view with no interface watches the default route's.
+		if name := defaultRouteInterface(); name != "" {
+			o.iface, o.ifaces = name, []string{name}
+		}
+	}
 	if o.iface == "" {
 		return nil, usageErr("no interface given: bpftop-cap [-i] IFACE (see -h)")
 	}
@@ -271,12 +277,18 @@ func dispatch(o *options, stdout, stderr io.Writer) error {
 	}
 	if o.read != "" {
 		if o.write == "" {
-			return usageErr("the live view is not built yet; use -r FILE -w OUT to convert a capture to pcap")
+			return liveFile(o, stdout, stderr)
 		}
 		return convert(o, stdout, stderr)
 	}
 	if o.write == "" {
-		return usageErr("the live view is not built yet; use -w FILE (or -w - for stdout) to capture to a pcap file")
+		if o.iface == "" {
+			if o.iface = defaultRouteInterface(); o.iface == "" {
+				return usageErr("no interface given and no default route: bpftop-cap [-i] IFACE (see -h)")
+			}
+			o.ifaces = []string{o.iface}
+		}
+		return live(o, stdout, stderr)
 	}
 	return headless(o, stdout, stderr)
 }

@@ -39,7 +39,7 @@ func TestBadInput(t *testing.T) {
 		{"tiny ring", []string{"lo", "--ring-size", "1KiB"}, 2, `invalid --ring-size`},
 		{"bad format", []string{"lo", "--format", "json", "-w", "x"}, 2, `invalid --format "json"`},
 		{"bad max flows", []string{"lo", "--max-flows", "0"}, 2, `invalid --max-flows`},
-		{"no live view yet", []string{"lo"}, 2, "live view is not built yet"},
+		{"live view without a terminal", []string{"lo"}, 2, "live view needs a terminal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -135,5 +135,20 @@ func TestReadConvert(t *testing.T) {
 				t.Errorf("exit %d, stderr %q, want one line saying %q", code, stderr.String(), tc.want)
 			}
 		})
+	}
+}
+
+func TestParseDefaultRoute(t *testing.T) {
+	const table = `Iface	Destination	Gateway 	Flags	RefCnt	Use	Metric	Mask		MTU	Window	IRTT
+eth1	0000A8C0	00000000	0001	0	0	0	00FFFFFF	0	0	0
+wlan0	00000000	0100A8C0	0003	0	0	600	00000000	0	0	0
+eth0	00000000	0101A8C0	0003	0	0	100	00000000	0	0	0
+down0	00000000	0101A8C0	0002	0	0	1	00000000	0	0	0
+`
+	if got := parseDefaultRoute(strings.NewReader(table)); got != "eth0" {
+		t.Errorf("default route interface %q, want eth0 (lowest metric, up)", got)
+	}
+	if got := parseDefaultRoute(strings.NewReader("Iface\tDestination\n")); got != "" {
+		t.Errorf("no default route: %q", got)
 	}
 }

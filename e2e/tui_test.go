@@ -1,0 +1,318 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+// screen is a terminal: a tmux session on its own server, running one
+// command in dir, with the command's stderr going to a file.
+type screen struct {
+	t      *testing.T
+	sock   string
+	name   string
+	stderr string
+}
+
+var screenSeq int
+
+// startScreen runs argv in a w×h tmux session whose working directory is
+// dir. The session ends when the command exits.
+func startScreen(t *testing.T, dir string, w, h int, argv ...string) *screen {
+	t.Helper()
+	testutil.RequireTool(t, "tmux")
+	screenSeq++
+	s := &screen{
+		t:      t,
+		sock:   fmt.Sprintf("bpftop-e2e-%d-%d", os.Getpid(), screenSeq),
+		name:   "tui",
+		stderr: filepath.Join(t.TempDir(), "stderr"),
+	}
+	cmd := "exec " + shellQuote(argv...) + " 2>" + shellQuote(s.stderr)
+	out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), "-c", dir, cmd)
+	if err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	return s
+}
+
+func (s *screen) tmux(args ...string) ([]byte, error) {
+	return exec.Command("tmux", append([]string{"-L", s.sock, "-f", "/dev/null"}, args...)...).CombinedOutput()
+}
+
+// text is what the terminal shows now.
+func (s *screen) text() string {
+	out, err := s.tmux("capture-pane", "-p", "-t", s.name)
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
+// alive reports whether the command still runs.
+func (s *screen) alive() bool {
+	_, err := s.tmux("has-session", "-t", s.name)
+	return err == nil
+}
+
+func (s *screen) errText() string {
+	b, _ := os.ReadFile(s.stderr)
+	return string(b)
+}
+
+// keys types keys, named as tmux send-keys names them.
+func (s *screen) keys(keys ...string) {
+	s.t.Helper()
+	if out, err := s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...); err != nil {
+		s.t.Fatalf("tmux send-keys %v: %v\n%s", keys, err, out)
+	}
+}
+
+// waitFor polls the screen until cond holds, failing with the screen and
+// stderr if the command exits or the time runs out.
+func (s *screen) waitFor(what string, cond func(string) bool) string {
+	s.t.Helper()
+	var last string
+	testutil.Eventually(s.t, 10*time.Second, func() bool {
+		last = s.text()
+		if cond(last) {
+			return true
+		}
+		if !s.alive() {
+			s.t.Fatalf("bpftop-cap exited while waiting for %s; stderr:\n%s", what, s.errText())
+		}
+		return false
+	}, "waiting for %s; screen:\n%s\nstderr:\n%s", what, stringer(func() string { return last }), stringer(s.errText))
+	return last
+}
+
+// waitExit waits until the command has exited.
+func (s *screen) waitExit() {
+	s.t.Helper()
+	testutil.Eventually(s.t, 15*time.Second, func() bool { return !s.alive() },
+		"bpftop-cap still running; screen:\n%s", stringer(s.text))
+}
+
+type stringer func() string
+
+func (f stringer) String() string { return f() }
+
+func contains(subs ...string) func(string) bool {
+	return func(text string) bool {
+		for _, sub := range subs {
+			if !strings.Contains(text, sub) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func shellQuote(args ...string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+var savedRE = regexp.MustCompile(`saved (\d+) packets to (\S+\.pcap(?:ng)?)`)
+
+// saveFromScreen presses w, waits for the status line and returns the saved
+// file's path (in dir) and the count it reported.
+func saveFromScreen(t *testing.T, s *screen, dir string) (string, int) {
+	t.Helper()
+	s.keys("w")
+	text := s.waitFor("the saved file", func(text string) bool { return savedRE.MatchString(text) })
+	m := savedRE.FindStringSubmatch(text)
+	n, _ := strconv.Atoi(m[1])
+	path := m[2]
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("saved file: %v", err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("saved file mode %v, want 0600", st.Mode().Perm())
+	}
+	return path, n
+}
+
+// TestTUILive runs the live view in a terminal on the veth pair: the flow of
+// tagged datagrams shows up, drilling into it shows the payload in hex, w
+// saves the ring to a pcap that tcpdump reads and that holds every
+// datagram, q quits and nothing stays attached.
+func TestTUILive(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "tcpdump")
+	for _, format := range []string{"pcap", "pcapng"} {
+		t.Run(format, func(t *testing.T) { testTUILive(t, format) })
+	}
+}
+
+func testTUILive(t *testing.T, format string) {
+	pair := testutil.NewPair(t)
+	dir := t.TempDir()
+	ready := filepath.Join(t.TempDir(), "ready")
+	s := startScreen(t, dir, 120, 40, "ip", "netns", "exec", pair.NsA, binary, "-i", pair.IfA, "--ready-file", ready, "--format", format)
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		if _, err := os.Stat(ready); err == nil {
+			return true
+		}
+		if !s.alive() {
+			t.Fatalf("bpftop-cap exited before it was ready; stderr:\n%s", s.errText())
+		}
+		return false
+	}, "bpftop-cap never became ready; screen:\n%s", stringer(s.text))
+	if left, _ := testutil.Attached(pair.NsA, pair.IfA); len(left) == 0 {
+		t.Fatalf("bpftop-cap is ready but nothing is attached to %s", pair.IfA)
+	}
+
+	const n = 8
+	sizes := make([]int, n)
+	for i := range sizes {
+		sizes[i] = 600
+	}
+	sendUDP(t, pair, 9000, sizes)
+	dst := pair.AddrA + ":9000"
+	s.waitFor("the flow", contains(dst, pair.AddrB+":"))
+
+	// Narrow the table to the flow, then drill into it and a packet.
+	s.keys("/")
+	s.keys("-l", dst)
+	s.keys("Enter")
+	s.waitFor("the filtered table", contains(`filter "`+dst+`"`, "Flows 1 of"))
+	s.keys("Enter")
+	s.waitFor("the packet list", contains("Packets of UDP", fmt.Sprintf("· %d retained", n)))
+	s.keys("Enter")
+	s.waitFor("the payload in hex", contains("62 70 66 74 6f 70", "bpftop"))
+
+	path, saved := saveFromScreen(t, s, dir)
+	if filepath.Dir(path) != dir || !strings.HasPrefix(filepath.Base(path), "bpftop-cap-"+pair.IfA+"-") ||
+		filepath.Ext(path) != "."+format {
+		t.Errorf("saved to %s, want bpftop-cap-%s-DATE-TIME.%s in %s", path, pair.IfA, format, dir)
+	}
+	if c := tcpdumpCount(t, path); c != saved {
+		t.Errorf("status says %d packets saved, tcpdump -r reads %d", saved, c)
+	}
+	out, err := exec.Command("tcpdump", "-nn", "-A", "-r", path, "udp", "port", "9000").Output()
+	if err != nil {
+		t.Fatalf("tcpdump -r %s: %v", path, err)
+	}
+	if got := len(tagRE.FindAll(out, -1)); got != n {
+		t.Errorf("tcpdump finds %d of the %d datagrams in the saved ring", got, n)
+	}
+	if format == "pcap" {
+		frames := readPcap(t, path)
+		if got := byTag(t, frames, "saved ring"); len(got) != n || len(frames) != saved {
+			t.Errorf("saved ring holds %d of the %d datagrams, %d packets (status: %d)", len(got), n, len(frames), saved)
+		}
+	}
+
+	s.keys("q")
+	s.waitExit()
+	captured, lost, _ := summary(t, s.errText())
+	if captured < n || lost != 0 {
+		t.Errorf("summary: %d captured, %d lost; want at least %d and 0\n%s", captured, lost, n, s.errText())
+	}
+	requireNothingAttached(t, pair)
+}
+
+// TestTUIReadFile opens a saved capture in the live view (no root needed):
+// the flows are there, the packet's bytes show in hex, a filter expression
+// applies while loading, and w saves what is shown.
+func TestTUIReadFile(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.pcap")
+	writeTestPcap(t, in)
+
+	s := startScreen(t, dir, 100, 30, binary, "-r", in)
+	s.waitFor("the flows", contains("in.pcap file", "192.0.2.1:5353 <-> 192.0.2.2:53", "192.0.2.3:4000 <-> 192.0.2.4:4001"))
+	s.keys("/")
+	s.keys("-l", ":4001")
+	s.keys("Enter", "Enter", "Enter")
+	s.waitFor("the payload in hex", contains("62 70 66 2d 66 69", "bpf-fi"))
+	path, saved := saveFromScreen(t, s, dir)
+	if saved != 4 || !strings.HasPrefix(filepath.Base(path), "bpftop-cap-in-") {
+		t.Errorf("saved %d packets to %s, want 4 to bpftop-cap-in-...", saved, path)
+	}
+	if c := tcpdumpCount(t, path); c != 4 {
+		t.Errorf("tcpdump -r %s: %d packets, want 4", path, c)
+	}
+	s.keys("q")
+	s.waitExit()
+	if !strings.Contains(s.errText(), "4 packets read, 4 shown") {
+		t.Errorf("stderr: %s", s.errText())
+	}
+
+	// A filter expression applies while loading.
+	s = startScreen(t, dir, 100, 30, binary, "-r", in, "udp", "port", "53")
+	s.waitFor("the DNS flow", contains("192.0.2.1:5353 <-> 192.0.2.2:53", "Flows 1"))
+	s.keys("q")
+	s.waitExit()
+	if !strings.Contains(s.errText(), "4 packets read, 1 shown") {
+		t.Errorf("stderr: %s", s.errText())
+	}
+}
+
+// writeTestPcap writes one DNS query and three datagrams between two other
+// hosts.
+func writeTestPcap(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pw, err := capture.NewPcapWriter(f, 262144, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	dns := []byte{0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'b', 'p', 'f', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1}
+	for i, p := range []struct {
+		src, dst   string
+		sport, dpt uint16
+		payload    []byte
+	}{
+		{"192.0.2.1", "192.0.2.2", 5353, 53, dns},
+		{"192.0.2.3", "192.0.2.4", 4000, 4001, []byte("bpf-file-1")},
+		{"192.0.2.3", "192.0.2.4", 4000, 4001, []byte("bpf-file-2")},
+		{"192.0.2.3", "192.0.2.4", 4000, 4001, []byte("bpf-file-3")},
+	} {
+		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP,
+			SrcIP: net.ParseIP(p.src).To4(), DstIP: net.ParseIP(p.dst).To4()}
+		udp := &layers.UDP{SrcPort: layers.UDPPort(p.sport), DstPort: layers.UDPPort(p.dpt)}
+		udp.SetNetworkLayerForChecksum(ip)
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			&layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4},
+			ip, udp, gopacket.Payload(p.payload)); err != nil {
+			t.Fatal(err)
+		}
+		data := buf.Bytes()
+		if err := pw.WriteRecord(ts.Add(time.Duration(i)*time.Millisecond), uint32(len(data)), uint32(len(data)), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,454 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/term"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/ui"
+)
+
+// counterInterval is how often the capture's loss counters reach the view.
+const counterInterval = 250 * time.Millisecond
+
+// live captures on an interface into a decode.Engine and runs the live view
+// over it until the user quits or a signal arrives.
+func live(o *options, stdout, stderr io.Writer) error {
+	tty, err := terminal(stdout)
+	if err != nil {
+		return err
+	}
+	if _, err := capture.Precheck(o.ifaces...); err != nil {
+		return err
+	}
+	eng := decode.NewEngine(engineConfig(o))
+	sess, err := capture.Open(captureConfig(o))
+	if err != nil {
+		return err
+	}
+	defer sess.Close() // detaches on every way out, panics included
+
+	if sess.Attach.Fallback != "" {
+		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
+	}
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stopSignals()
+	// ctx ends the view: a signal, or a capture goroutine failing.
+	ctx, cancel := context.WithCancelCause(sigCtx)
+	defer cancel(nil)
+	readCtx, stopRead := context.WithCancel(context.Background())
+	defer stopRead()
+	countCtx, stopCount := context.WithCancel(ctx)
+	defer stopCount()
+
+	batches := make(chan *capture.Batch, 4)
+	var g errgroup.Group
+	g.Go(cancelling(cancel, func() error {
+		defer close(batches)
+		return sess.Run(readCtx, batches)
+	}))
+	g.Go(func() error {
+		return feed(batches, eng, cancel)
+	})
+	g.Go(noPanic(func() error {
+		sess.WatchInterface(countCtx, 200*time.Millisecond, func(err error) { cancel(err) })
+		return nil
+	}))
+	g.Go(cancelling(cancel, func() error {
+		t := time.NewTicker(counterInterval)
+		defer t.Stop()
+		for {
+			copyCounters(sess, eng)
+			select {
+			case <-countCtx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}))
+
+	save, ext := savePcap(uint32(o.snaplen)), ".pcap"
+	if o.format == "pcapng" {
+		save, ext = savePcapng(sess, o), ".pcapng"
+	}
+	model := ui.New(ui.Config{
+		Engine:  eng,
+		Source:  strings.Join(sess.Names(), ","),
+		Hook:    sess.Attach.Mode,
+		Filter:  strings.Join(o.filter, " "),
+		Live:    true,
+		Save:    save,
+		SaveExt: ext,
+		SaveTag: strings.Join(sess.Names(), "_"),
+	})
+	if o.readyFile != "" {
+		if err := os.WriteFile(o.readyFile, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
+			cancel(fmt.Errorf("write ready file: %w", err))
+		}
+	}
+	runErr := runView(ctx, model, tty)
+
+	// Detach first so the rings stop filling, then drain them.
+	detachErr := sess.Detach()
+	stopRead()
+	stopCount()
+	readErr := g.Wait()
+	if errors.Is(context.Cause(ctx), capture.ErrInterfaceGone) {
+		detachErr = nil // the links died with the interface
+	}
+	copyCounters(sess, eng)
+	counters, cerr := sess.Counters()
+
+	st := eng.Stats(time.Now())
+	fmt.Fprintf(stderr, "%d packets captured, %d lost in ring, %d dropped\n", st.Packets, st.Lost, st.Dropped)
+	if len(o.prog) > 0 && cerr == nil {
+		fmt.Fprintf(stderr, "bpftop-cap: %d packets seen, %d not matching the filter were dropped in the kernel\n",
+			counters.Seen, counters.Filtered)
+	}
+	if bad := sess.Reader.Stats.BadRecords.Load(); bad > 0 {
+		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
+	}
+	switch viewErr := viewFailed(ctx, runErr); {
+	case viewErr != nil:
+		return viewErr
+	case readErr != nil:
+		return readErr
+	case detachErr != nil:
+		return fmt.Errorf("detach: %w", detachErr)
+	}
+	return nil
+}
+
+// liveFile loads a saved capture (-r FILE, no -w) into a decode.Engine and
+// runs the live view over it. No privileges are needed.
+func liveFile(o *options, stdout, stderr io.Writer) error {
+	tty, err := terminal(stdout)
+	if err != nil {
+		return err
+	}
+	in, err := capture.OpenFile(o.read)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if in.LinkType&0x03ffffff != bpf.LinkTypeEthernet {
+		return fmt.Errorf("the live view shows Ethernet captures only; %s is %s (convert it with -r FILE -w OUT)",
+			o.read, in.LinkTypeName())
+	}
+	cfg := engineConfig(o)
+	cfg.IdleTimeout = -1 // a file's flows are all shown, however old
+	eng := decode.NewEngine(cfg)
+	var last time.Time
+	var n, kept uint64
+	var loadErr error
+	for {
+		ts, _, origLen, data, err := in.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			loadErr = fmt.Errorf("read %s after %d packets: %w", o.read, n, err)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				loadErr = fmt.Errorf("%s is truncated after %d packets", o.read, n)
+			}
+			break
+		}
+		n++
+		if len(o.prog) > 0 && !o.prog.Match(data, origLen) {
+			continue
+		}
+		eng.Add(decode.Frame{TS: ts, OrigLen: int(origLen), Data: data})
+		kept++
+		if ts.After(last) {
+			last = ts
+		}
+	}
+	if n == 0 && loadErr != nil {
+		return loadErr
+	}
+
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stopSignals()
+	name := filepath.Base(o.read)
+	if o.read == "-" {
+		name = "stdin"
+	}
+	model := ui.New(ui.Config{
+		Engine:  eng,
+		Source:  name,
+		Hook:    "file",
+		Filter:  strings.Join(o.filter, " "),
+		Save:    savePcap(in.Snaplen),
+		SaveTag: strings.TrimSuffix(name, filepath.Ext(name)),
+		Now:     func() time.Time { return last }, // rates as of the end of the file
+	})
+	runErr := runView(sigCtx, model, tty)
+	fmt.Fprintf(stderr, "%d packets read, %d shown\n", n, kept)
+	if loadErr != nil {
+		fmt.Fprintf(stderr, "bpftop-cap: %v\n", loadErr)
+	}
+	return viewFailed(sigCtx, runErr)
+}
+
+// terminal returns stdout if it is a terminal: the live view needs one.
+func terminal(stdout io.Writer) (*os.File, error) {
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return f, nil
+	}
+	return nil, usageErr("the live view needs a terminal on stdout; use -w FILE to capture to a pcap file")
+}
+
+// runView runs the Bubble Tea program until the user quits or ctx ends.
+// Bubble Tea restores the terminal on every way out, panics in Update,
+// View and commands included.
+func runView(ctx context.Context, model tea.Model, tty *os.File) error {
+	p := tea.NewProgram(model,
+		tea.WithAltScreen(),
+		tea.WithMouseCellMotion(),
+		tea.WithContext(ctx),
+		tea.WithOutput(tty),
+	)
+	_, err := p.Run()
+	return err
+}
+
+// viewFailed turns how the view ended into the error to report: nil for a
+// quit or a signal, the cause when a capture goroutine cancelled ctx.
+func viewFailed(ctx context.Context, runErr error) error {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	if runErr != nil && !errors.Is(runErr, tea.ErrProgramKilled) {
+		return fmt.Errorf("live view: %w", runErr)
+	}
+	return nil
+}
+
+// captureConfig is the capture the options ask for.
+func captureConfig(o *options) capture.Config {
+	return capture.Config{
+		Interfaces: o.ifaces,
+		BPF: bpf.Config{
+			Snaplen: uint32(o.snaplen),
+			In:      o.direction != "out",
+			Out:     o.direction != "in",
+			XDP:     o.xdp,
+			TCMode:  bpf.TCMode(o.tcAttach),
+			Filter:  o.prog,
+		},
+	}
+}
+
+// engineConfig bounds the live view's flow table and retention ring.
+func engineConfig(o *options) decode.Config {
+	ring, err := parseSize(o.ringSize)
+	if err != nil {
+		ring = 0 // the default
+	}
+	return decode.Config{MaxFlows: o.maxFlows, RingBytes: int(ring)}
+}
+
+// cancelling runs fn (a panic becomes an error, see noPanic); an error
+// cancels the view, which then ends and reports it.
+func cancelling(cancel context.CancelCauseFunc, fn func() error) func() error {
+	return func() error {
+		err := noPanic(fn)()
+		if err != nil {
+			cancel(err)
+		}
+		return err
+	}
+}
+
+// feed adds every captured packet to the engine, blocking the reader while
+// it works (the must-deliver path: backpressure lands in the perf ring,
+// where it is counted). After a failure it keeps releasing batches so the
+// reader can drain and stop.
+func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCauseFunc) error {
+	var failed error
+	for b := range in {
+		if failed == nil {
+			if failed = addBatch(eng, b); failed != nil {
+				cancel(failed)
+			}
+		}
+		b.Release()
+	}
+	return failed
+}
+
+func addBatch(eng *decode.Engine, b *capture.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = recovered(r)
+		}
+	}()
+	for i := range b.Packets {
+		p := &b.Packets[i]
+		eng.Add(decode.Frame{TS: p.TS, Ifindex: p.Ifindex, Dir: decodeDir(p.Dir), OrigLen: p.OrigLen, Data: p.Data})
+	}
+	return nil
+}
+
+func decodeDir(d bpf.Dir) decode.Dir {
+	switch d {
+	case bpf.DirIn:
+		return decode.DirIn
+	case bpf.DirOut:
+		return decode.DirOut
+	}
+	return decode.DirUnknown
+}
+
+// copyCounters hands the capture's loss counters to the engine: lost in
+// ring is the larger of what perf and the BPF program counted.
+func copyCounters(sess *capture.Session, eng *decode.Engine) {
+	lost := sess.Reader.Stats.Lost.Load()
+	if c, err := sess.Counters(); err == nil {
+		lost = max(lost, c.Failed)
+	}
+	eng.SetCaptureCounters(lost, sess.Reader.Stats.Dropped.Load())
+}
+
+// savePcap returns the live view's save function: a new pcap (mode 0600,
+// never replacing a file) holding frames. A failed save removes the partial
+// file; the ring is untouched, so the user can try again.
+func savePcap(snaplen uint32) ui.SaveFunc {
+	return func(path string, frames []decode.Frame) (n int, err error) {
+		f, err := capture.CreateOutput(path, false)
+		if err != nil {
+			return 0, err
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("close %s: %w", path, cerr)
+			}
+			if err != nil {
+				os.Remove(path)
+				n = 0
+			}
+		}()
+		pw, err := capture.NewPcapWriter(f, snaplen, bpf.LinkTypeEthernet)
+		if err != nil {
+			return 0, err
+		}
+		for i := range frames {
+			fr := &frames[i]
+			data := fr.Data[:min(len(fr.Data), int(snaplen))]
+			if err := pw.WriteRecord(fr.TS, uint32(len(data)), uint32(max(fr.OrigLen, len(fr.Data))), data); err != nil {
+				return 0, err
+			}
+		}
+		if err := pw.Flush(); err != nil {
+			return 0, err
+		}
+		return int(pw.Count()), f.Sync()
+	}
+}
+
+// savePcapng is savePcap for --format pcapng: the file describes the
+// session's interfaces, and each packet carries its direction and hook.
+func savePcapng(sess *capture.Session, o *options) ui.SaveFunc {
+	var ifaces []capture.IfaceInfo
+	hooks := map[int]bpf.Hook{}
+	for i, ifi := range sess.Ifaces {
+		ifaces = append(ifaces, capture.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
+		hooks[ifi.Index] = sess.Attachments[i].Hook
+	}
+	return func(path string, frames []decode.Frame) (n int, err error) {
+		f, err := capture.CreateOutput(path, false)
+		if err != nil {
+			return 0, err
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("close %s: %w", path, cerr)
+			}
+			if err != nil {
+				os.Remove(path)
+				n = 0
+			}
+		}()
+		ng, err := capture.NewPcapngWriter(f, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
+		if err != nil {
+			return 0, err
+		}
+		for i := range frames {
+			fr := &frames[i]
+			p := capture.Packet{TS: fr.TS, Ifindex: fr.Ifindex, Dir: bpfDir(fr.Dir), Hook: hooks[fr.Ifindex], OrigLen: fr.OrigLen, Data: fr.Data}
+			if err := ng.Write(&p); err != nil {
+				return 0, err
+			}
+			n++
+		}
+		stats := map[int]capture.IfaceStats{}
+		for _, ifi := range sess.Ifaces {
+			stats[ifi.Index] = capture.IfaceStats{Dropped: capture.Unknown, Comment: "saved from the live view's retention ring"}
+		}
+		if err := ng.Finish(stats); err != nil {
+			return 0, err
+		}
+		return n, f.Sync()
+	}
+}
+
+func bpfDir(d decode.Dir) bpf.Dir {
+	switch d {
+	case decode.DirIn:
+		return bpf.DirIn
+	case decode.DirOut:
+		return bpf.DirOut
+	}
+	return 0
+}
+
+// defaultRouteInterface names the interface carrying the IPv4 default route
+// with the lowest metric, from /proc/net/route; "" if there is none.
+func defaultRouteInterface() string {
+	f, err := os.Open("/proc/net/route")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return parseDefaultRoute(f)
+}
+
+// parseDefaultRoute reads the /proc/net/route format: a header line, then
+// Iface Destination Gateway Flags RefCnt Use Metric Mask ..., in hex.
+func parseDefaultRoute(r io.Reader) string {
+	const rtfUp = 0x1
+	best, bestMetric := "", uint64(1<<63)
+	sc := bufio.NewScanner(r)
+	sc.Scan() // header
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 8 || f[1] != "00000000" || f[7] != "00000000" {
+			continue
+		}
+		flags, err1 := strconv.ParseUint(f[3], 16, 32)
+		metric, err2 := strconv.ParseUint(f[6], 10, 64)
+		if err1 != nil || err2 != nil || flags&rtfUp == 0 {
+			continue
+		}
+		if metric < bestMetric {
+			best, bestMetric = f[0], metric
+		}
+	}
+	return best
+}

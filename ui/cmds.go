@@ -1,0 +1,84 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/bpftop-cap/bpftop-cap/decode"
+)
+
+// tick schedules the next redraw.
+func tick(every time.Duration) tea.Cmd {
+	return tea.Tick(every, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// refresh fetches the views req asks for; it runs as a command, so the
+// engine's lock is never taken on the update loop.
+func refresh(eng *decode.Engine, req refreshReq) tea.Cmd {
+	return func() tea.Msg { return fetch(eng, req) }
+}
+
+// fetch reads the views of the engine for one redraw.
+func fetch(eng *decode.Engine, req refreshReq) refreshMsg {
+	msg := refreshMsg{req: req, stats: eng.Stats(req.now)}
+	msg.flowID, msg.hasFlow = req.flowID, req.hasFlow
+	if req.flows {
+		msg.flows = eng.Flows(req.sort, req.filter, req.now)
+		// The packets shown are those of the row the table will select.
+		msg.hasFlow = false
+		if i := selectRow(msg.flows, req.flowID, req.hasFlow, req.cursor); i >= 0 {
+			msg.flowID, msg.hasFlow = msg.flows[i].ID, true
+		}
+	}
+	if req.packets && msg.hasFlow {
+		msg.packets = eng.FlowPackets(msg.flowID, req.maxPkts)
+	}
+	return msg
+}
+
+// errEmptyRing is reported for w with nothing retained.
+var errEmptyRing = errors.New("nothing to save: no packets retained yet")
+
+// saveRing snapshots the retention ring and saves it under a new name in
+// dir, off the update loop.
+func saveRing(eng *decode.Engine, save SaveFunc, dir, base, ext string) tea.Cmd {
+	return func() tea.Msg {
+		frames := eng.Snapshot()
+		if len(frames) == 0 {
+			return savedMsg{err: errEmptyRing}
+		}
+		path, err := freeName(dir, base, ext)
+		if err != nil {
+			return savedMsg{err: err}
+		}
+		n, err := save(path, frames)
+		if err != nil {
+			return savedMsg{path: path, err: err}
+		}
+		return savedMsg{path: path, n: n}
+	}
+}
+
+// freeName returns dir/base+ext, or dir/base-N+ext for the first N that
+// does not exist yet. The save function still refuses to overwrite: this
+// only avoids the error when two saves fall in the same second.
+func freeName(dir, base, ext string) (string, error) {
+	for i := 1; i <= 100; i++ {
+		name := base + ext
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d%s", base, i, ext)
+		}
+		path := filepath.Join(dir, name)
+		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+			return path, nil
+		} else if err != nil {
+			return path, nil // let the save report it
+		}
+	}
+	return "", fmt.Errorf("save: %s%s and 99 numbered variants exist", base, ext)
+}

@@ -1,0 +1,148 @@
+package ui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/bpftop-cap/bpftop-cap/decode"
+)
+
+// sortNames name the sort keys s cycles through, in order.
+var sortKeys = []decode.SortKey{decode.SortBytes, decode.SortPackets, decode.SortRate, decode.SortLastSeen}
+
+func sortName(k decode.SortKey) string {
+	switch k {
+	case decode.SortPackets:
+		return "packets"
+	case decode.SortRate:
+		return "rate"
+	case decode.SortLastSeen:
+		return "last seen"
+	}
+	return "bytes"
+}
+
+// flowTable is the flow pane: one row per flow, the selection kept on the
+// same flow (by ID) as rows are re-sorted.
+type flowTable struct {
+	rows  []decode.FlowView
+	list  cursorList
+	selID uint64
+	ok    bool // selID is set
+	width int
+}
+
+// selectRow is the row a table showing rows selects: the flow with id if
+// still there, else the row at cursor (clamped); -1 for no rows.
+func selectRow(rows []decode.FlowView, id uint64, hasID bool, cursor int) int {
+	if len(rows) == 0 {
+		return -1
+	}
+	if hasID {
+		for i := range rows {
+			if rows[i].ID == id {
+				return i
+			}
+		}
+	}
+	return min(max(cursor, 0), len(rows)-1)
+}
+
+// setRows replaces the rows, keeping the selected flow.
+func (t *flowTable) setRows(rows []decode.FlowView) {
+	t.rows = rows
+	t.list.n = len(rows)
+	t.list.cursor = max(selectRow(rows, t.selID, t.ok, t.list.cursor), 0)
+	t.list.clamp()
+	t.sync()
+}
+
+// sync records the flow under the cursor.
+func (t *flowTable) sync() {
+	if t.list.cursor < len(t.rows) {
+		t.selID, t.ok = t.rows[t.list.cursor].ID, true
+	} else {
+		t.ok = false
+	}
+}
+
+func (t *flowTable) setSize(w, h int) {
+	t.width = w
+	t.list.height = max(h-2, 0) // title and column headers
+	t.list.clamp()
+}
+
+// selected returns the selected flow.
+func (t *flowTable) selected() (decode.FlowView, bool) {
+	if !t.ok || t.list.cursor >= len(t.rows) {
+		return decode.FlowView{}, false
+	}
+	return t.rows[t.list.cursor], true
+}
+
+// Column widths of the fixed columns.
+const (
+	colProto = 6
+	colPkts  = 8
+	colBytes = 9
+	colRate  = 10
+	colState = 12
+)
+
+// columns decides the endpoint and info widths for the visible rows.
+func (t *flowTable) columns() (ends, state, info int) {
+	rest := t.width - 2 - colProto - colPkts - colBytes - colRate
+	if t.width >= 100 {
+		state = colState
+		rest -= state
+	}
+	need := len("ENDPOINTS")
+	from, to := t.list.visible()
+	for i := from; i < to; i++ {
+		need = max(need, ansi.StringWidth(t.rows[i].A)+len(" <-> ")+ansi.StringWidth(t.rows[i].B))
+	}
+	ends = min(need+1, max(rest-9, 12))
+	return ends, state, max(rest-ends, 0)
+}
+
+func (t *flowTable) view(st *Styles, focused bool, heading string) string {
+	var b strings.Builder
+	b.WriteString(title(st, heading, focused, t.width))
+	ends, stateW, info := t.columns()
+	hdr := fit("PROTO", colProto) + fit("ENDPOINTS", ends) + right("PKTS", colPkts-1) + " " +
+		right("BYTES", colBytes-1) + " " + right("RATE", colRate-1) + " "
+	if stateW > 0 {
+		hdr += fit("STATE", stateW)
+	}
+	hdr += fit("INFO", info)
+	b.WriteString("\n" + st.Header.Render(fit("  "+hdr, t.width)))
+	from, to := t.list.visible()
+	for i := from; i < to; i++ {
+		f := &t.rows[i]
+		label := safe(f.Label)
+		if f.Tunnel != "" {
+			label = strings.TrimSpace(label + " [" + safe(f.Tunnel) + "]")
+		}
+		line := fit(safe(f.Proto), colProto) +
+			fit(safe(f.A)+" <-> "+safe(f.B), ends) +
+			right(count(f.Packets()), colPkts-1) + " " +
+			right(si(float64(f.Bytes()), "B"), colBytes-1) + " " +
+			right(bits(f.BPS), colRate-1) + " "
+		if stateW > 0 {
+			line += fit(safe(f.State), stateW)
+		} else if f.State != "" {
+			label = strings.TrimSpace(safe(f.State) + " " + label)
+		}
+		line += label
+		b.WriteString("\n" + row(st, line, i == t.list.cursor, focused, t.width))
+	}
+	for i := to - from; i < t.list.height; i++ {
+		if i == 0 && len(t.rows) == 0 {
+			b.WriteString("\n" + st.Dim.Render(fit("  no flows yet", t.width)))
+			continue
+		}
+		b.WriteString("\n" + fit("", t.width))
+	}
+	return b.String()
+}

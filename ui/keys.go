@@ -1,0 +1,55 @@
+package ui
+
+import "github.com/charmbracelet/bubbles/key"
+
+// KeyMap is every key the live view answers to.
+type KeyMap struct {
+	Up, Down         key.Binding
+	PageUp, PageDown key.Binding
+	Top, Bottom      key.Binding
+	Enter, Back      key.Binding
+	NextPane         key.Binding
+	PrevPane         key.Binding
+	Sort             key.Binding
+	Filter           key.Binding
+	Pause            key.Binding
+	Save             key.Binding
+	Help             key.Binding
+	Quit             key.Binding
+}
+
+// DefaultKeyMap returns the keys described in the README.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "move up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "move down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+f"), key.WithHelp("pgdn", "page down")),
+		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "first row")),
+		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "last row")),
+		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open: flow → packets → packet")),
+		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back; clear the filter")),
+		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "pane: next")),
+		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "pane: previous")),
+		Sort:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort: bytes, packets, rate, last seen")),
+		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter flows (substring)")),
+		Pause:    key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "pause the display")),
+		Save:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "save the ring to a pcap")),
+		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit")),
+	}
+}
+
+// ShortHelp is the footer line.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Help, k.Quit, k.Enter, k.Back, k.NextPane, k.Save, k.Pause, k.Filter, k.Sort}
+}
+
+// FullHelp is the help screen, in groups.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Enter, k.Back, k.NextPane, k.PrevPane},
+		{k.Sort, k.Filter, k.Pause, k.Save, k.Help, k.Quit},
+	}
+}

@@ -1,0 +1,553 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/bpftop-cap/bpftop-cap/decode"
+)
+
+// SaveFunc writes frames to a new capture file at path (never replacing
+// one) and returns how many it wrote. The live view calls it off the update
+// loop when the user presses w.
+type SaveFunc func(path string, frames []decode.Frame) (int, error)
+
+// Config is what the live view shows and how it reaches the outside.
+type Config struct {
+	Engine *decode.Engine // filled by the capture side; required
+	Source string         // interface name, or the file read
+	Hook   string         // "tcx", "clsact", "xdp", or "file"
+	Filter string         // the capture filter expression, shown as given
+	Live   bool           // a live capture: rates and loss counters apply
+
+	Save    SaveFunc // nil disables w
+	SaveDir string   // where w saves; "" is the current directory
+	SaveTag string   // the IFACE part of the saved file's name
+	SaveExt string   // the saved file's extension; default ".pcap"
+
+	Now        func() time.Time // the view clock (rates, idle flows); default time.Now
+	Wall       func() time.Time // the clock naming saved files; default time.Now
+	Interval   time.Duration    // redraw period; default 50ms, at least 1/30 s
+	MaxPackets int              // packets listed per flow; default 1000
+}
+
+// Defaults for Config.
+const (
+	DefaultInterval   = 50 * time.Millisecond
+	minInterval       = time.Second / 30
+	DefaultMaxPackets = 1000
+	maxFilterLen      = 128
+)
+
+type pane int
+
+const (
+	paneFlows pane = iota
+	panePackets
+	paneHex
+	numPanes
+)
+
+// Model is the root of the live view.
+type Model struct {
+	cfg  Config
+	keys KeyMap
+	st   Styles
+
+	width, height int
+	fh, ph, hh    int // pane heights
+	focus         pane
+	sortIdx       int
+	filter        string
+	editing       bool
+	paused        bool
+	help          bool
+	msg           string
+	msgErr        bool
+	saving        bool
+
+	stats   decode.Stats
+	flows   flowTable
+	packets packetList
+	hex     hexPane
+	pktFlow uint64 // the flow packets.rows belong to
+	pktOK   bool
+
+	req      refreshReq // the last refresh asked for
+	inflight bool       // a refresh is running
+	dirty    bool       // another refresh is wanted when it returns
+}
+
+// New returns the live view for cfg.
+func New(cfg Config) *Model {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Wall == nil {
+		cfg.Wall = time.Now
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	cfg.Interval = max(cfg.Interval, minInterval)
+	if cfg.MaxPackets <= 0 {
+		cfg.MaxPackets = DefaultMaxPackets
+	}
+	if cfg.SaveExt == "" {
+		cfg.SaveExt = ".pcap"
+	}
+	m := &Model{cfg: cfg, keys: DefaultKeyMap(), st: DefaultStyles()}
+	m.packets.follow = true
+	return m
+}
+
+// Init starts the redraw tick and the first refresh.
+func (m *Model) Init() tea.Cmd {
+	return tea.Batch(tick(m.cfg.Interval), m.requestRefresh())
+}
+
+// requestRefresh starts a refresh unless one is running, in which case
+// another follows it.
+func (m *Model) requestRefresh() tea.Cmd {
+	if m.inflight {
+		m.dirty = true
+		return nil
+	}
+	m.inflight, m.dirty = true, false
+	id, ok := m.flows.selID, m.flows.ok
+	m.req = refreshReq{
+		now:      m.cfg.Now(),
+		sort:     sortKeys[m.sortIdx],
+		filter:   m.filter,
+		flows:    !m.paused || m.flows.rows == nil,
+		flowID:   id,
+		hasFlow:  ok,
+		cursor:   m.flows.list.cursor,
+		packets:  !m.paused || !m.pktOK || m.pktFlow != id,
+		maxPkts:  m.cfg.MaxPackets,
+		selected: m.packets.selSeq,
+	}
+	return refresh(m.cfg.Engine, m.req)
+}
+
+// Update handles one message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.layout()
+		return m, nil
+	case tickMsg:
+		return m, tea.Batch(tick(m.cfg.Interval), m.requestRefresh())
+	case refreshMsg:
+		return m, m.apply(msg)
+	case savedMsg:
+		m.saving = false
+		switch {
+		case msg.err != nil:
+			m.setMsg(true, "save: %v", msg.err)
+		default:
+			m.setMsg(false, "saved %d packets to %s", msg.n, msg.path)
+		}
+		return m, nil
+	case tea.KeyMsg:
+		return m, m.key(msg)
+	case tea.MouseMsg:
+		return m, m.mouse(tea.MouseEvent(msg))
+	}
+	return m, nil
+}
+
+func (m *Model) setMsg(isErr bool, format string, a ...any) {
+	m.msg, m.msgErr = safe(strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", " ")), isErr
+}
+
+// apply takes in the views of a refresh.
+func (m *Model) apply(msg refreshMsg) tea.Cmd {
+	m.inflight = false
+	m.stats = msg.stats
+	if msg.req.flows {
+		if msg.req.sort != sortKeys[m.sortIdx] || msg.req.filter != m.filter {
+			m.dirty = true // the order or filter changed meanwhile
+		} else {
+			m.flows.setRows(msg.flows)
+		}
+	}
+	sel, ok := m.flows.selected()
+	switch {
+	case !ok:
+		m.packets.reset()
+		m.pktOK = false
+	case msg.req.packets && msg.hasFlow && msg.flowID == sel.ID:
+		if !m.pktOK || m.pktFlow != sel.ID {
+			m.packets.reset()
+		}
+		m.packets.setRows(msg.packets)
+		m.pktFlow, m.pktOK = sel.ID, true
+	case !m.pktOK || m.pktFlow != sel.ID:
+		m.dirty = true
+	}
+	m.updateHex()
+	if m.dirty {
+		return m.requestRefresh()
+	}
+	return nil
+}
+
+// updateHex shows the selected packet in the hex pane, decoding its detail
+// only when the selection changed.
+func (m *Model) updateHex() {
+	pk, ok := m.packets.selected()
+	if !ok {
+		m.hex.show(0, decode.Frame{}, false)
+		return
+	}
+	if m.hex.ok && m.hex.seq == pk.Seq {
+		return
+	}
+	f, ok := m.cfg.Engine.Packet(pk.Seq)
+	m.hex.show(pk.Seq, f, ok)
+}
+
+// flowChanged reacts to a new flow selection.
+func (m *Model) flowChanged(before uint64, hadOne bool) tea.Cmd {
+	m.flows.sync()
+	if m.flows.ok == hadOne && m.flows.selID == before {
+		return nil
+	}
+	m.packets.reset()
+	m.pktOK = false
+	m.hex.show(0, decode.Frame{}, false)
+	return m.requestRefresh()
+}
+
+func (m *Model) key(k tea.KeyMsg) tea.Cmd {
+	if m.editing {
+		return m.editKey(k)
+	}
+	if m.help {
+		switch {
+		case key.Matches(k, m.keys.Quit):
+			return tea.Quit
+		case key.Matches(k, m.keys.Help, m.keys.Back):
+			m.help = false
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(k, m.keys.Quit):
+		return tea.Quit
+	case key.Matches(k, m.keys.Help):
+		m.help = true
+		return nil
+	case key.Matches(k, m.keys.Pause):
+		m.paused = !m.paused
+		if !m.paused {
+			return m.requestRefresh()
+		}
+		return nil
+	case key.Matches(k, m.keys.Save):
+		return m.save()
+	case key.Matches(k, m.keys.Sort):
+		m.sortIdx = (m.sortIdx + 1) % len(sortKeys)
+		return m.requestRefresh()
+	case key.Matches(k, m.keys.Filter):
+		m.editing = true
+		return nil
+	case key.Matches(k, m.keys.NextPane):
+		m.setFocus((m.focus + 1) % numPanes)
+		return nil
+	case key.Matches(k, m.keys.PrevPane):
+		m.setFocus((m.focus + numPanes - 1) % numPanes)
+		return nil
+	case key.Matches(k, m.keys.Enter):
+		switch m.focus {
+		case paneFlows:
+			if _, ok := m.flows.selected(); ok {
+				m.setFocus(panePackets)
+			}
+		case panePackets:
+			if _, ok := m.packets.selected(); ok {
+				m.setFocus(paneHex)
+			}
+		}
+		return nil
+	case key.Matches(k, m.keys.Back):
+		switch m.focus {
+		case paneHex:
+			m.setFocus(panePackets)
+		case panePackets:
+			m.setFocus(paneFlows)
+		default:
+			m.msg = ""
+			if m.filter != "" {
+				m.filter = ""
+				return m.requestRefresh()
+			}
+		}
+		return nil
+	}
+	return m.moveKey(k)
+}
+
+// moveKey handles the movement keys in the focused pane.
+func (m *Model) moveKey(k tea.KeyMsg) tea.Cmd {
+	var d int
+	var top, bottom bool
+	switch {
+	case key.Matches(k, m.keys.Up):
+		d = -1
+	case key.Matches(k, m.keys.Down):
+		d = 1
+	case key.Matches(k, m.keys.PageUp):
+		d = -m.pageOf(m.focus)
+	case key.Matches(k, m.keys.PageDown):
+		d = m.pageOf(m.focus)
+	case key.Matches(k, m.keys.Top):
+		top = true
+	case key.Matches(k, m.keys.Bottom):
+		bottom = true
+	default:
+		return nil
+	}
+	return m.move(m.focus, d, top, bottom)
+}
+
+func (m *Model) pageOf(p pane) int {
+	switch p {
+	case paneFlows:
+		return m.flows.list.page()
+	case panePackets:
+		return m.packets.list.page()
+	}
+	return max(m.hex.height-1, 1)
+}
+
+// move moves the selection of pane p by d rows, or to its top or bottom.
+func (m *Model) move(p pane, d int, top, bottom bool) tea.Cmd {
+	var l *cursorList
+	switch p {
+	case paneFlows:
+		l = &m.flows.list
+	case panePackets:
+		l = &m.packets.list
+	default:
+		switch {
+		case top:
+			m.hex.offset = 0
+		case bottom:
+			m.hex.scroll(len(m.hex.lines))
+		default:
+			m.hex.scroll(d)
+		}
+		return nil
+	}
+	switch {
+	case top:
+		l.top()
+	case bottom:
+		l.bottom()
+	default:
+		l.move(d)
+	}
+	if p == paneFlows {
+		return m.flowChanged(m.flows.selID, m.flows.ok)
+	}
+	m.packets.sync()
+	m.updateHex()
+	return nil
+}
+
+// editKey handles keys while the display filter is typed.
+func (m *Model) editKey(k tea.KeyMsg) tea.Cmd {
+	before := m.filter
+	switch k.Type {
+	case tea.KeyCtrlC:
+		return tea.Quit
+	case tea.KeyEnter:
+		m.editing = false
+	case tea.KeyEsc:
+		m.editing, m.filter = false, ""
+	case tea.KeyBackspace, tea.KeyDelete:
+		if m.filter != "" {
+			_, n := utf8.DecodeLastRuneInString(m.filter)
+			m.filter = m.filter[:len(m.filter)-n]
+		}
+	case tea.KeyCtrlU:
+		m.filter = ""
+	case tea.KeySpace:
+		m.appendFilter([]rune{' '})
+	case tea.KeyRunes:
+		m.appendFilter(k.Runes)
+	}
+	if m.filter != before {
+		return m.requestRefresh()
+	}
+	return nil
+}
+
+func (m *Model) appendFilter(rs []rune) {
+	for _, r := range rs {
+		if unicode.IsPrint(r) && len(m.filter) < maxFilterLen {
+			m.filter += string(r)
+		}
+	}
+}
+
+// save starts saving the retention ring.
+func (m *Model) save() tea.Cmd {
+	switch {
+	case m.cfg.Save == nil:
+		m.setMsg(true, "saving is not available here")
+		return nil
+	case m.saving:
+		m.setMsg(false, "still saving…")
+		return nil
+	}
+	m.saving = true
+	m.setMsg(false, "saving the ring…")
+	base := "bpftop-cap-" + fileTag(m.cfg.SaveTag) + "-" + m.cfg.Wall().Format("20060102-150405")
+	return saveRing(m.cfg.Engine, m.cfg.Save, m.cfg.SaveDir, base, m.cfg.SaveExt)
+}
+
+// fileTag makes s safe inside a file name.
+func fileTag(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "capture"
+	}
+	return string(b)
+}
+
+func (m *Model) setFocus(p pane) {
+	m.focus = p
+	m.layout()
+}
+
+// layout splits the screen between the panes, the focused one largest.
+func (m *Model) layout() {
+	body := max(m.height-2, 0)
+	switch m.focus {
+	case paneFlows:
+		m.fh, m.ph = body/2, body/4
+	case panePackets:
+		m.fh, m.ph = body/4, body*2/5
+	default:
+		m.fh, m.ph = body/5, body/5
+	}
+	m.fh, m.ph = max(m.fh, 3), max(m.ph, 2)
+	m.hh = max(body-m.fh-m.ph, 2)
+	m.flows.setSize(m.width, m.fh)
+	m.packets.setSize(m.width, m.ph)
+	m.hex.setSize(m.width, m.hh)
+}
+
+// mouse scrolls the pane under the pointer or selects the clicked row.
+func (m *Model) mouse(e tea.MouseEvent) tea.Cmd {
+	p, rowIdx := m.paneAt(e.Y)
+	if p < 0 {
+		return nil
+	}
+	switch {
+	case e.Button == tea.MouseButtonWheelUp:
+		return m.move(p, -3, false, false)
+	case e.Button == tea.MouseButtonWheelDown:
+		return m.move(p, 3, false, false)
+	case e.Button == tea.MouseButtonLeft && e.Action == tea.MouseActionPress:
+		m.setFocus(p)
+		if rowIdx < 0 || p == paneHex {
+			return nil
+		}
+		switch p {
+		case paneFlows:
+			return m.move(p, m.flows.list.offset+rowIdx-m.flows.list.cursor, false, false)
+		case panePackets:
+			return m.move(p, m.packets.list.offset+rowIdx-m.packets.list.cursor, false, false)
+		}
+	}
+	return nil
+}
+
+// paneAt returns the pane at screen line y and the list row there (-1 on
+// a title or header).
+func (m *Model) paneAt(y int) (pane, int) {
+	if m.help || y < 1 {
+		return -1, -1
+	}
+	y--
+	if y < m.fh {
+		return paneFlows, y - 2
+	}
+	y -= m.fh
+	if y < m.ph {
+		return panePackets, y - 1
+	}
+	y -= m.ph
+	if y < m.hh {
+		return paneHex, y - 1
+	}
+	return -1, -1
+}
+
+// View renders the screen.
+func (m *Model) View() string {
+	w, h := m.width, m.height
+	if w <= 0 || h <= 0 {
+		return ""
+	}
+	if w < 40 || h < 10 {
+		return fit("too small: need 40x10", w)
+	}
+	status := statusBar(&m.st, &m.cfg, m.stats, m.paused, w)
+	if m.help {
+		return status + "\n" + helpView(&m.st, m.keys, w, h-2) + "\n" + footer(&m.st, m, w)
+	}
+	return strings.Join([]string{
+		status,
+		m.flows.view(&m.st, m.focus == paneFlows, m.flowsHeading()),
+		m.packets.view(&m.st, m.focus == panePackets, m.packetsHeading(), m.packetsEmpty()),
+		m.hex.view(&m.st, m.focus == paneHex, "no packet selected"),
+		footer(&m.st, m, w),
+	}, "\n")
+}
+
+func (m *Model) flowsHeading() string {
+	s := fmt.Sprintf("Flows %d", len(m.flows.rows))
+	if m.filter != "" {
+		s += fmt.Sprintf(" of %d · filter %q", m.stats.Flows, m.filter)
+	}
+	return s + " · sort " + sortName(sortKeys[m.sortIdx])
+}
+
+func (m *Model) packetsHeading() string {
+	f, ok := m.flows.selected()
+	if !ok {
+		return "Packets"
+	}
+	n := fmt.Sprintf("%d retained", len(m.packets.rows))
+	if len(m.packets.rows) >= m.cfg.MaxPackets {
+		n = fmt.Sprintf("newest %d retained", len(m.packets.rows))
+	}
+	return fmt.Sprintf("Packets of %s %s <-> %s · %s", safe(f.Proto), safe(f.A), safe(f.B), n)
+}
+
+func (m *Model) packetsEmpty() string {
+	switch {
+	case !m.flows.ok:
+		return "select a flow"
+	case !m.pktOK:
+		return "loading…"
+	}
+	return "no packets of this flow left in the ring"
+}

@@ -1,0 +1,448 @@
+package ui
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/bpftop-cap/bpftop-cap/decode"
+)
+
+// flowOrder lists the flows' first endpoints as shown.
+func flowOrder(m *Model) []string {
+	var out []string
+	for _, f := range m.flows.rows {
+		out = append(out, f.A)
+	}
+	return out
+}
+
+func TestTUIFlowsAndNavigation(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	m := e.m
+	if got, want := flowOrder(m), []string{"10.0.0.1:40000", "10.0.0.4:6000", "10.0.0.1:5000", "10.0.0.6:1234"}; !equal(got, want) {
+		t.Fatalf("flows by bytes: %v, want %v", got, want)
+	}
+	// The first flow is selected, its packets listed, the newest selected.
+	if f, _ := m.flows.selected(); f.A != "10.0.0.1:40000" {
+		t.Fatalf("selected flow %s", f.A)
+	}
+	if len(m.packets.rows) != 3 {
+		t.Fatalf("packets of the TCP flow: %d, want 3", len(m.packets.rows))
+	}
+	if p, _ := m.packets.selected(); !strings.Contains(p.Info, "GET /index.html") {
+		t.Errorf("selected packet %q, want the newest (the GET)", p.Line)
+	}
+	if !m.hex.ok || !strings.Contains(m.View(), "GET /index.html") {
+		t.Errorf("hex pane does not show the GET:\n%s", m.View())
+	}
+
+	e.press("j")
+	if f, _ := m.flows.selected(); f.A != "10.0.0.4:6000" {
+		t.Fatalf("after j: selected %s", f.A)
+	}
+	if len(m.packets.rows) != 6 || m.pktFlow != m.flows.selID {
+		t.Fatalf("after j: %d packets of flow %d, want 6 of %d", len(m.packets.rows), m.pktFlow, m.flows.selID)
+	}
+	if !strings.Contains(m.View(), "62 70 66") {
+		t.Errorf("hex of the selected datagram not shown:\n%s", m.View())
+	}
+	e.press("G")
+	if m.flows.list.cursor != 3 {
+		t.Errorf("G: cursor %d, want 3", m.flows.list.cursor)
+	}
+	e.press("g")
+	if m.flows.list.cursor != 0 {
+		t.Errorf("g: cursor %d, want 0", m.flows.list.cursor)
+	}
+	e.press("down", "down", "up")
+	if m.flows.list.cursor != 1 {
+		t.Errorf("down down up: cursor %d, want 1", m.flows.list.cursor)
+	}
+	e.press("pgdown")
+	if m.flows.list.cursor != 3 {
+		t.Errorf("pgdown: cursor %d, want 3", m.flows.list.cursor)
+	}
+	e.press("pgup", "down")
+
+	// Drill down: flow -> its packets -> one packet, and back.
+	e.press("enter")
+	if m.focus != panePackets {
+		t.Fatalf("enter on a flow: focus %d, want packets", m.focus)
+	}
+	e.press("k", "k")
+	p, _ := m.packets.selected()
+	if p.Seq != m.packets.rows[3].Seq || m.hex.seq != p.Seq {
+		t.Errorf("k k in packets: selected seq %d (hex %d), want %d", p.Seq, m.hex.seq, m.packets.rows[3].Seq)
+	}
+	// New packets of the flow do not move a selection the user made.
+	e.add(decode.DirIn, udpFrame(t, "10.0.0.4", 6000, "10.0.0.5", 7000, []byte("bpf")))
+	e.tick()
+	if q, _ := m.packets.selected(); q.Seq != p.Seq {
+		t.Errorf("selection moved from %d to %d on refresh", p.Seq, q.Seq)
+	}
+	e.press("enter")
+	if m.focus != paneHex {
+		t.Fatalf("enter on a packet: focus %d, want hex", m.focus)
+	}
+	e.press("j", "k", "G", "g")
+	e.press("esc")
+	if m.focus != panePackets {
+		t.Errorf("esc from hex: focus %d, want packets", m.focus)
+	}
+	e.press("esc")
+	if m.focus != paneFlows {
+		t.Errorf("esc from packets: focus %d, want flows", m.focus)
+	}
+	e.press("tab")
+	if m.focus != panePackets {
+		t.Errorf("tab: focus %d, want packets", m.focus)
+	}
+	e.press("tab", "tab")
+	if m.focus != paneFlows {
+		t.Errorf("tab tab: focus %d, want flows", m.focus)
+	}
+	if cmd := e.press("q"); !isQuit(cmd) {
+		t.Error("q does not quit")
+	}
+	if cmd := e.press("ctrl+c"); !isQuit(cmd) {
+		t.Error("ctrl+c does not quit")
+	}
+}
+
+func isQuit(cmd tea.Cmd) bool {
+	if cmd == nil {
+		return false
+	}
+	_, ok := cmd().(tea.QuitMsg)
+	return ok
+}
+
+func equal(a, b []string) bool {
+	return strings.Join(a, "|") == strings.Join(b, "|")
+}
+
+func TestTUISortCycle(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	want := []struct {
+		name  string
+		first string
+	}{
+		{"packets", "10.0.0.4:6000"},
+		{"rate", "10.0.0.1:40000"},
+		{"last seen", "10.0.0.6:1234"},
+		{"bytes", "10.0.0.1:40000"},
+	}
+	// The selection stays on the same flow while the order changes.
+	sel := e.m.flows.selID
+	for _, w := range want {
+		e.press("s")
+		if got := sortName(sortKeys[e.m.sortIdx]); got != w.name {
+			t.Fatalf("sort %q, want %q", got, w.name)
+		}
+		if !strings.Contains(e.m.View(), "sort "+w.name) {
+			t.Errorf("sort %s not shown", w.name)
+		}
+		if got := e.m.flows.rows[0].A; got != w.first {
+			t.Errorf("sorted by %s: first flow %s, want %s (%v)", w.name, got, w.first, flowOrder(e.m))
+		}
+		if e.m.flows.selID != sel {
+			t.Errorf("sorted by %s: selection moved to another flow", w.name)
+		}
+	}
+}
+
+func TestTUIDisplayFilter(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	e.press("/")
+	if !e.m.editing {
+		t.Fatal("/ does not start the filter")
+	}
+	e.typeText("examplx")
+	e.press("backspace")
+	e.typeText("e.COM") // case-insensitive
+	if len(e.m.flows.rows) != 1 || e.m.flows.rows[0].A != "10.0.0.1:5000" {
+		t.Fatalf("filter %q: flows %v, want the DNS flow", e.m.filter, flowOrder(e.m))
+	}
+	if !strings.Contains(e.m.View(), "filter flows: example.COM") {
+		t.Errorf("filter being typed not shown:\n%s", e.m.View())
+	}
+	e.press("enter")
+	if e.m.editing || e.m.filter != "example.COM" {
+		t.Fatalf("enter: editing %v, filter %q", e.m.editing, e.m.filter)
+	}
+	// Keys act again, on the filtered table; the filter stays.
+	e.press("j")
+	e.tick()
+	if len(e.m.flows.rows) != 1 || !strings.Contains(e.m.View(), `filter "example.COM"`) {
+		t.Errorf("filter lost after enter: %v", flowOrder(e.m))
+	}
+	e.press("esc")
+	if e.m.filter != "" || len(e.m.flows.rows) != 4 {
+		t.Errorf("esc: filter %q, %d flows", e.m.filter, len(e.m.flows.rows))
+	}
+	// Esc while typing clears too; q while typing is text.
+	e.press("/", "q", "u")
+	if e.m.filter != "qu" {
+		t.Errorf("typed q u: filter %q", e.m.filter)
+	}
+	e.press("esc")
+	if e.m.editing || e.m.filter != "" || len(e.m.flows.rows) != 4 {
+		t.Errorf("esc while typing: editing %v, filter %q, %d flows", e.m.editing, e.m.filter, len(e.m.flows.rows))
+	}
+}
+
+func TestTUIPause(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	e.press("space")
+	if !e.m.paused || !strings.Contains(e.m.View(), "PAUSED") {
+		t.Fatal("space does not pause")
+	}
+	before := e.m.View()
+	rows := len(e.m.flows.rows)
+	for range 50 {
+		e.add(decode.DirIn, udpFrame(t, "10.9.9.9", 9, "10.0.0.1", 9, []byte("later")))
+	}
+	e.tick()
+	if len(e.m.flows.rows) != rows {
+		t.Errorf("paused: flow table changed from %d to %d rows", rows, len(e.m.flows.rows))
+	}
+	// Only the status bar (counters) may change while paused.
+	b, a := strings.SplitN(before, "\n", 2), strings.SplitN(e.m.View(), "\n", 2)
+	if b[1] != a[1] {
+		t.Errorf("paused view changed:\nbefore:\n%s\nafter:\n%s", before, e.m.View())
+	}
+	e.press("space")
+	if e.m.paused || len(e.m.flows.rows) != rows+1 {
+		t.Errorf("unpaused: %d rows, want %d", len(e.m.flows.rows), rows+1)
+	}
+}
+
+// pcapSave is a stand-in for main's save: it writes one line per frame,
+// refuses to overwrite, and can be made to fail.
+type pcapSave struct {
+	fail  error
+	calls int
+}
+
+func (s *pcapSave) save(path string, frames []decode.Frame) (int, error) {
+	s.calls++
+	if s.fail != nil {
+		return 0, s.fail
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	for _, fr := range frames {
+		fmt.Fprintf(f, "%d\n", len(fr.Data))
+	}
+	return len(frames), nil
+}
+
+func TestTUISave(t *testing.T) {
+	dir := t.TempDir()
+	s := &pcapSave{fail: errors.New("write /full/disk: no space left on device")}
+	e := newEnv(t, 120, 40, Config{Save: s.save, SaveDir: dir})
+
+	// Empty ring: nothing to save, said so.
+	runSave(e)
+	if !e.m.msgErr || !strings.Contains(e.m.msg, "nothing to save") {
+		t.Errorf("empty ring: message %q", e.m.msg)
+	}
+	e.fill()
+	e.tick()
+
+	// A failing save shows the error and keeps the ring.
+	runSave(e)
+	if !e.m.msgErr || !strings.Contains(footerOf(e.m), "no space left on device") {
+		t.Errorf("failed save: footer %q", footerOf(e.m))
+	}
+	if n := e.eng.Stats(e.now).RingPackets; n != 12 {
+		t.Errorf("ring after a failed save: %d packets, want 12", n)
+	}
+
+	// A later w succeeds.
+	s.fail = nil
+	runSave(e)
+	name := "bpftop-cap-eth0-20250304-050607.pcap"
+	if e.m.msgErr || !strings.Contains(footerOf(e.m), "saved 12 packets to "+filepath.Join(dir, name)) {
+		t.Errorf("save: footer %q", footerOf(e.m))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil || bytes.Count(b, []byte("\n")) != 12 {
+		t.Fatalf("saved file: %v, %q", err, b)
+	}
+	// The same second again: a new name, the first file kept.
+	runSave(e)
+	if !strings.Contains(e.m.msg, "bpftop-cap-eth0-20250304-050607-2.pcap") {
+		t.Errorf("second save: %q", e.m.msg)
+	}
+	if b2, _ := os.ReadFile(filepath.Join(dir, name)); !bytes.Equal(b, b2) {
+		t.Error("second save changed the first file")
+	}
+
+	// No save function: w says so.
+	e2 := newEnv(t, 80, 24, Config{})
+	if cmd := e2.press("w"); cmd != nil || !strings.Contains(e2.m.msg, "not available") {
+		t.Errorf("w without Save: %q", e2.m.msg)
+	}
+}
+
+// runSave presses w and runs the save command, as the program would, off
+// the update loop.
+func runSave(e *env) {
+	e.t.Helper()
+	cmd := e.press("w")
+	if cmd == nil {
+		e.t.Fatalf("w gave no command; message %q", e.m.msg)
+	}
+	if !e.m.saving || !strings.Contains(e.m.msg, "saving") {
+		e.t.Errorf("while saving: %q", e.m.msg)
+	}
+	e.m.Update(cmd())
+	if e.m.saving {
+		e.t.Error("still saving after the result")
+	}
+}
+
+func footerOf(m *Model) string {
+	lines := strings.Split(m.View(), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestTUIHelp(t *testing.T) {
+	e := newEnv(t, 80, 24, Config{})
+	e.press("?")
+	v := e.m.View()
+	for _, b := range e.m.keys.FullHelp() {
+		for _, k := range b {
+			if !strings.Contains(v, k.Help().Desc) {
+				t.Errorf("help lacks %q:\n%s", k.Help().Desc, v)
+			}
+		}
+	}
+	e.press("j") // ignored under help
+	e.press("esc")
+	if e.m.help {
+		t.Error("esc does not close help")
+	}
+	e.press("?", "?")
+	if e.m.help {
+		t.Error("? does not close help")
+	}
+}
+
+func TestTUIMouse(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	// Line 0 is the status bar, 1 the flows title, 2 the header, 3.. rows.
+	_, cmd := e.m.Update(tea.MouseMsg{X: 5, Y: 4, Button: tea.MouseButtonWheelDown})
+	e.settle(cmd)
+	if e.m.flows.list.cursor != 3 {
+		t.Errorf("wheel down over flows: cursor %d, want 3", e.m.flows.list.cursor)
+	}
+	_, cmd = e.m.Update(tea.MouseMsg{X: 5, Y: 4, Button: tea.MouseButtonWheelUp})
+	e.settle(cmd)
+	if e.m.flows.list.cursor != 0 {
+		t.Errorf("wheel up over flows: cursor %d, want 0", e.m.flows.list.cursor)
+	}
+	_, cmd = e.m.Update(tea.MouseMsg{X: 5, Y: 4, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	e.settle(cmd)
+	if e.m.flows.list.cursor != 1 {
+		t.Errorf("click on the second row: cursor %d, want 1", e.m.flows.list.cursor)
+	}
+	// Wheel over the packet pane scrolls packets.
+	top := 1 + e.m.fh + 1
+	e.m.Update(tea.MouseMsg{X: 5, Y: top, Button: tea.MouseButtonWheelUp})
+	if e.m.packets.list.cursor != 2 {
+		t.Errorf("wheel up over packets: cursor %d, want 2", e.m.packets.list.cursor)
+	}
+}
+
+// checkScreen fails unless v is exactly h lines of at most w cells.
+func checkScreen(t *testing.T, v string, w, h int) {
+	t.Helper()
+	lines := strings.Split(v, "\n")
+	if len(lines) != h {
+		t.Errorf("%dx%d: %d lines", w, h, len(lines))
+	}
+	for i, l := range lines {
+		if n := visibleWidth(l); n > w {
+			t.Errorf("%dx%d: line %d is %d cells: %q", w, h, i, n, l)
+		}
+	}
+}
+
+func TestTUIResize(t *testing.T) {
+	e := newEnv(t, 80, 24, Config{Filter: "udp or (tcp and port 80)"})
+	e.fill()
+	e.add(decode.DirOut, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 2, bytes.Repeat([]byte("x"), 1400)))
+	e.tick()
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {40, 10}, {100, 30}, {200, 60}, {81, 25}, {250, 12}} {
+		e.m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		for _, keys := range [][]string{nil, {"enter"}, {"enter"}, {"?"}, {"?", "esc", "esc"}} {
+			e.press(keys...)
+			checkScreen(t, e.m.View(), sz[0], sz[1])
+		}
+	}
+	// Too small: one line that says so.
+	e.m.Update(tea.WindowSizeMsg{Width: 30, Height: 5})
+	if v := e.m.View(); !strings.Contains(v, "too small") || visibleWidth(v) > 30 {
+		t.Errorf("tiny terminal: %q", v)
+	}
+}
+
+// TestTUIHostileBytes: escape sequences, bells, C1 controls, bidi overrides
+// and invalid UTF-8 in payloads, DNS names and HTTP lines never reach the
+// terminal.
+func TestTUIHostileBytes(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	evil := []byte("\x1b]0;pwned\x07\x1b[2J\x9b31m\xc2\x9b\xe2\x80\xae\xff\xfe")
+	e.add(decode.DirIn, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 9, evil))
+	e.add(decode.DirIn, udpFrame(t, "10.0.0.1", 5353, "10.0.0.2", 53, dnsQuery([]byte("a\x1b[31m"), evil[:12], []byte("\xff\xc2\x85"))))
+	e.add(decode.DirOut, tcpFrame(t, "10.0.0.1", 3333, "10.0.0.2", 80, false, true, append([]byte("GET /"), append(evil, " HTTP/1.1\r\n\r\n"...)...)))
+	e.tick()
+	views := 0
+	for range e.m.flows.rows {
+		for _, keys := range [][]string{nil, {"enter"}, {"enter"}, {"g"}, {"esc", "esc", "j"}} {
+			e.press(keys...)
+			checkClean(t, e.m.View())
+			views++
+		}
+	}
+	e.m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	checkClean(t, e.m.View())
+	if views == 0 {
+		t.Fatal("no flows")
+	}
+}
+
+func checkClean(t *testing.T, v string) {
+	t.Helper()
+	if !utf8.ValidString(v) {
+		t.Errorf("view is not valid UTF-8:\n%q", v)
+	}
+	for _, r := range v {
+		if r == 0x1b || r == 0x07 || r >= 0x80 && r <= 0x9f || r == 0x202e || r < 0x20 && r != '\n' || r == 0x7f {
+			t.Fatalf("view holds %U:\n%q", r, v)
+		}
+	}
+}

@@ -1,0 +1,41 @@
+package ui
+
+import (
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/decode"
+)
+
+// tickMsg asks for a redraw from fresh views of the engine.
+type tickMsg time.Time
+
+// refreshReq is what one refresh fetches from the engine.
+type refreshReq struct {
+	now      time.Time
+	sort     decode.SortKey
+	filter   string
+	flows    bool   // fetch the flow table (false while paused)
+	flowID   uint64 // the selected flow, if hasFlow
+	hasFlow  bool
+	cursor   int // the selected row, used when flowID has gone
+	packets  bool
+	maxPkts  int
+	selected uint64 // packet selected in the packet list, for the hex pane
+}
+
+// refreshMsg carries views of the engine, fetched off the update loop.
+type refreshMsg struct {
+	req     refreshReq
+	stats   decode.Stats
+	flows   []decode.FlowView // nil unless req.flows
+	flowID  uint64            // the flow packets belong to
+	hasFlow bool
+	packets []decode.PacketView
+}
+
+// savedMsg reports the end of a save.
+type savedMsg struct {
+	path string
+	n    int
+	err  error
+}

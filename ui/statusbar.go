@@ -1,0 +1,85 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/bpftop-cap/bpftop-cap/decode"
+)
+
+// statusBar renders the top line: source, hook, capture filter, counters,
+// ring fill and PAUSED.
+func statusBar(st *Styles, cfg *Config, s decode.Stats, paused bool, w int) string {
+	var parts []string
+	add := func(style func(...string) string, format string, a ...any) {
+		parts = append(parts, style(" "+fmt.Sprintf(format, a...)+" "))
+	}
+	if paused {
+		add(st.Paused.Render, "PAUSED")
+	}
+	src := safe(cfg.Source)
+	if cfg.Hook != "" {
+		src += " " + safe(cfg.Hook)
+	}
+	add(st.StatusBar.Render, "%s", src)
+	if cfg.Filter != "" {
+		add(st.StatusBar.Render, "filter: %s", safe(cfg.Filter))
+	}
+	add(st.StatusBar.Render, "%s pkts", count(s.Packets))
+	if cfg.Live {
+		add(st.StatusBar.Render, "%s pps", si(s.PPS, ""))
+		add(st.StatusBar.Render, "%s", bits(s.BPS))
+	}
+	warn := func(v uint64) func(...string) string {
+		if v > 0 {
+			return st.Warn.Render
+		}
+		return st.StatusBar.Render
+	}
+	if cfg.Live {
+		add(warn(s.Lost), "lost %s", count(s.Lost))
+		add(warn(s.Dropped), "dropped %s", count(s.Dropped))
+	}
+	add(st.StatusBar.Render, "ring %.0f%%", s.RingFill)
+	add(st.StatusBar.Render, "%d flows", s.Flows)
+	line := strings.Join(parts, st.StatusBar.Render("│"))
+	if visibleWidth(line) > w {
+		line = ansi.Truncate(line, w, "…")
+	}
+	if pad := w - visibleWidth(line); pad > 0 {
+		line += st.StatusBar.Render(strings.Repeat(" ", pad))
+	}
+	return line
+}
+
+// footer renders the bottom line: the filter being typed, a message, or
+// the short help.
+func footer(st *Styles, m *Model, w int) string {
+	switch {
+	case m.editing:
+		return fit("filter flows: "+m.filter+"█  (enter keep, esc clear)", w)
+	case m.msg != "" && m.msgErr:
+		return st.Error.Render(fit(m.msg, w))
+	case m.msg != "":
+		return st.Message.Render(fit(m.msg, w))
+	}
+	var parts []string
+	for _, b := range m.keys.ShortHelp() {
+		h := b.Help()
+		k := h.Key
+		if i := strings.IndexByte(k, '/'); i > 0 {
+			k = k[:i] // "q/ctrl+c" -> "q"
+		}
+		parts = append(parts, k+" "+firstWord(h.Desc))
+	}
+	return st.Dim.Render(fit(strings.Join(parts, " · "), w))
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexAny(s, " :;,"); i > 0 {
+		return s[:i]
+	}
+	return s
+}

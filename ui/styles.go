@@ -1,0 +1,47 @@
+package ui
+
+import "github.com/charmbracelet/lipgloss"
+
+// Styles is every style the live view uses. Colours go through lipgloss, so
+// they follow the terminal's profile and NO_COLOR; nothing relies on colour
+// alone (the cursor row has a '>' and the focused pane a '▶').
+type Styles struct {
+	StatusBar    lipgloss.Style
+	Paused       lipgloss.Style
+	Warn         lipgloss.Style
+	Title        lipgloss.Style
+	TitleFocused lipgloss.Style
+	Header       lipgloss.Style
+	Row          lipgloss.Style
+	Selected     lipgloss.Style // cursor row of the focused pane
+	SelectedDim  lipgloss.Style // cursor row of another pane
+	Dim          lipgloss.Style
+	Layer        lipgloss.Style
+	Offset       lipgloss.Style
+	Message      lipgloss.Style
+	Error        lipgloss.Style
+	HelpKey      lipgloss.Style
+	HelpDesc     lipgloss.Style
+}
+
+// DefaultStyles returns the styles of the live view.
+func DefaultStyles() Styles {
+	return Styles{
+		StatusBar:    lipgloss.NewStyle().Reverse(true),
+		Paused:       lipgloss.NewStyle().Reverse(true).Bold(true).Foreground(lipgloss.Color("3")),
+		Warn:         lipgloss.NewStyle().Reverse(true).Bold(true).Foreground(lipgloss.Color("1")),
+		Title:        lipgloss.NewStyle().Foreground(lipgloss.Color("8")),
+		TitleFocused: lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("6")),
+		Header:       lipgloss.NewStyle().Bold(true),
+		Row:          lipgloss.NewStyle(),
+		Selected:     lipgloss.NewStyle().Reverse(true),
+		SelectedDim:  lipgloss.NewStyle().Underline(true),
+		Dim:          lipgloss.NewStyle().Foreground(lipgloss.Color("8")),
+		Layer:        lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("4")),
+		Offset:       lipgloss.NewStyle().Foreground(lipgloss.Color("8")),
+		Message:      lipgloss.NewStyle().Foreground(lipgloss.Color("2")),
+		Error:        lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("1")),
+		HelpKey:      lipgloss.NewStyle().Bold(true),
+		HelpDesc:     lipgloss.NewStyle().Foreground(lipgloss.Color("8")),
+	}
+}
