@@ -61,7 +61,7 @@ func OpenFile(path string) (*File, error) {
 }
 
 func newFile(rd io.Reader) (*File, error) {
-	br := bufio.NewReaderSize(rd, 1<<20)
+	br := bufio.NewReaderSize(rd, 64<<10)
 	head, err := br.Peek(4)
 	if len(head) < 4 {
 		if err == nil || errors.Is(err, io.EOF) {

@@ -97,7 +97,6 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 	// The flusher makes the rings readable below the watermark every
 	// FlushInterval, so a lone packet still shows, follows the realtime
 	// clock, and on cancellation asks for the final drain.
-	stop := make(chan struct{})
 	var stopping sync.WaitGroup
 	done := make(chan struct{})
 	stopping.Add(1)
@@ -115,8 +114,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 				}
 				_ = r.rd.Flush()
 			case <-ctx.Done():
-				close(stop)
-				_ = r.rd.Flush()
+				_ = r.rd.Flush() // wake a blocked read
 				return
 			case <-done:
 				return
@@ -144,15 +142,22 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 		out <- batch
 		batch = nil
 	}
+	// final is set once we have asked for the last flush ourselves, after
+	// seeing ctx done: only the ErrFlushed that answers it ends the loop. An
+	// earlier one (a tick's) reflects ring positions read before the
+	// programs were detached, and records written after it would be lost.
+	final := false
 	for {
 		err := r.rd.ReadInto(&rec)
 		switch {
 		case errors.Is(err, perf.ErrFlushed):
 			ship()
-			select {
-			case <-stop:
+			if final {
 				return nil
-			default:
+			}
+			if ctx.Err() != nil {
+				final = true
+				_ = r.rd.Flush()
 			}
 			continue
 		case errors.Is(err, perf.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
