@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"golang.org/x/term"
 
@@ -43,17 +45,19 @@ func convert(o *options, stdout, stderr io.Writer) error {
 	}
 	defer in.Close()
 	fmt.Fprintf(stderr, "bpftop-cap: reading from %s file %s, link-type %v, snapshot length %d\n", in.Format, o.read, in.LinkTypeName(), in.Snaplen)
-	out, closeOut, _, err := openOutput(o, stdout)
+	if len(o.prog) > 0 && in.LinkType&0x03ffffff != 1 {
+		return fmt.Errorf("filter expressions apply to Ethernet captures; %s is %s", o.read, in.LinkTypeName())
+	}
+	signal.Ignore(syscall.SIGPIPE) // -w - | head: a write error, not death
+	out, closeOut, removeOut, err := openOutput(o, stdout)
 	if err != nil {
 		return err
 	}
 	defer closeOut()
 	pw, err := capture.NewPcapWriter(out, in.Snaplen, in.LinkType)
 	if err != nil {
+		removeOut()
 		return err
-	}
-	if len(o.prog) > 0 && in.LinkType&0x03ffffff != 1 {
-		return fmt.Errorf("filter expressions apply to Ethernet captures; %s is %s", o.read, in.LinkTypeName())
 	}
 	var keep func([]byte, uint32) bool
 	if len(o.prog) > 0 {

@@ -85,6 +85,9 @@ func runDemo(o *options, stderr io.Writer) error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		// The child already said why on the shared stderr.
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &exitError{code: 128 + int(ws.Signal())}
+		}
 		return &exitError{code: ee.ExitCode()}
 	}
 	return err

@@ -60,6 +60,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		pw, err = capture.NewPcapWriter(out, uint32(o.snaplen), bpf.LinkTypeEthernet)
 	}
 	if err != nil {
+		removeFile()
 		return err
 	}
 	fmt.Fprintf(stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type EN10MB (Ethernet), snapshot length %d bytes\n",
@@ -67,6 +68,9 @@ func headless(o *options, stdout, stderr io.Writer) error {
 
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopSignals()
+	// A closed pipe (-w - | head) is a write error that ends the capture
+	// through the normal path, not a signal that kills before cleanup.
+	signal.Ignore(syscall.SIGPIPE)
 	stopCtx, stop := context.WithCancel(sigCtx)
 	defer stop()
 	readCtx, stopRead := context.WithCancel(context.Background())
@@ -77,6 +81,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	var g errgroup.Group
 	g.Go(noPanic(func() error {
 		defer close(batches)
+		defer stop() // a reader that fails ends the capture
 		return sess.Run(readCtx, batches)
 	}))
 	var writerErr error
@@ -103,14 +108,18 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		})
 		return nil
 	})
+	var readyErr error
 	if o.readyFile != "" {
-		if err := os.WriteFile(o.readyFile, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
+		if readyErr = os.WriteFile(o.readyFile, []byte(fmt.Sprintln(os.Getpid())), 0o600); readyErr != nil {
+			readyErr = fmt.Errorf("write ready file: %w", readyErr)
 			stop()
-			fmt.Fprintf(stderr, "bpftop-cap: write ready file: %v\n", err)
 		}
 	}
 
 	<-stopCtx.Done()
+	// From here a second Ctrl-C ends the process the default way, should
+	// the drain ever hang (the bpf links detach with it).
+	stopSignals()
 	// Detach first so the rings stop filling, then drain them into the file.
 	detachErr := sess.Detach()
 	stopRead()
@@ -147,6 +156,8 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
 	}
 	switch {
+	case readyErr != nil:
+		return readyErr
 	case writerErr != nil:
 		return writerErr
 	case goneErr != nil:

@@ -3,47 +3,71 @@ package bpf
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// FilterName names our clsact filters, so that a filter left behind by a run
-// that was killed can be recognised and removed at the next start.
+// FilterName starts the names of our clsact filters: "bpftop-cap-PID". A
+// filter left behind by a run that was killed is recognised by its dead
+// PID and removed at the next start; a live run's filters are left alone.
 const FilterName = "bpftop-cap"
-
-// filterPrio is the priority of our filters; any free one would do.
-const filterPrio = 0xbc
 
 type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
+// ignorable are the errors of removing something that is already gone.
+func ignorable(err error) bool {
+	return errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL)
+}
+
+var clsactParents = []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS}
+
 // attachClsact attaches the programs as direct-action bpf filters on a clsact
-// qdisc, creating the qdisc if there is none. Closing removes the filters,
-// and the qdisc if we created it.
+// qdisc, creating the qdisc if there is none; the kernel picks the filters'
+// priority and handle, so several runs (and other tools) can share the
+// qdisc. Closing removes our filters, then the qdisc if we created it (or
+// took over a killed run's) and nothing else is left on it.
 func attachClsact(a *Attachment, ifindex int, ifname string, ingress, egress *ebpf.Program, in, out bool) error {
-	if n, err := RemoveStaleFilters(ifindex); err != nil {
+	stale, err := RemoveStaleFilters(ifindex)
+	if err != nil {
 		return err
-	} else if n > 0 && a.Fallback != "" {
-		a.Fallback += fmt.Sprintf("; removed %d stale filter(s) of an earlier run", n)
+	}
+	if stale > 0 {
+		note := fmt.Sprintf("removed %d filter(s) left by a killed run", stale)
+		if a.Fallback != "" {
+			note = a.Fallback + "; " + note
+		}
+		a.Fallback = note
 	}
 	qdisc := &netlink.GenericQdisc{
 		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
 		QdiscType:  "clsact",
 	}
+	owned := stale > 0
 	if err := netlink.QdiscAdd(qdisc); err == nil {
+		owned = true
+	} else if !errors.Is(err, unix.EEXIST) {
+		return classify(fmt.Sprintf("add clsact qdisc to %q", ifname), err)
+	}
+	if owned {
 		a.closers = append(a.closers, closerFunc(func() error {
-			if err := netlink.QdiscDel(qdisc); err != nil && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			if n, err := countFilters(ifindex); err != nil || n > 0 {
+				return nil // someone else's filters: leave their qdisc
+			}
+			if err := netlink.QdiscDel(qdisc); err != nil && !ignorable(err) {
 				return fmt.Errorf("remove clsact qdisc from %q: %w", ifname, err)
 			}
 			return nil
 		}))
-	} else if !errors.Is(err, unix.EEXIST) {
-		return classify(fmt.Sprintf("add clsact qdisc to %q", ifname), err)
 	}
+	name := FilterName + "-" + strconv.Itoa(os.Getpid())
 	for _, h := range []struct {
 		on     bool
 		prog   *ebpf.Program
@@ -56,18 +80,17 @@ func attachClsact(a *Attachment, ifindex int, ifname string, ingress, egress *eb
 			continue
 		}
 		f := &netlink.BpfFilter{
-			FilterAttrs: netlink.FilterAttrs{
-				LinkIndex: ifindex, Parent: h.parent, Handle: 1,
-				Priority: filterPrio, Protocol: unix.ETH_P_ALL,
-			},
-			Fd: h.prog.FD(), Name: FilterName, DirectAction: true,
+			FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: h.parent, Protocol: unix.ETH_P_ALL},
+			Fd:          h.prog.FD(), Name: name, DirectAction: true,
 		}
 		if err := netlink.FilterAdd(f); err != nil {
 			_ = a.Close()
 			return classify(fmt.Sprintf("add bpf filter to %q", ifname), err)
 		}
+		parent := h.parent
 		a.closers = append(a.closers, closerFunc(func() error {
-			if err := netlink.FilterDel(f); err != nil && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+			_, err := removeFilters(ifindex, parent, func(n string) bool { return n == name })
+			if err != nil && !ignorable(err) {
 				return fmt.Errorf("remove bpf filter from %q: %w", ifname, err)
 			}
 			return nil
@@ -76,31 +99,74 @@ func attachClsact(a *Attachment, ifindex int, ifname string, ingress, egress *eb
 	return nil
 }
 
-// RemoveStaleFilters removes bpf filters named FilterName from the clsact
-// hooks of the interface: what a killed run of ours left behind. It returns
-// how many it removed.
-func RemoveStaleFilters(ifindex int) (int, error) {
+// removeFilters deletes the bpf filters under parent whose name matches.
+func removeFilters(ifindex int, parent uint32, match func(name string) bool) (int, error) {
 	lnk, err := netlink.LinkByIndex(ifindex)
 	if err != nil {
-		return 0, fmt.Errorf("look up interface %d: %w", ifindex, err)
+		return 0, err
+	}
+	filters, err := netlink.FilterList(lnk, parent)
+	if err != nil {
+		return 0, nil // no clsact qdisc: nothing of ours can be there
 	}
 	n := 0
-	for _, parent := range []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS} {
-		filters, err := netlink.FilterList(lnk, parent)
-		if err != nil {
-			// No clsact qdisc: nothing of ours can be there.
+	for _, f := range filters {
+		bf, ok := f.(*netlink.BpfFilter)
+		if !ok || !match(bf.Name) {
 			continue
 		}
-		for _, f := range filters {
-			bf, ok := f.(*netlink.BpfFilter)
-			if !ok || !strings.HasPrefix(bf.Name, FilterName) {
-				continue
-			}
-			if err := netlink.FilterDel(bf); err != nil {
-				return n, classify("remove stale bpf filter", err)
-			}
-			n++
+		if err := netlink.FilterDel(bf); err != nil && !ignorable(err) {
+			return n, err
 		}
+		n++
 	}
 	return n, nil
+}
+
+// countFilters counts the filters (of any kind and owner) on the clsact hooks.
+func countFilters(ifindex int) (int, error) {
+	lnk, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, parent := range clsactParents {
+		fs, err := netlink.FilterList(lnk, parent)
+		if err != nil {
+			continue
+		}
+		n += len(fs)
+	}
+	return n, nil
+}
+
+// staleName reports whether a filter name is ours and its run is gone.
+func staleName(name string) bool {
+	if name == FilterName {
+		return true // an early version's, without a PID
+	}
+	rest, ok := strings.CutPrefix(name, FilterName+"-")
+	if !ok {
+		return false
+	}
+	pid, err := strconv.Atoi(rest)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return errors.Is(err, syscall.ESRCH)
+}
+
+// RemoveStaleFilters removes the bpf filters that killed runs of ours left
+// on the clsact hooks of the interface and returns how many it removed.
+func RemoveStaleFilters(ifindex int) (int, error) {
+	total := 0
+	for _, parent := range clsactParents {
+		n, err := removeFilters(ifindex, parent, staleName)
+		total += n
+		if err != nil {
+			return total, classify("remove stale bpf filter", err)
+		}
+	}
+	return total, nil
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +66,6 @@ func TestInterfaceDisappears(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "gone.pcap")
 	bc := startCapture(t, pair, "-w", out, "-Q", "in")
 	sendUDP(t, pair, 9301, []int{64, 64, 64})
-	time.Sleep(200 * time.Millisecond) // let the reader's flush tick pass once
 	if o, err := exec.Command("ip", "-n", pair.NsA, "link", "del", pair.IfA).CombinedOutput(); err != nil {
 		t.Fatalf("delete %s: %v %s", pair.IfA, err, o)
 	}
@@ -139,6 +140,72 @@ func TestPanicIsContained(t *testing.T) {
 			t.Errorf("crash file %s: %v", crash, err)
 		}
 		os.Remove(crash)
+	}
+	requireNothingAttached(t, pair)
+}
+
+// TestClosedPipe: `-w - | head -c 100`: when the reader of stdout goes
+// away, bpftop-cap ends through its normal path (one line, exit 1), not
+// killed by SIGPIPE before cleanup: even the clsact filter is removed.
+func TestClosedPipe(t *testing.T) {
+	pair := testutil.NewPair(t)
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := testutil.Cmd(pair.NsA, binary, "-i", pair.IfA, "-w", "-", "--tc-attach=clsact", "--ready-file", ready)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready:\n%s", p.stderr)
+	// Traffic until bpftop-cap exits: it only learns of the closed pipe
+	// when it next writes, as tcpdump does.
+	var rx net.PacketConn
+	var tx net.Conn
+	if err := testutil.InNetns(pair.NsA, func() (err error) {
+		rx, err = net.ListenPacket("udp4", net.JoinHostPort(pair.AddrA, "9304"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	go io.Copy(io.Discard, readerOf(rx))
+	if err := testutil.InNetns(pair.NsB, func() (err error) {
+		tx, err = net.Dial("udp4", rx.LocalAddr().String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	defer close(exited)
+	go func() {
+		defer tx.Close()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-exited:
+				return
+			case <-tick.C:
+				tx.Write(make([]byte, 200))
+			}
+		}
+	}()
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(stdout, head); err != nil {
+		t.Fatalf("read the first 100 bytes: %v", err)
+	}
+	stdout.Close() // head exits
+	if code := exitCode(t, p, 10*time.Second); code != 1 {
+		t.Errorf("exit %d, want 1 (a write error):\n%s", code, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "broken pipe") {
+		t.Errorf("stderr does not name the broken pipe:\n%s", p.stderr)
 	}
 	requireNothingAttached(t, pair)
 }

@@ -93,15 +93,16 @@ func TestKernelFilter(t *testing.T) {
 			bc := startCapture(t, pair, append([]string{"-w", ours}, strings.Fields(expr)...)...)
 			mixedTraffic(t, pair)
 			// tcpdump has everything when its file stops growing.
-			last := -1
+			// (the same count over five polls 10 ms apart).
+			last, same := -1, 0
 			testutil.Eventually(t, 10*time.Second, func() bool {
 				n := len(readPcap(t, all))
-				stable := n == last && n > 0
-				last = n
-				if !stable {
-					time.Sleep(100 * time.Millisecond)
+				if n == last && n > 0 {
+					same++
+				} else {
+					last, same = n, 0
 				}
-				return stable
+				return same >= 5
 			}, "tcpdump's capture did not settle")
 			if err := bc.stop(t, syscall.SIGINT); err != nil {
 				t.Fatalf("exit: %v\n%s", err, bc.stderr)

@@ -171,10 +171,11 @@ func TestStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
 	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready:\n%s", p.stderr)
 	sendUDP(t, pair, 9002, datagramSizes())
-	if err := <-p.done; err != nil {
-		t.Fatalf("exit: %v\n%s", err, p.stderr)
+	if code := exitCode(t, p, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
 	}
 	file := filepath.Join(t.TempDir(), "stdout.pcap")
 	if err := os.WriteFile(file, []byte(out.String()), 0o600); err != nil {
@@ -182,6 +183,35 @@ func TestStdout(t *testing.T) {
 	}
 	if n := tcpdumpCount(t, file); n != 20 {
 		t.Errorf("tcpdump reads %d packets from stdout, want 20", n)
+	}
+	requireNothingAttached(t, pair)
+}
+
+// TestTwoClsactRuns: two captures on one interface through the clsact
+// fallback do not remove each other's filters, and no filter is left when
+// both are gone. (The qdisc stays with the second run's exit: only its
+// creator removes it, when empty; an empty clsact qdisc does nothing.)
+func TestTwoClsactRuns(t *testing.T) {
+	pair := testutil.NewPair(t)
+	dir := t.TempDir()
+	first := startCapture(t, pair, "-w", filepath.Join(dir, "1.pcap"), "--tc-attach=clsact", "-Q", "in")
+	second := startCapture(t, pair, "-w", filepath.Join(dir, "2.pcap"), "--tc-attach=clsact", "-Q", "in")
+	sendUDP(t, pair, 9010, []int{100, 100, 100})
+	if err := first.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("first: %v\n%s", err, first.stderr)
+	}
+	if left, _ := testutil.Attached(pair.NsA, pair.IfA); len(left) != 1 {
+		t.Errorf("after the first run exits, attached: %v (want the second run's filter)", left)
+	}
+	sendUDP(t, pair, 9011, []int{100, 100})
+	if err := second.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("second: %v\n%s", err, second.stderr)
+	}
+	if n := len(byTag(t, readPcap(t, filepath.Join(dir, "1.pcap")), "first")); n != 3 {
+		t.Errorf("first run has %d of 3 datagrams", n)
+	}
+	if n := len(readPcap(t, filepath.Join(dir, "2.pcap"))); n < 5 {
+		t.Errorf("second run has %d packets, want the 5 datagrams", n)
 	}
 	requireNothingAttached(t, pair)
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -117,8 +118,10 @@ func tag(i int) string { return fmt.Sprintf("bpftop-e2e-%06d;", i) }
 var tagRE = regexp.MustCompile(`bpftop-e2e-(\d{6});`)
 
 // sendUDP sends one datagram per size from namespace B to A's address and
-// port, each payload starting with its tag and padded to its size; A has a
-// socket open on the port so no ICMP comes back. It returns the payloads.
+// port, each payload starting with its tag and padded to its size, to a
+// socket in A (so no ICMP comes back), and waits until that socket has
+// received them all: the capture hooks on A's interface ran before that.
+// It returns the payloads.
 func sendUDP(t *testing.T, pair *testutil.Pair, port int, sizes []int) [][]byte {
 	t.Helper()
 	var rx net.PacketConn
@@ -129,7 +132,16 @@ func sendUDP(t *testing.T, pair *testutil.Pair, port int, sizes []int) [][]byte 
 		t.Fatal(err)
 	}
 	defer rx.Close()
-	go io.Copy(io.Discard, readerOf(rx))
+	var received atomic.Int64
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			if _, _, err := rx.ReadFrom(buf); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
 
 	var tx net.Conn
 	if err := testutil.InNetns(pair.NsB, func() (err error) {
@@ -148,6 +160,8 @@ func sendUDP(t *testing.T, pair *testutil.Pair, port int, sizes []int) [][]byte 
 		}
 		payloads = append(payloads, p)
 	}
+	testutil.Eventually(t, 10*time.Second, func() bool { return received.Load() >= int64(len(sizes)) },
+		"%d datagrams sent to port %d were not all received", len(sizes), port)
 	return payloads
 }
 
