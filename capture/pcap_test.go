@@ -155,3 +155,40 @@ func TestTcpdumpReadsOurPcap(t *testing.T) {
 		t.Errorf("tcpdump output lacks our nanosecond stamps or packets:\n%s", out)
 	}
 }
+
+// TestWriteBatchesMergesAcrossBatches: packets of a later batch older than
+// packets of the batch before it (another CPU's ring read later) are
+// written in time order.
+func TestWriteBatchesMergesAcrossBatches(t *testing.T) {
+	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	mk := func(offsets ...int) *Batch {
+		b := &Batch{Packets: make([]Packet, 0, 8), buf: make([]byte, 0, 1024)}
+		for _, o := range offsets {
+			b.add(Packet{TS: base.Add(time.Duration(o) * time.Microsecond), OrigLen: 60}, make([]byte, 60))
+		}
+		return b
+	}
+	in := make(chan *Batch, 4)
+	in <- mk(1, 3, 5, 9)
+	in <- mk(2, 4, 6, 10)
+	in <- mk(7, 8, 11)
+	close(in)
+	var buf bytes.Buffer
+	w, _ := NewPcapWriter(&buf, 65535, 1)
+	res := WriteBatches(in, w, 0, func() {})
+	if res.Err != nil || res.Written != 11 {
+		t.Fatalf("written %d, %v", res.Written, res.Err)
+	}
+	r, _ := pcapgo.NewReader(&buf)
+	var last time.Time
+	for i := 0; ; i++ {
+		_, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if ci.Timestamp.Before(last) {
+			t.Fatalf("packet %d at %v is older than the one before (%v)", i, ci.Timestamp, last)
+		}
+		last = ci.Timestamp
+	}
+}

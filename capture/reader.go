@@ -18,7 +18,7 @@ import (
 // Options tune the reader. Zero values take the defaults.
 type Options struct {
 	PerCPUBuffer  int           // perf ring bytes per CPU; default 8 MiB
-	Watermark     int           // bytes in a CPU's ring before a wakeup; default 1/8 of the ring
+	Watermark     int           // bytes in a CPU's ring before a wakeup; default 1/32 of the ring
 	FlushInterval time.Duration // how often pending records are read regardless; default 50ms
 	BatchPackets  int           // packets per batch; default 1024
 	BatchBytes    int           // buffer bytes per batch; default 2 MiB
@@ -34,7 +34,7 @@ func (o *Options) defaults() {
 		o.PerCPUBuffer = 8 << 20
 	}
 	if o.Watermark <= 0 {
-		o.Watermark = o.PerCPUBuffer / 8
+		o.Watermark = o.PerCPUBuffer / 32
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = 50 * time.Millisecond

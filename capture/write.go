@@ -1,43 +1,137 @@
 package capture
 
+import (
+	"container/heap"
+	"time"
+)
+
 // WriteResult says how writing batches to a file ended.
 type WriteResult struct {
 	Written uint64
 	Err     error // the first write error; later batches are only released
 }
 
+// How WriteBatches puts packets back in time order: it holds up to
+// maxHeld batches and writes a packet once it is older than the newest
+// packet seen by reorderWindow, when more batches are held than that, or
+// when no batch has come for holdMax.
+const (
+	reorderWindow = 100 * time.Millisecond
+	maxHeld       = 8
+	holdMax       = 100 * time.Millisecond
+)
+
+// cursor is a held batch and its first packet not yet written.
+type cursor struct {
+	b *Batch
+	i int
+}
+
+type cursorHeap []*cursor
+
+func (h cursorHeap) Len() int { return len(h) }
+func (h cursorHeap) Less(i, j int) bool {
+	return h[i].b.Packets[h[i].i].TS.Before(h[j].b.Packets[h[j].i].TS)
+}
+func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
+}
+
 // WriteBatches writes every packet of the batches from in to w, releasing
 // each batch, until in is closed. After limit packets (0: no limit), or on
 // the first write error, it calls stop once and writes no more, but keeps
-// draining so the reader never blocks. It flushes w at the end.
+// draining so the reader never blocks. It flushes w when nothing is queued
+// and at the end.
+//
+// The perf rings are per CPU and read one after another, so a batch can
+// hold packets older than some of the batches before it. Each batch is
+// sorted by the reader; WriteBatches merges the batches it holds (a heap
+// of cursors), so the file is in time order as long as the skew between
+// CPUs stays within the reorder bounds above.
 func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) WriteResult {
-	var res WriteResult
-	for b := range in {
-		for i := range b.Packets {
-			if res.Err != nil || (limit > 0 && res.Written >= limit) {
-				break
-			}
-			if err := w.Write(&b.Packets[i]); err != nil {
-				res.Err = err
-				stop()
-				break
-			}
-			res.Written++
-			if limit > 0 && res.Written == limit {
-				stop()
-			}
+	var (
+		res     WriteResult
+		stopped bool
+		held    cursorHeap
+		newest  time.Time
+		timer   = time.NewTimer(holdMax)
+	)
+	defer timer.Stop()
+	halt := func() {
+		if !stopped {
+			stopped = true
+			stop()
 		}
-		b.Release()
-		if res.Err == nil && len(in) == 0 {
-			// Nothing queued: make what we have visible (for -w - | tcpdump).
+	}
+	writeOne := func(p *Packet) {
+		if res.Err != nil || (limit > 0 && res.Written >= limit) {
+			return
+		}
+		if err := w.Write(p); err != nil {
+			res.Err = err
+			halt()
+			return
+		}
+		res.Written++
+		if limit > 0 && res.Written == limit {
+			halt()
+		}
+	}
+	flush := func() {
+		if res.Err == nil {
 			if err := w.Flush(); err != nil {
 				res.Err = err
-				stop()
+				halt()
 			}
 		}
 	}
-	if res.Err == nil {
-		res.Err = w.Flush()
+	// drain writes held packets older than upTo (all, if upTo is zero)
+	// and, while more than keep batches are held, the oldest ones anyway.
+	drain := func(upTo time.Time, keep int) {
+		for held.Len() > 0 {
+			c := held[0]
+			p := &c.b.Packets[c.i]
+			if held.Len() <= keep && !upTo.IsZero() && !p.TS.Before(upTo) {
+				return
+			}
+			writeOne(p)
+			if c.i++; c.i == len(c.b.Packets) {
+				heap.Pop(&held)
+				c.b.Release()
+			} else {
+				heap.Fix(&held, 0)
+			}
+		}
 	}
-	return res
+	for {
+		select {
+		case b, ok := <-in:
+			if !ok {
+				drain(time.Time{}, 0)
+				flush()
+				return res
+			}
+			if len(b.Packets) == 0 {
+				b.Release()
+				continue
+			}
+			heap.Push(&held, &cursor{b: b})
+			if last := b.Packets[len(b.Packets)-1].TS; last.After(newest) {
+				newest = last
+			}
+			drain(newest.Add(-reorderWindow), maxHeld)
+			if len(in) == 0 {
+				flush()
+			}
+			timer.Reset(holdMax)
+		case <-timer.C:
+			drain(time.Time{}, 0)
+			flush()
+		}
+	}
 }
