@@ -30,6 +30,10 @@ type flowTable struct {
 	list  cursorList
 	selID uint64
 	ok    bool // selID is set
+	// moved is set while the user keeps the selection off the top row;
+	// until then (and again after g) the selection follows the top flow,
+	// as top(1) does, instead of one flow sinking down the sorted list.
+	moved bool
 	width int
 }
 
@@ -53,7 +57,11 @@ func selectRow(rows []decode.FlowView, id uint64, hasID bool, cursor int) int {
 func (t *flowTable) setRows(rows []decode.FlowView) {
 	t.rows = rows
 	t.list.n = len(rows)
-	t.list.cursor = max(selectRow(rows, t.selID, t.ok, t.list.cursor), 0)
+	if t.moved {
+		t.list.cursor = max(selectRow(rows, t.selID, t.ok, t.list.cursor), 0)
+	} else {
+		t.list.cursor = 0
+	}
 	t.list.clamp()
 	t.sync()
 }

@@ -218,6 +218,7 @@ func (m *Model) updateHex() {
 // flowChanged reacts to a new flow selection.
 func (m *Model) flowChanged(before uint64, hadOne bool) tea.Cmd {
 	m.flows.sync()
+	m.flows.moved = m.flows.list.cursor != 0
 	if m.flows.ok == hadOne && m.flows.selID == before {
 		return nil
 	}

@@ -144,7 +144,17 @@ func TestTUISortCycle(t *testing.T) {
 		{"last seen", "10.0.0.6:1234"},
 		{"bytes", "10.0.0.1:40000"},
 	}
-	// The selection stays on the same flow while the order changes.
+	// Untouched, the selection follows the top row, as in top(1).
+	e.press("s")
+	if got, _ := e.m.flows.selected(); got.ID != e.m.flows.rows[0].ID {
+		t.Errorf("unmoved selection is on %s, not the top flow %s", got.A, e.m.flows.rows[0].A)
+	}
+	e.press("s")
+	e.press("s")
+	e.press("s") // back to bytes
+	// Once moved, the selection stays on the same flow while the order
+	// changes.
+	e.press("j")
 	sel := e.m.flows.selID
 	for _, w := range want {
 		e.press("s")
