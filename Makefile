@@ -13,7 +13,7 @@ FUZZSHORT ?= 20000x
 FUZZ_TARGETS := ./bpf:FuzzParseRecord ./capture:FuzzReadCapture ./decode:FuzzDecode ./filter:FuzzCompile ./filter:FuzzMatch
 BENCHTIME ?= 1s
 
-.PHONY: all build generate check-generated test bench fuzz lint help clean
+.PHONY: all build generate check-generated test bench soak fuzz lint help clean
 
 all: build
 
@@ -31,9 +31,13 @@ test: ## run all tests (as root: e2e tests attach real BPF programs in private n
 	$(GO) test -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZSHORT)
 
-bench: ## micro benchmarks, then (as root) the veth capture benchmark, written to BENCHMARKS.md
+bench: ## micro benchmarks, then (as root) the veth capture benchmark and the soak run, written to BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -tags benchveth -run TestBenchVeth -count=1 -timeout 30m -v ./e2e/
+	@$(MAKE) --no-print-directory soak
+
+soak: ## (root) the live view at full rate until the kernel saw SOAK_PACKETS (10M); appends to BENCHMARKS.md
+	BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -tags benchveth -run TestSoakTUI -count=1 -timeout 30m -v ./e2e/
 
 fuzz: ## run each fuzz target for FUZZTIME
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -100,6 +100,9 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	if o.statsFile != "" {
+		g.Go(noPanic(func() error { writeStatsEvery(stopCtx, o.statsFile, sess, nil); return nil }))
+	}
 	var goneErr error
 	g.Go(func() error {
 		sess.WatchInterface(stopCtx, 200*time.Millisecond, func(err error) {

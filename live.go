@@ -70,6 +70,9 @@ func live(o *options, stdout, stderr io.Writer) error {
 		sess.WatchInterface(countCtx, 200*time.Millisecond, func(err error) { cancel(err) })
 		return nil
 	}))
+	if o.statsFile != "" {
+		g.Go(noPanic(func() error { writeStatsEvery(countCtx, o.statsFile, sess, eng); return nil }))
+	}
 	g.Go(cancelling(cancel, func() error {
 		t := time.NewTicker(counterInterval)
 		defer t.Stop()

@@ -43,6 +43,7 @@ type options struct {
 	tcAttach  string
 	force     bool
 	readyFile string
+	statsFile string
 	version   bool
 	cpuprof   string
 	demo      bool
@@ -91,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.ringSize, "ring-size", "64MiB", "bytes of packets the live view keeps for saving with w (e.g. 16MiB, 1GiB)")
 	fs.IntVar(&o.maxFlows, "max-flows", 65536, "flows the live view tracks before evicting the least recently seen")
 	fs.BoolVar(&o.demo, "demo", false, "make a private network namespace with a veth pair and realistic traffic, and capture it (root)")
+	fs.StringVar(&o.statsFile, "stats-file", "", "rewrite this `file` every second with the process's counters and memory use as JSON (soak tests, monitoring)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile to `file` (for developers)")
 	fs.Usage = func() {

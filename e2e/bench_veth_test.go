@@ -92,6 +92,7 @@ var conditions = []struct {
 	{"none", "", false, nil, 0},
 	{"bpftop-cap -w (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out"}, 1},
 	{"tcpdump -w (sender egress)", "tcpdump", false, []string{"-Q", "out"}, 1},
+	{"bpftop-cap live view in a terminal (tc, sender egress)", "bpftop-cap-tui", false, []string{"-Q", "out"}, 1},
 	{"bpftop-cap -w (tc, receiver ingress)", "bpftop-cap", true, []string{"-Q", "in"}, 1},
 	{"bpftop-cap -w (XDP, receiver)", "bpftop-cap", true, []string{"--xdp"}, 1},
 	{"bpftop-cap -w '" + rareFilter + "' (1%, in the kernel)", "bpftop-cap", false, []string{"-Q", "out", rareFilter}, 0.01},
@@ -108,7 +109,16 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, payload int, d time.Dura
 		ns, ifname = pair.NsA, pair.IfA
 	}
 	var p *proc
+	var scr *screen
+	var pid int
 	switch cond.tool {
+	case "bpftop-cap-tui":
+		ready := filepath.Join(dir, "ready")
+		argv := append([]string{"ip", "netns", "exec", ns, binary, "-i", ifname, "--ready-file", ready}, strings.Fields(strings.Join(cond.args, " "))...)
+		scr = startScreen(t, dir, 120, 40, argv...)
+		testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "live view not ready: %s", stringer(scr.errText))
+		b, _ := os.ReadFile(ready)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	case "bpftop-cap":
 		ready := filepath.Join(dir, "ready")
 		args := append([]string{"-i", ifname, "-w", filepath.Join(dir, "o.pcap"), "--ready-file", ready}, strings.Fields(strings.Join(cond.args, " "))...)
@@ -121,6 +131,17 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, payload int, d time.Dura
 	}
 	sent := blast(t, pair, payload, d)
 	c := cell{pps: float64(sent) / d.Seconds()}
+	if scr != nil {
+		cpu, hwm := procUsage(pid)
+		scr.keys("q")
+		scr.waitExit()
+		captured, lost, dropped := summary(t, scr.errText())
+		c.kept = float64(captured) / float64(sent)
+		c.lost = uint64(lost + dropped)
+		c.cpuPerM = cpu.Seconds() / (float64(sent) / 1e6)
+		c.maxRSSMiB = float64(hwm) / (1 << 20)
+		return c
+	}
 	if p == nil {
 		return c
 	}
@@ -224,4 +245,31 @@ func kernelRelease() string {
 		b = append(b, byte(c))
 	}
 	return string(b)
+}
+
+// procUsage reads a live process's CPU time (user+system) and peak RSS.
+func procUsage(pid int) (time.Duration, uint64) {
+	var cpu time.Duration
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// Fields after the command name in parentheses; utime and stime
+		// are the 14th and 15th fields, in clock ticks (100 per second).
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 {
+			f := strings.Fields(string(b)[i+1:])
+			if len(f) > 13 {
+				ut, _ := strconv.ParseUint(f[11], 10, 64)
+				st, _ := strconv.ParseUint(f[12], 10, 64)
+				cpu = time.Duration(ut+st) * 10 * time.Millisecond
+			}
+		}
+	}
+	var hwm uint64
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+				kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				hwm = kb * 1024
+			}
+		}
+	}
+	return cpu, hwm
 }
