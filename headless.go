@@ -37,6 +37,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 			TCMode:  bpf.TCMode(o.tcAttach),
 			Filter:  o.prog,
 		},
+		Reader: capture.Options{PerCPUBuffer: o.perfBufferBytes(0)},
 	})
 	if err != nil {
 		removeFile() // nothing was captured into it

@@ -64,7 +64,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 		return sess.Run(readCtx, batches)
 	}))
 	g.Go(func() error {
-		return feed(batches, eng, cancel)
+		return feed(batches, eng, cancel, o.count, func() { _ = sess.Detach() })
 	})
 	g.Go(noPanic(func() error {
 		sess.WatchInterface(countCtx, 200*time.Millisecond, func(err error) { cancel(err) })
@@ -90,15 +90,21 @@ func live(o *options, stdout, stderr io.Writer) error {
 	if o.format == "pcapng" {
 		save, ext = savePcapng(sess, o), ".pcapng"
 	}
+	names := map[int]string{}
+	for _, ifi := range sess.Ifaces {
+		names[ifi.Index] = ifi.Name
+	}
+	eng.SetInterfaceNames(names)
 	model := ui.New(ui.Config{
-		Engine:  eng,
-		Source:  strings.Join(sess.Names(), ","),
-		Hook:    sess.Attach.Mode,
-		Filter:  strings.Join(o.filter, " "),
-		Live:    true,
-		Save:    save,
-		SaveExt: ext,
-		SaveTag: strings.Join(sess.Names(), "_"),
+		Engine:        eng,
+		ShowInterface: len(sess.Ifaces) > 1,
+		Source:        strings.Join(sess.Names(), ","),
+		Hook:          sess.Attach.Mode,
+		Filter:        strings.Join(o.filter, " "),
+		Live:          true,
+		Save:          save,
+		SaveExt:       ext,
+		SaveTag:       strings.Join(sess.Names(), "_"),
 	})
 	if o.readyFile != "" {
 		if err := os.WriteFile(o.readyFile, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
@@ -247,6 +253,7 @@ func viewFailed(ctx context.Context, runErr error) error {
 func captureConfig(o *options) capture.Config {
 	return capture.Config{
 		Interfaces: o.ifaces,
+		Reader:     capture.Options{PerCPUBuffer: o.perfBufferBytes(liveDefaultPerfBuffer)},
 		BPF: bpf.Config{
 			Snaplen: uint32(o.snaplen),
 			In:      o.direction != "out",
@@ -257,6 +264,11 @@ func captureConfig(o *options) capture.Config {
 		},
 	}
 }
+
+// liveDefaultPerfBuffer is the live view's per-CPU perf ring: larger than
+// headless mode's, since decoding and the screen compete for the CPU and
+// the ring must absorb their pauses.
+const liveDefaultPerfBuffer = 32 << 20
 
 // engineConfig bounds the live view's flow table and retention ring.
 func engineConfig(o *options) decode.Config {
@@ -283,12 +295,24 @@ func cancelling(cancel context.CancelCauseFunc, fn func() error) func() error {
 // it works (the must-deliver path: backpressure lands in the perf ring,
 // where it is counted). After a failure it keeps releasing batches so the
 // reader can drain and stop.
-func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCauseFunc) error {
+//
+// With a limit (-c), it adds that many packets, then calls reached once
+// (which detaches: the view stays open on what was captured).
+func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCauseFunc, limit uint64, reached func()) error {
 	var failed error
+	var added uint64
 	for b := range in {
-		if failed == nil {
-			if failed = addBatch(eng, b); failed != nil {
+		if failed == nil && (limit == 0 || added < limit) {
+			pkts := b.Packets
+			if limit > 0 && uint64(len(pkts)) > limit-added {
+				pkts = pkts[:limit-added]
+			}
+			if failed = addPackets(eng, pkts); failed != nil {
 				cancel(failed)
+			}
+			added += uint64(len(pkts))
+			if limit > 0 && added == limit {
+				reached()
 			}
 		}
 		b.Release()
@@ -296,14 +320,14 @@ func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCau
 	return failed
 }
 
-func addBatch(eng *decode.Engine, b *capture.Batch) (err error) {
+func addPackets(eng *decode.Engine, pkts []capture.Packet) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = recovered(r)
 		}
 	}()
-	for i := range b.Packets {
-		p := &b.Packets[i]
+	for i := range pkts {
+		p := &pkts[i]
 		eng.Add(decode.Frame{TS: p.TS, Ifindex: p.Ifindex, Dir: decodeDir(p.Dir), OrigLen: p.OrigLen, Data: p.Data})
 	}
 	return nil

@@ -50,6 +50,7 @@ type options struct {
 	args      []string // the command line as given, for the demo's child
 	format    string
 	ringSize  string
+	perfBuf   string
 	maxFlows  int
 	filter    []string
 	prog      filter.Program // filter compiled; nil keeps everything
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.readyFile, "ready-file", "", "create this `file` once capture is live (for scripts and tests)")
 	fs.StringVar(&o.format, "format", "", "file format for -w and w: pcap or pcapng (default: pcapng when the name ends in .pcapng, else pcap)")
 	fs.StringVar(&o.ringSize, "ring-size", "64MiB", "bytes of packets the live view keeps for saving with w (e.g. 16MiB, 1GiB)")
+	fs.StringVar(&o.perfBuf, "perf-buffer", "", "perf ring `size` per CPU (default 8MiB with -w, 32MiB for the live view); larger absorbs longer stalls")
 	fs.IntVar(&o.maxFlows, "max-flows", 65536, "flows the live view tracks before evicting the least recently seen")
 	fs.BoolVar(&o.demo, "demo", false, "make a private network namespace with a veth pair and realistic traffic, and capture it (root)")
 	fs.StringVar(&o.statsFile, "stats-file", "", "rewrite this `file` every second with the process's counters and memory use as JSON (soak tests, monitoring)")
@@ -176,6 +178,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if n, err := parseSize(o.ringSize); err != nil || n < 1<<20 {
 		return nil, usageErr("invalid --ring-size %q: want a size of at least 1MiB, such as 64MiB or 1GiB", o.ringSize)
 	}
+	if o.perfBuf != "" {
+		if n, err := parseSize(o.perfBuf); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
+			return nil, usageErr("invalid --perf-buffer %q: want a power of two from 64KiB to 1GiB, such as 8MiB", o.perfBuf)
+		}
+	}
 	if o.maxFlows < 1 {
 		return nil, usageErr("invalid --max-flows %d: must be at least 1", o.maxFlows)
 	}
@@ -189,6 +196,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, usageErr("no interface given: bpftop-cap [-i] IFACE (see -h)")
 	}
 	return o, nil
+}
+
+// perfBufferBytes is --perf-buffer, or def when not given.
+func (o *options) perfBufferBytes(def int) int {
+	if n, err := parseSize(o.perfBuf); err == nil && n > 0 {
+		return int(n)
+	}
+	return def
 }
 
 // parseSize reads a byte count with an optional KiB/MiB/GiB (or K/M/G) suffix.

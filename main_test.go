@@ -37,6 +37,7 @@ func TestBadInput(t *testing.T) {
 		{"unresolved host", []string{"lo", "-w", "x", "host", "example.com"}, 2, `not resolved`},
 		{"bad ring size", []string{"lo", "--ring-size", "12 parsecs"}, 2, `invalid --ring-size`},
 		{"tiny ring", []string{"lo", "--ring-size", "1KiB"}, 2, `invalid --ring-size`},
+		{"bad perf buffer", []string{"lo", "--perf-buffer", "3MiB", "-w", "x"}, 2, `invalid --perf-buffer "3MiB"`},
 		{"bad format", []string{"lo", "--format", "json", "-w", "x"}, 2, `invalid --format "json"`},
 		{"bad max flows", []string{"lo", "--max-flows", "0"}, 2, `invalid --max-flows`},
 		{"live view without a terminal", []string{"lo"}, 2, "live view needs a terminal"},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 )
@@ -37,6 +38,7 @@ type Session struct {
 	Reader      *Reader
 	Clock       *Clock
 	objs        *bpf.Objects
+	detachMu    sync.Mutex
 }
 
 // ErrNoInterface is returned for an interface that does not exist.
@@ -112,6 +114,8 @@ func (s *Session) Counters() (bpf.Counters, error) { return s.objs.Counters() }
 // Detach removes the programs from the interface; the rings can still be
 // drained afterwards. It is safe to call more than once.
 func (s *Session) Detach() error {
+	s.detachMu.Lock()
+	defer s.detachMu.Unlock()
 	var errs []error
 	for _, a := range s.Attachments {
 		errs = append(errs, a.Close())

@@ -88,7 +88,7 @@ func BenchmarkGopacketNewPacket(b *testing.B) {
 		d := mix[i%len(mix)]
 		p := gopacket.NewPacket(d, layers.LayerTypeEthernet, gopacket.Default)
 		summaryFromPacket(p, &s)
-		t.update(&s, base+int64(i)*500, len(d))
+		t.update(&s, 0, base+int64(i)*500, len(d))
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkts/s")
 }

@@ -52,3 +52,27 @@ func TestDisplayFilterExpression(t *testing.T) {
 		t.Errorf("new matching packet: %d flows, want 1", got)
 	}
 }
+
+// TestFlowsPerInterface: the same conversation seen on two interfaces is
+// two flows, each named by its interface, which the text filter matches.
+func TestFlowsPerInterface(t *testing.T) {
+	e := NewEngine(Config{MaxFlows: 16, RingBytes: 1 << 20})
+	e.SetInterfaceNames(map[int]string{2: "eth0", 7: "veth7"})
+	d := udpFrame(t, 1234, 20)
+	e.Add(Frame{TS: testTS, Ifindex: 2, Dir: DirIn, OrigLen: len(d), Data: d})
+	e.Add(Frame{TS: testTS, Ifindex: 7, Dir: DirOut, OrigLen: len(d), Data: d})
+	fs := e.Flows(SortBytes, "", testTS)
+	if len(fs) != 2 {
+		t.Fatalf("%d flows, want one per interface", len(fs))
+	}
+	got := map[string]bool{}
+	for _, f := range fs {
+		got[f.Iface] = true
+	}
+	if !got["eth0"] || !got["veth7"] {
+		t.Errorf("interfaces %v", got)
+	}
+	if fs := e.Flows(SortBytes, "veth7", testTS); len(fs) != 1 || fs[0].Ifindex != 7 {
+		t.Errorf("text filter on the interface name: %+v", fs)
+	}
+}

@@ -41,6 +41,7 @@ type Engine struct {
 	truncated, malformed, unsupported, panics uint64
 	lost, dropped                             uint64
 	disp                                      *displayFilter
+	ifnames                                   map[int]string
 }
 
 // NewEngine returns an Engine bounded by cfg.
@@ -90,9 +91,17 @@ func (e *Engine) Add(f Frame) {
 	}
 
 	e.flows.expire(ts)
-	fl := e.flows.update(s, ts, s.Len)
+	fl := e.flows.update(s, f.Ifindex, ts, s.Len)
 	fl.lastSeq = e.ring.append(f.Data, s.Len, ts, f.Ifindex, f.Dir, fl.id, fl.lastSeq)
 	e.matchAdded(f.Data, s.Len, fl.id)
+}
+
+// SetInterfaceNames names the interfaces by index, for FlowView.Iface
+// (and so for the text filter).
+func (e *Engine) SetInterfaceNames(names map[int]string) {
+	e.mu.Lock()
+	e.ifnames = names
+	e.mu.Unlock()
 }
 
 // SetCaptureCounters records the capture layer's loss counters (perf ring
@@ -190,6 +199,8 @@ type FlowView struct {
 	State            string // TCP state, "" otherwise
 	Label            string // first application text seen: SNI, DNS name, HTTP request line
 	Tunnel           string // e.g. "VXLAN vni=42"
+	Ifindex          int    // the interface it was captured on
+	Iface            string // its name, when SetInterfaceNames gave one
 }
 
 // Packets returns the packets in both directions.
@@ -201,6 +212,10 @@ func (v *FlowView) Bytes() uint64 { return v.BytesAB + v.BytesBA }
 // String returns the flow as one line, the text Flows filters on.
 func (v *FlowView) String() string {
 	var b strings.Builder
+	if v.Iface != "" {
+		b.WriteString(v.Iface)
+		b.WriteByte(' ')
+	}
 	b.WriteString(v.Proto)
 	b.WriteByte(' ')
 	b.WriteString(v.A)
@@ -244,6 +259,7 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 		pps, bps := f.rate.at(nowNs)
 		raw = append(raw, flowCopy{f: *f, pps: pps, bps: bps})
 	}
+	names := e.ifnames
 	e.mu.Unlock()
 
 	text := ""
@@ -253,6 +269,7 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 	out := make([]FlowView, 0, len(raw))
 	for i := range raw {
 		v := raw[i].view()
+		v.Iface = names[v.Ifindex]
 		if text != "" && !strings.Contains(strings.ToLower(v.String()), text) {
 			continue
 		}
@@ -301,6 +318,7 @@ func (c *flowCopy) view() FlowView {
 	bAddr, bPort := f.b()
 	v := FlowView{
 		ID:      f.id,
+		Ifindex: int(f.key.ifindex),
 		A:       endpointString(&f.key, aAddr, aPort),
 		B:       endpointString(&f.key, bAddr, bPort),
 		PktsAB:  f.pkts[0],

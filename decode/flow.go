@@ -39,6 +39,7 @@ func (s TCPState) String() string {
 // are stored in canonical (lo, hi) order. IP addresses are kept in their
 // 16-byte form, MAC addresses of non-IP frames in the first 6 bytes.
 type flowKey struct {
+	ifindex        int32  // the interface it was captured on: one flow per interface
 	etherType      uint16 // 0x0800 or 0x86dd for IP; the frame's EtherType otherwise
 	proto          uint8  // IP protocol; 0 for non-IP
 	lo, hi         [16]byte
@@ -195,8 +196,9 @@ func (t *flowTable) byID(id uint64) *flow {
 
 // update accounts a packet of n bytes seen at ts to its flow, creating
 // the flow if needed, and returns the flow.
-func (t *flowTable) update(s *Summary, ts int64, n int) *flow {
+func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 	k, srcIsLo := keyOf(s)
+	k.ifindex = int32(ifindex)
 	i, ok := t.index[k]
 	if ok {
 		t.unlink(i)

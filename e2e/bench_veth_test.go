@@ -198,13 +198,20 @@ func TestBenchVeth(t *testing.T) {
 	fmt.Fprintln(&out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, mix := range mixes {
 		cells := make([][]cell, len(conditions))
+		only := os.Getenv("BENCH_ONLY") // run only conditions whose name contains it (and none)
 		for range reps {
 			for ci := range conditions {
+				if only != "" && ci > 0 && !strings.Contains(conditions[ci].name, only) {
+					continue
+				}
 				cells[ci] = append(cells[ci], measure(t, pair, ci, mix.payload, d))
 			}
 		}
 		base := 0.0
 		for ci, cond := range conditions {
+			if len(cells[ci]) == 0 {
+				continue
+			}
 			var pps, kept, cpu, rss []float64
 			var lost uint64
 			var raw []string

@@ -33,8 +33,9 @@ type flowTable struct {
 	// moved is set while the user keeps the selection off the top row;
 	// until then (and again after g) the selection follows the top flow,
 	// as top(1) does, instead of one flow sinking down the sorted list.
-	moved bool
-	width int
+	moved  bool
+	showIf bool // an IF column: several interfaces are captured
+	width  int
 }
 
 // selectRow is the row a table showing rows selects: the flow with id if
@@ -92,6 +93,7 @@ func (t *flowTable) selected() (decode.FlowView, bool) {
 // Column widths of the fixed columns.
 const (
 	colProto = 6
+	colIf    = 9
 	colPkts  = 8
 	colBytes = 9
 	colRate  = 10
@@ -101,6 +103,9 @@ const (
 // columns decides the endpoint and info widths for the visible rows.
 func (t *flowTable) columns() (ends, state, info int) {
 	rest := t.width - 2 - colProto - colPkts - colBytes - colRate
+	if t.showIf {
+		rest -= colIf
+	}
 	if t.width >= 100 {
 		state = colState
 		rest -= state
@@ -120,6 +125,9 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 	ends, stateW, info := t.columns()
 	hdr := fit("PROTO", colProto) + fit("ENDPOINTS", ends) + right("PKTS", colPkts-1) + " " +
 		right("BYTES", colBytes-1) + " " + right("RATE", colRate-1) + " "
+	if t.showIf {
+		hdr = fit("IF", colIf) + hdr
+	}
 	if stateW > 0 {
 		hdr += fit("STATE", stateW)
 	}
@@ -137,6 +145,9 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 			right(count(f.Packets()), colPkts-1) + " " +
 			right(si(float64(f.Bytes()), "B"), colBytes-1) + " " +
 			right(bits(f.BPS), colRate-1) + " "
+		if t.showIf {
+			line = fit(safe(f.Iface), colIf) + line
+		}
 		if stateW > 0 {
 			line += fit(safe(f.State), stateW)
 		} else if f.State != "" {

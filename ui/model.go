@@ -25,6 +25,9 @@ type Config struct {
 	Hook   string         // "tcx", "clsact", "xdp", or "file"
 	Filter string         // the capture filter expression, shown as given
 	Live   bool           // a live capture: rates and loss counters apply
+	// ShowInterface adds an interface column to the flow table (several
+	// interfaces captured at once).
+	ShowInterface bool
 
 	Save    SaveFunc // nil disables w
 	SaveDir string   // where w saves; "" is the current directory
@@ -104,6 +107,7 @@ func New(cfg Config) *Model {
 	}
 	m := &Model{cfg: cfg, keys: DefaultKeyMap(), st: DefaultStyles()}
 	m.packets.follow = true
+	m.flows.showIf = cfg.ShowInterface
 	return m
 }
 

@@ -456,3 +456,24 @@ func checkClean(t *testing.T, v string) {
 		}
 	}
 }
+
+// TestTUIInterfaceColumn: with several interfaces the flow table names
+// each flow's interface.
+func TestTUIInterfaceColumn(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{ShowInterface: true})
+	e.eng.SetInterfaceNames(map[int]string{2: "eth0"})
+	e.fill()
+	e.tick()
+	v := e.m.View()
+	if !strings.Contains(v, "IF       PROTO") {
+		t.Errorf("no IF column header:\n%s", v)
+	}
+	if !strings.Contains(v, "eth0     TCP") && !strings.Contains(v, "eth0     UDP") {
+		t.Errorf("flows do not show their interface:\n%s", v)
+	}
+	for _, l := range strings.Split(v, "\n") {
+		if visibleWidth(l) > 120 {
+			t.Errorf("line wider than 120: %q", l)
+		}
+	}
+}
