@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -66,10 +67,22 @@ func live(o *options, stdout, stderr io.Writer) error {
 	g.Go(func() error {
 		return feed(batches, eng, cancel, o.count, func() { _ = sess.Detach() })
 	})
+	// An interface that goes away stops the capture but not the view:
+	// what was captured can still be looked at and saved.
+	var gone atomic.Pointer[error]
 	g.Go(noPanic(func() error {
-		sess.WatchInterface(countCtx, 200*time.Millisecond, func(err error) { cancel(err) })
+		sess.WatchInterface(countCtx, 200*time.Millisecond, func(err error) {
+			gone.Store(&err)
+			_ = sess.Detach()
+		})
 		return nil
 	}))
+	stopped := func() string {
+		if err := gone.Load(); err != nil {
+			return (*err).Error() + "; w saves what was captured"
+		}
+		return ""
+	}
 	if o.statsFile != "" {
 		g.Go(noPanic(func() error { writeStatsEvery(countCtx, o.statsFile, sess, eng); return nil }))
 	}
@@ -98,6 +111,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 	model := ui.New(ui.Config{
 		Engine:        eng,
 		ShowInterface: len(sess.Ifaces) > 1,
+		Stopped:       stopped,
 		Source:        strings.Join(sess.Names(), ","),
 		Hook:          sess.Attach.Mode,
 		Filter:        strings.Join(o.filter, " "),
@@ -118,7 +132,9 @@ func live(o *options, stdout, stderr io.Writer) error {
 	stopRead()
 	stopCount()
 	readErr := g.Wait()
-	if errors.Is(context.Cause(ctx), capture.ErrInterfaceGone) {
+	goneErr := error(nil)
+	if err := gone.Load(); err != nil {
+		goneErr = *err
 		detachErr = nil // the links died with the interface
 	}
 	copyCounters(sess, eng)
@@ -136,6 +152,8 @@ func live(o *options, stdout, stderr io.Writer) error {
 	switch viewErr := viewFailed(ctx, runErr); {
 	case viewErr != nil:
 		return viewErr
+	case goneErr != nil:
+		return goneErr
 	case readErr != nil:
 		return readErr
 	case detachErr != nil:

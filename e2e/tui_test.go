@@ -316,3 +316,39 @@ func writeTestPcap(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestTUIInterfaceGone deletes the veth under the live view: the view
+// stays, says capture stopped, w still saves what was captured, and q
+// exits with the reason on stderr.
+func TestTUIInterfaceGone(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "tcpdump")
+	pair := testutil.NewPair(t)
+	dir := t.TempDir()
+	ready := filepath.Join(t.TempDir(), "ready")
+	s := startScreen(t, dir, 120, 40, "ip", "netns", "exec", pair.NsA, binary, "-i", pair.IfA, "-Q", "in", "--ready-file", ready)
+	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil },
+		"not ready; stderr:\n%s", stringer(s.errText))
+	sendUDP(t, pair, 9050, []int{300, 300, 300, 300})
+	s.waitFor("the flow", contains(pair.AddrA+":9050"))
+	if out, err := exec.Command("ip", "-n", pair.NsA, "link", "del", pair.IfA).CombinedOutput(); err != nil {
+		t.Fatalf("delete %s: %v %s", pair.IfA, err, out)
+	}
+	s.waitFor("the stopped notice", contains("STOPPED: interface went away: "+pair.IfA))
+	s.keys("w")
+	screen := s.waitFor("the save", contains("saved "))
+	i := strings.Index(screen, "saved ")
+	fields := strings.Fields(screen[i:])
+	if len(fields) < 5 {
+		t.Fatalf("save line: %q", screen[i:])
+	}
+	file := filepath.Join(dir, strings.TrimSpace(fields[4]))
+	if n := len(byTag(t, readPcap(t, file), "saved")); n != 4 {
+		t.Errorf("saved file has %d of the 4 datagrams", n)
+	}
+	s.keys("q")
+	s.waitExit()
+	if !strings.Contains(s.errText(), "interface went away: "+pair.IfA) {
+		t.Errorf("stderr does not give the reason:\n%s", s.errText())
+	}
+}

@@ -28,6 +28,10 @@ type Config struct {
 	// ShowInterface adds an interface column to the flow table (several
 	// interfaces captured at once).
 	ShowInterface bool
+	// Stopped, when set and returning a reason, says capture has stopped
+	// (the interface went away): the status bar shows it, the view stays
+	// so that w can still save what was captured.
+	Stopped func() string
 
 	Save    SaveFunc // nil disables w
 	SaveDir string   // where w saves; "" is the current directory

@@ -16,6 +16,11 @@ func statusBar(st *Styles, cfg *Config, s decode.Stats, paused bool, w int) stri
 	add := func(style func(...string) string, format string, a ...any) {
 		parts = append(parts, style(" "+fmt.Sprintf(format, a...)+" "))
 	}
+	if cfg.Stopped != nil {
+		if why := cfg.Stopped(); why != "" {
+			add(st.Warn.Render, "STOPPED: %s", safe(why))
+		}
+	}
 	if paused {
 		add(st.Paused.Render, "PAUSED")
 	}
