@@ -27,18 +27,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	}
 	defer closeFile()
 
-	sess, err := capture.Open(capture.Config{
-		Interfaces: o.ifaces,
-		BPF: bpf.Config{
-			Snaplen: uint32(o.snaplen),
-			In:      o.direction != "out",
-			Out:     o.direction != "in",
-			XDP:     o.xdp,
-			TCMode:  bpf.TCMode(o.tcAttach),
-			Filter:  o.prog,
-		},
-		Reader: capture.Options{PerCPUBuffer: o.perfBufferBytes(0)},
-	})
+	sess, err := capture.Open(captureConfig(o, 0))
 	if err != nil {
 		removeFile() // nothing was captured into it
 		return err

@@ -39,7 +39,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	eng := decode.NewEngine(engineConfig(o))
-	sess, err := capture.Open(captureConfig(o))
+	sess, err := capture.Open(captureConfig(o, liveDefaultPerfBuffer))
 	if err != nil {
 		return err
 	}
@@ -267,11 +267,12 @@ func viewFailed(ctx context.Context, runErr error) error {
 	return nil
 }
 
-// captureConfig is the capture the options ask for.
-func captureConfig(o *options) capture.Config {
+// captureConfig is the capture the options ask for, with perfBuffer bytes
+// per CPU unless --perf-buffer says otherwise (0: the reader's default).
+func captureConfig(o *options, perfBuffer int) capture.Config {
 	return capture.Config{
 		Interfaces: o.ifaces,
-		Reader:     capture.Options{PerCPUBuffer: o.perfBufferBytes(liveDefaultPerfBuffer)},
+		Reader:     capture.Options{PerCPUBuffer: o.perfBufferBytes(perfBuffer)},
 		BPF: bpf.Config{
 			Snaplen: uint32(o.snaplen),
 			In:      o.direction != "out",
@@ -371,39 +372,46 @@ func copyCounters(sess *capture.Session, eng *decode.Engine) {
 	eng.SetCaptureCounters(lost, sess.Reader.Stats.Dropped.Load())
 }
 
-// savePcap returns the live view's save function: a new pcap (mode 0600,
-// never replacing a file) holding frames. A failed save removes the partial
+// saveFile creates path (mode 0600, never replacing a file), lets write
+// fill it, and syncs and closes it. A failed save removes the partial
 // file; the ring is untouched, so the user can try again.
+func saveFile(path string, write func(f *os.File) (int, error)) (n int, err error) {
+	f, err := capture.CreateOutput(path, false)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close %s: %w", path, cerr)
+		}
+		if err != nil {
+			os.Remove(path)
+			n = 0
+		}
+	}()
+	if n, err = write(f); err != nil {
+		return 0, err
+	}
+	return n, f.Sync()
+}
+
+// savePcap returns the live view's save function for pcap.
 func savePcap(snaplen uint32) ui.SaveFunc {
-	return func(path string, frames []decode.Frame) (n int, err error) {
-		f, err := capture.CreateOutput(path, false)
-		if err != nil {
-			return 0, err
-		}
-		defer func() {
-			if cerr := f.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("close %s: %w", path, cerr)
-			}
+	return func(path string, frames []decode.Frame) (int, error) {
+		return saveFile(path, func(f *os.File) (int, error) {
+			pw, err := capture.NewPcapWriter(f, snaplen, bpf.LinkTypeEthernet)
 			if err != nil {
-				os.Remove(path)
-				n = 0
-			}
-		}()
-		pw, err := capture.NewPcapWriter(f, snaplen, bpf.LinkTypeEthernet)
-		if err != nil {
-			return 0, err
-		}
-		for i := range frames {
-			fr := &frames[i]
-			data := fr.Data[:min(len(fr.Data), int(snaplen))]
-			if err := pw.WriteRecord(fr.TS, uint32(len(data)), uint32(max(fr.OrigLen, len(fr.Data))), data); err != nil {
 				return 0, err
 			}
-		}
-		if err := pw.Flush(); err != nil {
-			return 0, err
-		}
-		return int(pw.Count()), f.Sync()
+			for i := range frames {
+				fr := &frames[i]
+				data := fr.Data[:min(len(fr.Data), int(snaplen))]
+				if err := pw.WriteRecord(fr.TS, uint32(len(data)), uint32(max(fr.OrigLen, len(fr.Data))), data); err != nil {
+					return 0, err
+				}
+			}
+			return int(pw.Count()), pw.Flush()
+		})
 	}
 }
 
@@ -416,40 +424,25 @@ func savePcapng(sess *capture.Session, o *options) ui.SaveFunc {
 		ifaces = append(ifaces, capture.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
 		hooks[ifi.Index] = sess.Attachments[i].Hook
 	}
-	return func(path string, frames []decode.Frame) (n int, err error) {
-		f, err := capture.CreateOutput(path, false)
-		if err != nil {
-			return 0, err
-		}
-		defer func() {
-			if cerr := f.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("close %s: %w", path, cerr)
-			}
+	return func(path string, frames []decode.Frame) (int, error) {
+		return saveFile(path, func(f *os.File) (int, error) {
+			ng, err := capture.NewPcapngWriter(f, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
 			if err != nil {
-				os.Remove(path)
-				n = 0
-			}
-		}()
-		ng, err := capture.NewPcapngWriter(f, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
-		if err != nil {
-			return 0, err
-		}
-		for i := range frames {
-			fr := &frames[i]
-			p := capture.Packet{TS: fr.TS, Ifindex: fr.Ifindex, Dir: bpfDir(fr.Dir), Hook: hooks[fr.Ifindex], OrigLen: fr.OrigLen, Data: fr.Data}
-			if err := ng.Write(&p); err != nil {
 				return 0, err
 			}
-			n++
-		}
-		stats := map[int]capture.IfaceStats{}
-		for _, ifi := range sess.Ifaces {
-			stats[ifi.Index] = capture.IfaceStats{Dropped: capture.Unknown, Comment: "saved from the live view's retention ring"}
-		}
-		if err := ng.Finish(stats); err != nil {
-			return 0, err
-		}
-		return n, f.Sync()
+			for i := range frames {
+				fr := &frames[i]
+				p := capture.Packet{TS: fr.TS, Ifindex: fr.Ifindex, Dir: bpfDir(fr.Dir), Hook: hooks[fr.Ifindex], OrigLen: fr.OrigLen, Data: fr.Data}
+				if err := ng.Write(&p); err != nil {
+					return 0, err
+				}
+			}
+			stats := map[int]capture.IfaceStats{}
+			for _, ifi := range sess.Ifaces {
+				stats[ifi.Index] = capture.IfaceStats{Dropped: capture.Unknown, Comment: "saved from the live view's retention ring"}
+			}
+			return len(frames), ng.Finish(stats)
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -140,12 +141,9 @@ func (p *pcapReader) next() (pcapRecord, []byte, error) {
 	if max := maxSnaplenFor(p.linkType); rec.CapLen > p.snaplen && rec.CapLen > max {
 		return pcapRecord{}, nil, fmt.Errorf("invalid captured length %d in record %d, bigger than the maximum of %d", rec.CapLen, p.n+1, max)
 	}
-	if cap(p.buf) < int(rec.CapLen) {
-		p.buf = make([]byte, rec.CapLen)
-	}
-	data := p.buf[:rec.CapLen]
-	if n, err := io.ReadFull(p.r, data); err != nil {
-		return pcapRecord{}, nil, truncated("captured", int(rec.CapLen), n)
+	data, err := p.readData(int(rec.CapLen))
+	if err != nil {
+		return pcapRecord{}, nil, err
 	}
 	// Longer than the file's snapshot length: libpcap keeps the first
 	// snaplen bytes and says so in caplen.
@@ -155,6 +153,35 @@ func (p *pcapReader) next() (pcapRecord, []byte, error) {
 	}
 	p.n++
 	return rec, data, nil
+}
+
+// readData reads n bytes of packet data into the reader's buffer. The
+// buffer grows with the data actually read, not with the length a record
+// claims, so a hostile file cannot make us allocate 128 MiB per record.
+func (p *pcapReader) readData(n int) ([]byte, error) {
+	const step = 1 << 20
+	if cap(p.buf) >= n || n <= step {
+		if cap(p.buf) < n {
+			p.buf = make([]byte, n)
+		}
+		data := p.buf[:n]
+		if got, err := io.ReadFull(p.r, data); err != nil {
+			return nil, truncated("captured", n, got)
+		}
+		return data, nil
+	}
+	data := p.buf[:0]
+	for len(data) < n {
+		chunk := min(step, n-len(data))
+		data = slices.Grow(data, chunk)
+		got, err := io.ReadFull(p.r, data[len(data):len(data)+chunk])
+		data = data[:len(data)+got]
+		if err != nil {
+			return nil, truncated("captured", n, len(data))
+		}
+	}
+	p.buf = data
+	return data, nil
 }
 
 // pcapWriter writes a nanosecond pcap in host (little-endian) order, as
