@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -28,7 +29,11 @@ type File struct {
 
 // LinkTypeName names the link type as tcpdump does, roughly.
 func (cf *File) LinkTypeName() string {
-	return layers.LinkType(cf.LinkType & linkTypeMask).String()
+	lt := cf.LinkType & linkTypeMask
+	if name := layers.LinkType(lt).String(); !strings.HasPrefix(name, "Unknown") {
+		return name
+	}
+	return fmt.Sprintf("link type %d", lt)
 }
 
 // Magic numbers at the start of capture files.
