@@ -55,3 +55,13 @@ func faultHook(place string) {
 		panic("injected fault at " + place)
 	}
 }
+
+// releaseSignals stops catching signals once the capture is ending, so a
+// second Ctrl-C ends the process the default way should the drain ever
+// hang (the bpf links detach with it). The demo's child keeps catching
+// them: its parent forwards signals that the terminal also sent it.
+func releaseSignals(stop func()) {
+	if os.Getenv(demoChildEnv) == "" {
+		stop()
+	}
+}

@@ -58,9 +58,19 @@ func runDemo(o *options, stderr io.Writer) error {
 	cmd := exec.Command(exe, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), demoChildEnv+"=1")
+	// The child watches the read end of this pipe (its fd 3): EOF means we
+	// died (even by SIGKILL) and it ends itself instead of capturing on.
+	alive, aliveW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer aliveW.Close()
+	cmd.ExtraFiles = []*os.File{alive}
 	fmt.Fprintf(stderr, "bpftop-cap: demo network ready: %s (%s) in namespace %s, traffic from %s (%s) in %s\n",
 		env.IfA, env.AddrA, env.NsA, env.IfB, env.AddrB, env.NsB)
-	if err := env.StartInA(cmd); err != nil {
+	err = env.StartInA(cmd)
+	alive.Close()
+	if err != nil {
 		return fmt.Errorf("start the capture in the demo namespace: %w", err)
 	}
 	waited := make(chan error, 1)
@@ -91,4 +101,21 @@ func runDemo(o *options, stderr io.Writer) error {
 		return &exitError{code: ee.ExitCode()}
 	}
 	return err
+}
+
+// watchDemoParent runs in the demo's child: when the parent's end of the
+// pipe on fd 3 closes, the parent is gone, and the child stops itself with
+// SIGTERM, through its normal cleanup.
+func watchDemoParent() {
+	if os.Getenv(demoChildEnv) == "" {
+		return
+	}
+	f := os.NewFile(3, "demo-parent")
+	if f == nil {
+		return
+	}
+	go func() {
+		_, _ = io.Copy(io.Discard, f)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}()
 }

@@ -110,9 +110,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	}
 
 	<-stopCtx.Done()
-	// From here a second Ctrl-C ends the process the default way, should
-	// the drain ever hang (the bpf links detach with it).
-	stopSignals()
+	releaseSignals(stopSignals)
 	// Detach first so the rings stop filling, then drain them into the file.
 	detachErr := sess.Detach()
 	stopRead()
@@ -120,6 +118,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	if goneErr != nil {
 		detachErr = nil // the links died with the interface
 	}
+	writeStats(o.statsFile, sess, nil)
 	counters, cerr := sess.Counters()
 	lost := max(sess.Reader.Stats.Lost.Load(), counters.Failed)
 	if ng != nil && res.Err == nil {

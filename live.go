@@ -59,13 +59,17 @@ func live(o *options, stdout, stderr io.Writer) error {
 	defer stopCount()
 
 	batches := make(chan *capture.Batch, 4)
+	var reachedCount atomic.Bool
 	var g errgroup.Group
 	g.Go(cancelling(cancel, func() error {
 		defer close(batches)
 		return sess.Run(readCtx, batches)
 	}))
 	g.Go(func() error {
-		return feed(batches, eng, cancel, o.count, func() { _ = sess.Detach() })
+		return feed(batches, eng, cancel, o.count, func() {
+			reachedCount.Store(true)
+			_ = sess.Detach()
+		})
 	})
 	// An interface that goes away stops the capture but not the view:
 	// what was captured can still be looked at and saved.
@@ -80,6 +84,9 @@ func live(o *options, stdout, stderr io.Writer) error {
 	stopped := func() string {
 		if err := gone.Load(); err != nil {
 			return (*err).Error() + "; w saves what was captured"
+		}
+		if reachedCount.Load() {
+			return fmt.Sprintf("captured %d packets (-c); w saves them", o.count)
 		}
 		return ""
 	}
@@ -126,6 +133,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 		}
 	}
 	runErr := runView(ctx, model, tty)
+	releaseSignals(stopSignals)
 
 	// Detach first so the rings stop filling, then drain them.
 	detachErr := sess.Detach()
@@ -138,6 +146,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 		detachErr = nil // the links died with the interface
 	}
 	copyCounters(sess, eng)
+	writeStats(o.statsFile, sess, eng)
 	counters, cerr := sess.Counters()
 
 	st := eng.Stats(time.Now())
@@ -245,14 +254,56 @@ func terminal(stdout io.Writer) (*os.File, error) {
 // Bubble Tea restores the terminal on every way out, panics in Update,
 // View and commands included.
 func runView(ctx context.Context, model tea.Model, tty *os.File) error {
-	p := tea.NewProgram(model,
+	sm := &safeModel{inner: model}
+	p := tea.NewProgram(sm,
 		tea.WithAltScreen(),
 		tea.WithMouseCellMotion(),
 		tea.WithContext(ctx),
 		tea.WithOutput(tty),
+		// Signals are ours (signal.NotifyContext cancels ctx): Bubble Tea's
+		// own handler would race it and can block its shutdown forever.
+		tea.WithoutSignalHandler(),
 	)
 	_, err := p.Run()
+	if sm.err != nil {
+		return sm.err
+	}
 	return err
+}
+
+// safeModel turns a panic in the model's Update or View into an error
+// (with the stack saved to a crash file, not printed) and a clean quit, so
+// the terminal is restored and the user sees one line.
+type safeModel struct {
+	inner tea.Model
+	err   error
+}
+
+func (m *safeModel) Init() tea.Cmd { return m.inner.Init() }
+
+func (m *safeModel) Update(msg tea.Msg) (_ tea.Model, cmd tea.Cmd) {
+	if m.err != nil {
+		return m, tea.Quit
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			m.err, cmd = recovered(r), tea.Quit
+		}
+	}()
+	m.inner, cmd = m.inner.Update(msg)
+	return m, cmd
+}
+
+func (m *safeModel) View() (v string) {
+	if m.err != nil {
+		return ""
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			m.err, v = recovered(r), ""
+		}
+	}()
+	return m.inner.View()
 }
 
 // viewFailed turns how the view ended into the error to report: nil for a
@@ -261,7 +312,13 @@ func viewFailed(ctx context.Context, runErr error) error {
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
-	if runErr != nil && !errors.Is(runErr, tea.ErrProgramKilled) {
+	var pe *panicError
+	switch {
+	case errors.As(runErr, &pe):
+		return runErr
+	case errors.Is(runErr, tea.ErrProgramPanic):
+		return fmt.Errorf("live view: %w", runErr)
+	case runErr != nil && !errors.Is(runErr, tea.ErrProgramKilled):
 		return fmt.Errorf("live view: %w", runErr)
 	}
 	return nil

@@ -122,7 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return o, nil
 	}
 	// With -r every positional word belongs to the filter expression.
-	if o.read == "" && len(o.ifaces) == 0 && len(positional) > 0 {
+	if o.read == "" && !o.demo && len(o.ifaces) == 0 && len(positional) > 0 {
 		o.ifaces, positional = strings.Split(positional[0], ","), positional[1:]
 	}
 	if len(o.ifaces) > 0 {
@@ -241,6 +241,7 @@ func versionString() string {
 }
 
 func main() {
+	watchDemoParent()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -30,9 +30,27 @@ type runStats struct {
 	ViewPackets uint64       `json:"view_packets"` // added to the live view's engine (0 headless)
 }
 
-// writeStatsEvery writes --stats-file until ctx ends (and once more then).
+// writeStatsEvery writes --stats-file every second until ctx ends. The
+// caller writes it once more with writeStats when the capture is drained.
 func writeStatsEvery(ctx context.Context, path string, sess *capture.Session, eng *decode.Engine) {
-	write := func() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		writeStats(path, sess, eng)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// writeStats writes --stats-file once (atomically: a rename).
+func writeStats(path string, sess *capture.Session, eng *decode.Engine) {
+	if path == "" {
+		return
+	}
+	{
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		st := runStats{
@@ -56,17 +74,6 @@ func writeStatsEvery(ctx context.Context, path string, sess *capture.Session, en
 		tmp := path + ".tmp"
 		if os.WriteFile(tmp, append(b, '\n'), 0o600) == nil {
 			_ = os.Rename(tmp, path)
-		}
-	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		write()
-		select {
-		case <-ctx.Done():
-			write()
-			return
-		case <-t.C:
 		}
 	}
 }

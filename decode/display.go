@@ -11,7 +11,15 @@ type displayFilter struct {
 	expr    string
 	prog    filter.Program // nil: expr is not an expression (text filter)
 	matches map[uint64]uint64
+	// The packets already in the ring when the filter was set are matched
+	// a slice at a time ([scanNext, scanEnd)), so that the engine's lock
+	// is never held for a whole ring while someone types a filter.
+	scanNext, scanEnd uint64
 }
+
+// scanSlice is how many ring packets one Flows call matches at most
+// (a few milliseconds of the lock).
+const scanSlice = 65536
 
 // FilterKind tells how Flows reads a filter string: "" for none, "pcap-filter"
 // when it compiles as a tcpdump expression (a flow matches when any of its
@@ -39,15 +47,26 @@ func (e *Engine) setDisplayLocked(s string) *displayFilter {
 	if prog, err := filter.Compile(s, 262144); err == nil && len(prog) > 0 {
 		d.prog = prog
 		d.matches = make(map[uint64]uint64)
-		for seq := e.ring.first; seq < e.ring.next; seq++ {
-			rec, data, ok := e.ring.get(seq)
-			if ok && prog.Match(data, rec.origLen) {
-				d.matches[rec.flowID]++
-			}
-		}
+		d.scanNext, d.scanEnd = e.ring.first, e.ring.next
 	}
 	e.disp = d
 	return d
+}
+
+// scan matches up to scanSlice of the packets that were in the ring when
+// the filter was set. e.mu is held.
+func (d *displayFilter) scan(r *ring) {
+	if d.prog == nil {
+		return
+	}
+	seq := max(d.scanNext, r.first) // evicted meanwhile: skipped
+	end := min(d.scanEnd, seq+scanSlice)
+	for ; seq < end; seq++ {
+		if rec, data, ok := r.get(seq); ok && d.prog.Match(data, rec.origLen) {
+			d.matches[rec.flowID]++
+		}
+	}
+	d.scanNext = seq
 }
 
 // matchAdded accounts one added packet to the display filter. e.mu is held.
@@ -57,5 +76,18 @@ func (e *Engine) matchAdded(data []byte, origLen int, flowID uint64) {
 	}
 	if e.disp.prog.Match(data, uint32(origLen)) {
 		e.disp.matches[flowID]++
+	}
+}
+
+// prune drops the match counts of flows no longer in the table, once there
+// are more of them than flows: the map stays bounded by the table.
+func (d *displayFilter) prune(t *flowTable) {
+	if d.matches == nil || len(d.matches) <= 2*max(t.len(), 1024) {
+		return
+	}
+	for id := range d.matches {
+		if t.byID(id) == nil {
+			delete(d.matches, id)
+		}
 	}
 }

@@ -76,3 +76,36 @@ func TestFlowsPerInterface(t *testing.T) {
 		t.Errorf("text filter on the interface name: %+v", fs)
 	}
 }
+
+// TestDisplayFilterScansInSlices: a new expression is matched against the
+// ring a slice at a time, and every flow with a match shows once the scan
+// is through; clearing the filter stops matching.
+func TestDisplayFilterScansInSlices(t *testing.T) {
+	e := NewEngine(Config{MaxFlows: 16, RingBytes: 64 << 20})
+	a, b := udpFrame(t, 1000, 10), udpFrame(t, 2000, 10)
+	n := scanSlice*2 + 10
+	for i := range n {
+		d := a
+		if i == n-scanSlice-5 { // one packet of flow B, in the second slice
+			d = b
+		}
+		e.Add(Frame{TS: testTS.Add(time.Duration(i)), Dir: DirIn, OrigLen: len(d), Data: d})
+	}
+	const expr = "udp src port 2000"
+	calls := 0
+	for len(e.Flows(SortBytes, expr, testTS)) == 0 {
+		if calls++; calls > 4 {
+			t.Fatal("the flow with a matching packet never showed")
+		}
+	}
+	if calls == 0 {
+		t.Errorf("the whole ring was matched in one call")
+	}
+	e.Flows(SortBytes, "", testTS)
+	e.mu.Lock()
+	disp := e.disp
+	e.mu.Unlock()
+	if disp != nil {
+		t.Errorf("display filter still set after clearing it")
+	}
+}

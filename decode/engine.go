@@ -249,6 +249,10 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 	var disp *displayFilter
 	if filter != "" {
 		disp = e.setDisplayLocked(filter)
+		disp.scan(e.ring)
+		disp.prune(e.flows)
+	} else {
+		e.disp = nil // no more matching on Add
 	}
 	raw := make([]flowCopy, 0, e.flows.len())
 	for i := e.flows.head; i >= 0; i = e.flows.flows[i].next {
@@ -431,8 +435,10 @@ func (e *Engine) Packet(seq uint64) (Frame, bool) {
 // for saving off the hot path.
 func (e *Engine) Snapshot() []Frame {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.ring.snapshot()
+	out := e.ring.snapshot()
+	e.mu.Unlock()
+	sortFrames(out)
+	return out
 }
 
 func itoa(v uint64) string {

@@ -180,6 +180,13 @@ func (r *ring) snapshot() []Frame {
 		buf = append(buf, data...)
 		out = append(out, rec.frame(buf[start:len(buf):len(buf)]))
 	}
-	slices.SortStableFunc(out, func(a, b Frame) int { return a.TS.Compare(b.TS) })
 	return out
+}
+
+// sortFrames puts a snapshot in time order (stable); callers do it after
+// releasing the engine's lock.
+func sortFrames(out []Frame) {
+	if !slices.IsSortedFunc(out, func(a, b Frame) int { return a.TS.Compare(b.TS) }) {
+		slices.SortStableFunc(out, func(a, b Frame) int { return a.TS.Compare(b.TS) })
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -350,5 +351,30 @@ func TestTUIInterfaceGone(t *testing.T) {
 	s.waitExit()
 	if !strings.Contains(s.errText(), "interface went away: "+pair.IfA) {
 		t.Errorf("stderr does not give the reason:\n%s", s.errText())
+	}
+}
+
+// TestTUISignals: SIGTERM and SIGINT end the live view every time, with the
+// terminal restored and the summary printed (Bubble Tea's own signal
+// handler used to race ours and could hang the exit).
+func TestTUISignals(t *testing.T) {
+	testutil.RequireRoot(t)
+	pair := testutil.NewPair(t)
+	for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM, syscall.SIGTERM} {
+		ready := filepath.Join(t.TempDir(), "ready")
+		s := startScreen(t, t.TempDir(), 100, 30, "ip", "netns", "exec", pair.NsA, binary, "-i", pair.IfA, "--ready-file", ready)
+		testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil },
+			"run %d: not ready; stderr:\n%s", i, stringer(s.errText))
+		b, _ := os.ReadFile(ready)
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		s.waitFor("the view", contains("Flows"))
+		if err := syscall.Kill(pid, sig); err != nil {
+			t.Fatal(err)
+		}
+		s.waitExit()
+		if !strings.Contains(s.errText(), "packets captured") {
+			t.Errorf("run %d (%v): no summary; stderr:\n%s", i, sig, s.errText())
+		}
+		requireNothingAttached(t, pair)
 	}
 }

@@ -31,7 +31,11 @@ func fetch(eng *decode.Engine, req refreshReq) refreshMsg {
 		msg.flows = eng.Flows(req.sort, req.filter, req.now)
 		// The packets shown are those of the row the table will select.
 		msg.hasFlow = false
-		if i := selectRow(msg.flows, req.flowID, req.hasFlow, req.cursor); i >= 0 {
+		i := selectRow(msg.flows, req.flowID, req.hasFlow, req.cursor)
+		if !req.moved && len(msg.flows) > 0 {
+			i = 0 // the table keeps the top row selected (flowTable.setRows)
+		}
+		if i >= 0 {
 			msg.flowID, msg.hasFlow = msg.flows[i].ID, true
 		}
 	}

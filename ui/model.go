@@ -78,6 +78,7 @@ type Model struct {
 	msg           string
 	msgErr        bool
 	saving        bool
+	quitAfterSave bool // q came while saving
 
 	stats   decode.Stats
 	flows   flowTable
@@ -137,6 +138,7 @@ func (m *Model) requestRefresh() tea.Cmd {
 		flowID:   id,
 		hasFlow:  ok,
 		cursor:   m.flows.list.cursor,
+		moved:    m.flows.moved,
 		packets:  !m.paused || !m.pktOK || m.pktFlow != id,
 		maxPkts:  m.cfg.MaxPackets,
 		selected: m.packets.selSeq,
@@ -162,6 +164,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.setMsg(true, "save: %v", msg.err)
 		default:
 			m.setMsg(false, "saved %d packets to %s", msg.n, msg.path)
+		}
+		if m.quitAfterSave {
+			return m, tea.Quit
 		}
 		return m, nil
 	case tea.KeyMsg:
@@ -199,6 +204,11 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 		m.packets.setRows(msg.packets)
 		m.pktFlow, m.pktOK = sel.ID, true
 	case !m.pktOK || m.pktFlow != sel.ID:
+		// The packets are another flow's: clear them rather than show them
+		// under this flow's heading, and fetch this one's.
+		m.packets.reset()
+		m.pktOK = false
+		m.hex.show(0, decode.Frame{}, false)
 		m.dirty = true
 	}
 	m.updateHex()
@@ -250,6 +260,10 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	switch {
+	case key.Matches(k, m.keys.Quit) && m.saving:
+		m.quitAfterSave = true
+		m.setMsg(false, "finishing the save, then quitting…")
+		return nil
 	case key.Matches(k, m.keys.Quit):
 		return tea.Quit
 	case key.Matches(k, m.keys.Help):

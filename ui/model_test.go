@@ -477,3 +477,30 @@ func TestTUIInterfaceColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestTUIQuitWhileSaving: q during a save waits for it, then quits, so a
+// saved file is never left cut short.
+func TestTUIQuitWhileSaving(t *testing.T) {
+	dir := t.TempDir()
+	s := &pcapSave{}
+	e := newEnv(t, 120, 40, Config{Save: s.save, SaveDir: dir})
+	e.fill()
+	e.tick()
+	save := e.press("w")
+	if save == nil || !e.m.saving {
+		t.Fatal("w did not start a save")
+	}
+	if q := e.press("q"); isQuit(q) {
+		t.Fatal("q quit while the save was running")
+	}
+	if !strings.Contains(e.m.msg, "finishing the save") {
+		t.Errorf("message %q", e.m.msg)
+	}
+	_, after := e.m.Update(save())
+	if !isQuit(after) {
+		t.Error("no quit once the save finished")
+	}
+	if !strings.Contains(e.m.msg, "saved 12 packets") {
+		t.Errorf("message %q", e.m.msg)
+	}
+}

@@ -17,7 +17,8 @@ type refreshReq struct {
 	flows    bool   // fetch the flow table (false while paused)
 	flowID   uint64 // the selected flow, if hasFlow
 	hasFlow  bool
-	cursor   int // the selected row, used when flowID has gone
+	cursor   int  // the selected row, used when flowID has gone
+	moved    bool // the user moved the selection: else the top row is selected
 	packets  bool
 	maxPkts  int
 	selected uint64 // packet selected in the packet list, for the hex pane
