@@ -42,6 +42,7 @@ type Engine struct {
 	lost, dropped                             uint64
 	disp                                      *displayFilter
 	ifnames                                   map[int]string
+	texts                                     []flowText // by flow slot
 }
 
 // NewEngine returns an Engine bounded by cfg.
@@ -230,10 +231,69 @@ func (v *FlowView) String() string {
 	return b.String()
 }
 
-// flowCopy is what Flows copies under the lock; formatting happens after.
+// flowText caches a flow's display strings, which do not change while the
+// flow lives (its label is the first one seen): formatting them once, not
+// on every refresh, keeps Flows nearly allocation-free for a full table.
+type flowText struct {
+	id       uint64 // the flow they belong to; the slot may be reused
+	labelLen uint8
+	a, b     string
+	label    string
+	tunnel   string
+}
+
+// textLocked returns the cached strings of the flow in slot i, formatting
+// them if the slot holds another flow now or the label changed. e.mu is held.
+func (e *Engine) textLocked(i int32) *flowText {
+	if len(e.texts) < len(e.flows.flows) {
+		e.texts = append(e.texts, make([]flowText, len(e.flows.flows)-len(e.texts))...)
+	}
+	f, t := &e.flows.flows[i], &e.texts[i]
+	if t.id == f.id && t.labelLen == f.labelLen {
+		return t
+	}
+	aAddr, aPort := f.a()
+	bAddr, bPort := f.b()
+	*t = flowText{
+		id: f.id, labelLen: f.labelLen,
+		a:     endpointString(&f.key, aAddr, aPort),
+		b:     endpointString(&f.key, bAddr, bPort),
+		label: Printable(f.label[:f.labelLen]),
+	}
+	if f.tunnel != TunnelNone {
+		t.tunnel = f.tunnel.String()
+		switch {
+		case f.tunnel == TunnelVXLAN:
+			t.tunnel += " vni=" + itoa(uint64(f.vni))
+		case f.tunnel == TunnelGRE && f.vni != 0:
+			t.tunnel += " key=" + itoa(uint64(f.vni))
+		}
+	}
+	return t
+}
+
+// flowCopy is what Flows copies under the lock: the numbers and the cached
+// strings, not the flow's buffers.
 type flowCopy struct {
-	f        flow
-	pps, bps float64
+	id          uint64
+	key         flowKey
+	aIsLo       bool
+	pkts, bytes [2]uint64
+	first, last int64
+	tcp         TCPState
+	pps, bps    float64
+	text        flowText
+}
+
+// copyLocked copies the flow in slot i for a view. e.mu is held.
+func (e *Engine) copyLocked(i int32, nowNs int64) flowCopy {
+	f := &e.flows.flows[i]
+	pps, bps := f.rate.at(nowNs)
+	return flowCopy{
+		id: f.id, key: f.key, aIsLo: f.aIsLo, pkts: f.pkts, bytes: f.bytes,
+		first: f.first, last: f.last, tcp: f.tcp, pps: pps, bps: bps,
+		text: *e.textLocked(i),
+	}
 }
 
 // Flows returns the flows that match filter, sorted by key, with rates as
@@ -260,8 +320,7 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 		if disp != nil && disp.prog != nil && disp.matches[f.id] == 0 {
 			continue
 		}
-		pps, bps := f.rate.at(nowNs)
-		raw = append(raw, flowCopy{f: *f, pps: pps, bps: bps})
+		raw = append(raw, e.copyLocked(i, nowNs))
 	}
 	names := e.ifnames
 	e.mu.Unlock()
@@ -305,55 +364,49 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 func (e *Engine) Flow(id uint64, now time.Time) (FlowView, bool) {
 	nowNs := unixNano(now)
 	e.mu.Lock()
-	f := e.flows.byID(id)
-	if f == nil {
+	if e.flows.byID(id) == nil {
 		e.mu.Unlock()
 		return FlowView{}, false
 	}
-	pps, bps := f.rate.at(nowNs)
-	c := flowCopy{f: *f, pps: pps, bps: bps}
+	c := e.copyLocked(int32(uint32(id)), nowNs)
 	e.mu.Unlock()
 	return c.view(), true
 }
 
 func (c *flowCopy) view() FlowView {
-	f := &c.f
-	aAddr, aPort := f.a()
-	bAddr, bPort := f.b()
+	var aAddr, bAddr [16]byte
+	var aPort, bPort uint16
+	if c.aIsLo {
+		aAddr, aPort, bAddr, bPort = c.key.lo, c.key.loPort, c.key.hi, c.key.hiPort
+	} else {
+		aAddr, aPort, bAddr, bPort = c.key.hi, c.key.hiPort, c.key.lo, c.key.loPort
+	}
 	v := FlowView{
-		ID:      f.id,
-		Ifindex: int(f.key.ifindex),
-		A:       endpointString(&f.key, aAddr, aPort),
-		B:       endpointString(&f.key, bAddr, bPort),
-		PktsAB:  f.pkts[0],
-		PktsBA:  f.pkts[1],
-		BytesAB: f.bytes[0],
-		BytesBA: f.bytes[1],
-		First:   fromUnixNano(f.first),
-		Last:    fromUnixNano(f.last),
+		ID:      c.id,
+		Ifindex: int(c.key.ifindex),
+		A:       c.text.a,
+		B:       c.text.b,
+		PktsAB:  c.pkts[0],
+		PktsBA:  c.pkts[1],
+		BytesAB: c.bytes[0],
+		BytesBA: c.bytes[1],
+		First:   fromUnixNano(c.first),
+		Last:    fromUnixNano(c.last),
 		PPS:     c.pps,
 		BPS:     c.bps,
-		State:   f.tcp.String(),
-		Label:   Printable(f.label[:f.labelLen]),
+		State:   c.tcp.String(),
+		Label:   c.text.label,
+		Tunnel:  c.text.tunnel,
 	}
-	if f.key.isIP() {
-		v.Proto = ipProtoName(f.key.proto)
+	if c.key.isIP() {
+		v.Proto = ipProtoName(c.key.proto)
 		v.AAddr, v.BAddr = netip.AddrFrom16(aAddr), netip.AddrFrom16(bAddr)
-		if f.key.etherType == 0x0800 {
+		if c.key.etherType == 0x0800 {
 			v.AAddr, v.BAddr = v.AAddr.Unmap(), v.BAddr.Unmap()
 		}
 		v.APort, v.BPort = aPort, bPort
 	} else {
-		v.Proto = etherTypeName(f.key.etherType)
-	}
-	if f.tunnel != TunnelNone {
-		v.Tunnel = f.tunnel.String()
-		switch {
-		case f.tunnel == TunnelVXLAN:
-			v.Tunnel += " vni=" + itoa(uint64(f.vni))
-		case f.tunnel == TunnelGRE && f.vni != 0:
-			v.Tunnel += " key=" + itoa(uint64(f.vni))
-		}
+		v.Proto = etherTypeName(c.key.etherType)
 	}
 	return v
 }

@@ -44,6 +44,10 @@ type Config struct {
 	MaxPackets int              // packets listed per flow; default 1000
 }
 
+// bigTable is the flow count from which the flow table refreshes every
+// second tick, three times it every fourth, and so on.
+const bigTable = 8192
+
 // Defaults for Config.
 const (
 	DefaultInterval   = 50 * time.Millisecond
@@ -78,6 +82,8 @@ type Model struct {
 	msg           string
 	msgErr        bool
 	saving        bool
+	ticks         uint64
+	skipFlows     bool // this tick's refresh leaves the flow table as it is
 	quitAfterSave bool // q came while saving
 
 	stats   decode.Stats
@@ -134,7 +140,7 @@ func (m *Model) requestRefresh() tea.Cmd {
 		now:      m.cfg.Now(),
 		sort:     sortKeys[m.sortIdx],
 		filter:   m.filter,
-		flows:    !m.paused || m.flows.rows == nil,
+		flows:    (!m.paused && !m.skipFlows) || m.flows.rows == nil,
 		flowID:   id,
 		hasFlow:  ok,
 		cursor:   m.flows.list.cursor,
@@ -154,7 +160,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.layout()
 		return m, nil
 	case tickMsg:
-		return m, tea.Batch(tick(m.cfg.Interval), m.requestRefresh())
+		// A big flow table costs milliseconds to copy and sort: refresh it
+		// on every tick only while small, else a few times a second (keys
+		// and the other panes still answer on every tick).
+		m.ticks++
+		every := uint64(1 + len(m.flows.rows)/bigTable)
+		m.skipFlows = m.flows.rows != nil && m.ticks%every != 0
+		cmd := m.requestRefresh()
+		m.skipFlows = false
+		return m, tea.Batch(tick(m.cfg.Interval), cmd)
 	case refreshMsg:
 		return m, m.apply(msg)
 	case savedMsg:

@@ -504,3 +504,37 @@ func TestTUIQuitWhileSaving(t *testing.T) {
 		t.Errorf("message %q", e.m.msg)
 	}
 }
+
+// TestTUIBigTableRefreshesLessOften: with more than bigTable flows, ticks
+// alternate between refreshing the flow table and leaving it as it is.
+func TestTUIBigTableRefreshesLessOften(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	big := decode.NewEngine(decode.Config{MaxFlows: 4 * bigTable, RingBytes: 8 << 20})
+	e.eng, e.m.cfg.Engine = big, big
+	for i := range bigTable + 100 {
+		e.add(decode.DirIn, udpFrame(t, "10.1.0.1", uint16(1000+i%60000), "10.2.0.2", uint16(53+i/60000), nil))
+	}
+	e.tick()
+	if len(e.m.flows.rows) <= bigTable {
+		t.Fatalf("%d flows", len(e.m.flows.rows))
+	}
+	var fetched []bool
+	for range 4 {
+		e.tick()
+		fetched = append(fetched, e.m.req.flows)
+	}
+	n := 0
+	for _, f := range fetched {
+		if f {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("flow table fetched on %v of 4 ticks, want every second one", fetched)
+	}
+	// A sort key still refreshes at once.
+	e.press("s")
+	if !e.m.req.flows {
+		t.Error("s did not refresh the flow table")
+	}
+}
