@@ -83,6 +83,8 @@ type Model struct {
 	msgErr        bool
 	saving        bool
 	ticks         uint64
+	rowsSort      decode.SortKey // how the flow rows shown were fetched
+	rowsFilter    string
 	skipFlows     bool // this tick's refresh leaves the flow table as it is
 	quitAfterSave bool // q came while saving
 
@@ -137,10 +139,12 @@ func (m *Model) requestRefresh() tea.Cmd {
 	m.inflight, m.dirty = true, false
 	id, ok := m.flows.selID, m.flows.ok
 	m.req = refreshReq{
-		now:      m.cfg.Now(),
-		sort:     sortKeys[m.sortIdx],
-		filter:   m.filter,
-		flows:    (!m.paused && !m.skipFlows) || m.flows.rows == nil,
+		now:    m.cfg.Now(),
+		sort:   sortKeys[m.sortIdx],
+		filter: m.filter,
+		flows: (!m.paused && !m.skipFlows) || m.flows.rows == nil ||
+			// paused, but the rows shown were sorted or filtered otherwise
+			sortKeys[m.sortIdx] != m.rowsSort || m.filter != m.rowsFilter,
 		flowID:   id,
 		hasFlow:  ok,
 		cursor:   m.flows.list.cursor,
@@ -204,6 +208,7 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 			m.dirty = true // the order or filter changed meanwhile
 		} else {
 			m.flows.setRows(msg.flows)
+			m.rowsSort, m.rowsFilter = msg.req.sort, msg.req.filter
 		}
 	}
 	sel, ok := m.flows.selected()
@@ -502,15 +507,24 @@ func (m *Model) mouse(e tea.MouseEvent) tea.Cmd {
 	case e.Button == tea.MouseButtonWheelDown:
 		return m.move(p, 3, false, false)
 	case e.Button == tea.MouseButtonLeft && e.Action == tea.MouseActionPress:
+		// The row clicked is the one on screen now: take it before focusing
+		// the pane resizes the panes and scrolls their lists.
+		var target int
+		switch p {
+		case paneFlows:
+			target = m.flows.list.offset + rowIdx
+		case panePackets:
+			target = m.packets.list.offset + rowIdx
+		}
 		m.setFocus(p)
 		if rowIdx < 0 || p == paneHex {
 			return nil
 		}
 		switch p {
 		case paneFlows:
-			return m.move(p, m.flows.list.offset+rowIdx-m.flows.list.cursor, false, false)
+			return m.move(p, target-m.flows.list.cursor, false, false)
 		case panePackets:
-			return m.move(p, m.packets.list.offset+rowIdx-m.packets.list.cursor, false, false)
+			return m.move(p, target-m.packets.list.cursor, false, false)
 		}
 	}
 	return nil

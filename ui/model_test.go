@@ -538,3 +538,58 @@ func TestTUIBigTableRefreshesLessOften(t *testing.T) {
 		t.Error("s did not refresh the flow table")
 	}
 }
+
+// TestTUIClickUnfocusedPane: a click on a row of a pane without focus
+// selects the row that was under the pointer, though focusing the pane
+// resizes the panes and scrolls its list.
+func TestTUIClickUnfocusedPane(t *testing.T) {
+	e := newEnv(t, 100, 30, Config{})
+	for i := range 60 {
+		e.add(decode.DirIn, udpFrame(t, "10.0.0.4", 6000, "10.0.0.5", 7000, []byte{byte(i)}))
+	}
+	e.tick()
+	e.press("enter", "tab") // into the packets, then the next pane
+	if e.m.focus == panePackets {
+		e.press("tab")
+	}
+	if e.m.focus == panePackets {
+		t.Fatal("could not leave the packet pane")
+	}
+	// Find the screen line of the packet pane's first visible row.
+	y := -1
+	for i := 0; i < 30; i++ {
+		if p, row := e.m.paneAt(i); p == panePackets && row == 0 {
+			y = i
+			break
+		}
+	}
+	if y < 0 {
+		t.Fatal("no packet row on screen")
+	}
+	want := e.m.packets.list.offset
+	e.m.Update(tea.MouseMsg{X: 10, Y: y, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if e.m.focus != panePackets || e.m.packets.list.cursor != want {
+		t.Errorf("clicked the row showing packet %d; focus %v, selected %d", want, e.m.focus, e.m.packets.list.cursor)
+	}
+}
+
+// TestTUIPausedSortAndFilter: while paused the table is frozen, but a new
+// sort or filter still reorders or narrows what is shown.
+func TestTUIPausedSortAndFilter(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	e.press(" ")
+	if !e.m.paused {
+		t.Fatal("space did not pause")
+	}
+	before := len(e.m.flows.rows)
+	e.press("/", "1", "0", ".", "0", ".", "0", ".", "4", "enter")
+	if got := len(e.m.flows.rows); got != 1 || got == before {
+		t.Errorf("paused, filter 10.0.0.4: %d rows (was %d)", got, before)
+	}
+	e.press("s")
+	if e.m.rowsSort != sortKeys[e.m.sortIdx] {
+		t.Error("paused, s: rows not re-sorted")
+	}
+}
