@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,5 +192,48 @@ func TestWriteBatchesMergesAcrossBatches(t *testing.T) {
 			t.Fatalf("packet %d at %v is older than the one before (%v)", i, ci.Timestamp, last)
 		}
 		last = ci.Timestamp
+	}
+}
+
+// TestWriteBatchesRandomOverlap: up to maxHeld batches, each sorted,
+// overlapping at random, come out as one sorted stream with nothing lost.
+func TestWriteBatchesRandomOverlap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for round := range 50 {
+		in := make(chan *Batch, maxHeld)
+		total := 0
+		for range 1 + rng.IntN(maxHeld) {
+			n := 1 + rng.IntN(40)
+			offs := make([]int, n)
+			for i := range offs {
+				offs[i] = rng.IntN(1000)
+			}
+			slices.Sort(offs)
+			b := &Batch{Packets: make([]Packet, 0, n), buf: make([]byte, 0, n*8)}
+			for _, o := range offs {
+				b.add(Packet{TS: base.Add(time.Duration(o) * time.Microsecond), OrigLen: 8}, make([]byte, 8))
+			}
+			in <- b
+			total += n
+		}
+		close(in)
+		var buf bytes.Buffer
+		w, _ := NewPcapWriter(&buf, 65535, 1)
+		if res := WriteBatches(in, w, 0, func() {}); res.Err != nil || res.Written != uint64(total) {
+			t.Fatalf("round %d: wrote %d of %d: %v", round, res.Written, total, res.Err)
+		}
+		r, _ := pcapgo.NewReader(&buf)
+		var last time.Time
+		for {
+			_, ci, err := r.ReadPacketData()
+			if err != nil {
+				break
+			}
+			if ci.Timestamp.Before(last) {
+				t.Fatalf("round %d: out of order", round)
+			}
+			last = ci.Timestamp
+		}
 	}
 }

@@ -150,6 +150,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 	for {
 		err := r.rd.ReadInto(&rec)
 		switch {
+		case err == nil: // the common case first: no errors.Is per record
 		case errors.Is(err, perf.ErrFlushed):
 			ship()
 			if final {

@@ -95,15 +95,37 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 	drain := func(upTo time.Time, keep int) {
 		for held.Len() > 0 {
 			c := held[0]
-			p := &c.b.Packets[c.i]
-			if held.Len() <= keep && !upTo.IsZero() && !p.TS.Before(upTo) {
-				return
+			// Write a run from the oldest batch: its packets up to the
+			// head of the next oldest (the root's smaller child), so the
+			// heap is fixed once a run, not once a packet.
+			var next time.Time
+			for _, j := range []int{1, 2} {
+				if j < held.Len() {
+					if t := held[j].b.Packets[held[j].i].TS; next.IsZero() || t.Before(next) {
+						next = t
+					}
+				}
 			}
-			writeOne(p)
-			if c.i++; c.i == len(c.b.Packets) {
+			wrote := false
+			for c.i < len(c.b.Packets) {
+				p := &c.b.Packets[c.i]
+				if held.Len() <= keep && !upTo.IsZero() && !p.TS.Before(upTo) {
+					break
+				}
+				if wrote && !next.IsZero() && p.TS.After(next) {
+					break
+				}
+				writeOne(p)
+				c.i++
+				wrote = true
+			}
+			switch {
+			case c.i == len(c.b.Packets):
 				heap.Pop(&held)
 				c.b.Release()
-			} else {
+			case !wrote:
+				return // the oldest packet is to be held: so is every other
+			default:
 				heap.Fix(&held, 0)
 			}
 		}
