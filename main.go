@@ -51,6 +51,7 @@ type options struct {
 	format    string
 	ringSize  string
 	perfBuf   string
+	perfRead  string
 	maxFlows  int
 	filter    []string
 	prog      filter.Program // filter compiled; nil keeps everything
@@ -92,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.format, "format", "", "file format for -w and w: pcap or pcapng (default: pcapng when the name ends in .pcapng, else pcap)")
 	fs.StringVar(&o.ringSize, "ring-size", "64MiB", "bytes of packets the live view keeps for saving with w (e.g. 16MiB, 1GiB)")
 	fs.StringVar(&o.perfBuf, "perf-buffer", "", "perf ring `size` per CPU (default 8MiB with -w, 32MiB for the live view); larger absorbs longer stalls")
+	fs.StringVar(&o.perfRead, "perf-reader", "mmap", "how to read the perf rings: mmap (in place, one copy per packet) or cilium (cilium/ebpf's perf.Reader)")
 	fs.IntVar(&o.maxFlows, "max-flows", 65536, "flows the live view tracks before evicting the least recently seen")
 	fs.BoolVar(&o.demo, "demo", false, "make a private network namespace with a veth pair and realistic traffic, and capture it (root)")
 	fs.StringVar(&o.statsFile, "stats-file", "", "rewrite this `file` every second with the process's counters and memory use as JSON (soak tests, monitoring)")
@@ -182,6 +184,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if n, err := parseSize(o.perfBuf); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
 			return nil, usageErr("invalid --perf-buffer %q: want a power of two from 64KiB to 1GiB, such as 8MiB", o.perfBuf)
 		}
+	}
+	if o.perfRead != "cilium" && o.perfRead != "mmap" {
+		return nil, usageErr("invalid --perf-reader %q: must be cilium or mmap", o.perfRead)
 	}
 	if o.maxFlows < 1 {
 		return nil, usageErr("invalid --max-flows %d: must be at least 1", o.maxFlows)

@@ -27,6 +27,9 @@ type Options struct {
 	// held by the consumer, instead of waiting and letting the kernel ring
 	// absorb the backlog.
 	Lossy bool
+	// Mmap reads the perf rings in place (mmapRings) instead of through
+	// cilium/ebpf's perf.Reader: one copy of each packet instead of two.
+	Mmap bool
 }
 
 func (o *Options) defaults() {
@@ -52,7 +55,8 @@ func (o *Options) defaults() {
 
 // Reader reads capture records from the perf event array.
 type Reader struct {
-	rd    *perf.Reader
+	rd    *perf.Reader // or
+	mm    *mmapRings
 	opts  Options
 	clock *Clock
 	Stats Stats
@@ -64,11 +68,16 @@ type Reader struct {
 // NewReader opens the per-CPU perf rings of events.
 func NewReader(events *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
 	opts.defaults()
-	rd, err := perf.NewReaderWithOptions(events, opts.PerCPUBuffer, perf.ReaderOptions{Watermark: opts.Watermark})
+	r := &Reader{opts: opts, clock: clock, pool: make(chan *Batch, opts.Batches)}
+	var err error
+	if opts.Mmap {
+		r.mm, err = openMmapRings(events, opts.PerCPUBuffer, opts.Watermark)
+	} else {
+		r.rd, err = perf.NewReaderWithOptions(events, opts.PerCPUBuffer, perf.ReaderOptions{Watermark: opts.Watermark})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open perf ring: %w", err)
 	}
-	r := &Reader{rd: rd, opts: opts, clock: clock, pool: make(chan *Batch, opts.Batches)}
 	for range opts.Batches {
 		r.pool <- &Batch{
 			Packets: make([]Packet, 0, opts.BatchPackets),
@@ -82,8 +91,23 @@ func NewReader(events *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
 // Close releases the perf rings. Run closes them itself when it returns.
 func (r *Reader) Close() error {
 	var err error
-	r.closeOnce.Do(func() { err = r.rd.Close() })
+	r.closeOnce.Do(func() {
+		if r.mm != nil {
+			r.mm.close()
+			return
+		}
+		err = r.rd.Close()
+	})
 	return err
+}
+
+// flush makes the rings readable below the watermark (and wakes the reader).
+func (r *Reader) flush() {
+	if r.mm != nil {
+		r.mm.flush()
+		return
+	}
+	_ = r.rd.Flush()
 }
 
 // Run reads records until ctx is cancelled, sending batches of packets on
@@ -112,9 +136,9 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 					r.clock.Calibrate()
 					lastCal = time.Now()
 				}
-				_ = r.rd.Flush()
+				r.flush()
 			case <-ctx.Done():
-				_ = r.rd.Flush() // wake a blocked read
+				r.flush() // wake a blocked read
 				return
 			case <-done:
 				return
@@ -127,21 +151,10 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 		rec   perf.Record
 		batch *Batch
 	)
-	// ship sends the current batch, sorted by time: records of different
-	// CPUs interleave. It blocks while the consumer is busy.
-	ship := func() {
-		if batch == nil || len(batch.Packets) == 0 {
-			return
-		}
-		byTime := func(a, b Packet) int { return a.TS.Compare(b.TS) }
-		if !slices.IsSortedFunc(batch.Packets, byTime) {
-			slices.SortStableFunc(batch.Packets, byTime)
-		}
-		r.Stats.Received.Add(uint64(len(batch.Packets)))
-		r.Stats.Bytes.Add(uint64(len(batch.buf)))
-		out <- batch
-		batch = nil
+	if r.mm != nil {
+		return r.runMmap(ctx, out)
 	}
+	ship := func() { r.ship(out, &batch) }
 	// final is set once we have asked for the last flush ourselves, after
 	// seeing ctx done: only the ErrFlushed that answers it ends the loop. An
 	// earlier one (a tick's) reflects ring positions read before the
@@ -172,28 +185,85 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 			r.Stats.Lost.Add(rec.LostSamples)
 			continue
 		}
-		hdr, payload, err := bpf.ParseRecord(rec.RawSample)
+		r.addRecord(rec.RawSample, &batch, ship, nil)
+	}
+}
+
+// ship sends the batch, sorted by time (records of different CPUs
+// interleave). It blocks while the consumer is busy.
+func (r *Reader) ship(out chan<- *Batch, batch **Batch) {
+	b := *batch
+	if b == nil || len(b.Packets) == 0 {
+		return
+	}
+	byTime := func(a, b Packet) int { return a.TS.Compare(b.TS) }
+	if !slices.IsSortedFunc(b.Packets, byTime) {
+		slices.SortStableFunc(b.Packets, byTime)
+	}
+	r.Stats.Received.Add(uint64(len(b.Packets)))
+	r.Stats.Bytes.Add(uint64(len(b.buf)))
+	out <- b
+	*batch = nil
+}
+
+// runMmap is Run's loop over mmapRings: each wakeup reads every ring to
+// its head, so a batch holds what all CPUs wrote up to then.
+func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
+	var batch *Batch
+	ship := func() { r.ship(out, &batch) }
+	lost := func(n uint64) { r.Stats.Lost.Add(n) }
+	final := false
+	for {
+		flushed, err := r.mm.wait()
 		if err != nil {
-			r.Stats.BadRecords.Add(1)
-			continue
-		}
-		if batch != nil && !batch.room(len(payload)) {
 			ship()
+			return fmt.Errorf("read perf rings: %w", err)
 		}
-		if batch == nil {
-			if batch = r.getBatch(); batch == nil {
-				r.Stats.Dropped.Add(1)
-				continue
+		for _, rg := range r.mm.rings {
+			r.mm.drain(rg, func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) }, lost)
+		}
+		if flushed {
+			ship()
+			if final {
+				return nil
+			}
+			if ctx.Err() != nil {
+				// One more pass after our own flush, as with perf.Reader.
+				final = true
+				r.mm.flush()
 			}
 		}
-		batch.add(Packet{
-			TS:      r.clock.Wall(hdr.KtimeNs),
-			Ifindex: int(hdr.Ifindex),
-			Dir:     hdr.Dir,
-			Hook:    hdr.Hook,
-			OrigLen: int(hdr.TotLen),
-		}, payload)
 	}
+}
+
+// addRecord validates one raw sample and copies its packet into the batch,
+// shipping the batch first when it is full (beforeShip, if set, runs just
+// before: the mmap reader releases ring space there).
+func (r *Reader) addRecord(raw []byte, batch **Batch, ship func(), beforeShip func()) {
+	hdr, payload, err := bpf.ParseRecord(raw)
+	if err != nil {
+		r.Stats.BadRecords.Add(1)
+		return
+	}
+	if *batch != nil && !(*batch).room(len(payload)) {
+		if beforeShip != nil {
+			beforeShip()
+		}
+		ship()
+	}
+	if *batch == nil {
+		if *batch = r.getBatch(); *batch == nil {
+			r.Stats.Dropped.Add(1)
+			return
+		}
+	}
+	(*batch).add(Packet{
+		TS:      r.clock.Wall(hdr.KtimeNs),
+		Ifindex: int(hdr.Ifindex),
+		Dir:     hdr.Dir,
+		Hook:    hdr.Hook,
+		OrigLen: int(hdr.TotLen),
+	}, payload)
 }
 
 // getBatch takes a free batch, waiting for one unless the reader is lossy.

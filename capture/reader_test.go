@@ -64,8 +64,16 @@ func openIn(t *testing.T, pair *testutil.Pair, opts Options) *Session {
 // blocked handing over a batch, the records written after that batch must
 // still be read at shutdown (detach, then cancel), not dropped silently.
 func TestReaderDrainsAfterDetach(t *testing.T) {
+	for _, mmap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "perf.Reader", true: "mmap"}[mmap], func(t *testing.T) {
+			testReaderDrainsAfterDetach(t, mmap)
+		})
+	}
+}
+
+func testReaderDrainsAfterDetach(t *testing.T, mmap bool) {
 	pair := testutil.NewPair(t)
-	sess := openIn(t, pair, Options{FlushInterval: 20 * time.Millisecond})
+	sess := openIn(t, pair, Options{FlushInterval: 20 * time.Millisecond, Mmap: mmap})
 	defer sess.Close()
 	counters := func() bpf.Counters {
 		c, err := sess.Counters()
@@ -118,8 +126,16 @@ func TestReaderDrainsAfterDetach(t *testing.T) {
 // back, a lossy reader drops and counts instead of blocking, and
 // everything sent is accounted for.
 func TestReaderLossy(t *testing.T) {
+	for _, mmap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "perf.Reader", true: "mmap"}[mmap], func(t *testing.T) {
+			testReaderLossy(t, mmap)
+		})
+	}
+}
+
+func testReaderLossy(t *testing.T, mmap bool) {
 	pair := testutil.NewPair(t)
-	sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond, Batches: 2, BatchPackets: 4, Lossy: true})
+	sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond, Batches: 2, BatchPackets: 4, Lossy: true, Mmap: mmap})
 	defer sess.Close()
 	out := make(chan *Batch, 16)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,0 +1,193 @@
+package capture
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// mmapRings is an alternative to cilium/ebpf's perf.Reader (Options.Mmap):
+// it reads the per-CPU perf rings in place, parsing each record where the
+// kernel wrote it and copying its packet once, into the batch, where
+// perf.Reader copies every sample out of the ring first and moves the
+// ring's tail once a record.
+type mmapRings struct {
+	events  *ebpf.Map
+	rings   []*mmapRing
+	epfd    int
+	evfd    int // eventfd: a write is a flush request
+	scratch []byte
+	closed  atomic.Bool
+}
+
+type mmapRing struct {
+	cpu  int
+	fd   int
+	mem  []byte
+	meta *unix.PerfEventMmapPage
+	data []byte
+	mask uint64
+}
+
+// openMmapRings opens one perf event per possible CPU, maps its ring of
+// perCPU bytes (rounded up to a power of two pages) and puts it in events.
+func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err error) {
+	page := os.Getpagesize()
+	pages := 1
+	for pages*page < perCPU {
+		pages *= 2
+	}
+	m = &mmapRings{events: events, epfd: -1, evfd: -1, scratch: make([]byte, 1<<17)}
+	defer func() {
+		if err != nil {
+			m.close()
+		}
+	}()
+	if m.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	if m.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	if err = unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, m.evfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(m.evfd)}); err != nil {
+		return nil, fmt.Errorf("epoll add: %w", err)
+	}
+	for cpu := range int(events.MaxEntries()) {
+		attr := unix.PerfEventAttr{
+			Type:        unix.PERF_TYPE_SOFTWARE,
+			Config:      unix.PERF_COUNT_SW_BPF_OUTPUT,
+			Sample_type: unix.PERF_SAMPLE_RAW,
+			Bits:        unix.PerfBitWatermark,
+			Wakeup:      uint32(min(watermark, pages*page/2)),
+		}
+		attr.Size = uint32(unsafe.Sizeof(attr))
+		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if errors.Is(err, unix.ENODEV) {
+			continue // a possible CPU that is not online
+		}
+		if err != nil {
+			return nil, fmt.Errorf("perf event on CPU %d: %w", cpu, err)
+		}
+		mem, err := unix.Mmap(fd, 0, (1+pages)*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("map perf ring of CPU %d: %w", cpu, err)
+		}
+		rg := &mmapRing{cpu: cpu, fd: fd, mem: mem, meta: (*unix.PerfEventMmapPage)(unsafe.Pointer(&mem[0]))}
+		rg.data = mem[page : page+pages*page]
+		rg.mask = uint64(len(rg.data) - 1)
+		m.rings = append(m.rings, rg)
+		if err := events.Put(uint32(cpu), uint32(fd)); err != nil {
+			return nil, fmt.Errorf("add perf ring of CPU %d: %w", cpu, err)
+		}
+		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
+			return nil, fmt.Errorf("enable perf ring of CPU %d: %w", cpu, err)
+		}
+		if err := unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			return nil, fmt.Errorf("epoll add: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// flush asks the reading loop to read all rings now.
+func (m *mmapRings) flush() {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	_, _ = unix.Write(m.evfd, one[:])
+}
+
+// wait blocks until a ring passed its watermark or a flush was asked for,
+// and reports the latter.
+func (m *mmapRings) wait() (flushed bool, err error) {
+	var evs [64]unix.EpollEvent
+	for {
+		n, err := unix.EpollWait(m.epfd, evs[:], -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		for _, ev := range evs[:n] {
+			if ev.Fd == int32(m.evfd) {
+				var buf [8]byte
+				_, _ = unix.Read(m.evfd, buf[:])
+				flushed = true
+			}
+		}
+		return flushed, nil
+	}
+}
+
+// at returns n bytes of the ring at virtual offset off, copied to scratch
+// if they wrap around its end.
+func (m *mmapRings) at(rg *mmapRing, off uint64, n int) []byte {
+	start := off & rg.mask
+	if start+uint64(n) <= uint64(len(rg.data)) {
+		return rg.data[start : start+uint64(n)]
+	}
+	if cap(m.scratch) < n {
+		m.scratch = make([]byte, n)
+	}
+	s := m.scratch[:n]
+	k := copy(s, rg.data[start:])
+	copy(s[k:], rg.data)
+	return s
+}
+
+// drain reads every record of one ring up to its head: sample hands a
+// sample's raw bytes on (valid only during the call) with commit, which
+// releases the ring space of the records before it (call it before
+// blocking); lost counts records the kernel could not write.
+func (m *mmapRings) drain(rg *mmapRing, sample func(raw []byte, commit func()), lost func(n uint64)) {
+	head := atomic.LoadUint64(&rg.meta.Data_head)
+	tail := rg.meta.Data_tail
+	le := binary.LittleEndian
+	commit := func() { atomic.StoreUint64(&rg.meta.Data_tail, tail) }
+	for tail < head {
+		hdr := m.at(rg, tail, 8)
+		typ, size := le.Uint32(hdr[0:4]), uint64(le.Uint16(hdr[6:8]))
+		if size < 8 || tail+size > head {
+			break // cannot happen with a sane kernel; stop rather than spin
+		}
+		rec := m.at(rg, tail, int(size))
+		switch typ {
+		case unix.PERF_RECORD_SAMPLE:
+			if len(rec) >= 12 {
+				if n := uint64(le.Uint32(rec[8:12])); 12+n <= size {
+					sample(rec[12:12+n], commit)
+				}
+			}
+		case unix.PERF_RECORD_LOST:
+			if len(rec) >= 24 {
+				lost(le.Uint64(rec[16:24]))
+			}
+		}
+		tail += size
+	}
+	atomic.StoreUint64(&rg.meta.Data_tail, tail)
+}
+
+func (m *mmapRings) close() {
+	if !m.closed.CompareAndSwap(false, true) {
+		return
+	}
+	for _, rg := range m.rings {
+		_ = m.events.Delete(uint32(rg.cpu))
+		_ = unix.Munmap(rg.mem)
+		_ = unix.Close(rg.fd)
+	}
+	if m.epfd >= 0 {
+		unix.Close(m.epfd)
+	}
+	if m.evfd >= 0 {
+		unix.Close(m.evfd)
+	}
+}
