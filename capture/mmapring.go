@@ -24,6 +24,11 @@ type mmapRings struct {
 	evfd    int // eventfd: a write is a flush request
 	scratch []byte
 	closed  atomic.Bool
+	// Close may come from another goroutine while the reading loop waits:
+	// it then asks the loop to stop and waits for it before unmapping.
+	closing atomic.Bool
+	running atomic.Bool
+	stopped chan struct{}
 }
 
 type mmapRing struct {
@@ -43,7 +48,7 @@ func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err e
 	for pages*page < perCPU {
 		pages *= 2
 	}
-	m = &mmapRings{events: events, epfd: -1, evfd: -1, scratch: make([]byte, 1<<17)}
+	m = &mmapRings{events: events, epfd: -1, evfd: -1, scratch: make([]byte, 1<<17), stopped: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			m.close()
@@ -178,6 +183,11 @@ func (m *mmapRings) drain(rg *mmapRing, sample func(raw []byte, commit func()), 
 func (m *mmapRings) close() {
 	if !m.closed.CompareAndSwap(false, true) {
 		return
+	}
+	m.closing.Store(true)
+	if m.running.Load() {
+		m.flush() // wakes the loop, which sees closing and returns
+		<-m.stopped
 	}
 	for _, rg := range m.rings {
 		_ = m.events.Delete(uint32(rg.cpu))

@@ -117,6 +117,13 @@ func (r *Reader) flush() {
 // and the consumer must receive (and Release) until then.
 func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 	defer r.Close()
+	if r.mm != nil {
+		// A Close from another goroutine waits for this, so that the rings
+		// are unmapped only once neither the loop nor the flusher uses them
+		// (deferred calls run last first: the flusher stops, then this).
+		r.mm.running.Store(true)
+		defer close(r.mm.stopped)
+	}
 
 	// The flusher makes the rings readable below the watermark every
 	// FlushInterval, so a lone packet still shows, follows the realtime
@@ -215,6 +222,10 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 	final := false
 	for {
 		flushed, err := r.mm.wait()
+		if r.mm.closing.Load() {
+			ship()
+			return nil // closed under us: the rings are about to go
+		}
 		if err != nil {
 			ship()
 			return fmt.Errorf("read perf rings: %w", err)

@@ -161,3 +161,36 @@ func testReaderLossy(t *testing.T, mmap bool) {
 		t.Fatalf("sent %d: kept %d, received %d, dropped %d", c.Sent, kept, st.Received.Load(), st.Dropped.Load())
 	}
 }
+
+// TestReaderCloseWhileRunning: closing the reader from another goroutine
+// while it waits ends Run, and only then are the rings unmapped.
+func TestReaderCloseWhileRunning(t *testing.T) {
+	for _, mmap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "perf.Reader", true: "mmap"}[mmap], func(t *testing.T) {
+			pair := testutil.NewPair(t)
+			sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond, Mmap: mmap})
+			defer sess.Close()
+			out := make(chan *Batch, 16)
+			runErr := make(chan error, 1)
+			go func() { runErr <- sess.Run(context.Background(), out); close(out) }()
+			go func() {
+				for b := range out {
+					b.Release()
+				}
+			}()
+			sendDatagrams(t, pair, 5)
+			testutil.Eventually(t, 5*time.Second, func() bool { return sess.Reader.Stats.Received.Load() >= 5 }, "nothing read")
+			if err := sess.Reader.Close(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-runErr:
+				if err != nil {
+					t.Fatalf("Run after Close: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Run did not return after Close")
+			}
+		})
+	}
+}
