@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -110,6 +111,11 @@ func live(o *options, stdout, stderr io.Writer) error {
 	if o.format == "pcapng" {
 		save, ext = savePcapng(sess, o), ".pcapng"
 	}
+	// A save still running when the view ends (a signal) is finished
+	// before we exit, so the file is never left cut short.
+	var saves sync.WaitGroup
+	save = trackSaves(&saves, save)
+	defer saves.Wait()
 	names := map[int]string{}
 	for _, ifi := range sess.Ifaces {
 		names[ifi.Index] = ifi.Name
@@ -427,6 +433,15 @@ func copyCounters(sess *capture.Session, eng *decode.Engine) {
 		lost = max(lost, c.Failed)
 	}
 	eng.SetCaptureCounters(lost, sess.Reader.Stats.Dropped.Load())
+}
+
+// trackSaves counts the saves in flight in wg.
+func trackSaves(wg *sync.WaitGroup, save ui.SaveFunc) ui.SaveFunc {
+	return func(path string, frames []decode.Frame) (int, error) {
+		wg.Add(1)
+		defer wg.Done()
+		return save(path, frames)
+	}
 }
 
 // saveFile creates path (mode 0600, never replacing a file), lets write

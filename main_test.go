@@ -5,7 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/decode"
 )
 
 // TestBadInput: every mistake gets one clear line on stderr and a non-zero
@@ -153,4 +157,26 @@ down0	00000000	0101A8C0	0002	0	0	1	00000000	0	0	0
 	if got := parseDefaultRoute(strings.NewReader("Iface\tDestination\n")); got != "" {
 		t.Errorf("no default route: %q", got)
 	}
+}
+
+// TestTrackSaves: the live view waits for a save in flight before exiting.
+func TestTrackSaves(t *testing.T) {
+	var wg sync.WaitGroup
+	release, started := make(chan struct{}), make(chan struct{})
+	save := trackSaves(&wg, func(string, []decode.Frame) (int, error) {
+		close(started)
+		<-release
+		return 1, nil
+	})
+	go save("x", nil)
+	<-started
+	waited := make(chan struct{})
+	go func() { wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("Wait returned while the save was running")
+	case <-time.After(50 * time.Millisecond): // still waiting, as it should
+	}
+	close(release)
+	<-waited
 }
