@@ -48,7 +48,19 @@ func startScreen(t *testing.T, dir string, w, h int, argv ...string) *screen {
 	if err != nil {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { s.tmux("kill-server") })
+	// The command runs as the pane's process (exec): remember it, so that
+	// a test that fails with it hung still leaves nothing running.
+	pid := 0
+	if out, err := s.tmux("display-message", "-p", "-t", s.name, "#{pane_pid}"); err == nil {
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() {
+		s.tmux("kill-server")
+		// Only if that PID is still ours (not reused by another process).
+		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); pid > 0 && err == nil && strings.Contains(string(cmd), binary) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	return s
 }
 
