@@ -140,13 +140,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stderr, "%d packets captured, %d lost in ring, %d dropped\n",
 		res.Written, lost, sess.Reader.Stats.Dropped.Load())
-	if len(o.prog) > 0 {
-		fmt.Fprintf(stderr, "bpftop-cap: %d packets seen, %d not matching the filter were dropped in the kernel\n",
-			counters.Seen, counters.Filtered)
-	}
-	if bad := sess.Reader.Stats.BadRecords.Load(); bad > 0 {
-		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
-	}
+	printCaptureNotes(stderr, o, sess, counters, cerr == nil)
 	switch {
 	case readyErr != nil:
 		return readyErr
@@ -174,4 +168,16 @@ func filterNote(o *options) string {
 		return ""
 	}
 	return fmt.Sprintf(", filter %q", strings.Join(o.filter, " "))
+}
+
+// printCaptureNotes prints, after the summary line, what the kernel filter
+// dropped and any malformed records that were skipped.
+func printCaptureNotes(stderr io.Writer, o *options, sess *capture.Session, counters bpf.Counters, haveCounters bool) {
+	if len(o.prog) > 0 && haveCounters {
+		fmt.Fprintf(stderr, "bpftop-cap: %d packets seen, %d not matching the filter were dropped in the kernel\n",
+			counters.Seen, counters.Filtered)
+	}
+	if bad := sess.Reader.Stats.BadRecords.Load(); bad > 0 {
+		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
+	}
 }

@@ -157,13 +157,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 
 	st := eng.Stats(time.Now())
 	fmt.Fprintf(stderr, "%d packets captured, %d lost in ring, %d dropped\n", st.Packets, st.Lost, st.Dropped)
-	if len(o.prog) > 0 && cerr == nil {
-		fmt.Fprintf(stderr, "bpftop-cap: %d packets seen, %d not matching the filter were dropped in the kernel\n",
-			counters.Seen, counters.Filtered)
-	}
-	if bad := sess.Reader.Stats.BadRecords.Load(); bad > 0 {
-		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
-	}
+	printCaptureNotes(stderr, o, sess, counters, cerr == nil)
 	switch viewErr := viewFailed(ctx, runErr); {
 	case viewErr != nil:
 		return viewErr

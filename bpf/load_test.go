@@ -24,6 +24,24 @@ func frame(n int) []byte {
 	return b
 }
 
+// loadWithReader loads the programs with cfg and opens a reader on their
+// perf ring (without one the kernel refuses every record); both are closed
+// when the test ends.
+func loadWithReader(t *testing.T, cfg Config) (*Objects, *perf.Reader) {
+	t.Helper()
+	o, err := Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	rd, err := perf.NewReader(o.Events(), 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.Close() })
+	return o, rd
+}
+
 func requireRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
@@ -53,16 +71,7 @@ func TestProgramsEmitRecords(t *testing.T) {
 		{"xdp", Config{Snaplen: 64, In: true, XDP: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureXdp }, DirIn, HookXDP, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := Load(tc.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer o.Close()
-			rd, err := perf.NewReader(o.Events(), 1<<16)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rd.Close()
+			o, rd := loadWithReader(t, tc.cfg)
 
 			in := frame(200)
 			if _, err := tc.prog(o).Run(&ebpf.RunOptions{Data: in}); err != nil {
@@ -136,16 +145,7 @@ func TestFilterSpliced(t *testing.T) {
 		for _, hook := range []string{"tc", "xdp"} {
 			t.Run(tc.expr+"/"+hook, func(t *testing.T) {
 				cfg := Config{Snaplen: 64, In: true, Filter: prog, XDP: hook == "xdp"}
-				o, err := Load(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer o.Close()
-				rd, err := perf.NewReader(o.Events(), 1<<16)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer rd.Close()
+				o, _ := loadWithReader(t, cfg)
 				p := o.objs.CaptureTcIngress
 				if cfg.XDP {
 					p = o.objs.CaptureXdp
