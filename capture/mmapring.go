@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -18,9 +19,16 @@ import (
 // perf.Reader copies every sample out of the ring first and moves the
 // ring's tail once a record.
 type mmapRings struct {
-	events  *ebpf.Map
-	rings   []*mmapRing
-	epfd    int
+	events *ebpf.Map
+	rings  []*mmapRing
+	epfd   int
+	// ep wraps epfd for Go's netpoller: the loop parks in it rather than
+	// blocking a thread in epoll_wait. A thread blocked in a system call
+	// keeps its P, which the runtime's sysmon takes back after a while and
+	// then polls every 20µs; at a few wakeups a second that polling cost
+	// more CPU than reading the packets.
+	ep      *os.File
+	epc     syscall.RawConn
 	evfd    int // eventfd: a write is a flush request
 	scratch []byte
 	closed  atomic.Bool
@@ -55,6 +63,15 @@ func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err e
 		}
 	}()
 	if m.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	// An epoll descriptor is itself pollable: non-blocking, os.NewFile
+	// registers it with the netpoller.
+	if err = unix.SetNonblock(m.epfd, true); err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	m.ep = os.NewFile(uintptr(m.epfd), "perf-epoll")
+	if m.epc, err = m.ep.SyscallConn(); err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	if m.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
@@ -111,24 +128,31 @@ func (m *mmapRings) flush() {
 // wait blocks until a ring passed its watermark or a flush was asked for,
 // and reports the latter.
 func (m *mmapRings) wait() (flushed bool, err error) {
-	var evs [64]unix.EpollEvent
-	for {
-		n, err := unix.EpollWait(m.epfd, evs[:], -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		for _, ev := range evs[:n] {
-			if ev.Fd == int32(m.evfd) {
-				var buf [8]byte
-				_, _ = unix.Read(m.evfd, buf[:])
-				flushed = true
-			}
-		}
-		return flushed, nil
+	var (
+		evs  [64]unix.EpollEvent
+		n    int
+		werr error
+	)
+	err = m.epc.Read(func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), evs[:], 0)
+		// Nothing ready (or interrupted): park until the netpoller says
+		// the epoll descriptor is readable.
+		return !(n == 0 && (werr == nil || errors.Is(werr, unix.EINTR)))
+	})
+	if err == nil {
+		err = werr
 	}
+	if err != nil {
+		return false, err
+	}
+	for _, ev := range evs[:n] {
+		if ev.Fd == int32(m.evfd) {
+			var buf [8]byte
+			_, _ = unix.Read(m.evfd, buf[:])
+			flushed = true
+		}
+	}
+	return flushed, nil
 }
 
 // at returns n bytes of the ring at virtual offset off, copied to scratch
@@ -194,7 +218,9 @@ func (m *mmapRings) close() {
 		_ = unix.Munmap(rg.mem)
 		_ = unix.Close(rg.fd)
 	}
-	if m.epfd >= 0 {
+	if m.ep != nil {
+		m.ep.Close()
+	} else if m.epfd >= 0 {
 		unix.Close(m.epfd)
 	}
 	if m.evfd >= 0 {

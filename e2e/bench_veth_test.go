@@ -164,6 +164,7 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, payload int, d time.Dura
 	c.kept = float64(kept) / float64(sent) / cond.expect
 	ru := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	t.Logf("%s: %d sent, user %v system %v", cond.name, sent, time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()))
 	c.cpuPerM = cpu.Seconds() / (float64(sent) / 1e6)
 	c.maxRSSMiB = float64(ru.Maxrss) / 1024
 	return c
@@ -197,6 +198,9 @@ func TestBenchVeth(t *testing.T) {
 	fmt.Fprintln(&out, "| mix | capture | sender pps | vs none | kept/expected | lost+dropped | CPU s / M pkts | max RSS MiB |")
 	fmt.Fprintln(&out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, mix := range mixes {
+		if m := os.Getenv("BENCH_MIX"); m != "" && !strings.Contains(mix.name, m) {
+			continue // BENCH_MIX: run only the mixes whose name contains it
+		}
 		cells := make([][]cell, len(conditions))
 		only := os.Getenv("BENCH_ONLY") // run only conditions whose name contains it (and none)
 		for range reps {
