@@ -404,7 +404,7 @@ func addPackets(eng *decode.Engine, pkts []capture.Packet) (err error) {
 	}()
 	for i := range pkts {
 		p := &pkts[i]
-		eng.Add(decode.Frame{TS: p.TS, Ifindex: p.Ifindex, Dir: decodeDir(p.Dir), OrigLen: p.OrigLen, Data: p.Data})
+		eng.Add(decode.Frame{TS: p.Time(), Ifindex: int(p.Ifindex), Dir: decodeDir(p.Dir), OrigLen: int(p.OrigLen), Data: p.Data})
 	}
 	return nil
 }
@@ -498,7 +498,7 @@ func savePcapng(sess *capture.Session, o *options) ui.SaveFunc {
 			}
 			for i := range frames {
 				fr := &frames[i]
-				p := capture.Packet{TS: fr.TS, Ifindex: fr.Ifindex, Dir: bpfDir(fr.Dir), Hook: hooks[fr.Ifindex], OrigLen: fr.OrigLen, Data: fr.Data}
+				p := capture.Packet{Nanos: fr.TS.UnixNano(), Ifindex: uint32(fr.Ifindex), Dir: bpfDir(fr.Dir), Hook: hooks[fr.Ifindex], OrigLen: uint32(fr.OrigLen), Data: fr.Data}
 				if err := ng.Write(&p); err != nil {
 					return 0, err
 				}

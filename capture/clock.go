@@ -59,7 +59,12 @@ func (c *Clock) Offset() (offset, width time.Duration) {
 
 // Wall converts a CLOCK_MONOTONIC stamp in nanoseconds to wall-clock time.
 func (c *Clock) Wall(ktimeNs uint64) time.Time {
-	return time.Unix(0, int64(ktimeNs)+c.offset.Load()).UTC()
+	return time.Unix(0, c.WallNanos(ktimeNs)).UTC()
+}
+
+// WallNanos converts a CLOCK_MONOTONIC stamp to Unix nanoseconds.
+func (c *Clock) WallNanos(ktimeNs uint64) int64 {
+	return int64(ktimeNs) + c.offset.Load()
 }
 
 // Monotonic reads CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -8,14 +9,24 @@ import (
 )
 
 // Packet is one captured frame. Data is owned by the Batch it came in.
+//
+// It is kept small (48 bytes) and its time is plain nanoseconds: at line
+// rate the reader writes and the writer reads millions of them a second,
+// and their size is memory traffic.
 type Packet struct {
-	TS      time.Time
-	Ifindex int
+	Data    []byte
+	Nanos   int64  // capture time, Unix nanoseconds (UTC)
+	OrigLen uint32 // length on the wire; len(Data) is what was captured
+	Ifindex uint32
 	Dir     bpf.Dir
 	Hook    bpf.Hook
-	OrigLen int // length on the wire; len(Data) is what was captured
-	Data    []byte
 }
+
+// Time is the capture time.
+func (p *Packet) Time() time.Time { return time.Unix(0, p.Nanos).UTC() }
+
+// WireLen is the length on the wire, never less than what was captured.
+func (p *Packet) WireLen() uint32 { return max(p.OrigLen, uint32(len(p.Data))) }
 
 // Batch is a group of packets sharing one byte buffer. The receiver calls
 // Release when done with every packet in it, which returns the batch to the
@@ -23,7 +34,7 @@ type Packet struct {
 type Batch struct {
 	Packets []Packet
 	buf     []byte
-	pool    chan *Batch
+	pool    *batchPool
 }
 
 // Release hands the batch back to its reader.
@@ -31,10 +42,7 @@ func (b *Batch) Release() {
 	b.Packets = b.Packets[:0]
 	b.buf = b.buf[:0]
 	if b.pool != nil {
-		select {
-		case b.pool <- b:
-		default: // pool full: a batch made outside it; let it go
-		}
+		b.pool.put(b)
 	}
 }
 
@@ -51,6 +59,66 @@ func (b *Batch) add(p Packet, data []byte) {
 // buffer (earlier packets' Data alias it).
 func (b *Batch) room(n int) bool {
 	return len(b.Packets) < cap(b.Packets) && len(b.buf)+n <= cap(b.buf)
+}
+
+// batchPool holds the free batches last in, first out: the batch the
+// writer has just released is the one still in the cache, where a FIFO
+// (a channel) would cycle through every batch's memory.
+//
+// Batches are made on first need, up to the pool's size: a quiet capture
+// never allocates (and the garbage collector never scans) the tens of
+// megabytes a busy one may hold.
+type batchPool struct {
+	mu             sync.Mutex
+	free           []*Batch
+	made, size     int
+	packets, bytes int           // capacity of each batch
+	avail          chan struct{} // a token after a put, for a getter that waits
+}
+
+func newBatchPool(n, packets, bytes int) *batchPool {
+	return &batchPool{free: make([]*Batch, 0, n), size: n, packets: packets, bytes: bytes, avail: make(chan struct{}, 1)}
+}
+
+// get takes a free batch; with wait it blocks until there is one, without
+// it returns nil when there is none.
+func (p *batchPool) get(wait bool) *Batch {
+	for {
+		p.mu.Lock()
+		if n := len(p.free); n > 0 {
+			b := p.free[n-1]
+			p.free = p.free[:n-1]
+			p.mu.Unlock()
+			return b
+		}
+		if p.made < p.size {
+			p.made++
+			p.mu.Unlock()
+			return &Batch{Packets: make([]Packet, 0, p.packets), buf: make([]byte, 0, p.bytes), pool: p}
+		}
+		p.mu.Unlock()
+		if !wait {
+			return nil
+		}
+		<-p.avail
+	}
+}
+
+func (p *batchPool) put(b *Batch) {
+	p.mu.Lock()
+	p.free = append(p.free, b)
+	p.mu.Unlock()
+	select {
+	case p.avail <- struct{}{}:
+	default: // a token is already there
+	}
+}
+
+// len is how many batches are free, made or not.
+func (p *batchPool) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free) + p.size - p.made
 }
 
 // Stats are the user-space capture counters, safe for concurrent use.

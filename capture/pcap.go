@@ -1,7 +1,7 @@
 package capture
 
 import (
-	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -36,27 +36,36 @@ func CreateOutput(path string, force bool) (*os.File, error) {
 	return f, nil
 }
 
-// PcapWriter writes nanosecond pcap through a buffer; unbuffered, a record
-// would cost two write calls.
+// PcapWriter writes nanosecond pcap through a buffer of its own: each
+// record is appended to it (header and data, no call per field) and the
+// buffer goes to the file in one write when full.
 type PcapWriter struct {
-	bw *bufio.Writer
-	w  pcapWriter
-	n  uint64
+	w   io.Writer
+	buf []byte
+	n   uint64
 }
+
+// pcapBufferSize is the write size: big enough that the write calls cost
+// little per packet.
+const pcapBufferSize = 1 << 20
 
 // NewPcapWriter writes the file header of a nanosecond pcap of the given
 // link type (as in the file header, upper FCS bits included) and snaplen.
 func NewPcapWriter(w io.Writer, snaplen, linkType uint32) (*PcapWriter, error) {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	if err := writePcapHeader(bw, snaplen, linkType); err != nil {
-		return nil, fmt.Errorf("write pcap header: %w", err)
-	}
-	return &PcapWriter{bw: bw, w: pcapWriter{w: bw}}, nil
+	p := &PcapWriter{w: w, buf: make([]byte, 0, pcapBufferSize)}
+	p.buf = appendPcapHeader(p.buf, snaplen, linkType)
+	return p, nil
 }
 
 // Write writes one captured packet.
 func (p *PcapWriter) Write(pkt *Packet) error {
-	return p.WriteRecord(pkt.TS, uint32(len(pkt.Data)), uint32(max(pkt.OrigLen, len(pkt.Data))), pkt.Data)
+	// Unix nanoseconds to seconds and nanoseconds, floored (a stamp before
+	// 1970 is not expected, but must not give a nanosecond field >= 1e9).
+	sec, nsec := pkt.Nanos/1e9, pkt.Nanos%1e9
+	if nsec < 0 {
+		sec, nsec = sec-1, nsec+1e9
+	}
+	return p.writeRecord(pcapRecord{Sec: uint32(sec), Nsec: uint32(nsec), CapLen: uint32(len(pkt.Data)), Len: pkt.WireLen()}, pkt.Data)
 }
 
 // WriteRecord writes one record as given; data must hold capLen bytes.
@@ -65,8 +74,27 @@ func (p *PcapWriter) WriteRecord(ts time.Time, capLen, origLen uint32, data []by
 }
 
 func (p *PcapWriter) writeRecord(r pcapRecord, data []byte) error {
-	if err := p.w.write(r, data[:r.CapLen]); err != nil {
-		return fmt.Errorf("write packet: %w", err)
+	data = data[:r.CapLen]
+	if len(p.buf)+pcapRecordLen+len(data) > cap(p.buf) {
+		if err := p.Flush(); err != nil {
+			return err
+		}
+	}
+	le := binary.LittleEndian
+	b := le.AppendUint32(p.buf, r.Sec)
+	b = le.AppendUint32(b, r.Nsec)
+	b = le.AppendUint32(b, r.CapLen)
+	b = le.AppendUint32(b, r.Len)
+	if len(b)+len(data) <= cap(b) {
+		p.buf = append(b, data...)
+	} else { // bigger than the whole buffer: its header, then the data
+		p.buf = b
+		if err := p.Flush(); err != nil {
+			return err
+		}
+		if _, err := p.w.Write(data); err != nil {
+			return fmt.Errorf("write packet: %w", err)
+		}
 	}
 	p.n++
 	return nil
@@ -75,10 +103,16 @@ func (p *PcapWriter) writeRecord(r pcapRecord, data []byte) error {
 // Count is how many packets were written.
 func (p *PcapWriter) Count() uint64 { return p.n }
 
-// Flush writes out what is buffered.
+// Flush writes out what is buffered. After an error the buffer is dropped:
+// the file is broken anyway, and the caller stops.
 func (p *PcapWriter) Flush() error {
-	if err := p.bw.Flush(); err != nil {
-		return fmt.Errorf("flush pcap: %w", err)
+	if len(p.buf) == 0 {
+		return nil
+	}
+	_, err := p.w.Write(p.buf)
+	p.buf = p.buf[:0]
+	if err != nil {
+		return fmt.Errorf("write pcap: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -26,7 +27,7 @@ func testPackets() []Packet {
 		for j := range d {
 			d[j] = byte(i*7 + j)
 		}
-		ps = append(ps, Packet{TS: ts.Add(time.Duration(i) * 1001 * time.Nanosecond), Ifindex: 3, Dir: bpf.DirIn, OrigLen: n + i*100, Data: d})
+		ps = append(ps, Packet{Nanos: ts.Add(time.Duration(i) * 1001 * time.Nanosecond).UnixNano(), Ifindex: 3, Dir: bpf.DirIn, OrigLen: uint32(n + i*100), Data: d})
 	}
 	return ps
 }
@@ -61,7 +62,7 @@ func TestPcapRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("packet %d: %v", i, err)
 		}
-		if !bytes.Equal(data, want.Data) || !ci.Timestamp.Equal(want.TS) || ci.Length != want.OrigLen || ci.CaptureLength != len(want.Data) {
+		if !bytes.Equal(data, want.Data) || !ci.Timestamp.Equal(want.Time()) || ci.Length != int(want.OrigLen) || ci.CaptureLength != len(want.Data) {
 			t.Errorf("packet %d: got ts %v len %d/%d", i, ci.Timestamp, ci.CaptureLength, ci.Length)
 		}
 	}
@@ -71,10 +72,10 @@ func TestPcapRoundTrip(t *testing.T) {
 }
 
 func TestWriteBatchesCountAndRelease(t *testing.T) {
-	pool := make(chan *Batch, 4)
+	pool := newBatchPool(3, 8, 1<<16)
 	in := make(chan *Batch, 4)
 	for range 3 {
-		b := &Batch{Packets: make([]Packet, 0, 8), buf: make([]byte, 0, 1<<16), pool: pool}
+		b := pool.get(false)
 		for _, p := range testPackets() {
 			b.add(p, p.Data)
 		}
@@ -88,8 +89,8 @@ func TestWriteBatchesCountAndRelease(t *testing.T) {
 	if res.Err != nil || res.Written != 5 || stops != 1 {
 		t.Fatalf("written %d, err %v, stop called %d times", res.Written, res.Err, stops)
 	}
-	if len(pool) != 3 {
-		t.Errorf("%d of 3 batches released", len(pool))
+	if pool.len() != 3 {
+		t.Errorf("%d of 3 batches released", pool.len())
 	}
 	r, _ := pcapgo.NewReader(&buf)
 	n := 0
@@ -166,7 +167,7 @@ func TestWriteBatchesMergesAcrossBatches(t *testing.T) {
 	mk := func(offsets ...int) *Batch {
 		b := &Batch{Packets: make([]Packet, 0, 8), buf: make([]byte, 0, 1024)}
 		for _, o := range offsets {
-			b.add(Packet{TS: base.Add(time.Duration(o) * time.Microsecond), OrigLen: 60}, make([]byte, 60))
+			b.add(Packet{Nanos: base.Add(time.Duration(o) * time.Microsecond).UnixNano(), OrigLen: 60}, make([]byte, 60))
 		}
 		return b
 	}
@@ -212,7 +213,7 @@ func TestWriteBatchesRandomOverlap(t *testing.T) {
 			slices.Sort(offs)
 			b := &Batch{Packets: make([]Packet, 0, n), buf: make([]byte, 0, n*8)}
 			for _, o := range offs {
-				b.add(Packet{TS: base.Add(time.Duration(o) * time.Microsecond), OrigLen: 8}, make([]byte, 8))
+				b.add(Packet{Nanos: base.Add(time.Duration(o) * time.Microsecond).UnixNano(), OrigLen: 8}, make([]byte, 8))
 			}
 			in <- b
 			total += n
@@ -235,5 +236,39 @@ func TestWriteBatchesRandomOverlap(t *testing.T) {
 			}
 			last = ci.Timestamp
 		}
+	}
+}
+
+// TestPcapWriterRecordBiggerThanBuffer: a record longer than the write
+// buffer (a D-Bus capture's may be) is written whole, in order.
+func TestPcapWriterRecordBiggerThanBuffer(t *testing.T) {
+	var buf bytes.Buffer
+	w, _ := NewPcapWriter(&buf, 1<<27, 231)
+	ts := time.Date(2026, 11, 25, 10, 0, 0, 5, time.UTC)
+	sizes := []int{10, pcapBufferSize*3 + 7, 20}
+	for i, n := range sizes {
+		d := bytes.Repeat([]byte{byte(i + 1)}, n)
+		if err := w.WriteRecord(ts, uint32(n), uint32(n), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()[pcapHeaderLen:]
+	for i, n := range sizes {
+		if len(b) < pcapRecordLen+n {
+			t.Fatalf("record %d: %d bytes left", i, len(b))
+		}
+		if got := binary.LittleEndian.Uint32(b[8:12]); got != uint32(n) {
+			t.Fatalf("record %d: caplen %d, want %d", i, got, n)
+		}
+		if !bytes.Equal(b[pcapRecordLen:pcapRecordLen+n], bytes.Repeat([]byte{byte(i + 1)}, n)) {
+			t.Fatalf("record %d: data differs", i)
+		}
+		b = b[pcapRecordLen+n:]
+	}
+	if len(b) != 0 || w.Count() != 3 {
+		t.Errorf("%d bytes after the records, count %d", len(b), w.Count())
 	}
 }

@@ -184,34 +184,15 @@ func (p *pcapReader) readData(n int) ([]byte, error) {
 	return data, nil
 }
 
-// pcapWriter writes a nanosecond pcap in host (little-endian) order, as
-// tcpdump --time-stamp-precision=nano -w does.
-type pcapWriter struct {
-	w   io.Writer
-	hdr [pcapRecordLen]byte
-}
-
-func writePcapHeader(w io.Writer, snaplen, linkType uint32) error {
-	var h [pcapHeaderLen]byte
+// appendPcapHeader appends the file header of a nanosecond pcap in host
+// (little-endian) order, as tcpdump --time-stamp-precision=nano -w writes.
+func appendPcapHeader(b []byte, snaplen, linkType uint32) []byte {
 	le := binary.LittleEndian
-	le.PutUint32(h[0:], magicPcapNano)
-	le.PutUint16(h[4:], pcapVersionMajor)
-	le.PutUint16(h[6:], pcapVersionMinor)
-	le.PutUint32(h[16:], snaplen)
-	le.PutUint32(h[20:], linkType)
-	_, err := w.Write(h[:])
-	return err
-}
-
-func (p *pcapWriter) write(r pcapRecord, data []byte) error {
-	le := binary.LittleEndian
-	le.PutUint32(p.hdr[0:], r.Sec)
-	le.PutUint32(p.hdr[4:], r.Nsec)
-	le.PutUint32(p.hdr[8:], r.CapLen)
-	le.PutUint32(p.hdr[12:], r.Len)
-	if _, err := p.w.Write(p.hdr[:]); err != nil {
-		return err
-	}
-	_, err := p.w.Write(data)
-	return err
+	b = le.AppendUint32(b, magicPcapNano)
+	b = le.AppendUint16(b, pcapVersionMajor)
+	b = le.AppendUint16(b, pcapVersionMinor)
+	b = le.AppendUint32(b, 0) // thiszone
+	b = le.AppendUint32(b, 0) // sigfigs
+	b = le.AppendUint32(b, snaplen)
+	return le.AppendUint32(b, linkType)
 }

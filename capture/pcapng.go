@@ -90,7 +90,7 @@ func NewPcapngWriter(w io.Writer, snaplen uint32, ifaces []IfaceInfo, filterExpr
 
 // Write writes one packet as an enhanced packet block.
 func (p *PcapngWriter) Write(pkt *Packet) error {
-	id, ok := p.ids[pkt.Ifindex]
+	id, ok := p.ids[int(pkt.Ifindex)]
 	if !ok {
 		return fmt.Errorf("pcapng: packet from interface %d, which the file does not describe", pkt.Ifindex)
 	}
@@ -106,9 +106,9 @@ func (p *PcapngWriter) Write(pkt *Packet) error {
 		p.opts.Comments = p.hooks[pkt.Hook]
 	}
 	ci := gopacket.CaptureInfo{
-		Timestamp:      pkt.TS,
+		Timestamp:      pkt.Time(),
 		CaptureLength:  len(pkt.Data),
-		Length:         max(pkt.OrigLen, len(pkt.Data)),
+		Length:         int(pkt.WireLen()),
 		InterfaceIndex: id,
 	}
 	if err := p.w.WritePacketWithOptions(ci, pkt.Data, p.opts); err != nil {

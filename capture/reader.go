@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,7 +61,7 @@ type Reader struct {
 	opts  Options
 	clock *Clock
 	Stats Stats
-	pool  chan *Batch
+	pool  *batchPool
 
 	closeOnce sync.Once
 }
@@ -68,7 +69,8 @@ type Reader struct {
 // NewReader opens the per-CPU perf rings of events.
 func NewReader(events *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
 	opts.defaults()
-	r := &Reader{opts: opts, clock: clock, pool: make(chan *Batch, opts.Batches)}
+	r := newPoolReader(opts)
+	r.clock = clock
 	var err error
 	if opts.Mmap {
 		r.mm, err = openMmapRings(events, opts.PerCPUBuffer, opts.Watermark)
@@ -78,14 +80,14 @@ func NewReader(events *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open perf ring: %w", err)
 	}
-	for range opts.Batches {
-		r.pool <- &Batch{
-			Packets: make([]Packet, 0, opts.BatchPackets),
-			buf:     make([]byte, 0, opts.BatchBytes),
-			pool:    r.pool,
-		}
-	}
 	return r, nil
+}
+
+// newPoolReader makes a Reader with its batch pool but no rings (for
+// NewReader, and for benchmarks of the path after the rings).
+func newPoolReader(opts Options) *Reader {
+	opts.defaults()
+	return &Reader{opts: opts, clock: NewClock(), pool: newBatchPool(opts.Batches, opts.BatchPackets, opts.BatchBytes)}
 }
 
 // Close releases the perf rings. Run closes them itself when it returns.
@@ -203,7 +205,7 @@ func (r *Reader) ship(out chan<- *Batch, batch **Batch) {
 	if b == nil || len(b.Packets) == 0 {
 		return
 	}
-	byTime := func(a, b Packet) int { return a.TS.Compare(b.TS) }
+	byTime := func(a, b Packet) int { return cmp.Compare(a.Nanos, b.Nanos) }
 	if !slices.IsSortedFunc(b.Packets, byTime) {
 		slices.SortStableFunc(b.Packets, byTime)
 	}
@@ -269,23 +271,15 @@ func (r *Reader) addRecord(raw []byte, batch **Batch, ship func(), beforeShip fu
 		}
 	}
 	(*batch).add(Packet{
-		TS:      r.clock.Wall(hdr.KtimeNs),
-		Ifindex: int(hdr.Ifindex),
+		Nanos:   r.clock.WallNanos(hdr.KtimeNs),
+		Ifindex: hdr.Ifindex,
 		Dir:     hdr.Dir,
 		Hook:    hdr.Hook,
-		OrigLen: int(hdr.TotLen),
+		OrigLen: hdr.TotLen,
 	}, payload)
 }
 
 // getBatch takes a free batch, waiting for one unless the reader is lossy.
 func (r *Reader) getBatch() *Batch {
-	if r.opts.Lossy {
-		select {
-		case b := <-r.pool:
-			return b
-		default:
-			return nil
-		}
-	}
-	return <-r.pool
+	return r.pool.get(!r.opts.Lossy)
 }

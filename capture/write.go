@@ -2,6 +2,7 @@ package capture
 
 import (
 	"container/heap"
+	"math"
 	"time"
 )
 
@@ -16,7 +17,7 @@ type WriteResult struct {
 // packet seen by reorderWindow, when more batches are held than that, or
 // when no batch has come for holdMax.
 const (
-	reorderWindow = 100 * time.Millisecond
+	reorderWindow = int64(100 * time.Millisecond)
 	maxHeld       = 8
 	holdMax       = 100 * time.Millisecond
 )
@@ -31,7 +32,7 @@ type cursorHeap []*cursor
 
 func (h cursorHeap) Len() int { return len(h) }
 func (h cursorHeap) Less(i, j int) bool {
-	return h[i].b.Packets[h[i].i].TS.Before(h[j].b.Packets[h[j].i].TS)
+	return h[i].b.Packets[h[i].i].Nanos < h[j].b.Packets[h[j].i].Nanos
 }
 func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*cursor)) }
@@ -58,7 +59,7 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 		res     WriteResult
 		stopped bool
 		held    cursorHeap
-		newest  time.Time
+		newest  int64
 		timer   = time.NewTimer(holdMax)
 	)
 	defer timer.Stop()
@@ -90,29 +91,27 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 			}
 		}
 	}
-	// drain writes held packets older than upTo (all, if upTo is zero)
-	// and, while more than keep batches are held, the oldest ones anyway.
-	drain := func(upTo time.Time, keep int) {
+	// drain writes held packets older than upTo and, while more than keep
+	// batches are held, the oldest ones anyway.
+	drain := func(upTo int64, keep int) {
 		for held.Len() > 0 {
 			c := held[0]
 			// Write a run from the oldest batch: its packets up to the
 			// head of the next oldest (the root's smaller child), so the
 			// heap is fixed once a run, not once a packet.
-			var next time.Time
+			next := int64(math.MaxInt64)
 			for _, j := range []int{1, 2} {
 				if j < held.Len() {
-					if t := held[j].b.Packets[held[j].i].TS; next.IsZero() || t.Before(next) {
-						next = t
-					}
+					next = min(next, held[j].b.Packets[held[j].i].Nanos)
 				}
 			}
 			wrote := false
 			for c.i < len(c.b.Packets) {
 				p := &c.b.Packets[c.i]
-				if held.Len() <= keep && !upTo.IsZero() && !p.TS.Before(upTo) {
+				if held.Len() <= keep && p.Nanos >= upTo {
 					break
 				}
-				if wrote && !next.IsZero() && p.TS.After(next) {
+				if wrote && p.Nanos > next {
 					break
 				}
 				writeOne(p)
@@ -134,7 +133,7 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 		select {
 		case b, ok := <-in:
 			if !ok {
-				drain(time.Time{}, 0)
+				drain(math.MaxInt64, 0)
 				flush()
 				return res
 			}
@@ -143,16 +142,14 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 				continue
 			}
 			heap.Push(&held, &cursor{b: b})
-			if last := b.Packets[len(b.Packets)-1].TS; last.After(newest) {
-				newest = last
-			}
-			drain(newest.Add(-reorderWindow), maxHeld)
+			newest = max(newest, b.Packets[len(b.Packets)-1].Nanos)
+			drain(newest-reorderWindow, maxHeld)
 			if len(in) == 0 {
 				flush()
 			}
 			timer.Reset(holdMax)
 		case <-timer.C:
-			drain(time.Time{}, 0)
+			drain(math.MaxInt64, 0)
 			flush()
 		}
 	}
