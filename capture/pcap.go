@@ -84,11 +84,12 @@ func (p *PcapWriter) writeRecord(r pcapRecord, data []byte) error {
 	b := le.AppendUint32(p.buf, r.Sec)
 	b = le.AppendUint32(b, r.Nsec)
 	b = le.AppendUint32(b, r.CapLen)
-	b = le.AppendUint32(b, r.Len)
-	if len(b)+len(data) <= cap(b) {
-		p.buf = append(b, data...)
-	} else { // bigger than the whole buffer: its header, then the data
-		p.buf = b
+	p.buf = le.AppendUint32(b, r.Len)
+	if len(data) < directWrite {
+		p.buf = append(p.buf, data...)
+	} else {
+		// A big packet (a GSO frame) is written from where it is: at
+		// 10 Gbit/s the copy into the buffer costs more than a call.
 		if err := p.Flush(); err != nil {
 			return err
 		}
@@ -99,6 +100,10 @@ func (p *PcapWriter) writeRecord(r pcapRecord, data []byte) error {
 	p.n++
 	return nil
 }
+
+// directWrite is the packet size from which the data is not copied into
+// the buffer but written by a call of its own.
+const directWrite = 16 << 10
 
 // Count is how many packets were written.
 func (p *PcapWriter) Count() uint64 { return p.n }

@@ -245,7 +245,7 @@ func TestPcapWriterRecordBiggerThanBuffer(t *testing.T) {
 	var buf bytes.Buffer
 	w, _ := NewPcapWriter(&buf, 1<<27, 231)
 	ts := time.Date(2026, 11, 25, 10, 0, 0, 5, time.UTC)
-	sizes := []int{10, pcapBufferSize*3 + 7, 20}
+	sizes := []int{10, pcapBufferSize*3 + 7, 20, directWrite - 1, directWrite, 5}
 	for i, n := range sizes {
 		d := bytes.Repeat([]byte{byte(i + 1)}, n)
 		if err := w.WriteRecord(ts, uint32(n), uint32(n), d); err != nil {
@@ -268,7 +268,7 @@ func TestPcapWriterRecordBiggerThanBuffer(t *testing.T) {
 		}
 		b = b[pcapRecordLen+n:]
 	}
-	if len(b) != 0 || w.Count() != 3 {
+	if len(b) != 0 || w.Count() != uint64(len(sizes)) {
 		t.Errorf("%d bytes after the records, count %d", len(b), w.Count())
 	}
 }
