@@ -266,7 +266,7 @@ func TestBenchVeth(t *testing.T) {
 	testutil.RequireTool(t, "tcpdump")
 	pair := testutil.NewPair(t)
 	mountCaptureDir(t)
-	d := time.Duration(envInt("BENCH_SECONDS", 3)) * time.Second
+	d := time.Duration(envInt("BENCH_SECONDS", 5)) * time.Second
 	reps := envInt("BENCH_REPS", 3)
 	mixes := []struct {
 		name    string
