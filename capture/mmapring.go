@@ -31,6 +31,7 @@ type mmapRings struct {
 	epc     syscall.RawConn
 	evfd    int // eventfd: a write is a flush request
 	scratch []byte
+	wakeup  uint64 // the perf events' watermark, bytes
 	closed  atomic.Bool
 	// Close may come from another goroutine while the reading loop waits:
 	// it then asks the loop to stop and waits for it before unmapping.
@@ -57,6 +58,7 @@ func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err e
 		pages *= 2
 	}
 	m = &mmapRings{events: events, epfd: -1, evfd: -1, scratch: make([]byte, 1<<17), stopped: make(chan struct{})}
+	m.wakeup = uint64(min(watermark, pages*page/2))
 	defer func() {
 		if err != nil {
 			m.close()
@@ -86,7 +88,7 @@ func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err e
 			Config:      unix.PERF_COUNT_SW_BPF_OUTPUT,
 			Sample_type: unix.PERF_SAMPLE_RAW,
 			Bits:        unix.PerfBitWatermark,
-			Wakeup:      uint32(min(watermark, pages*page/2)),
+			Wakeup:      uint32(m.wakeup),
 		}
 		attr.Size = uint32(unsafe.Sizeof(attr))
 		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
@@ -133,11 +135,24 @@ func (m *mmapRings) wait() (flushed bool, err error) {
 		n    int
 		werr error
 	)
+	parked := false
 	err = m.epc.Read(func(fd uintptr) bool {
 		n, werr = pollNow(int(fd), evs[:])
-		// Nothing ready (or interrupted): park until the netpoller says
-		// the epoll descriptor is readable.
-		return !(n == 0 && (werr == nil || errors.Is(werr, unix.EINTR)))
+		if n > 0 || (werr != nil && !errors.Is(werr, unix.EINTR)) {
+			return true
+		}
+		// Nothing in the epoll descriptor does not mean nothing to read.
+		// The netpoller checks whether our epoll descriptor is readable
+		// by polling the descriptors in it, and polling a perf event
+		// clears its wakeup (perf_poll): by the time we look, the
+		// netpoller may have used it up. So once woken, read the rings
+		// anyway; and before parking, look at them, in case a wakeup
+		// came and went before this call.
+		if parked || m.pending() {
+			return true
+		}
+		parked = true
+		return false
 	})
 	if err == nil {
 		err = werr
@@ -153,6 +168,16 @@ func (m *mmapRings) wait() (flushed bool, err error) {
 		}
 	}
 	return flushed, nil
+}
+
+// pending reports whether a ring holds a watermark's worth of records.
+func (m *mmapRings) pending() bool {
+	for _, rg := range m.rings {
+		if atomic.LoadUint64(&rg.meta.Data_head)-rg.meta.Data_tail >= m.wakeup {
+			return true
+		}
+	}
+	return false
 }
 
 // The reader's system calls on the epoll and event descriptors never

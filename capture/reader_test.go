@@ -16,6 +16,12 @@ import (
 // and waits until the socket has them all: the capture hook ran before.
 func sendDatagrams(t *testing.T, pair *testutil.Pair, n int) {
 	t.Helper()
+	sendDatagramsOf(t, pair, n, 0)
+}
+
+// sendDatagramsOf is sendDatagrams with size-byte payloads (0: short text).
+func sendDatagramsOf(t *testing.T, pair *testutil.Pair, n, size int) {
+	t.Helper()
 	var rx net.PacketConn
 	var c net.Conn
 	if err := testutil.InNetns(pair.NsA, func() (err error) {
@@ -32,12 +38,19 @@ func sendDatagrams(t *testing.T, pair *testutil.Pair, n int) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	payload := make([]byte, size)
 	for i := range n {
-		if _, err := fmt.Fprintf(c, "datagram %d", i); err != nil {
+		var err error
+		if size == 0 {
+			_, err = fmt.Fprintf(c, "datagram %d", i)
+		} else {
+			_, err = c.Write(payload)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	buf := make([]byte, 100)
+	buf := make([]byte, max(100, size))
 	for range n {
 		rx.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, _, err := rx.ReadFrom(buf); err != nil {
@@ -190,6 +203,44 @@ func TestReaderCloseWhileRunning(t *testing.T) {
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("Run did not return after Close")
+			}
+		})
+	}
+}
+
+// TestReaderWakesAtWatermark: records past the watermark are read without
+// waiting for a flush. The in-place reader once parked in Go's netpoller
+// missed these wakeups (the netpoller's readiness check of the epoll
+// descriptor used up the perf events' wakeup), so only the 50 ms flush
+// read the rings and a fast capture overflowed them. Here the flush is an
+// hour away.
+func TestReaderWakesAtWatermark(t *testing.T) {
+	for _, mmap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "perf.Reader", true: "mmap"}[mmap], func(t *testing.T) {
+			pair := testutil.NewPair(t)
+			// Small batches: a batch is handed on when full, or at a flush.
+			sess := openIn(t, pair, Options{PerCPUBuffer: 1 << 20, Watermark: 8 << 10, FlushInterval: time.Hour, BatchPackets: 8, Mmap: mmap})
+			defer sess.Close()
+			out := make(chan *Batch, 64)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				_ = sess.Run(ctx, out)
+				close(out)
+			}()
+			go func() {
+				for b := range out {
+					b.Release()
+				}
+			}()
+			// Each round writes about 4 watermarks' worth of records; all
+			// but the last batch (of 8) must be handed on.
+			for round := range 5 {
+				before := sess.Reader.Stats.Received.Load()
+				sendDatagramsOf(t, pair, 32, 1000)
+				testutil.Eventually(t, 5*time.Second, func() bool {
+					return sess.Reader.Stats.Received.Load()-before >= 24
+				}, "round %d: %d of 32 records read with no flush", round, sess.Reader.Stats.Received.Load()-before)
 			}
 		})
 	}
