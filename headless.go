@@ -66,30 +66,49 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	readCtx, stopRead := context.WithCancel(context.Background())
 	defer stopRead()
 
-	batches := make(chan *capture.Batch, 4)
-	var res capture.WriteResult
-	var g errgroup.Group
-	g.Go(noPanic(func() error {
-		defer close(batches)
-		defer stop() // a reader that fails ends the capture
-		return sess.Run(readCtx, batches)
-	}))
-	var writerErr error
-	g.Go(func() error {
-		writerErr = noPanic(func() error {
-			res = capture.WriteBatches(batches, pw, o.count, func() { faultHook("writer"); stop() })
-			return nil
-		})()
-		if writerErr != nil {
-			stop()
-			for b := range batches { // keep the reader from blocking
-				b.Release()
+	var (
+		res       capture.WriteResult
+		g         errgroup.Group
+		writerErr error
+	)
+	writerStop := func() { faultHook("writer"); stop() }
+	if sess.Reader.CanRunDirect() {
+		// The in-place reader writes the file itself: no batches.
+		g.Go(func() error {
+			defer stop() // a reader that fails ends the capture
+			var readErr error
+			writerErr = noPanic(func() error {
+				readErr = sess.RunDirect(readCtx, pw, o.count, writerStop, &res)
+				return nil
+			})()
+			if writerErr != nil {
+				_ = pw.Flush() // what was written so far is made readable
 			}
-			// What was written so far is made readable.
-			_ = pw.Flush()
-		}
-		return nil
-	})
+			return readErr
+		})
+	} else {
+		batches := make(chan *capture.Batch, 4)
+		g.Go(noPanic(func() error {
+			defer close(batches)
+			defer stop() // a reader that fails ends the capture
+			return sess.Run(readCtx, batches)
+		}))
+		g.Go(func() error {
+			writerErr = noPanic(func() error {
+				res = capture.WriteBatches(batches, pw, o.count, writerStop)
+				return nil
+			})()
+			if writerErr != nil {
+				stop()
+				for b := range batches { // keep the reader from blocking
+					b.Release()
+				}
+				// What was written so far is made readable.
+				_ = pw.Flush()
+			}
+			return nil
+		})
+	}
 	if o.statsFile != "" {
 		g.Go(noPanic(func() error { writeStatsEvery(stopCtx, o.statsFile, sess, nil); return nil }))
 	}

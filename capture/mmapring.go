@@ -47,6 +47,12 @@ type mmapRing struct {
 	meta *unix.PerfEventMmapPage
 	data []byte
 	mask uint64
+	seen uint64 // the head as of the last read, for pending
+	// For RunDirect, which keeps one parsed record per ring while it
+	// merges them: a record that wraps around the end is copied whole to
+	// the ring's own scratch.
+	scratch []byte
+	cur     direct
 }
 
 // openMmapRings opens one perf event per possible CPU, maps its ring of
@@ -170,10 +176,11 @@ func (m *mmapRings) wait() (flushed bool, err error) {
 	return flushed, nil
 }
 
-// pending reports whether a ring holds a watermark's worth of records.
+// pending reports whether a watermark's worth of records came into a ring
+// since it was last read.
 func (m *mmapRings) pending() bool {
 	for _, rg := range m.rings {
-		if atomic.LoadUint64(&rg.meta.Data_head)-rg.meta.Data_tail >= m.wakeup {
+		if atomic.LoadUint64(&rg.meta.Data_head)-rg.seen >= m.wakeup {
 			return true
 		}
 	}
@@ -218,6 +225,7 @@ func (m *mmapRings) at(rg *mmapRing, off uint64, n int) []byte {
 // blocking); lost counts records the kernel could not write.
 func (m *mmapRings) drain(rg *mmapRing, sample func(raw []byte, commit func()), lost func(n uint64)) {
 	head := atomic.LoadUint64(&rg.meta.Data_head)
+	rg.seen = head
 	tail := rg.meta.Data_tail
 	le := binary.LittleEndian
 	commit := func() { atomic.StoreUint64(&rg.meta.Data_tail, tail) }

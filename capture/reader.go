@@ -64,6 +64,7 @@ type Reader struct {
 	pool  *batchPool
 
 	closeOnce sync.Once
+	direct    Packet // RunDirect's packet being written
 }
 
 // NewReader opens the per-CPU perf rings of events.
@@ -127,34 +128,7 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 		defer close(r.mm.stopped)
 	}
 
-	// The flusher makes the rings readable below the watermark every
-	// FlushInterval, so a lone packet still shows, follows the realtime
-	// clock, and on cancellation asks for the final drain.
-	var stopping sync.WaitGroup
-	done := make(chan struct{})
-	stopping.Add(1)
-	go func() {
-		defer stopping.Done()
-		t := time.NewTicker(r.opts.FlushInterval)
-		defer t.Stop()
-		lastCal := time.Now()
-		for {
-			select {
-			case <-t.C:
-				if time.Since(lastCal) >= time.Second {
-					r.clock.Calibrate()
-					lastCal = time.Now()
-				}
-				r.flush()
-			case <-ctx.Done():
-				r.flush() // wake a blocked read
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-	defer func() { close(done); stopping.Wait() }()
+	defer r.startFlusher(ctx)()
 
 	var (
 		rec   perf.Record
@@ -196,6 +170,38 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 		}
 		r.addRecord(rec.RawSample, &batch, ship, nil)
 	}
+}
+
+// startFlusher starts the goroutine that makes the rings readable below
+// the watermark every FlushInterval, so a lone packet still shows, follows
+// the realtime clock, and on cancellation asks for the final drain. The
+// function it returns stops it and waits for it.
+func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
+	var stopping sync.WaitGroup
+	done := make(chan struct{})
+	stopping.Add(1)
+	go func() {
+		defer stopping.Done()
+		t := time.NewTicker(r.opts.FlushInterval)
+		defer t.Stop()
+		lastCal := time.Now()
+		for {
+			select {
+			case <-t.C:
+				if time.Since(lastCal) >= time.Second {
+					r.clock.Calibrate()
+					lastCal = time.Now()
+				}
+				r.flush()
+			case <-ctx.Done():
+				r.flush() // wake a blocked read
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); stopping.Wait() }
 }
 
 // ship sends the batch, sorted by time (records of different CPUs

@@ -134,6 +134,12 @@ func (s *Session) Run(ctx context.Context, out chan<- *Batch) error {
 	return s.Reader.Run(ctx, out)
 }
 
+// RunDirect reads and writes to w until ctx is cancelled; see
+// Reader.RunDirect. Detach before cancelling.
+func (s *Session) RunDirect(ctx context.Context, w PacketWriter, limit uint64, stop func(), res *WriteResult) error {
+	return s.Reader.RunDirect(ctx, w, limit, stop, res)
+}
+
 // Linux capability numbers (linux/capability.h).
 const (
 	capNetAdmin = 12

@@ -20,6 +20,10 @@ const (
 	reorderWindow = int64(100 * time.Millisecond)
 	maxHeld       = 8
 	holdMax       = 100 * time.Millisecond
+	// flushEvery is how often, at most, a steady stream of batches flushes
+	// the writer's buffer (which also goes out whenever it is full, and
+	// holdMax after the last batch).
+	flushEvery = 100 * time.Millisecond
 )
 
 // cursor is a held batch and its first packet not yet written.
@@ -47,7 +51,7 @@ func (h *cursorHeap) Pop() any {
 // each batch, until in is closed. After limit packets (0: no limit), or on
 // the first write error, it calls stop once and writes no more, but keeps
 // draining so the reader never blocks. It flushes w when nothing is queued
-// and at the end.
+// (at most every flushEvery) and at the end.
 //
 // The perf rings are per CPU and read one after another, so a batch can
 // hold packets older than some of the batches before it. Each batch is
@@ -83,7 +87,9 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 			halt()
 		}
 	}
+	lastFlush := time.Now()
 	flush := func() {
+		lastFlush = time.Now()
 		if res.Err == nil {
 			if err := w.Flush(); err != nil {
 				res.Err = err
@@ -144,7 +150,10 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 			heap.Push(&held, &cursor{b: b})
 			newest = max(newest, b.Packets[len(b.Packets)-1].Nanos)
 			drain(newest-reorderWindow, maxHeld)
-			if len(in) == 0 {
+			// With nothing queued, what is written goes out, but not more
+			// often than every flushEvery: a write call per batch woke the
+			// runtime's sysmon hundreds of times a second.
+			if len(in) == 0 && time.Since(lastFlush) >= flushEvery {
 				flush()
 			}
 			timer.Reset(holdMax)

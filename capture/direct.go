@@ -1,0 +1,235 @@
+package capture
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+)
+
+// The direct path (-w): RunDirect writes each record to the file from
+// where the kernel put it, in the reading goroutine. Run's batches, the
+// hand-off to a writer goroutine and its merge cost more CPU than tcpdump
+// spends on a packet altogether; here a packet is parsed in the ring and
+// copied once, into the writer's buffer.
+//
+// Time order: each pass merges the rings by stamp, and leaves in the rings
+// the records stamped less than directSlack before the pass began. A
+// record a CPU stamped before that but had not yet written when the pass
+// read its ring's head would come out of order; tc and XDP programs run
+// without preemption, from their stamp to the end of the write in
+// microseconds.
+const directSlack = uint64(time.Millisecond)
+
+// direct is a ring's place in a pass of RunDirect: its next record, parsed.
+type direct struct {
+	head, tail uint64 // tail: where the parsed record starts
+	next       uint64 // where the one after it starts
+	hdr        bpf.Record
+	payload    []byte
+}
+
+// CanRunDirect reports whether RunDirect can be used: the in-place reader
+// only (Options.Mmap).
+func (r *Reader) CanRunDirect() bool { return r.mm != nil }
+
+// RunDirect reads records until ctx is cancelled, as Run does, but writes
+// each packet to w itself instead of sending batches (see WriteBatches for
+// limit, stop and res, which it updates as it goes). When ctx is cancelled
+// it writes what is still in the rings (detach first), flushes w and
+// returns. It closes the rings when it returns.
+func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, stop func(), res *WriteResult) error {
+	defer r.Close()
+	m := r.mm
+	if m == nil {
+		return fmt.Errorf("RunDirect needs the in-place perf reader")
+	}
+	m.running.Store(true)
+	defer close(m.stopped)
+	defer r.startFlusher(ctx)()
+
+	stopped := false
+	halt := func() {
+		if !stopped {
+			stopped = true
+			stop()
+		}
+	}
+	write := func(p *Packet) {
+		if res.Err != nil || (limit > 0 && res.Written >= limit) {
+			return
+		}
+		if err := w.Write(p); err != nil {
+			res.Err = err
+			halt()
+			return
+		}
+		res.Written++
+		if limit > 0 && res.Written == limit {
+			halt()
+		}
+	}
+	lastFlush := time.Now()
+	flush := func() {
+		lastFlush = time.Now()
+		if res.Err == nil {
+			if err := w.Flush(); err != nil {
+				res.Err = err
+				halt()
+			}
+		}
+	}
+	final := false
+	for {
+		flushed, err := m.wait()
+		if m.closing.Load() {
+			flush()
+			return nil // closed under us: the rings are about to go
+		}
+		if err != nil {
+			flush()
+			return fmt.Errorf("read perf rings: %w", err)
+		}
+		cutoff := uint64(math.MaxUint64)
+		if !final {
+			// The monotonic clock from the realtime one and the measured
+			// offset: through the vDSO, where unix.ClockGettime is a system
+			// call (which wakes the runtime's sysmon).
+			if now := uint64(time.Now().UnixNano() - r.clock.offset.Load()); now > directSlack {
+				cutoff = now - directSlack
+			} else {
+				cutoff = 0
+			}
+		}
+		r.mergeRings(cutoff, write)
+		if flushed {
+			if final {
+				flush()
+				return nil
+			}
+			if ctx.Err() != nil {
+				// One more pass after our own flush, taking everything.
+				final = true
+				m.flush()
+			}
+			if time.Since(lastFlush) >= flushEvery {
+				flush()
+			}
+		}
+	}
+}
+
+// mergeRings writes the records of all rings stamped before cutoff, oldest
+// first, and releases their ring space.
+func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
+	m := r.mm
+	var active [64]*mmapRing
+	cur := active[:0]
+	for _, rg := range m.rings {
+		c := &rg.cur
+		c.head = atomic.LoadUint64(&rg.meta.Data_head)
+		rg.seen = c.head
+		c.tail = rg.meta.Data_tail
+		if r.parseNext(rg) {
+			cur = append(cur, rg)
+		}
+	}
+	var n, bytes uint64
+	for len(cur) > 0 {
+		oldest := 0
+		for i := 1; i < len(cur); i++ {
+			if cur[i].cur.hdr.KtimeNs < cur[oldest].cur.hdr.KtimeNs {
+				oldest = i
+			}
+		}
+		rg := cur[oldest]
+		c := &rg.cur
+		if c.hdr.KtimeNs >= cutoff {
+			break // and so is every other ring's next record
+		}
+		// p is the reader's own: a Packet made here would escape to the
+		// heap through the interface call, one allocation per packet.
+		p := &r.direct
+		*p = Packet{
+			Data:    c.payload,
+			Nanos:   r.clock.WallNanos(c.hdr.KtimeNs),
+			OrigLen: c.hdr.TotLen,
+			Ifindex: c.hdr.Ifindex,
+			Dir:     c.hdr.Dir,
+			Hook:    c.hdr.Hook,
+		}
+		write(p)
+		n++
+		bytes += uint64(len(c.payload))
+		c.tail = c.next
+		if n%4096 == 0 { // give the kernel its space back as we go
+			atomic.StoreUint64(&rg.meta.Data_tail, c.tail)
+		}
+		if !r.parseNext(rg) {
+			cur[oldest] = cur[len(cur)-1]
+			cur = cur[:len(cur)-1]
+		}
+	}
+	for _, rg := range m.rings {
+		atomic.StoreUint64(&rg.meta.Data_tail, rg.cur.tail)
+	}
+	r.Stats.Received.Add(n)
+	r.Stats.Bytes.Add(bytes)
+}
+
+// parseNext parses the ring's next sample at or after cur.tail, counting
+// lost and malformed records on the way, and reports whether there is one.
+func (r *Reader) parseNext(rg *mmapRing) bool {
+	c := &rg.cur
+	le := binary.LittleEndian
+	for c.tail < c.head {
+		hdr := rg.at(c.tail, 8)
+		typ, size := le.Uint32(hdr[0:4]), uint64(le.Uint16(hdr[6:8]))
+		if size < 8 || c.tail+size > c.head {
+			c.tail = c.head // cannot happen with a sane kernel; skip the rest
+			return false
+		}
+		rec := rg.at(c.tail, int(size))
+		switch typ {
+		case unix.PERF_RECORD_SAMPLE:
+			if len(rec) >= 12 {
+				if raw := uint64(le.Uint32(rec[8:12])); 12+raw <= size {
+					h, payload, err := bpf.ParseRecord(rec[12 : 12+raw])
+					if err == nil {
+						c.hdr, c.payload, c.next = h, payload, c.tail+size
+						return true
+					}
+				}
+			}
+			r.Stats.BadRecords.Add(1)
+		case unix.PERF_RECORD_LOST:
+			if len(rec) >= 24 {
+				r.Stats.Lost.Add(le.Uint64(rec[16:24]))
+			}
+		}
+		c.tail += size
+	}
+	return false
+}
+
+// at returns n bytes of the ring at virtual offset off, copied to the
+// ring's scratch if they wrap around its end.
+func (rg *mmapRing) at(off uint64, n int) []byte {
+	start := off & rg.mask
+	if start+uint64(n) <= uint64(len(rg.data)) {
+		return rg.data[start : start+uint64(n)]
+	}
+	if cap(rg.scratch) < n {
+		rg.scratch = make([]byte, max(n, 1<<16))
+	}
+	s := rg.scratch[:n]
+	k := copy(s, rg.data[start:])
+	copy(s[k:], rg.data)
+	return s
+}
