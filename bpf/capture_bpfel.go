@@ -35,15 +35,19 @@ type capturePcapHdr struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	captureMapCounters          = "counters"
-	captureMapEvents            = "events"
-	captureProgCaptureTcEgress  = "capture_tc_egress"
-	captureProgCaptureTcIngress = "capture_tc_ingress"
-	captureProgCaptureXdp       = "capture_xdp"
-	captureVarDirMask           = "dir_mask"
-	captureVarHasFilter         = "has_filter"
-	captureVarSnaplen           = "snaplen"
-	captureVarUnusedPcapHdr     = "unused_pcap_hdr"
+	captureMapCounters            = "counters"
+	captureMapEvents              = "events"
+	captureMapRb                  = "rb"
+	captureProgCaptureTcEgress    = "capture_tc_egress"
+	captureProgCaptureTcEgressRb  = "capture_tc_egress_rb"
+	captureProgCaptureTcIngress   = "capture_tc_ingress"
+	captureProgCaptureTcIngressRb = "capture_tc_ingress_rb"
+	captureProgCaptureXdp         = "capture_xdp"
+	captureVarDirMask             = "dir_mask"
+	captureVarHasFilter           = "has_filter"
+	captureVarRbWakeup            = "rb_wakeup"
+	captureVarSnaplen             = "snaplen"
+	captureVarUnusedPcapHdr       = "unused_pcap_hdr"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -88,9 +92,11 @@ type captureSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureProgramSpecs struct {
-	CaptureTcEgress  *ebpf.ProgramSpec `ebpf:"capture_tc_egress"`
-	CaptureTcIngress *ebpf.ProgramSpec `ebpf:"capture_tc_ingress"`
-	CaptureXdp       *ebpf.ProgramSpec `ebpf:"capture_xdp"`
+	CaptureTcEgress    *ebpf.ProgramSpec `ebpf:"capture_tc_egress"`
+	CaptureTcEgressRb  *ebpf.ProgramSpec `ebpf:"capture_tc_egress_rb"`
+	CaptureTcIngress   *ebpf.ProgramSpec `ebpf:"capture_tc_ingress"`
+	CaptureTcIngressRb *ebpf.ProgramSpec `ebpf:"capture_tc_ingress_rb"`
+	CaptureXdp         *ebpf.ProgramSpec `ebpf:"capture_xdp"`
 }
 
 // captureMapSpecs contains maps before they are loaded into the kernel.
@@ -99,6 +105,7 @@ type captureProgramSpecs struct {
 type captureMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
+	Rb       *ebpf.MapSpec `ebpf:"rb"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -107,6 +114,7 @@ type captureMapSpecs struct {
 type captureVariableSpecs struct {
 	DirMask       *ebpf.VariableSpec `ebpf:"dir_mask"`
 	HasFilter     *ebpf.VariableSpec `ebpf:"has_filter"`
+	RbWakeup      *ebpf.VariableSpec `ebpf:"rb_wakeup"`
 	Snaplen       *ebpf.VariableSpec `ebpf:"snaplen"`
 	UnusedPcapHdr *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
 }
@@ -133,12 +141,14 @@ func (o *captureObjects) Close() error {
 type captureMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
+	Rb       *ebpf.Map `ebpf:"rb"`
 }
 
 func (m *captureMaps) Close() error {
 	return _CaptureClose(
 		m.Counters,
 		m.Events,
+		m.Rb,
 	)
 }
 
@@ -148,6 +158,7 @@ func (m *captureMaps) Close() error {
 type captureVariables struct {
 	DirMask       *ebpf.Variable `ebpf:"dir_mask"`
 	HasFilter     *ebpf.Variable `ebpf:"has_filter"`
+	RbWakeup      *ebpf.Variable `ebpf:"rb_wakeup"`
 	Snaplen       *ebpf.Variable `ebpf:"snaplen"`
 	UnusedPcapHdr *ebpf.Variable `ebpf:"unused_pcap_hdr"`
 }
@@ -156,15 +167,19 @@ type captureVariables struct {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capturePrograms struct {
-	CaptureTcEgress  *ebpf.Program `ebpf:"capture_tc_egress"`
-	CaptureTcIngress *ebpf.Program `ebpf:"capture_tc_ingress"`
-	CaptureXdp       *ebpf.Program `ebpf:"capture_xdp"`
+	CaptureTcEgress    *ebpf.Program `ebpf:"capture_tc_egress"`
+	CaptureTcEgressRb  *ebpf.Program `ebpf:"capture_tc_egress_rb"`
+	CaptureTcIngress   *ebpf.Program `ebpf:"capture_tc_ingress"`
+	CaptureTcIngressRb *ebpf.Program `ebpf:"capture_tc_ingress_rb"`
+	CaptureXdp         *ebpf.Program `ebpf:"capture_xdp"`
 }
 
 func (p *capturePrograms) Close() error {
 	return _CaptureClose(
 		p.CaptureTcEgress,
+		p.CaptureTcEgressRb,
 		p.CaptureTcIngress,
+		p.CaptureTcIngressRb,
 		p.CaptureXdp,
 	)
 }

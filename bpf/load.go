@@ -98,11 +98,25 @@ func Load(cfg Config) (*Objects, error) {
 			return nil, fmt.Errorf("enable filter: %w", err)
 		}
 	}
-	o := &Objects{cfg: cfg}
-	if err := spec.LoadAndAssign(&o.objs, nil); err != nil {
+	// Only what the perf event path uses is loaded: the object also holds
+	// programs writing to a BPF ring buffer, which kernels before 5.8 lack.
+	var po perfObjects
+	if err := spec.LoadAndAssign(&po, nil); err != nil {
 		return nil, classify("load BPF programs", err)
 	}
+	o := &Objects{cfg: cfg}
+	o.objs.CaptureTcIngress, o.objs.CaptureTcEgress, o.objs.CaptureXdp = po.CaptureTcIngress, po.CaptureTcEgress, po.CaptureXdp
+	o.objs.Events, o.objs.Counters = po.Events, po.Counters
 	return o, nil
+}
+
+// perfObjects are the programs and maps of the perf event path.
+type perfObjects struct {
+	CaptureTcIngress *ebpf.Program `ebpf:"capture_tc_ingress"`
+	CaptureTcEgress  *ebpf.Program `ebpf:"capture_tc_egress"`
+	CaptureXdp       *ebpf.Program `ebpf:"capture_xdp"`
+	Events           *ebpf.Map     `ebpf:"events"`
+	Counters         *ebpf.Map     `ebpf:"counters"`
 }
 
 // filterSymbol is the subprogram in capture.c whose body the filter replaces.
