@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/perf"
 	"github.com/cilium/ebpf/ringbuf"
 )
@@ -52,6 +53,9 @@ func BenchmarkKernelOutput(b *testing.B) {
 // records ParseRecord expects, whatever the size class.
 func TestRingBufProgramEmitsRecords(t *testing.T) {
 	requireRoot(t)
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		t.Skipf("this kernel has no BPF ring buffer: %v", err)
+	}
 	prog, rd := loadRingBuf(t)
 	for _, size := range []int{60, 64, 96, 97, 1442, 3000} { // test runs take up to a page
 		pkt := frame(size)
