@@ -337,8 +337,17 @@ func captureConfig(o *options, perfBuffer int) capture.Config {
 			XDP:     o.xdp,
 			TCMode:  bpf.TCMode(o.tcAttach),
 			Filter:  o.prog,
+			RingBuf: o.ringBufBytes(),
 		},
 	}
+}
+
+// ringBufBytes is --ringbuf, or 0 (the perf rings).
+func (o *options) ringBufBytes() uint32 {
+	if n, err := parseSize(o.ringBuf); err == nil && n > 0 {
+		return uint32(n)
+	}
+	return 0
 }
 
 // liveDefaultPerfBuffer is the live view's per-CPU perf ring: larger than

@@ -52,6 +52,7 @@ type options struct {
 	ringSize  string
 	perfBuf   string
 	perfRead  string
+	ringBuf   string
 	maxFlows  int
 	filter    []string
 	prog      filter.Program // filter compiled; nil keeps everything
@@ -94,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.ringSize, "ring-size", "64MiB", "bytes of packets the live view keeps for saving with w (e.g. 16MiB, 1GiB)")
 	fs.StringVar(&o.perfBuf, "perf-buffer", "", "perf ring `size` per CPU (default 8MiB with -w, 32MiB for the live view); larger absorbs longer stalls")
 	fs.StringVar(&o.perfRead, "perf-reader", "mmap", "how to read the perf rings: mmap (in place, one copy per packet) or cilium (cilium/ebpf's perf.Reader)")
+	fs.StringVar(&o.ringBuf, "ringbuf", "", "write packets to one BPF ring buffer of `size` (such as 64MiB) shared by all CPUs instead of per-CPU perf rings (Linux 5.8+, 5.18+ with --xdp)")
 	fs.IntVar(&o.maxFlows, "max-flows", 65536, "flows the live view tracks before evicting the least recently seen")
 	fs.BoolVar(&o.demo, "demo", false, "make a private network namespace with a veth pair and realistic traffic, and capture it (root)")
 	fs.StringVar(&o.statsFile, "stats-file", "", "rewrite this `file` every second with the process's counters and memory use as JSON (soak tests, monitoring)")
@@ -183,6 +185,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.perfBuf != "" {
 		if n, err := parseSize(o.perfBuf); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
 			return nil, usageErr("invalid --perf-buffer %q: want a power of two from 64KiB to 1GiB, such as 8MiB", o.perfBuf)
+		}
+	}
+	if o.ringBuf != "" {
+		if n, err := parseSize(o.ringBuf); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
+			return nil, usageErr("invalid --ringbuf %q: want a power of two from 64KiB to 1GiB, such as 64MiB", o.ringBuf)
 		}
 	}
 	if o.perfRead != "cilium" && o.perfRead != "mmap" {

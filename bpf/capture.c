@@ -87,7 +87,64 @@ static __always_inline struct counters *count_seen(void)
 	return c;
 }
 
-static __always_inline void emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook)
+/* A record in rb: reserve sizes must be constants, so the record is the
+ * smallest of a few size classes that holds the header and cap_len bytes;
+ * the reader takes the length from cap_len. The packet is copied once,
+ * from the skb or xdp_buff into the reserved space (LOAD). The reader is
+ * woken when this record makes the pending bytes cross rb_wakeup, as
+ * perf's watermark does, not at every record above it. */
+#define ETH_HLEN 14
+#define RB_CLASS(SZ, LOAD)                                                                 \
+	if (cap <= (SZ)) {                                                                 \
+		struct pcap_hdr *r = bpf_ringbuf_reserve(&rb, sizeof(struct pcap_hdr) + (SZ), 0); \
+		if (!r)                                                                    \
+			return -1;                                                         \
+		*r = *hdr;                                                                 \
+		__u64 n = cap;                                                             \
+		/* Two checks clang cannot fold into one range test, which the     \
+		 * verifier would not read as bounds on n. */                      \
+		asm volatile("" : "+r"(n));                                                \
+		if (n < ETH_HLEN) {                                                        \
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
+			return -1;                                                         \
+		}                                                                          \
+		asm volatile("" : "+r"(n));                                                \
+		if (n > (SZ)) {                                                            \
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
+			return -1;                                                         \
+		}                                                                          \
+		if (LOAD(ctx, 0, (void *)(r + 1), n) < 0) {                                \
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
+			return -1;                                                         \
+		}                                                                          \
+		bpf_ringbuf_submit(r, avail < rb_wakeup && avail + sizeof(*r) + (SZ) >= rb_wakeup ? \
+					       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP); \
+		return 0;                                                                  \
+	}
+
+#define RB_OUTPUT(NAME, CTX, LOAD)                                                         \
+	static __always_inline int NAME(CTX *ctx, struct pcap_hdr *hdr)                    \
+	{                                                                                  \
+		__u32 cap = hdr->cap_len;                                                  \
+		__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);                   \
+		RB_CLASS(96, LOAD)                                                         \
+		RB_CLASS(224, LOAD)                                                        \
+		RB_CLASS(480, LOAD)                                                        \
+		RB_CLASS(992, LOAD)                                                        \
+		RB_CLASS(1504, LOAD)                                                       \
+		RB_CLASS(2016, LOAD)                                                       \
+		RB_CLASS(4064, LOAD)                                                       \
+		RB_CLASS(8160, LOAD)                                                       \
+		RB_CLASS(16352, LOAD)                                                      \
+		RB_CLASS(32736, LOAD)                                                      \
+		RB_CLASS(MAX_CAP_LEN, LOAD)                                                \
+		return -1;                                                                 \
+	}
+
+RB_OUTPUT(rb_output_skb, struct __sk_buff, bpf_skb_load_bytes)
+RB_OUTPUT(rb_output_xdp, struct xdp_md, bpf_xdp_load_bytes) /* Linux 5.18+ */
+
+static __always_inline void emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int use_rb)
 {
 	struct pcap_hdr hdr = {
 		.magic = PCAP_HDR_MAGIC,
@@ -97,14 +154,21 @@ static __always_inline void emit(void *ctx, struct counters *c, __u32 ifindex, _
 		.tot_len = len,
 		.cap_len = clamp_len(len),
 	};
-	__u64 flags = BPF_F_CURRENT_CPU | ((__u64)hdr.cap_len << 32);
-	if (bpf_perf_event_output(ctx, &events, flags, &hdr, sizeof(hdr)) == 0)
+	long err;
+	if (use_rb == 1)
+		err = rb_output_skb(ctx, &hdr);
+	else if (use_rb == 2)
+		err = rb_output_xdp(ctx, &hdr);
+	else
+		err = bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU | ((__u64)hdr.cap_len << 32), &hdr, sizeof(hdr));
+	if (err == 0)
 		c->sent++;
 	else
 		c->failed++;
 }
 
-static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir)
+/* use_rb: 0 writes to the perf event array, 1 (skb) or 2 (xdp) to rb. */
+static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_rb)
 {
 	struct counters *c = count_seen();
 	if (!c)
@@ -125,115 +189,23 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir)
 			return TC_ACT_UNSPEC;
 		}
 	}
-	emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC);
+	emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb);
 	return TC_ACT_UNSPEC; /* let the next program or the stack decide */
 }
 
 SEC("tc")
 int capture_tc_ingress(struct __sk_buff *skb)
 {
-	return tc_capture(skb, DIR_IN);
+	return tc_capture(skb, DIR_IN, 0);
 }
 
 SEC("tc")
 int capture_tc_egress(struct __sk_buff *skb)
 {
-	return tc_capture(skb, DIR_OUT);
+	return tc_capture(skb, DIR_OUT, 0);
 }
 
-/* A record in rb: reserve sizes must be constants, so the record is the
- * smallest of a few size classes that holds the header and cap_len bytes;
- * the reader takes the length from cap_len. The packet is copied once,
- * from the skb into the reserved space. */
-#define ETH_HLEN 14
-#define RB_CLASS(SZ)                                                                       \
-	if (cap <= (SZ)) {                                                                 \
-		struct pcap_hdr *r = bpf_ringbuf_reserve(&rb, sizeof(struct pcap_hdr) + (SZ), 0); \
-		if (!r)                                                                    \
-			return -1;                                                         \
-		*r = *hdr;                                                                 \
-		__u64 n = cap;                                                             \
-		/* Two checks clang cannot fold into one range test, which the     \
-		 * verifier would not read as bounds on n. */                      \
-		asm volatile("" : "+r"(n));                                                \
-		if (n < ETH_HLEN) {                                                        \
-			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
-			return -1;                                                         \
-		}                                                                          \
-		asm volatile("" : "+r"(n));                                                \
-		if (n > (SZ)) {                                                            \
-			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
-			return -1;                                                         \
-		}                                                                          \
-		if (bpf_skb_load_bytes(skb, 0, (void *)(r + 1), n) < 0) {                  \
-			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
-			return -1;                                                         \
-		}                                                                          \
-		/* Wake the reader when this record crosses the threshold, as     \
-		 * perf's watermark does: not at every record above it. */         \
-		bpf_ringbuf_submit(r, avail < rb_wakeup && avail + sizeof(*r) + (SZ) >= rb_wakeup ? \
-					       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP); \
-		return 0;                                                                  \
-	}
-
-static __always_inline int rb_output(struct __sk_buff *skb, struct pcap_hdr *hdr)
-{
-	__u32 cap = hdr->cap_len;
-	__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
-	if (cap < 1)
-		return -1;
-	RB_CLASS(96)
-	RB_CLASS(224)
-	RB_CLASS(480)
-	RB_CLASS(992)
-	RB_CLASS(1504)
-	RB_CLASS(2016)
-	RB_CLASS(4064)
-	RB_CLASS(8160)
-	RB_CLASS(16352)
-	RB_CLASS(32736)
-	RB_CLASS(MAX_CAP_LEN)
-	return -1;
-}
-
-static __always_inline int tc_capture_rb(struct __sk_buff *skb, __u8 dir)
-{
-	struct counters *c = count_seen();
-	if (!c)
-		return TC_ACT_UNSPEC;
-	if (!(dir_mask & dir)) {
-		c->filtered++;
-		return TC_ACT_UNSPEC;
-	}
-	struct pcap_hdr hdr = {
-		.magic = PCAP_HDR_MAGIC,
-		.protocol = 1,
-		.flags = (__u64)skb->ifindex | ((__u64)dir << 32) | ((__u64)HOOK_TC << 40),
-		.ktime_ns = bpf_ktime_get_ns(),
-		.tot_len = skb->len,
-		.cap_len = clamp_len(skb->len),
-	};
-	if (rb_output(skb, &hdr) == 0)
-		c->sent++;
-	else
-		c->failed++;
-	return TC_ACT_UNSPEC;
-}
-
-SEC("tc")
-int capture_tc_ingress_rb(struct __sk_buff *skb)
-{
-	return tc_capture_rb(skb, DIR_IN);
-}
-
-SEC("tc")
-int capture_tc_egress_rb(struct __sk_buff *skb)
-{
-	return tc_capture_rb(skb, DIR_OUT);
-}
-
-SEC("xdp")
-int capture_xdp(struct xdp_md *ctx)
+static __always_inline int xdp_capture(struct xdp_md *ctx, int use_rb)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -249,8 +221,33 @@ int capture_xdp(struct xdp_md *ctx)
 		c->filtered++;
 		return XDP_PASS;
 	}
-	emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP);
+	emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP, use_rb);
 	return XDP_PASS;
+}
+
+SEC("xdp")
+int capture_xdp(struct xdp_md *ctx)
+{
+	return xdp_capture(ctx, 0);
+}
+
+/* The same programs writing to rb. */
+SEC("tc")
+int capture_tc_ingress_rb(struct __sk_buff *skb)
+{
+	return tc_capture(skb, DIR_IN, 1);
+}
+
+SEC("tc")
+int capture_tc_egress_rb(struct __sk_buff *skb)
+{
+	return tc_capture(skb, DIR_OUT, 1);
+}
+
+SEC("xdp")
+int capture_xdp_rb(struct xdp_md *ctx)
+{
+	return xdp_capture(ctx, 2);
 }
 
 char __license[] SEC("license") = "Dual MIT/GPL";

@@ -43,6 +43,7 @@ const (
 	captureProgCaptureTcIngress   = "capture_tc_ingress"
 	captureProgCaptureTcIngressRb = "capture_tc_ingress_rb"
 	captureProgCaptureXdp         = "capture_xdp"
+	captureProgCaptureXdpRb       = "capture_xdp_rb"
 	captureVarDirMask             = "dir_mask"
 	captureVarHasFilter           = "has_filter"
 	captureVarRbWakeup            = "rb_wakeup"
@@ -97,6 +98,7 @@ type captureProgramSpecs struct {
 	CaptureTcIngress   *ebpf.ProgramSpec `ebpf:"capture_tc_ingress"`
 	CaptureTcIngressRb *ebpf.ProgramSpec `ebpf:"capture_tc_ingress_rb"`
 	CaptureXdp         *ebpf.ProgramSpec `ebpf:"capture_xdp"`
+	CaptureXdpRb       *ebpf.ProgramSpec `ebpf:"capture_xdp_rb"`
 }
 
 // captureMapSpecs contains maps before they are loaded into the kernel.
@@ -172,6 +174,7 @@ type capturePrograms struct {
 	CaptureTcIngress   *ebpf.Program `ebpf:"capture_tc_ingress"`
 	CaptureTcIngressRb *ebpf.Program `ebpf:"capture_tc_ingress_rb"`
 	CaptureXdp         *ebpf.Program `ebpf:"capture_xdp"`
+	CaptureXdpRb       *ebpf.Program `ebpf:"capture_xdp_rb"`
 }
 
 func (p *capturePrograms) Close() error {
@@ -181,6 +184,7 @@ func (p *capturePrograms) Close() error {
 		p.CaptureTcIngress,
 		p.CaptureTcIngressRb,
 		p.CaptureXdp,
+		p.CaptureXdpRb,
 	)
 }
 

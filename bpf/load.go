@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 
@@ -41,6 +42,13 @@ type Config struct {
 	// Filter is a compiled pcap-filter expression, run in the kernel before
 	// a packet costs a perf record; empty keeps everything.
 	Filter filter.Program
+	// RingBuf, when not zero, is the size of one BPF ring buffer (a power
+	// of two, at least a page) that the programs write to instead of the
+	// per-CPU perf event array: Linux 5.8+, and 5.18+ with XDP.
+	RingBuf uint32
+	// RingBufWakeup is how many bytes pending in the ring buffer wake the
+	// reader; 0 means 1/32 of it.
+	RingBufWakeup uint32
 }
 
 // Sentinel errors; the top level adds the remedy.
@@ -89,7 +97,8 @@ func Load(cfg Config) (*Objects, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range []string{captureProgCaptureTcIngress, captureProgCaptureTcEgress, captureProgCaptureXdp} {
+		for _, name := range []string{captureProgCaptureTcIngress, captureProgCaptureTcEgress, captureProgCaptureXdp,
+			captureProgCaptureTcIngressRb, captureProgCaptureTcEgressRb, captureProgCaptureXdpRb} {
 			if err := spliceFilter(spec.Programs[name], body); err != nil {
 				return nil, err
 			}
@@ -98,17 +107,70 @@ func Load(cfg Config) (*Objects, error) {
 			return nil, fmt.Errorf("enable filter: %w", err)
 		}
 	}
+	o := &Objects{cfg: cfg}
+	if cfg.RingBuf > 0 {
+		if err := o.loadRingBuf(spec); err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
 	// Only what the perf event path uses is loaded: the object also holds
 	// programs writing to a BPF ring buffer, which kernels before 5.8 lack.
 	var po perfObjects
 	if err := spec.LoadAndAssign(&po, nil); err != nil {
 		return nil, classify("load BPF programs", err)
 	}
-	o := &Objects{cfg: cfg}
 	o.objs.CaptureTcIngress, o.objs.CaptureTcEgress, o.objs.CaptureXdp = po.CaptureTcIngress, po.CaptureTcEgress, po.CaptureXdp
 	o.objs.Events, o.objs.Counters = po.Events, po.Counters
 	return o, nil
 }
+
+// loadRingBuf loads the programs that write to the BPF ring buffer, the
+// tc pair or the XDP one (which needs bpf_xdp_load_bytes, Linux 5.18).
+func (o *Objects) loadRingBuf(spec *ebpf.CollectionSpec) error {
+	cfg := o.cfg
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		return fmt.Errorf("BPF ring buffer (Linux 5.8+): %w", ErrUnsupported)
+	}
+	if cfg.RingBuf < uint32(os.Getpagesize()) || cfg.RingBuf&(cfg.RingBuf-1) != 0 {
+		return fmt.Errorf("ring buffer size %d: must be a power of two of at least a page", cfg.RingBuf)
+	}
+	spec.Maps[captureMapRb].MaxEntries = cfg.RingBuf
+	wake := cfg.RingBufWakeup
+	if wake == 0 {
+		wake = cfg.RingBuf / 32
+	}
+	if err := spec.Variables[captureVarRbWakeup].Set(uint64(wake)); err != nil {
+		return fmt.Errorf("set ring buffer wakeup: %w", err)
+	}
+	if cfg.XDP {
+		var x struct {
+			Prog     *ebpf.Program `ebpf:"capture_xdp_rb"`
+			Rb       *ebpf.Map     `ebpf:"rb"`
+			Counters *ebpf.Map     `ebpf:"counters"`
+		}
+		if err := spec.LoadAndAssign(&x, nil); err != nil {
+			return classify("load BPF programs", err)
+		}
+		o.objs.CaptureXdp, o.objs.Rb, o.objs.Counters = x.Prog, x.Rb, x.Counters
+		return nil
+	}
+	var tc struct {
+		In       *ebpf.Program `ebpf:"capture_tc_ingress_rb"`
+		Out      *ebpf.Program `ebpf:"capture_tc_egress_rb"`
+		Rb       *ebpf.Map     `ebpf:"rb"`
+		Counters *ebpf.Map     `ebpf:"counters"`
+	}
+	if err := spec.LoadAndAssign(&tc, nil); err != nil {
+		return classify("load BPF programs", err)
+	}
+	o.objs.CaptureTcIngress, o.objs.CaptureTcEgress, o.objs.Rb, o.objs.Counters = tc.In, tc.Out, tc.Rb, tc.Counters
+	return nil
+}
+
+// RingBuf is the BPF ring buffer the programs write to, or nil when they
+// write to the perf event array (Events).
+func (o *Objects) RingBuf() *ebpf.Map { return o.objs.Rb }
 
 // perfObjects are the programs and maps of the perf event path.
 type perfObjects struct {

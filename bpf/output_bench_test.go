@@ -10,6 +10,8 @@ import (
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/perf"
 	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/bpftop-cap/bpftop-cap/filter"
 )
 
 // BenchmarkKernelOutput measures what a captured packet costs in the
@@ -152,6 +154,91 @@ func loadForOutput(b *testing.B, out string) (*ebpf.Program, func()) {
 			if err := rd.ReadInto(&rec); err != nil {
 				return
 			}
+		}
+	}
+}
+
+// TestPerfProgramsDoNotUseRingBuf: the perf programs reference no ring
+// buffer, so that kernels without one (before 5.8) can load them.
+func TestPerfProgramsDoNotUseRingBuf(t *testing.T) {
+	spec, err := loadCapture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{captureProgCaptureTcIngress, captureProgCaptureTcEgress, captureProgCaptureXdp} {
+		for _, ins := range spec.Programs[name].Instructions {
+			if ins.Reference() == captureMapRb {
+				t.Errorf("%s references %s", name, captureMapRb)
+			}
+		}
+	}
+	uses := false
+	for _, ins := range spec.Programs[captureProgCaptureTcEgressRb].Instructions {
+		uses = uses || ins.Reference() == captureMapRb
+	}
+	if !uses {
+		t.Errorf("%s does not reference %s: the test looks at the wrong thing", captureProgCaptureTcEgressRb, captureMapRb)
+	}
+}
+
+// TestRingBufLoad: the ring buffer programs load through the verifier at
+// both hooks, with and without a spliced filter, and the filter keeps and
+// drops what it should.
+func TestRingBufLoad(t *testing.T) {
+	requireRoot(t)
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		t.Skipf("this kernel has no BPF ring buffer: %v", err)
+	}
+	prog, err := filter.Compile("ip[9] = 17", 262144) // UDP
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, xdp := range []bool{false, true} {
+		for _, f := range []filter.Program{nil, prog} {
+			o, err := Load(Config{Snaplen: 262144, In: true, Out: !xdp, XDP: xdp, Filter: f, RingBuf: 1 << 20})
+			if err != nil {
+				t.Fatalf("xdp %v, filter %v: %v", xdp, f != nil, err)
+			}
+			if o.RingBuf() == nil || o.Events() != nil {
+				t.Errorf("xdp %v: ring buffer %v, perf array %v", xdp, o.RingBuf(), o.Events())
+			}
+			p := o.objs.CaptureTcIngress
+			if xdp {
+				p = o.objs.CaptureXdp
+			}
+			rd, err := ringbuf.NewReader(o.RingBuf())
+			if err != nil {
+				t.Fatal(err)
+			}
+			udp, tcp := frame(80), frame(80)
+			udp[14], udp[14+9] = 0x45, 17
+			tcp[14], tcp[14+9] = 0x45, 6
+			for _, pkt := range [][]byte{tcp, udp} {
+				if _, err := p.Run(&ebpf.RunOptions{Data: pkt}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := o.Counters()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := uint64(2)
+			if f != nil {
+				want = 1
+			}
+			if c.Sent != want || c.Failed != 0 {
+				t.Errorf("xdp %v, filter %v: counters %+v, want %d sent", xdp, f != nil, c, want)
+			}
+			rd.SetDeadline(time.Now().Add(100 * time.Millisecond))
+			rec, err := rd.Read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, payload, err := ParseRecord(rec.RawSample); err != nil || (f != nil && !bytes.Equal(payload, udp)) {
+				t.Errorf("xdp %v, filter %v: record %v", xdp, f != nil, err)
+			}
+			rd.Close()
+			o.Close()
 		}
 	}
 }

@@ -35,9 +35,9 @@ type direct struct {
 	payload    []byte
 }
 
-// CanRunDirect reports whether RunDirect can be used: the in-place reader
+// CanRunDirect reports whether RunDirect can be used: the in-place perf reader
 // only (Options.Mmap).
-func (r *Reader) CanRunDirect() bool { return r.mm != nil }
+func (r *Reader) CanRunDirect() bool { return r.mm != nil && r.mm.rb == nil }
 
 // RunDirect reads records until ctx is cancelled, as Run does, but writes
 // each packet to w itself instead of sending batches (see WriteBatches for
@@ -47,7 +47,7 @@ func (r *Reader) CanRunDirect() bool { return r.mm != nil }
 func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, stop func(), res *WriteResult) error {
 	defer r.Close()
 	m := r.mm
-	if m == nil {
+	if !r.CanRunDirect() {
 		return fmt.Errorf("RunDirect needs the in-place perf reader")
 	}
 	m.running.Store(true)

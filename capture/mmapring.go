@@ -31,7 +31,8 @@ type mmapRings struct {
 	epc     syscall.RawConn
 	evfd    int // eventfd: a write is a flush request
 	scratch []byte
-	wakeup  uint64 // the perf events' watermark, bytes
+	wakeup  uint64   // the perf events' watermark, bytes
+	rb      *bpfRing // instead of rings: a BPF ring buffer (openRingBuf)
 	closed  atomic.Bool
 	// Close may come from another goroutine while the reading loop waits:
 	// it then asks the loop to stop and waits for it before unmapping.
@@ -55,16 +56,11 @@ type mmapRing struct {
 	cur     direct
 }
 
-// openMmapRings opens one perf event per possible CPU, maps its ring of
-// perCPU bytes (rounded up to a power of two pages) and puts it in events.
-func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err error) {
-	page := os.Getpagesize()
-	pages := 1
-	for pages*page < perCPU {
-		pages *= 2
-	}
+// newPollSet makes the mmapRings without rings: the epoll descriptor the
+// reader waits in (through the netpoller) and the eventfd that asks it to
+// read now.
+func newPollSet(events *ebpf.Map) (m *mmapRings, err error) {
 	m = &mmapRings{events: events, epfd: -1, evfd: -1, scratch: make([]byte, 1<<17), stopped: make(chan struct{})}
-	m.wakeup = uint64(min(watermark, pages*page/2))
 	defer func() {
 		if err != nil {
 			m.close()
@@ -88,6 +84,26 @@ func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err e
 	if err = unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, m.evfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(m.evfd)}); err != nil {
 		return nil, fmt.Errorf("epoll add: %w", err)
 	}
+	return m, nil
+}
+
+// openMmapRings opens one perf event per possible CPU, maps its ring of
+// perCPU bytes (rounded up to a power of two pages) and puts it in events.
+func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err error) {
+	page := os.Getpagesize()
+	pages := 1
+	for pages*page < perCPU {
+		pages *= 2
+	}
+	if m, err = newPollSet(events); err != nil {
+		return nil, err
+	}
+	m.wakeup = uint64(min(watermark, pages*page/2))
+	defer func() {
+		if err != nil {
+			m.close()
+		}
+	}()
 	for cpu := range int(events.MaxEntries()) {
 		attr := unix.PerfEventAttr{
 			Type:        unix.PERF_TYPE_SOFTWARE,
@@ -184,7 +200,7 @@ func (m *mmapRings) pending() bool {
 			return true
 		}
 	}
-	return false
+	return m.rb != nil && atomic.LoadUint64(m.rb.prodPos)-m.rb.seen >= m.wakeup
 }
 
 // The reader's system calls on the epoll and event descriptors never
@@ -266,6 +282,9 @@ func (m *mmapRings) close() {
 		_ = m.events.Delete(uint32(rg.cpu))
 		_ = unix.Munmap(rg.mem)
 		_ = unix.Close(rg.fd)
+	}
+	if m.rb != nil {
+		m.rb.close()
 	}
 	if m.ep != nil {
 		m.ep.Close()

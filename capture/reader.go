@@ -31,6 +31,9 @@ type Options struct {
 	// Mmap reads the perf rings in place (mmapRings) instead of through
 	// cilium/ebpf's perf.Reader: one copy of each packet instead of two.
 	Mmap bool
+	// RingBufWakeup is the ring buffer's wakeup threshold in bytes, when
+	// the programs write to one (bpf.Config.RingBuf; NewRingBufReader).
+	RingBufWakeup int
 }
 
 func (o *Options) defaults() {
@@ -80,6 +83,20 @@ func NewReader(events *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open perf ring: %w", err)
+	}
+	return r, nil
+}
+
+// NewRingBufReader reads the BPF ring buffer rb in place, through the
+// same loop as the in-place perf reader; batches are sorted by time, so
+// the tiny inversions between CPUs that race for the ring are put right.
+func NewRingBufReader(rb *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
+	opts.defaults()
+	r := newPoolReader(opts)
+	r.clock = clock
+	var err error
+	if r.mm, err = openRingBuf(rb, opts.RingBufWakeup); err != nil {
+		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
 	return r, nil
 }
@@ -240,6 +257,9 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 		}
 		for _, rg := range r.mm.rings {
 			r.mm.drain(rg, func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) }, lost)
+		}
+		if r.mm.rb != nil {
+			r.mm.rb.drain(func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) })
 		}
 		if flushed {
 			ship()

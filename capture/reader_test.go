@@ -245,3 +245,63 @@ func TestReaderWakesAtWatermark(t *testing.T) {
 		})
 	}
 }
+
+// TestRingBufReader: with the programs writing to one BPF ring buffer,
+// everything the kernel sent from every CPU is delivered, in time order,
+// and records past the wakeup threshold are read without a flush.
+func TestRingBufReader(t *testing.T) {
+	pair := testutil.NewPair(t)
+	var sess *Session
+	if err := testutil.InNetns(pair.NsA, func() (err error) {
+		sess, err = Open(Config{Interface: pair.IfA,
+			BPF:    bpf.Config{Snaplen: 262144, In: true, RingBuf: 1 << 20, RingBufWakeup: 8 << 10},
+			Reader: Options{FlushInterval: time.Hour, BatchPackets: 8}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	out := make(chan *Batch, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- sess.Run(ctx, out); close(out) }()
+	var got []Packet
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range out {
+			for _, p := range b.Packets {
+				p.Data = nil
+				got = append(got, p)
+			}
+			b.Release()
+		}
+	}()
+	// The wakeup threshold, with the flush an hour away.
+	before := sess.Reader.Stats.Received.Load()
+	sendDatagramsOf(t, pair, 32, 1000)
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return sess.Reader.Stats.Received.Load()-before >= 24
+	}, "%d of 32 records read with no flush", sess.Reader.Stats.Received.Load()-before)
+	// Every CPU.
+	sendFromCPUs(t, pair, 200)
+	testutil.Eventually(t, 5*time.Second, func() bool { c, _ := sess.Counters(); return c.Sent >= 232 }, "kernel did not send 232 records")
+	if err := sess.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	c, _ := sess.Counters()
+	if uint64(len(got)) != c.Sent || c.Failed != 0 {
+		t.Fatalf("kernel sent %d (failed %d), delivered %d", c.Sent, c.Failed, len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Nanos < got[i-1].Nanos {
+			t.Fatalf("packet %d is older than the one before it", i)
+		}
+	}
+}

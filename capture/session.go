@@ -81,7 +81,17 @@ func Open(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	clock := NewClock()
-	rd, err := NewReader(objs.Events(), clock, cfg.Reader)
+	var rd *Reader
+	if rb := objs.RingBuf(); rb != nil {
+		opts := cfg.Reader
+		opts.RingBufWakeup = int(cfg.BPF.RingBufWakeup)
+		if opts.RingBufWakeup == 0 {
+			opts.RingBufWakeup = int(cfg.BPF.RingBuf / 32) // as bpf.Load
+		}
+		rd, err = NewRingBufReader(rb, clock, opts)
+	} else {
+		rd, err = NewReader(objs.Events(), clock, cfg.Reader)
+	}
 	if err != nil {
 		objs.Close()
 		return nil, err

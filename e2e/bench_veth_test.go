@@ -159,6 +159,7 @@ var conditions = []struct {
 	{"none", "", false, nil, 0},
 	{"bpftop-cap -w (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out"}, 1},
 	{"tcpdump -w (sender egress)", "tcpdump", false, []string{"-Q", "out"}, 1},
+	{"bpftop-cap -w --ringbuf 64MiB (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "--ringbuf", "64MiB"}, 1},
 	{"bpftop-cap live view in a terminal (tc, sender egress)", "bpftop-cap-tui", false, []string{"-Q", "out"}, 1},
 	{"bpftop-cap -w (tc, receiver ingress)", "bpftop-cap", true, []string{"-Q", "in"}, 1},
 	{"bpftop-cap -w (XDP, receiver)", "bpftop-cap", true, []string{"--xdp"}, 1},

@@ -34,6 +34,9 @@ func TestHeadlessCapture(t *testing.T) {
 		{"tcx", []string{"--tc-attach=tcx"}, "tcx"},
 		{"clsact", []string{"--tc-attach=clsact"}, "clsact"},
 		{"xdp", []string{"--xdp"}, "xdp"},
+		// The BPF ring buffer instead of the perf rings, at both hooks.
+		{"ringbuf-tcx", []string{"--tc-attach=tcx", "--ringbuf", "16MiB"}, "tcx"},
+		{"ringbuf-xdp", []string{"--xdp", "--ringbuf", "16MiB"}, "xdp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pair := testutil.NewPair(t)
