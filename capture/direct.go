@@ -54,46 +54,16 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 	defer close(m.stopped)
 	defer r.startFlusher(ctx)()
 
-	stopped := false
-	halt := func() {
-		if !stopped {
-			stopped = true
-			stop()
-		}
-	}
-	write := func(p *Packet) {
-		if res.Err != nil || (limit > 0 && res.Written >= limit) {
-			return
-		}
-		if err := w.Write(p); err != nil {
-			res.Err = err
-			halt()
-			return
-		}
-		res.Written++
-		if limit > 0 && res.Written == limit {
-			halt()
-		}
-	}
-	lastFlush := time.Now()
-	flush := func() {
-		lastFlush = time.Now()
-		if res.Err == nil {
-			if err := w.Flush(); err != nil {
-				res.Err = err
-				halt()
-			}
-		}
-	}
+	out := newFileSink(w, limit, stop, res)
 	final := false
 	for {
 		flushed, err := m.wait()
 		if m.closing.Load() {
-			flush()
+			out.flush()
 			return nil // closed under us: the rings are about to go
 		}
 		if err != nil {
-			flush()
+			out.flush()
 			return fmt.Errorf("read perf rings: %w", err)
 		}
 		cutoff := uint64(math.MaxUint64)
@@ -107,10 +77,10 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 				cutoff = 0
 			}
 		}
-		r.mergeRings(cutoff, write)
+		r.mergeRings(cutoff, out.write)
 		if flushed {
 			if final {
-				flush()
+				out.flush()
 				return nil
 			}
 			if ctx.Err() != nil {
@@ -118,9 +88,7 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 				final = true
 				m.flush()
 			}
-			if time.Since(lastFlush) >= flushEvery {
-				flush()
-			}
+			out.flushDue()
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"runtime"
 	"sync"
 	"testing"
@@ -22,21 +21,8 @@ import (
 // CPU's perf ring gets records, interleaved in time.
 func sendFromCPUs(t *testing.T, pair *testutil.Pair, n int) {
 	t.Helper()
-	var rx net.PacketConn
-	var c net.Conn
-	if err := testutil.InNetns(pair.NsA, func() (err error) {
-		rx, err = net.ListenPacket("udp4", net.JoinHostPort(pair.AddrA, "0"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	rx, c := udpPair(t, pair)
 	defer rx.Close()
-	if err := testutil.InNetns(pair.NsB, func() (err error) {
-		c, err = net.Dial("udp4", rx.LocalAddr().String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
 	defer c.Close()
 	go func() { // drain the receiver so its queue never fills
 		buf := make([]byte, 2048)

@@ -22,21 +22,8 @@ func sendDatagrams(t *testing.T, pair *testutil.Pair, n int) {
 // sendDatagramsOf is sendDatagrams with size-byte payloads (0: short text).
 func sendDatagramsOf(t *testing.T, pair *testutil.Pair, n, size int) {
 	t.Helper()
-	var rx net.PacketConn
-	var c net.Conn
-	if err := testutil.InNetns(pair.NsA, func() (err error) {
-		rx, err = net.ListenPacket("udp4", net.JoinHostPort(pair.AddrA, "0"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	rx, c := udpPair(t, pair)
 	defer rx.Close()
-	if err := testutil.InNetns(pair.NsB, func() (err error) {
-		c, err = net.Dial("udp4", rx.LocalAddr().String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
 	defer c.Close()
 	payload := make([]byte, size)
 	for i := range n {
@@ -57,6 +44,26 @@ func sendDatagramsOf(t *testing.T, pair *testutil.Pair, n, size int) {
 			t.Fatalf("datagrams did not arrive: %v", err)
 		}
 	}
+}
+
+// udpPair is a UDP socket in the pair's namespace A and one in B
+// connected to it.
+func udpPair(t *testing.T, pair *testutil.Pair) (rx net.PacketConn, c net.Conn) {
+	t.Helper()
+	if err := testutil.InNetns(pair.NsA, func() (err error) {
+		rx, err = net.ListenPacket("udp4", net.JoinHostPort(pair.AddrA, "0"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.InNetns(pair.NsB, func() (err error) {
+		c, err = net.Dial("udp4", rx.LocalAddr().String())
+		return err
+	}); err != nil {
+		rx.Close()
+		t.Fatal(err)
+	}
+	return rx, c
 }
 
 // openIn opens a capture on the pair's interface A, from inside its

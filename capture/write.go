@@ -60,43 +60,13 @@ func (h *cursorHeap) Pop() any {
 // CPUs stays within the reorder bounds above.
 func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) WriteResult {
 	var (
-		res     WriteResult
-		stopped bool
-		held    cursorHeap
-		newest  int64
-		timer   = time.NewTimer(holdMax)
+		res    WriteResult
+		held   cursorHeap
+		newest int64
+		timer  = time.NewTimer(holdMax)
 	)
 	defer timer.Stop()
-	halt := func() {
-		if !stopped {
-			stopped = true
-			stop()
-		}
-	}
-	writeOne := func(p *Packet) {
-		if res.Err != nil || (limit > 0 && res.Written >= limit) {
-			return
-		}
-		if err := w.Write(p); err != nil {
-			res.Err = err
-			halt()
-			return
-		}
-		res.Written++
-		if limit > 0 && res.Written == limit {
-			halt()
-		}
-	}
-	lastFlush := time.Now()
-	flush := func() {
-		lastFlush = time.Now()
-		if res.Err == nil {
-			if err := w.Flush(); err != nil {
-				res.Err = err
-				halt()
-			}
-		}
-	}
+	out := newFileSink(w, limit, stop, &res)
 	// drain writes held packets older than upTo and, while more than keep
 	// batches are held, the oldest ones anyway.
 	drain := func(upTo int64, keep int) {
@@ -120,7 +90,7 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 				if wrote && p.Nanos > next {
 					break
 				}
-				writeOne(p)
+				out.write(p)
 				c.i++
 				wrote = true
 			}
@@ -140,7 +110,7 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 		case b, ok := <-in:
 			if !ok {
 				drain(math.MaxInt64, 0)
-				flush()
+				out.flush()
 				return res
 			}
 			if len(b.Packets) == 0 {
@@ -153,13 +123,68 @@ func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) W
 			// With nothing queued, what is written goes out, but not more
 			// often than every flushEvery: a write call per batch woke the
 			// runtime's sysmon hundreds of times a second.
-			if len(in) == 0 && time.Since(lastFlush) >= flushEvery {
-				flush()
+			if len(in) == 0 {
+				out.flushDue()
 			}
 			timer.Reset(holdMax)
 		case <-timer.C:
 			drain(math.MaxInt64, 0)
-			flush()
+			out.flush()
 		}
+	}
+}
+
+// fileSink is the writing WriteBatches and RunDirect share: packets go to w
+// until limit of them (0: no limit) or the first error, which is kept in
+// res; then stop is called, once, and later packets are dropped.
+type fileSink struct {
+	w         PacketWriter
+	limit     uint64
+	stop      func()
+	res       *WriteResult
+	stopped   bool
+	lastFlush time.Time
+}
+
+func newFileSink(w PacketWriter, limit uint64, stop func(), res *WriteResult) *fileSink {
+	return &fileSink{w: w, limit: limit, stop: stop, res: res, lastFlush: time.Now()}
+}
+
+func (s *fileSink) halt() {
+	if !s.stopped {
+		s.stopped = true
+		s.stop()
+	}
+}
+
+func (s *fileSink) write(p *Packet) {
+	if s.res.Err != nil || (s.limit > 0 && s.res.Written >= s.limit) {
+		return
+	}
+	if err := s.w.Write(p); err != nil {
+		s.res.Err = err
+		s.halt()
+		return
+	}
+	s.res.Written++
+	if s.limit > 0 && s.res.Written == s.limit {
+		s.halt()
+	}
+}
+
+func (s *fileSink) flush() {
+	s.lastFlush = time.Now()
+	if s.res.Err == nil {
+		if err := s.w.Flush(); err != nil {
+			s.res.Err = err
+			s.halt()
+		}
+	}
+}
+
+// flushDue flushes unless the last flush was less than flushEvery ago.
+func (s *fileSink) flushDue() {
+	if time.Since(s.lastFlush) >= flushEvery {
+		s.flush()
 	}
 }
