@@ -76,7 +76,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 	// what was captured can still be looked at and saved.
 	var gone atomic.Pointer[error]
 	g.Go(noPanic(func() error {
-		sess.WatchInterface(countCtx, 200*time.Millisecond, func(err error) {
+		sess.WatchInterface(countCtx, watchInterval, func(err error) {
 			gone.Store(&err)
 			_ = sess.Detach()
 		})

@@ -3,6 +3,7 @@ package capture
 import (
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,9 +34,9 @@ func (c *Clock) Calibrate() {
 	best, bestW := int64(0), int64(-1)
 	var m1, rt, m2 unix.Timespec
 	for range clockPairs {
-		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &m1)
-		_ = unix.ClockGettime(unix.CLOCK_REALTIME, &rt)
-		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &m2)
+		clockRead(unix.CLOCK_MONOTONIC, &m1)
+		clockRead(unix.CLOCK_REALTIME, &rt)
+		clockRead(unix.CLOCK_MONOTONIC, &m2)
 		w := m2.Nano() - m1.Nano()
 		if w < 0 {
 			continue
@@ -70,6 +71,13 @@ func (c *Clock) WallNanos(ktimeNs uint64) int64 {
 // Monotonic reads CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
 func Monotonic() uint64 {
 	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	clockRead(unix.CLOCK_MONOTONIC, &ts)
 	return uint64(ts.Nano())
+}
+
+// clockRead is clock_gettime as a raw system call: unix.ClockGettime is an
+// ordinary one (not the vDSO), and every ordinary call after the process
+// was idle wakes the runtime's sysmon, which then polls for a while.
+func clockRead(id int32, ts *unix.Timespec) {
+	_, _, _ = unix.RawSyscall(unix.SYS_CLOCK_GETTIME, uintptr(id), uintptr(unsafe.Pointer(ts)), 0)
 }

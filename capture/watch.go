@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,8 +21,10 @@ func ifaceName(fd int, index int) (string, error) {
 		return "", err
 	}
 	ifr.SetUint32(uint32(index))
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFNAME, ifr); err != nil {
-		return "", err
+	// A raw call: it does not block, and an ordinary one would wake the
+	// runtime's sysmon (see mmapring.go) five times a second.
+	if _, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCGIFNAME, uintptr(unsafe.Pointer(ifr))); e != 0 {
+		return "", e
 	}
 	return ifr.Name(), nil
 }
