@@ -108,78 +108,72 @@ func Load(cfg Config) (*Objects, error) {
 		}
 	}
 	o := &Objects{cfg: cfg}
-	if cfg.RingBuf > 0 {
-		if err := o.loadRingBuf(spec); err != nil {
-			return nil, err
-		}
-		return o, nil
+	if err := o.load(spec); err != nil {
+		return nil, err
 	}
-	// Only what the perf event path uses is loaded: the object also holds
-	// programs writing to a BPF ring buffer, which kernels before 5.8 lack.
-	var po perfObjects
-	if err := spec.LoadAndAssign(&po, nil); err != nil {
-		return nil, classify("load BPF programs", err)
-	}
-	o.objs.CaptureTcIngress, o.objs.CaptureTcEgress, o.objs.CaptureXdp = po.CaptureTcIngress, po.CaptureTcEgress, po.CaptureXdp
-	o.objs.Events, o.objs.Counters = po.Events, po.Counters
 	return o, nil
 }
 
-// loadRingBuf loads the programs that write to the BPF ring buffer, the
-// tc pair or the XDP one (which needs bpf_xdp_load_bytes, Linux 5.18).
-func (o *Objects) loadRingBuf(spec *ebpf.CollectionSpec) error {
+// load loads what this capture uses and nothing else: the programs of its
+// hook (tc or XDP) writing to its output (the perf event array, or the BPF
+// ring buffer with cfg.RingBuf), and their maps. Kernels without ring
+// buffers (before 5.8) can then load the perf programs, and the verifier,
+// whose time is start-up time, checks only programs that will run.
+func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 	cfg := o.cfg
-	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
-		return fmt.Errorf("BPF ring buffer (Linux 5.8+): %w", ErrUnsupported)
+	names := []string{captureProgCaptureTcIngress, captureProgCaptureTcEgress, captureProgCaptureXdp}
+	output, unused := captureMapEvents, captureMapRb
+	if cfg.RingBuf > 0 {
+		if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+			return fmt.Errorf("BPF ring buffer (Linux 5.8+): %w", ErrUnsupported)
+		}
+		if cfg.RingBuf < uint32(os.Getpagesize()) || cfg.RingBuf&(cfg.RingBuf-1) != 0 {
+			return fmt.Errorf("ring buffer size %d: must be a power of two of at least a page", cfg.RingBuf)
+		}
+		spec.Maps[captureMapRb].MaxEntries = cfg.RingBuf
+		wake := cfg.RingBufWakeup
+		if wake == 0 {
+			wake = cfg.RingBuf / 32
+		}
+		if err := spec.Variables[captureVarRbWakeup].Set(uint64(wake)); err != nil {
+			return fmt.Errorf("set ring buffer wakeup: %w", err)
+		}
+		// The XDP one needs bpf_xdp_load_bytes, Linux 5.18.
+		names = []string{captureProgCaptureTcIngressRb, captureProgCaptureTcEgressRb, captureProgCaptureXdpRb}
+		output, unused = captureMapRb, captureMapEvents
 	}
-	if cfg.RingBuf < uint32(os.Getpagesize()) || cfg.RingBuf&(cfg.RingBuf-1) != 0 {
-		return fmt.Errorf("ring buffer size %d: must be a power of two of at least a page", cfg.RingBuf)
-	}
-	spec.Maps[captureMapRb].MaxEntries = cfg.RingBuf
-	wake := cfg.RingBufWakeup
-	if wake == 0 {
-		wake = cfg.RingBuf / 32
-	}
-	if err := spec.Variables[captureVarRbWakeup].Set(uint64(wake)); err != nil {
-		return fmt.Errorf("set ring buffer wakeup: %w", err)
-	}
+	want := names[:2]
 	if cfg.XDP {
-		var x struct {
-			Prog     *ebpf.Program `ebpf:"capture_xdp_rb"`
-			Rb       *ebpf.Map     `ebpf:"rb"`
-			Counters *ebpf.Map     `ebpf:"counters"`
-		}
-		if err := spec.LoadAndAssign(&x, nil); err != nil {
-			return classify("load BPF programs", err)
-		}
-		o.objs.CaptureXdp, o.objs.Rb, o.objs.Counters = x.Prog, x.Rb, x.Counters
-		return nil
+		want = names[2:]
 	}
-	var tc struct {
-		In       *ebpf.Program `ebpf:"capture_tc_ingress_rb"`
-		Out      *ebpf.Program `ebpf:"capture_tc_egress_rb"`
-		Rb       *ebpf.Map     `ebpf:"rb"`
-		Counters *ebpf.Map     `ebpf:"counters"`
+	for name := range spec.Programs {
+		if !slices.Contains(want, name) {
+			delete(spec.Programs, name)
+		}
 	}
-	if err := spec.LoadAndAssign(&tc, nil); err != nil {
+	delete(spec.Maps, unused)
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
 		return classify("load BPF programs", err)
 	}
-	o.objs.CaptureTcIngress, o.objs.CaptureTcEgress, o.objs.Rb, o.objs.Counters = tc.In, tc.Out, tc.Rb, tc.Counters
+	defer coll.Close() // what was not detached below
+	o.objs.Counters = coll.DetachMap(captureMapCounters)
+	if cfg.RingBuf > 0 {
+		o.objs.Rb = coll.DetachMap(output)
+	} else {
+		o.objs.Events = coll.DetachMap(output)
+	}
+	if cfg.XDP {
+		o.objs.CaptureXdp = coll.DetachProgram(want[0])
+	} else {
+		o.objs.CaptureTcIngress, o.objs.CaptureTcEgress = coll.DetachProgram(want[0]), coll.DetachProgram(want[1])
+	}
 	return nil
 }
 
 // RingBuf is the BPF ring buffer the programs write to, or nil when they
 // write to the perf event array (Events).
 func (o *Objects) RingBuf() *ebpf.Map { return o.objs.Rb }
-
-// perfObjects are the programs and maps of the perf event path.
-type perfObjects struct {
-	CaptureTcIngress *ebpf.Program `ebpf:"capture_tc_ingress"`
-	CaptureTcEgress  *ebpf.Program `ebpf:"capture_tc_egress"`
-	CaptureXdp       *ebpf.Program `ebpf:"capture_xdp"`
-	Events           *ebpf.Map     `ebpf:"events"`
-	Counters         *ebpf.Map     `ebpf:"counters"`
-}
 
 // filterSymbol is the subprogram in capture.c whose body the filter replaces.
 const filterSymbol = "pcap_filter"

@@ -77,51 +77,22 @@ func TestRingBufProgramEmitsRecords(t *testing.T) {
 }
 
 func loadRingBuf(tb testing.TB) (*ebpf.Program, *ringbuf.Reader) {
-	spec, err := loadCapture()
+	o, err := Load(Config{Snaplen: 262144, Out: true, RingBuf: 16 << 20})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := spec.Variables[captureVarSnaplen].Set(uint32(262144)); err != nil {
-		tb.Fatal(err)
-	}
-	if err := spec.Variables[captureVarDirMask].Set(uint32(DirOut)); err != nil {
-		tb.Fatal(err)
-	}
-	var objs struct {
-		Prog     *ebpf.Program `ebpf:"capture_tc_egress_rb"`
-		Rb       *ebpf.Map     `ebpf:"rb"`
-		Counters *ebpf.Map     `ebpf:"counters"`
-	}
-	spec.Maps[captureMapRb].MaxEntries = 16 << 20
-	if err := spec.LoadAndAssign(&objs, nil); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { objs.Prog.Close(); objs.Rb.Close(); objs.Counters.Close() })
-	rd, err := ringbuf.NewReader(objs.Rb)
+	tb.Cleanup(func() { o.Close() })
+	rd, err := ringbuf.NewReader(o.RingBuf())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { rd.Close() })
-	return objs.Prog, rd
+	return o.objs.CaptureTcEgress, rd
 }
 
-// loadForOutput loads the egress program of the given output and returns
-// it with a function that empties its ring.
+// loadForOutput loads the egress program of the given output, as a
+// capture does, and returns it with a function that empties its ring.
 func loadForOutput(b *testing.B, out string) (*ebpf.Program, func()) {
-	spec, err := loadCapture()
-	if err != nil {
-		b.Fatal(err)
-	}
-	mask := uint32(DirOut)
-	if out == "none" {
-		mask = uint32(DirIn) // the egress program counts and returns
-	}
-	if err := spec.Variables[captureVarSnaplen].Set(uint32(262144)); err != nil {
-		b.Fatal(err)
-	}
-	if err := spec.Variables[captureVarDirMask].Set(mask); err != nil {
-		b.Fatal(err)
-	}
 	if out == "ringbuf" {
 		prog, rd := loadRingBuf(b)
 		var rec ringbuf.Record
@@ -131,29 +102,26 @@ func loadForOutput(b *testing.B, out string) (*ebpf.Program, func()) {
 			}
 		}
 	}
-	var objs perfObjects
-	if err := spec.LoadAndAssign(&objs, nil); err != nil {
+	cfg := Config{Snaplen: 262144, Out: true}
+	if out == "none" {
+		cfg = Config{Snaplen: 262144, In: true} // the egress program counts and returns
+	}
+	o, err := Load(cfg)
+	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
-		objs.CaptureTcEgress.Close()
-		objs.CaptureTcIngress.Close()
-		objs.CaptureXdp.Close()
-		objs.Events.Close()
-		objs.Counters.Close()
-	})
-	rd, err := perf.NewReaderWithOptions(objs.Events, 16<<20, perf.ReaderOptions{Watermark: 512 << 10}) // as the capture: wakeups at a watermark
+	b.Cleanup(func() { o.Close() })
+	// A wakeup at a watermark, as the capture has it (1/32 of its 16 MiB,
+	// as the ring buffer's threshold).
+	rd, err := perf.NewReaderWithOptions(o.Events(), 16<<20, perf.ReaderOptions{Watermark: 512 << 10})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { rd.Close() })
 	var rec perf.Record
-	return objs.CaptureTcEgress, func() {
+	return o.objs.CaptureTcEgress, func() {
 		rd.SetDeadline(time.Now())
-		for {
-			if err := rd.ReadInto(&rec); err != nil {
-				return
-			}
+		for rd.ReadInto(&rec) == nil {
 		}
 	}
 }
