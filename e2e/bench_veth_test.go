@@ -289,6 +289,19 @@ func TestBenchVeth(t *testing.T) {
 		"`vs none` is the sender's rate relative to no capture (on veth the capture cost is paid on the sender's CPU, so a costly capture shows as a slower sender); "+
 		"kept/expected counts packets in the capturer's file against what a lossless capture of the sent packets would keep; "+
 		"CPU is the capturing process's user+system time (getrusage) per million packets sent; RSS is its peak. The files go to a tmpfs, so that the disk is not what is measured.\n\n", d, reps, kernelRelease(), runtime.NumCPU(), pktgenProbe())
+	// Start-up and stop cost CPU too, and the per-packet figures include it:
+	// measured alone, with no traffic (a cell that "sends" one packet).
+	startup := func(ci int) float64 {
+		var ms []float64
+		for range 3 {
+			c := measure(t, pair, ci, func() uint64 { return 1 })
+			ms = append(ms, c.cpuPerM/1e3) // seconds per million of one packet, in ms
+		}
+		return median(ms)
+	}
+	fmt.Fprintf(&out, "Start-up and stop with no traffic cost bpftop-cap -w %.1f ms of CPU and tcpdump -w %.1f ms (median of 3); "+
+		"the CPU figures below include them, which weighs most at 64 bytes, where a cell sends about a million packets.\n\n",
+		startup(1), startup(2)) // conditions 1 and 2: bpftop-cap -w and tcpdump -w at the sender's egress
 	fmt.Fprintln(&out, "| mix | capture | sender pps | vs none | kept/expected | lost+dropped | CPU s / M pkts | max RSS MiB |")
 	fmt.Fprintln(&out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, mix := range mixes {
