@@ -32,10 +32,10 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } events SEC(".maps");
 
-/* The alternative to the perf event array that BenchmarkKernelOutput
- * measures: one BPF ring buffer for all CPUs (Linux 5.8+). Only the
- * capture_tc_*_rb programs use it, and no capture loads them yet; Load
- * takes the perf programs only, so kernels without ring buffers work. */
+/* The alternative to the perf event array (--ringbuf): one BPF ring buffer
+ * for all CPUs (Linux 5.8+), written by the capture_*_rb programs. Load
+ * loads one set or the other, so kernels without ring buffers still load
+ * the perf programs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
@@ -93,7 +93,6 @@ static __always_inline struct counters *count_seen(void)
  * from the skb or xdp_buff into the reserved space (LOAD). The reader is
  * woken when this record makes the pending bytes cross rb_wakeup, as
  * perf's watermark does, not at every record above it. */
-#define ETH_HLEN 14
 #define RB_CLASS(SZ, LOAD)                                                                 \
 	if (cap <= (SZ)) {                                                                 \
 		struct pcap_hdr *r = bpf_ringbuf_reserve(&rb, sizeof(struct pcap_hdr) + (SZ), 0); \
@@ -104,7 +103,7 @@ static __always_inline struct counters *count_seen(void)
 		/* Two checks clang cannot fold into one range test, which the     \
 		 * verifier would not read as bounds on n. */                      \
 		asm volatile("" : "+r"(n));                                                \
-		if (n < ETH_HLEN) {                                                        \
+		if ((__s64)n < 1) { /* a signed test: bounds older verifiers keep */ \
 			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
 			return -1;                                                         \
 		}                                                                          \
@@ -117,8 +116,14 @@ static __always_inline struct counters *count_seen(void)
 			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
 			return -1;                                                         \
 		}                                                                          \
-		bpf_ringbuf_submit(r, avail < rb_wakeup && avail + sizeof(*r) + (SZ) >= rb_wakeup ? \
-					       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP); \
+		/* Pending bytes, this record included, read after the reserve:   \
+		 * wake the reader when they cross a multiple of rb_wakeup. Read  \
+		 * before it, CPUs reserving at once could all see the same value  \
+		 * and step over the threshold together. */                       \
+		__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);                   \
+		__u64 before = avail > sizeof(*r) + (SZ) ? avail - sizeof(*r) - (SZ) : 0;   \
+		bpf_ringbuf_submit(r, before / rb_wakeup != avail / rb_wakeup ?             \
+					       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);    \
 		return 0;                                                                  \
 	}
 
@@ -126,7 +131,6 @@ static __always_inline struct counters *count_seen(void)
 	static __always_inline int NAME(CTX *ctx, struct pcap_hdr *hdr)                    \
 	{                                                                                  \
 		__u32 cap = hdr->cap_len;                                                  \
-		__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);                   \
 		RB_CLASS(96, LOAD)                                                         \
 		RB_CLASS(224, LOAD)                                                        \
 		RB_CLASS(480, LOAD)                                                        \

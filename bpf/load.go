@@ -125,7 +125,12 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 	output, unused := captureMapEvents, captureMapRb
 	if cfg.RingBuf > 0 {
 		if err := features.HaveMapType(ebpf.RingBuf); err != nil {
-			return fmt.Errorf("BPF ring buffer (Linux 5.8+): %w", ErrUnsupported)
+			return probeErr("BPF ring buffer (Linux 5.8+)", err)
+		}
+		if cfg.XDP {
+			if err := features.HaveProgramHelper(ebpf.XDP, asm.FnXdpLoadBytes); err != nil {
+				return probeErr("bpf_xdp_load_bytes, for --ringbuf with XDP (Linux 5.18+)", err)
+			}
 		}
 		if cfg.RingBuf < uint32(os.Getpagesize()) || cfg.RingBuf&(cfg.RingBuf-1) != 0 {
 			return fmt.Errorf("ring buffer size %d: must be a power of two of at least a page", cfg.RingBuf)
@@ -203,6 +208,15 @@ func spliceFilter(ps *ebpf.ProgramSpec, body asm.Instructions) error {
 	body[0] = body[0].WithMetadata(ps.Instructions[start].Metadata)
 	ps.Instructions = slices.Concat(ps.Instructions[:start], body, ps.Instructions[end:])
 	return nil
+}
+
+// probeErr reports a failed feature probe: unsupported when the kernel
+// lacks the feature, else what went wrong (permissions, say).
+func probeErr(what string, err error) error {
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		return fmt.Errorf("%s: %w", what, ErrUnsupported)
+	}
+	return classify("probe "+what, err)
 }
 
 // classify wraps err with the sentinel a user needs to see.

@@ -210,3 +210,35 @@ func TestRingBufLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestRingBufSmallSnaplen: a snapshot length shorter than an Ethernet
+// header still gives records, as with the perf programs.
+func TestRingBufSmallSnaplen(t *testing.T) {
+	requireRoot(t)
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		t.Skipf("this kernel has no BPF ring buffer: %v", err)
+	}
+	o, err := Load(Config{Snaplen: 4, Out: true, RingBuf: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	rd, err := ringbuf.NewReader(o.RingBuf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	pkt := frame(64)
+	if _, err := o.objs.CaptureTcEgress.Run(&ebpf.RunOptions{Data: pkt}); err != nil {
+		t.Fatal(err)
+	}
+	rd.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	rec, err := rd.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, payload, err := ParseRecord(rec.RawSample)
+	if err != nil || hdr.CapLen != 4 || hdr.TotLen != 64 || !bytes.Equal(payload, pkt[:4]) {
+		t.Fatalf("%+v, payload %x, %v", hdr, payload, err)
+	}
+}

@@ -24,8 +24,8 @@ import (
 // record a CPU stamped before that but had not yet written when the pass
 // read its ring's head would come out of order; tc and XDP programs run
 // without preemption, from their stamp to the end of the write in
-// microseconds.
-const directSlack = uint64(time.Millisecond)
+// microseconds (a virtual CPU descheduled in between could take longer).
+const directSlack = uint64(2 * time.Millisecond)
 
 // direct is a ring's place in a pass of RunDirect: its next record, parsed.
 type direct struct {
@@ -68,10 +68,7 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 		}
 		cutoff := uint64(math.MaxUint64)
 		if !final {
-			// The monotonic clock from the realtime one and the measured
-			// offset: through the vDSO, where unix.ClockGettime is a system
-			// call (which wakes the runtime's sysmon).
-			if now := uint64(time.Now().UnixNano() - r.clock.offset.Load()); now > directSlack {
+			if now := Monotonic(); now > directSlack {
 				cutoff = now - directSlack
 			} else {
 				cutoff = 0

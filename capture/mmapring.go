@@ -160,7 +160,10 @@ func (m *mmapRings) wait() (flushed bool, err error) {
 	parked := false
 	err = m.epc.Read(func(fd uintptr) bool {
 		n, werr = pollNow(int(fd), evs[:])
-		if n > 0 || (werr != nil && !errors.Is(werr, unix.EINTR)) {
+		if errors.Is(werr, unix.EINTR) {
+			n, werr = 0, nil
+		}
+		if n > 0 || werr != nil {
 			return true
 		}
 		// Nothing in the epoll descriptor does not mean nothing to read.

@@ -56,7 +56,10 @@ func openRingBuf(rb *ebpf.Map, wakeup int) (m *mmapRings, err error) {
 	r.consPos = (*uint64)(unsafe.Pointer(&r.cons[0]))
 	r.prodPos = (*uint64)(unsafe.Pointer(&r.prod[0]))
 	r.data = r.prod[page:]
-	if err = unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, rb.FD(), &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(rb.FD())}); err != nil {
+	// Edge-triggered: a ring buffer polls readable whenever it holds a
+	// record, so level-triggered it would wake the reader after every pass
+	// under load; its wakeups (at the programs' threshold) are the edges.
+	if err = unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, rb.FD(), &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(rb.FD())}); err != nil {
 		return nil, fmt.Errorf("epoll add ring buffer: %w", err)
 	}
 	return m, nil
