@@ -59,8 +59,9 @@ var (
 
 // Objects are the loaded maps and programs.
 type Objects struct {
-	cfg  Config
-	objs captureObjects
+	cfg      Config
+	objs     captureObjects
+	rbWakeup uint32 // the ring buffer's wakeup threshold, as loaded
 }
 
 // Load loads the capture programs with cfg's constants.
@@ -140,6 +141,7 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 		if wake == 0 {
 			wake = cfg.RingBuf / 32
 		}
+		o.rbWakeup = wake
 		if err := spec.Variables[captureVarRbWakeup].Set(uint64(wake)); err != nil {
 			return fmt.Errorf("set ring buffer wakeup: %w", err)
 		}
@@ -179,6 +181,10 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 // RingBuf is the BPF ring buffer the programs write to, or nil when they
 // write to the perf event array (Events).
 func (o *Objects) RingBuf() *ebpf.Map { return o.objs.Rb }
+
+// RingBufWakeup is the pending bytes at which the programs wake the ring
+// buffer's reader.
+func (o *Objects) RingBufWakeup() uint32 { return o.rbWakeup }
 
 // filterSymbol is the subprogram in capture.c whose body the filter replaces.
 const filterSymbol = "pcap_filter"

@@ -2,13 +2,10 @@ package capture
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 )
@@ -152,49 +149,26 @@ func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
 // lost and malformed records on the way, and reports whether there is one.
 func (r *Reader) parseNext(rg *mmapRing) bool {
 	c := &rg.cur
-	le := binary.LittleEndian
 	for c.tail < c.head {
-		hdr := rg.at(c.tail, 8)
-		typ, size := le.Uint32(hdr[0:4]), uint64(le.Uint16(hdr[6:8]))
-		if size < 8 || c.tail+size > c.head {
-			c.tail = c.head // cannot happen with a sane kernel; skip the rest
+		rec, ok := rg.next(c.tail, c.head)
+		if !ok {
+			c.tail = c.head // skip the rest
 			return false
 		}
-		rec := rg.at(c.tail, int(size))
-		switch typ {
-		case unix.PERF_RECORD_SAMPLE:
-			if len(rec) >= 12 {
-				if raw := uint64(le.Uint32(rec[8:12])); 12+raw <= size {
-					h, payload, err := bpf.ParseRecord(rec[12 : 12+raw])
-					if err == nil {
-						c.hdr, c.payload, c.next = h, payload, c.tail+size
-						return true
-					}
+		switch {
+		case rec.isSample:
+			if rec.sample != nil {
+				h, payload, err := bpf.ParseRecord(rec.sample)
+				if err == nil {
+					c.hdr, c.payload, c.next = h, payload, c.tail+rec.size
+					return true
 				}
 			}
 			r.Stats.BadRecords.Add(1)
-		case unix.PERF_RECORD_LOST:
-			if len(rec) >= 24 {
-				r.Stats.Lost.Add(le.Uint64(rec[16:24]))
-			}
+		case rec.lost > 0:
+			r.Stats.Lost.Add(rec.lost)
 		}
-		c.tail += size
+		c.tail += rec.size
 	}
 	return false
-}
-
-// at returns n bytes of the ring at virtual offset off, copied to the
-// ring's scratch if they wrap around its end.
-func (rg *mmapRing) at(off uint64, n int) []byte {
-	start := off & rg.mask
-	if start+uint64(n) <= uint64(len(rg.data)) {
-		return rg.data[start : start+uint64(n)]
-	}
-	if cap(rg.scratch) < n {
-		rg.scratch = make([]byte, max(n, 1<<16))
-	}
-	s := rg.scratch[:n]
-	k := copy(s, rg.data[start:])
-	copy(s[k:], rg.data)
-	return s
 }

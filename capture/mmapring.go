@@ -27,13 +27,12 @@ type mmapRings struct {
 	// keeps its P, which the runtime's sysmon takes back after a while and
 	// then polls every 20µs; at a few wakeups a second that polling cost
 	// more CPU than reading the packets.
-	ep      *os.File
-	epc     syscall.RawConn
-	evfd    int // eventfd: a write is a flush request
-	scratch []byte
-	wakeup  uint64   // the perf events' watermark, bytes
-	rb      *bpfRing // instead of rings: a BPF ring buffer (openRingBuf)
-	closed  atomic.Bool
+	ep     *os.File
+	epc    syscall.RawConn
+	evfd   int      // eventfd: a write is a flush request
+	wakeup uint64   // the perf events' watermark, bytes
+	rb     *bpfRing // instead of rings: a BPF ring buffer (openRingBuf)
+	closed atomic.Bool
 	// Close may come from another goroutine while the reading loop waits:
 	// it then asks the loop to stop and waits for it before unmapping.
 	closing atomic.Bool
@@ -49,9 +48,9 @@ type mmapRing struct {
 	data []byte
 	mask uint64
 	seen uint64 // the head as of the last read, for pending
-	// For RunDirect, which keeps one parsed record per ring while it
-	// merges them: a record that wraps around the end is copied whole to
-	// the ring's own scratch.
+	// A record that wraps around the end is copied whole to the ring's own
+	// scratch (RunDirect keeps one parsed record per ring while it merges
+	// them).
 	scratch []byte
 	cur     direct
 }
@@ -60,7 +59,7 @@ type mmapRing struct {
 // reader waits in (through the netpoller) and the eventfd that asks it to
 // read now.
 func newPollSet(events *ebpf.Map) (m *mmapRings, err error) {
-	m = &mmapRings{events: events, epfd: -1, evfd: -1, scratch: make([]byte, 1<<17), stopped: make(chan struct{})}
+	m = &mmapRings{events: events, epfd: -1, evfd: -1, stopped: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			m.close()
@@ -222,17 +221,54 @@ func pollNow(epfd int, evs []unix.EpollEvent) (int, error) {
 	return int(n), nil
 }
 
-// at returns n bytes of the ring at virtual offset off, copied to scratch
-// if they wrap around its end.
-func (m *mmapRings) at(rg *mmapRing, off uint64, n int) []byte {
+// perfRecord is one record of a perf ring, as next reads it.
+type perfRecord struct {
+	size     uint64 // the whole record, headers included
+	isSample bool
+	sample   []byte // a sample's raw bytes; nil if malformed
+	lost     uint64 // for a lost record, how many the kernel could not write
+}
+
+// next reads the record at virtual offset off, before head. ok is false
+// for a size that cannot be (a sane kernel never writes one): stop there.
+// Bytes that wrap around the ring's end are copied to its scratch, so what
+// it returns is valid until the next call.
+func (rg *mmapRing) next(off, head uint64) (r perfRecord, ok bool) {
+	le := binary.LittleEndian
+	hdr := rg.at(off, 8)
+	typ, size := le.Uint32(hdr[0:4]), uint64(le.Uint16(hdr[6:8]))
+	if size < 8 || off+size > head {
+		return r, false
+	}
+	r.size = size
+	rec := rg.at(off, int(size))
+	switch typ {
+	case unix.PERF_RECORD_SAMPLE:
+		r.isSample = true
+		if len(rec) >= 12 {
+			if n := uint64(le.Uint32(rec[8:12])); 12+n <= size {
+				r.sample = rec[12 : 12+n]
+			}
+		}
+	case unix.PERF_RECORD_LOST:
+		if len(rec) >= 24 {
+			r.lost = le.Uint64(rec[16:24])
+		}
+	}
+	return r, true
+}
+
+// at returns n bytes of the ring at virtual offset off, copied to the
+// ring's scratch if they wrap around its end.
+func (rg *mmapRing) at(off uint64, n int) []byte {
 	start := off & rg.mask
 	if start+uint64(n) <= uint64(len(rg.data)) {
 		return rg.data[start : start+uint64(n)]
 	}
-	if cap(m.scratch) < n {
-		m.scratch = make([]byte, n)
+	if cap(rg.scratch) < n {
+		rg.scratch = make([]byte, max(n, 1<<16))
 	}
-	s := m.scratch[:n]
+	s := rg.scratch[:n]
 	k := copy(s, rg.data[start:])
 	copy(s[k:], rg.data)
 	return s
@@ -246,28 +282,19 @@ func (m *mmapRings) drain(rg *mmapRing, sample func(raw []byte, commit func()), 
 	head := atomic.LoadUint64(&rg.meta.Data_head)
 	rg.seen = head
 	tail := rg.meta.Data_tail
-	le := binary.LittleEndian
 	commit := func() { atomic.StoreUint64(&rg.meta.Data_tail, tail) }
 	for tail < head {
-		hdr := m.at(rg, tail, 8)
-		typ, size := le.Uint32(hdr[0:4]), uint64(le.Uint16(hdr[6:8]))
-		if size < 8 || tail+size > head {
-			break // cannot happen with a sane kernel; stop rather than spin
+		r, ok := rg.next(tail, head)
+		if !ok {
+			break // stop rather than spin
 		}
-		rec := m.at(rg, tail, int(size))
-		switch typ {
-		case unix.PERF_RECORD_SAMPLE:
-			if len(rec) >= 12 {
-				if n := uint64(le.Uint32(rec[8:12])); 12+n <= size {
-					sample(rec[12:12+n], commit)
-				}
-			}
-		case unix.PERF_RECORD_LOST:
-			if len(rec) >= 24 {
-				lost(le.Uint64(rec[16:24]))
-			}
+		switch {
+		case r.sample != nil:
+			sample(r.sample, commit)
+		case r.lost > 0:
+			lost(r.lost)
 		}
-		tail += size
+		tail += r.size
 	}
 	atomic.StoreUint64(&rg.meta.Data_tail, tail)
 }

@@ -84,10 +84,7 @@ func Open(cfg Config) (*Session, error) {
 	var rd *Reader
 	if rb := objs.RingBuf(); rb != nil {
 		opts := cfg.Reader
-		opts.RingBufWakeup = int(cfg.BPF.RingBufWakeup)
-		if opts.RingBufWakeup == 0 {
-			opts.RingBufWakeup = int(cfg.BPF.RingBuf / 32) // as bpf.Load
-		}
+		opts.RingBufWakeup = int(objs.RingBufWakeup())
 		rd, err = NewRingBufReader(rb, clock, opts)
 	} else {
 		rd, err = NewReader(objs.Events(), clock, cfg.Reader)
