@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/perf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/filter"
 )
@@ -166,5 +167,33 @@ func TestFilterSpliced(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK, often 64 KiB:
+// Load lifts it (this kernel ignores the limit, so the test checks the
+// lifting, not the load), as far as the process may.
+func TestLoadLiftsMemlock(t *testing.T) {
+	requireRoot(t)
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &old) })
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: 64 << 10, Max: old.Max}); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := Load(Config{Snaplen: 128, In: true, Out: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs.Close()
+	var now unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &now); err != nil {
+		t.Fatal(err)
+	}
+	// Unlimited with CAP_SYS_RESOURCE; without it, the hard limit.
+	if now.Cur != now.Max || now.Cur < old.Max {
+		t.Errorf("memlock limit after Load: %d (hard %d), want the hard limit %d or more", now.Cur, now.Max, old.Max)
 	}
 }
