@@ -75,36 +75,46 @@ var ErrBadRecord = errors.New("bad capture record")
 // captured bytes. The payload aliases raw. Perf pads samples with up to 7
 // bytes, so the length comes from cap_len, never from len(raw).
 func ParseRecord(raw []byte) (Record, []byte, error) {
+	var r Record
+	payload, err := ParseInto(&r, raw)
+	if err != nil {
+		return Record{}, nil, err
+	}
+	return r, payload, nil
+}
+
+// ParseInto is ParseRecord writing the header to *r, for loops that parse
+// millions of records: it copies no Record by value (a copy made with wide
+// loads just after the fields were stored narrow stalls the CPU).
+func ParseInto(r *Record, raw []byte) ([]byte, error) {
 	if len(raw) < HeaderSize {
-		return Record{}, nil, fmt.Errorf("%w: %d bytes, shorter than the %d byte header", ErrBadRecord, len(raw), HeaderSize)
+		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d byte header", ErrBadRecord, len(raw), HeaderSize)
 	}
 	le := binary.LittleEndian
 	if m := le.Uint32(raw[0:4]); m != Magic {
-		return Record{}, nil, fmt.Errorf("%w: magic %#x", ErrBadRecord, m)
+		return nil, fmt.Errorf("%w: magic %#x", ErrBadRecord, m)
 	}
 	flags := le.Uint64(raw[8:16])
-	r := Record{
-		Protocol: le.Uint32(raw[4:8]),
-		Ifindex:  uint32(flags),
-		Dir:      Dir(flags >> 32),
-		Hook:     Hook(flags >> 40),
-		KtimeNs:  le.Uint64(raw[16:24]),
-		TotLen:   le.Uint32(raw[24:28]),
-		CapLen:   le.Uint32(raw[28:32]),
-	}
+	r.Protocol = le.Uint32(raw[4:8])
+	r.Ifindex = uint32(flags)
+	r.Dir = Dir(flags >> 32)
+	r.Hook = Hook(flags >> 40)
+	r.KtimeNs = le.Uint64(raw[16:24])
+	r.TotLen = le.Uint32(raw[24:28])
+	r.CapLen = le.Uint32(raw[28:32])
 	switch {
 	case r.CapLen > r.TotLen:
-		return Record{}, nil, fmt.Errorf("%w: cap_len %d > tot_len %d", ErrBadRecord, r.CapLen, r.TotLen)
+		return nil, fmt.Errorf("%w: cap_len %d > tot_len %d", ErrBadRecord, r.CapLen, r.TotLen)
 	case r.CapLen > MaxCapLen:
-		return Record{}, nil, fmt.Errorf("%w: cap_len %d > %d", ErrBadRecord, r.CapLen, MaxCapLen)
+		return nil, fmt.Errorf("%w: cap_len %d > %d", ErrBadRecord, r.CapLen, MaxCapLen)
 	case uint64(r.CapLen) > uint64(len(raw)-HeaderSize):
-		return Record{}, nil, fmt.Errorf("%w: cap_len %d but %d bytes follow the header", ErrBadRecord, r.CapLen, len(raw)-HeaderSize)
+		return nil, fmt.Errorf("%w: cap_len %d but %d bytes follow the header", ErrBadRecord, r.CapLen, len(raw)-HeaderSize)
 	case r.Dir != DirIn && r.Dir != DirOut:
-		return Record{}, nil, fmt.Errorf("%w: direction %d", ErrBadRecord, r.Dir)
+		return nil, fmt.Errorf("%w: direction %d", ErrBadRecord, r.Dir)
 	case flags>>48 != 0:
-		return Record{}, nil, fmt.Errorf("%w: flags %#x beyond 48 bits", ErrBadRecord, flags)
+		return nil, fmt.Errorf("%w: flags %#x beyond 48 bits", ErrBadRecord, flags)
 	}
-	return r, raw[HeaderSize : HeaderSize+int(r.CapLen)], nil
+	return raw[HeaderSize : HeaderSize+int(r.CapLen)], nil
 }
 
 // AppendRecord encodes r and payload as the programs do, padded to 8 bytes

@@ -117,15 +117,13 @@ func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
 		}
 		// p is the reader's own: a Packet made here would escape to the
 		// heap through the interface call, one allocation per packet.
+		// Field by field: a composite literal is built on the stack and
+		// copied with wide loads, which stall on its narrow stores.
 		p := &r.direct
-		*p = Packet{
-			Data:    c.payload,
-			Nanos:   r.clock.WallNanos(c.hdr.KtimeNs),
-			OrigLen: c.hdr.TotLen,
-			Ifindex: c.hdr.Ifindex,
-			Dir:     c.hdr.Dir,
-			Hook:    c.hdr.Hook,
-		}
+		p.Data = c.payload
+		p.Nanos = r.clock.WallNanos(c.hdr.KtimeNs)
+		p.OrigLen, p.Ifindex = c.hdr.TotLen, c.hdr.Ifindex
+		p.Dir, p.Hook = c.hdr.Dir, c.hdr.Hook
 		write(p)
 		n++
 		bytes += uint64(len(c.payload))
@@ -149,18 +147,18 @@ func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
 // lost and malformed records on the way, and reports whether there is one.
 func (r *Reader) parseNext(rg *mmapRing) bool {
 	c := &rg.cur
+	rec := &rg.rec
 	for c.tail < c.head {
-		rec, ok := rg.next(c.tail, c.head)
-		if !ok {
+		if !rg.next(c.tail, c.head, rec) {
 			c.tail = c.head // skip the rest
 			return false
 		}
 		switch {
 		case rec.isSample:
 			if rec.sample != nil {
-				h, payload, err := bpf.ParseRecord(rec.sample)
+				payload, err := bpf.ParseInto(&c.hdr, rec.sample)
 				if err == nil {
-					c.hdr, c.payload, c.next = h, payload, c.tail+rec.size
+					c.payload, c.next = payload, c.tail+rec.size
 					return true
 				}
 			}

@@ -53,6 +53,7 @@ type mmapRing struct {
 	// them).
 	scratch []byte
 	cur     direct
+	rec     perfRecord // next's result
 }
 
 // newPollSet makes the mmapRings without rings: the epoll descriptor the
@@ -229,18 +230,19 @@ type perfRecord struct {
 	lost     uint64 // for a lost record, how many the kernel could not write
 }
 
-// next reads the record at virtual offset off, before head. ok is false
-// for a size that cannot be (a sane kernel never writes one): stop there.
-// Bytes that wrap around the ring's end are copied to its scratch, so what
-// it returns is valid until the next call.
-func (rg *mmapRing) next(off, head uint64) (r perfRecord, ok bool) {
+// next reads the record at virtual offset off, before head, into *r. It
+// reports false for a size that cannot be (a sane kernel never writes
+// one): stop there. Bytes that wrap around the ring's end are copied to
+// its scratch, so what it returns is valid until the next call. r is an
+// out parameter, not a result, for the reason ParseInto gives.
+func (rg *mmapRing) next(off, head uint64, r *perfRecord) bool {
 	le := binary.LittleEndian
 	hdr := rg.at(off, 8)
 	typ, size := le.Uint32(hdr[0:4]), uint64(le.Uint16(hdr[6:8]))
 	if size < 8 || off+size > head {
-		return r, false
+		return false
 	}
-	r.size = size
+	r.size, r.isSample, r.sample, r.lost = size, false, nil, 0
 	rec := rg.at(off, int(size))
 	switch typ {
 	case unix.PERF_RECORD_SAMPLE:
@@ -255,7 +257,7 @@ func (rg *mmapRing) next(off, head uint64) (r perfRecord, ok bool) {
 			r.lost = le.Uint64(rec[16:24])
 		}
 	}
-	return r, true
+	return true
 }
 
 // at returns n bytes of the ring at virtual offset off, copied to the
@@ -283,9 +285,9 @@ func (m *mmapRings) drain(rg *mmapRing, sample func(raw []byte, commit func()), 
 	rg.seen = head
 	tail := rg.meta.Data_tail
 	commit := func() { atomic.StoreUint64(&rg.meta.Data_tail, tail) }
+	r := &rg.rec
 	for tail < head {
-		r, ok := rg.next(tail, head)
-		if !ok {
+		if !rg.next(tail, head, r) {
 			break // stop rather than spin
 		}
 		switch {

@@ -49,10 +49,22 @@ func (b *Batch) Release() {
 // add copies data into the batch's buffer and appends a packet for it.
 // The caller has checked room().
 func (b *Batch) add(p Packet, data []byte) {
+	q := b.push(data)
+	p.Data = q.Data
+	*q = p
+}
+
+// push copies data into the batch and returns its new Packet, with Data
+// set, for the caller to fill in field by field (the reader's way: a
+// Packet passed by value is copied with wide loads that stall on the
+// narrow stores that just built it).
+func (b *Batch) push(data []byte) *Packet {
 	off := len(b.buf)
 	b.buf = append(b.buf, data...)
-	p.Data = b.buf[off:len(b.buf):len(b.buf)]
-	b.Packets = append(b.Packets, p)
+	b.Packets = append(b.Packets, Packet{})
+	q := &b.Packets[len(b.Packets)-1]
+	q.Data = b.buf[off:len(b.buf):len(b.buf)]
+	return q
 }
 
 // room reports whether a packet of n bytes fits without reallocating the

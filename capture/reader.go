@@ -67,7 +67,8 @@ type Reader struct {
 	pool  *batchPool
 
 	closeOnce sync.Once
-	direct    Packet // RunDirect's packet being written
+	direct    Packet     // RunDirect's packet being written
+	hdr       bpf.Record // addRecord's, parsed
 }
 
 // NewReader opens the per-CPU perf rings of events.
@@ -279,7 +280,8 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 // shipping the batch first when it is full (beforeShip, if set, runs just
 // before: the mmap reader releases ring space there).
 func (r *Reader) addRecord(raw []byte, batch **Batch, ship func(), beforeShip func()) {
-	hdr, payload, err := bpf.ParseRecord(raw)
+	hdr := &r.hdr
+	payload, err := bpf.ParseInto(hdr, raw)
 	if err != nil {
 		r.Stats.BadRecords.Add(1)
 		return
@@ -296,13 +298,10 @@ func (r *Reader) addRecord(raw []byte, batch **Batch, ship func(), beforeShip fu
 			return
 		}
 	}
-	(*batch).add(Packet{
-		Nanos:   r.clock.WallNanos(hdr.KtimeNs),
-		Ifindex: hdr.Ifindex,
-		Dir:     hdr.Dir,
-		Hook:    hdr.Hook,
-		OrigLen: hdr.TotLen,
-	}, payload)
+	p := (*batch).push(payload)
+	p.Nanos = r.clock.WallNanos(hdr.KtimeNs)
+	p.Ifindex, p.OrigLen = hdr.Ifindex, hdr.TotLen
+	p.Dir, p.Hook = hdr.Dir, hdr.Hook
 }
 
 // getBatch takes a free batch, waiting for one unless the reader is lossy.
