@@ -49,9 +49,12 @@ type flowKey struct {
 // isIP reports whether the key holds IP endpoints.
 func (k *flowKey) isIP() bool { return k.etherType == 0x0800 || k.etherType == 0x86dd }
 
-// keyOf returns the flow key of a decoded packet and whether the packet's
-// source is the key's lo endpoint.
-func keyOf(s *Summary) (k flowKey, srcIsLo bool) {
+// keyOf sets *k to the flow key of a decoded packet (all but ifindex) and
+// reports whether the packet's source is the key's lo endpoint. It fills
+// k in place rather than returning the 56-byte key, for the reason
+// ring.append gives.
+func keyOf(s *Summary, k *flowKey) (srcIsLo bool) {
+	k.etherType, k.proto = 0, 0
 	var src, dst [16]byte
 	var sp, dp uint16
 	switch s.Net {
@@ -77,10 +80,10 @@ func keyOf(s *Summary) (k flowKey, srcIsLo bool) {
 	c := bytes.Compare(src[:], dst[:])
 	if c < 0 || c == 0 && sp <= dp {
 		k.lo, k.hi, k.loPort, k.hiPort = src, dst, sp, dp
-		return k, true
+		return true
 	}
 	k.lo, k.hi, k.loPort, k.hiPort = dst, src, dp, sp
-	return k, false
+	return false
 }
 
 // labelCap is how many bytes of application text a flow keeps.
@@ -169,6 +172,7 @@ type flowTable struct {
 	created     uint32 // flows created, for IDs
 	evictedIdle uint64
 	evictedFull uint64
+	key         flowKey // update's, being looked up
 }
 
 func newFlowTable(maxFlows int, idle int64) *flowTable {
@@ -197,22 +201,23 @@ func (t *flowTable) byID(id uint64) *flow {
 // update accounts a packet of n bytes seen at ts to its flow, creating
 // the flow if needed, and returns the flow.
 func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
-	k, srcIsLo := keyOf(s)
+	k := &t.key
+	srcIsLo := keyOf(s, k)
 	k.ifindex = int32(ifindex)
-	i, ok := t.index[k]
+	i, ok := t.index[*k]
 	if ok {
 		t.unlink(i)
 	} else {
 		i = t.alloc()
 		t.created++
 		t.flows[i] = flow{
-			key:   k,
+			key:   *k,
 			id:    uint64(t.created)<<32 | uint64(uint32(i)),
 			aIsLo: srcIsLo,
 			first: ts,
 			last:  ts,
 		}
-		t.index[k] = i
+		t.index[*k] = i
 	}
 	t.pushFront(i)
 
