@@ -214,6 +214,7 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) c
 		scr.keys("q")
 		scr.waitExit()
 		captured, lost, dropped := summary(t, scr.errText())
+		t.Logf("%s: %d sent, %d captured, %d lost in ring, %d dropped, CPU %v", cond.name, sent, captured, lost, dropped, cpu)
 		c.kept = float64(captured) / float64(sent)
 		c.lost = uint64(lost + dropped)
 		c.cpuPerM = cpu.Seconds() / (float64(sent) / 1e6)

@@ -48,3 +48,21 @@ func BenchmarkTUIKey(b *testing.B) {
 		_ = e.m.View()
 	}
 }
+
+// BenchmarkHexFollowBigFrame is a redraw while the selection follows the
+// newest packet and every packet is a 60 KB GSO frame: the hex pane of a
+// new packet rendered once.
+func BenchmarkHexFollowBigFrame(b *testing.B) {
+	st := DefaultStyles()
+	payload := make([]byte, 60000)
+	frame := udpFrame(b, "10.0.0.1", 1, "10.0.0.2", 2, payload)
+	var h hexPane
+	h.setSize(120, 30)
+	b.ReportAllocs()
+	seq := uint64(0)
+	for b.Loop() {
+		seq++
+		h.show(seq, decode.Frame{Data: frame, OrigLen: len(frame)}, true)
+		_ = h.view(&st, false, "")
+	}
+}

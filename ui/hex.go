@@ -11,15 +11,25 @@ import (
 
 // hexPane shows the selected packet: its decoded layers (decode.Detail,
 // computed only when the selection changes) and a hex dump with offsets and
-// an ASCII column.
+// an ASCII column. Only the lines on screen are rendered: a GSO frame of
+// 64 KiB is 4,000 dump lines, and while the selection follows the newest
+// packet it changes at every refresh.
 type hexPane struct {
 	seq    uint64
 	ok     bool
 	frame  decode.Frame
 	layers []decode.LayerDetail
 
-	lines  []string // rendered for width; nil when stale
-	offset int      // first line shown
+	// The layout for width, made by layout when stale (laid false).
+	laid  bool
+	side  bool     // the layers beside the dump, not above it
+	lw    int      // the layers' column width when beside it
+	n     int      // bytes per dump line
+	nleft int      // layer lines
+	total int      // lines in all
+	left  []string // the layer lines, rendered; nil until needed
+
+	offset int // first line shown
 	width  int
 	height int // lines below the title
 }
@@ -30,7 +40,7 @@ func (h *hexPane) show(seq uint64, f decode.Frame, ok bool) {
 	if ok == h.ok && seq == h.seq {
 		return
 	}
-	h.seq, h.ok, h.frame, h.layers, h.lines, h.offset = seq, ok, f, nil, nil, 0
+	h.seq, h.ok, h.frame, h.layers, h.laid, h.offset = seq, ok, f, nil, false, 0
 	if ok {
 		h.layers = decode.Detail(f.Data, f.OrigLen)
 	}
@@ -38,16 +48,74 @@ func (h *hexPane) show(seq uint64, f decode.Frame, ok bool) {
 
 func (h *hexPane) setSize(w, ht int) {
 	if w != h.width {
-		h.lines = nil
+		h.laid = false
 	}
 	h.width, h.height = w, max(ht-1, 0)
 	h.scroll(0)
 }
 
+// layout works out how many lines the pane has for its width, rendering
+// none of them.
+func (h *hexPane) layout() {
+	if h.laid {
+		return
+	}
+	h.laid, h.left, h.total, h.nleft = true, nil, 0, 0
+	if !h.ok {
+		return
+	}
+	h.n = bytesPerLine(h.width)
+	h.lw = h.width - hexWidth(h.n) - 3
+	h.side = h.lw >= 28
+	for _, l := range h.layers {
+		h.nleft++
+		if h.side {
+			h.nleft += len(l.Fields) // full: a line per field
+		}
+	}
+	dumpLines := (len(h.frame.Data) + h.n - 1) / h.n
+	if h.side {
+		h.total = max(h.nleft, dumpLines)
+	} else {
+		h.total = h.nleft + dumpLines
+	}
+}
+
+// lineCount is the number of lines the pane can scroll through.
+func (h *hexPane) lineCount() int {
+	h.layout()
+	return h.total
+}
+
 // scroll moves the view by d lines, kept in range.
 func (h *hexPane) scroll(d int) {
-	h.offset = min(h.offset+d, len(h.lines)-h.height)
+	h.offset = min(h.offset+d, h.lineCount()-h.height)
 	h.offset = max(h.offset, 0)
+}
+
+// line renders line j of the pane (j < lineCount()).
+func (h *hexPane) line(st *Styles, j int) string {
+	if h.left == nil {
+		if h.side {
+			h.left = h.layerLines(st, h.lw, true)
+		} else {
+			h.left = h.layerLines(st, h.width, false)
+		}
+	}
+	if !h.side {
+		if j < len(h.left) {
+			return h.left[j]
+		}
+		return dumpLine(st, h.frame.Data, h.n, j-len(h.left))
+	}
+	l, r := fit("", h.lw), ""
+	if j < len(h.left) {
+		l = h.left[j]
+	}
+	if off := j * h.n; off < len(h.frame.Data) {
+		r = dumpLine(st, h.frame.Data, h.n, j)
+	}
+	return l + st.Dim.Render(" │ ") + r
 }
 
 // hexWidth is the width of a dump line of n bytes: offset, groups of
@@ -64,29 +132,30 @@ func bytesPerLine(w int) int {
 	return 4
 }
 
-// dump renders the hex lines of data, n bytes a line.
-func dump(st *Styles, data []byte, n int) []string {
-	var out []string
-	for off := 0; off < len(data); off += n {
-		chunk := data[off:min(off+n, len(data))]
-		var hx, asc strings.Builder
-		for i := range n {
-			if i > 0 {
+// dumpLine renders line i of the hex dump of data, n bytes a line.
+func dumpLine(st *Styles, data []byte, n, i int) string {
+	const digits = "0123456789abcdef"
+	off := i * n
+	chunk := data[off:min(off+n, len(data))]
+	var hx, asc strings.Builder
+	hx.Grow(3*n + n/8)
+	asc.Grow(n)
+	for i := range n {
+		if i > 0 {
+			hx.WriteByte(' ')
+			if i%8 == 0 {
 				hx.WriteByte(' ')
-				if i%8 == 0 {
-					hx.WriteByte(' ')
-				}
-			}
-			if i < len(chunk) {
-				fmt.Fprintf(&hx, "%02x", chunk[i])
-				asc.WriteByte(decode.PrintableASCII(chunk[i]))
-			} else {
-				hx.WriteString("  ")
 			}
 		}
-		out = append(out, st.Offset.Render(fmt.Sprintf("%04x", off))+"  "+hx.String()+"  "+asc.String())
+		if i < len(chunk) {
+			hx.WriteByte(digits[chunk[i]>>4])
+			hx.WriteByte(digits[chunk[i]&15])
+			asc.WriteByte(decode.PrintableASCII(chunk[i]))
+		} else {
+			hx.WriteString("  ")
+		}
 	}
-	return out
+	return st.Offset.Render(fmt.Sprintf("%04x", off)) + "  " + hx.String() + "  " + asc.String()
 }
 
 // layerLines renders the decoded layers: full (a line per field) or compact
@@ -115,35 +184,6 @@ func (h *hexPane) layerLines(st *Styles, w int, full bool) []string {
 	return out
 }
 
-// build renders every line of the pane for the current width.
-func (h *hexPane) build(st *Styles) {
-	h.lines = h.lines[:0]
-	if !h.ok {
-		return
-	}
-	w := h.width
-	n := bytesPerLine(w)
-	hw := hexWidth(n)
-	hexLines := dump(st, h.frame.Data, n)
-	if lw := w - hw - 3; lw >= 28 {
-		// Side by side: layers on the left, the dump on the right.
-		left := h.layerLines(st, lw, true)
-		for i := range max(len(left), len(hexLines)) {
-			l, r := fit("", lw), ""
-			if i < len(left) {
-				l = left[i]
-			}
-			if i < len(hexLines) {
-				r = hexLines[i]
-			}
-			h.lines = append(h.lines, l+st.Dim.Render(" │ ")+r)
-		}
-		return
-	}
-	h.lines = append(h.lines, h.layerLines(st, w, false)...)
-	h.lines = append(h.lines, hexLines...)
-}
-
 func (h *hexPane) heading() string {
 	if !h.ok {
 		return "Packet"
@@ -160,18 +200,14 @@ func (h *hexPane) heading() string {
 }
 
 func (h *hexPane) view(st *Styles, focused bool, empty string) string {
-	if h.lines == nil {
-		h.lines = []string{}
-		h.build(st)
-		h.scroll(0)
-	}
+	h.scroll(0) // in range for the current layout
 	var b strings.Builder
 	b.WriteString(title(st, h.heading(), focused, h.width))
 	for i := range h.height {
 		line := fit("", h.width)
 		switch j := h.offset + i; {
-		case j < len(h.lines):
-			line = h.lines[j]
+		case j < h.total:
+			line = h.line(st, j)
 			if visibleWidth(line) > h.width {
 				line = ansi.Truncate(line, h.width, "…")
 			}

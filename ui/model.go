@@ -384,7 +384,7 @@ func (m *Model) move(p pane, d int, top, bottom bool) tea.Cmd {
 		case top:
 			m.hex.offset = 0
 		case bottom:
-			m.hex.scroll(len(m.hex.lines))
+			m.hex.scroll(m.hex.lineCount())
 		default:
 			m.hex.scroll(d)
 		}

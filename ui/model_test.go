@@ -593,3 +593,36 @@ func TestTUIPausedSortAndFilter(t *testing.T) {
 		t.Error("paused, s: rows not re-sorted")
 	}
 }
+
+// A GSO frame is thousands of dump lines: the pane scrolls through all of
+// them, rendering only what is on screen.
+func TestHexPaneBigFrame(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	payload := make([]byte, 60000)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	e.add(decode.DirOut, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 2, payload)) // 60042 bytes
+	e.tick()
+	m := e.m
+	if !m.hex.ok {
+		t.Fatal("no packet selected")
+	}
+	if v := m.View(); !strings.Contains(v, "│ 0000  ") || strings.Contains(v, "│ ea80  ") {
+		t.Fatalf("top of the dump:\n%s", v)
+	}
+	if got, want := m.hex.lineCount(), 60042/16+1; got != want {
+		t.Errorf("%d lines, want %d", got, want)
+	}
+	e.press("tab", "tab", "G") // to the hex pane, then its bottom
+	if m.focus != paneHex {
+		t.Fatalf("focus %d, want the hex pane", m.focus)
+	}
+	v := m.View()
+	if !strings.Contains(v, "│ ea80  ") || strings.Contains(v, "│ 0000  ") {
+		t.Fatalf("bottom of the dump, want the line at 0xea80:\n%s", v)
+	}
+	if last := m.hex.line(&m.st, m.hex.lineCount()-1); !strings.Contains(last, "ea80  56 57 58") {
+		t.Errorf("last line %q, want payload bytes 59990 on (0x56 0x57 ...)", last)
+	}
+}
