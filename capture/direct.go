@@ -1,11 +1,14 @@
 package capture
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 )
@@ -32,9 +35,9 @@ type direct struct {
 	payload    []byte
 }
 
-// CanRunDirect reports whether RunDirect can be used: the in-place perf reader
-// only (Options.Mmap).
-func (r *Reader) CanRunDirect() bool { return r.mm != nil && r.mm.rb == nil }
+// CanRunDirect reports whether RunDirect can be used: the in-place readers,
+// of perf rings (Options.Mmap) or of the ring buffer.
+func (r *Reader) CanRunDirect() bool { return r.mm != nil }
 
 // RunDirect reads records until ctx is cancelled, as Run does, but writes
 // each packet to w itself instead of sending batches (see WriteBatches for
@@ -45,7 +48,11 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 	defer r.Close()
 	m := r.mm
 	if !r.CanRunDirect() {
-		return fmt.Errorf("RunDirect needs the in-place perf reader")
+		return fmt.Errorf("RunDirect needs an in-place reader")
+	}
+	merge := r.mergeRings
+	if m.rb != nil {
+		merge = r.mergeRingBuf
 	}
 	m.running.Store(true)
 	defer close(m.stopped)
@@ -71,7 +78,7 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 				cutoff = 0
 			}
 		}
-		r.mergeRings(cutoff, out.write)
+		merge(cutoff, out.write)
 		if flushed {
 			if final {
 				out.flush()
@@ -169,4 +176,156 @@ func (r *Reader) parseNext(rg *mmapRing) bool {
 		c.tail += rec.size
 	}
 	return false
+}
+
+// The ring buffer (--ringbuf) is one ring for all CPUs, in the order they
+// reserved their records; each stamps its record just before reserving,
+// so the stamps are nearly, not quite, in ring order. A pass of RunDirect
+// parses the records it finds into a list, sorts the list by stamp (it
+// seldom needs to) and writes the records stamped before a bound. The
+// rest are left for the next pass, in the ring when they are all after
+// the written ones in ring order, else copied out (held), so that the
+// ring's space can be given back.
+//
+// The bound: a record not yet read was reserved after every record read
+// (ring order is reservation order), so it was stamped at most
+// directSlack before the newest stamp read, or, if it was not reserved
+// when the pass read the producer position, at most directSlack before
+// then (the cutoff).
+const (
+	rbPassRecords = 16384   // records one list takes, at most
+	rbPassBytes   = 4 << 20 // and packet bytes
+)
+
+// rbRecord is a ring buffer record read by a pass, parsed.
+type rbRecord struct {
+	hdr        bpf.Record
+	payload    []byte // in the ring, or in rbDirect.buf when held
+	start, end uint64 // its ring positions; end 0 when held
+}
+
+// rbDirect is mergeRingBuf's state between passes.
+type rbDirect struct {
+	list       []rbRecord
+	held       []rbRecord // read but not written, copied out of the ring
+	buf, spare []byte     // held's packet bytes, and the other buffer
+}
+
+// mergeRingBuf writes the ring buffer's records stamped before cutoff
+// (see above), oldest first, and gives their space back.
+func (r *Reader) mergeRingBuf(cutoff uint64, write func(*Packet)) {
+	rb, d := r.mm.rb, &r.rbd
+	prod := atomic.LoadUint64(rb.prodPos)
+	rb.seen = prod
+	cons := atomic.LoadUint64(rb.consPos)
+	var n, bytes uint64
+	for {
+		list := append(d.list[:0], d.held...)
+		sorted, stopped, limited := true, false, false
+		var newest, size uint64
+		for _, h := range d.held {
+			newest = max(newest, h.hdr.KtimeNs)
+		}
+		for cons < prod {
+			if len(list) >= rbPassRecords || size >= rbPassBytes {
+				limited = true
+				break
+			}
+			off := cons & rb.mask
+			h := atomic.LoadUint32((*uint32)(unsafe.Pointer(&rb.data[off])))
+			if h&ringBusyBit != 0 {
+				stopped = true // reserved, not yet submitted
+				break
+			}
+			ln := uint64(h &^ (ringBusyBit | ringDiscardBit))
+			next := cons + (ringHeaderLen+ln+7)&^7
+			if next > prod || ringHeaderLen+ln > uint64(len(rb.data))/2 {
+				stopped = true // cannot happen with a sane kernel; stop rather than spin
+				break
+			}
+			if h&ringDiscardBit == 0 {
+				list = append(list, rbRecord{start: cons, end: next})
+				e := &list[len(list)-1]
+				payload, err := bpf.ParseInto(&e.hdr, rb.data[off+ringHeaderLen:off+ringHeaderLen+ln])
+				if err != nil {
+					r.Stats.BadRecords.Add(1)
+					list = list[:len(list)-1]
+				} else {
+					e.payload = payload
+					size += uint64(len(payload))
+					kt := e.hdr.KtimeNs
+					sorted = sorted && kt >= newest
+					newest = max(newest, kt)
+				}
+			}
+			cons = next
+		}
+		bound := cutoff
+		if (stopped || limited) && cutoff != math.MaxUint64 {
+			bound = min(cutoff, max(newest, directSlack)-directSlack)
+		}
+		if !sorted {
+			slices.SortStableFunc(list, func(a, b rbRecord) int { return cmp.Compare(a.hdr.KtimeNs, b.hdr.KtimeNs) })
+		}
+		// Write the records stamped before the bound: a prefix of the list.
+		i := 0
+		for i < len(list) && list[i].hdr.KtimeNs < bound {
+			i++
+		}
+		if i == 0 && limited {
+			// A full list all stamped within directSlack of the newest
+			// (millions of packets a second): write its older half
+			// rather than stall.
+			i = len(list) / 2
+		}
+		for k := range list[:i] {
+			e := &list[k] // not a copy: see mergeRings
+			p := &r.direct
+			p.Data = e.payload
+			p.Nanos = r.clock.WallNanos(e.hdr.KtimeNs)
+			p.OrigLen, p.Ifindex = e.hdr.TotLen, e.hdr.Ifindex
+			p.Dir, p.Hook = e.hdr.Dir, e.hdr.Hook
+			write(p)
+			bytes += uint64(len(e.payload))
+		}
+		n += uint64(i)
+		// The others wait for the next pass: in the ring when they all
+		// come after the written ones in ring order, else copied out.
+		release := cons // where the ring is given back up to
+		var written uint64
+		for k := range list[:i] {
+			written = max(written, list[k].end)
+		}
+		for k := range list[i:] {
+			if e := &list[i+k]; e.end != 0 {
+				release = min(release, e.start)
+			}
+		}
+		keepInRing := written <= release
+		if !keepInRing {
+			release = cons
+		}
+		d.spare = d.spare[:0]
+		held := d.held[:0]
+		for _, e := range list[i:] {
+			if e.end != 0 && keepInRing {
+				continue // read again next pass
+			}
+			at := len(d.spare)
+			d.spare = append(d.spare, e.payload...)
+			e.payload, e.start, e.end = d.spare[at:len(d.spare):len(d.spare)], 0, 0
+			held = append(held, e)
+		}
+		d.held = held
+		d.buf, d.spare = d.spare, d.buf
+		d.list = list[:0]
+		atomic.StoreUint64(rb.consPos, release)
+		cons = release
+		// A pass cut short by its limits goes on if it got anywhere.
+		if !limited || i == 0 {
+			break
+		}
+	}
+	r.Stats.Received.Add(n)
+	r.Stats.Bytes.Add(bytes)
 }

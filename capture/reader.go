@@ -68,6 +68,7 @@ type Reader struct {
 
 	closeOnce sync.Once
 	direct    Packet     // RunDirect's packet being written
+	rbd       rbDirect   // RunDirect's ring buffer state
 	hdr       bpf.Record // addRecord's, parsed
 }
 
