@@ -135,8 +135,12 @@ func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
 		n++
 		bytes += uint64(len(c.payload))
 		c.tail = c.next
-		if n%4096 == 0 { // give the kernel its space back as we go
-			atomic.StoreUint64(&rg.meta.Data_tail, c.tail)
+		if n%4096 == 0 {
+			// Give the kernel its space back as we go, in every ring: a
+			// long pass (GSO frames) must not leave the others full.
+			for _, rg := range m.rings {
+				atomic.StoreUint64(&rg.meta.Data_tail, rg.cur.tail)
+			}
 		}
 		if !r.parseNext(rg) {
 			cur[oldest] = cur[len(cur)-1]

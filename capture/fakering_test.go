@@ -270,3 +270,31 @@ func TestMergeRingBuf(t *testing.T) {
 		t.Errorf("%d records written (sorted: %v), want %d in order", len(got), slices.IsSorted(got), total)
 	}
 }
+
+// A long pass gives every ring its space back as it goes, not only at its
+// end and not only the ring it happens to be writing from.
+func TestMergeRingsReleasesAsItGoes(t *testing.T) {
+	r := newPoolReader(Options{})
+	r.mm = &mmapRings{}
+	a, b := newFakeRing(0, 1<<20, 0), newFakeRing(1, 1<<20, 0)
+	r.mm.rings = []*mmapRing{a.mmapRing, b.mmapRing}
+	const each = 5000
+	for k := range each {
+		a.sample(bpf.Record{Protocol: 1, Dir: bpf.DirIn, KtimeNs: uint64(1e9 + 2*k), TotLen: 1, CapLen: 1}, []byte{1})
+		b.sample(bpf.Record{Protocol: 1, Dir: bpf.DirIn, KtimeNs: uint64(1e9 + 2*k + 1), TotLen: 1, CapLen: 1}, []byte{2})
+	}
+	written := 0
+	r.mergeRings(math.MaxUint64, func(p *Packet) {
+		written++
+		if written == 4097 { // the 4096th was written: both rings are half done
+			for _, rg := range r.mm.rings {
+				if rg.meta.Data_tail == 0 {
+					t.Errorf("CPU %d: no space given back after 4096 records", rg.cpu)
+				}
+			}
+		}
+	})
+	if written != 2*each {
+		t.Fatalf("wrote %d, want %d", written, 2*each)
+	}
+}
