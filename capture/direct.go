@@ -213,6 +213,7 @@ type rbDirect struct {
 	list       []rbRecord
 	held       []rbRecord // read but not written, copied out of the ring
 	buf, spare []byte     // held's packet bytes, and the other buffer
+	bad        []uint64   // where this pass found malformed records
 }
 
 // mergeRingBuf writes the ring buffer's records stamped before cutoff
@@ -231,7 +232,7 @@ func (r *Reader) mergeRingBuf(cutoff uint64, write func(*Packet)) {
 			newest = max(newest, h.hdr.KtimeNs)
 		}
 		for cons < prod {
-			if len(list) >= rbPassRecords || size >= rbPassBytes {
+			if len(list)+len(d.bad) >= rbPassRecords || size >= rbPassBytes {
 				limited = true
 				break
 			}
@@ -252,7 +253,7 @@ func (r *Reader) mergeRingBuf(cutoff uint64, write func(*Packet)) {
 				e := &list[len(list)-1]
 				payload, err := bpf.ParseInto(&e.hdr, rb.data[off+ringHeaderLen:off+ringHeaderLen+ln])
 				if err != nil {
-					r.Stats.BadRecords.Add(1)
+					d.bad = append(d.bad, cons) // counted once given back
 					list = list[:len(list)-1]
 				} else {
 					e.payload = payload
@@ -265,7 +266,10 @@ func (r *Reader) mergeRingBuf(cutoff uint64, write func(*Packet)) {
 			cons = next
 		}
 		bound := cutoff
-		if (stopped || limited) && cutoff != math.MaxUint64 {
+		// A list cut short by its limits bounds even the final pass: the
+		// records after it are still to be read. A busy record does not
+		// (there is none after detaching, and nothing after it is read).
+		if limited || stopped && cutoff != math.MaxUint64 {
 			bound = min(cutoff, max(newest, directSlack)-directSlack)
 		}
 		if !sorted {
@@ -278,8 +282,9 @@ func (r *Reader) mergeRingBuf(cutoff uint64, write func(*Packet)) {
 		}
 		if i == 0 && limited {
 			// A full list all stamped within directSlack of the newest
-			// (millions of packets a second): write its older half
-			// rather than stall.
+			// (8 million packets a second): write its older half rather
+			// than stall, giving up the time order for the few records
+			// CPUs reserved out of stamp order across that line.
 			i = len(list) / 2
 		}
 		for k := range list[:i] {
@@ -325,6 +330,12 @@ func (r *Reader) mergeRingBuf(cutoff uint64, write func(*Packet)) {
 		d.list = list[:0]
 		atomic.StoreUint64(rb.consPos, release)
 		cons = release
+		for _, at := range d.bad {
+			if at < release {
+				r.Stats.BadRecords.Add(1)
+			} // else read again next pass
+		}
+		d.bad = d.bad[:0]
 		// A pass cut short by its limits goes on if it got anywhere.
 		if !limited || i == 0 {
 			break

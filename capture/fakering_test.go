@@ -258,16 +258,44 @@ func TestMergeRingBuf(t *testing.T) {
 	pass(math.MaxUint64)
 	expect("after the submit", 69, 70, 71)
 
-	// More records than one list takes: several lists in one pass.
+	// A malformed record behind one left in the ring is read again by
+	// the next pass, and counted once.
+	bad0 := r.Stats.BadRecords.Load()
+	f.sample(base+80*ms, 8, 0)
+	f.sample(base+95*ms, 8, 0)
+	f.put([]byte("not ours either, and long enough to be checked"), 0)
+	pass(base + 90*ms)
+	pass(base + 90*ms)
+	expect("before the cutoff, twice", 80)
+	pass(math.MaxUint64)
+	expect("the rest", 95)
+	if bad := r.Stats.BadRecords.Load() - bad0; bad != 1 {
+		t.Errorf("one malformed record read by three passes counted %d times", bad)
+	}
+
+	// More records than one list takes: several lists in one pass, the
+	// final one included, with two records reserved out of stamp order
+	// where the first list ends.
 	big := newFakeRingBuf(1 << 21)
 	r.mm.rb = big.bpfRing
 	total := rbPassRecords*2 + 100
 	for k := range total {
-		big.sample(base+100*ms+uint64(k)*1000, 1, 0)
+		kt := base + 100*ms + uint64(k)*1000
+		switch k {
+		case rbPassRecords - 1:
+			kt += 1000
+		case rbPassRecords:
+			kt -= 1000
+		}
+		big.sample(kt, 1, 0)
 	}
-	pass(math.MaxUint64)
-	if len(got) != total || !slices.IsSorted(got) {
-		t.Errorf("%d records written (sorted: %v), want %d in order", len(got), slices.IsSorted(got), total)
+	var stamps []int64
+	r.mergeRingBuf(math.MaxUint64, func(p *Packet) { stamps = append(stamps, p.Nanos) })
+	if len(stamps) != total || !slices.IsSorted(stamps) {
+		t.Errorf("%d records written (sorted: %v), want %d in order", len(stamps), slices.IsSorted(stamps), total)
+	}
+	if *big.consPos != *big.prodPos || len(r.rbd.held) != 0 {
+		t.Errorf("after the final pass: consumer %d, producer %d, %d held", *big.consPos, *big.prodPos, len(r.rbd.held))
 	}
 }
 
