@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 )
@@ -236,22 +235,15 @@ func (r *Reader) mergeRingBuf(cutoff uint64, write func(*Packet)) {
 				limited = true
 				break
 			}
-			off := cons & rb.mask
-			h := atomic.LoadUint32((*uint32)(unsafe.Pointer(&rb.data[off])))
-			if h&ringBusyBit != 0 {
-				stopped = true // reserved, not yet submitted
+			body, next, ok := rb.record(cons, prod)
+			if !ok {
+				stopped = true // not yet submitted (or insane)
 				break
 			}
-			ln := uint64(h &^ (ringBusyBit | ringDiscardBit))
-			next := cons + (ringHeaderLen+ln+7)&^7
-			if next > prod || ringHeaderLen+ln > uint64(len(rb.data))/2 {
-				stopped = true // cannot happen with a sane kernel; stop rather than spin
-				break
-			}
-			if h&ringDiscardBit == 0 {
+			if body != nil {
 				list = append(list, rbRecord{start: cons, end: next})
 				e := &list[len(list)-1]
-				payload, err := bpf.ParseInto(&e.hdr, rb.data[off+ringHeaderLen:off+ringHeaderLen+ln])
+				payload, err := bpf.ParseInto(&e.hdr, body)
 				if err != nil {
 					d.bad = append(d.bad, cons) // counted once given back
 					list = list[:len(list)-1]

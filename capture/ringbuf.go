@@ -65,6 +65,27 @@ func openRingBuf(rb *ebpf.Map, wakeup int) (m *mmapRings, err error) {
 	return m, nil
 }
 
+// record reads the record at position cons, before prod: its bytes (nil
+// when it was discarded) and the position after it. ok is false for a
+// record reserved and not yet submitted, or a length that cannot be (a
+// sane kernel never writes one): stop there.
+func (r *bpfRing) record(cons, prod uint64) (body []byte, next uint64, ok bool) {
+	off := cons & r.mask
+	hdr := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[off])))
+	if hdr&ringBusyBit != 0 {
+		return nil, 0, false
+	}
+	n := uint64(hdr &^ (ringBusyBit | ringDiscardBit))
+	next = cons + (ringHeaderLen+n+7)&^7
+	if next > prod || ringHeaderLen+n > uint64(len(r.data))/2 {
+		return nil, 0, false
+	}
+	if hdr&ringDiscardBit != 0 {
+		return nil, next, true
+	}
+	return r.data[off+ringHeaderLen : off+ringHeaderLen+n], next, true
+}
+
 // drain reads every committed record up to the producer position, as
 // mmapRings.drain does for a perf ring: sample gets a record's bytes (valid
 // during the call) and commit, which releases the space before it.
@@ -74,18 +95,12 @@ func (r *bpfRing) drain(sample func(raw []byte, commit func())) {
 	cons := atomic.LoadUint64(r.consPos)
 	commit := func() { atomic.StoreUint64(r.consPos, cons) }
 	for cons < prod {
-		off := cons & r.mask
-		hdr := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[off])))
-		if hdr&ringBusyBit != 0 {
-			break // reserved, not yet submitted: the next read takes it
+		body, next, ok := r.record(cons, prod)
+		if !ok {
+			break // the next read takes it
 		}
-		n := uint64(hdr &^ (ringBusyBit | ringDiscardBit))
-		next := cons + (ringHeaderLen+n+7)&^7
-		if next > prod || ringHeaderLen+n > uint64(len(r.data))/2 {
-			break // cannot happen with a sane kernel; stop rather than spin
-		}
-		if hdr&ringDiscardBit == 0 {
-			sample(r.data[off+ringHeaderLen:off+ringHeaderLen+n], commit)
+		if body != nil {
+			sample(body, commit)
 		}
 		cons = next
 	}

@@ -40,7 +40,7 @@ func (h *hexPane) show(seq uint64, f decode.Frame, ok bool) {
 	if ok == h.ok && seq == h.seq {
 		return
 	}
-	h.seq, h.ok, h.frame, h.layers, h.laid, h.offset = seq, ok, f, nil, false, 0
+	h.seq, h.ok, h.frame, h.layers, h.laid, h.left, h.offset = seq, ok, f, nil, false, nil, 0
 	if ok {
 		h.layers = decode.Detail(f.Data, f.OrigLen)
 	}
@@ -95,6 +95,7 @@ func (h *hexPane) scroll(d int) {
 
 // line renders line j of the pane (j < lineCount()).
 func (h *hexPane) line(st *Styles, j int) string {
+	h.layout()
 	if h.left == nil {
 		if h.side {
 			h.left = h.layerLines(st, h.lw, true)
