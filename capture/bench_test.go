@@ -118,24 +118,12 @@ func BenchmarkDirect(b *testing.B) {
 					}
 					r.mm.rings = append(r.mm.rings, f.mmapRing)
 				}
-				w, _ := NewPcapWriter(io.Discard, 262144, 1)
-				var res WriteResult
-				out := newFileSink(w, 0, func() {}, &res)
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				b.ResetTimer()
-				for done := 0; done < b.N; done += perRing * nrings {
+				benchPasses(b, size, perRing*nrings, func(write func(*Packet)) {
 					for _, rg := range r.mm.rings {
 						rg.meta.Data_tail = 0 // read the same records again
 					}
-					r.mergeRings(math.MaxUint64, out.write)
-				}
-				b.StopTimer()
-				if res.Err != nil || res.Written < uint64(b.N) {
-					b.Fatalf("wrote %d of %d: %v", res.Written, b.N, res.Err)
-				}
-				b.ReportMetric(float64(res.Written)/b.Elapsed().Seconds()/1e6, "Mpkts/s")
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(res.Written), "ns/pkt")
+					r.mergeRings(math.MaxUint64, write)
+				})
 			})
 		}
 	}
@@ -157,21 +145,31 @@ func BenchmarkDirectRingBuf(b *testing.B) {
 				records++
 			}
 			prod := *f.prodPos
-			w, _ := NewPcapWriter(io.Discard, 262144, 1)
-			var res WriteResult
-			out := newFileSink(w, 0, func() {}, &res)
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for done := 0; done < b.N; done += records {
+			benchPasses(b, size, records, func(write func(*Packet)) {
 				*f.consPos, *f.prodPos = 0, prod // read the same records again
-				r.mergeRingBuf(math.MaxUint64, out.write)
-			}
-			b.StopTimer()
-			if res.Err != nil || res.Written < uint64(b.N) {
-				b.Fatalf("wrote %d of %d: %v", res.Written, b.N, res.Err)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(res.Written), "ns/pkt")
+				r.mergeRingBuf(math.MaxUint64, write)
+			})
 		})
 	}
+}
+
+// benchPasses runs pass, which writes the records of one full ring (perPass
+// packets of size bytes), as pcap to io.Discard until b.N packets are
+// written, and reports the time per packet.
+func benchPasses(b *testing.B, size, perPass int, pass func(write func(*Packet))) {
+	w, _ := NewPcapWriter(io.Discard, 262144, 1)
+	var res WriteResult
+	out := newFileSink(w, 0, func() {}, &res)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += perPass {
+		pass(out.write)
+	}
+	b.StopTimer()
+	if res.Err != nil || res.Written < uint64(b.N) {
+		b.Fatalf("wrote %d of %d: %v", res.Written, b.N, res.Err)
+	}
+	b.ReportMetric(float64(res.Written)/b.Elapsed().Seconds()/1e6, "Mpkts/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(res.Written), "ns/pkt")
 }

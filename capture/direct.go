@@ -121,16 +121,7 @@ func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
 		if c.hdr.KtimeNs >= cutoff {
 			break // and so is every other ring's next record
 		}
-		// p is the reader's own: a Packet made here would escape to the
-		// heap through the interface call, one allocation per packet.
-		// Field by field: a composite literal is built on the stack and
-		// copied with wide loads, which stall on its narrow stores.
-		p := &r.direct
-		p.Data = c.payload
-		p.Nanos = r.clock.WallNanos(c.hdr.KtimeNs)
-		p.OrigLen, p.Ifindex = c.hdr.TotLen, c.hdr.Ifindex
-		p.Dir, p.Hook = c.hdr.Dir, c.hdr.Hook
-		write(p)
+		r.emit(&c.hdr, c.payload, write)
 		n++
 		bytes += uint64(len(c.payload))
 		c.tail = c.next
@@ -151,6 +142,20 @@ func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
 	}
 	r.Stats.Received.Add(n)
 	r.Stats.Bytes.Add(bytes)
+}
+
+// emit hands one parsed record to write as a Packet. The Packet is the
+// reader's own: one made here would escape to the heap through the call,
+// an allocation per packet. It is filled field by field: a composite
+// literal is built on the stack and copied with wide loads, which stall on
+// its narrow stores.
+func (r *Reader) emit(h *bpf.Record, payload []byte, write func(*Packet)) {
+	p := &r.direct
+	p.Data = payload
+	p.Nanos = r.clock.WallNanos(h.KtimeNs)
+	p.OrigLen, p.Ifindex = h.TotLen, h.Ifindex
+	p.Dir, p.Hook = h.Dir, h.Hook
+	write(p)
 }
 
 // parseNext parses the ring's next sample at or after cur.tail, counting
@@ -280,13 +285,8 @@ func (r *Reader) mergeRingBuf(cutoff uint64, write func(*Packet)) {
 			i = len(list) / 2
 		}
 		for k := range list[:i] {
-			e := &list[k] // not a copy: see mergeRings
-			p := &r.direct
-			p.Data = e.payload
-			p.Nanos = r.clock.WallNanos(e.hdr.KtimeNs)
-			p.OrigLen, p.Ifindex = e.hdr.TotLen, e.hdr.Ifindex
-			p.Dir, p.Hook = e.hdr.Dir, e.hdr.Hook
-			write(p)
+			e := &list[k] // not a copy: see emit
+			r.emit(&e.hdr, e.payload, write)
 			bytes += uint64(len(e.payload))
 		}
 		n += uint64(i)
