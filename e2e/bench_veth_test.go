@@ -170,6 +170,12 @@ var conditions = []struct {
 	// what limits what is kept.
 	{"bpftop-cap -w -s 128 (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "-s", "128"}, 1, true},
 	{"tcpdump -w -s 128 (sender egress)", "tcpdump", false, []string{"-Q", "out", "-s", "128"}, 1, true},
+	// Whole frames to /dev/null (a later -w wins, for both tools): what
+	// the capture keeps when no file system limits it, with the default
+	// ring and with a bigger one.
+	{"bpftop-cap -w /dev/null (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "-w", "/dev/null", "--force"}, 1, true},
+	{"bpftop-cap -w /dev/null --perf-buffer 32MiB (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "-w", "/dev/null", "--force", "--perf-buffer", "32MiB"}, 1, true},
+	{"tcpdump -w /dev/null (sender egress)", "tcpdump", false, []string{"-Q", "out", "-w", "/dev/null"}, 1, true},
 }
 
 // measure runs one cell: start the capturer (if any), blast, stop it, and
