@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -171,7 +172,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stderr, "%d packets captured, %d lost in ring, %d dropped\n",
 		res.Written, lost, sess.Reader.Stats.Dropped.Load())
-	printCaptureNotes(stderr, o, sess, counters, cerr == nil)
+	printCaptureNotes(stderr, o, sess, lost, counters, cerr == nil)
 	switch {
 	case readyErr != nil:
 		return readyErr
@@ -203,12 +204,33 @@ func filterNote(o *options) string {
 
 // printCaptureNotes prints, after the summary line, what the kernel filter
 // dropped and any malformed records that were skipped.
-func printCaptureNotes(stderr io.Writer, o *options, sess *capture.Session, counters bpf.Counters, haveCounters bool) {
+func printCaptureNotes(stderr io.Writer, o *options, sess *capture.Session, lost uint64, counters bpf.Counters, haveCounters bool) {
 	if len(o.prog) > 0 && haveCounters {
 		fmt.Fprintf(stderr, "bpftop-cap: %d packets seen, %d not matching the filter were dropped in the kernel\n",
 			counters.Seen, counters.Filtered)
 	}
+	if lost > 0 {
+		if n := sess.Reader.PerCPUBuffer(); n > 0 {
+			fmt.Fprintf(stderr, "bpftop-cap: packets were lost because a perf ring (%s per CPU) filled up; a larger --perf-buffer absorbs longer bursts\n", sizeString(n))
+		} else {
+			fmt.Fprintf(stderr, "bpftop-cap: packets were lost because the ring buffer filled up; a larger --ringbuf absorbs longer bursts\n")
+		}
+	}
 	if bad := sess.Reader.Stats.BadRecords.Load(); bad > 0 {
 		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
 	}
+}
+
+// sizeString writes a byte count the way the size flags take it: 8MiB,
+// 512KiB, 1000B.
+func sizeString(n int) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return strconv.Itoa(n>>30) + "GiB"
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KiB"
+	}
+	return strconv.Itoa(n) + "B"
 }

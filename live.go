@@ -40,7 +40,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	eng := decode.NewEngine(engineConfig(o))
-	sess, err := capture.Open(captureConfig(o, liveDefaultPerfBuffer))
+	sess, err := capture.Open(captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.PossibleCPUs())))
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 
 	st := eng.Stats(time.Now())
 	fmt.Fprintf(stderr, "%d packets captured, %d lost in ring, %d dropped\n", st.Packets, st.Lost, st.Dropped)
-	printCaptureNotes(stderr, o, sess, counters, cerr == nil)
+	printCaptureNotes(stderr, o, sess, st.Lost, counters, cerr == nil)
 	switch viewErr := viewFailed(ctx, runErr); {
 	case viewErr != nil:
 		return viewErr
@@ -353,7 +353,12 @@ func (o *options) ringBufBytes() uint32 {
 // liveDefaultPerfBuffer is the live view's per-CPU perf ring: larger than
 // headless mode's, since decoding and the screen compete for the CPU and
 // the ring must absorb their pauses.
-const liveDefaultPerfBuffer = 32 << 20
+// On machines with more than four CPUs it is smaller, so that all the
+// rings together stay within liveTotalPerfBuffer (capture.ScalePerCPU).
+const (
+	liveDefaultPerfBuffer = 32 << 20
+	liveTotalPerfBuffer   = 128 << 20
+)
 
 // engineConfig bounds the live view's flow table and retention ring.
 func engineConfig(o *options) decode.Config {

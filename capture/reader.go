@@ -18,7 +18,7 @@ import (
 
 // Options tune the reader. Zero values take the defaults.
 type Options struct {
-	PerCPUBuffer  int           // perf ring bytes per CPU; default 8 MiB
+	PerCPUBuffer  int           // perf ring bytes per CPU; default 8 MiB, less with more than 8 CPUs (ScalePerCPU)
 	Watermark     int           // bytes in a CPU's ring before a wakeup; default 1/32 of the ring
 	FlushInterval time.Duration // how often pending records are read regardless; default 50ms
 	BatchPackets  int           // packets per batch; default 1024
@@ -36,9 +36,40 @@ type Options struct {
 	RingBufWakeup int
 }
 
+// Default perf ring sizes: DefaultPerCPUBuffer per CPU, halved on
+// machines with many CPUs until all the rings fit in DefaultTotalBuffer,
+// but never below MinScaledPerCPU (ScalePerCPU).
+const (
+	DefaultPerCPUBuffer = 8 << 20
+	DefaultTotalBuffer  = 64 << 20
+	MinScaledPerCPU     = 1 << 20
+)
+
+// ScalePerCPU returns perCPU halved until cpus rings of that size fit in
+// total bytes, or until it reaches MinScaledPerCPU. The kernel allocates
+// every page of every CPU's ring up front, so a default that is right on
+// a 2-CPU laptop would take gigabytes on a 96-CPU server; there the
+// traffic is spread over more CPUs, and each ring needs less.
+func ScalePerCPU(perCPU, total, cpus int) int {
+	for perCPU/2 >= MinScaledPerCPU && cpus*perCPU > total {
+		perCPU /= 2
+	}
+	return perCPU
+}
+
+// PossibleCPUs is the number of CPUs the perf rings are made for (one per
+// possible CPU; 1 if the kernel does not say).
+func PossibleCPUs() int {
+	n, err := ebpf.PossibleCPU()
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
 func (o *Options) defaults() {
 	if o.PerCPUBuffer <= 0 {
-		o.PerCPUBuffer = 8 << 20
+		o.PerCPUBuffer = ScalePerCPU(DefaultPerCPUBuffer, DefaultTotalBuffer, PossibleCPUs())
 	}
 	if o.Watermark <= 0 {
 		o.Watermark = o.PerCPUBuffer / 32
@@ -111,6 +142,15 @@ func newPoolReader(opts Options) *Reader {
 }
 
 // Close releases the perf rings. Run closes them itself when it returns.
+// PerCPUBuffer returns the size of each CPU's perf ring, or 0 when the
+// reader reads a BPF ring buffer.
+func (r *Reader) PerCPUBuffer() int {
+	if r.mm != nil && r.mm.rb != nil {
+		return 0
+	}
+	return r.opts.PerCPUBuffer
+}
+
 func (r *Reader) Close() error {
 	var err error
 	r.closeOnce.Do(func() {

@@ -312,3 +312,22 @@ func TestRingBufReader(t *testing.T) {
 		}
 	}
 }
+
+func TestScalePerCPU(t *testing.T) {
+	for _, c := range []struct{ perCPU, total, cpus, want int }{
+		{8 << 20, 64 << 20, 1, 8 << 20},
+		{8 << 20, 64 << 20, 8, 8 << 20},
+		{8 << 20, 64 << 20, 9, 4 << 20},
+		{8 << 20, 64 << 20, 16, 4 << 20},
+		{8 << 20, 64 << 20, 64, 1 << 20},
+		{8 << 20, 64 << 20, 96, 1 << 20}, // the floor, though 96 MiB > 64 MiB
+		{32 << 20, 128 << 20, 4, 32 << 20},
+		{32 << 20, 128 << 20, 6, 16 << 20},
+		{32 << 20, 128 << 20, 128, 1 << 20},
+		{512 << 10, 64 << 20, 1024, 512 << 10}, // already below the floor: kept
+	} {
+		if got := ScalePerCPU(c.perCPU, c.total, c.cpus); got != c.want {
+			t.Errorf("ScalePerCPU(%d, %d, %d) = %d, want %d", c.perCPU, c.total, c.cpus, got, c.want)
+		}
+	}
+}

@@ -218,3 +218,37 @@ func TestTwoClsactRuns(t *testing.T) {
 	}
 	requireNothingAttached(t, pair)
 }
+
+// TestLossIsExplained stops the capture (SIGSTOP) while more traffic than
+// its 64 KiB perf ring holds goes by: the packets the ring could not take
+// are counted as lost, the summary says so with the ring's size and the
+// flag that makes it larger, and the file still has what was kept.
+func TestLossIsExplained(t *testing.T) {
+	pair := testutil.NewPair(t)
+	out := filepath.Join(t.TempDir(), "loss.pcap")
+	bc := startCapture(t, pair, "-w", out, "--perf-buffer", "64KiB", "udp")
+	if err := bc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	sizes := make([]int, 300)
+	for i := range sizes {
+		sizes[i] = 1400 // 300 x 1.4 KB: several times the ring
+	}
+	sendUDP(t, pair, 9010, sizes)
+	if err := bc.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if err := bc.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("exit: %v\n%s", err, bc.stderr)
+	}
+	captured, lost, _ := summary(t, bc.stderr.String())
+	if lost == 0 || captured == 0 || captured+lost != len(sizes) {
+		t.Errorf("%d captured and %d lost of %d sent; want both, adding up:\n%s", captured, lost, len(sizes), bc.stderr)
+	}
+	if want := "a perf ring (64KiB per CPU) filled up; a larger --perf-buffer"; !strings.Contains(bc.stderr.String(), want) {
+		t.Errorf("stderr does not explain the loss (%q):\n%s", want, bc.stderr)
+	}
+	if n := tcpdumpCount(t, out); n != captured {
+		t.Errorf("tcpdump reads %d packets, the summary says %d captured", n, captured)
+	}
+}
