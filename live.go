@@ -383,43 +383,49 @@ func cancelling(cancel context.CancelCauseFunc, fn func() error) func() error {
 
 // feed adds every captured packet to the engine, blocking the reader while
 // it works (the must-deliver path: backpressure lands in the perf ring,
-// where it is counted). After a failure it keeps releasing batches so the
-// reader can drain and stop.
+// where it is counted). The engine keeps a full batch's buffer as it is
+// (no copy) until its packets leave the retention ring. After a failure it
+// keeps releasing batches so the reader can drain and stop.
 //
 // With a limit (-c), it adds that many packets, then calls reached once
 // (which detaches: the view stays open on what was captured).
 func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCauseFunc, limit uint64, reached func()) error {
 	var failed error
 	var added uint64
+	var frames []decode.Frame
 	for b := range in {
-		if failed == nil && (limit == 0 || added < limit) {
-			pkts := b.Packets
-			if limit > 0 && uint64(len(pkts)) > limit-added {
-				pkts = pkts[:limit-added]
-			}
-			if failed = addPackets(eng, pkts); failed != nil {
-				cancel(failed)
-			}
-			added += uint64(len(pkts))
-			if limit > 0 && added == limit {
-				reached()
-			}
+		if failed != nil || (limit > 0 && added >= limit) {
+			b.Release()
+			continue
 		}
-		b.Release()
+		pkts := b.Packets
+		if limit > 0 && uint64(len(pkts)) > limit-added {
+			pkts = pkts[:limit-added]
+		}
+		frames = frames[:0]
+		for i := range pkts {
+			p := &pkts[i]
+			frames = append(frames, decode.Frame{TS: p.Time(), Ifindex: int(p.Ifindex), Dir: decodeDir(p.Dir), OrigLen: int(p.OrigLen), Data: p.Data})
+		}
+		buf, release := b.Keep()
+		if failed = addBatch(eng, frames, buf, release); failed != nil {
+			cancel(failed)
+		}
+		added += uint64(len(pkts))
+		if limit > 0 && added == limit {
+			reached()
+		}
 	}
 	return failed
 }
 
-func addPackets(eng *decode.Engine, pkts []capture.Packet) (err error) {
+func addBatch(eng *decode.Engine, frames []decode.Frame, buf []byte, release func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = recovered(r)
 		}
 	}()
-	for i := range pkts {
-		p := &pkts[i]
-		eng.Add(decode.Frame{TS: p.Time(), Ifindex: int(p.Ifindex), Dir: decodeDir(p.Dir), OrigLen: int(p.OrigLen), Data: p.Data})
-	}
+	eng.AddBatch(frames, buf, release)
 	return nil
 }
 

@@ -46,6 +46,24 @@ func (b *Batch) Release() {
 	}
 }
 
+// Keep is Release for a consumer that keeps the packets' bytes, which all
+// lie in buf: the batch goes back to its reader when release is called,
+// not before. Until then it no longer counts against the reader's pool, so
+// the reader is not held back by what the consumer keeps. The consumer
+// must call release exactly once, and not touch buf or the Packets after.
+func (b *Batch) Keep() (buf []byte, release func()) {
+	if b.pool != nil {
+		b.pool.kept()
+	}
+	return b.buf, func() {
+		b.Packets = b.Packets[:0]
+		b.buf = b.buf[:0]
+		if b.pool != nil {
+			b.pool.returned(b)
+		}
+	}
+}
+
 // add copies data into the batch's buffer and appends a packet for it.
 // The caller has checked room().
 func (b *Batch) add(p Packet, data []byte) {
@@ -120,17 +138,39 @@ func (p *batchPool) put(b *Batch) {
 	p.mu.Lock()
 	p.free = append(p.free, b)
 	p.mu.Unlock()
+	p.signal()
+}
+
+// kept takes a batch out of the pool's count (Batch.Keep): the reader may
+// make another in its place.
+func (p *batchPool) kept() {
+	p.mu.Lock()
+	p.made--
+	p.mu.Unlock()
+	p.signal()
+}
+
+// returned takes back a kept batch. The pool may then hold more than its
+// size for a while; it makes no new batch until it holds fewer.
+func (p *batchPool) returned(b *Batch) {
+	p.mu.Lock()
+	p.made++
+	p.mu.Unlock()
+	p.put(b)
+}
+
+func (p *batchPool) signal() {
 	select {
 	case p.avail <- struct{}{}:
 	default: // a token is already there
 	}
 }
 
-// len is how many batches are free, made or not.
+// len is how many batches can be had without waiting, made or not.
 func (p *batchPool) len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.free) + p.size - p.made
+	return len(p.free) + max(0, p.size-p.made)
 }
 
 // Stats are the user-space capture counters, safe for concurrent use.

@@ -114,3 +114,62 @@ func summaryFromPacket(p gopacket.Packet, s *Summary) {
 		s.setText(dns.Questions[0].Name)
 	}
 }
+
+// BenchmarkEngineBigFrames adds 64 KB TCP segments (what tc sees of a bulk
+// TCP transfer with segmentation offload) in batches of 2 MiB, as the live
+// view does: copied into the ring (Add), or kept in their batch buffer
+// (AddBatch, the buffer recycled when the ring releases it). Filling the
+// batches is not timed.
+func BenchmarkEngineBigFrames(b *testing.B) {
+	frame := serialize(b, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 5001, TCPAck, 1, 1), payload(make([]byte, 65000)))
+	const batchBytes = 2 << 20
+	perBatch := batchBytes / len(frame)
+	base := time.Unix(1_700_000_000, 0)
+	var free [][]byte
+	fill := func() ([]byte, []Frame) {
+		var buf []byte
+		if n := len(free); n > 0 {
+			buf, free = free[n-1][:0], free[:n-1]
+		} else {
+			buf = make([]byte, 0, batchBytes)
+		}
+		frames := make([]Frame, perBatch)
+		for i := range frames {
+			off := len(buf)
+			buf = append(buf, frame...)
+			frames[i] = Frame{Data: buf[off:len(buf):len(buf)], OrigLen: len(frame)}
+		}
+		return buf, frames
+	}
+	for _, lend := range []bool{false, true} {
+		name := "copy"
+		if lend {
+			name = "lend"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := NewEngine(Config{})
+			b.SetBytes(int64(len(frame)))
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				if n%perBatch == 0 {
+					b.StopTimer() // the reader's copy is not the engine's
+					buf, frames := fill()
+					b.StartTimer()
+					for i := range frames {
+						frames[i].TS = base.Add(time.Duration(n+i) * time.Microsecond)
+					}
+					if lend {
+						e.AddBatch(frames, buf, func() { free = append(free, buf) })
+					} else {
+						for i := range frames {
+							e.Add(frames[i])
+						}
+						free = append(free, buf)
+					}
+				}
+				n++
+			}
+		})
+	}
+}

@@ -73,6 +73,45 @@ func (e *Engine) Config() Config { return e.cfg }
 func (e *Engine) Add(f Frame) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.addLocked(&f, -1)
+}
+
+// AddBatch is Add for frames whose Data all lie in buf: when buf is full
+// enough to be worth keeping whole, the retention ring keeps the frames
+// where they are instead of copying them, and calls release once none of
+// them is retained any more; otherwise it copies them and calls release
+// before returning. Either way the caller must not touch buf again until
+// release is called.
+func (e *Engine) AddBatch(frames []Frame, buf []byte, release func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(frames) == 0 || !e.worthLending(buf) {
+		for i := range frames {
+			e.addLocked(&frames[i], -1)
+		}
+		release()
+		return
+	}
+	seg := e.ring.lend(buf, release)
+	for i := range frames {
+		e.addLocked(&frames[i], seg)
+	}
+	e.ring.endLend(seg)
+}
+
+// worthLending reports whether the ring should keep buf rather than copy
+// its packets: when they fill three quarters of it or more (the ring counts
+// a kept buffer's whole capacity against its budget: a batch of a few
+// small packets would take the room of many), and buf is small next to
+// the budget. Batches fill up when the traffic is heavy, which is when the
+// copy saved matters.
+func (e *Engine) worthLending(buf []byte) bool {
+	return 4*len(buf) >= 3*cap(buf) && cap(buf) <= e.ring.size/4
+}
+
+// addLocked is Add, with f's bytes in ring segment seg (lent) or copied
+// (seg < 0). e.mu is held.
+func (e *Engine) addLocked(f *Frame, seg int32) {
 	ts := unixNano(f.TS)
 	s := &e.sum
 	e.dec.Decode(f.Data, f.OrigLen, s)
@@ -93,7 +132,14 @@ func (e *Engine) Add(f Frame) {
 
 	e.flows.expire(ts)
 	fl := e.flows.update(s, f.Ifindex, ts, s.Len)
-	fl.lastSeq = e.ring.append(f.Data, s.Len, ts, f.Ifindex, f.Dir, fl.id, fl.lastSeq)
+	seq, ok := uint64(0), false
+	if seg >= 0 {
+		seq, ok = e.ring.addLent(seg, f.Data, s.Len, ts, f.Ifindex, f.Dir, fl.id, fl.lastSeq)
+	}
+	if !ok {
+		seq = e.ring.append(f.Data, s.Len, ts, f.Ifindex, f.Dir, fl.id, fl.lastSeq)
+	}
+	fl.lastSeq = seq
 	e.matchAdded(f.Data, s.Len, fl.id)
 }
 
@@ -161,7 +207,7 @@ func (e *Engine) Stats(now time.Time) Stats {
 		Panics:      e.panics,
 		RingPackets: e.ring.count(),
 		RingBytes:   e.ring.used,
-		RingCap:     len(e.ring.arena),
+		RingCap:     e.ring.size,
 		RingFill:    e.ring.fill(),
 		RingEvicted: e.ring.evicted,
 		Lost:        e.lost,

@@ -3,52 +3,85 @@ package decode
 import (
 	"math/bits"
 	"slices"
+	"unsafe"
 )
 
 // record describes one packet kept in the ring.
 type record struct {
-	pos     uint64 // virtual arena offset of the first byte
-	ts      int64  // Unix nanoseconds
+	ts      int64 // Unix nanoseconds
 	flowID  uint64
 	prevSeq uint64 // previous packet of the same flow, 0 if none
+	off     uint32 // where its bytes start in its segment
 	capLen  uint32
 	origLen uint32
+	seg     int32 // the segment holding its bytes
 	ifindex int32
 	dir     Dir
 }
 
+// segment is one buffer of packet bytes: a chunk the ring copies packets
+// into, or a buffer lent by the caller (ring.lend) whose packets are kept
+// where they are.
+type segment struct {
+	buf     []byte // its packets lie in buf[:len(buf)]; cap(buf) counts against the budget
+	live    int    // records whose bytes are here
+	pinned  bool   // being filled: not freed when live drops to 0
+	release func() // for a lent buffer: hands it back
+}
+
 // ring keeps the most recent packets within a byte budget. The bytes go
-// to one arena used circularly, the descriptors to a power-of-two ring
-// indexed by sequence number, so append, lookup by sequence number and
-// eviction of the oldest packet are all O(1).
+// to segments, the descriptors to a power-of-two ring indexed by sequence
+// number, so append, lookup by sequence number and eviction of the oldest
+// packet are all O(1).
 //
-// Arena positions are virtual (they only grow); a packet occupies
-// [pos, pos+capLen) and never wraps: if it would cross the arena's end it
-// starts at the next multiple of the arena size. The oldest packets are
-// evicted until the newest one fits within one arena length of the
-// oldest.
+// Copied packets fill the ring's own chunks one after the other; a packet
+// that does not fit in what is left of the chunk starts a new one. A
+// caller's buffer full of packets (a capture batch) can instead be lent to
+// the ring whole, saving a copy of every byte. Either way a segment is
+// freed (a chunk kept for reuse, a lent buffer released) when its last
+// packet is evicted, and the oldest packets are evicted until the
+// segments in use, counted at their capacity, fit in the budget.
 type ring struct {
-	arena []byte
+	size  int // the byte budget
+	chunk int // capacity of the ring's own chunks
+
+	segs     []segment
+	freeSegs []int32  // unused slots of segs
+	cur      int32    // the chunk being filled, -1 if none
+	spare    [][]byte // free chunks, for reuse
+	held     int      // capacity of the segments in use
+
 	recs  []record
 	mask  uint64
 	first uint64 // oldest live sequence number
 	next  uint64 // next sequence number; live records are [first, next)
-	wpos  uint64 // next virtual write position
 	used  int    // captured bytes of the live records
 
 	evicted uint64 // packets dropped from the ring to make room
 }
 
 // minRecBytes sizes the descriptor ring: one descriptor per this many
-// arena bytes. Smaller average packets are bounded by descriptors.
+// budget bytes. Smaller average packets are bounded by descriptors.
 const minRecBytes = 128
+
+// Chunk sizes: a sixteenth of the budget, within these bounds (never more
+// than the budget).
+const (
+	minChunk = 1 << 10
+	maxChunk = 4 << 20
+)
+
+// spareChunks is how many free chunks are kept for reuse.
+const spareChunks = 2
 
 func newRing(size int) *ring {
 	size = max(size, 1)
 	n := max(uint64(size/minRecBytes), 64)
 	n = 1 << (64 - bits.LeadingZeros64(n-1)) // round up to a power of two
 	return &ring{
-		arena: make([]byte, size),
+		size:  size,
+		chunk: min(max(size/16, minChunk), maxChunk, size),
+		cur:   -1,
 		recs:  make([]record, n),
 		mask:  n - 1,
 		first: 1,
@@ -61,40 +94,103 @@ func (r *ring) count() int { return int(r.next - r.first) }
 // fill returns how full the ring is in percent: the larger of the byte and
 // descriptor occupancy.
 func (r *ring) fill() float64 {
-	b := float64(r.used) / float64(len(r.arena))
+	b := float64(r.used) / float64(r.size)
 	d := float64(r.count()) / float64(len(r.recs))
 	return 100 * max(b, d)
 }
 
 // append stores a copy of data and returns its sequence number. Packets
-// longer than the arena are cut to its size.
+// longer than the budget are cut to its size.
 func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir Dir, flowID, prevSeq uint64) uint64 {
-	size := uint64(len(r.arena))
-	if uint64(len(data)) > size {
-		data = data[:size]
+	data = data[:min(len(data), r.size)]
+	n := len(data)
+	if r.cur < 0 || len(r.segs[r.cur].buf)+n > cap(r.segs[r.cur].buf) {
+		r.unpin(r.cur)
+		r.cur = r.newChunk(max(n, r.chunk))
 	}
-	n := uint64(len(data))
-	pos := r.wpos
-	if pos%size+n > size {
-		pos += size - pos%size // start at the beginning of the arena
+	s := &r.segs[r.cur]
+	off := len(s.buf)
+	s.buf = append(s.buf, data...)
+	return r.add(r.cur, off, n, origLen, ts, ifindex, dir, flowID, prevSeq)
+}
+
+// lend makes buf a segment: the packets then added with addLent must lie
+// in it. The ring calls release once none of them is kept any more;
+// endLend must follow the last addLent.
+func (r *ring) lend(buf []byte, release func()) int32 {
+	r.makeRoom(cap(buf))
+	return r.newSeg(buf, release)
+}
+
+// addLent is append for a packet whose bytes, data, lie in segment seg
+// (from lend); it reports false, adding nothing, when they do not.
+func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex int, dir Dir, flowID, prevSeq uint64) (uint64, bool) {
+	buf := r.segs[seg].buf
+	if len(data) == 0 || len(buf) == 0 {
+		return 0, false
 	}
-	for r.first < r.next && (r.next-r.first > r.mask || pos+n-r.recs[r.first&r.mask].pos > size) {
+	off := uintptr(unsafe.Pointer(unsafe.SliceData(data))) - uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	if off >= uintptr(len(buf)) || uintptr(len(data)) > uintptr(len(buf))-off {
+		return 0, false // not inside buf (off wrapped around if data lies before it)
+	}
+	return r.add(seg, int(off), len(data), origLen, ts, ifindex, dir, flowID, prevSeq), true
+}
+
+// endLend ends the adding to a lent segment: it is freed as soon as it
+// holds no packet (now, if none was added).
+func (r *ring) endLend(seg int32) { r.unpin(seg) }
+
+// add makes the descriptor of a packet of n bytes at off in segment seg.
+func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir Dir, flowID, prevSeq uint64) uint64 {
+	r.segs[seg].live++
+	for r.next-r.first > r.mask {
 		r.evictOldest()
 	}
-	off := pos % size
-	copy(r.arena[off:off+n], data)
 	seq := r.next
 	// Field by field: a composite literal is built on the stack and then
 	// copied with wide loads, which stall on its narrow stores (a third of
 	// append's time in BenchmarkEngineAdd).
 	rec := &r.recs[seq&r.mask]
-	rec.pos, rec.ts, rec.flowID, rec.prevSeq = pos, ts, flowID, prevSeq
-	rec.capLen, rec.origLen = uint32(n), uint32(min(max(origLen, len(data)), 1<<32-1))
-	rec.ifindex, rec.dir = int32(ifindex), dir
+	rec.ts, rec.flowID, rec.prevSeq = ts, flowID, prevSeq
+	rec.off, rec.capLen, rec.origLen = uint32(off), uint32(n), uint32(min(max(origLen, n), 1<<32-1))
+	rec.seg, rec.ifindex, rec.dir = seg, int32(ifindex), dir
 	r.next++
-	r.wpos = pos + n
-	r.used += int(n)
+	r.used += n
 	return seq
+}
+
+// newChunk returns a new pinned segment of the ring's own, of at least n
+// bytes, evicting to make room for it.
+func (r *ring) newChunk(n int) int32 {
+	r.makeRoom(n)
+	var buf []byte
+	if k := len(r.spare); n == r.chunk && k > 0 {
+		buf, r.spare = r.spare[k-1], r.spare[:k-1]
+	} else {
+		buf = make([]byte, 0, n)
+	}
+	return r.newSeg(buf[:0], nil)
+}
+
+func (r *ring) newSeg(buf []byte, release func()) int32 {
+	var i int32
+	if k := len(r.freeSegs); k > 0 {
+		i, r.freeSegs = r.freeSegs[k-1], r.freeSegs[:k-1]
+	} else {
+		i = int32(len(r.segs))
+		r.segs = append(r.segs, segment{})
+	}
+	r.segs[i] = segment{buf: buf, pinned: true, release: release}
+	r.held += cap(buf)
+	return i
+}
+
+// makeRoom evicts the oldest packets until a new segment of n bytes fits
+// in the budget (or nothing is left to evict).
+func (r *ring) makeRoom(n int) {
+	for r.held+n > r.size && r.first < r.next {
+		r.evictOldest()
+	}
 }
 
 func (r *ring) evictOldest() {
@@ -102,16 +198,48 @@ func (r *ring) evictOldest() {
 	r.used -= int(rec.capLen)
 	r.first++
 	r.evicted++
+	s := &r.segs[rec.seg]
+	if s.live--; s.live == 0 && !s.pinned {
+		r.freeSeg(rec.seg)
+	}
 }
 
-// get returns the record and bytes (aliasing the arena) of packet seq.
+// unpin ends the filling of segment i (if any) and frees it if empty.
+func (r *ring) unpin(i int32) {
+	if i < 0 {
+		return
+	}
+	s := &r.segs[i]
+	s.pinned = false
+	if s.live == 0 {
+		r.freeSeg(i)
+	}
+}
+
+func (r *ring) freeSeg(i int32) {
+	s := &r.segs[i]
+	r.held -= cap(s.buf)
+	switch {
+	case s.release != nil:
+		s.release()
+	case cap(s.buf) == r.chunk && len(r.spare) < spareChunks:
+		r.spare = append(r.spare, s.buf[:0])
+	}
+	if i == r.cur {
+		r.cur = -1
+	}
+	r.segs[i] = segment{}
+	r.freeSegs = append(r.freeSegs, i)
+}
+
+// get returns the record and bytes (aliasing the segment) of packet seq.
 func (r *ring) get(seq uint64) (*record, []byte, bool) {
 	if seq < r.first || seq >= r.next {
 		return nil, nil, false
 	}
 	rec := &r.recs[seq&r.mask]
-	off := rec.pos % uint64(len(r.arena))
-	return rec, r.arena[off : off+uint64(rec.capLen)], true
+	buf := r.segs[rec.seg].buf
+	return rec, buf[rec.off : rec.off+rec.capLen : rec.off+rec.capLen], true
 }
 
 // frame returns a copy of packet seq.

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	be "encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -388,5 +390,126 @@ func TestTUISignals(t *testing.T) {
 			t.Errorf("run %d (%v): no summary; stderr:\n%s", i, sig, s.errText())
 		}
 		requireNothingAttached(t, pair)
+	}
+}
+
+// TestTUIBulkTCPSave runs the live view on the sender's egress during a
+// bulk TCP transfer (64 KiB GSO frames, which the retention ring keeps in
+// the reader's batch buffers rather than copying them) and saves the ring:
+// every saved data segment carries exactly the bytes sent at its sequence
+// number, so no buffer was reused while the ring still showed it.
+func TestTUIBulkTCPSave(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "tcpdump")
+	pair := testutil.NewPair(t)
+	dir := t.TempDir()
+	ready := filepath.Join(t.TempDir(), "ready")
+	s := startScreen(t, dir, 120, 40, "ip", "netns", "exec", pair.NsB, binary, "-i", pair.IfB, "-Q", "out", "--ready-file", ready, "tcp")
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		if _, err := os.Stat(ready); err == nil {
+			return true
+		}
+		if !s.alive() {
+			t.Fatalf("bpftop-cap exited before it was ready; stderr:\n%s", s.errText())
+		}
+		return false
+	}, "bpftop-cap never became ready; screen:\n%s", stringer(s.text))
+
+	// The stream is a run of 8-byte big-endian words, each its own offset
+	// in the stream, so any segment says where it belongs.
+	const total = 48 << 20
+	sendStream(t, pair, "9600", total)
+	s.waitFor("the flow", contains(pair.AddrA+":9600"))
+	path, saved := saveFromScreen(t, s, dir)
+	s.keys("q")
+	s.waitExit()
+	if c := tcpdumpCount(t, path); c != saved {
+		t.Errorf("status says %d packets saved, tcpdump -r reads %d", saved, c)
+	}
+
+	segments, big, bytesSeen := 0, 0, 0
+	isn := int64(-1)
+	for i, f := range readPcap(t, path) {
+		pkt := gopacket.NewPacket(f.data, layers.LayerTypeEthernet, gopacket.NoCopy)
+		tcp, _ := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tcp == nil || tcp.DstPort != 9600 || len(tcp.Payload) < 16 || f.ci.CaptureLength != f.ci.Length {
+			continue
+		}
+		segments++
+		if f.ci.Length > 1514 {
+			big++
+		}
+		bytesSeen += len(tcp.Payload)
+		// The first whole word: its offset in the payload is where the
+		// stream offset (seq - isn - 1) is a multiple of 8.
+		start := -1
+		for k := range 8 {
+			w := int64(be.BigEndian.Uint64(tcp.Payload[k:]))
+			if w%8 == 0 && (isn < 0 || (int64(tcp.Seq)-isn-1+int64(k))&0xffffffff == w&0xffffffff) {
+				start = k
+				if isn < 0 {
+					isn = (int64(tcp.Seq) - 1 + int64(k) - w) & 0xffffffff
+				}
+				break
+			}
+		}
+		if start < 0 {
+			t.Fatalf("saved packet %d (seq %d, %d bytes): no word of the stream where it belongs", i, tcp.Seq, len(tcp.Payload))
+		}
+		for k := start; k+8 <= len(tcp.Payload); k += 8 {
+			want := (int64(tcp.Seq) - isn - 1 + int64(k)) & 0xffffffff
+			if got := int64(be.BigEndian.Uint64(tcp.Payload[k:])) & 0xffffffff; got != want {
+				t.Fatalf("saved packet %d (seq %d): byte %d reads stream offset %d, want %d", i, tcp.Seq, k, got, want)
+			}
+		}
+	}
+	if segments == 0 || big == 0 {
+		t.Fatalf("%d data segments saved, %d of them GSO frames; want some of both", segments, big)
+	}
+	t.Logf("%d packets saved, %d data segments (%d GSO frames) checked, %d of %d stream bytes; %s",
+		saved, segments, big, bytesSeen, total, strings.TrimSpace(s.errText()))
+}
+
+// sendStream sends total bytes over one TCP connection from namespace B to
+// A's port, each 8-byte word holding its offset in the stream, and waits
+// until A has received them all.
+func sendStream(t *testing.T, pair *testutil.Pair, port string, total int) {
+	t.Helper()
+	var ln net.Listener
+	if err := testutil.InNetns(pair.NsA, func() (err error) {
+		ln, err = net.Listen("tcp4", net.JoinHostPort(pair.AddrA, port))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- 0
+			return
+		}
+		n, _ := io.Copy(io.Discard, c)
+		c.Close()
+		done <- n
+	}()
+	var c net.Conn
+	if err := testutil.InNetns(pair.NsB, func() (err error) {
+		c, err = net.Dial("tcp4", net.JoinHostPort(pair.AddrA, port))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, total)
+	for off := 0; off+8 <= total; off += 8 {
+		be.BigEndian.PutUint64(buf[off:], uint64(off))
+	}
+	if _, err := c.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if n := <-done; n != int64(total) {
+		t.Fatalf("server got %d of %d bytes", n, total)
 	}
 }
