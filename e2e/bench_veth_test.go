@@ -172,9 +172,9 @@ var conditions = []struct {
 	{"tcpdump -w -s 128 (sender egress)", "tcpdump", false, []string{"-Q", "out", "-s", "128"}, 1, true},
 	// Whole frames to /dev/null (a later -w wins, for both tools): what
 	// the capture keeps when no file system limits it, with the default
-	// ring and with a bigger one.
+	// ring and with a smaller one.
 	{"bpftop-cap -w /dev/null (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "-w", "/dev/null", "--force"}, 1, true},
-	{"bpftop-cap -w /dev/null --perf-buffer 32MiB (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "-w", "/dev/null", "--force", "--perf-buffer", "32MiB"}, 1, true},
+	{"bpftop-cap -w /dev/null --perf-buffer 8MiB (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "-w", "/dev/null", "--force", "--perf-buffer", "8MiB"}, 1, true},
 	{"tcpdump -w /dev/null (sender egress)", "tcpdump", false, []string{"-Q", "out", "-w", "/dev/null"}, 1, true},
 }
 
