@@ -173,3 +173,30 @@ func BenchmarkEngineBigFrames(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFlowPacketsRefresh is the live view's packet list refreshing
+// (1000 rows) while its flow gets 50 new packets between refreshes (1000
+// packets/s at 20 refreshes a second).
+func BenchmarkFlowPacketsRefresh(b *testing.B) {
+	e := NewEngine(Config{})
+	base := time.Unix(1_700_000_000, 0)
+	frame := udpFrame(b, 5000, 200)
+	n := 0
+	add := func(k int) {
+		for range k {
+			e.Add(Frame{TS: base.Add(time.Duration(n) * time.Millisecond), Data: frame, OrigLen: len(frame)})
+			n++
+		}
+	}
+	add(2000)
+	id := e.Flows(SortBytes, "", base)[0].ID
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		add(50)
+		b.StartTimer()
+		if len(e.FlowPackets(id, 1000)) != 1000 {
+			b.Fatal("short list")
+		}
+	}
+}

@@ -41,6 +41,12 @@ type Engine struct {
 	truncated, malformed, unsupported, panics uint64
 	lost, dropped                             uint64
 	disp                                      *displayFilter
+
+	// FlowPackets' views of the packets of flow viewFlow, by sequence
+	// number. viewMu guards them (taken before mu).
+	viewMu    sync.Mutex
+	viewFlow  uint64
+	viewCache map[uint64]PacketView
 	ifnames                                   map[int]string
 	texts                                     []flowText // by flow slot
 }
@@ -475,6 +481,10 @@ type PacketView struct {
 // FlowPackets returns up to max of the newest retained packets of flow id,
 // oldest first. It works for flows already evicted from the flow table
 // (by scanning the ring) as long as their packets are retained.
+//
+// A retained packet never changes, so its view is kept from one call to
+// the next (for the last flow asked about): a view refreshed many times a
+// second decodes only the packets that came in since.
 func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 	if max <= 0 {
 		return nil
@@ -484,6 +494,13 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 		rec record
 		sum Summary
 	}
+	e.viewMu.Lock()
+	defer e.viewMu.Unlock()
+	if e.viewFlow != id || e.viewCache == nil {
+		e.viewFlow, e.viewCache = id, map[uint64]PacketView{}
+	}
+	cache := e.viewCache
+
 	e.mu.Lock()
 	var seqs []uint64
 	if f := e.flows.byID(id); f != nil {
@@ -494,19 +511,22 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 	if e.view == nil && len(seqs) > 0 {
 		e.view = NewDecoder()
 	}
-	items := make([]item, len(seqs))
-	for i, seq := range seqs {
+	var items []item
+	for _, seq := range seqs {
+		if _, ok := cache[seq]; ok {
+			continue
+		}
 		rec, data, _ := e.ring.get(seq)
-		items[i].seq, items[i].rec = seq, *rec
-		e.view.Decode(data, int(rec.origLen), &items[i].sum)
+		items = append(items, item{seq: seq, rec: *rec})
+		it := &items[len(items)-1]
+		e.view.Decode(data, int(rec.origLen), &it.sum)
 	}
 	e.mu.Unlock()
 
-	out := make([]PacketView, len(items))
 	for i := range items {
 		it := &items[i]
 		ts := fromUnixNano(it.rec.ts)
-		out[i] = PacketView{
+		cache[it.seq] = PacketView{
 			Seq:     it.seq,
 			TS:      ts,
 			Dir:     it.rec.dir,
@@ -518,6 +538,19 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 			Dst:     it.sum.Dst(),
 			Info:    it.sum.Info(),
 			Line:    it.sum.Line(ts),
+		}
+	}
+	out := make([]PacketView, len(seqs))
+	for i, seq := range seqs {
+		out[i] = cache[seq]
+	}
+	// Keep only what this call returned: older views are of packets that
+	// left the list (or the ring).
+	if len(cache) > len(seqs) {
+		for seq := range cache {
+			if len(seqs) == 0 || seq < seqs[0] {
+				delete(cache, seq)
+			}
 		}
 	}
 	return out

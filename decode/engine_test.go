@@ -2,6 +2,8 @@ package decode
 
 import (
 	"bytes"
+	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -321,5 +323,40 @@ func TestEngineCopiesData(t *testing.T) {
 	}
 	if f, ok := e.Packet(1); !ok || !bytes.Equal(f.Data, orig) {
 		t.Fatal("ring did not copy the frame")
+	}
+}
+
+// TestFlowPacketsCache: the views FlowPackets keeps between calls are
+// those a fresh call would build, whatever came in, left the ring, or was
+// asked for (another flow, another max) in between.
+func TestFlowPacketsCache(t *testing.T) {
+	e := NewEngine(Config{MaxFlows: 4, RingBytes: 4096})
+	rng := rand.New(rand.NewPCG(3, 4))
+	var ids []uint64
+	for step := range 400 {
+		for range rng.IntN(5) {
+			i := rng.IntN(3)
+			e.Add(Frame{TS: testTS.Add(time.Duration(step) * time.Millisecond), Dir: DirIn, Data: udpFrame(t, uint16(1+i), 10+rng.IntN(300))})
+		}
+		if len(ids) == 0 || step%50 == 0 {
+			ids = ids[:0]
+			for _, f := range e.Flows(SortBytes, "", testTS) {
+				ids = append(ids, f.ID)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		id, max := ids[rng.IntN(len(ids))], 1+rng.IntN(20)
+		got := e.FlowPackets(id, max)
+		e.viewMu.Lock()
+		e.viewCache = nil
+		e.viewMu.Unlock()
+		if want := e.FlowPackets(id, max); !reflect.DeepEqual(got, want) {
+			t.Fatalf("step %d, flow %d, max %d: from the cache\n%+v\nfresh\n%+v", step, id, max, got, want)
+		}
+		if len(e.viewCache) > max {
+			t.Fatalf("step %d: the cache holds %d views for a list of %d", step, len(e.viewCache), max)
+		}
 	}
 }
