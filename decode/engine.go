@@ -47,8 +47,8 @@ type Engine struct {
 	viewMu    sync.Mutex
 	viewFlow  uint64
 	viewCache map[uint64]PacketView
-	ifnames                                   map[int]string
-	texts                                     []flowText // by flow slot
+	ifnames   map[int]string
+	texts     []flowText // by flow slot
 }
 
 // NewEngine returns an Engine bounded by cfg.
