@@ -42,13 +42,14 @@ type Engine struct {
 	lost, dropped                             uint64
 	disp                                      *displayFilter
 
+	ifnames map[int]string
+	texts   []flowText // by flow slot
+
 	// FlowPackets' views of the packets of flow viewFlow, by sequence
 	// number. viewMu guards them (taken before mu).
 	viewMu    sync.Mutex
 	viewFlow  uint64
 	viewCache map[uint64]PacketView
-	ifnames   map[int]string
-	texts     []flowText // by flow slot
 }
 
 // NewEngine returns an Engine bounded by cfg.
