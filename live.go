@@ -40,7 +40,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	eng := decode.NewEngine(engineConfig(o))
-	sess, err := capture.Open(captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.PossibleCPUs())))
+	sess, err := capture.Open(captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.OnlineCPUs())))
 	if err != nil {
 		return err
 	}

@@ -87,14 +87,21 @@ func newPollSet(events *ebpf.Map) (m *mmapRings, err error) {
 	return m, nil
 }
 
-// openMmapRings opens one perf event per possible CPU, maps its ring of
-// perCPU bytes (rounded up to a power of two pages) and puts it in events.
-func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err error) {
-	page := os.Getpagesize()
+// ringPages is the data pages of a perf ring of perCPU bytes: a power of
+// two, as the kernel wants.
+func ringPages(perCPU, page int) int {
 	pages := 1
 	for pages*page < perCPU {
 		pages *= 2
 	}
+	return pages
+}
+
+// openMmapRings opens one perf event per possible CPU, maps its ring of
+// perCPU bytes (rounded up to a power of two pages) and puts it in events.
+func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err error) {
+	page := os.Getpagesize()
+	pages := ringPages(perCPU, page)
 	if m, err = newPollSet(events); err != nil {
 		return nil, err
 	}

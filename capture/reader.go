@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,19 +61,43 @@ func ScalePerCPU(perCPU, total, cpus int) int {
 	return perCPU
 }
 
-// PossibleCPUs is the number of CPUs the perf rings are made for (one per
-// possible CPU; 1 if the kernel does not say).
-func PossibleCPUs() int {
-	n, err := ebpf.PossibleCPU()
-	if err != nil || n < 1 {
-		return 1
+// OnlineCPUs is the number of CPUs the perf rings are made for: one per
+// CPU online (a CPU that is possible but offline gets none). It falls back
+// to the possible CPUs, then to 1, if the kernel does not say.
+func OnlineCPUs() int {
+	if b, err := os.ReadFile("/sys/devices/system/cpu/online"); err == nil {
+		if n := countCPUList(strings.TrimSpace(string(b))); n > 0 {
+			return n
+		}
+	}
+	if n, err := ebpf.PossibleCPU(); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
+
+// countCPUList counts the CPUs in a kernel CPU list such as "0-3,6,8-11";
+// 0 if it does not parse.
+func countCPUList(s string) int {
+	n := 0
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := a, error(nil)
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a {
+			return 0
+		}
+		n += b - a + 1
 	}
 	return n
 }
 
 func (o *Options) defaults() {
 	if o.PerCPUBuffer <= 0 {
-		o.PerCPUBuffer = ScalePerCPU(DefaultPerCPUBuffer, DefaultTotalBuffer, PossibleCPUs())
+		o.PerCPUBuffer = ScalePerCPU(DefaultPerCPUBuffer, DefaultTotalBuffer, OnlineCPUs())
 	}
 	if o.Watermark <= 0 {
 		o.Watermark = o.PerCPUBuffer / 32
@@ -143,16 +169,18 @@ func newPoolReader(opts Options) *Reader {
 	return &Reader{opts: opts, clock: NewClock(), pool: newBatchPool(opts.Batches, opts.BatchPackets, opts.BatchBytes)}
 }
 
-// Close releases the perf rings. Run closes them itself when it returns.
-// PerCPUBuffer returns the size of each CPU's perf ring, or 0 when the
-// reader reads a BPF ring buffer.
+// PerCPUBuffer returns the size of each CPU's perf ring (what was asked
+// for, rounded up to a power of two pages as the kernel wants), or 0 when
+// the reader reads a BPF ring buffer.
 func (r *Reader) PerCPUBuffer() int {
 	if r.mm != nil && r.mm.rb != nil {
 		return 0
 	}
-	return r.opts.PerCPUBuffer
+	page := os.Getpagesize()
+	return page * ringPages(r.opts.PerCPUBuffer, page)
 }
 
+// Close releases the perf rings. Run closes them itself when it returns.
 func (r *Reader) Close() error {
 	var err error
 	r.closeOnce.Do(func() {

@@ -331,3 +331,14 @@ func TestScalePerCPU(t *testing.T) {
 		}
 	}
 }
+
+func TestCountCPUList(t *testing.T) {
+	for s, want := range map[string]int{"0": 1, "0-1": 2, "0-3,6,8-11": 9, "": 0, "0-": 0, "3-1": 0, "x": 0, "0,,1": 0} {
+		if got := countCPUList(s); got != want {
+			t.Errorf("countCPUList(%q) = %d, want %d", s, got, want)
+		}
+	}
+	if n := OnlineCPUs(); n < 1 {
+		t.Errorf("OnlineCPUs() = %d", n)
+	}
+}

@@ -104,9 +104,17 @@ func (r *ring) fill() float64 {
 func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir Dir, flowID, prevSeq uint64) uint64 {
 	data = data[:min(len(data), r.size)]
 	n := len(data)
+	if n > r.chunk {
+		// A segment of its own, freed with the packet.
+		seg := r.newChunk(n)
+		r.segs[seg].buf = append(r.segs[seg].buf, data...)
+		seq := r.add(seg, 0, n, origLen, ts, ifindex, dir, flowID, prevSeq)
+		r.unpin(seg)
+		return seq
+	}
 	if r.cur < 0 || len(r.segs[r.cur].buf)+n > cap(r.segs[r.cur].buf) {
 		r.unpin(r.cur)
-		r.cur = r.newChunk(max(n, r.chunk))
+		r.cur = r.newChunk(r.chunk)
 	}
 	s := &r.segs[r.cur]
 	off := len(s.buf)
@@ -186,10 +194,14 @@ func (r *ring) newSeg(buf []byte, release func()) int32 {
 }
 
 // makeRoom evicts the oldest packets until a new segment of n bytes fits
-// in the budget (or nothing is left to evict).
+// in the budget (or nothing is left to evict; then the chunk being filled,
+// empty, is given up too).
 func (r *ring) makeRoom(n int) {
 	for r.held+n > r.size && r.first < r.next {
 		r.evictOldest()
+	}
+	if r.held+n > r.size && r.cur >= 0 && r.segs[r.cur].live == 0 {
+		r.unpin(r.cur)
 	}
 }
 

@@ -22,6 +22,9 @@ func newLentBatch(t *testing.T, capacity int, sizes []int, first int) *lentBatch
 	for i, n := range sizes {
 		data := udpFrame(t, uint16(first+i), n)
 		data[len(data)-1] = byte(first + i)
+		if len(b.buf)+len(data) > cap(b.buf) {
+			break // the frames must stay in buf
+		}
 		off := len(b.buf)
 		b.buf = append(b.buf, data...)
 		b.frames = append(b.frames, Frame{TS: testTS.Add(time.Duration(first+i) * time.Microsecond), OrigLen: len(data), Data: b.buf[off:len(b.buf):len(b.buf)]})
@@ -132,9 +135,6 @@ func TestRingRandom(t *testing.T) {
 					sizes[i] = rng.IntN(1500)
 				}
 				b := newLentBatch(t, 2<<10+rng.IntN(32<<10), sizes, step)
-				if len(b.buf) > cap(b.buf) {
-					continue
-				}
 				for _, f := range b.frames {
 					want[next] = bytes.Clone(f.Data)
 					next++
@@ -157,11 +157,61 @@ func TestRingRandom(t *testing.T) {
 			}
 			for _, b := range batches {
 				gone := st.RingPackets == 0 || st.FirstSeq > lastSeqOf[b]
-				copied := !e.worthLending(b.buf)
+				copied := len(b.frames) == 0 || !e.worthLending(len(b.buf), cap(b.buf))
 				if b.released > 1 || (b.released == 1) != (gone || copied) {
 					t.Fatalf("round %d step %d: a batch released %d times (its packets gone: %v, copied: %v)", round, step, b.released, gone, copied)
 				}
 			}
 		}
+	}
+}
+
+// TestRingBigFrameThenLend: a copied frame bigger than a chunk gets a
+// segment of its own, freed with it; it must not stay counted against the
+// budget once evicted, or every later lent batch would push the ring over
+// its budget and evict all that came before (found in review).
+func TestRingBigFrameThenLend(t *testing.T) {
+	const ringBytes = 16 << 10 // chunks of 1 KiB, lent buffers up to 4 KiB
+	e := NewEngine(Config{RingBytes: ringBytes})
+	big := udpFrame(t, 1, 15000-42)
+	e.Add(Frame{TS: testTS, OrigLen: len(big), Data: big})
+	for i := range 3 {
+		b := newLentBatch(t, 4<<10, []int{2000 - 42, 2000 - 42}, 10+2*i)
+		if !e.worthLending(len(b.buf), cap(b.buf)) {
+			t.Fatal("batch not worth lending")
+		}
+		e.AddBatch(b.frames, b.buf, b.release)
+		if e.ring.held > ringBytes {
+			t.Errorf("after batch %d: ring holds %d bytes of a %d budget", i, e.ring.held, ringBytes)
+		}
+	}
+	if n := e.ring.count(); n != 6 {
+		t.Errorf("%d packets retained, want the 6 of the three batches", n)
+	}
+}
+
+// TestAddBatchJudgesFramesNotBuffer: a batch cut short (-c reached after
+// one packet) is copied, not lent: lending would hold the whole buffer's
+// capacity for one packet and evict many (found in review).
+func TestAddBatchJudgesFramesNotBuffer(t *testing.T) {
+	const ringBytes = 64 << 10 // chunks of 4 KiB, lent buffers up to 16 KiB
+	e := NewEngine(Config{RingBytes: ringBytes})
+	small := udpFrame(t, 1, 100)
+	e.Add(Frame{TS: testTS, OrigLen: len(small), Data: small})
+	sizes := make([]int, 8)
+	for i := range sizes {
+		sizes[i] = 2000 - 42
+	}
+	for i := range 3 { // 3 x 16 KiB lent + a 4 KiB chunk: 52 KiB
+		b := newLentBatch(t, 16<<10, sizes, 100+10*i)
+		e.AddBatch(b.frames, b.buf, b.release)
+	}
+	if e.Stats(testTS).RingEvicted != 0 {
+		t.Fatal("setup evicted")
+	}
+	last := newLentBatch(t, 16<<10, sizes, 200)
+	e.AddBatch(last.frames[:1], last.buf, last.release)
+	if st := e.Stats(testTS); st.RingEvicted != 0 || last.released != 1 {
+		t.Errorf("adding 1 packet evicted %d (held %d of %d), its batch released %d times", st.RingEvicted, e.ring.held, ringBytes, last.released)
 	}
 }
