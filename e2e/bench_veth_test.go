@@ -162,6 +162,9 @@ var conditions = []struct {
 	{"tcpdump -w (sender egress)", "tcpdump", false, []string{"-Q", "out"}, 1, false},
 	{"bpftop-cap -w --ringbuf 64MiB (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "--ringbuf", "64MiB"}, 1, false},
 	{"bpftop-cap live view in a terminal (tc, sender egress)", "bpftop-cap-tui", false, []string{"-Q", "out"}, 1, false},
+	// One ring buffer for all CPUs: a bulk flow fills one CPU's perf ring
+	// while the kernel leaves the reader waiting.
+	{"bpftop-cap live view --ringbuf 128MiB (tc, sender egress)", "bpftop-cap-tui", false, []string{"-Q", "out", "--ringbuf", "128MiB"}, 1, true},
 	{"bpftop-cap -w (tc, receiver ingress)", "bpftop-cap", true, []string{"-Q", "in"}, 1, false},
 	{"bpftop-cap -w (XDP, receiver)", "bpftop-cap", true, []string{"--xdp"}, 1, false},
 	{"bpftop-cap -w '" + rareFilter + "' (1%, in the kernel)", "bpftop-cap", false, []string{"-Q", "out", rareFilter}, 0.01, false},
