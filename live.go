@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 	if _, err := capture.Precheck(o.ifaces...); err != nil {
 		return err
 	}
+	liveGC()
 	eng := decode.NewEngine(engineConfig(o))
 	sess, err := capture.Open(captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.OnlineCPUs())))
 	if err != nil {
@@ -169,6 +171,20 @@ func live(o *options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("detach: %w", detachErr)
 	}
 	return nil
+}
+
+// liveGCPercent is the garbage collector's target for the live view,
+// unless GOGC says otherwise. Its heap is mostly long-lived buffers (the
+// retention ring, the capture's batches) and it makes little garbage, so
+// collecting when the heap grows by a quarter rather than doubles costs
+// little CPU and keeps the RSS near what is live: on a bulk TCP stream,
+// 148-149 MiB peak instead of 242-250 (two runs each).
+const liveGCPercent = 25
+
+func liveGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(liveGCPercent)
+	}
 }
 
 // liveFile loads a saved capture (-r FILE, no -w) into a decode.Engine and
