@@ -135,8 +135,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	})
 	var readyErr error
 	if o.readyFile != "" {
-		if readyErr = os.WriteFile(o.readyFile, []byte(fmt.Sprintln(os.Getpid())), 0o600); readyErr != nil {
-			readyErr = fmt.Errorf("write ready file: %w", readyErr)
+		if readyErr = writeReadyFile(o.readyFile); readyErr != nil {
 			stop()
 		}
 	}
@@ -233,4 +232,19 @@ func sizeString(n int) string {
 		return strconv.Itoa(n>>10) + "KiB"
 	}
 	return strconv.Itoa(n) + "B"
+}
+
+// writeReadyFile creates path holding our PID, whole or not at all (it is
+// written beside it and renamed): a script that sees the file can read
+// the PID at once.
+func writeReadyFile(path string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	return nil
 }

@@ -136,8 +136,8 @@ func live(o *options, stdout, stderr io.Writer) error {
 		SaveTag:       strings.Join(sess.Names(), "_"),
 	})
 	if o.readyFile != "" {
-		if err := os.WriteFile(o.readyFile, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
-			cancel(fmt.Errorf("write ready file: %w", err))
+		if err := writeReadyFile(o.readyFile); err != nil {
+			cancel(err)
 		}
 	}
 	runErr := runView(ctx, model, tty)

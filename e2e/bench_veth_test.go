@@ -203,8 +203,7 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) c
 		argv := append([]string{"ip", "netns", "exec", ns, binary, "-i", ifname, "--ready-file", ready}, strings.Fields(strings.Join(cond.args, " "))...)
 		scr = startScreen(t, dir, 120, 40, argv...)
 		testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "live view not ready: %s", stringer(scr.errText))
-		b, _ := os.ReadFile(ready)
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		pid = readyPID(t, ready)
 	case "bpftop-cap":
 		ready := filepath.Join(dir, "ready")
 		args := append([]string{"-i", ifname, "-w", filepath.Join(dir, "o.pcap"), "--ready-file", ready}, strings.Fields(strings.Join(cond.args, " "))...)

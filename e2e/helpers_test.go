@@ -269,3 +269,16 @@ func requireNothingAttached(t *testing.T, pair *testutil.Pair) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// readyPID returns the PID in a --ready-file that exists. It fails the
+// test rather than return a PID of 0 or less, which kill(2) would take to
+// mean our own process group.
+func readyPID(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || perr != nil || pid <= 0 {
+		t.Fatalf("ready file %s: %q (%v)", path, b, err)
+	}
+	return pid
+}

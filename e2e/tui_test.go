@@ -379,8 +379,7 @@ func TestTUISignals(t *testing.T) {
 		s := startScreen(t, t.TempDir(), 100, 30, "ip", "netns", "exec", pair.NsA, binary, "-i", pair.IfA, "--ready-file", ready)
 		testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil },
 			"run %d: not ready; stderr:\n%s", i, stringer(s.errText))
-		b, _ := os.ReadFile(ready)
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		pid := readyPID(t, ready)
 		s.waitFor("the view", contains("Flows"))
 		if err := syscall.Kill(pid, sig); err != nil {
 			t.Fatal(err)
