@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -24,40 +21,7 @@ func TestGSOFrames(t *testing.T) {
 	p := start(t, pair.NsB, binary, "-i", pair.IfB, "-Q", "out", "-w", out, "--ready-file", ready, "tcp")
 	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready:\n%s", p.stderr)
 
-	var ln net.Listener
-	if err := testutil.InNetns(pair.NsA, func() (err error) {
-		ln, err = net.Listen("tcp4", net.JoinHostPort(pair.AddrA, "9500"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- 0
-			return
-		}
-		n, _ := io.Copy(io.Discard, c)
-		c.Close()
-		done <- n
-	}()
-	var c net.Conn
-	if err := testutil.InNetns(pair.NsB, func() (err error) {
-		c, err = net.Dial("tcp4", net.JoinHostPort(pair.AddrA, "9500"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	const total = 4 << 20
-	if _, err := c.Write(bytes.Repeat([]byte("gso "), total/4)); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
-	if n := <-done; n != total {
-		t.Fatalf("server got %d of %d bytes", n, total)
-	}
+	sendStream(t, pair, "9500", 4<<20)
 	if err := p.stop(t, syscall.SIGINT); err != nil {
 		t.Fatalf("exit: %v\n%s", err, p.stderr)
 	}

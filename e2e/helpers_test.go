@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	be "encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -281,4 +282,48 @@ func readyPID(t *testing.T, path string) int {
 		t.Fatalf("ready file %s: %q (%v)", path, b, err)
 	}
 	return pid
+}
+
+// sendStream sends total bytes over one TCP connection from namespace B to
+// A's port, each 8-byte word holding its offset in the stream, and waits
+// until A has received them all.
+func sendStream(t *testing.T, pair *testutil.Pair, port string, total int) {
+	t.Helper()
+	var ln net.Listener
+	if err := testutil.InNetns(pair.NsA, func() (err error) {
+		ln, err = net.Listen("tcp4", net.JoinHostPort(pair.AddrA, port))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- 0
+			return
+		}
+		n, _ := io.Copy(io.Discard, c)
+		c.Close()
+		done <- n
+	}()
+	var c net.Conn
+	if err := testutil.InNetns(pair.NsB, func() (err error) {
+		c, err = net.Dial("tcp4", net.JoinHostPort(pair.AddrA, port))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, total)
+	for off := 0; off+8 <= total; off += 8 {
+		be.BigEndian.PutUint64(buf[off:], uint64(off))
+	}
+	if _, err := c.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if n := <-done; n != int64(total) {
+		t.Fatalf("server got %d of %d bytes", n, total)
+	}
 }
