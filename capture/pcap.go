@@ -46,8 +46,12 @@ type PcapWriter struct {
 }
 
 // pcapBufferSize is the write size: big enough that the write calls cost
-// little per packet.
-const pcapBufferSize = 1 << 20
+// little per packet, small enough to be still in the CPU's cache when the
+// kernel copies it into the file's pages. Writing 1442-byte packets to a
+// tmpfs (five 5 s runs each, interleaved), total CPU per million packets
+// had a median of 1.44 s with 256 KiB, 1.62 with 128 KiB and 1.71 with
+// 1 MiB, which also swung from 1.18 to 2.53.
+const pcapBufferSize = 256 << 10
 
 // NewPcapWriter writes the file header of a nanosecond pcap of the given
 // link type (as in the file header, upper FCS bits included) and snaplen.
