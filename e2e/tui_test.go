@@ -169,6 +169,25 @@ func saveFromScreen(t *testing.T, s *screen, dir string) (string, int) {
 	return path, n
 }
 
+// startLiveView runs the live view with args in namespace ns, in a 120x40
+// screen working in dir, and waits until it is capturing.
+func startLiveView(t *testing.T, dir, ns string, args ...string) *screen {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	argv := append([]string{"ip", "netns", "exec", ns, binary, "--ready-file", ready}, args...)
+	s := startScreen(t, dir, 120, 40, argv...)
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		if _, err := os.Stat(ready); err == nil {
+			return true
+		}
+		if !s.alive() {
+			t.Fatalf("bpftop-cap exited before it was ready; stderr:\n%s", s.errText())
+		}
+		return false
+	}, "bpftop-cap never became ready; screen:\n%s", stringer(s.text))
+	return s
+}
+
 // TestTUILive runs the live view in a terminal on the veth pair: the flow of
 // tagged datagrams shows up, drilling into it shows the payload in hex, w
 // saves the ring to a pcap that tcpdump reads and that holds every
@@ -184,17 +203,7 @@ func TestTUILive(t *testing.T) {
 func testTUILive(t *testing.T, format string) {
 	pair := testutil.NewPair(t)
 	dir := t.TempDir()
-	ready := filepath.Join(t.TempDir(), "ready")
-	s := startScreen(t, dir, 120, 40, "ip", "netns", "exec", pair.NsA, binary, "-i", pair.IfA, "--ready-file", ready, "--format", format)
-	testutil.Eventually(t, 10*time.Second, func() bool {
-		if _, err := os.Stat(ready); err == nil {
-			return true
-		}
-		if !s.alive() {
-			t.Fatalf("bpftop-cap exited before it was ready; stderr:\n%s", s.errText())
-		}
-		return false
-	}, "bpftop-cap never became ready; screen:\n%s", stringer(s.text))
+	s := startLiveView(t, dir, pair.NsA, "-i", pair.IfA, "--format", format)
 	if left, _ := testutil.Attached(pair.NsA, pair.IfA); len(left) == 0 {
 		t.Fatalf("bpftop-cap is ready but nothing is attached to %s", pair.IfA)
 	}
@@ -401,17 +410,7 @@ func TestTUIBulkTCPSave(t *testing.T) {
 	testutil.RequireTool(t, "tcpdump")
 	pair := testutil.NewPair(t)
 	dir := t.TempDir()
-	ready := filepath.Join(t.TempDir(), "ready")
-	s := startScreen(t, dir, 120, 40, "ip", "netns", "exec", pair.NsB, binary, "-i", pair.IfB, "-Q", "out", "--ready-file", ready, "tcp")
-	testutil.Eventually(t, 10*time.Second, func() bool {
-		if _, err := os.Stat(ready); err == nil {
-			return true
-		}
-		if !s.alive() {
-			t.Fatalf("bpftop-cap exited before it was ready; stderr:\n%s", s.errText())
-		}
-		return false
-	}, "bpftop-cap never became ready; screen:\n%s", stringer(s.text))
+	s := startLiveView(t, dir, pair.NsB, "-i", pair.IfB, "-Q", "out", "tcp")
 
 	// The stream is a run of 8-byte big-endian words, each its own offset
 	// in the stream, so any segment says where it belongs.
