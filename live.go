@@ -366,11 +366,10 @@ func (o *options) ringBufBytes() uint32 {
 	return 0
 }
 
-// liveDefaultPerfBuffer is the live view's per-CPU perf ring: larger than
-// headless mode's, since decoding and the screen compete for the CPU and
-// the ring must absorb their pauses.
-// On machines with more than four CPUs it is smaller, so that all the
-// rings together stay within liveTotalPerfBuffer (capture.ScalePerCPU).
+// liveDefaultPerfBuffer is the live view's per-CPU perf ring: the same as
+// headless mode's, but it stays whole on machines with up to four CPUs
+// (liveTotalPerfBuffer in all, capture.ScalePerCPU), since decoding and
+// the screen compete for the CPU and the rings must absorb their pauses.
 const (
 	liveDefaultPerfBuffer = 32 << 20
 	liveTotalPerfBuffer   = 128 << 20

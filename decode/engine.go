@@ -26,7 +26,8 @@ type Config struct {
 
 // Engine decodes frames, keeps the flow table, the retention ring and the
 // counters. Add is meant for one producer goroutine; the view methods may
-// be called concurrently from another (one mutex guards everything).
+// be called concurrently from another (mu guards everything but
+// FlowPackets' cache).
 type Engine struct {
 	mu    sync.Mutex
 	cfg   Config
