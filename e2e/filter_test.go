@@ -96,7 +96,7 @@ func TestKernelFilter(t *testing.T) {
 			// (the same count over five polls 10 ms apart).
 			last, same := -1, 0
 			testutil.Eventually(t, 10*time.Second, func() bool {
-				n := len(readPcap(t, all))
+				n := len(readGrowingPcap(t, all))
 				if n == last && n > 0 {
 					same++
 				} else {

@@ -57,7 +57,7 @@ func TestHeadlessCapture(t *testing.T) {
 			// Wait until tcpdump has them all (it writes each packet with -U),
 			// then stop both.
 			testutil.Eventually(t, 10*time.Second, func() bool {
-				return len(byTag(t, readPcap(t, theirs), "tcpdump")) == len(sizes)
+				return len(byTag(t, readGrowingPcap(t, theirs), "tcpdump")) == len(sizes)
 			}, "tcpdump did not see all %d datagrams", len(sizes))
 			if err := bc.stop(t, syscall.SIGINT); err != nil {
 				t.Fatalf("bpftop-cap exit: %v\n%s", err, bc.stderr)

@@ -185,19 +185,35 @@ type frame struct {
 // readPcap reads every packet of a pcap file with pcapgo.
 func readPcap(t *testing.T, path string) []frame {
 	t.Helper()
+	return readPcapFile(t, path, false)
+}
+
+// readGrowingPcap reads a capture another program is still writing: tcpdump
+// -U flushes whole packets, but a flush can reach the file in two writes, so
+// a half-written last record (or header) ends the read instead of failing it.
+func readGrowingPcap(t *testing.T, path string) []frame {
+	t.Helper()
+	return readPcapFile(t, path, true)
+}
+
+func readPcapFile(t *testing.T, path string, growing bool) []frame {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	r, err := pcapgo.NewReader(f)
+	if growing && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		return nil
+	}
 	if err != nil {
 		t.Fatalf("read %s: %v", path, err)
 	}
 	var out []frame
 	for {
 		data, ci, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || growing && errors.Is(err, io.ErrUnexpectedEOF) {
 			return out
 		}
 		if err != nil {
@@ -325,5 +341,38 @@ func sendStream(t *testing.T, pair *testutil.Pair, port string, total int) {
 	c.Close()
 	if n := <-done; n != int64(total) {
 		t.Fatalf("server got %d of %d bytes", n, total)
+	}
+}
+
+// TestReadGrowingPcap: a capture cut at any byte reads as the whole packets
+// before the cut, which is what a poll of tcpdump's -U file can see.
+func TestReadGrowingPcap(t *testing.T) {
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	if err := w.WriteFileHeader(65535, 1); err != nil {
+		t.Fatal(err)
+	}
+	var ends []int // file length after each packet
+	for i, n := range []int{60, 1400, 200} {
+		data := bytes.Repeat([]byte{byte(i)}, n)
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(1, 0), CaptureLength: n, Length: n}, data); err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, buf.Len())
+	}
+	path := filepath.Join(t.TempDir(), "g.pcap")
+	for cut := 0; cut <= buf.Len(); cut++ {
+		if err := os.WriteFile(path, buf.Bytes()[:cut], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, e := range ends {
+			if cut >= e {
+				want++
+			}
+		}
+		if got := len(readGrowingPcap(t, path)); got != want {
+			t.Fatalf("cut at %d: %d packets, want %d", cut, got, want)
+		}
 	}
 }
