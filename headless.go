@@ -36,6 +36,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	}
 	defer closeFile()
 
+	defer raisePriority(o, stderr)()
 	cfg := captureConfig(o, 0)
 	// No screen waits for a lone packet: reading below the rings'
 	// watermark five times a second, not twenty, costs less when idle.

@@ -41,6 +41,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	liveGC()
+	defer raisePriority(o, stderr)()
 	eng := decode.NewEngine(engineConfig(o))
 	sess, err := capture.Open(captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.OnlineCPUs())))
 	if err != nil {
@@ -356,6 +357,18 @@ func captureConfig(o *options, perfBuffer int) capture.Config {
 			RingBuf: o.ringBufBytes(),
 		},
 	}
+}
+
+// raisePriority applies --nice before the capture starts. The default is
+// best effort: without CAP_SYS_NICE the capture runs as it would have. A
+// --nice given and not applied says so, and the capture goes on.
+// The returned function gives the session's autogroup its value back.
+func raisePriority(o *options, stderr io.Writer) (restore func()) {
+	p, err := capture.RaisePriority(o.nice)
+	if err != nil && o.niceGiven {
+		fmt.Fprintf(stderr, "bpftop-cap: --nice %d not applied (%v); capturing at the priority it was started with\n", o.nice, err)
+	}
+	return p.Restore
 }
 
 // ringBufBytes is --ringbuf, or 0 (the perf rings).

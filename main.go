@@ -54,6 +54,8 @@ type options struct {
 	perfRead  string
 	ringBuf   string
 	maxFlows  int
+	nice      int
+	niceGiven bool // --nice was on the command line
 	filter    []string
 	prog      filter.Program // filter compiled; nil keeps everything
 }
@@ -96,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.perfBuf, "perf-buffer", "", "perf ring `size` per CPU (default 32MiB, less with more CPUs: 64MiB in all with -w, 128MiB for the live view); larger absorbs longer stalls")
 	fs.StringVar(&o.perfRead, "perf-reader", "mmap", "how to read the perf rings: mmap (in place, one copy per packet) or cilium (cilium/ebpf's perf.Reader)")
 	fs.StringVar(&o.ringBuf, "ringbuf", "", "write packets to one BPF ring buffer of `size` (such as 64MiB) shared by all CPUs instead of per-CPU perf rings (Linux 5.8+, 5.18+ with --xdp); --perf-buffer and --perf-reader then do not apply")
+	fs.IntVar(&o.nice, "nice", capture.DefaultNice, "scheduling priority while capturing, -20 to 19: ahead of the traffic's own programs, so that the rings are read before they fill (0 leaves it; below 0 needs CAP_SYS_NICE)")
 	fs.IntVar(&o.maxFlows, "max-flows", 65536, "flows the live view tracks before evicting the least recently seen")
 	fs.BoolVar(&o.demo, "demo", false, "make a private network namespace with a veth pair and realistic traffic, and capture it (root)")
 	fs.StringVar(&o.statsFile, "stats-file", "", "rewrite this `file` every second with the process's counters and memory use as JSON (soak tests, monitoring)")
@@ -124,6 +127,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.version {
 		return o, nil
+	}
+	fs.Visit(func(f *flag.Flag) { o.niceGiven = o.niceGiven || f.Name == "nice" })
+	if o.nice < -20 || o.nice > 19 {
+		return nil, usageErr("invalid --nice %d: must be -20 to 19", o.nice)
 	}
 	// With -r every positional word belongs to the filter expression.
 	if o.read == "" && !o.demo && len(o.ifaces) == 0 && len(positional) > 0 {

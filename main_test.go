@@ -45,6 +45,7 @@ func TestBadInput(t *testing.T) {
 		{"bad perf reader", []string{"lo", "--perf-reader", "magic", "-w", "x"}, 2, `invalid --perf-reader "magic"`},
 		{"bad format", []string{"lo", "--format", "json", "-w", "x"}, 2, `invalid --format "json"`},
 		{"bad max flows", []string{"lo", "--max-flows", "0"}, 2, `invalid --max-flows`},
+		{"bad nice", []string{"lo", "--nice", "40", "-w", "x"}, 2, `invalid --nice 40: must be -20 to 19`},
 		{"live view without a terminal", []string{"lo"}, 2, "live view needs a terminal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -52,7 +52,14 @@ type proc struct {
 
 func start(t *testing.T, ns, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: testutil.Cmd(ns, name, args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	return startCmd(t, testutil.Cmd(ns, name, args...))
+}
+
+// startCmd starts cmd as start does: stderr kept, killed at cleanup.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	name := cmd.Path
+	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

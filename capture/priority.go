@@ -1,0 +1,123 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultNice is the scheduling priority a capture raises itself to.
+//
+// The kernel program writes into the rings on the CPU that sends or
+// receives the packet, and the rings hold a few tens of milliseconds of a
+// fast stream. Packets are lost when the reader waits longer than that for
+// a CPU, which is what happens when the traffic's own programs keep every
+// CPU busy: with autogroups (the default on most distributions) each
+// session gets an equal share, and a reader that sleeps between wakeups is
+// not run soon enough. Measured on 2 CPUs, the live view on a veth pair
+// during a 5 s TCP stream of 10-16 Gbit/s between two local programs lost
+// packets in 5 of 5 runs at nice 0 (1131-19279 a run) and in none of 5 at
+// -10, the stream as fast.
+const DefaultNice = -10
+
+// Priority is what RaisePriority changed.
+type Priority struct {
+	Threads      int  // threads set to the nice value
+	Autogroup    bool // the session's autogroup set to it too
+	nice         int
+	oldAutogroup int
+}
+
+// RaisePriority sets the nice value of every thread of the process (threads
+// made later inherit it from the thread that makes them) and of the
+// session's autogroup, since between autogroups only the group's nice
+// counts. The group is the terminal session's: Restore gives it back its
+// own value when the capture ends (a kill -9 leaves the session raised
+// until it ends; with sudo's use_pty, Debian's default, the session is the
+// command's own). Below 0 needs CAP_SYS_NICE.
+func RaisePriority(nice int) (*Priority, error) {
+	p := &Priority{nice: nice}
+	if nice == 0 {
+		return p, nil
+	}
+	// A thread made while the list is walked may copy an old value from
+	// its maker, so walk until a pass finds no thread not yet set.
+	done := map[int]bool{}
+	for pass := 0; pass < 5; pass++ {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return p, err
+		}
+		fresh := 0
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil || done[tid] {
+				continue
+			}
+			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil {
+				if errors.Is(err, unix.ESRCH) {
+					continue // the thread ended
+				}
+				if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+					return p, fmt.Errorf("%w: nice %d needs CAP_SYS_NICE", ErrPrivileges, nice)
+				}
+				return p, fmt.Errorf("setpriority: %w", err)
+			}
+			done[tid] = true
+			fresh++
+		}
+		if fresh == 0 {
+			break
+		}
+	}
+	p.Threads = len(done)
+	if !autogroupsOn() {
+		return p, nil
+	}
+	old, err := autogroupNice()
+	if err != nil {
+		return p, err
+	}
+	if old <= nice {
+		return p, nil // already as high
+	}
+	if err := os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(nice)), 0); err != nil {
+		return p, fmt.Errorf("autogroup nice %d: %w", nice, err)
+	}
+	p.Autogroup, p.oldAutogroup = true, old
+	return p, nil
+}
+
+// Restore puts the autogroup's nice value back, unless something else
+// changed it meanwhile. The threads end with the process.
+func (p *Priority) Restore() {
+	if p == nil || !p.Autogroup {
+		return
+	}
+	if cur, err := autogroupNice(); err == nil && cur == p.nice {
+		_ = os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(p.oldAutogroup)), 0)
+	}
+	p.Autogroup = false
+}
+
+// autogroupNice reads the nice value of the process's autogroup from
+// /proc/self/autogroup ("/autogroup-123 nice 0").
+func autogroupNice() (int, error) {
+	b, err := os.ReadFile("/proc/self/autogroup")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 3 || f[1] != "nice" {
+		return 0, fmt.Errorf("unexpected /proc/self/autogroup: %q", b)
+	}
+	return strconv.Atoi(f[2])
+}
+func autogroupsOn() bool {
+	b, err := os.ReadFile("/proc/sys/kernel/sched_autogroup_enabled")
+	return err == nil && strings.TrimSpace(string(b)) == "1"
+}
