@@ -165,6 +165,9 @@ var conditions = []struct {
 	// One ring buffer for all CPUs: a bulk flow fills one CPU's perf ring
 	// while the kernel leaves the reader waiting.
 	{"bpftop-cap live view --ringbuf 128MiB (tc, sender egress)", "bpftop-cap-tui", false, []string{"-Q", "out", "--ringbuf", "128MiB"}, 1, true},
+	// The default raises the capture's priority (capture.DefaultNice);
+	// this is the live view without that.
+	{"bpftop-cap live view --nice 0 (tc, sender egress)", "bpftop-cap-tui", false, []string{"-Q", "out", "--nice", "0"}, 1, true},
 	{"bpftop-cap -w (tc, receiver ingress)", "bpftop-cap", true, []string{"-Q", "in"}, 1, false},
 	{"bpftop-cap -w (XDP, receiver)", "bpftop-cap", true, []string{"--xdp"}, 1, false},
 	{"bpftop-cap -w '" + rareFilter + "' (1%, in the kernel)", "bpftop-cap", false, []string{"-Q", "out", rareFilter}, 0.01, false},
@@ -179,6 +182,14 @@ var conditions = []struct {
 	{"bpftop-cap -w /dev/null (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "-w", "/dev/null", "--force"}, 1, true},
 	{"bpftop-cap -w /dev/null --perf-buffer 8MiB (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "-w", "/dev/null", "--force", "--perf-buffer", "8MiB"}, 1, true},
 	{"tcpdump -w /dev/null (sender egress)", "tcpdump", false, []string{"-Q", "out", "-w", "/dev/null"}, 1, true},
+}
+
+// ownSession runs cmd in a session of its own, as a capture started from a
+// terminal (or by sudo, with its use_pty) is: not in the test's, which
+// holds the sender.
+func ownSession(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return cmd
 }
 
 // measure runs one cell: start the capturer (if any), blast, stop it, and
@@ -207,11 +218,11 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) c
 	case "bpftop-cap":
 		ready := filepath.Join(dir, "ready")
 		args := append([]string{"-i", ifname, "-w", filepath.Join(dir, "o.pcap"), "--ready-file", ready}, strings.Fields(strings.Join(cond.args, " "))...)
-		p = start(t, ns, binary, args...)
+		p = startCmd(t, ownSession(testutil.Cmd(ns, binary, args...)))
 		testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready: %s", p.stderr)
 	case "tcpdump":
 		args := append([]string{"-i", ifname, "-nn", "-s", "262144", "-w", filepath.Join(dir, "t.pcap")}, strings.Fields(strings.Join(cond.args, " "))...)
-		p = start(t, ns, "tcpdump", args...)
+		p = startCmd(t, ownSession(testutil.Cmd(ns, "tcpdump", args...)))
 		testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(p.stderr.String(), "listening on") }, "tcpdump: %s", p.stderr)
 	}
 	start := time.Now()
@@ -297,7 +308,8 @@ func TestBenchVeth(t *testing.T) {
 		"pktgen, the issue's second generator: %s. "+
 		"`vs none` is the sender's rate relative to no capture (on veth the capture cost is paid on the sender's CPU, so a costly capture shows as a slower sender); "+
 		"kept/expected counts packets in the capturer's file against what a lossless capture of the sent packets would keep; "+
-		"CPU is the capturing process's user+system time (getrusage) per million packets sent; RSS is its peak. The files go to a tmpfs, so that the disk is not what is measured.\n\n", d, reps, kernelRelease(), runtime.NumCPU(), pktgenProbe())
+		"CPU is the capturing process's user+system time (getrusage) per million packets sent; RSS is its peak. The files go to a tmpfs, so that the disk is not what is measured. "+
+		"Each capturer runs in a session of its own, as one started from a terminal does, and bpftop-cap at its default priority (`--nice -10`: its threads and its session's autogroup; tcpdump at 0).\n\n", d, reps, kernelRelease(), runtime.NumCPU(), pktgenProbe())
 	// Start-up and stop cost CPU too, and the per-packet figures include it:
 	// measured alone, with no traffic (a cell that "sends" one packet).
 	startup := func(ci int) float64 {
