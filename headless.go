@@ -36,7 +36,6 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	}
 	defer closeFile()
 
-	defer raisePriority(o, stderr)()
 	cfg := captureConfig(o, 0)
 	// No screen waits for a lone packet: reading below the rings'
 	// watermark five times a second, not twenty, costs less when idle.
@@ -72,6 +71,8 @@ func headless(o *options, stdout, stderr io.Writer) error {
 
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopSignals()
+	restorePriority := raisePriority(o, stderr)
+	defer restorePriority()
 	// A closed pipe (-w - | head) is a write error that ends the capture
 	// through the normal path, not a signal that kills before cleanup.
 	signal.Ignore(syscall.SIGPIPE)
@@ -142,6 +143,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	}
 
 	<-stopCtx.Done()
+	restorePriority()
 	releaseSignals(stopSignals)
 	// Detach first so the rings stop filling, then drain them into the file.
 	detachErr := sess.Detach()

@@ -41,7 +41,6 @@ func live(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	liveGC()
-	defer raisePriority(o, stderr)()
 	eng := decode.NewEngine(engineConfig(o))
 	sess, err := capture.Open(captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.OnlineCPUs())))
 	if err != nil {
@@ -54,6 +53,8 @@ func live(o *options, stdout, stderr io.Writer) error {
 	}
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopSignals()
+	restorePriority := raisePriority(o, stderr)
+	defer restorePriority()
 	// ctx ends the view: a signal, or a capture goroutine failing.
 	ctx, cancel := context.WithCancelCause(sigCtx)
 	defer cancel(nil)
@@ -142,6 +143,7 @@ func live(o *options, stdout, stderr io.Writer) error {
 		}
 	}
 	runErr := runView(ctx, model, tty)
+	restorePriority()
 	releaseSignals(stopSignals)
 
 	// Detach first so the rings stop filling, then drain them.
@@ -359,14 +361,20 @@ func captureConfig(o *options, perfBuffer int) capture.Config {
 	}
 }
 
-// raisePriority applies --nice before the capture starts. The default is
-// best effort: without CAP_SYS_NICE the capture runs as it would have. A
-// --nice given and not applied says so, and the capture goes on.
-// The returned function gives the session's autogroup its value back.
+// raisePriority applies --nice once the capture is open and its signals
+// are caught. The default is best effort: without CAP_SYS_NICE the capture
+// runs as it would have. A --nice given and not applied, or applied in
+// part, says so, and the capture goes on. The returned function gives the
+// session's autogroup its value back; it is called before the signals are
+// let go, and may be called again.
 func raisePriority(o *options, stderr io.Writer) (restore func()) {
 	p, err := capture.RaisePriority(o.nice)
 	if err != nil && o.niceGiven {
-		fmt.Fprintf(stderr, "bpftop-cap: --nice %d not applied (%v); capturing at the priority it was started with\n", o.nice, err)
+		if p.Threads > 0 {
+			fmt.Fprintf(stderr, "bpftop-cap: --nice %d applied to the threads only (%v)\n", o.nice, err)
+		} else {
+			fmt.Fprintf(stderr, "bpftop-cap: --nice %d not applied (%v); capturing at the priority it was started with\n", o.nice, err)
+		}
 	}
 	return p.Restore
 }

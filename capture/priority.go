@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,18 +36,21 @@ type Priority struct {
 // RaisePriority sets the nice value of every thread of the process (threads
 // made later inherit it from the thread that makes them) and of the
 // session's autogroup, since between autogroups only the group's nice
-// counts. The group is the terminal session's: Restore gives it back its
-// own value when the capture ends (a kill -9 leaves the session raised
-// until it ends; with sudo's use_pty, Debian's default, the session is the
-// command's own). Below 0 needs CAP_SYS_NICE.
-func RaisePriority(nice int) (*Priority, error) {
-	p := &Priority{nice: nice}
+// counts. A negative value only raises: a thread or group already at it or
+// above is left alone. The group is the terminal session's: Restore gives
+// it back its own value when the capture ends (a kill -9 leaves the session
+// raised until it ends; with sudo's use_pty, Debian's default, the session
+// is the command's own). Two captures in one session share the group: the
+// first to end gives it back its value while the other still runs. Below 0
+// needs CAP_SYS_NICE. On error p says what was done.
+func RaisePriority(nice int) (p *Priority, err error) {
+	p = &Priority{nice: nice}
 	if nice == 0 {
 		return p, nil
 	}
 	// A thread made while the list is walked may copy an old value from
-	// its maker, so walk until a pass finds no thread not yet set.
-	done := map[int]bool{}
+	// its maker, so walk until a pass finds no thread not yet seen.
+	seen := map[int]bool{}
 	for pass := 0; pass < 5; pass++ {
 		tasks, err := os.ReadDir("/proc/self/task")
 		if err != nil {
@@ -55,7 +59,13 @@ func RaisePriority(nice int) (*Priority, error) {
 		fresh := 0
 		for _, t := range tasks {
 			tid, err := strconv.Atoi(t.Name())
-			if err != nil || done[tid] {
+			if err != nil || seen[tid] {
+				continue
+			}
+			seen[tid] = true
+			fresh++
+			// The raw call returns 20 - nice.
+			if raw, err := unix.Getpriority(unix.PRIO_PROCESS, tid); nice < 0 && err == nil && 20-raw <= nice {
 				continue
 			}
 			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil {
@@ -67,15 +77,13 @@ func RaisePriority(nice int) (*Priority, error) {
 				}
 				return p, fmt.Errorf("setpriority: %w", err)
 			}
-			done[tid] = true
-			fresh++
+			p.Threads++
 		}
 		if fresh == 0 {
 			break
 		}
 	}
-	p.Threads = len(done)
-	if !autogroupsOn() {
+	if nice > 0 || !autogroupsOn() {
 		return p, nil
 	}
 	old, err := autogroupNice()
@@ -85,23 +93,38 @@ func RaisePriority(nice int) (*Priority, error) {
 	if old <= nice {
 		return p, nil // already as high
 	}
-	if err := os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(nice)), 0); err != nil {
-		return p, fmt.Errorf("autogroup nice %d: %w", nice, err)
+	if err := setAutogroupNice(nice); err != nil {
+		return p, fmt.Errorf("session autogroup: %w", err)
 	}
 	p.Autogroup, p.oldAutogroup = true, old
 	return p, nil
 }
 
 // Restore puts the autogroup's nice value back, unless something else
-// changed it meanwhile. The threads end with the process.
+// changed it meanwhile. The threads end with the process. It may be called
+// more than once.
 func (p *Priority) Restore() {
 	if p == nil || !p.Autogroup {
 		return
 	}
 	if cur, err := autogroupNice(); err == nil && cur == p.nice {
-		_ = os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(p.oldAutogroup)), 0)
+		_ = setAutogroupNice(p.oldAutogroup)
 	}
 	p.Autogroup = false
+}
+
+// setAutogroupNice writes /proc/self/autogroup. Without CAP_SYS_ADMIN the
+// kernel takes one such write in 100 ms from anyone (EAGAIN otherwise), and
+// a capture that ends quickly must still give the value back: try again.
+func setAutogroupNice(nice int) error {
+	var err error
+	for range 5 {
+		if err = os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(nice)), 0); !errors.Is(err, unix.EAGAIN) {
+			return err
+		}
+		time.Sleep(110 * time.Millisecond)
+	}
+	return err
 }
 
 // autogroupNice reads the nice value of the process's autogroup from
@@ -117,6 +140,7 @@ func autogroupNice() (int, error) {
 	}
 	return strconv.Atoi(f[2])
 }
+
 func autogroupsOn() bool {
 	b, err := os.ReadFile("/proc/sys/kernel/sched_autogroup_enabled")
 	return err == nil && strings.TrimSpace(string(b)) == "1"

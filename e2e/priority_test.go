@@ -27,6 +27,8 @@ func TestPriority(t *testing.T) {
 		{"nice 0", []string{"--nice", "0"}, 0},
 		{"nice -3", []string{"--nice", "-3"}, -3},
 	} {
+		own := threadNices(t, os.Getpid())[os.Getpid()]
+		want := raised(own, tc.want)
 		t.Run(tc.name, func(t *testing.T) {
 			pair := testutil.NewPair(t)
 			dir := t.TempDir()
@@ -44,14 +46,14 @@ func TestPriority(t *testing.T) {
 
 			threads := threadNices(t, p.cmd.Process.Pid)
 			for tid, n := range threads {
-				if n != tc.want {
-					t.Errorf("thread %d runs at nice %d, want %d (all: %v)", tid, n, tc.want, threads)
+				if n != want {
+					t.Errorf("thread %d runs at nice %d, want %d (all: %v)", tid, n, want, threads)
 				}
 			}
 			grouped := autogroupsOn(t)
 			if grouped {
-				if n := groupNice(t, peer); n != tc.want {
-					t.Errorf("session's autogroup at nice %d while capturing, want %d", n, tc.want)
+				if n := groupNice(t, peer); n != raised(0, tc.want) {
+					t.Errorf("session's autogroup at nice %d while capturing, want %d", n, raised(0, tc.want))
 				}
 			}
 			if err := p.stop(t, syscall.SIGINT); err != nil {
@@ -67,6 +69,31 @@ func TestPriority(t *testing.T) {
 			}
 		})
 	}
+}
+
+// raised is the nice value of something at from after --nice n: a
+// negative n only raises, 0 leaves it.
+func raised(from, n int) int {
+	if n == 0 || n < 0 && from <= n {
+		return from
+	}
+	return n
+}
+
+// TestTUIPriority: the live view runs at the default priority too.
+func TestTUIPriority(t *testing.T) {
+	testutil.RequireRoot(t)
+	pair := testutil.NewPair(t)
+	s := startLiveView(t, t.TempDir(), pair.NsA, "-i", pair.IfA)
+	want := raised(threadNices(t, os.Getpid())[os.Getpid()], -10)
+	threads := threadNices(t, s.pid)
+	for tid, n := range threads {
+		if n != want {
+			t.Errorf("thread %d of the live view at nice %d, want %d (all: %v)", tid, n, want, threads)
+		}
+	}
+	s.keys("q")
+	s.waitExit()
 }
 
 // TestPriorityWithoutCapSysNice: without CAP_SYS_NICE the default capture
@@ -169,7 +196,11 @@ func autogroupsOn(t *testing.T) bool {
 		t.Logf("no autogroups (%v): only the threads are checked", err)
 		return false
 	}
-	return strings.TrimSpace(string(b)) == "1"
+	if strings.TrimSpace(string(b)) != "1" {
+		t.Log("autogroups are off: only the threads are checked")
+		return false
+	}
+	return true
 }
 
 func readPIDFile(t *testing.T, path string) int {

@@ -28,6 +28,7 @@ type screen struct {
 	sock   string
 	name   string
 	stderr string
+	pid    int // the live view's, once startLiveView saw it ready
 }
 
 var screenSeq int
@@ -185,6 +186,7 @@ func startLiveView(t *testing.T, dir, ns string, args ...string) *screen {
 		}
 		return false
 	}, "bpftop-cap never became ready; screen:\n%s", stringer(s.text))
+	s.pid = readyPID(t, ready)
 	return s
 }
 
