@@ -31,6 +31,7 @@ func TestDemoHeadless(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "demo.pcapng")
 	cmd := exec.Command(binary, "--demo", "-w", out, "-c", "1500")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // see testutil.Cmd
 	msg, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("--demo: %v\n%s", err, msg)
@@ -97,6 +98,7 @@ func TestDemoInterrupted(t *testing.T) {
 	testutil.RequireRoot(t)
 	out := filepath.Join(t.TempDir(), "demo.pcap")
 	cmd := exec.Command(binary, "--demo", "-w", out)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // see testutil.Cmd
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

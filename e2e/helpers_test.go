@@ -55,10 +55,16 @@ func start(t *testing.T, ns, name string, args ...string) *proc {
 	return startCmd(t, testutil.Cmd(ns, name, args...))
 }
 
-// startCmd starts cmd as start does: stderr kept, killed at cleanup.
+// startCmd starts cmd as start does: stderr kept, killed at cleanup, in a
+// session of its own unless cmd says otherwise. A capture raises its
+// session's priority (--nice) and a kill -9 leaves it so: the session must
+// not be the test's.
 func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
 	t.Helper()
 	name := cmd.Path
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

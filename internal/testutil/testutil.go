@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,7 +102,11 @@ func (p *Pair) Remove() {
 
 // Cmd returns a command that runs inside namespace ns.
 func Cmd(ns, name string, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	// A session of its own, as from a terminal: a capture raises its
+	// session's priority (--nice), which a kill -9 would leave raised.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return cmd
 }
 
 // InNetns runs fn on a thread switched into the named namespace. Sockets
