@@ -41,8 +41,12 @@ func live(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	liveGC()
-	eng := decode.NewEngine(engineConfig(o))
-	sess, err := capture.Open(captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.OnlineCPUs())))
+	ecfg := engineConfig(o)
+	ecfg.KernelCounts = true
+	eng := decode.NewEngine(ecfg)
+	ccfg := captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.OnlineCPUs()))
+	ccfg.BPF.CountFlows = uint32(o.maxFlows)
+	sess, err := capture.Open(ccfg)
 	if err != nil {
 		return err
 	}
@@ -107,6 +111,22 @@ func live(o *options, stdout, stderr io.Writer) error {
 			case <-countCtx.Done():
 				return nil
 			case <-t.C:
+			}
+		}
+	}))
+
+	g.Go(cancelling(cancel, func() error {
+		t := time.NewTicker(kernelFlowInterval)
+		defer t.Stop()
+		var buf []decode.KernelFlow
+		for {
+			select {
+			case <-countCtx.Done():
+				return nil
+			case <-t.C:
+			}
+			if err := syncKernelFlows(sess, eng, &buf); err != nil {
+				return err
 			}
 		}
 	}))
@@ -403,6 +423,36 @@ func engineConfig(o *options) decode.Config {
 		ring = 0 // the default
 	}
 	return decode.Config{MaxFlows: o.maxFlows, RingBytes: int(ring)}
+}
+
+// kernelFlowInterval is how often the flow table takes the kernel's flow
+// counts.
+const kernelFlowInterval = time.Second
+
+// syncKernelFlows gives the flow table the counts the kernel program keeps
+// of every flow, which include packets lost in a full ring, after deleting
+// from the kernel the flows the table evicted (so a flow seen again starts
+// from zero in both). buf is reused from call to call.
+func syncKernelFlows(sess *capture.Session, eng *decode.Engine, buf *[]decode.KernelFlow) error {
+	evicted := eng.TakeEvicted((*buf)[:0])
+	for i := range evicted {
+		k := &evicted[i]
+		if err := sess.DeleteFlow(bpf.FlowKey{Ifindex: uint32(k.Ifindex), EtherType: k.EtherType, Proto: k.Proto,
+			Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort}); err != nil {
+			return err
+		}
+	}
+	kfs := evicted[:0]
+	err := sess.Flows(func(k *bpf.FlowKey, c *bpf.FlowCounts) {
+		kfs = append(kfs, decode.KernelFlow{Ifindex: int32(k.Ifindex), EtherType: k.EtherType, Proto: k.Proto,
+			Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort, Pkts: c.Pkts, Bytes: c.Bytes})
+	})
+	if err != nil {
+		return err
+	}
+	eng.SetKernelCounts(kfs)
+	*buf = kfs
+	return nil
 }
 
 // cancelling runs fn (a panic becomes an error, see noPanic); an error

@@ -51,8 +51,22 @@ struct {
 	__type(value, struct counters);
 } counters SEC(".maps");
 
-/* Keep the struct in the BTF so bpf2go emits a Go type for it. */
+/* Set to count every packet sent (or lost) into flows, keyed as the live
+ * view keys its flow table, so that its counts stay exact when a ring
+ * overflows. The map is sized at load time (1 entry when not counting). */
+volatile const __u8 count_flows = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_counts);
+} flows SEC(".maps");
+
+/* Keep the structs in the BTF so bpf2go emits Go types for them. */
 const struct pcap_hdr *unused_pcap_hdr __attribute__((unused));
+const struct flow_key *unused_flow_key __attribute__((unused));
+const struct flow_counts *unused_flow_counts __attribute__((unused));
 
 static __always_inline __u32 clamp_len(__u32 len)
 {
@@ -148,6 +162,152 @@ static __always_inline struct counters *count_seen(void)
 RB_OUTPUT(rb_output_skb, struct __sk_buff, bpf_skb_load_bytes)
 RB_OUTPUT(rb_output_xdp, struct xdp_md, bpf_xdp_load_bytes) /* Linux 5.18+ */
 
+/* XDP's stand-in for bpf_skb_load_bytes (bpf_xdp_load_bytes is Linux
+ * 5.18+): len is a constant at every call. */
+static __always_inline long xdp_load(struct xdp_md *ctx, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	if (off > 1024)
+		return -1;
+	if (data + off + len > data_end)
+		return -1;
+	__builtin_memcpy(to, data + off, len);
+	return 0;
+}
+
+#define ETH_VLAN 0x8100
+#define ETH_QINQ 0x88a8
+#define ETH_IP 0x0800
+#define ETH_IP6 0x86dd
+#define PROTO_HAS_PORTS(p) ((p) == 6 || (p) == 17 || (p) == 132) /* TCP, UDP, SCTP */
+
+/* FLOW_KEY(NAME, CTX, LOAD) defines NAME(ctx, key): it fills the key of
+ * the packet (all but ifindex) as decode's keyOf does, and returns 0 when
+ * the source is the key's lo endpoint, 1 when it is hi, and -1 for a frame
+ * too short to key. LOAD copies packet bytes (bpf_skb_load_bytes or
+ * xdp_load). Ethernet, two VLAN tags, IPv4, IPv6 and four extension
+ * headers; tunnels are keyed by their outer headers (decode keys them by
+ * the inner ones, so the two do not meet there). */
+#define FLOW_KEY(NAME, CTX, LOAD)                                                          \
+	static __attribute__((noinline)) int NAME(CTX *ctx, struct flow_key *k)              \
+	{                                                                                  \
+		__u8 eth[14];                                                              \
+		if (LOAD(ctx, 0, eth, 14) < 0)                                             \
+			return -1;                                                         \
+		__u32 off = 14;                                                            \
+		__u16 et = ((__u16)eth[12] << 8) | eth[13];                                \
+		if (et < 0x0600) /* an 802.3 length: decode says LLC, 0 */                \
+			et = 0;                                                            \
+		_Pragma("unroll") for (int i = 0; i < 2; i++)                              \
+		{                                                                          \
+			if (et != ETH_VLAN && et != ETH_QINQ)                              \
+				break;                                                     \
+			__u8 tag[4];                                                       \
+			if (LOAD(ctx, off, tag, 4) < 0)                                    \
+				return -1;                                                 \
+			et = ((__u16)tag[2] << 8) | tag[3];                                \
+			off += 4;                                                          \
+		}                                                                          \
+		__u8 src[16] = {}, dst[16] = {};                                           \
+		__u16 sp = 0, dp = 0;                                                      \
+		__u8 proto = 0;                                                            \
+		int ports = 0;                                                             \
+		if (et == ETH_IP) {                                                        \
+			__u8 ip[20];                                                       \
+			if (LOAD(ctx, off, ip, 20) < 0)                                    \
+				return -1;                                                 \
+			proto = ip[9];                                                     \
+			src[10] = src[11] = dst[10] = dst[11] = 0xff;                      \
+			__builtin_memcpy(src + 12, ip + 12, 4);                            \
+			__builtin_memcpy(dst + 12, ip + 16, 4);                            \
+			ports = PROTO_HAS_PORTS(proto) && (((ip[6] & 0x1f) << 8) | ip[7]) == 0; \
+			off += (ip[0] & 0xf) * 4;                                          \
+		} else if (et == ETH_IP6) {                                                \
+			__u8 ip[40];                                                       \
+			if (LOAD(ctx, off, ip, 40) < 0)                                    \
+				return -1;                                                 \
+			proto = ip[6];                                                     \
+			__builtin_memcpy(src, ip + 8, 16);                                 \
+			__builtin_memcpy(dst, ip + 24, 16);                                \
+			off += 40;                                                         \
+			ports = 1;                                                         \
+			_Pragma("unroll") for (int i = 0; i < 4; i++)                      \
+			{                                                                  \
+				__u8 x[4];                                                 \
+				if (proto != 0 && proto != 43 && proto != 60 && proto != 44) \
+					break;                                             \
+				if (LOAD(ctx, off, x, 4) < 0) {                            \
+					ports = 0;                                         \
+					break;                                             \
+				}                                                          \
+				if (proto == 44) { /* fragment: 8 bytes, offset in 8s */   \
+					if ((((__u16)x[2] << 8) | x[3]) >> 3)              \
+						ports = 0;                                 \
+					off += 8;                                          \
+				} else {                                                   \
+					off += ((__u32)x[1] + 1) * 8;                      \
+				}                                                          \
+				proto = x[0];                                              \
+			}                                                                  \
+			ports = ports && PROTO_HAS_PORTS(proto);                           \
+		} else {                                                                   \
+			/* Not IP: the EtherType and the MAC addresses. */                 \
+			__builtin_memcpy(src, eth + 6, 6);                                 \
+			__builtin_memcpy(dst, eth, 6);                                     \
+		}                                                                          \
+		if (ports) {                                                               \
+			__u8 pp[4];                                                        \
+			if (LOAD(ctx, off, pp, 4) == 0) {                                  \
+				sp = ((__u16)pp[0] << 8) | pp[1];                          \
+				dp = ((__u16)pp[2] << 8) | pp[3];                          \
+			}                                                                  \
+		}                                                                          \
+		k->ethertype = et;                                                         \
+		k->proto = proto;                                                          \
+		k->pad = 0;                                                                \
+		int c = 0;                                                                 \
+		_Pragma("unroll") for (int i = 0; i < 16; i++)                             \
+		{                                                                          \
+			if (c == 0 && src[i] != dst[i])                                    \
+				c = src[i] < dst[i] ? -1 : 1;                              \
+		}                                                                          \
+		if (c < 0 || (c == 0 && sp <= dp)) {                                       \
+			__builtin_memcpy(k->lo, src, 16);                                  \
+			__builtin_memcpy(k->hi, dst, 16);                                  \
+			k->lo_port = sp;                                                   \
+			k->hi_port = dp;                                                   \
+			return 0;                                                          \
+		}                                                                          \
+		__builtin_memcpy(k->lo, dst, 16);                                          \
+		__builtin_memcpy(k->hi, src, 16);                                          \
+		k->lo_port = dp;                                                           \
+		k->hi_port = sp;                                                           \
+		return 1;                                                                  \
+	}
+
+FLOW_KEY(flow_key_skb, struct __sk_buff, bpf_skb_load_bytes)
+FLOW_KEY(flow_key_xdp, struct xdp_md, xdp_load)
+
+static __always_inline void count_flow(struct flow_key *k, int side, __u32 len)
+{
+	struct flow_counts *v = bpf_map_lookup_elem(&flows, k);
+	if (!v) {
+		struct flow_counts zero = {};
+		bpf_map_update_elem(&flows, k, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&flows, k);
+		if (!v)
+			return;
+	}
+	if (side == 0) {
+		__sync_fetch_and_add(&v->pkts[0], 1);
+		__sync_fetch_and_add(&v->bytes[0], len);
+	} else {
+		__sync_fetch_and_add(&v->pkts[1], 1);
+		__sync_fetch_and_add(&v->bytes[1], len);
+	}
+}
+
 static __always_inline void emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int use_rb)
 {
 	struct pcap_hdr hdr = {
@@ -193,6 +353,14 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 			return TC_ACT_UNSPEC;
 		}
 	}
+	if (count_flows) {
+		struct flow_key k;
+		int side = flow_key_skb(skb, &k);
+		if (side >= 0) {
+			k.ifindex = skb->ifindex;
+			count_flow(&k, side, skb->len);
+		}
+	}
 	emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb);
 	return TC_ACT_UNSPEC; /* let the next program or the stack decide */
 }
@@ -224,6 +392,14 @@ static __always_inline int xdp_capture(struct xdp_md *ctx, int use_rb)
 	if (has_filter && !pcap_filter(data, data_end, len)) {
 		c->filtered++;
 		return XDP_PASS;
+	}
+	if (count_flows) {
+		struct flow_key k;
+		int side = flow_key_xdp(ctx, &k);
+		if (side >= 0) {
+			k.ifindex = ctx->ingress_ifindex;
+			count_flow(&k, side, len);
+		}
 	}
 	emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP, use_rb);
 	return XDP_PASS;

@@ -35,4 +35,27 @@ struct counters {
 	__u64 filtered; /* packets not sent because of direction or filter */
 };
 
+/* A flow, as the live view's flow table keys it (decode's flowKey): the
+ * two endpoints in canonical order, lo before hi (bytes compared, then the
+ * ports), so both directions count in one entry. IP addresses are 16 bytes
+ * (IPv4 mapped, ::ffff:a.b.c.d); frames that are not IP are keyed by their
+ * MAC addresses in the first 6 bytes. Ports in host order, 0 when the
+ * packet has none (not TCP, UDP or SCTP, or a fragment after the first). */
+struct flow_key {
+	__u32 ifindex;
+	__u16 ethertype; /* after any VLAN tags */
+	__u8 proto;      /* IP protocol (after IPv6 extension headers); 0 if not IP */
+	__u8 pad;
+	__u8 lo[16];
+	__u8 hi[16];
+	__u16 lo_port;
+	__u16 hi_port;
+};
+
+/* What the kernel counted of one flow: [0] sent by lo, [1] sent by hi. */
+struct flow_counts {
+	__u64 pkts[2];
+	__u64 bytes[2]; /* wire lengths */
+};
+
 #endif

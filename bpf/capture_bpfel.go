@@ -21,6 +21,24 @@ type captureCounters struct {
 	Filtered uint64
 }
 
+type captureFlowCounts struct {
+	_     structs.HostLayout
+	Pkts  [2]uint64
+	Bytes [2]uint64
+}
+
+type captureFlowKey struct {
+	_         structs.HostLayout
+	Ifindex   uint32
+	Ethertype uint16
+	Proto     uint8
+	Pad       uint8
+	Lo        [16]uint8
+	Hi        [16]uint8
+	LoPort    uint16
+	HiPort    uint16
+}
+
 type capturePcapHdr struct {
 	_        structs.HostLayout
 	Magic    uint32
@@ -37,6 +55,7 @@ type capturePcapHdr struct {
 const (
 	captureMapCounters            = "counters"
 	captureMapEvents              = "events"
+	captureMapFlows               = "flows"
 	captureMapRb                  = "rb"
 	captureProgCaptureTcEgress    = "capture_tc_egress"
 	captureProgCaptureTcEgressRb  = "capture_tc_egress_rb"
@@ -44,10 +63,13 @@ const (
 	captureProgCaptureTcIngressRb = "capture_tc_ingress_rb"
 	captureProgCaptureXdp         = "capture_xdp"
 	captureProgCaptureXdpRb       = "capture_xdp_rb"
+	captureVarCountFlows          = "count_flows"
 	captureVarDirMask             = "dir_mask"
 	captureVarHasFilter           = "has_filter"
 	captureVarRbWakeup            = "rb_wakeup"
 	captureVarSnaplen             = "snaplen"
+	captureVarUnusedFlowCounts    = "unused_flow_counts"
+	captureVarUnusedFlowKey       = "unused_flow_key"
 	captureVarUnusedPcapHdr       = "unused_pcap_hdr"
 )
 
@@ -107,6 +129,7 @@ type captureProgramSpecs struct {
 type captureMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
+	Flows    *ebpf.MapSpec `ebpf:"flows"`
 	Rb       *ebpf.MapSpec `ebpf:"rb"`
 }
 
@@ -114,11 +137,14 @@ type captureMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
-	DirMask       *ebpf.VariableSpec `ebpf:"dir_mask"`
-	HasFilter     *ebpf.VariableSpec `ebpf:"has_filter"`
-	RbWakeup      *ebpf.VariableSpec `ebpf:"rb_wakeup"`
-	Snaplen       *ebpf.VariableSpec `ebpf:"snaplen"`
-	UnusedPcapHdr *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
+	CountFlows       *ebpf.VariableSpec `ebpf:"count_flows"`
+	DirMask          *ebpf.VariableSpec `ebpf:"dir_mask"`
+	HasFilter        *ebpf.VariableSpec `ebpf:"has_filter"`
+	RbWakeup         *ebpf.VariableSpec `ebpf:"rb_wakeup"`
+	Snaplen          *ebpf.VariableSpec `ebpf:"snaplen"`
+	UnusedFlowCounts *ebpf.VariableSpec `ebpf:"unused_flow_counts"`
+	UnusedFlowKey    *ebpf.VariableSpec `ebpf:"unused_flow_key"`
+	UnusedPcapHdr    *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -143,6 +169,7 @@ func (o *captureObjects) Close() error {
 type captureMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
+	Flows    *ebpf.Map `ebpf:"flows"`
 	Rb       *ebpf.Map `ebpf:"rb"`
 }
 
@@ -150,6 +177,7 @@ func (m *captureMaps) Close() error {
 	return _CaptureClose(
 		m.Counters,
 		m.Events,
+		m.Flows,
 		m.Rb,
 	)
 }
@@ -158,11 +186,14 @@ func (m *captureMaps) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
-	DirMask       *ebpf.Variable `ebpf:"dir_mask"`
-	HasFilter     *ebpf.Variable `ebpf:"has_filter"`
-	RbWakeup      *ebpf.Variable `ebpf:"rb_wakeup"`
-	Snaplen       *ebpf.Variable `ebpf:"snaplen"`
-	UnusedPcapHdr *ebpf.Variable `ebpf:"unused_pcap_hdr"`
+	CountFlows       *ebpf.Variable `ebpf:"count_flows"`
+	DirMask          *ebpf.Variable `ebpf:"dir_mask"`
+	HasFilter        *ebpf.Variable `ebpf:"has_filter"`
+	RbWakeup         *ebpf.Variable `ebpf:"rb_wakeup"`
+	Snaplen          *ebpf.Variable `ebpf:"snaplen"`
+	UnusedFlowCounts *ebpf.Variable `ebpf:"unused_flow_counts"`
+	UnusedFlowKey    *ebpf.Variable `ebpf:"unused_flow_key"`
+	UnusedPcapHdr    *ebpf.Variable `ebpf:"unused_pcap_hdr"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.

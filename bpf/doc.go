@@ -2,7 +2,9 @@
 // clsact) and XDP capture programs, the bpf2go bindings and objects generated
 // from it (committed, so building needs Go alone), loading them with their
 // load-time constants, attaching them to an interface, reading the per-CPU
-// counters, and parsing the bpf_pcap_hdr records they emit.
+// counters and the kernel flow table (the live view's flow counts, kept
+// exact when a ring overflows), and parsing the bpf_pcap_hdr records they
+// emit.
 //
 // It imports cilium/ebpf and netlink only. It must not import capture,
 // decode, ui or main; generated bpf2go identifiers stay unexported here.

@@ -49,6 +49,9 @@ type Config struct {
 	// RingBufWakeup is how many bytes pending in the ring buffer wake the
 	// reader; 0 means 1/32 of it.
 	RingBufWakeup uint32
+	// CountFlows, when not zero, has the programs count every packet they
+	// pass into a kernel flow table of this many flows (Objects.Flows).
+	CountFlows uint32
 }
 
 // Sentinel errors; the top level adds the remedy.
@@ -62,6 +65,10 @@ type Objects struct {
 	cfg      Config
 	objs     captureObjects
 	rbWakeup uint32 // the ring buffer's wakeup threshold, as loaded
+
+	noBatch bool // the kernel has no batch lookups (Flows)
+	keys    []captureFlowKey
+	vals    []captureFlowCounts
 }
 
 // Load loads the capture programs with cfg's constants.
@@ -105,6 +112,14 @@ func Load(cfg Config) (*Objects, error) {
 		}
 		if err := spec.Variables[captureVarHasFilter].Set(uint8(1)); err != nil {
 			return nil, fmt.Errorf("enable filter: %w", err)
+		}
+	}
+	// The flow table is made in any case (the programs name it), but of
+	// one entry when nothing is counted into it.
+	spec.Maps[captureMapFlows].MaxEntries = max(cfg.CountFlows, 1)
+	if cfg.CountFlows > 0 {
+		if err := spec.Variables[captureVarCountFlows].Set(uint8(1)); err != nil {
+			return nil, fmt.Errorf("enable flow counting: %w", err)
 		}
 	}
 	o := &Objects{cfg: cfg}
@@ -164,6 +179,9 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 	}
 	defer coll.Close() // what was not detached below
 	o.objs.Counters = coll.DetachMap(captureMapCounters)
+	if cfg.CountFlows > 0 {
+		o.objs.Flows = coll.DetachMap(captureMapFlows)
+	}
 	if cfg.RingBuf > 0 {
 		o.objs.Rb = coll.DetachMap(output)
 	} else {

@@ -193,3 +193,9 @@ func CheckPrivileges() error {
 	}
 	return nil
 }
+
+// Flows calls fn for every flow the kernel counted (bpf.Config.CountFlows).
+func (s *Session) Flows(fn func(*bpf.FlowKey, *bpf.FlowCounts)) error { return s.objs.Flows(fn) }
+
+// DeleteFlow forgets a flow the kernel counted.
+func (s *Session) DeleteFlow(k bpf.FlowKey) error { return s.objs.DeleteFlow(k) }

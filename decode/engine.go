@@ -22,6 +22,9 @@ type Config struct {
 	MaxFlows    int           // flows kept; the least recently seen is evicted beyond this
 	RingBytes   int           // captured bytes kept in the retention ring
 	IdleTimeout time.Duration // flows not seen for this long are evicted
+	// KernelCounts keeps the keys of evicted flows for TakeEvicted: the
+	// caller counts flows in the kernel too (SetKernelCounts).
+	KernelCounts bool
 }
 
 // Engine decodes frames, keeps the flow table, the retention ring and the
@@ -64,12 +67,14 @@ func NewEngine(cfg Config) *Engine {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:   cfg,
 		dec:   NewDecoder(),
 		flows: newFlowTable(cfg.MaxFlows, int64(cfg.IdleTimeout)),
 		ring:  newRing(cfg.RingBytes),
 	}
+	e.flows.trackEvicted = cfg.KernelCounts
+	return e
 }
 
 // Config returns the configuration in effect, defaults filled in.
@@ -350,7 +355,9 @@ func (e *Engine) copyLocked(i int32, nowNs int64) flowCopy {
 	f := &e.flows.flows[i]
 	pps, bps := f.rate.at(nowNs)
 	return flowCopy{
-		id: f.id, key: f.key, aIsLo: f.aIsLo, pkts: f.pkts, bytes: f.bytes,
+		id: f.id, key: f.key, aIsLo: f.aIsLo,
+		pkts:  [2]uint64{max(f.pkts[0], f.kpkts[0]), max(f.pkts[1], f.kpkts[1])},
+		bytes: [2]uint64{max(f.bytes[0], f.kbytes[0]), max(f.bytes[1], f.kbytes[1])},
 		first: f.first, last: f.last, tcp: f.tcp, pps: pps, bps: bps,
 		text: *e.textLocked(i),
 	}

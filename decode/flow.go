@@ -99,6 +99,8 @@ type flow struct {
 	vni      uint32
 	pkts     [2]uint64
 	bytes    [2]uint64
+	kpkts    [2]uint64 // the kernel's counts (SetKernelCounts), A->B first
+	kbytes   [2]uint64
 	first    int64 // Unix nanoseconds
 	last     int64
 	rate     rate
@@ -173,6 +175,9 @@ type flowTable struct {
 	evictedIdle uint64
 	evictedFull uint64
 	key         flowKey // update's, being looked up
+
+	trackEvicted bool      // keep the keys of evicted flows (Config.KernelCounts)
+	evicted      []flowKey // since the last TakeEvicted, at most maxEvicted
 }
 
 func newFlowTable(maxFlows int, idle int64) *flowTable {
@@ -276,6 +281,9 @@ func (t *flowTable) expire(now int64) {
 // remove deletes flow i from the table and frees its slot.
 func (t *flowTable) remove(i int32) {
 	f := &t.flows[i]
+	if t.trackEvicted && len(t.evicted) < maxEvicted {
+		t.evicted = append(t.evicted, f.key)
+	}
 	delete(t.index, f.key)
 	t.unlink(i)
 	f.id = 0

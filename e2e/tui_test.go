@@ -174,8 +174,15 @@ func saveFromScreen(t *testing.T, s *screen, dir string) (string, int) {
 // screen working in dir, and waits until it is capturing.
 func startLiveView(t *testing.T, dir, ns string, args ...string) *screen {
 	t.Helper()
+	return startLiveViewUnder(t, dir, nil, ns, args...)
+}
+
+// startLiveViewUnder is startLiveView with the command run by wrap (a
+// shell that stays its parent, say) instead of by tmux itself.
+func startLiveViewUnder(t *testing.T, dir string, wrap []string, ns string, args ...string) *screen {
+	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
-	argv := append([]string{"ip", "netns", "exec", ns, binary, "--ready-file", ready}, args...)
+	argv := append(append(wrap, "ip", "netns", "exec", ns, binary, "--ready-file", ready), args...)
 	s := startScreen(t, dir, 120, 40, argv...)
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		if _, err := os.Stat(ready); err == nil {
@@ -467,4 +474,39 @@ func TestTUIBulkTCPSave(t *testing.T) {
 	}
 	t.Logf("%d packets saved, %d data segments (%d GSO frames) checked, %d of %d stream bytes; %s",
 		saved, segments, big, bytesSeen, total, strings.TrimSpace(s.errText()))
+}
+
+// TestTUIFlowCountsSurviveLoss stops the live view while more datagrams of
+// one flow than its 64 KiB perf ring holds go by: the ring loses some, but
+// the flow table shows every packet and byte of the flow, counted by the
+// kernel program.
+func TestTUIFlowCountsSurviveLoss(t *testing.T) {
+	testutil.RequireRoot(t)
+	pair := testutil.NewPair(t)
+	// Under a shell: tmux continues a stopped child of its own.
+	s := startLiveViewUnder(t, t.TempDir(), []string{"sh", "-c", `"$@"; exit $?`, "sh"},
+		pair.NsA, "-i", pair.IfA, "--perf-buffer", "64KiB", "udp", "port", "9010")
+	if err := syscall.Kill(s.pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	const n = 150 // 150 x 1442-byte frames: more than the rings of two CPUs hold
+	sizes := make([]int, n)
+	for i := range sizes {
+		sizes[i] = 1400
+	}
+	sendUDP(t, pair, 9010, sizes)
+	if err := syscall.Kill(s.pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`UDP +\S+ <-> ` + regexp.QuoteMeta(pair.AddrA) + `:9010 +(\d+) +(\S+)`)
+	s.waitFor("the flow with all its packets", func(text string) bool {
+		m := row.FindStringSubmatch(text)
+		return m != nil && m[1] == strconv.Itoa(n) && m[2] == "216.3kB" // 150 x 1442 bytes
+	})
+	s.keys("q")
+	s.waitExit()
+	captured, lost, _ := summary(t, s.errText())
+	if lost == 0 || captured+lost != n {
+		t.Errorf("%d captured, %d lost in ring: the ring was meant to lose some of the %d", captured, lost, n)
+	}
 }

@@ -1,0 +1,123 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+)
+
+// FlowKey is a flow as the kernel counts it: the live view's flow key
+// (decode's flowKey), both directions in one entry. Lo and Hi are IP
+// addresses in 16-byte form (IPv4 mapped) or, for frames that are not IP,
+// MAC addresses in the first 6 bytes; ports are in host order.
+type FlowKey struct {
+	Ifindex        uint32
+	EtherType      uint16
+	Proto          uint8
+	Lo, Hi         [16]byte
+	LoPort, HiPort uint16
+}
+
+// FlowCounts are the packets and wire bytes the kernel counted of one flow:
+// index 0 sent by the key's lo endpoint, 1 by hi. Packets lost in a full
+// ring are counted too: the count is taken before the packet is written.
+type FlowCounts struct {
+	Pkts, Bytes [2]uint64
+}
+
+func (k *captureFlowKey) export() FlowKey {
+	return FlowKey{Ifindex: k.Ifindex, EtherType: k.Ethertype, Proto: k.Proto, Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort}
+}
+
+func (k *FlowKey) kernel() captureFlowKey {
+	return captureFlowKey{Ifindex: k.Ifindex, Ethertype: k.EtherType, Proto: k.Proto, Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort}
+}
+
+// DeleteFlow forgets a flow the kernel counted; a flow not there is no error.
+func (o *Objects) DeleteFlow(k FlowKey) error {
+	if o.objs.Flows == nil {
+		return nil
+	}
+	kk := k.kernel()
+	if err := o.objs.Flows.Delete(&kk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("delete flow: %w", err)
+	}
+	return nil
+}
+
+// flowBatch is how many flows one batch lookup returns.
+const flowBatch = 4096
+
+// Flows calls fn for every flow the kernel counted (Config.CountFlows);
+// nothing when it counts none. A flow may be missing or counted from
+// scratch after the kernel evicted it to make room (least recently used).
+func (o *Objects) Flows(fn func(*FlowKey, *FlowCounts)) error {
+	m := o.objs.Flows
+	if m == nil {
+		return nil
+	}
+	if !o.noBatch {
+		err := o.flowsBatch(m, fn)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ebpf.ErrNotSupported) {
+			return fmt.Errorf("read flows: %w", err)
+		}
+		o.noBatch = true // Linux before 5.6: one lookup per flow
+	}
+	var k captureFlowKey
+	var v captureFlowCounts
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		fk, fc := k.export(), FlowCounts{Pkts: v.Pkts, Bytes: v.Bytes}
+		fn(&fk, &fc)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read flows: %w", err)
+	}
+	return nil
+}
+
+func (o *Objects) flowsBatch(m *ebpf.Map, fn func(*FlowKey, *FlowCounts)) error {
+	if o.keys == nil {
+		o.keys, o.vals = make([]captureFlowKey, flowBatch), make([]captureFlowCounts, flowBatch)
+	}
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := m.BatchLookup(&cursor, o.keys, o.vals, nil)
+		for i := range n {
+			fk, fc := o.keys[i].export(), FlowCounts{Pkts: o.vals[i].Pkts, Bytes: o.vals[i].Bytes}
+			fn(&fk, &fc)
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil // the end
+		}
+		if err != nil {
+			if n > 0 {
+				// Flows were handed on already: do not start over.
+				return fmt.Errorf("batch lookup: %w", err)
+			}
+			return err
+		}
+	}
+}
+
+// Run runs the loaded program (tc ingress, or XDP) once on frame with
+// BPF_PROG_TEST_RUN, as if it had arrived: for tests and benchmarks of what
+// the kernel side does with a given packet. The frame must hold an
+// Ethernet header at least.
+func (o *Objects) Run(frame []byte) error {
+	p := o.objs.CaptureTcIngress
+	if o.cfg.XDP {
+		p = o.objs.CaptureXdp
+	}
+	if p == nil {
+		return errors.New("no program loaded")
+	}
+	if _, err := p.Run(&ebpf.RunOptions{Data: frame}); err != nil {
+		return fmt.Errorf("test run: %w", err)
+	}
+	return nil
+}

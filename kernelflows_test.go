@@ -1,0 +1,158 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/decode"
+)
+
+// TestKernelFlowsMatchDecode runs every Ethernet packet of tcpdump's test
+// captures through the kernel program (BPF_PROG_TEST_RUN, counting flows)
+// and through decode, then gives the flow table the kernel's counts, as
+// the live view does. The kernel must never credit a flow with a packet
+// decode put in another one (the table's totals stay the packets fed),
+// and it must key every flow decode keys outside tunnels, but for packets
+// decode finds malformed or cut short.
+func TestKernelFlowsMatchDecode(t *testing.T) {
+	requireRootOrCI(t)
+	dir := filepath.Join("..", "shared", "corpus", "tcpdump-tests")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("corpus missing under CI=true: %v", err)
+		}
+		t.Skipf("corpus missing: %v", err)
+	}
+	for _, xdp := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tc", true: "xdp"}[xdp], func(t *testing.T) {
+			o, err := bpf.Load(bpf.Config{Snaplen: 262144, In: true, XDP: xdp, CountFlows: 1 << 16})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			kernelFlowsMatchDecode(t, o, dir, entries)
+		})
+	}
+}
+
+func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, dir string, entries []os.DirEntry) {
+	// The kernel reports the ifindex the test run gives: loopback's.
+	const ifindex = 1
+	var files, packets, flows, matched, refused int
+	var unmatched []string
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".pcap") && !strings.HasSuffix(name, ".pcapng") {
+			continue
+		}
+		in, err := capture.OpenFile(filepath.Join(dir, name))
+		if err != nil {
+			continue // files tcpdump refuses too; the converter tests cover them
+		}
+		if in.LinkType&0xffff != 1 {
+			in.Close()
+			continue
+		}
+		clearFlows(t, o)
+		eng := decode.NewEngine(decode.Config{MaxFlows: 1 << 16, RingBytes: 1 << 20, IdleTimeout: -1})
+		n, bytes := 0, uint64(0)
+		var last time.Time
+		for {
+			ts, _, _, data, err := in.Next()
+			if errors.Is(err, io.EOF) || err != nil {
+				break
+			}
+			// The test run takes an Ethernet header up to about a page.
+			if len(data) < 14 || len(data) > 3000 {
+				continue
+			}
+			if err := o.Run(data); err != nil {
+				refused++ // the test run checks some headers itself
+				continue
+			}
+			// Both see the captured bytes only: that is the wire length.
+			eng.Add(decode.Frame{TS: ts, Ifindex: ifindex, OrigLen: len(data), Data: data})
+			n++
+			bytes += uint64(len(data))
+			last = ts
+		}
+		in.Close()
+		if n == 0 {
+			continue
+		}
+		var kfs []decode.KernelFlow
+		err = o.Flows(func(k *bpf.FlowKey, c *bpf.FlowCounts) {
+			if k.Ifindex != ifindex {
+				t.Errorf("%s: kernel flow on ifindex %d, want %d", name, k.Ifindex, ifindex)
+			}
+			kfs = append(kfs, decode.KernelFlow{Ifindex: int32(k.Ifindex), EtherType: k.EtherType, Proto: k.Proto,
+				Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort, Pkts: c.Pkts, Bytes: c.Bytes})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := eng.SetKernelCounts(kfs)
+		views := eng.Flows(decode.SortBytes, "", last)
+		var gotPkts, gotBytes uint64
+		plain := 0
+		for _, v := range views {
+			gotPkts += v.Packets()
+			gotBytes += v.Bytes()
+			if v.Tunnel == "" {
+				plain++
+			}
+		}
+		if gotPkts != uint64(n) || gotBytes != bytes {
+			t.Errorf("%s: with the kernel's counts the flows hold %d packets, %d bytes; %d, %d were fed", name, gotPkts, gotBytes, n, bytes)
+		}
+		if m < plain {
+			unmatched = append(unmatched, name)
+			// Only where decode found a broken or cut-short header.
+			if st := eng.Stats(last); st.Malformed+st.Truncated+st.Unsupported == 0 {
+				t.Errorf("%s: the kernel keyed %d of its %d flows, all its packets well formed", name, m, plain)
+			}
+		}
+		files++
+		packets += n
+		flows += plain
+		matched += m
+	}
+	t.Logf("%d Ethernet captures, %d packets (%d more refused by the test run): the kernel keyed %d of the %d flows decode keyed outside tunnels; files with some not: %v",
+		files, packets, refused, matched, flows, unmatched)
+	if files < 100 {
+		t.Errorf("only %d Ethernet captures read", files)
+	}
+}
+
+// clearFlows deletes every flow the kernel counted.
+func clearFlows(t *testing.T, o *bpf.Objects) {
+	t.Helper()
+	var keys []bpf.FlowKey
+	if err := o.Flows(func(k *bpf.FlowKey, _ *bpf.FlowCounts) { keys = append(keys, *k) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := o.DeleteFlow(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// requireRootOrCI skips without root, except under CI=true, where it fails.
+func requireRootOrCI(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root, and CI=true")
+		}
+		t.Skip("needs root")
+	}
+}
