@@ -176,6 +176,19 @@ static __always_inline long xdp_load(struct xdp_md *ctx, __u32 off, void *to, co
 	return 0;
 }
 
+/* The skb's linear part directly when it holds the bytes (headers
+ * usually are), else the helper, which also reads paged data. */
+static __always_inline long skb_load(struct __sk_buff *skb, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	if (off <= 1024 && data + off + len <= data_end) {
+		__builtin_memcpy(to, data + off, len);
+		return 0;
+	}
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+
 #define ETH_VLAN 0x8100
 #define ETH_QINQ 0x88a8
 #define ETH_IP 0x0800
@@ -286,7 +299,7 @@ static __always_inline long xdp_load(struct xdp_md *ctx, __u32 off, void *to, co
 		return 1;                                                                  \
 	}
 
-FLOW_KEY(flow_key_skb, struct __sk_buff, bpf_skb_load_bytes)
+FLOW_KEY(flow_key_skb, struct __sk_buff, skb_load)
 FLOW_KEY(flow_key_xdp, struct xdp_md, xdp_load)
 
 static __always_inline void count_flow(struct flow_key *k, int side, __u32 len)
