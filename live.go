@@ -41,16 +41,29 @@ func live(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	liveGC()
-	ecfg := engineConfig(o)
-	ecfg.KernelCounts = true
-	eng := decode.NewEngine(ecfg)
 	ccfg := captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.OnlineCPUs()))
-	ccfg.BPF.CountFlows = uint32(o.maxFlows)
+	// The kernel counts flows too, so that the table's counts survive a
+	// full ring; not with -c, where the table must hold the first N
+	// packets and no more.
+	if o.count == 0 {
+		ccfg.BPF.CountFlows = uint32(o.maxFlows)
+	}
 	sess, err := capture.Open(ccfg)
+	if flowsErr := err; err != nil && ccfg.BPF.CountFlows > 0 {
+		// A kernel that refuses the flow table (its verifier, its memory)
+		// still gets the capture.
+		ccfg.BPF.CountFlows = 0
+		if sess, err = capture.Open(ccfg); err == nil {
+			fmt.Fprintf(stderr, "bpftop-cap: flows not counted in the kernel (%v): packets lost in a full ring are missing from the flow table's counts\n", flowsErr)
+		}
+	}
 	if err != nil {
 		return err
 	}
 	defer sess.Close() // detaches on every way out, panics included
+	ecfg := engineConfig(o)
+	ecfg.KernelCounts = ccfg.BPF.CountFlows > 0
+	eng := decode.NewEngine(ecfg)
 
 	if sess.Attach.Fallback != "" {
 		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
@@ -115,21 +128,23 @@ func live(o *options, stdout, stderr io.Writer) error {
 		}
 	}))
 
-	g.Go(cancelling(cancel, func() error {
-		t := time.NewTicker(kernelFlowInterval)
-		defer t.Stop()
-		var buf []decode.KernelFlow
-		for {
-			select {
-			case <-countCtx.Done():
-				return nil
-			case <-t.C:
+	if ecfg.KernelCounts {
+		g.Go(noPanic(func() error {
+			t := time.NewTicker(kernelFlowInterval)
+			defer t.Stop()
+			var buf []decode.KernelFlow
+			for {
+				select {
+				case <-countCtx.Done():
+					return nil
+				case <-t.C:
+				}
+				// A failed round leaves the decoded counts; the next
+				// one tries again.
+				_ = syncKernelFlows(sess, eng, &buf)
 			}
-			if err := syncKernelFlows(sess, eng, &buf); err != nil {
-				return err
-			}
-		}
-	}))
+		}))
+	}
 
 	save, ext := savePcap(uint32(o.snaplen)), ".pcap"
 	if o.format == "pcapng" {
@@ -434,7 +449,13 @@ const kernelFlowInterval = time.Second
 // from the kernel the flows the table evicted (so a flow seen again starts
 // from zero in both). buf is reused from call to call.
 func syncKernelFlows(sess *capture.Session, eng *decode.Engine, buf *[]decode.KernelFlow) error {
-	evicted := eng.TakeEvicted((*buf)[:0])
+	evicted, all := eng.TakeEvicted((*buf)[:0])
+	if all {
+		if err := sess.ClearFlows(); err != nil {
+			return err
+		}
+		evicted = evicted[:0]
+	}
 	for i := range evicted {
 		k := &evicted[i]
 		if err := sess.DeleteFlow(bpf.FlowKey{Ifindex: uint32(k.Ifindex), EtherType: k.EtherType, Proto: k.Proto,

@@ -114,10 +114,10 @@ static __always_inline struct counters *count_seen(void)
 			return -1;                                                         \
 		*r = *hdr;                                                                 \
 		__u64 n = cap;                                                             \
-		/* Two checks clang cannot fold into one range test, which the     \
-		 * verifier would not read as bounds on n. */                      \
+		/* Two checks clang cannot fold into one range test, which the             \
+		 * verifier would not read as bounds on n. */                              \
 		asm volatile("" : "+r"(n));                                                \
-		if ((__s64)n < 1) { /* a signed test: bounds older verifiers keep */ \
+		if ((__s64)n < 1) { /* a signed test: bounds older verifiers keep */       \
 			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
 			return -1;                                                         \
 		}                                                                          \
@@ -130,13 +130,13 @@ static __always_inline struct counters *count_seen(void)
 			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                          \
 			return -1;                                                         \
 		}                                                                          \
-		/* Pending bytes, this record included, read after the reserve:   \
-		 * wake the reader when they cross a multiple of rb_wakeup. Read  \
-		 * before it, CPUs reserving at once could all see the same value  \
-		 * and step over the threshold together. */                       \
+		/* Pending bytes, this record included, read after the reserve:            \
+		 * wake the reader when they cross a multiple of rb_wakeup. Read           \
+		 * before it, CPUs reserving at once could all see the same value          \
+		 * and step over the threshold together. */                                \
 		__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);                   \
-		__u64 before = avail > sizeof(*r) + (SZ) ? avail - sizeof(*r) - (SZ) : 0;   \
-		bpf_ringbuf_submit(r, before / rb_wakeup != avail / rb_wakeup ?             \
+		__u64 before = avail > sizeof(*r) + (SZ) ? avail - sizeof(*r) - (SZ) : 0;  \
+		bpf_ringbuf_submit(r, before / rb_wakeup != avail / rb_wakeup ?            \
 					       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);    \
 		return 0;                                                                  \
 	}
@@ -195,72 +195,95 @@ static __always_inline long skb_load(struct __sk_buff *skb, __u32 off, void *to,
 #define ETH_IP6 0x86dd
 #define PROTO_HAS_PORTS(p) ((p) == 6 || (p) == 17 || (p) == 132) /* TCP, UDP, SCTP */
 
-/* FLOW_KEY(NAME, CTX, LOAD) defines NAME(ctx, key): it fills the key of
- * the packet (all but ifindex) as decode's keyOf does, and returns 0 when
- * the source is the key's lo endpoint, 1 when it is hi, and -1 for a frame
- * too short to key. LOAD copies packet bytes (bpf_skb_load_bytes or
- * xdp_load). Ethernet, two VLAN tags, IPv4, IPv6 and four extension
- * headers; tunnels are keyed by their outer headers (decode keys them by
- * the inner ones, so the two do not meet there). */
+/* FLOW_KEY(NAME, CTX, LOAD) defines NAME(ctx, key, cap): it fills the key
+ * of the packet (all but ifindex) as decode's keyOf does on the packet's
+ * first cap bytes (what the capture keeps of it), and returns 0 when the
+ * source is the key's lo endpoint, 1 when it is hi, and -1 when it would
+ * not key the packet as decode does: a header past cap, or one decode
+ * refuses (an IPv4 header length under 20 or over the total length, an
+ * IPv6 payload length of 0; an IPv4 total length of 0 is TSO's). Such a
+ * packet is not counted: counted under another key, it could raise a flow
+ * decode put it beside. LOAD copies packet bytes (skb_load or xdp_load).
+ * Ethernet, two VLAN tags, IPv4, IPv6 and four extension headers; ports of
+ * TCP, UDP and SCTP from the first 4 bytes of their header when the IP
+ * packet and the capture hold them, else none (decode takes them so too
+ * when the header does not decode). Tunnels are keyed by their
+ * outer headers (decode keys them by the inner ones, so the two do not
+ * meet there). */
+#define FLOW_LOAD(LOAD, off, to, n)                                                        \
+	if ((off) + (n) > cap || LOAD(ctx, off, to, n) < 0)                                \
+		return -1;
+
 #define FLOW_KEY(NAME, CTX, LOAD)                                                          \
-	static __attribute__((noinline)) int NAME(CTX *ctx, struct flow_key *k)              \
+	static __attribute__((noinline)) int NAME(CTX *ctx, struct flow_key *k, __u32 cap) \
 	{                                                                                  \
 		__u8 eth[14];                                                              \
-		if (LOAD(ctx, 0, eth, 14) < 0)                                             \
-			return -1;                                                         \
+		FLOW_LOAD(LOAD, 0, eth, 14)                                                \
 		__u32 off = 14;                                                            \
 		__u16 et = ((__u16)eth[12] << 8) | eth[13];                                \
-		if (et < 0x0600) /* an 802.3 length: decode says LLC, 0 */                \
+		if (et < 0x0600) /* an 802.3 length: decode says LLC, 0 */                 \
 			et = 0;                                                            \
 		_Pragma("unroll") for (int i = 0; i < 2; i++)                              \
 		{                                                                          \
 			if (et != ETH_VLAN && et != ETH_QINQ)                              \
 				break;                                                     \
 			__u8 tag[4];                                                       \
-			if (LOAD(ctx, off, tag, 4) < 0)                                    \
-				return -1;                                                 \
+			FLOW_LOAD(LOAD, off, tag, 4)                                       \
 			et = ((__u16)tag[2] << 8) | tag[3];                                \
+			if (et < 0x0600)                                                   \
+				et = 0;                                                    \
 			off += 4;                                                          \
 		}                                                                          \
 		__u8 src[16] = {}, dst[16] = {};                                           \
 		__u16 sp = 0, dp = 0;                                                      \
 		__u8 proto = 0;                                                            \
 		int ports = 0;                                                             \
+		__u32 end = 0; /* where the IP packet ends, by its length field */         \
 		if (et == ETH_IP) {                                                        \
 			__u8 ip[20];                                                       \
-			if (LOAD(ctx, off, ip, 20) < 0)                                    \
+			FLOW_LOAD(LOAD, off, ip, 20)                                       \
+			__u32 ihl = (ip[0] & 0xf) * 4;                                     \
+			__u32 tot = ((__u32)ip[2] << 8) | ip[3];                           \
+			if (tot == 0) /* TSO: the frame's length (decode does so) */       \
+				tot = cap - off;                                           \
+			if (ihl < 20 || tot < ihl || off + ihl > cap)                      \
 				return -1;                                                 \
 			proto = ip[9];                                                     \
 			src[10] = src[11] = dst[10] = dst[11] = 0xff;                      \
 			__builtin_memcpy(src + 12, ip + 12, 4);                            \
 			__builtin_memcpy(dst + 12, ip + 16, 4);                            \
 			ports = PROTO_HAS_PORTS(proto) && (((ip[6] & 0x1f) << 8) | ip[7]) == 0; \
-			off += (ip[0] & 0xf) * 4;                                          \
+			end = off + tot;                                                   \
+			off += ihl;                                                        \
 		} else if (et == ETH_IP6) {                                                \
 			__u8 ip[40];                                                       \
-			if (LOAD(ctx, off, ip, 40) < 0)                                    \
+			FLOW_LOAD(LOAD, off, ip, 40)                                       \
+			__u32 plen = ((__u32)ip[4] << 8) | ip[5];                          \
+			if (plen == 0)                                                     \
 				return -1;                                                 \
 			proto = ip[6];                                                     \
 			__builtin_memcpy(src, ip + 8, 16);                                 \
 			__builtin_memcpy(dst, ip + 24, 16);                                \
 			off += 40;                                                         \
+			end = off + plen;                                                  \
 			ports = 1;                                                         \
 			_Pragma("unroll") for (int i = 0; i < 4; i++)                      \
 			{                                                                  \
 				__u8 x[4];                                                 \
 				if (proto != 0 && proto != 43 && proto != 60 && proto != 44) \
 					break;                                             \
-				if (LOAD(ctx, off, x, 4) < 0) {                            \
-					ports = 0;                                         \
+				/* cut here: decode stops at this header too */            \
+				if (off + 4 > cap)                                         \
 					break;                                             \
-				}                                                          \
-				if (proto == 44) { /* fragment: 8 bytes, offset in 8s */   \
-					if ((((__u16)x[2] << 8) | x[3]) >> 3)              \
-						ports = 0;                                 \
-					off += 8;                                          \
-				} else {                                                   \
-					off += ((__u32)x[1] + 1) * 8;                      \
-				}                                                          \
+				if (LOAD(ctx, off, x, 4) < 0)                              \
+					return -1;                                         \
+				__u32 xlen = proto == 44 ? 8 : ((__u32)x[1] + 1) * 8;      \
+				if (off + xlen > cap)                                      \
+					break;                                             \
+				/* fragment: offset in 8-byte units, above 3 flag bits */  \
+				if (proto == 44 && (((__u16)x[2] << 8) | x[3]) >> 3)       \
+					ports = 0;                                         \
+				off += xlen;                                               \
 				proto = x[0];                                              \
 			}                                                                  \
 			ports = ports && PROTO_HAS_PORTS(proto);                           \
@@ -269,12 +292,11 @@ static __always_inline long skb_load(struct __sk_buff *skb, __u32 off, void *to,
 			__builtin_memcpy(src, eth + 6, 6);                                 \
 			__builtin_memcpy(dst, eth, 6);                                     \
 		}                                                                          \
-		if (ports) {                                                               \
+		if (ports && off + 4 <= end && off + 4 <= cap) {                           \
 			__u8 pp[4];                                                        \
-			if (LOAD(ctx, off, pp, 4) == 0) {                                  \
-				sp = ((__u16)pp[0] << 8) | pp[1];                          \
-				dp = ((__u16)pp[2] << 8) | pp[3];                          \
-			}                                                                  \
+			FLOW_LOAD(LOAD, off, pp, 4)                                        \
+			sp = ((__u16)pp[0] << 8) | pp[1];                                  \
+			dp = ((__u16)pp[2] << 8) | pp[3];                                  \
 		}                                                                          \
 		k->ethertype = et;                                                         \
 		k->proto = proto;                                                          \
@@ -368,7 +390,7 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 	}
 	if (count_flows) {
 		struct flow_key k;
-		int side = flow_key_skb(skb, &k);
+		int side = flow_key_skb(skb, &k, clamp_len(skb->len));
 		if (side >= 0) {
 			k.ifindex = skb->ifindex;
 			count_flow(&k, side, skb->len);
@@ -408,7 +430,7 @@ static __always_inline int xdp_capture(struct xdp_md *ctx, int use_rb)
 	}
 	if (count_flows) {
 		struct flow_key k;
-		int side = flow_key_xdp(ctx, &k);
+		int side = flow_key_xdp(ctx, &k, clamp_len(len));
 		if (side >= 0) {
 			k.ifindex = ctx->ingress_ifindex;
 			count_flow(&k, side, len);

@@ -121,3 +121,20 @@ func (o *Objects) Run(frame []byte) error {
 	}
 	return nil
 }
+
+// ClearFlows forgets every flow the kernel counted.
+func (o *Objects) ClearFlows() error {
+	if o.objs.Flows == nil {
+		return nil
+	}
+	var keys []FlowKey
+	if err := o.Flows(func(k *FlowKey, _ *FlowCounts) { keys = append(keys, *k) }); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := o.DeleteFlow(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -199,3 +199,6 @@ func (s *Session) Flows(fn func(*bpf.FlowKey, *bpf.FlowCounts)) error { return s
 
 // DeleteFlow forgets a flow the kernel counted.
 func (s *Session) DeleteFlow(k bpf.FlowKey) error { return s.objs.DeleteFlow(k) }
+
+// ClearFlows forgets every flow the kernel counted.
+func (s *Session) ClearFlows() error { return s.objs.ClearFlows() }

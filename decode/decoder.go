@@ -444,7 +444,41 @@ func (st *stack) fill(s *Summary) gopacket.LayerType {
 		s.NVLAN = uint8(min(st.vlan.n, 255))
 		s.VLAN = st.vlan.ids
 	}
+	st.rawPorts(s, last)
 	return last
+}
+
+// rawPorts takes the ports of a TCP, UDP or SCTP header that did not
+// decode (cut short by the snapshot length, or malformed) from its first 4
+// bytes, so that the packet stays in its connection's flow, as tcpdump
+// prints the ports of a cut header. The kernel's flow counts key packets
+// the same way.
+func (st *stack) rawPorts(s *Summary, last gopacket.LayerType) {
+	switch last {
+	case layers.LayerTypeIPv4, layers.LayerTypeIPv6, layers.LayerTypeIPv6HopByHop,
+		layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination, layers.LayerTypeIPv6Fragment:
+	default:
+		return
+	}
+	switch s.IPProto {
+	case ProtoTCP, ProtoUDP, ProtoSCTP:
+	default:
+		return
+	}
+	if s.Flags&FlagFragment != 0 && s.FragOff != 0 {
+		return
+	}
+	var p []byte
+	if last == layers.LayerTypeIPv6HopByHop {
+		p = st.ip6.HopByHop.Payload
+	} else {
+		p = st.lastPayload(last)
+	}
+	if len(p) >= 4 {
+		s.SrcPort = uint16(p[0])<<8 | uint16(p[1])
+		s.DstPort = uint16(p[2])<<8 | uint16(p[3])
+		s.rawPorts = true
+	}
 }
 
 // addrFrom converts a 4- or 16-byte address; anything else is invalid.

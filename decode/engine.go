@@ -267,6 +267,10 @@ type FlowView struct {
 	Tunnel           string // e.g. "VXLAN vni=42"
 	Ifindex          int    // the interface it was captured on
 	Iface            string // its name, when SetInterfaceNames gave one
+	// The packets decoded, and those the kernel counted (SetKernelCounts;
+	// 0 when it did not count the flow). PktsAB and PktsBA are the larger
+	// of the two, direction by direction.
+	DecodedPkts, KernelPkts uint64
 }
 
 // Packets returns the packets in both directions.
@@ -344,6 +348,8 @@ type flowCopy struct {
 	key         flowKey
 	aIsLo       bool
 	pkts, bytes [2]uint64
+	decoded     uint64 // packets decoded
+	kernel      uint64 // packets the kernel counted
 	first, last int64
 	tcp         TCPState
 	pps, bps    float64
@@ -356,9 +362,11 @@ func (e *Engine) copyLocked(i int32, nowNs int64) flowCopy {
 	pps, bps := f.rate.at(nowNs)
 	return flowCopy{
 		id: f.id, key: f.key, aIsLo: f.aIsLo,
-		pkts:  [2]uint64{max(f.pkts[0], f.kpkts[0]), max(f.pkts[1], f.kpkts[1])},
-		bytes: [2]uint64{max(f.bytes[0], f.kbytes[0]), max(f.bytes[1], f.kbytes[1])},
-		first: f.first, last: f.last, tcp: f.tcp, pps: pps, bps: bps,
+		pkts:    [2]uint64{max(f.pkts[0], f.kpkts[0]), max(f.pkts[1], f.kpkts[1])},
+		bytes:   [2]uint64{max(f.bytes[0], f.kbytes[0]), max(f.bytes[1], f.kbytes[1])},
+		decoded: f.pkts[0] + f.pkts[1],
+		kernel:  f.kpkts[0] + f.kpkts[1],
+		first:   f.first, last: f.last, tcp: f.tcp, pps: pps, bps: bps,
 		text: *e.textLocked(i),
 	}
 }
@@ -464,6 +472,9 @@ func (c *flowCopy) view() FlowView {
 		State:   c.tcp.String(),
 		Label:   c.text.label,
 		Tunnel:  c.text.tunnel,
+
+		DecodedPkts: c.decoded,
+		KernelPkts:  c.kernel,
 	}
 	if c.key.isIP() {
 		v.Proto = ipProtoName(c.key.proto)

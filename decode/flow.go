@@ -178,6 +178,8 @@ type flowTable struct {
 
 	trackEvicted bool      // keep the keys of evicted flows (Config.KernelCounts)
 	evicted      []flowKey // since the last TakeEvicted, at most maxEvicted
+	evictedLost  bool      // more were evicted than evicted holds
+	kernelEpoch  uint32    // created at the last TakeEvicted
 }
 
 func newFlowTable(maxFlows int, idle int64) *flowTable {
@@ -281,8 +283,12 @@ func (t *flowTable) expire(now int64) {
 // remove deletes flow i from the table and frees its slot.
 func (t *flowTable) remove(i int32) {
 	f := &t.flows[i]
-	if t.trackEvicted && len(t.evicted) < maxEvicted {
-		t.evicted = append(t.evicted, f.key)
+	if t.trackEvicted {
+		if len(t.evicted) < maxEvicted {
+			t.evicted = append(t.evicted, f.key)
+		} else {
+			t.evictedLost = true
+		}
 	}
 	delete(t.index, f.key)
 	t.unlink(i)

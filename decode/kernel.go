@@ -18,26 +18,46 @@ func (kf *KernelFlow) key() flowKey {
 	return flowKey{ifindex: kf.Ifindex, etherType: kf.EtherType, proto: kf.Proto, lo: kf.Lo, hi: kf.Hi, loPort: kf.LoPort, hiPort: kf.HiPort}
 }
 
+func kernelFlowOf(k *flowKey) KernelFlow {
+	return KernelFlow{Ifindex: k.ifindex, EtherType: k.etherType, Proto: k.proto, Lo: k.lo, Hi: k.hi, LoPort: k.loPort, HiPort: k.hiPort}
+}
+
 // maxEvicted bounds the keys of evicted flows kept for TakeEvicted.
 const maxEvicted = 1 << 16
+
+// kernelChunk is how many kernel flows SetKernelCounts applies per hold of
+// the engine's lock, which Add needs too.
+const kernelChunk = 1024
 
 // SetKernelCounts gives the flows in the table the kernel's counts, which
 // include packets lost in a full ring: a flow's packets and bytes are then
 // the larger of what was decoded and what the kernel counted, direction by
 // direction. Flows in a tunnel are left alone (decode keys them by the
-// inner packet, the kernel by the outer one), and flows the kernel has but
-// the table does not are not added. It returns how many flows matched.
+// inner packet, the kernel by the outer one), and so are flows made since
+// the last TakeEvicted: their key may be an evicted flow's, whose count the
+// kernel still held. Flows the kernel has but the table does not are not
+// added. It returns how many flows took the kernel's counts.
 func (e *Engine) SetKernelCounts(kfs []KernelFlow) (matched int) {
+	for len(kfs) > 0 {
+		n := min(len(kfs), kernelChunk)
+		matched += e.setKernelCounts(kfs[:n])
+		kfs = kfs[n:]
+	}
+	return matched
+}
+
+func (e *Engine) setKernelCounts(kfs []KernelFlow) (matched int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	t := e.flows
 	for i := range kfs {
 		kf := &kfs[i]
-		slot, ok := e.flows.index[kf.key()]
+		slot, ok := t.index[kf.key()]
 		if !ok {
 			continue
 		}
-		f := &e.flows.flows[slot]
-		if f.tunnel != TunnelNone {
+		f := &t.flows[slot]
+		if f.tunnel != TunnelNone || uint32(f.id>>32) > t.kernelEpoch {
 			continue
 		}
 		if f.aIsLo {
@@ -52,15 +72,32 @@ func (e *Engine) SetKernelCounts(kfs []KernelFlow) (matched int) {
 }
 
 // TakeEvicted appends to dst the keys (counts zero) of the flows evicted
-// from the table since the last call, and forgets them. A caller that
-// counts flows in the kernel deletes them there too, so that a flow seen
-// again starts from zero in both. Only kept with Config.KernelCounts.
-func (e *Engine) TakeEvicted(dst []KernelFlow) []KernelFlow {
+// from the table since the last call, and forgets them. The caller, which
+// counts flows in the kernel too, deletes them there before it reads the
+// kernel's counts again, so that a flow seen again starts from zero in
+// both; a flow already made again under such a key loses the kernel's
+// counts until then. When more were evicted than it kept (maxEvicted),
+// all reports true: the caller then clears all the kernel's flows, and
+// every flow loses the kernel's counts. Only kept with Config.KernelCounts.
+func (e *Engine) TakeEvicted(dst []KernelFlow) (keys []KernelFlow, all bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, k := range e.flows.evicted {
-		dst = append(dst, KernelFlow{Ifindex: k.ifindex, EtherType: k.etherType, Proto: k.proto, Lo: k.lo, Hi: k.hi, LoPort: k.loPort, HiPort: k.hiPort})
+	t := e.flows
+	for i := range t.evicted {
+		k := &t.evicted[i]
+		dst = append(dst, kernelFlowOf(k))
+		if slot, ok := t.index[*k]; ok {
+			f := &t.flows[slot]
+			f.kpkts, f.kbytes = [2]uint64{}, [2]uint64{}
+		}
 	}
-	e.flows.evicted = e.flows.evicted[:0]
-	return dst
+	all = t.evictedLost
+	if all {
+		for i := range t.flows {
+			t.flows[i].kpkts, t.flows[i].kbytes = [2]uint64{}, [2]uint64{}
+		}
+	}
+	t.evicted, t.evictedLost = t.evicted[:0], false
+	t.kernelEpoch = t.created
+	return dst, all
 }

@@ -22,6 +22,7 @@ func TestSetKernelCounts(t *testing.T) {
 	other := kf
 	other.Ifindex = 4 // the same endpoints on another interface: another flow
 	other.Pkts = [2]uint64{100, 100}
+	e.TakeEvicted(nil) // as the live view does before each SetKernelCounts
 	if m := e.SetKernelCounts([]KernelFlow{kf, other}); m != 1 {
 		t.Fatalf("matched %d flows, want 1", m)
 	}
@@ -43,19 +44,74 @@ func TestTakeEvicted(t *testing.T) {
 	for i := range 3 {
 		e.Add(Frame{TS: testTS.Add(time.Duration(i) * time.Millisecond), Data: udpFrame(t, uint16(1000+i), 10)})
 	}
-	ev := e.TakeEvicted(nil)
-	if len(ev) != 1 || ev[0].EtherType != 0x0800 || ev[0].Proto != ProtoUDP || ev[0].LoPort != 9 && ev[0].HiPort != 9 ||
+	ev, all := e.TakeEvicted(nil)
+	if all || len(ev) != 1 || ev[0].EtherType != 0x0800 || ev[0].Proto != ProtoUDP || ev[0].LoPort != 9 && ev[0].HiPort != 9 ||
 		ev[0].LoPort != 1000 && ev[0].HiPort != 1000 {
 		t.Fatalf("evicted %+v, want the flow from port 1000", ev)
 	}
-	if ev := e.TakeEvicted(nil); len(ev) != 0 {
+	if ev, _ := e.TakeEvicted(nil); len(ev) != 0 {
 		t.Errorf("handed over twice: %+v", ev)
 	}
 	plain := NewEngine(Config{MaxFlows: 2, RingBytes: 1 << 16})
 	for i := range 3 {
 		plain.Add(Frame{TS: testTS, Data: udpFrame(t, uint16(1000+i), 10)})
 	}
-	if ev := plain.TakeEvicted(nil); len(ev) != 0 {
+	if ev, _ := plain.TakeEvicted(nil); len(ev) != 0 {
 		t.Errorf("kept without KernelCounts: %+v", ev)
+	}
+}
+
+// TestKernelCountsOfAKeyUsedAgain: a flow evicted and made again under the
+// same key must not show the kernel's count of the old one, which the
+// kernel holds until the caller deletes it.
+func TestKernelCountsOfAKeyUsedAgain(t *testing.T) {
+	e := NewEngine(Config{MaxFlows: 1, RingBytes: 1 << 16, KernelCounts: true})
+	kernelOf := func(sport uint16, pkts uint64) []KernelFlow {
+		e2 := NewEngine(Config{MaxFlows: 1, RingBytes: 1 << 16, KernelCounts: true})
+		e2.Add(Frame{TS: testTS, Data: udpFrame(t, sport, 10)})
+		e2.flows.evicted = append(e2.flows.evicted, e2.flows.flows[0].key)
+		k, _ := e2.TakeEvicted(nil)
+		k[0].Pkts = [2]uint64{pkts, pkts}
+		return k
+	}
+	old := kernelOf(1000, 50)
+	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)})
+	e.TakeEvicted(nil)
+	if m := e.SetKernelCounts(old); m != 1 {
+		t.Fatalf("matched %d", m)
+	}
+	// Evicted by another flow, then made again after the caller took the
+	// evicted keys, before it read the kernel: the stale 100 must not show.
+	e.Add(Frame{TS: testTS, Data: udpFrame(t, 2000, 10)})
+	ev, _ := e.TakeEvicted(nil)
+	if len(ev) != 1 {
+		t.Fatalf("evicted %+v", ev)
+	}
+	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)}) // evicts 2000, makes 1000 again
+	if m := e.SetKernelCounts(old); m != 0 {
+		t.Errorf("a flow made after TakeEvicted took the kernel's counts")
+	}
+	if f := e.Flows(SortBytes, "", testTS)[0]; f.Packets() != 1 {
+		t.Errorf("flow made again shows %d packets, want 1", f.Packets())
+	}
+	// The next round hands 2000 over; 1000 keeps its own count.
+	ev, _ = e.TakeEvicted(nil)
+	if len(ev) != 1 || ev[0].LoPort != 2000 && ev[0].HiPort != 2000 {
+		t.Fatalf("evicted %+v", ev)
+	}
+	if m := e.SetKernelCounts(kernelOf(1000, 1)); m != 1 {
+		t.Errorf("the flow did not take the kernel's fresh count")
+	}
+
+	// Evicted beyond what is kept: all the kernel's counts are dropped.
+	e = NewEngine(Config{MaxFlows: 1, RingBytes: 1 << 16, KernelCounts: true})
+	for i := range maxEvicted + 2 {
+		e.Add(Frame{TS: testTS, Data: udpFrame(t, uint16(i), 10)})
+	}
+	if ev, all := e.TakeEvicted(nil); !all || len(ev) != maxEvicted {
+		t.Errorf("%d keys, all=%v after %d evictions", len(ev), all, maxEvicted+1)
+	}
+	if _, all := e.TakeEvicted(nil); all {
+		t.Error("all reported twice")
 	}
 }

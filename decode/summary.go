@@ -115,6 +115,9 @@ type Summary struct {
 	Flags  Flags
 	Stop   gopacket.LayerType // layer where decoding stopped (unsupported, truncated or malformed)
 	Err    error              // decode error behind FlagTruncated or FlagMalformed, if any
+	// rawPorts: SrcPort and DstPort were read from a transport header
+	// that did not decode (stack.rawPorts); nothing else of it is known.
+	rawPorts bool
 
 	// Link layer (of the innermost frame when tunnelled).
 	SrcMAC, DstMAC [6]byte
@@ -313,7 +316,7 @@ func (s *Summary) appendInfo(b []byte) []byte {
 		}
 		switch s.IPProto {
 		case ProtoTCP:
-			if s.SrcPort == 0 && s.DstPort == 0 {
+			if s.SrcPort == 0 && s.DstPort == 0 || s.rawPorts {
 				break
 			}
 			sep()
@@ -330,7 +333,7 @@ func (s *Summary) appendInfo(b []byte) []byte {
 			b = append(b, " len="...)
 			b = strconv.AppendInt(b, int64(s.PayloadLen), 10)
 		case ProtoUDP, ProtoSCTP:
-			if s.SrcPort == 0 && s.DstPort == 0 {
+			if s.SrcPort == 0 && s.DstPort == 0 || s.rawPorts {
 				break
 			}
 			sep()
