@@ -489,6 +489,9 @@ func TestTUIFlowCountsSurviveLoss(t *testing.T) {
 	if err := syscall.Kill(s.pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// A stopped process ignores the hangup that ends its terminal: go on
+	// before that, whatever fails below.
+	t.Cleanup(func() { _ = syscall.Kill(s.pid, syscall.SIGCONT) })
 	// 90 x 1442-byte frames (1474 with the record header): more than the
 	// rings of two CPUs hold, and few enough that the receiving socket's
 	// buffer takes them all even if its reader lags.
