@@ -110,7 +110,7 @@ func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, snaplen int, dir strin
 			t.Fatal(err)
 		}
 		eng.TakeEvicted(nil) // as the live view does before each SetKernelCounts
-		m := eng.SetKernelCounts(kfs)
+		m := eng.SetKernelCounts(kfs, last)
 		views := eng.Flows(decode.SortBytes, "", last)
 		var gotPkts, gotBytes uint64
 		plain := 0

@@ -471,7 +471,7 @@ func syncKernelFlows(sess *capture.Session, eng *decode.Engine, buf *[]decode.Ke
 	if err != nil {
 		return err
 	}
-	eng.SetKernelCounts(kfs)
+	eng.SetKernelCounts(kfs, time.Now())
 	*buf = kfs
 	return nil
 }

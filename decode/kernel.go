@@ -1,5 +1,7 @@
 package decode
 
+import "time"
+
 // KernelFlow is one flow as the kernel program counts it (bpf.FlowKey and
 // bpf.FlowCounts, handed over by the caller, since decode does not import
 // bpf): the flow key's fields, endpoints in canonical order (Lo before Hi,
@@ -35,29 +37,49 @@ const kernelChunk = 1024
 // direction. Flows in a tunnel are left alone (decode keys them by the
 // inner packet, the kernel by the outer one), and so are flows made since
 // the last TakeEvicted: their key may be an evicted flow's, whose count the
-// kernel still held. Flows the kernel has but the table does not are not
+// kernel still held. Once packets were lost (SetCaptureCounters), a flow
+// the kernel counted and the table does not have is added, seen at now,
+// while the table has room: every packet of it was lost, or it is about to
+// be decoded. Keys of tunnels (IP in IP, GRE, VXLAN's UDP port) are not
 // added. It returns how many flows took the kernel's counts.
-func (e *Engine) SetKernelCounts(kfs []KernelFlow) (matched int) {
+func (e *Engine) SetKernelCounts(kfs []KernelFlow, now time.Time) (matched int) {
+	nowNs := unixNano(now)
 	for len(kfs) > 0 {
 		n := min(len(kfs), kernelChunk)
-		matched += e.setKernelCounts(kfs[:n])
+		matched += e.setKernelCounts(kfs[:n], nowNs)
 		kfs = kfs[n:]
 	}
 	return matched
 }
 
-func (e *Engine) setKernelCounts(kfs []KernelFlow) (matched int) {
+func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t := e.flows
 	for i := range kfs {
 		kf := &kfs[i]
-		slot, ok := t.index[kf.key()]
+		k := kf.key()
+		slot, ok := t.index[k]
 		if !ok {
+			if e.lost == 0 || t.len() >= t.max || tunnelKey(&k) {
+				continue
+			}
+			slot = t.alloc()
+			t.created++
+			t.flows[slot] = flow{
+				key:   k,
+				id:    uint64(t.created)<<32 | uint64(uint32(slot)),
+				aIsLo: kf.Pkts[0] > 0 || kf.Pkts[1] == 0, // A sent something
+				first: now,
+				last:  now,
+			}
+			t.index[k] = slot
+			t.pushFront(slot)
+		} else if uint32(t.flows[slot].id>>32) > t.kernelEpoch {
 			continue
 		}
 		f := &t.flows[slot]
-		if f.tunnel != TunnelNone || uint32(f.id>>32) > t.kernelEpoch {
+		if f.tunnel != TunnelNone {
 			continue
 		}
 		if f.aIsLo {
@@ -69,6 +91,21 @@ func (e *Engine) setKernelCounts(kfs []KernelFlow) (matched int) {
 		matched++
 	}
 	return matched
+}
+
+// tunnelKey reports whether k is the outer key of a tunnel decode looks
+// into: IP in IP (4, 41), GRE (47) or VXLAN (UDP port 4789).
+func tunnelKey(k *flowKey) bool {
+	if !k.isIP() {
+		return false
+	}
+	switch k.proto {
+	case 4, 41, ProtoGRE:
+		return true
+	case ProtoUDP:
+		return k.loPort == 4789 || k.hiPort == 4789
+	}
+	return false
 }
 
 // TakeEvicted appends to dst the keys (counts zero) of the flows evicted

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
 )
 
 // TestSetKernelCounts: the kernel's counts, given by endpoint (lo, hi),
@@ -23,7 +25,7 @@ func TestSetKernelCounts(t *testing.T) {
 	other.Ifindex = 4 // the same endpoints on another interface: another flow
 	other.Pkts = [2]uint64{100, 100}
 	e.TakeEvicted(nil) // as the live view does before each SetKernelCounts
-	if m := e.SetKernelCounts([]KernelFlow{kf, other}); m != 1 {
+	if m := e.SetKernelCounts([]KernelFlow{kf, other}, testTS); m != 1 {
 		t.Fatalf("matched %d flows, want 1", m)
 	}
 	f := e.Flows(SortBytes, "", testTS)[0]
@@ -77,7 +79,7 @@ func TestKernelCountsOfAKeyUsedAgain(t *testing.T) {
 	old := kernelOf(1000, 50)
 	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)})
 	e.TakeEvicted(nil)
-	if m := e.SetKernelCounts(old); m != 1 {
+	if m := e.SetKernelCounts(old, testTS); m != 1 {
 		t.Fatalf("matched %d", m)
 	}
 	// Evicted by another flow, then made again after the caller took the
@@ -88,7 +90,7 @@ func TestKernelCountsOfAKeyUsedAgain(t *testing.T) {
 		t.Fatalf("evicted %+v", ev)
 	}
 	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)}) // evicts 2000, makes 1000 again
-	if m := e.SetKernelCounts(old); m != 0 {
+	if m := e.SetKernelCounts(old, testTS); m != 0 {
 		t.Errorf("a flow made after TakeEvicted took the kernel's counts")
 	}
 	if f := e.Flows(SortBytes, "", testTS)[0]; f.Packets() != 1 {
@@ -99,7 +101,7 @@ func TestKernelCountsOfAKeyUsedAgain(t *testing.T) {
 	if len(ev) != 1 || ev[0].LoPort != 2000 && ev[0].HiPort != 2000 {
 		t.Fatalf("evicted %+v", ev)
 	}
-	if m := e.SetKernelCounts(kernelOf(1000, 1)); m != 1 {
+	if m := e.SetKernelCounts(kernelOf(1000, 1), testTS); m != 1 {
 		t.Errorf("the flow did not take the kernel's fresh count")
 	}
 
@@ -113,5 +115,51 @@ func TestKernelCountsOfAKeyUsedAgain(t *testing.T) {
 	}
 	if _, all := e.TakeEvicted(nil); all {
 		t.Error("all reported twice")
+	}
+}
+
+// TestKernelOnlyFlows: once the ring lost packets, a flow only the kernel
+// counted (every packet of it lost) joins the table with the kernel's
+// counts, A being an endpoint that sent; tunnel keys and a full table add
+// nothing, and before any loss nothing is added.
+func TestKernelOnlyFlows(t *testing.T) {
+	e := NewEngine(Config{MaxFlows: 2, RingBytes: 1 << 16, KernelCounts: true})
+	lo := netip.MustParseAddr("10.0.0.1").As16()
+	hi := netip.MustParseAddr("10.0.0.2").As16()
+	lost := KernelFlow{Ifindex: 3, EtherType: 0x0800, Proto: ProtoUDP, Lo: lo, Hi: hi, LoPort: 53, HiPort: 5353,
+		Pkts: [2]uint64{0, 7}, Bytes: [2]uint64{0, 700}}
+	vxlan := lost
+	vxlan.HiPort = 4789
+	gre := lost
+	gre.Proto, gre.LoPort, gre.HiPort = ProtoGRE, 0, 0
+	e.TakeEvicted(nil)
+	if m := e.SetKernelCounts([]KernelFlow{lost}, testTS); m != 0 || len(e.Flows(SortBytes, "", testTS)) != 0 {
+		t.Fatal("a flow was added before any packet was lost")
+	}
+	e.SetCaptureCounters(7, 0)
+	if m := e.SetKernelCounts([]KernelFlow{lost, vxlan, gre}, testTS); m != 1 {
+		t.Fatalf("matched %d, want the lost flow only", m)
+	}
+	fs := e.Flows(SortBytes, "", testTS)
+	if len(fs) != 1 {
+		t.Fatalf("flows %+v", fs)
+	}
+	f := fs[0]
+	if f.A != "10.0.0.2:5353" || f.PktsAB != 7 || f.BytesAB != 700 || f.PktsBA != 0 || f.DecodedPkts != 0 || f.KernelPkts != 7 {
+		t.Errorf("added flow %+v", f)
+	}
+	// Its packets decoded later count in it.
+	e.Add(Frame{TS: testTS, Ifindex: 3, Data: serialize(t, eth(layers.EthernetTypeIPv4), ip4BA(layers.IPProtocolUDP), udp(5353, 53), payload(make([]byte, 10)))})
+	if fs := e.Flows(SortBytes, "", testTS); len(fs) != 1 || fs[0].DecodedPkts != 1 || fs[0].Packets() != 7 {
+		t.Errorf("after a decoded packet: %+v", fs)
+	}
+	// A full table takes no more.
+	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)})
+	other := lost
+	other.LoPort = 54
+	e.TakeEvicted(nil)
+	e.SetKernelCounts([]KernelFlow{other}, testTS)
+	if n := len(e.Flows(SortBytes, "", testTS)); n != 2 {
+		t.Errorf("%d flows in a table of 2", n)
 	}
 }

@@ -137,6 +137,9 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 	for i := from; i < to; i++ {
 		f := &t.rows[i]
 		label := safe(f.Label)
+		if f.DecodedPkts == 0 && f.KernelPkts > 0 {
+			label = "all lost in ring; kernel count"
+		}
 		if f.Tunnel != "" {
 			label = strings.TrimSpace(label + " [" + safe(f.Tunnel) + "]")
 		}
