@@ -103,8 +103,7 @@ func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, snaplen int, dir strin
 			if k.Ifindex != ifindex {
 				t.Errorf("%s: kernel flow on ifindex %d, want %d", name, k.Ifindex, ifindex)
 			}
-			kfs = append(kfs, decode.KernelFlow{Ifindex: int32(k.Ifindex), EtherType: k.EtherType, Proto: k.Proto,
-				Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort, Pkts: c.Pkts, Bytes: c.Bytes})
+			kfs = append(kfs, kernelFlow(k, c))
 		})
 		if err != nil {
 			t.Fatal(err)

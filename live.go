@@ -465,8 +465,7 @@ func syncKernelFlows(sess *capture.Session, eng *decode.Engine, buf *[]decode.Ke
 	}
 	kfs := evicted[:0]
 	err := sess.Flows(func(k *bpf.FlowKey, c *bpf.FlowCounts) {
-		kfs = append(kfs, decode.KernelFlow{Ifindex: int32(k.Ifindex), EtherType: k.EtherType, Proto: k.Proto,
-			Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort, Pkts: c.Pkts, Bytes: c.Bytes})
+		kfs = append(kfs, kernelFlow(k, c))
 	})
 	if err != nil {
 		return err
@@ -474,6 +473,12 @@ func syncKernelFlows(sess *capture.Session, eng *decode.Engine, buf *[]decode.Ke
 	eng.SetKernelCounts(kfs, time.Now())
 	*buf = kfs
 	return nil
+}
+
+// kernelFlow is a flow the kernel counted, as decode takes it.
+func kernelFlow(k *bpf.FlowKey, c *bpf.FlowCounts) decode.KernelFlow {
+	return decode.KernelFlow{Ifindex: int32(k.Ifindex), EtherType: k.EtherType, Proto: k.Proto,
+		Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort, Pkts: c.Pkts, Bytes: c.Bytes}
 }
 
 // cancelling runs fn (a panic becomes an error, see noPanic); an error
