@@ -71,7 +71,10 @@ func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, snaplen int, dir strin
 		if err := o.ClearFlows(); err != nil {
 			t.Fatal(err)
 		}
-		eng := decode.NewEngine(decode.Config{MaxFlows: 1 << 16, RingBytes: 1 << 20, IdleTimeout: -1})
+		eng := decode.NewEngine(decode.Config{MaxFlows: 1 << 16, RingBytes: 1 << 20, IdleTimeout: -1, KernelCounts: true})
+		// What the kernel should count, by decode.KernelKeyOf, the
+		// kernel key's description in Go: key (no counts) -> counts.
+		model := map[decode.KernelFlow]decode.KernelFlow{}
 		n, bytes := 0, uint64(0)
 		var last time.Time
 		for {
@@ -89,7 +92,18 @@ func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, snaplen int, dir strin
 			}
 			// The test run's packet is the wire; decode gets what the
 			// capture keeps of it.
-			eng.Add(decode.Frame{TS: ts, Ifindex: ifindex, OrigLen: len(data), Data: data[:min(len(data), snaplen)]})
+			kept := data[:min(len(data), snaplen)]
+			eng.Add(decode.Frame{TS: ts, Ifindex: ifindex, OrigLen: len(data), Data: kept})
+			if key, srcIsLo, ok := decode.KernelKeyOf(kept, ifindex); ok {
+				side := 1
+				if srcIsLo {
+					side = 0
+				}
+				c := model[key]
+				c.Pkts[side]++
+				c.Bytes[side] += uint64(len(data))
+				model[key] = c
+			}
 			n++
 			bytes += uint64(len(data))
 			last = ts
@@ -108,7 +122,22 @@ func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, snaplen int, dir strin
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, kf := range kfs {
+			key := kf
+			key.Pkts, key.Bytes = [2]uint64{}, [2]uint64{}
+			want, ok := model[key]
+			if !ok || want.Pkts != kf.Pkts || want.Bytes != kf.Bytes {
+				t.Errorf("%s: the kernel counted %+v; decode.KernelKeyOf %v, %+v", name, kf, ok, want)
+			}
+			delete(model, key)
+		}
+		for key := range model {
+			t.Errorf("%s: decode.KernelKeyOf counts %+v, the kernel does not", name, key)
+		}
 		eng.TakeEvicted(nil) // as the live view does before each SetKernelCounts
+		// As if the ring had lost packets: a flow only the kernel keyed
+		// joins the table then, and would count a packet twice.
+		eng.SetCaptureCounters(1, 0)
 		m := eng.SetKernelCounts(kfs, last)
 		views := eng.Flows(decode.SortBytes, "", last)
 		var gotPkts, gotBytes uint64

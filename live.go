@@ -128,20 +128,18 @@ func live(o *options, stdout, stderr io.Writer) error {
 		}
 	}))
 
+	kflows := &kernelFlows{sess: sess, eng: eng}
 	if ecfg.KernelCounts {
 		g.Go(noPanic(func() error {
 			t := time.NewTicker(kernelFlowInterval)
 			defer t.Stop()
-			var buf []decode.KernelFlow
 			for {
 				select {
 				case <-countCtx.Done():
 					return nil
 				case <-t.C:
 				}
-				// A failed round leaves the decoded counts; the next
-				// one tries again.
-				_ = syncKernelFlows(sess, eng, &buf)
+				kflows.round()
 			}
 		}))
 	}
@@ -198,6 +196,9 @@ func live(o *options, stdout, stderr io.Writer) error {
 	st := eng.Stats(time.Now())
 	fmt.Fprintf(stderr, "%d packets captured, %d lost in ring, %d dropped\n", st.Packets, st.Lost, st.Dropped)
 	printCaptureNotes(stderr, o, sess, st.Lost, counters, cerr == nil)
+	if kflows.failed > 0 {
+		fmt.Fprintf(stderr, "bpftop-cap: reading the kernel's flow counts failed %d times (last: %v); the flow table counted what was decoded then\n", kflows.failed, kflows.lastErr)
+	}
 	switch viewErr := viewFailed(ctx, runErr); {
 	case viewErr != nil:
 		return viewErr
@@ -444,34 +445,53 @@ func engineConfig(o *options) decode.Config {
 // counts.
 const kernelFlowInterval = time.Second
 
-// syncKernelFlows gives the flow table the counts the kernel program keeps
-// of every flow, which include packets lost in a full ring, after deleting
-// from the kernel the flows the table evicted (so a flow seen again starts
-// from zero in both). buf is reused from call to call.
-func syncKernelFlows(sess *capture.Session, eng *decode.Engine, buf *[]decode.KernelFlow) error {
-	evicted, all := eng.TakeEvicted((*buf)[:0])
-	if all {
-		if err := sess.ClearFlows(); err != nil {
+// kernelFlows gives the flow table the counts the kernel program keeps of
+// every flow, which include packets lost in a full ring, once a round.
+type kernelFlows struct {
+	sess    *capture.Session
+	eng     *decode.Engine
+	buf     []decode.KernelFlow
+	clear   bool // a round failed with evicted keys taken: forget all the kernel's flows
+	failed  int  // rounds that failed; their tables kept what was decoded
+	lastErr error
+}
+
+// round deletes from the kernel the flows the table evicted (so a flow
+// seen again starts from zero in both), then reads the kernel's flows into
+// the table.
+func (k *kernelFlows) round() {
+	if err := k.sync(); err != nil {
+		k.failed++
+		k.lastErr = err
+		k.clear = true
+	}
+}
+
+func (k *kernelFlows) sync() error {
+	evicted, all := k.eng.TakeEvicted(k.buf[:0])
+	if all || k.clear {
+		if err := k.sess.ClearFlows(); err != nil {
 			return err
 		}
+		k.clear = false
 		evicted = evicted[:0]
 	}
 	for i := range evicted {
-		k := &evicted[i]
-		if err := sess.DeleteFlow(bpf.FlowKey{Ifindex: uint32(k.Ifindex), EtherType: k.EtherType, Proto: k.Proto,
-			Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort}); err != nil {
+		e := &evicted[i]
+		if err := k.sess.DeleteFlow(bpf.FlowKey{Ifindex: uint32(e.Ifindex), EtherType: e.EtherType, Proto: e.Proto,
+			Lo: e.Lo, Hi: e.Hi, LoPort: e.LoPort, HiPort: e.HiPort}); err != nil {
 			return err
 		}
 	}
 	kfs := evicted[:0]
-	err := sess.Flows(func(k *bpf.FlowKey, c *bpf.FlowCounts) {
-		kfs = append(kfs, kernelFlow(k, c))
+	err := k.sess.Flows(func(fk *bpf.FlowKey, c *bpf.FlowCounts) {
+		kfs = append(kfs, kernelFlow(fk, c))
 	})
+	k.buf = kfs
 	if err != nil {
 		return err
 	}
-	eng.SetKernelCounts(kfs, time.Now())
-	*buf = kfs
+	k.eng.SetKernelCounts(kfs, time.Now())
 	return nil
 }
 

@@ -272,13 +272,13 @@ static __always_inline long skb_load(struct __sk_buff *skb, __u32 off, void *to,
 				__u8 x[4];                                                 \
 				if (proto != 0 && proto != 43 && proto != 60 && proto != 44) \
 					break;                                             \
-				/* cut here: decode stops at this header too */            \
-				if (off + 4 > cap)                                         \
+				/* cut (capture, IP length): decode stops here too */      \
+				if (off + 4 > cap || off + 4 > end)                        \
 					break;                                             \
 				if (LOAD(ctx, off, x, 4) < 0)                              \
 					return -1;                                         \
 				__u32 xlen = proto == 44 ? 8 : ((__u32)x[1] + 1) * 8;      \
-				if (off + xlen > cap)                                      \
+				if (off + xlen > cap || off + xlen > end)                  \
 					break;                                             \
 				/* fragment: offset in 8-byte units, above 3 flag bits */  \
 				if (proto == 44 && (((__u16)x[2] << 8) | x[3]) >> 3)       \

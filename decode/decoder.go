@@ -468,13 +468,10 @@ func (st *stack) rawPorts(s *Summary, last gopacket.LayerType) {
 	if s.Flags&FlagFragment != 0 && s.FragOff != 0 {
 		return
 	}
-	var p []byte
-	if last == layers.LayerTypeIPv6HopByHop {
-		p = st.ip6.HopByHop.Payload
-	} else {
-		p = st.lastPayload(last)
-	}
-	if len(p) >= 4 {
+	// A hop-by-hop header decoded with IPv6 is not in decoded (IPv6's
+	// payload starts after it); one after another extension header is the
+	// extension skipper's.
+	if p := st.lastPayload(last); len(p) >= 4 {
 		s.SrcPort = uint16(p[0])<<8 | uint16(p[1])
 		s.DstPort = uint16(p[2])<<8 | uint16(p[3])
 		s.rawPorts = true

@@ -151,6 +151,9 @@ func (e *Engine) addLocked(f *Frame, seg int32) {
 
 	e.flows.expire(ts)
 	fl := e.flows.update(s, f.Ifindex, ts, s.Len)
+	if e.flows.trackEvicted && s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 {
+		e.flows.noteKernelKey(f.Data, f.Ifindex)
+	}
 	seq, ok := uint64(0), false
 	if seg >= 0 {
 		seq, ok = e.ring.addLent(seg, f.Data, s.Len, ts, f.Ifindex, f.Dir, fl.id, fl.lastSeq)

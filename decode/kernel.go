@@ -59,9 +59,17 @@ func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 	for i := range kfs {
 		kf := &kfs[i]
 		k := kf.key()
+		if tunnelKey(&k) {
+			continue // its packets are counted in the flows inside too
+		}
+		if _, alias := t.aliases[k]; alias {
+			continue // it holds packets decode counted in another flow
+		}
 		slot, ok := t.index[k]
 		if !ok {
-			if e.lost == 0 || t.len() >= t.max || tunnelKey(&k) {
+			// Not a flow evicted whose delete in the kernel is still to
+			// come: the kernel holds its old count.
+			if _, pending := t.evictedSet[k]; pending || e.lost == 0 || t.len() >= t.max || t.aliasesFull {
 				continue
 			}
 			slot = t.alloc()
@@ -75,12 +83,18 @@ func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 			}
 			t.index[k] = slot
 			t.pushFront(slot)
-		} else if uint32(t.flows[slot].id>>32) > t.kernelEpoch {
+		} else if int32(uint32(t.flows[slot].id>>32)-t.kernelEpoch) > 0 { // made since; wraps
 			continue
 		}
 		f := &t.flows[slot]
 		if f.tunnel != TunnelNone {
 			continue
+		}
+		if kf.Pkts[0]+kf.Pkts[1] > f.kpkts[0]+f.kpkts[1] {
+			// Packets the ring lost are news too: the flow is not idle.
+			f.last = max(f.last, now)
+			t.unlink(slot)
+			t.pushFront(slot)
 		}
 		if f.aIsLo {
 			f.kpkts, f.kbytes = kf.Pkts, kf.Bytes
@@ -135,6 +149,7 @@ func (e *Engine) TakeEvicted(dst []KernelFlow) (keys []KernelFlow, all bool) {
 		}
 	}
 	t.evicted, t.evictedLost = t.evicted[:0], false
+	clear(t.evictedSet)
 	t.kernelEpoch = t.created
 	return dst, all
 }

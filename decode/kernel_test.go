@@ -163,3 +163,52 @@ func TestKernelOnlyFlows(t *testing.T) {
 		t.Errorf("%d flows in a table of 2", n)
 	}
 }
+
+// TestRawPorts: a TCP header that does not decode (cut short, here after
+// an IPv6 routing and a hop-by-hop header) gives its ports from its first 4
+// bytes, as the kernel's key does; its flags stay unknown, so the flow has
+// no TCP state.
+func TestRawPorts(t *testing.T) {
+	f := []byte{
+		0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a, 0x86, 0xdd, // Ethernet
+		0x60, 0, 0, 0, 0, 26, 43, 64, // IPv6: payload 26, routing next
+	}
+	f = append(f, netip.MustParseAddr("2001:db8::1").AsSlice()...)
+	f = append(f, netip.MustParseAddr("2001:db8::2").AsSlice()...)
+	f = append(f, 0, 0, 0, 0, 0, 0, 0, 0)                         // routing: hop-by-hop next, 8 bytes
+	f = append(f, 6, 0, 1, 4, 0, 0, 0, 0)                         // hop-by-hop: TCP next, PadN
+	f = append(f, 0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0x02, 0x50) // 10 bytes of a TCP SYN
+	e := NewEngine(Config{MaxFlows: 4, RingBytes: 1 << 16, KernelCounts: true})
+	e.Add(Frame{TS: testTS, Data: f})
+	st := e.Stats(testTS)
+	if st.Panics != 0 {
+		t.Fatalf("decoder panicked: %+v", st)
+	}
+	fs := e.Flows(SortBytes, "", testTS)
+	if len(fs) != 1 || fs[0].A != "[2001:db8::1]:40000" || fs[0].B != "[2001:db8::2]:443" || fs[0].State != "" {
+		t.Fatalf("flows %+v", fs)
+	}
+	kf, srcIsLo, ok := KernelKeyOf(f, 0)
+	if !ok || !srcIsLo || kf.Proto != ProtoTCP || kf.LoPort != 40000 || kf.HiPort != 443 {
+		t.Errorf("kernel key %+v lo=%v ok=%v", kf, srcIsLo, ok)
+	}
+}
+
+// TestKernelOnlyNotAnEvictedFlow: a flow evicted since the last
+// TakeEvicted is not brought back from the kernel's count, which its
+// delete in the kernel has yet to clear.
+func TestKernelOnlyNotAnEvictedFlow(t *testing.T) {
+	e := NewEngine(Config{MaxFlows: 4, RingBytes: 1 << 16, IdleTimeout: time.Second, KernelCounts: true})
+	e.SetCaptureCounters(1, 0)
+	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)})
+	e.TakeEvicted(nil)
+	old, _, _ := KernelKeyOf(udpFrame(t, 1000, 10), 0)
+	old.Pkts = [2]uint64{50, 0}
+	e.Add(Frame{TS: testTS.Add(2 * time.Second), Data: udpFrame(t, 2000, 10)}) // 1000 idles out
+	if m := e.SetKernelCounts([]KernelFlow{old}, testTS.Add(2*time.Second)); m != 0 {
+		t.Errorf("the evicted flow came back with the kernel's old count")
+	}
+	if n := len(e.Flows(SortBytes, "", testTS.Add(2*time.Second))); n != 1 {
+		t.Errorf("%d flows, want 1", n)
+	}
+}
