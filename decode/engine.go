@@ -73,7 +73,9 @@ func NewEngine(cfg Config) *Engine {
 		flows: newFlowTable(cfg.MaxFlows, int64(cfg.IdleTimeout)),
 		ring:  newRing(cfg.RingBytes),
 	}
-	e.flows.trackEvicted = cfg.KernelCounts
+	if cfg.KernelCounts {
+		e.flows.kernel = &kernelTrack{}
+	}
 	return e
 }
 
@@ -151,8 +153,8 @@ func (e *Engine) addLocked(f *Frame, seg int32) {
 
 	e.flows.expire(ts)
 	fl := e.flows.update(s, f.Ifindex, ts, s.Len)
-	if e.flows.trackEvicted && s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 {
-		e.flows.noteKernelKey(f.Data, f.Ifindex)
+	if e.flows.kernel != nil && s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 {
+		e.flows.kernel.noteKey(f.Data, f.Ifindex, &fl.key)
 	}
 	seq, ok := uint64(0), false
 	if seg >= 0 {

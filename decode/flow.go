@@ -176,40 +176,7 @@ type flowTable struct {
 	evictedFull uint64
 	key         flowKey // update's, being looked up
 
-	trackEvicted bool                 // keep the keys of evicted flows (Config.KernelCounts)
-	evicted      []flowKey            // since the last TakeEvicted, at most maxEvicted
-	evictedLost  bool                 // more were evicted than evicted holds
-	evictedSet   map[flowKey]struct{} // the keys in evicted
-	kernelEpoch  uint32               // created at the last TakeEvicted
-	// Kernel keys of frames decode keyed otherwise (malformed or cut
-	// short ones), whose kernel counts hold packets counted elsewhere;
-	// aliasesFull when more came than maxAliases.
-	aliases     map[flowKey]struct{}
-	aliasesFull bool
-}
-
-// maxAliases bounds flowTable.aliases.
-const maxAliases = 1 << 14
-
-// noteKernelKey records the kernel's key of a frame decode could not key
-// as the kernel does, when the two differ.
-func (t *flowTable) noteKernelKey(data []byte, ifindex int) {
-	var k flowKey
-	if _, ok := kernelKey(data, &k); !ok {
-		return
-	}
-	k.ifindex = int32(ifindex)
-	if k == t.key { // update's key: the same after all
-		return
-	}
-	if t.aliases == nil {
-		t.aliases = map[flowKey]struct{}{}
-	}
-	if len(t.aliases) >= maxAliases {
-		t.aliasesFull = true
-		return
-	}
-	t.aliases[k] = struct{}{}
+	kernel *kernelTrack // for the kernel's flow counts (Config.KernelCounts); nil without
 }
 
 func newFlowTable(maxFlows int, idle int64) *flowTable {
@@ -313,16 +280,8 @@ func (t *flowTable) expire(now int64) {
 // remove deletes flow i from the table and frees its slot.
 func (t *flowTable) remove(i int32) {
 	f := &t.flows[i]
-	if t.trackEvicted {
-		if len(t.evicted) < maxEvicted {
-			t.evicted = append(t.evicted, f.key)
-			if t.evictedSet == nil {
-				t.evictedSet = map[flowKey]struct{}{}
-			}
-			t.evictedSet[f.key] = struct{}{}
-		} else {
-			t.evictedLost = true
-		}
+	if t.kernel != nil {
+		t.kernel.evict(f.key)
 	}
 	delete(t.index, f.key)
 	t.unlink(i)

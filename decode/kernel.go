@@ -24,8 +24,58 @@ func kernelFlowOf(k *flowKey) KernelFlow {
 	return KernelFlow{Ifindex: k.ifindex, EtherType: k.etherType, Proto: k.proto, Lo: k.lo, Hi: k.hi, LoPort: k.loPort, HiPort: k.hiPort}
 }
 
-// maxEvicted bounds the keys of evicted flows kept for TakeEvicted.
-const maxEvicted = 1 << 16
+// kernelTrack is what the flow table keeps for the kernel's flow counts.
+type kernelTrack struct {
+	evicted  []flowKey            // flows evicted since the last TakeEvicted, at most maxEvicted
+	pending  map[flowKey]struct{} // the same keys, to look up
+	overflow bool                 // more were evicted than evicted holds
+	epoch    uint32               // flowTable.created at the last TakeEvicted
+	// Kernel keys of frames decode keyed otherwise (malformed or cut
+	// short ones): their kernel counts hold packets counted in another
+	// flow. aliasesFull when more came than maxAliases.
+	aliases     map[flowKey]struct{}
+	aliasesFull bool
+}
+
+// maxEvicted bounds kernelTrack.evicted, maxAliases kernelTrack.aliases.
+const (
+	maxEvicted = 1 << 16
+	maxAliases = 1 << 14
+)
+
+// evict notes the key of a flow the table evicted.
+func (kt *kernelTrack) evict(k flowKey) {
+	if len(kt.evicted) >= maxEvicted {
+		kt.overflow = true
+		return
+	}
+	kt.evicted = append(kt.evicted, k)
+	if kt.pending == nil {
+		kt.pending = map[flowKey]struct{}{}
+	}
+	kt.pending[k] = struct{}{}
+}
+
+// noteKey records the kernel's key of a frame decode keyed as decoded,
+// when the two differ.
+func (kt *kernelTrack) noteKey(data []byte, ifindex int, decoded *flowKey) {
+	var k flowKey
+	if _, ok := kernelKey(data, &k); !ok {
+		return
+	}
+	k.ifindex = int32(ifindex)
+	if k == *decoded {
+		return
+	}
+	if kt.aliases == nil {
+		kt.aliases = map[flowKey]struct{}{}
+	}
+	if len(kt.aliases) >= maxAliases {
+		kt.aliasesFull = true
+		return
+	}
+	kt.aliases[k] = struct{}{}
+}
 
 // kernelChunk is how many kernel flows SetKernelCounts applies per hold of
 // the engine's lock, which Add needs too.
@@ -55,21 +105,24 @@ func (e *Engine) SetKernelCounts(kfs []KernelFlow, now time.Time) (matched int) 
 func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	t := e.flows
+	t, kt := e.flows, e.flows.kernel
+	if kt == nil {
+		return 0
+	}
 	for i := range kfs {
 		kf := &kfs[i]
 		k := kf.key()
 		if tunnelKey(&k) {
 			continue // its packets are counted in the flows inside too
 		}
-		if _, alias := t.aliases[k]; alias {
+		if _, alias := kt.aliases[k]; alias {
 			continue // it holds packets decode counted in another flow
 		}
 		slot, ok := t.index[k]
 		if !ok {
 			// Not a flow evicted whose delete in the kernel is still to
 			// come: the kernel holds its old count.
-			if _, pending := t.evictedSet[k]; pending || e.lost == 0 || t.len() >= t.max || t.aliasesFull {
+			if _, pending := kt.pending[k]; pending || e.lost == 0 || t.len() >= t.max || kt.aliasesFull {
 				continue
 			}
 			slot = t.alloc()
@@ -83,7 +136,7 @@ func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 			}
 			t.index[k] = slot
 			t.pushFront(slot)
-		} else if int32(uint32(t.flows[slot].id>>32)-t.kernelEpoch) > 0 { // made since; wraps
+		} else if int32(uint32(t.flows[slot].id>>32)-kt.epoch) > 0 { // made since; wraps
 			continue
 		}
 		f := &t.flows[slot]
@@ -133,23 +186,26 @@ func tunnelKey(k *flowKey) bool {
 func (e *Engine) TakeEvicted(dst []KernelFlow) (keys []KernelFlow, all bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	t := e.flows
-	for i := range t.evicted {
-		k := &t.evicted[i]
+	t, kt := e.flows, e.flows.kernel
+	if kt == nil {
+		return dst, false
+	}
+	for i := range kt.evicted {
+		k := &kt.evicted[i]
 		dst = append(dst, kernelFlowOf(k))
 		if slot, ok := t.index[*k]; ok {
 			f := &t.flows[slot]
 			f.kpkts, f.kbytes = [2]uint64{}, [2]uint64{}
 		}
 	}
-	all = t.evictedLost
+	all = kt.overflow
 	if all {
 		for i := range t.flows {
 			t.flows[i].kpkts, t.flows[i].kbytes = [2]uint64{}, [2]uint64{}
 		}
 	}
-	t.evicted, t.evictedLost = t.evicted[:0], false
-	clear(t.evictedSet)
-	t.kernelEpoch = t.created
+	kt.evicted, kt.overflow = kt.evicted[:0], false
+	clear(kt.pending)
+	kt.epoch = t.created
 	return dst, all
 }

@@ -69,12 +69,9 @@ func TestTakeEvicted(t *testing.T) {
 func TestKernelCountsOfAKeyUsedAgain(t *testing.T) {
 	e := NewEngine(Config{MaxFlows: 1, RingBytes: 1 << 16, KernelCounts: true})
 	kernelOf := func(sport uint16, pkts uint64) []KernelFlow {
-		e2 := NewEngine(Config{MaxFlows: 1, RingBytes: 1 << 16, KernelCounts: true})
-		e2.Add(Frame{TS: testTS, Data: udpFrame(t, sport, 10)})
-		e2.flows.evicted = append(e2.flows.evicted, e2.flows.flows[0].key)
-		k, _ := e2.TakeEvicted(nil)
-		k[0].Pkts = [2]uint64{pkts, pkts}
-		return k
+		k, _, _ := KernelKeyOf(udpFrame(t, sport, 10), 0)
+		k.Pkts = [2]uint64{pkts, pkts}
+		return []KernelFlow{k}
 	}
 	old := kernelOf(1000, 50)
 	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)})
