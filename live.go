@@ -451,6 +451,7 @@ type kernelFlows struct {
 	sess    *capture.Session
 	eng     *decode.Engine
 	buf     []decode.KernelFlow
+	del     []bpf.FlowKey
 	clear   bool // a round failed with evicted keys taken: forget all the kernel's flows
 	failed  int  // rounds that failed; their tables kept what was decoded
 	lastErr error
@@ -476,12 +477,14 @@ func (k *kernelFlows) sync() error {
 		k.clear = false
 		evicted = evicted[:0]
 	}
+	k.del = k.del[:0]
 	for i := range evicted {
 		e := &evicted[i]
-		if err := k.sess.DeleteFlow(bpf.FlowKey{Ifindex: uint32(e.Ifindex), EtherType: e.EtherType, Proto: e.Proto,
-			Lo: e.Lo, Hi: e.Hi, LoPort: e.LoPort, HiPort: e.HiPort}); err != nil {
-			return err
-		}
+		k.del = append(k.del, bpf.FlowKey{Ifindex: uint32(e.Ifindex), EtherType: e.EtherType, Proto: e.Proto,
+			Lo: e.Lo, Hi: e.Hi, LoPort: e.LoPort, HiPort: e.HiPort})
+	}
+	if err := k.sess.DeleteFlows(k.del); err != nil {
+		return err
 	}
 	kfs := evicted[:0]
 	err := k.sess.Flows(func(fk *bpf.FlowKey, c *bpf.FlowCounts) {

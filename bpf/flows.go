@@ -34,18 +34,6 @@ func (k *FlowKey) kernel() captureFlowKey {
 	return captureFlowKey{Ifindex: k.Ifindex, Ethertype: k.EtherType, Proto: k.Proto, Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort}
 }
 
-// DeleteFlow forgets a flow the kernel counted; a flow not there is no error.
-func (o *Objects) DeleteFlow(k FlowKey) error {
-	if o.objs.Flows == nil {
-		return nil
-	}
-	kk := k.kernel()
-	if err := o.objs.Flows.Delete(&kk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("delete flow: %w", err)
-	}
-	return nil
-}
-
 // flowBatch is how many flows one batch lookup returns.
 const flowBatch = 4096
 
@@ -131,9 +119,38 @@ func (o *Objects) ClearFlows() error {
 	if err := o.Flows(func(k *FlowKey, _ *FlowCounts) { keys = append(keys, *k) }); err != nil {
 		return err
 	}
-	for _, k := range keys {
-		if err := o.DeleteFlow(k); err != nil {
-			return err
+	return o.DeleteFlows(keys)
+}
+
+// DeleteFlows forgets the flows of keys, in batches where the kernel has
+// them (Linux 5.6+); keys not there (evicted by the kernel meanwhile) are
+// no error.
+func (o *Objects) DeleteFlows(keys []FlowKey) error {
+	m := o.objs.Flows
+	if m == nil || len(keys) == 0 {
+		return nil
+	}
+	kk := o.delKeys[:0]
+	for i := range keys {
+		kk = append(kk, keys[i].kernel())
+	}
+	o.delKeys = kk
+	for len(kk) > 0 && !o.noBatch {
+		n, err := m.BatchDelete(kk, nil)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ebpf.ErrKeyNotExist) && n < len(kk):
+			kk = kk[n+1:] // the one at n is gone already
+		case errors.Is(err, ebpf.ErrNotSupported):
+			o.noBatch = true
+		default:
+			return fmt.Errorf("delete flows: %w", err)
+		}
+	}
+	for i := range kk {
+		if err := m.Delete(&kk[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("delete flow: %w", err)
 		}
 	}
 	return nil

@@ -69,6 +69,7 @@ type Objects struct {
 	noBatch bool // the kernel has no batch lookups (Flows)
 	keys    []captureFlowKey
 	vals    []captureFlowCounts
+	delKeys []captureFlowKey
 }
 
 // Load loads the capture programs with cfg's constants.

@@ -197,8 +197,8 @@ func CheckPrivileges() error {
 // Flows calls fn for every flow the kernel counted (bpf.Config.CountFlows).
 func (s *Session) Flows(fn func(*bpf.FlowKey, *bpf.FlowCounts)) error { return s.objs.Flows(fn) }
 
-// DeleteFlow forgets a flow the kernel counted.
-func (s *Session) DeleteFlow(k bpf.FlowKey) error { return s.objs.DeleteFlow(k) }
+// DeleteFlows forgets flows the kernel counted.
+func (s *Session) DeleteFlows(keys []bpf.FlowKey) error { return s.objs.DeleteFlows(keys) }
 
 // ClearFlows forgets every flow the kernel counted.
 func (s *Session) ClearFlows() error { return s.objs.ClearFlows() }
