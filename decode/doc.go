@@ -16,7 +16,10 @@
 //   - Printable and PrintableASCII: every string derived from packet bytes
 //     goes through them before it reaches the terminal;
 //   - the display filter: a pcap-filter expression (package filter, the
-//     same matcher the kernel filter is compiled from) or plain text.
+//     same matcher the kernel filter is compiled from) or plain text;
+//   - KernelFlow and the merging of the kernel program's flow counts into
+//     the flow table (SetKernelCounts, TakeEvicted), and KernelKeyOf, the
+//     kernel's flow key described in Go (bpf/capture.c has the other).
 //
 // The package is pure and portable: it starts no goroutines, does no I/O
 // and never reads the wall clock (callers pass now explicitly). It imports
