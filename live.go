@@ -42,9 +42,9 @@ func live(o *options, stdout, stderr io.Writer) error {
 	}
 	liveGC()
 	ccfg := captureConfig(o, capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.OnlineCPUs()))
-	// The kernel counts flows too, so that the table's counts survive a
-	// full ring; not with -c, where the table must hold the first N
-	// packets and no more.
+	// The kernel counts the packets a full ring refuses by flow, so that
+	// the table's counts stay whole; not with -c, where the table must
+	// hold the first N packets and no more.
 	if o.count == 0 {
 		ccfg.BPF.CountFlows = uint32(o.maxFlows)
 	}
@@ -448,8 +448,8 @@ func engineConfig(o *options) decode.Config {
 // counts.
 const kernelFlowInterval = time.Second
 
-// kernelFlows gives the flow table the counts the kernel program keeps of
-// every flow, which include packets lost in a full ring, once a round.
+// kernelFlows gives the flow table, once a round, the kernel program's
+// counts of the packets of each flow that the ring could not take.
 type kernelFlows struct {
 	sess    *capture.Session
 	eng     *decode.Engine

@@ -51,9 +51,10 @@ struct {
 	__type(value, struct counters);
 } counters SEC(".maps");
 
-/* Set to count every packet sent (or lost) into flows, keyed as the live
- * view keys its flow table, so that its counts stay exact when a ring
- * overflows. The map is sized at load time (1 entry when not counting). */
+/* Set to count every packet a ring could not take into its flow, keyed as
+ * the live view keys its flow table, so that its counts stay exact when a
+ * ring overflows. The map is sized at load time (1 entry when not
+ * counting). */
 volatile const __u8 count_flows = 0;
 
 struct {
@@ -343,7 +344,9 @@ static __always_inline void count_flow(struct flow_key *k, int side, __u32 len)
 	}
 }
 
-static __always_inline void emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int use_rb)
+/* emit writes the record; it returns 0, or the error of a record the ring
+ * could not take. */
+static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int use_rb)
 {
 	struct pcap_hdr hdr = {
 		.magic = PCAP_HDR_MAGIC,
@@ -364,6 +367,7 @@ static __always_inline void emit(void *ctx, struct counters *c, __u32 ifindex, _
 		c->sent++;
 	else
 		c->failed++;
+	return err;
 }
 
 /* use_rb: 0 writes to the perf event array, 1 (skb) or 2 (xdp) to rb. */
@@ -388,7 +392,10 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 			return TC_ACT_UNSPEC;
 		}
 	}
-	if (count_flows) {
+	/* A packet the ring could not take is counted in its flow: user space
+	 * adds these to what it decoded, so a full ring costs the flow table
+	 * nothing, and a packet that made it costs no lookup. */
+	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_skb(skb, &k, clamp_len(skb->len));
 		if (side >= 0) {
@@ -396,7 +403,6 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 			count_flow(&k, side, skb->len);
 		}
 	}
-	emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb);
 	return TC_ACT_UNSPEC; /* let the next program or the stack decide */
 }
 
@@ -428,7 +434,7 @@ static __always_inline int xdp_capture(struct xdp_md *ctx, int use_rb)
 		c->filtered++;
 		return XDP_PASS;
 	}
-	if (count_flows) {
+	if (emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP, use_rb) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_xdp(ctx, &k, clamp_len(len));
 		if (side >= 0) {
@@ -436,7 +442,6 @@ static __always_inline int xdp_capture(struct xdp_md *ctx, int use_rb)
 			count_flow(&k, side, len);
 		}
 	}
-	emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP, use_rb);
 	return XDP_PASS;
 }
 

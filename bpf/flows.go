@@ -19,9 +19,9 @@ type FlowKey struct {
 	LoPort, HiPort uint16
 }
 
-// FlowCounts are the packets and wire bytes the kernel counted of one flow:
-// index 0 sent by the key's lo endpoint, 1 by hi. Packets lost in a full
-// ring are counted too: the count is taken before the packet is written.
+// FlowCounts are the packets and wire bytes of one flow that the ring could
+// not take, counted by the kernel: index 0 sent by the key's lo endpoint,
+// 1 by hi.
 type FlowCounts struct {
 	Pkts, Bytes [2]uint64
 }

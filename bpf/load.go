@@ -49,8 +49,9 @@ type Config struct {
 	// RingBufWakeup is how many bytes pending in the ring buffer wake the
 	// reader; 0 means 1/32 of it.
 	RingBufWakeup uint32
-	// CountFlows, when not zero, has the programs count every packet they
-	// pass into a kernel flow table of this many flows (Objects.Flows).
+	// CountFlows, when not zero, has the programs count every packet the
+	// ring cannot take into a kernel flow table of this many flows
+	// (Objects.Flows).
 	CountFlows uint32
 }
 

@@ -272,9 +272,9 @@ type FlowView struct {
 	Tunnel           string // e.g. "VXLAN vni=42"
 	Ifindex          int    // the interface it was captured on
 	Iface            string // its name, when SetInterfaceNames gave one
-	// The packets decoded, and those the kernel counted (SetKernelCounts;
-	// 0 when it did not count the flow). PktsAB and PktsBA are the larger
-	// of the two, direction by direction.
+	// The packets decoded, and those the ring could not take, counted by
+	// the kernel (SetKernelCounts). PktsAB and PktsBA are their sums,
+	// direction by direction.
 	DecodedPkts, KernelPkts uint64
 }
 
@@ -367,8 +367,8 @@ func (e *Engine) copyLocked(i int32, nowNs int64) flowCopy {
 	pps, bps := f.rate.at(nowNs)
 	return flowCopy{
 		id: f.id, key: f.key, aIsLo: f.aIsLo,
-		pkts:    [2]uint64{max(f.pkts[0], f.kpkts[0]), max(f.pkts[1], f.kpkts[1])},
-		bytes:   [2]uint64{max(f.bytes[0], f.kbytes[0]), max(f.bytes[1], f.kbytes[1])},
+		pkts:    [2]uint64{f.pkts[0] + f.kpkts[0], f.pkts[1] + f.kpkts[1]},
+		bytes:   [2]uint64{f.bytes[0] + f.kbytes[0], f.bytes[1] + f.kbytes[1]},
 		decoded: f.pkts[0] + f.pkts[1],
 		kernel:  f.kpkts[0] + f.kpkts[1],
 		first:   f.first, last: f.last, tcp: f.tcp, pps: pps, bps: bps,

@@ -99,7 +99,7 @@ type flow struct {
 	vni      uint32
 	pkts     [2]uint64
 	bytes    [2]uint64
-	kpkts    [2]uint64 // the kernel's counts (SetKernelCounts), A->B first
+	kpkts    [2]uint64 // lost in the ring, by the kernel's count (SetKernelCounts), A->B first
 	kbytes   [2]uint64
 	first    int64 // Unix nanoseconds
 	last     int64

@@ -6,7 +6,8 @@ import "time"
 // bpf.FlowCounts, handed over by the caller, since decode does not import
 // bpf): the flow key's fields, endpoints in canonical order (Lo before Hi,
 // as bytes, then ports; IP addresses in 16-byte form, MACs in the first 6
-// bytes of non-IP frames), and what each endpoint sent.
+// bytes of non-IP frames), and what each endpoint sent that the ring could
+// not take.
 type KernelFlow struct {
 	Ifindex        int32
 	EtherType      uint16
@@ -81,17 +82,17 @@ func (kt *kernelTrack) noteKey(data []byte, ifindex int, decoded *flowKey) {
 // the engine's lock, which Add needs too.
 const kernelChunk = 1024
 
-// SetKernelCounts gives the flows in the table the kernel's counts, which
-// include packets lost in a full ring: a flow's packets and bytes are then
-// the larger of what was decoded and what the kernel counted, direction by
-// direction. Flows in a tunnel are left alone (decode keys them by the
-// inner packet, the kernel by the outer one), and so are flows made since
-// the last TakeEvicted: their key may be an evicted flow's, whose count the
-// kernel still held. Once packets were lost (SetCaptureCounters), a flow
-// the kernel counted and the table does not have is added, seen at now,
-// while the table has room: every packet of it was lost, or it is about to
-// be decoded. Keys of tunnels (IP in IP, GRE, VXLAN's UDP port) are not
-// added. It returns how many flows took the kernel's counts.
+// SetKernelCounts gives the flows in the table the kernel's counts of
+// their packets the ring could not take: a flow's packets and bytes are
+// then what was decoded plus those, direction by direction. Flows in a
+// tunnel are left alone (decode keys them by the inner packet, the kernel
+// by the outer one), and so are flows made since the last TakeEvicted:
+// their key may be an evicted flow's, whose count the kernel still held.
+// Once packets were lost (SetCaptureCounters), a flow the kernel counted
+// and the table does not have is added, seen at now, while the table has
+// room: every packet of it was lost. Keys of tunnels (IP in IP, GRE,
+// VXLAN's UDP port) are not added. It returns how many flows took the
+// kernel's counts.
 func (e *Engine) SetKernelCounts(kfs []KernelFlow, now time.Time) (matched int) {
 	nowNs := unixNano(now)
 	for len(kfs) > 0 {
@@ -143,17 +144,20 @@ func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 		if f.tunnel != TunnelNone {
 			continue
 		}
-		if kf.Pkts[0]+kf.Pkts[1] > f.kpkts[0]+f.kpkts[1] {
+		pk, by := kf.Pkts, kf.Bytes
+		if !f.aIsLo {
+			pk, by = [2]uint64{pk[1], pk[0]}, [2]uint64{by[1], by[0]}
+		}
+		if pk[0]+pk[1] > f.kpkts[0]+f.kpkts[1] {
 			// Packets the ring lost are news too: the flow is not idle.
 			f.last = max(f.last, now)
 			t.unlink(slot)
 			t.pushFront(slot)
 		}
-		if f.aIsLo {
-			f.kpkts, f.kbytes = kf.Pkts, kf.Bytes
-		} else {
-			f.kpkts = [2]uint64{kf.Pkts[1], kf.Pkts[0]}
-			f.kbytes = [2]uint64{kf.Bytes[1], kf.Bytes[0]}
+		// Never down: an entry the kernel dropped (its LRU, a clear after
+		// a failed round) starts again from zero there.
+		for d := range 2 {
+			f.kpkts[d], f.kbytes[d] = max(f.kpkts[d], pk[d]), max(f.kbytes[d], by[d])
 		}
 		matched++
 	}

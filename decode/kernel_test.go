@@ -8,9 +8,9 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// TestSetKernelCounts: the kernel's counts, given by endpoint (lo, hi),
-// reach the flow's A->B and B->A counts whichever endpoint A is, only where
-// they exceed what was decoded, and only for the flow with that key.
+// TestSetKernelCounts: the kernel's counts of packets the ring lost, given
+// by endpoint (lo, hi), add to the flow's decoded A->B and B->A counts
+// whichever endpoint A is, and only for the flow with that key.
 func TestSetKernelCounts(t *testing.T) {
 	fr := framesByName(t)
 	e := NewEngine(Config{MaxFlows: 16, RingBytes: 1 << 16, KernelCounts: true})
@@ -32,10 +32,18 @@ func TestSetKernelCounts(t *testing.T) {
 	if f.A != "10.0.0.2:443" {
 		t.Fatalf("A is %s", f.A)
 	}
-	// A->B is hi->lo: the kernel's 1 packet, 10 bytes are fewer than the
-	// 60 decoded; B->A (lo->hi): its 5 packets, 500 bytes.
-	if f.PktsAB != 1 || f.BytesAB != 60 || f.PktsBA != 5 || f.BytesBA != 500 {
-		t.Errorf("AB %d/%d BA %d/%d, want 1/60 5/500", f.PktsAB, f.BytesAB, f.PktsBA, f.BytesBA)
+	// A->B is hi->lo: 1 packet of 60 bytes decoded, and the kernel's 1
+	// lost, 10 bytes; B->A (lo->hi): 1 of 60 decoded, 5 and 500 lost.
+	if f.PktsAB != 2 || f.BytesAB != 70 || f.PktsBA != 6 || f.BytesBA != 560 || f.DecodedPkts != 2 || f.KernelPkts != 6 {
+		t.Errorf("AB %d/%d BA %d/%d (decoded %d, kernel %d), want 2/70 6/560 (2, 6)", f.PktsAB, f.BytesAB, f.PktsBA, f.BytesBA, f.DecodedPkts, f.KernelPkts)
+	}
+	// Counts from the kernel never go down (an entry it dropped starts
+	// again from zero there).
+	kf.Pkts, kf.Bytes = [2]uint64{}, [2]uint64{}
+	e.TakeEvicted(nil)
+	e.SetKernelCounts([]KernelFlow{kf}, testTS)
+	if f := e.Flows(SortBytes, "", testTS)[0]; f.Packets() != 8 {
+		t.Errorf("after the kernel's entry started again: %d packets, want 8", f.Packets())
 	}
 }
 
@@ -147,7 +155,7 @@ func TestKernelOnlyFlows(t *testing.T) {
 	}
 	// Its packets decoded later count in it.
 	e.Add(Frame{TS: testTS, Ifindex: 3, Data: serialize(t, eth(layers.EthernetTypeIPv4), ip4BA(layers.IPProtocolUDP), udp(5353, 53), payload(make([]byte, 10)))})
-	if fs := e.Flows(SortBytes, "", testTS); len(fs) != 1 || fs[0].DecodedPkts != 1 || fs[0].Packets() != 7 {
+	if fs := e.Flows(SortBytes, "", testTS); len(fs) != 1 || fs[0].DecodedPkts != 1 || fs[0].Packets() != 8 {
 		t.Errorf("after a decoded packet: %+v", fs)
 	}
 	// A full table takes no more.
