@@ -41,7 +41,7 @@ func TestPriority(t *testing.T) {
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 			p := startCmd(t, cmd)
 			testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready:\n%s", p.stderr)
-			peer := readPIDFile(t, peerFile)
+			peer := readyPID(t, peerFile) // written before the capture started
 			defer syscall.Kill(peer, syscall.SIGKILL)
 
 			threads := threadNices(t, p.cmd.Process.Pid)
@@ -201,18 +201,4 @@ func autogroupsOn(t *testing.T) bool {
 		return false
 	}
 	return true
-}
-
-func readPIDFile(t *testing.T, path string) int {
-	t.Helper()
-	var pid int
-	testutil.Eventually(t, 5*time.Second, func() bool {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return false
-		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil && pid > 0
-	}, "no pid in %s", path)
-	return pid
 }
