@@ -218,6 +218,9 @@ func printCaptureNotes(stderr io.Writer, o *options, sess *capture.Session, lost
 			fmt.Fprintf(stderr, "bpftop-cap: packets were lost because the ring buffer filled up; a larger --ringbuf absorbs longer bursts\n")
 		}
 	}
+	if late := sess.Reader.Stats.Late.Load(); late > 0 {
+		fmt.Fprintf(stderr, "bpftop-cap: %d packets are in the file after packets stamped later (their CPU was held up between stamping and writing them)\n", late)
+	}
 	if bad := sess.Reader.Stats.BadRecords.Load(); bad > 0 {
 		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)
 	}

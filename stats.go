@@ -27,6 +27,7 @@ type runStats struct {
 	LostPerf    uint64       `json:"lost_perf"`    // perf's lost-sample count
 	Dropped     uint64       `json:"dropped"`      // dropped in user space
 	BadRecords  uint64       `json:"bad_records"`  // failed validation
+	Late        uint64       `json:"late"`         // written after a packet stamped later (-w)
 	ViewPackets uint64       `json:"view_packets"` // added to the live view's engine (0 headless)
 }
 
@@ -60,6 +61,7 @@ func writeStats(path string, sess *capture.Session, eng *decode.Engine) {
 			RSS:        selfRSS(),
 			Received:   sess.Reader.Stats.Received.Load(),
 			LostPerf:   sess.Reader.Stats.Lost.Load(),
+			Late:       sess.Reader.Stats.Late.Load(),
 			Dropped:    sess.Reader.Stats.Dropped.Load(),
 			BadRecords: sess.Reader.Stats.BadRecords.Load(),
 		}

@@ -29,10 +29,11 @@ struct pcap_hdr {
 
 /* Per-CPU counters; index 0 of the counters map. */
 struct counters {
-	__u64 seen;     /* packets the program ran on */
-	__u64 sent;     /* records bpf_perf_event_output accepted */
-	__u64 failed;   /* records it refused (ring full): lost in the kernel */
-	__u64 filtered; /* packets not sent because of direction or filter */
+	__u64 seen;       /* packets the program ran on */
+	__u64 sent;       /* records the ring (or the overflow ring) accepted */
+	__u64 failed;     /* records refused (rings full): lost in the kernel */
+	__u64 filtered;   /* packets not sent because of direction or filter */
+	__u64 overflowed; /* records of sent that went to the overflow ring */
 };
 
 /* A flow, as the live view's flow table keys it (decode's flowKey): the

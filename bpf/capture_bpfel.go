@@ -14,11 +14,12 @@ import (
 )
 
 type captureCounters struct {
-	_        structs.HostLayout
-	Seen     uint64
-	Sent     uint64
-	Failed   uint64
-	Filtered uint64
+	_          structs.HostLayout
+	Seen       uint64
+	Sent       uint64
+	Failed     uint64
+	Filtered   uint64
+	Overflowed uint64
 }
 
 type captureFlowCounts struct {
@@ -56,6 +57,7 @@ const (
 	captureMapCounters            = "counters"
 	captureMapEvents              = "events"
 	captureMapFlows               = "flows"
+	captureMapOverflow            = "overflow"
 	captureMapRb                  = "rb"
 	captureProgCaptureTcEgress    = "capture_tc_egress"
 	captureProgCaptureTcEgressRb  = "capture_tc_egress_rb"
@@ -66,6 +68,7 @@ const (
 	captureVarCountFlows          = "count_flows"
 	captureVarDirMask             = "dir_mask"
 	captureVarHasFilter           = "has_filter"
+	captureVarHasOverflow         = "has_overflow"
 	captureVarRbWakeup            = "rb_wakeup"
 	captureVarSnaplen             = "snaplen"
 	captureVarUnusedFlowCounts    = "unused_flow_counts"
@@ -130,6 +133,7 @@ type captureMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Flows    *ebpf.MapSpec `ebpf:"flows"`
+	Overflow *ebpf.MapSpec `ebpf:"overflow"`
 	Rb       *ebpf.MapSpec `ebpf:"rb"`
 }
 
@@ -140,6 +144,7 @@ type captureVariableSpecs struct {
 	CountFlows       *ebpf.VariableSpec `ebpf:"count_flows"`
 	DirMask          *ebpf.VariableSpec `ebpf:"dir_mask"`
 	HasFilter        *ebpf.VariableSpec `ebpf:"has_filter"`
+	HasOverflow      *ebpf.VariableSpec `ebpf:"has_overflow"`
 	RbWakeup         *ebpf.VariableSpec `ebpf:"rb_wakeup"`
 	Snaplen          *ebpf.VariableSpec `ebpf:"snaplen"`
 	UnusedFlowCounts *ebpf.VariableSpec `ebpf:"unused_flow_counts"`
@@ -170,6 +175,7 @@ type captureMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Flows    *ebpf.Map `ebpf:"flows"`
+	Overflow *ebpf.Map `ebpf:"overflow"`
 	Rb       *ebpf.Map `ebpf:"rb"`
 }
 
@@ -178,6 +184,7 @@ func (m *captureMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Flows,
+		m.Overflow,
 		m.Rb,
 	)
 }
@@ -189,6 +196,7 @@ type captureVariables struct {
 	CountFlows       *ebpf.Variable `ebpf:"count_flows"`
 	DirMask          *ebpf.Variable `ebpf:"dir_mask"`
 	HasFilter        *ebpf.Variable `ebpf:"has_filter"`
+	HasOverflow      *ebpf.Variable `ebpf:"has_overflow"`
 	RbWakeup         *ebpf.Variable `ebpf:"rb_wakeup"`
 	Snaplen          *ebpf.Variable `ebpf:"snaplen"`
 	UnusedFlowCounts *ebpf.Variable `ebpf:"unused_flow_counts"`

@@ -53,6 +53,10 @@ type Config struct {
 	// ring cannot take into a kernel flow table of this many flows
 	// (Objects.Flows).
 	CountFlows uint32
+	// Overflow has the perf programs write a record the perf event array
+	// refuses to a second one (Objects.Overflow), whose rings are bigger:
+	// the first ones can then be small enough to stay in the CPU's cache.
+	Overflow bool
 }
 
 // Sentinel errors; the top level adds the remedy.
@@ -124,6 +128,11 @@ func Load(cfg Config) (*Objects, error) {
 			return nil, fmt.Errorf("enable flow counting: %w", err)
 		}
 	}
+	if cfg.Overflow && cfg.RingBuf == 0 {
+		if err := spec.Variables[captureVarHasOverflow].Set(uint8(1)); err != nil {
+			return nil, fmt.Errorf("enable overflow ring: %w", err)
+		}
+	}
 	o := &Objects{cfg: cfg}
 	if err := o.load(spec); err != nil {
 		return nil, err
@@ -175,6 +184,9 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 		}
 	}
 	delete(spec.Maps, unused)
+	if cfg.RingBuf > 0 {
+		delete(spec.Maps, captureMapOverflow)
+	}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		return classify("load BPF programs", err)
@@ -188,6 +200,9 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 		o.objs.Rb = coll.DetachMap(output)
 	} else {
 		o.objs.Events = coll.DetachMap(output)
+		if cfg.Overflow {
+			o.objs.Overflow = coll.DetachMap(captureMapOverflow)
+		}
 	}
 	if cfg.XDP {
 		o.objs.CaptureXdp = coll.DetachProgram(want[0])
@@ -258,6 +273,10 @@ func classify(what string, err error) error {
 // Events is the perf event array the programs write records to.
 func (o *Objects) Events() *ebpf.Map { return o.objs.Events }
 
+// Overflow is the perf event array that takes the records Events refuses,
+// or nil when the programs have none (Config.Overflow).
+func (o *Objects) Overflow() *ebpf.Map { return o.objs.Overflow }
+
 // Close releases the programs and maps. Attachments made through bpf links
 // hold their own reference and must be closed first.
 func (o *Objects) Close() error { return o.objs.Close() }
@@ -268,6 +287,9 @@ type Counters struct {
 	Sent     uint64 // records written to the perf ring
 	Failed   uint64 // records the ring refused: lost in the kernel
 	Filtered uint64 // packets not sent (direction or filter)
+	// Overflowed counts the records of Sent that the first perf ring
+	// refused and the overflow ring took (Config.Overflow).
+	Overflowed uint64
 }
 
 // Counters reads and sums the per-CPU counters.
@@ -282,6 +304,7 @@ func (o *Objects) Counters() (Counters, error) {
 		c.Sent += p.Sent
 		c.Failed += p.Failed
 		c.Filtered += p.Filtered
+		c.Overflowed += p.Overflowed
 	}
 	return c, nil
 }

@@ -23,8 +23,12 @@ import (
 // record a CPU stamped before that but had not yet written when the pass
 // read its ring's head would come out of order; tc and XDP programs run
 // without preemption, from their stamp to the end of the write in
-// microseconds (a virtual CPU descheduled in between could take longer).
-const directSlack = uint64(2 * time.Millisecond)
+// microseconds (a virtual CPU descheduled in between could take longer:
+// such a record is written late, and counted in Stats.Late). The slack
+// was 2 ms; at 16 Gbit/s that kept 4 MiB in the rings, more than the hot
+// ring holds (DefaultHotBuffer), and a third of the records overflowed.
+// At 250 µs about 1% did.
+const directSlack = uint64(250 * time.Microsecond)
 
 // direct is a ring's place in a pass of RunDirect: its next record, parsed.
 type direct struct {
@@ -69,15 +73,7 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 			out.flush()
 			return fmt.Errorf("read perf rings: %w", err)
 		}
-		cutoff := uint64(math.MaxUint64)
-		if !final {
-			if now := Monotonic(); now > directSlack {
-				cutoff = now - directSlack
-			} else {
-				cutoff = 0
-			}
-		}
-		merge(cutoff, out.write)
+		merge(passCutoff(final), out.write)
 		if flushed {
 			if final {
 				out.flush()
@@ -93,9 +89,29 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 	}
 }
 
+// passCutoff is the stamp before which a pass can write every record: all
+// of them are in the rings (see directSlack). Take it before reading the
+// rings' heads. The final pass, after the programs were detached, takes
+// everything.
+func passCutoff(final bool) uint64 {
+	if final {
+		return math.MaxUint64
+	}
+	return max(Monotonic(), directSlack) - directSlack
+}
+
 // mergeRings writes the records of all rings stamped before cutoff, oldest
 // first, and releases their ring space.
 func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
+	n, bytes := r.mergeRecords(cutoff, func(h *bpf.Record, payload []byte) { r.emit(h, payload, write) })
+	r.Stats.Received.Add(n)
+	r.Stats.Bytes.Add(bytes)
+}
+
+// mergeRecords hands each the records of all rings stamped before cutoff,
+// oldest first (payload is valid during the call), and releases their
+// ring space; it returns how many records and bytes it handed on.
+func (r *Reader) mergeRecords(cutoff uint64, each func(h *bpf.Record, payload []byte)) (n, bytes uint64) {
 	m := r.mm
 	var active [64]*mmapRing
 	cur := active[:0]
@@ -108,7 +124,6 @@ func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
 			cur = append(cur, rg)
 		}
 	}
-	var n, bytes uint64
 	for len(cur) > 0 {
 		oldest := 0
 		for i := 1; i < len(cur); i++ {
@@ -121,27 +136,30 @@ func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
 		if c.hdr.KtimeNs >= cutoff {
 			break // and so is every other ring's next record
 		}
-		r.emit(&c.hdr, c.payload, write)
+		each(&c.hdr, c.payload)
 		n++
 		bytes += uint64(len(c.payload))
 		c.tail = c.next
 		if n%4096 == 0 {
 			// Give the kernel its space back as we go, in every ring: a
 			// long pass (GSO frames) must not leave the others full.
-			for _, rg := range m.rings {
-				atomic.StoreUint64(&rg.meta.Data_tail, rg.cur.tail)
-			}
+			m.release()
 		}
 		if !r.parseNext(rg) {
 			cur[oldest] = cur[len(cur)-1]
 			cur = cur[:len(cur)-1]
 		}
 	}
+	m.release()
+	return n, bytes
+}
+
+// release gives the kernel back the space of every ring's records before
+// the one a merge is at.
+func (m *mmapRings) release() {
 	for _, rg := range m.rings {
 		atomic.StoreUint64(&rg.meta.Data_tail, rg.cur.tail)
 	}
-	r.Stats.Received.Add(n)
-	r.Stats.Bytes.Add(bytes)
 }
 
 // emit hands one parsed record to write as a Packet. The Packet is the
@@ -150,6 +168,11 @@ func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
 // literal is built on the stack and copied with wide loads, which stall on
 // its narrow stores.
 func (r *Reader) emit(h *bpf.Record, payload []byte, write func(*Packet)) {
+	if h.KtimeNs < r.lastStamp {
+		r.Stats.Late.Add(1)
+	} else {
+		r.lastStamp = h.KtimeNs
+	}
 	p := &r.direct
 	p.Data = payload
 	p.Nanos = r.clock.WallNanos(h.KtimeNs)
@@ -178,7 +201,7 @@ func (r *Reader) parseNext(rg *mmapRing) bool {
 				}
 			}
 			r.Stats.BadRecords.Add(1)
-		case rec.lost > 0:
+		case rec.lost > 0 && !rg.hot:
 			r.Stats.Lost.Add(rec.lost)
 		}
 		c.tail += rec.size

@@ -19,9 +19,10 @@ import (
 // perf.Reader copies every sample out of the ring first and moves the
 // ring's tail once a record.
 type mmapRings struct {
-	events *ebpf.Map
-	rings  []*mmapRing
-	epfd   int
+	rings []*mmapRing
+	// hot: the rings are hot ones and overflow ones, two per CPU.
+	hot  bool
+	epfd int
 	// ep wraps epfd for Go's netpoller: the loop parks in it rather than
 	// blocking a thread in epoll_wait. A thread blocked in a system call
 	// keeps its P, which the runtime's sysmon takes back after a while and
@@ -30,7 +31,7 @@ type mmapRings struct {
 	ep     *os.File
 	epc    syscall.RawConn
 	evfd   int      // eventfd: a write is a flush request
-	wakeup uint64   // the perf events' watermark, bytes
+	wakeup uint64   // the ring buffer's wakeup threshold, bytes
 	rb     *bpfRing // instead of rings: a BPF ring buffer (openRingBuf)
 	closed atomic.Bool
 	// Close may come from another goroutine while the reading loop waits:
@@ -41,13 +42,19 @@ type mmapRings struct {
 }
 
 type mmapRing struct {
-	cpu  int
-	fd   int
-	mem  []byte
-	meta *unix.PerfEventMmapPage
-	data []byte
-	mask uint64
-	seen uint64 // the head as of the last read, for pending
+	cpu   int
+	array *ebpf.Map // the perf event array it is in
+	fd    int
+	mem   []byte
+	meta  *unix.PerfEventMmapPage
+	data  []byte
+	mask  uint64
+	seen  uint64 // the head as of the last read, for pending
+	// wakeup is the perf event's watermark, bytes.
+	wakeup uint64
+	// hot: the records this ring refused went to the overflow ring, so its
+	// lost records are not losses.
+	hot bool
 	// A record that wraps around the end is copied whole to the ring's own
 	// scratch (RunDirect keeps one parsed record per ring while it merges
 	// them).
@@ -59,8 +66,8 @@ type mmapRing struct {
 // newPollSet makes the mmapRings without rings: the epoll descriptor the
 // reader waits in (through the netpoller) and the eventfd that asks it to
 // read now.
-func newPollSet(events *ebpf.Map) (m *mmapRings, err error) {
-	m = &mmapRings{events: events, epfd: -1, evfd: -1, stopped: make(chan struct{})}
+func newPollSet() (m *mmapRings, err error) {
+	m = &mmapRings{epfd: -1, evfd: -1, stopped: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			m.close()
@@ -99,25 +106,32 @@ func ringPages(perCPU, page int) int {
 
 // openMmapRings opens one perf event per possible CPU, maps its ring of
 // perCPU bytes (rounded up to a power of two pages) and puts it in events.
-func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err error) {
-	page := os.Getpagesize()
-	pages := ringPages(perCPU, page)
-	if m, err = newPollSet(events); err != nil {
+// hot says the programs hand what these rings refuse to an overflow ring
+// (addRings).
+func openMmapRings(events *ebpf.Map, perCPU, watermark int, hot bool) (m *mmapRings, err error) {
+	if m, err = newPollSet(); err != nil {
 		return nil, err
 	}
-	m.wakeup = uint64(min(watermark, pages*page/2))
-	defer func() {
-		if err != nil {
-			m.close()
-		}
-	}()
+	if err = m.addRings(events, perCPU, watermark, hot); err != nil {
+		m.close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// addRings adds a ring per possible CPU in events, as openMmapRings does.
+// The caller closes m on error.
+func (m *mmapRings) addRings(events *ebpf.Map, perCPU, watermark int, hot bool) error {
+	page := os.Getpagesize()
+	pages := ringPages(perCPU, page)
+	wakeup := uint64(min(watermark, pages*page/2))
 	for cpu := range int(events.MaxEntries()) {
 		attr := unix.PerfEventAttr{
 			Type:        unix.PERF_TYPE_SOFTWARE,
 			Config:      unix.PERF_COUNT_SW_BPF_OUTPUT,
 			Sample_type: unix.PERF_SAMPLE_RAW,
 			Bits:        unix.PerfBitWatermark,
-			Wakeup:      uint32(m.wakeup),
+			Wakeup:      uint32(wakeup),
 		}
 		attr.Size = uint32(unsafe.Sizeof(attr))
 		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
@@ -125,28 +139,29 @@ func openMmapRings(events *ebpf.Map, perCPU, watermark int) (m *mmapRings, err e
 			continue // a possible CPU that is not online
 		}
 		if err != nil {
-			return nil, fmt.Errorf("perf event on CPU %d: %w", cpu, err)
+			return fmt.Errorf("perf event on CPU %d: %w", cpu, err)
 		}
 		mem, err := unix.Mmap(fd, 0, (1+pages)*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		if err != nil {
 			unix.Close(fd)
-			return nil, fmt.Errorf("map perf ring of CPU %d: %w", cpu, err)
+			return fmt.Errorf("map perf ring of CPU %d: %w", cpu, err)
 		}
-		rg := &mmapRing{cpu: cpu, fd: fd, mem: mem, meta: (*unix.PerfEventMmapPage)(unsafe.Pointer(&mem[0]))}
+		m.hot = m.hot || hot
+		rg := &mmapRing{cpu: cpu, fd: fd, mem: mem, meta: (*unix.PerfEventMmapPage)(unsafe.Pointer(&mem[0])), hot: hot, array: events, wakeup: wakeup}
 		rg.data = mem[page : page+pages*page]
 		rg.mask = uint64(len(rg.data) - 1)
 		m.rings = append(m.rings, rg)
 		if err := events.Put(uint32(cpu), uint32(fd)); err != nil {
-			return nil, fmt.Errorf("add perf ring of CPU %d: %w", cpu, err)
+			return fmt.Errorf("add perf ring of CPU %d: %w", cpu, err)
 		}
 		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
-			return nil, fmt.Errorf("enable perf ring of CPU %d: %w", cpu, err)
+			return fmt.Errorf("enable perf ring of CPU %d: %w", cpu, err)
 		}
 		if err := unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
-			return nil, fmt.Errorf("epoll add: %w", err)
+			return fmt.Errorf("epoll add: %w", err)
 		}
 	}
-	return m, nil
+	return nil
 }
 
 // flush asks the reading loop to read all rings now.
@@ -206,7 +221,7 @@ func (m *mmapRings) wait() (flushed bool, err error) {
 // since it was last read.
 func (m *mmapRings) pending() bool {
 	for _, rg := range m.rings {
-		if atomic.LoadUint64(&rg.meta.Data_head)-rg.seen >= m.wakeup {
+		if atomic.LoadUint64(&rg.meta.Data_head)-rg.seen >= rg.wakeup {
 			return true
 		}
 	}
@@ -300,7 +315,7 @@ func (m *mmapRings) drain(rg *mmapRing, sample func(raw []byte, commit func()), 
 		switch {
 		case r.sample != nil:
 			sample(r.sample, commit)
-		case r.lost > 0:
+		case r.lost > 0 && !rg.hot:
 			lost(r.lost)
 		}
 		tail += r.size
@@ -318,7 +333,7 @@ func (m *mmapRings) close() {
 		<-m.stopped
 	}
 	for _, rg := range m.rings {
-		_ = m.events.Delete(uint32(rg.cpu))
+		_ = rg.array.Delete(uint32(rg.cpu))
 		_ = unix.Munmap(rg.mem)
 		_ = unix.Close(rg.fd)
 	}

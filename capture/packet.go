@@ -180,4 +180,7 @@ type Stats struct {
 	Lost       atomic.Uint64 // samples perf reported lost (ring full)
 	BadRecords atomic.Uint64 // records that failed validation
 	Dropped    atomic.Uint64 // packets dropped because the consumer was slow
+	// Late counts packets RunDirect wrote after one stamped later: their
+	// CPU wrote them too long after stamping them (directSlack).
+	Late atomic.Uint64
 }

@@ -33,6 +33,12 @@ type Options struct {
 	// Mmap reads the perf rings in place (mmapRings) instead of through
 	// cilium/ebpf's perf.Reader: one copy of each packet instead of two.
 	Mmap bool
+	// HotBuffer is the size of each CPU's first perf ring when the reader
+	// reads in place (Mmap) and PerCPUBuffer is at least 4 times as big:
+	// the programs write there first and to the PerCPUBuffer ring (the
+	// overflow ring, bpf.Config.Overflow) only what it refuses. 0 means
+	// DefaultHotBuffer; negative, one ring per CPU.
+	HotBuffer int
 	// RingBufWakeup is the ring buffer's wakeup threshold in bytes, when
 	// the programs write to one (bpf.Config.RingBuf; NewRingBufReader).
 	RingBufWakeup int
@@ -48,6 +54,31 @@ const (
 	DefaultTotalBuffer  = 64 << 20
 	MinScaledPerCPU     = 1 << 20
 )
+
+// DefaultHotBuffer is the first perf ring's size per CPU (Options.HotBuffer)
+// when the rings are at least 4 times as big. The kernel copies each
+// packet into the ring where the last lap through it left cache lines: in
+// a ring that fits in the CPU's cache that copy is cheap, in a 32 MiB one
+// it misses on every line. A bulk TCP stream's 64 KiB GSO frames on veth
+// cost the sending CPU twice as much to copy into 32 MiB rings as into
+// 4 MiB ones (perf: skb_copy_bits' memcpy against the sender's own copy
+// from user space, 0.40 against 0.20), as much as tcpdump -B 65536. The
+// big ring behind takes what the reader is too late for.
+const DefaultHotBuffer = 4 << 20
+
+// overflow reports whether the reader has a hot ring and an overflow ring
+// per CPU (after defaults).
+func (o *Options) overflow() bool {
+	return o.Mmap && o.HotBuffer > 0 && o.PerCPUBuffer >= 4*o.HotBuffer
+}
+
+// UsesOverflow reports whether a reader with these options reads two perf
+// rings per CPU, so that the programs must be loaded with
+// bpf.Config.Overflow.
+func (o Options) UsesOverflow() bool {
+	o.defaults()
+	return o.overflow()
+}
 
 // ScalePerCPU returns perCPU halved until cpus rings of that size fit in
 // total bytes, or until it reaches MinScaledPerCPU. The kernel allocates
@@ -102,6 +133,9 @@ func (o *Options) defaults() {
 	if o.Watermark <= 0 {
 		o.Watermark = o.PerCPUBuffer / 32
 	}
+	if o.HotBuffer == 0 {
+		o.HotBuffer = DefaultHotBuffer
+	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = 50 * time.Millisecond
 	}
@@ -127,18 +161,31 @@ type Reader struct {
 
 	closeOnce sync.Once
 	direct    Packet     // RunDirect's packet being written
+	lastStamp uint64     // RunDirect's newest stamp written, for Stats.Late
 	rbd       rbDirect   // RunDirect's ring buffer state
 	hdr       bpf.Record // addRecord's, parsed
 }
 
-// NewReader opens the per-CPU perf rings of events.
-func NewReader(events *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
+// NewReader opens the per-CPU perf rings of events, and of overflow when
+// the options ask for an overflow ring (UsesOverflow; overflow is then
+// not nil).
+func NewReader(events, overflow *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
 	opts.defaults()
 	r := newPoolReader(opts)
 	r.clock = clock
 	var err error
-	if opts.Mmap {
-		r.mm, err = openMmapRings(events, opts.PerCPUBuffer, opts.Watermark)
+	if opts.overflow() != (overflow != nil) {
+		return nil, fmt.Errorf("open perf ring: overflow ring %v, but the options say %v", overflow != nil, opts.overflow())
+	}
+	if opts.overflow() {
+		r.mm, err = openMmapRings(events, opts.HotBuffer, min(opts.Watermark, opts.HotBuffer/4), true)
+		if err == nil {
+			if err = r.mm.addRings(overflow, opts.PerCPUBuffer, opts.Watermark, false); err != nil {
+				r.mm.close()
+			}
+		}
+	} else if opts.Mmap {
+		r.mm, err = openMmapRings(events, opts.PerCPUBuffer, opts.Watermark, false)
 	} else {
 		r.rd, err = perf.NewReaderWithOptions(events, opts.PerCPUBuffer, perf.ReaderOptions{Watermark: opts.Watermark})
 	}
@@ -327,8 +374,18 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 			ship()
 			return fmt.Errorf("read perf rings: %w", err)
 		}
-		for _, rg := range r.mm.rings {
-			r.mm.drain(rg, func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) }, lost)
+		if r.mm.hot {
+			// A CPU's records are in two rings: merge them by time, as
+			// RunDirect does (the batch's sort puts only its own right).
+			// The heads of the two are not read at the same instant: the
+			// kernel may write a record to one just after its head was
+			// read, then a later one to the other just before its head
+			// is. Records stamped since the cutoff wait for the next pass.
+			r.mergeRecords(passCutoff(final), func(h *bpf.Record, payload []byte) { r.addParsed(h, payload, &batch, ship, r.mm.release) })
+		} else {
+			for _, rg := range r.mm.rings {
+				r.mm.drain(rg, func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) }, lost)
+			}
 		}
 		if r.mm.rb != nil {
 			r.mm.rb.drain(func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) })
@@ -357,6 +414,11 @@ func (r *Reader) addRecord(raw []byte, batch **Batch, ship func(), beforeShip fu
 		r.Stats.BadRecords.Add(1)
 		return
 	}
+	r.addParsed(hdr, payload, batch, ship, beforeShip)
+}
+
+// addParsed is addRecord's second half, for a record already parsed.
+func (r *Reader) addParsed(hdr *bpf.Record, payload []byte, batch **Batch, ship func(), beforeShip func()) {
 	if *batch != nil && !(*batch).room(len(payload)) {
 		if beforeShip != nil {
 			beforeShip()

@@ -34,7 +34,7 @@ const (
 // openRingBuf maps the ring buffer rb for reading in place; wakeup is its
 // wakeup threshold in bytes (the programs' rb_wakeup), for pending.
 func openRingBuf(rb *ebpf.Map, wakeup int) (m *mmapRings, err error) {
-	if m, err = newPollSet(nil); err != nil {
+	if m, err = newPollSet(); err != nil {
 		return nil, err
 	}
 	defer func() {

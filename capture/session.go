@@ -76,6 +76,9 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow() {
+		cfg.BPF.Overflow = true
+	}
 	objs, err := bpf.Load(cfg.BPF)
 	if err != nil {
 		return nil, err
@@ -87,7 +90,7 @@ func Open(cfg Config) (*Session, error) {
 		opts.RingBufWakeup = int(objs.RingBufWakeup())
 		rd, err = NewRingBufReader(rb, clock, opts)
 	} else {
-		rd, err = NewReader(objs.Events(), clock, cfg.Reader)
+		rd, err = NewReader(objs.Events(), objs.Overflow(), clock, cfg.Reader)
 	}
 	if err != nil {
 		objs.Close()
