@@ -219,7 +219,7 @@ func printCaptureNotes(stderr io.Writer, o *options, sess *capture.Session, lost
 		}
 	}
 	if late := sess.Reader.Stats.Late.Load(); late > 0 {
-		fmt.Fprintf(stderr, "bpftop-cap: %d packets are in the file after packets stamped later (their CPU was held up between stamping and writing them)\n", late)
+		fmt.Fprintf(stderr, "bpftop-cap: %d packets are in the file after packets stamped later (written late by their CPU)\n", late)
 	}
 	if bad := sess.Reader.Stats.BadRecords.Load(); bad > 0 {
 		fmt.Fprintf(stderr, "bpftop-cap: %d malformed records from the kernel were skipped\n", bad)

@@ -95,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.readyFile, "ready-file", "", "create this `file` once capture is live (for scripts and tests)")
 	fs.StringVar(&o.format, "format", "", "file format for -w and w: pcap or pcapng (default: pcapng when the name ends in .pcapng, else pcap)")
 	fs.StringVar(&o.ringSize, "ring-size", "64MiB", "bytes of packets the live view keeps for saving with w (e.g. 16MiB, 1GiB)")
-	fs.StringVar(&o.perfBuf, "perf-buffer", "", "perf ring `size` per CPU (default 32MiB with -w, 64MiB for the live view, less with more CPUs: 64MiB in all with -w, 128MiB for the live view); larger absorbs longer stalls")
+	fs.StringVar(&o.perfBuf, "perf-buffer", "", "perf ring `size` per CPU (default 32MiB with -w, 64MiB for the live view, less with more CPUs: 64MiB in all with -w, 128MiB for the live view; from 16MiB a 4MiB ring per CPU in front, on top); larger absorbs longer stalls")
 	fs.StringVar(&o.perfRead, "perf-reader", "mmap", "how to read the perf rings: mmap (in place, one copy per packet) or cilium (cilium/ebpf's perf.Reader)")
 	fs.StringVar(&o.ringBuf, "ringbuf", "", "write packets to one BPF ring buffer of `size` (such as 64MiB) shared by all CPUs instead of per-CPU perf rings (Linux 5.8+, 5.18+ with --xdp); --perf-buffer and --perf-reader then do not apply")
 	fs.IntVar(&o.nice, "nice", capture.DefaultNice, "scheduling priority while capturing, -20 to 19: ahead of the traffic's own programs, so that the rings are read before they fill (0 leaves it; below 0 needs CAP_SYS_NICE)")

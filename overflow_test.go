@@ -248,6 +248,59 @@ func TestOverflowRingOrderUnderLoad(t *testing.T) {
 	}
 }
 
+// The same with the in-place writer (-w), which merges with its cutoff
+// while the kernel writes.
+func TestOverflowRingDirectOrderUnderLoad(t *testing.T) {
+	for round := range 4 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			o, rd := ovfOpen(t)
+			var buf bytes.Buffer
+			w, err := capture.NewPcapWriter(&buf, 262144, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seqs []uint32
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			var res capture.WriteResult
+			go func() { done <- rd.RunDirect(ctx, slowSeqWriter{seqWriter{w: w, seqs: &seqs}}, 0, func() {}, &res) }()
+			const n = 5000
+			ovfSend(t, o, 0, n)
+			time.Sleep(100 * time.Millisecond)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			c := ovfCounters(t, o)
+			if c.Overflowed == 0 {
+				t.Fatalf("kernel counters %+v: the overflow ring was never used", c)
+			}
+			if uint64(len(seqs)) != c.Sent {
+				t.Fatalf("wrote %d packets; kernel counters %+v", len(seqs), c)
+			}
+			for i := 1; i < len(seqs); i++ {
+				if seqs[i] <= seqs[i-1] {
+					t.Fatalf("packet %d: seq %d after %d (kernel counters %+v)", i, seqs[i], seqs[i-1], c)
+				}
+			}
+			if late := rd.Stats.Late.Load(); late != 0 {
+				t.Errorf("%d packets written late", late)
+			}
+			t.Logf("kernel %+v", c)
+		})
+	}
+}
+
+// slowSeqWriter takes 20µs a packet: slower than the kernel, so that the
+// hot ring fills.
+type slowSeqWriter struct{ seqWriter }
+
+func (s slowSeqWriter) Write(p *capture.Packet) error {
+	time.Sleep(20 * time.Microsecond)
+	return s.seqWriter.Write(p)
+}
+
 func testOverflowRingOrderUnderLoad(t *testing.T) {
 	o, rd := ovfOpen(t)
 	ctx, cancel := context.WithCancel(context.Background())

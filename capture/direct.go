@@ -24,11 +24,14 @@ import (
 // read its ring's head would come out of order; tc and XDP programs run
 // without preemption, from their stamp to the end of the write in
 // microseconds (a virtual CPU descheduled in between could take longer:
-// such a record is written late, and counted in Stats.Late). The slack
-// was 2 ms; at 16 Gbit/s that kept 4 MiB in the rings, more than the hot
-// ring holds (DefaultHotBuffer), and a third of the records overflowed.
-// At 250 µs about 1% did.
-const directSlack = uint64(250 * time.Microsecond)
+// such a record is written late, and counted in Stats.Late).
+const directSlack = uint64(2 * time.Millisecond)
+
+// hotSlack is directSlack for perf rings with hot rings in front (two per
+// CPU): at 16 Gbit/s 2 ms kept 4 MiB in the rings, as much as the hot ring
+// holds (DefaultHotBuffer), and a third of the records overflowed to the
+// big ring; at 250 µs about 1% did.
+const hotSlack = uint64(250 * time.Microsecond)
 
 // direct is a ring's place in a pass of RunDirect: its next record, parsed.
 type direct struct {
@@ -73,7 +76,7 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 			out.flush()
 			return fmt.Errorf("read perf rings: %w", err)
 		}
-		merge(passCutoff(final), out.write)
+		merge(m.passCutoff(final), out.write)
 		if flushed {
 			if final {
 				out.flush()
@@ -93,11 +96,15 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 // of them are in the rings (see directSlack). Take it before reading the
 // rings' heads. The final pass, after the programs were detached, takes
 // everything.
-func passCutoff(final bool) uint64 {
+func (m *mmapRings) passCutoff(final bool) uint64 {
 	if final {
 		return math.MaxUint64
 	}
-	return max(Monotonic(), directSlack) - directSlack
+	slack := directSlack
+	if m.hot {
+		slack = hotSlack
+	}
+	return max(Monotonic(), slack) - slack
 }
 
 // mergeRings writes the records of all rings stamped before cutoff, oldest
@@ -124,6 +131,7 @@ func (r *Reader) mergeRecords(cutoff uint64, each func(h *bpf.Record, payload []
 			cur = append(cur, rg)
 		}
 	}
+	var released uint64 // bytes when the rings' space was last given back
 	for len(cur) > 0 {
 		oldest := 0
 		for i := 1; i < len(cur); i++ {
@@ -140,10 +148,12 @@ func (r *Reader) mergeRecords(cutoff uint64, each func(h *bpf.Record, payload []
 		n++
 		bytes += uint64(len(c.payload))
 		c.tail = c.next
-		if n%4096 == 0 {
+		if n%4096 == 0 || bytes-released >= releaseBytes {
 			// Give the kernel its space back as we go, in every ring: a
-			// long pass (GSO frames) must not leave the others full.
+			// long pass (GSO frames) must not leave the others full, nor
+			// the hot rings, so that the kernel need not overflow.
 			m.release()
+			released = bytes
 		}
 		if !r.parseNext(rg) {
 			cur[oldest] = cur[len(cur)-1]
@@ -153,6 +163,10 @@ func (r *Reader) mergeRecords(cutoff uint64, each func(h *bpf.Record, payload []
 	m.release()
 	return n, bytes
 }
+
+// releaseBytes is how many bytes a merge hands on at most before giving
+// the rings' space back: an eighth of a hot ring.
+const releaseBytes = DefaultHotBuffer / 8
 
 // release gives the kernel back the space of every ring's records before
 // the one a merge is at.

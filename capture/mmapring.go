@@ -68,9 +68,10 @@ type mmapRing struct {
 // read now.
 func newPollSet() (m *mmapRings, err error) {
 	m = &mmapRings{epfd: -1, evfd: -1, stopped: make(chan struct{})}
+	made := m // the error returns below set m to nil
 	defer func() {
 		if err != nil {
-			m.close()
+			made.close()
 		}
 	}()
 	if m.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {

@@ -381,7 +381,7 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 			// kernel may write a record to one just after its head was
 			// read, then a later one to the other just before its head
 			// is. Records stamped since the cutoff wait for the next pass.
-			r.mergeRecords(passCutoff(final), func(h *bpf.Record, payload []byte) { r.addParsed(h, payload, &batch, ship, r.mm.release) })
+			r.mergeRecords(r.mm.passCutoff(final), func(h *bpf.Record, payload []byte) { r.addParsed(h, payload, &batch, ship, r.mm.release) })
 		} else {
 			for _, rg := range r.mm.rings {
 				r.mm.drain(rg, func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) }, lost)

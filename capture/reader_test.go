@@ -342,3 +342,23 @@ func TestCountCPUList(t *testing.T) {
 		t.Errorf("OnlineCPUs() = %d", n)
 	}
 }
+
+// TestUsesOverflow: a hot ring goes in front of the perf rings only when
+// they are read in place and at least 4 times its size.
+func TestUsesOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		opts Options
+		want bool
+	}{
+		{Options{Mmap: true, PerCPUBuffer: 32 << 20}, true},
+		{Options{Mmap: true, PerCPUBuffer: 16 << 20}, true},
+		{Options{Mmap: true, PerCPUBuffer: 8 << 20}, false},
+		{Options{Mmap: false, PerCPUBuffer: 32 << 20}, false},
+		{Options{Mmap: true, PerCPUBuffer: 32 << 20, HotBuffer: -1}, false},
+		{Options{Mmap: true, PerCPUBuffer: 1 << 20, HotBuffer: 256 << 10}, true},
+	} {
+		if got := tc.opts.UsesOverflow(); got != tc.want {
+			t.Errorf("%+v: UsesOverflow %v, want %v", tc.opts, got, tc.want)
+		}
+	}
+}

@@ -37,9 +37,10 @@ func openRingBuf(rb *ebpf.Map, wakeup int) (m *mmapRings, err error) {
 	if m, err = newPollSet(); err != nil {
 		return nil, err
 	}
+	made := m // the error returns below set m to nil
 	defer func() {
 		if err != nil {
-			m.close()
+			made.close()
 		}
 	}()
 	page := os.Getpagesize()

@@ -76,9 +76,7 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow() {
-		cfg.BPF.Overflow = true
-	}
+	cfg.BPF.Overflow = cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow()
 	objs, err := bpf.Load(cfg.BPF)
 	if err != nil {
 		return nil, err
