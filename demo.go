@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -45,7 +46,6 @@ func runDemo(o *options, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	trafficDone := make(chan error, 1)
-	go func() { trafficDone <- env.Run(ctx, 700*time.Millisecond) }()
 
 	var args []string
 	for _, a := range o.args {
@@ -55,6 +55,20 @@ func runDemo(o *options, stderr io.Writer) error {
 		args = append(args, a)
 	}
 	args = append(args, "-i", env.IfA)
+	// The traffic starts once the capture is live (its ready file), so
+	// that the first round, which has every kind, is in it: started at
+	// once, on a loaded machine it went by before the programs were
+	// attached.
+	ready := o.readyFile
+	if ready == "" {
+		dir, err := os.MkdirTemp("", "bpftop-cap-demo-")
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		ready = filepath.Join(dir, "ready")
+		args = append(args, "--ready-file", ready)
+	}
 	cmd := exec.Command(exe, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), demoChildEnv+"=1")
@@ -75,6 +89,20 @@ func runDemo(o *options, stderr io.Writer) error {
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
+	go func() {
+		// Until the capture is live, or 10 s (then the traffic runs
+		// anyway: what it shows is the demo's point).
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(ready); err == nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			trafficDone <- nil
+			return
+		}
+		trafficDone <- env.Run(ctx, 700*time.Millisecond)
+	}()
 	for {
 		select {
 		case s := <-sigs:
