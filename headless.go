@@ -244,13 +244,22 @@ func sizeString(n int) string {
 // written beside it and renamed): a script that sees the file can read
 // the PID at once.
 func writeReadyFile(path string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
+	if err := writeFileWhole(path, []byte(fmt.Sprintln(os.Getpid()))); err != nil {
 		return fmt.Errorf("write ready file: %w", err)
+	}
+	return nil
+}
+
+// writeFileWhole writes b to a file beside path, then renames it to path,
+// so that a reader finds no file or all of it (mode 0600).
+func writeFileWhole(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write ready file: %w", err)
+		return err
 	}
 	return nil
 }

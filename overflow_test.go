@@ -5,13 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
-	"golang.org/x/sys/unix"
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
 // The overflow ring: the programs write to a small perf ring per CPU (the
@@ -40,7 +39,7 @@ func ovfFrame(seq uint32) []byte {
 // Batches of 16 packets: a reader whose batch nobody takes holds no more.
 func ovfOpen(t *testing.T) (*bpf.Objects, *capture.Reader) {
 	t.Helper()
-	requireRootOrCI(t)
+	testutil.RequireRoot(t)
 	opts := capture.Options{Mmap: true, PerCPUBuffer: ovfOverflow, HotBuffer: ovfHot, FlushInterval: 10 * time.Millisecond, BatchPackets: 16, Batches: 2}
 	if !opts.UsesOverflow() {
 		t.Fatal("options do not ask for an overflow ring")
@@ -61,33 +60,21 @@ func ovfOpen(t *testing.T) (*bpf.Objects, *capture.Reader) {
 	return o, rd
 }
 
-// ovfSend runs frames seq from..to-1 through the program on the first CPU
-// the test may use: always the same one, so that the records of every call
-// go to the same rings.
+// ovfSend runs frames seq from..to-1 through the program, always on the
+// same CPU, so that the records of every call go to the same rings.
 func ovfSend(t *testing.T, o *bpf.Objects, from, to uint32) {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var was, one unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &was); err != nil {
-		t.Fatal(err)
-	}
-	for cpu := 0; cpu < 1024; cpu++ {
-		if was.IsSet(cpu) {
-			one.Set(cpu)
-			break
+	testutil.OnOneCPU(t, func() {
+		for seq := from; seq < to; seq++ {
+			if err := o.Run(ovfFrame(seq)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if err := unix.SchedSetaffinity(0, &one); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.SchedSetaffinity(0, &was)
-	for seq := from; seq < to; seq++ {
-		if err := o.Run(ovfFrame(seq)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 }
+
+// ovfSeq is the seq of a frame ovfFrame made.
+func ovfSeq(data []byte) uint32 { return binary.BigEndian.Uint32(data[14:18]) }
 
 func ovfCounters(t *testing.T, o *bpf.Objects) bpf.Counters {
 	t.Helper()
@@ -151,7 +138,7 @@ type seqWriter struct {
 }
 
 func (s seqWriter) Write(p *capture.Packet) error {
-	*s.seqs = append(*s.seqs, binary.BigEndian.Uint32(p.Data[14:18]))
+	*s.seqs = append(*s.seqs, ovfSeq(p.Data))
 	return s.w.Write(p)
 }
 
@@ -180,7 +167,7 @@ func TestOverflowRingBatches(t *testing.T) {
 					t.Fatalf("reader stopped after %d packets, want %d", len(seqs), want)
 				}
 				for i := range b.Packets {
-					seqs = append(seqs, binary.BigEndian.Uint32(b.Packets[i].Data[14:18]))
+					seqs = append(seqs, ovfSeq(b.Packets[i].Data))
 				}
 				b.Release()
 			case <-deadline:
@@ -223,11 +210,7 @@ func TestOverflowRingBatches(t *testing.T) {
 	}
 	for range out {
 	}
-	for i := 1; i < len(seqs); i++ {
-		if seqs[i] <= seqs[i-1] {
-			t.Fatalf("packet %d: seq %d after %d", i, seqs[i], seqs[i-1])
-		}
-	}
+	checkAscending(t, seqs)
 	if len(seqs) != int(c.Sent) || uint64(len(seqs))+c.Failed != 560 {
 		t.Fatalf("read %d packets; kernel counters %+v", len(seqs), c)
 	}
@@ -252,43 +235,32 @@ func TestOverflowRingOrderUnderLoad(t *testing.T) {
 // while the kernel writes.
 func TestOverflowRingDirectOrderUnderLoad(t *testing.T) {
 	for round := range 4 {
-		t.Run(fmt.Sprint(round), func(t *testing.T) {
-			o, rd := ovfOpen(t)
-			var buf bytes.Buffer
-			w, err := capture.NewPcapWriter(&buf, 262144, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var seqs []uint32
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			var res capture.WriteResult
-			go func() { done <- rd.RunDirect(ctx, slowSeqWriter{seqWriter{w: w, seqs: &seqs}}, 0, func() {}, &res) }()
-			const n = 5000
-			ovfSend(t, o, 0, n)
-			time.Sleep(100 * time.Millisecond)
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-			c := ovfCounters(t, o)
-			if c.Overflowed == 0 {
-				t.Fatalf("kernel counters %+v: the overflow ring was never used", c)
-			}
-			if uint64(len(seqs)) != c.Sent {
-				t.Fatalf("wrote %d packets; kernel counters %+v", len(seqs), c)
-			}
-			for i := 1; i < len(seqs); i++ {
-				if seqs[i] <= seqs[i-1] {
-					t.Fatalf("packet %d: seq %d after %d (kernel counters %+v)", i, seqs[i], seqs[i-1], c)
-				}
-			}
-			if late := rd.Stats.Late.Load(); late != 0 {
-				t.Errorf("%d packets written late", late)
-			}
-			t.Logf("kernel %+v", c)
-		})
+		t.Run(fmt.Sprint(round), testOverflowRingDirectOrderUnderLoad)
+	}
+}
+
+func testOverflowRingDirectOrderUnderLoad(t *testing.T) {
+	o, rd := ovfOpen(t)
+	var buf bytes.Buffer
+	w, err := capture.NewPcapWriter(&buf, 262144, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint32
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	var res capture.WriteResult
+	go func() { done <- rd.RunDirect(ctx, slowSeqWriter{seqWriter{w: w, seqs: &seqs}}, 0, func() {}, &res) }()
+	ovfSend(t, o, 0, 5000)
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkAllInOrder(t, o, seqs, "wrote")
+	if late := rd.Stats.Late.Load(); late != 0 {
+		t.Errorf("%d packets written late", late)
 	}
 }
 
@@ -314,7 +286,7 @@ func testOverflowRingOrderUnderLoad(t *testing.T) {
 		defer close(collected)
 		for b := range out {
 			for i := range b.Packets {
-				seqs = append(seqs, binary.BigEndian.Uint32(b.Packets[i].Data[14:18]))
+				seqs = append(seqs, ovfSeq(b.Packets[i].Data))
 			}
 			b.Release()
 			// A consumer slower than the kernel, so that the hot ring
@@ -322,25 +294,37 @@ func testOverflowRingOrderUnderLoad(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	const n = 5000
-	ovfSend(t, o, 0, n)
+	ovfSend(t, o, 0, 5000)
 	time.Sleep(100 * time.Millisecond) // the flusher's passes read the rest
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	<-collected
+	checkAllInOrder(t, o, seqs, "read")
+}
+
+// checkAllInOrder wants every record the kernel took, some through the
+// overflow ring, to have been read (or written: verb) in order.
+func checkAllInOrder(t *testing.T, o *bpf.Objects, seqs []uint32, verb string) {
+	t.Helper()
 	c := ovfCounters(t, o)
 	if c.Overflowed == 0 {
 		t.Fatalf("kernel counters %+v: the overflow ring was never used", c)
 	}
 	if uint64(len(seqs)) != c.Sent {
-		t.Fatalf("read %d packets; kernel counters %+v", len(seqs), c)
+		t.Fatalf("%s %d packets; kernel counters %+v", verb, len(seqs), c)
 	}
+	checkAscending(t, seqs)
+	t.Logf("kernel %+v", c)
+}
+
+// checkAscending wants seqs in increasing order (gaps allowed: lost).
+func checkAscending(t *testing.T, seqs []uint32) {
+	t.Helper()
 	for i := 1; i < len(seqs); i++ {
 		if seqs[i] <= seqs[i-1] {
-			t.Fatalf("packet %d: seq %d after %d (kernel counters %+v)", i, seqs[i], seqs[i-1], c)
+			t.Fatalf("packet %d: seq %d after %d", i, seqs[i], seqs[i-1])
 		}
 	}
-	t.Logf("kernel %+v", c)
 }

@@ -73,10 +73,7 @@ func writeStats(path string, sess *capture.Session, eng *decode.Engine) {
 		if err != nil {
 			return
 		}
-		tmp := path + ".tmp"
-		if os.WriteFile(tmp, append(b, '\n'), 0o600) == nil {
-			_ = os.Rename(tmp, path)
-		}
+		_ = writeFileWhole(path, append(b, '\n'))
 	}
 }
 

@@ -57,9 +57,11 @@ func (o *Objects) Flows(fn func(*FlowKey, *FlowCounts)) error {
 	}
 	var k captureFlowKey
 	var v captureFlowCounts
+	var fk FlowKey // out here: fn's pointers make them escape, once a call
+	var fc FlowCounts
 	it := m.Iterate()
 	for it.Next(&k, &v) {
-		fk, fc := k.export(), FlowCounts{Pkts: v.Pkts, Bytes: v.Bytes}
+		fk, fc = k.export(), FlowCounts{Pkts: v.Pkts, Bytes: v.Bytes}
 		fn(&fk, &fc)
 	}
 	if err := it.Err(); err != nil {
@@ -73,10 +75,12 @@ func (o *Objects) flowsBatch(m *ebpf.Map, fn func(*FlowKey, *FlowCounts)) error 
 		o.keys, o.vals = make([]captureFlowKey, flowBatch), make([]captureFlowCounts, flowBatch)
 	}
 	var cursor ebpf.MapBatchCursor
+	var fk FlowKey // out here: fn's pointers make them escape, once a call
+	var fc FlowCounts
 	for {
 		n, err := m.BatchLookup(&cursor, o.keys, o.vals, nil)
 		for i := range n {
-			fk, fc := o.keys[i].export(), FlowCounts{Pkts: o.vals[i].Pkts, Bytes: o.vals[i].Bytes}
+			fk, fc = o.keys[i].export(), FlowCounts{Pkts: o.vals[i].Pkts, Bytes: o.vals[i].Bytes}
 			fn(&fk, &fc)
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {

@@ -128,11 +128,6 @@ func Load(cfg Config) (*Objects, error) {
 			return nil, fmt.Errorf("enable flow counting: %w", err)
 		}
 	}
-	if cfg.Overflow && cfg.RingBuf == 0 {
-		if err := spec.Variables[captureVarHasOverflow].Set(uint8(1)); err != nil {
-			return nil, fmt.Errorf("enable overflow ring: %w", err)
-		}
-	}
 	o := &Objects{cfg: cfg}
 	if err := o.load(spec); err != nil {
 		return nil, err
@@ -173,6 +168,11 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 		// The XDP one needs bpf_xdp_load_bytes, Linux 5.18.
 		names = []string{captureProgCaptureTcIngressRb, captureProgCaptureTcEgressRb, captureProgCaptureXdpRb}
 		output, unused = captureMapRb, captureMapEvents
+		delete(spec.Maps, captureMapOverflow) // only the perf programs name it
+	} else if cfg.Overflow {
+		if err := spec.Variables[captureVarHasOverflow].Set(uint8(1)); err != nil {
+			return fmt.Errorf("enable overflow ring: %w", err)
+		}
 	}
 	want := names[:2]
 	if cfg.XDP {
@@ -184,9 +184,6 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 		}
 	}
 	delete(spec.Maps, unused)
-	if cfg.RingBuf > 0 {
-		delete(spec.Maps, captureMapOverflow)
-	}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		return classify("load BPF programs", err)

@@ -31,7 +31,6 @@ type mmapRings struct {
 	ep     *os.File
 	epc    syscall.RawConn
 	evfd   int      // eventfd: a write is a flush request
-	wakeup uint64   // the ring buffer's wakeup threshold, bytes
 	rb     *bpfRing // instead of rings: a BPF ring buffer (openRingBuf)
 	closed atomic.Bool
 	// Close may come from another goroutine while the reading loop waits:
@@ -126,6 +125,7 @@ func (m *mmapRings) addRings(events *ebpf.Map, perCPU, watermark int, hot bool) 
 	page := os.Getpagesize()
 	pages := ringPages(perCPU, page)
 	wakeup := uint64(min(watermark, pages*page/2))
+	m.hot = m.hot || hot
 	for cpu := range int(events.MaxEntries()) {
 		attr := unix.PerfEventAttr{
 			Type:        unix.PERF_TYPE_SOFTWARE,
@@ -147,7 +147,6 @@ func (m *mmapRings) addRings(events *ebpf.Map, perCPU, watermark int, hot bool) 
 			unix.Close(fd)
 			return fmt.Errorf("map perf ring of CPU %d: %w", cpu, err)
 		}
-		m.hot = m.hot || hot
 		rg := &mmapRing{cpu: cpu, fd: fd, mem: mem, meta: (*unix.PerfEventMmapPage)(unsafe.Pointer(&mem[0])), hot: hot, array: events, wakeup: wakeup}
 		rg.data = mem[page : page+pages*page]
 		rg.mask = uint64(len(rg.data) - 1)
@@ -226,7 +225,7 @@ func (m *mmapRings) pending() bool {
 			return true
 		}
 	}
-	return m.rb != nil && atomic.LoadUint64(m.rb.prodPos)-m.rb.seen >= m.wakeup
+	return m.rb != nil && atomic.LoadUint64(m.rb.prodPos)-m.rb.seen >= m.rb.wakeup
 }
 
 // The reader's system calls on the epoll and event descriptors never
@@ -302,7 +301,8 @@ func (rg *mmapRing) at(off uint64, n int) []byte {
 // drain reads every record of one ring up to its head: sample hands a
 // sample's raw bytes on (valid only during the call) with commit, which
 // releases the ring space of the records before it (call it before
-// blocking); lost counts records the kernel could not write.
+// blocking); lost counts records the kernel could not write. Rings with
+// hot rings in front are merged instead (mergeRecords).
 func (m *mmapRings) drain(rg *mmapRing, sample func(raw []byte, commit func()), lost func(n uint64)) {
 	head := atomic.LoadUint64(&rg.meta.Data_head)
 	rg.seen = head
@@ -316,7 +316,7 @@ func (m *mmapRings) drain(rg *mmapRing, sample func(raw []byte, commit func()), 
 		switch {
 		case r.sample != nil:
 			sample(r.sample, commit)
-		case r.lost > 0 && !rg.hot:
+		case r.lost > 0:
 			lost(r.lost)
 		}
 		tail += r.size

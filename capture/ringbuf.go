@@ -22,6 +22,7 @@ type bpfRing struct {
 	data       []byte // 2*size bytes: the ring, mapped twice
 	mask       uint64
 	seen       uint64 // the producer position as of the last read
+	wakeup     uint64 // the programs' wakeup threshold, bytes, for pending
 }
 
 // Ring buffer record header bits (linux/bpf.h).
@@ -47,7 +48,7 @@ func openRingBuf(rb *ebpf.Map, wakeup int) (m *mmapRings, err error) {
 	size := int(rb.MaxEntries())
 	r := &bpfRing{mask: uint64(size - 1)}
 	m.rb = r
-	m.wakeup = uint64(wakeup)
+	r.wakeup = uint64(wakeup)
 	if r.cons, err = unix.Mmap(rb.FD(), 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 		return nil, fmt.Errorf("map ring buffer consumer page: %w", err)
 	}

@@ -460,12 +460,7 @@ func (st *stack) rawPorts(s *Summary, last gopacket.LayerType) {
 	default:
 		return
 	}
-	switch s.IPProto {
-	case ProtoTCP, ProtoUDP, ProtoSCTP:
-	default:
-		return
-	}
-	if s.Flags&FlagFragment != 0 && s.FragOff != 0 {
+	if !s.portsExpected() {
 		return
 	}
 	// A hop-by-hop header decoded with IPv6 is not in decoded (IPv6's

@@ -77,8 +77,15 @@ func keyOf(s *Summary, k *flowKey) (srcIsLo bool) {
 		copy(src[:], s.SrcMAC[:])
 		copy(dst[:], s.DstMAC[:])
 	}
-	c := bytes.Compare(src[:], dst[:])
-	if c < 0 || c == 0 && sp <= dp {
+	return k.setEnds(src, dst, sp, dp)
+}
+
+// setEnds puts the two endpoints in the key in canonical order, lo before
+// hi (bytes compared, then the ports), and reports whether the source is
+// lo. The kernel orders them the same way (flow_key_* in bpf/capture.c),
+// and kernelKey goes through here too.
+func (k *flowKey) setEnds(src, dst [16]byte, sp, dp uint16) (srcIsLo bool) {
+	if c := bytes.Compare(src[:], dst[:]); c < 0 || c == 0 && sp <= dp {
 		k.lo, k.hi, k.loPort, k.hiPort = src, dst, sp, dp
 		return true
 	}
@@ -212,16 +219,7 @@ func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 	if ok {
 		t.unlink(i)
 	} else {
-		i = t.alloc()
-		t.created++
-		t.flows[i] = flow{
-			key:   *k,
-			id:    uint64(t.created)<<32 | uint64(uint32(i)),
-			aIsLo: srcIsLo,
-			first: ts,
-			last:  ts,
-		}
-		t.index[*k] = i
+		i = t.insert(*k, srcIsLo, ts)
 	}
 	t.pushFront(i)
 
@@ -235,7 +233,7 @@ func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 	f.first = min(f.first, ts)
 	f.last = max(f.last, ts)
 	f.rate.add(ts, n)
-	if k.proto == ProtoTCP && k.isIP() && s.hasPorts() && !s.rawPorts { // flags unknown with raw ports
+	if k.proto == ProtoTCP && k.isIP() && s.transportDecoded() { // flags unknown with raw ports
 		f.updateTCP(s.TCPFlags, dir)
 	}
 	if s.Tunnel != TunnelNone {
@@ -249,6 +247,22 @@ func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 
 // alloc returns a free slot, evicting the least recently seen flow when
 // the table is full.
+// insert makes a flow of key k, first and last seen at ts, and returns
+// its slot, not yet in the recency list.
+func (t *flowTable) insert(k flowKey, aIsLo bool, ts int64) int32 {
+	i := t.alloc()
+	t.created++
+	t.flows[i] = flow{
+		key:   k,
+		id:    uint64(t.created)<<32 | uint64(uint32(i)),
+		aIsLo: aIsLo,
+		first: ts,
+		last:  ts,
+	}
+	t.index[k] = i
+	return i
+}
+
 func (t *flowTable) alloc() int32 {
 	if n := len(t.free); n > 0 {
 		i := t.free[n-1]

@@ -126,16 +126,7 @@ func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 			if _, pending := kt.pending[k]; pending || e.lost == 0 || t.len() >= t.max || kt.aliasesFull {
 				continue
 			}
-			slot = t.alloc()
-			t.created++
-			t.flows[slot] = flow{
-				key:   k,
-				id:    uint64(t.created)<<32 | uint64(uint32(slot)),
-				aIsLo: kf.Pkts[0] > 0 || kf.Pkts[1] == 0, // A sent something
-				first: now,
-				last:  now,
-			}
-			t.index[k] = slot
+			slot = t.insert(k, kf.Pkts[0] > 0 || kf.Pkts[1] == 0, now) // A sent something
 			t.pushFront(slot)
 		} else if int32(uint32(t.flows[slot].id>>32)-kt.epoch) > 0 { // made since; wraps
 			continue

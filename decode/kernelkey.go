@@ -1,9 +1,6 @@
 package decode
 
-import (
-	"bytes"
-	"encoding/binary"
-)
+import "encoding/binary"
 
 // kernelKey is the key the kernel program gives a frame of which data was
 // captured (FLOW_KEY in bpf/capture.c, line for line): on a well-formed
@@ -103,12 +100,7 @@ func kernelKey(data []byte, k *flowKey) (srcIsLo, ok bool) {
 		sp, dp = be.Uint16(data[off:]), be.Uint16(data[off+2:])
 	}
 	k.etherType, k.proto = et, proto
-	if c := bytes.Compare(src[:], dst[:]); c < 0 || c == 0 && sp <= dp {
-		k.lo, k.hi, k.loPort, k.hiPort = src, dst, sp, dp
-		return true, true
-	}
-	k.lo, k.hi, k.loPort, k.hiPort = dst, src, dp, sp
-	return false, true
+	return k.setEnds(src, dst, sp, dp), true
 }
 
 func portsProto(p uint8) bool { return p == ProtoTCP || p == ProtoUDP || p == ProtoSCTP }

@@ -235,15 +235,18 @@ func (s *Summary) netName() string {
 
 // hasPorts reports whether the transport carries ports.
 func (s *Summary) hasPorts() bool {
-	if s.Flags&FlagFragment != 0 && s.FragOff != 0 {
-		return false
-	}
-	switch s.IPProto {
-	case ProtoTCP, ProtoUDP, ProtoSCTP:
-		return s.SrcPort != 0 || s.DstPort != 0
-	}
-	return false
+	return s.portsExpected() && (s.SrcPort != 0 || s.DstPort != 0)
 }
+
+// portsExpected reports whether the packet's transport header, if any,
+// starts with ports: TCP, UDP or SCTP, and not a fragment after the first.
+func (s *Summary) portsExpected() bool {
+	return !(s.Flags&FlagFragment != 0 && s.FragOff != 0) && portsProto(s.IPProto)
+}
+
+// transportDecoded reports whether the packet has ports from a transport
+// header that decoded (not rawPorts): its other fields are known too.
+func (s *Summary) transportDecoded() bool { return s.hasPorts() && !s.rawPorts }
 
 // Src returns the source endpoint: address and port, or a MAC address for
 // frames without a network layer.
@@ -316,7 +319,7 @@ func (s *Summary) appendInfo(b []byte) []byte {
 		}
 		switch s.IPProto {
 		case ProtoTCP:
-			if s.SrcPort == 0 && s.DstPort == 0 || s.rawPorts {
+			if !s.transportDecoded() {
 				break
 			}
 			sep()
@@ -333,7 +336,7 @@ func (s *Summary) appendInfo(b []byte) []byte {
 			b = append(b, " len="...)
 			b = strconv.AppendInt(b, int64(s.PayloadLen), 10)
 		case ProtoUDP, ProtoSCTP:
-			if s.SrcPort == 0 && s.DstPort == 0 || s.rawPorts {
+			if !s.transportDecoded() {
 				break
 			}
 			sep()

@@ -184,14 +184,6 @@ var conditions = []struct {
 	{"tcpdump -w /dev/null (sender egress)", "tcpdump", false, []string{"-Q", "out", "-w", "/dev/null"}, 1, true},
 }
 
-// ownSession runs cmd in a session of its own, as a capture started from a
-// terminal (or by sudo, with its use_pty) is: not in the test's, which
-// holds the sender.
-func ownSession(cmd *exec.Cmd) *exec.Cmd {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	return cmd
-}
-
 // measure runs one cell: start the capturer (if any), blast, stop it, and
 // collect its numbers.
 func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) cell {
@@ -218,11 +210,11 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) c
 	case "bpftop-cap":
 		ready := filepath.Join(dir, "ready")
 		args := append([]string{"-i", ifname, "-w", filepath.Join(dir, "o.pcap"), "--ready-file", ready}, strings.Fields(strings.Join(cond.args, " "))...)
-		p = startCmd(t, ownSession(testutil.Cmd(ns, binary, args...)))
+		p = start(t, ns, binary, args...)
 		testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready: %s", p.stderr)
 	case "tcpdump":
 		args := append([]string{"-i", ifname, "-nn", "-s", "262144", "-w", filepath.Join(dir, "t.pcap")}, strings.Fields(strings.Join(cond.args, " "))...)
-		p = startCmd(t, ownSession(testutil.Cmd(ns, "tcpdump", args...)))
+		p = start(t, ns, "tcpdump", args...)
 		testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(p.stderr.String(), "listening on") }, "tcpdump: %s", p.stderr)
 	}
 	start := time.Now()

@@ -38,8 +38,7 @@ func TestPriority(t *testing.T) {
 			args := append([]string{"-i", pair.IfA, "--ready-file", ready, "-w", filepath.Join(dir, "p.pcap")}, tc.args...)
 			script := `sleep 120 </dev/null >/dev/null 2>&1 & echo $! > "$1"; shift; exec "$@"`
 			cmd := exec.Command("sh", append([]string{"-c", script, "sh", peerFile, "ip", "netns", "exec", pair.NsA, binary}, args...)...)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-			p := startCmd(t, cmd)
+			p := startCmd(t, cmd) // in a session of its own
 			testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready:\n%s", p.stderr)
 			peer := readyPID(t, peerFile) // written before the capture started
 			defer syscall.Kill(peer, syscall.SIGKILL)

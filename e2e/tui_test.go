@@ -8,14 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -504,7 +501,7 @@ func TestTUIFlowCountsSurviveLoss(t *testing.T) {
 	for i := range sizes {
 		sizes[i] = 1400
 	}
-	onOneCPU(t, func() {
+	testutil.OnOneCPU(t, func() {
 		sendUDP(t, pair, 9010, sizes)
 		sendUDP(t, pair, 9011, sizes[:n2])
 	})
@@ -527,27 +524,4 @@ func TestTUIFlowCountsSurviveLoss(t *testing.T) {
 	if lost < n2 || captured+lost != n+n2 {
 		t.Errorf("%d captured, %d lost in ring: the ring was meant to lose the second flow and some of the first, %d in all", captured, lost, n+n2)
 	}
-}
-
-// onOneCPU runs fn on a thread bound to the first CPU it may run on, so
-// that the packets it sends on a veth pair are handled there.
-func onOneCPU(t *testing.T, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var all, one unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &all); err != nil {
-		t.Fatal(err)
-	}
-	for c := 0; c < 1024; c++ {
-		if all.IsSet(c) {
-			one.Set(c)
-			break
-		}
-	}
-	if err := unix.SchedSetaffinity(0, &one); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.SchedSetaffinity(0, &all)
-	fn()
 }

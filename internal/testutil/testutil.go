@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/internal/nsutil"
 )
@@ -107,6 +109,30 @@ func Cmd(ns, name string, args ...string) *exec.Cmd {
 	// session's priority (--nice), which a kill -9 would leave raised.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd
+}
+
+// OnOneCPU runs fn on a thread bound to the first CPU it may run on: the
+// packets it sends on a veth pair, or the BPF test runs it makes, are then
+// handled there, and their records go to that CPU's perf rings.
+func OnOneCPU(t testing.TB, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var all, one unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	for c := 0; c < 1024; c++ {
+		if all.IsSet(c) {
+			one.Set(c)
+			break
+		}
+	}
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.SchedSetaffinity(0, &all)
+	fn()
 }
 
 // InNetns runs fn on a thread switched into the named namespace. Sockets
