@@ -88,8 +88,9 @@ func (o *Objects) flowsBatch(m *ebpf.Map, fn func(*FlowKey, *FlowCounts)) error 
 		}
 		if err != nil {
 			if n > 0 {
-				// Flows were handed on already: do not start over.
-				return fmt.Errorf("batch lookup: %w", err)
+				// Flows were handed on already: do not start over
+				// (%v: not ErrNotSupported, which would).
+				return fmt.Errorf("batch lookup: %v", err)
 			}
 			return err
 		}

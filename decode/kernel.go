@@ -71,6 +71,9 @@ func (kt *kernelTrack) noteKey(data []byte, ifindex int, decoded *flowKey) {
 	if kt.aliases == nil {
 		kt.aliases = map[flowKey]struct{}{}
 	}
+	if _, known := kt.aliases[k]; known {
+		return
+	}
 	if len(kt.aliases) >= maxAliases {
 		kt.aliasesFull = true
 		return

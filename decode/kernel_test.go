@@ -217,3 +217,27 @@ func TestKernelOnlyNotAnEvictedFlow(t *testing.T) {
 		t.Errorf("%d flows, want 1", n)
 	}
 }
+
+// TestAliasesFullOnlyForANewKey: a key already noted as an alias, seen
+// again when the set is full, is no new alias: the set is not full for it
+// (which would stop every kernel-only flow).
+func TestAliasesFullOnlyForANewKey(t *testing.T) {
+	var kt kernelTrack
+	data := udpFrame(t, 1000, 10)
+	var other flowKey // decode keyed the frame otherwise
+	kt.noteKey(data, 0, &other)
+	if len(kt.aliases) != 1 || kt.aliasesFull {
+		t.Fatalf("%d aliases, full %v: want the frame's kernel key", len(kt.aliases), kt.aliasesFull)
+	}
+	for i := 0; len(kt.aliases) < maxAliases; i++ {
+		kt.aliases[flowKey{ifindex: int32(i + 1)}] = struct{}{}
+	}
+	kt.noteKey(data, 0, &other)
+	if kt.aliasesFull {
+		t.Fatal("a known alias seen again marked the set full")
+	}
+	kt.noteKey(udpFrame(t, 2000, 10), 0, &other)
+	if !kt.aliasesFull {
+		t.Fatal("a new alias with the set full did not mark it full")
+	}
+}
