@@ -97,14 +97,17 @@ func (o *Objects) flowsBatch(m *ebpf.Map, fn func(*FlowKey, *FlowCounts)) error 
 	}
 }
 
-// Run runs the loaded program (tc ingress, or XDP) once on frame with
-// BPF_PROG_TEST_RUN, as if it had arrived: for tests and benchmarks of what
-// the kernel side does with a given packet. The frame must hold an
+// Run runs the loaded program (tc ingress, else tc egress, or XDP) once on
+// frame with BPF_PROG_TEST_RUN, as if it had arrived: for tests and
+// benchmarks of what the kernel side does with a given packet. The frame must hold an
 // Ethernet header at least.
 func (o *Objects) Run(frame []byte) error {
 	p := o.objs.CaptureTcIngress
-	if o.cfg.XDP {
+	switch {
+	case o.cfg.XDP:
 		p = o.objs.CaptureXdp
+	case p == nil:
+		p = o.objs.CaptureTcEgress
 	}
 	if p == nil {
 		return errors.New("no program loaded")

@@ -174,9 +174,18 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 			return fmt.Errorf("enable overflow ring: %w", err)
 		}
 	}
-	want := names[:2]
-	if cfg.XDP {
+	// Only the programs that will be attached: each one loaded costs a
+	// verifier run at start-up.
+	var want []string
+	switch {
+	case cfg.XDP:
 		want = names[2:]
+	case cfg.In && cfg.Out:
+		want = names[:2]
+	case cfg.In:
+		want = names[:1]
+	default:
+		want = names[1:2]
 	}
 	for name := range spec.Programs {
 		if !slices.Contains(want, name) {
@@ -204,7 +213,12 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 	if cfg.XDP {
 		o.objs.CaptureXdp = coll.DetachProgram(want[0])
 	} else {
-		o.objs.CaptureTcIngress, o.objs.CaptureTcEgress = coll.DetachProgram(want[0]), coll.DetachProgram(want[1])
+		if cfg.In {
+			o.objs.CaptureTcIngress = coll.DetachProgram(names[0])
+		}
+		if cfg.Out {
+			o.objs.CaptureTcEgress = coll.DetachProgram(names[1])
+		}
 	}
 	return nil
 }
