@@ -154,7 +154,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	}
 	writeStats(o.statsFile, sess, nil)
 	counters, cerr := sess.Counters()
-	lost := max(sess.Reader.Stats.Lost.Load(), counters.Failed)
+	lost := sess.LostInRing(counters)
 	if ng != nil && res.Err == nil {
 		// The kernel counts for all interfaces together: with one, the
 		// drops are its own; with several, they go in the comment only.

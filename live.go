@@ -580,11 +580,8 @@ func decodeDir(d bpf.Dir) decode.Dir {
 // copyCounters hands the capture's loss counters to the engine: lost in
 // ring is the larger of what perf and the BPF program counted.
 func copyCounters(sess *capture.Session, eng *decode.Engine) {
-	lost := sess.Reader.Stats.Lost.Load()
-	if c, err := sess.Counters(); err == nil {
-		lost = max(lost, c.Failed)
-	}
-	eng.SetCaptureCounters(lost, sess.Reader.Stats.Dropped.Load())
+	c, _ := sess.Counters() // zero on error: perf's count alone
+	eng.SetCaptureCounters(sess.LostInRing(c), sess.Reader.Stats.Dropped.Load())
 }
 
 // trackSaves counts the saves in flight in wg.

@@ -24,6 +24,7 @@ type runStats struct {
 	RSS         uint64       `json:"rss_bytes"`
 	Kernel      bpf.Counters `json:"kernel"`
 	Received    uint64       `json:"received"`     // read from the perf ring and handed on
+	Lost        uint64       `json:"lost"`         // lost in ring, as the summary counts it: max(lost_perf, kernel.failed)
 	LostPerf    uint64       `json:"lost_perf"`    // perf's lost-sample count
 	Dropped     uint64       `json:"dropped"`      // dropped in user space
 	BadRecords  uint64       `json:"bad_records"`  // failed validation
@@ -66,6 +67,7 @@ func writeStats(path string, sess *capture.Session, eng *decode.Engine) {
 			BadRecords: sess.Reader.Stats.BadRecords.Load(),
 		}
 		st.Kernel, _ = sess.Counters()
+		st.Lost = sess.LostInRing(st.Kernel)
 		if eng != nil {
 			st.ViewPackets = eng.Stats(time.Now()).Packets
 		}

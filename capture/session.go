@@ -107,6 +107,13 @@ func Open(cfg Config) (*Session, error) {
 	return s, nil
 }
 
+// LostInRing is how many packets were lost in the rings: the larger of
+// perf's lost count (which a ring writes only when it next takes a record)
+// and c.Failed, the program's count of records no ring took.
+func (s *Session) LostInRing(c bpf.Counters) uint64 {
+	return max(s.Reader.Stats.Lost.Load(), c.Failed)
+}
+
 // Names lists the interfaces' names.
 func (s *Session) Names() []string {
 	var n []string

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,7 +227,8 @@ func TestTwoClsactRuns(t *testing.T) {
 func TestLossIsExplained(t *testing.T) {
 	pair := testutil.NewPair(t)
 	out := filepath.Join(t.TempDir(), "loss.pcap")
-	bc := startCapture(t, pair, "-w", out, "--perf-buffer", "64KiB", "udp")
+	statsFile := filepath.Join(t.TempDir(), "stats.json")
+	bc := startCapture(t, pair, "-w", out, "--perf-buffer", "64KiB", "--stats-file", statsFile, "udp")
 	if err := bc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -252,5 +254,22 @@ func TestLossIsExplained(t *testing.T) {
 	}
 	if n := tcpdumpCount(t, out); n != captured {
 		t.Errorf("tcpdump reads %d packets, the summary says %d captured", n, captured)
+	}
+	// The stats file, written once more at the end, counts the loss as
+	// the summary does (perf's own count can lag the kernel's).
+	b, err := os.ReadFile(statsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Lost, Received uint64
+		LostPerf       uint64 `json:"lost_perf"`
+		Kernel         struct{ Failed uint64 }
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("stats file: %v\n%s", err, b)
+	}
+	if st.Lost != uint64(lost) || st.Lost != max(st.LostPerf, st.Kernel.Failed) || st.Received != uint64(captured) {
+		t.Errorf("stats file %s: want lost %d = max(lost_perf, kernel.failed), received %d", b, lost, captured)
 	}
 }
