@@ -136,8 +136,10 @@ func txPackets(t *testing.T, ns, ifname string) uint64 {
 }
 
 type cell struct {
-	pps       float64 // sender packets/s
-	kept      float64 // packets kept / packets sent
+	sent      uint64
+	cpu       time.Duration // the capturer's user+system time
+	pps       float64       // sender packets/s
+	kept      float64       // packets kept / packets sent
 	lost      uint64
 	cpuPerM   float64 // capturer CPU seconds per million packets sent
 	maxRSSMiB float64
@@ -149,14 +151,16 @@ var tcpdumpStatsRE = regexp.MustCompile(`(\d+) packets captured[\s\S]*?(\d+) pac
 const rareFilter = "udp dst port 9998"
 
 // conditions are the columns of one mix: how (and whether) to capture.
-var conditions = []struct {
+type condition struct {
 	name     string
 	tool     string // "", "bpftop-cap" or "tcpdump"
 	receiver bool   // capture on the receiving end (ingress) instead of the sender's egress
 	args     []string
 	expect   float64 // fraction of sent packets a lossless capture keeps
 	tcpOnly  bool    // run on the TCP mix only
-}{
+}
+
+var conditions = []condition{
 	{"none", "", false, nil, 0, false},
 	{"bpftop-cap -w (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out"}, 1, false},
 	{"tcpdump -w (sender egress)", "tcpdump", false, []string{"-Q", "out"}, 1, false},
@@ -219,7 +223,7 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) c
 	}
 	start := time.Now()
 	sent := traffic()
-	c := cell{pps: float64(sent) / time.Since(start).Seconds()}
+	c := cell{sent: sent, pps: float64(sent) / time.Since(start).Seconds()}
 	if scr != nil {
 		cpu, hwm := procUsage(pid)
 		scr.keys("q")
@@ -228,7 +232,7 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) c
 		t.Logf("%s: %d sent, %d captured, %d lost in ring, %d dropped, CPU %v", cond.name, sent, captured, lost, dropped, cpu)
 		c.kept = float64(captured) / float64(sent)
 		c.lost = uint64(lost + dropped)
-		c.cpuPerM = cpu.Seconds() / (float64(sent) / 1e6)
+		c.cpu, c.cpuPerM = cpu, cpu.Seconds()/(float64(sent)/1e6)
 		c.maxRSSMiB = float64(hwm) / (1 << 20)
 		return c
 	}
@@ -255,7 +259,7 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) c
 	ru := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	t.Logf("%s: %d sent, user %v system %v", cond.name, sent, time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()))
-	c.cpuPerM = cpu.Seconds() / (float64(sent) / 1e6)
+	c.cpu, c.cpuPerM = cpu, cpu.Seconds()/(float64(sent)/1e6)
 	c.maxRSSMiB = float64(ru.Maxrss) / 1024
 	return c
 }
@@ -285,7 +289,7 @@ func TestBenchVeth(t *testing.T) {
 	pair := testutil.NewPair(t)
 	mountCaptureDir(t)
 	d := time.Duration(envInt("BENCH_SECONDS", 5)) * time.Second
-	reps := envInt("BENCH_REPS", 5) // five: this VM's neighbours make single runs swing by half
+	reps := envInt("BENCH_REPS", 7) // this VM's neighbours make single runs swing by half
 	mixes := []struct {
 		name    string
 		payload int // UDP payload; 0: a TCP stream
@@ -304,19 +308,24 @@ func TestBenchVeth(t *testing.T) {
 		"Each capturer runs in a session of its own, as one started from a terminal does, and bpftop-cap at its default priority (`--nice -10`: its threads and its session's autogroup; tcpdump at 0).\n\n", d, reps, kernelRelease(), runtime.NumCPU(), pktgenProbe())
 	// Start-up and stop cost CPU too, and the per-packet figures include it:
 	// measured alone, with no traffic (a cell that "sends" one packet).
-	startup := func(ci int) float64 {
+	startup := func(ci int) time.Duration {
 		var ms []float64
 		for range 3 {
 			c := measure(t, pair, ci, func() uint64 { return 1 })
-			ms = append(ms, c.cpuPerM/1e3) // seconds per million of one packet, in ms
+			ms = append(ms, c.cpu.Seconds())
 		}
-		return median(ms)
+		return time.Duration(median(ms) * 1e9)
 	}
+	// Conditions 1 and 2: bpftop-cap -w and tcpdump -w at the sender's egress.
+	startOurs, startTcpdump := startup(1), startup(2)
 	fmt.Fprintf(&out, "Start-up and stop with no traffic cost bpftop-cap -w %.1f ms of CPU and tcpdump -w %.1f ms (median of 3); "+
-		"the CPU figures below include them, which weighs most at 64 bytes, where a cell sends about a million packets.\n\n",
-		startup(1), startup(2)) // conditions 1 and 2: bpftop-cap -w and tcpdump -w at the sender's egress
-	fmt.Fprintln(&out, "| mix | capture | sender pps | vs none | kept/expected | lost+dropped | CPU s / M pkts | max RSS MiB |")
+		"the CPU figures below include them, which weighs most at 64 bytes, where a cell sends about a million packets "+
+		"(the head-to-head table after this one also gives them with start-up taken out).\n\n",
+		startOurs.Seconds()*1e3, startTcpdump.Seconds()*1e3)
+	fmt.Fprint(&out, "`vs none` is the median of the runs' ratios to the run of no capture next to them (conditions are interleaved, so a pair of runs shares the machine's mood), with the lowest and highest in brackets.\n\n")
+	fmt.Fprintln(&out, "| mix | capture | sender pps | vs none (range) | kept/expected | lost+dropped | CPU s / M pkts | max RSS MiB |")
 	fmt.Fprintln(&out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	var h2h strings.Builder
 	for _, mix := range mixes {
 		if m := os.Getenv("BENCH_MIX"); m != "" && !strings.Contains(mix.name, m) {
 			continue // BENCH_MIX: run only the mixes whose name contains it
@@ -341,7 +350,6 @@ func TestBenchVeth(t *testing.T) {
 				cells[ci] = append(cells[ci], measure(t, pair, ci, traffic))
 			}
 		}
-		base := 0.0
 		for ci, cond := range conditions {
 			if len(cells[ci]) == 0 {
 				continue
@@ -357,19 +365,97 @@ func TestBenchVeth(t *testing.T) {
 			t.Logf("%s | %s raw pps: %s", mix.name, cond.name, strings.Join(raw, " "))
 			m := median(pps)
 			if cond.tool == "" {
-				base = m
 				fmt.Fprintf(&out, "| %s | none | %.0f | 1.00 | | | | |\n", mix.name, m)
 				continue
 			}
-			fmt.Fprintf(&out, "| %s | %s | %.0f | %.2f | %.4f | %d | %.3f | %.1f |\n",
-				mix.name, cond.name, m, m/base, median(kept), lost, median(cpu), median(rss))
+			vsNone := paired(cells[ci], cells[0], func(c cell) float64 { return c.pps })
+			fmt.Fprintf(&out, "| %s | %s | %.0f | %s | %.4f | %d | %.3f | %.1f |\n",
+				mix.name, cond.name, m, vsNone, median(kept), lost, median(cpu), median(rss))
 		}
+		headToHead(&h2h, mix.name, cells, startOurs, startTcpdump)
 	}
+	fmt.Fprint(&out, "\n### Head to head: bpftop-cap against tcpdump, run by run\n\n"+
+		"The issue's goals: the sender slowed less by bpftop-cap than by tcpdump, and less CPU per million packets, in the same run. "+
+		"Each ratio is bpftop-cap's over tcpdump's in the same repetition (the two ran one after the other), median with the lowest and highest in brackets; "+
+		"a sender ratio above 1 and a CPU ratio below 1 favour bpftop-cap. "+
+		"`runs ahead` counts the repetitions in which bpftop-cap's sender was faster. "+
+		"CPU with start-up taken out subtracts each tool's start-up figure above from each run's CPU time.\n\n"+
+		"| mix | bpftop-cap vs tcpdump | sender rate ratio (range) | runs ahead | CPU / M ratio (range) | CPU / M ratio, start-up taken out | kept/expected, bpftop-cap vs tcpdump |\n"+
+		"| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	out.WriteString(h2h.String())
 	fmt.Print(out.String())
 	if path := os.Getenv("BENCH_OUT"); path != "" {
 		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// paired is the median over repetitions of f(a[k]) / f(b[k]), with the
+// lowest and highest: runs of the same repetition ran one after the other.
+func paired(a, b []cell, f func(cell) float64) string {
+	r := ratios(a, b, f)
+	if len(r) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f (%.2f-%.2f)", median(r), slices.Min(r), slices.Max(r))
+}
+
+func ratios(a, b []cell, f func(cell) float64) []float64 {
+	var r []float64
+	for k := range min(len(a), len(b)) {
+		if d := f(b[k]); d > 0 {
+			r = append(r, f(a[k])/d)
+		}
+	}
+	return r
+}
+
+// comparisons are the pairs of conditions the head-to-head table compares.
+var comparisons = [][2]string{
+	{"bpftop-cap -w (tc, sender egress)", "tcpdump -w (sender egress)"},
+	{"bpftop-cap -w '" + rareFilter + "' (1%, in the kernel)", "tcpdump -w '" + rareFilter + "' (1%)"},
+	{"bpftop-cap -w -s 128 (tc, sender egress)", "tcpdump -w -s 128 (sender egress)"},
+	{"bpftop-cap -w /dev/null (tc, sender egress)", "tcpdump -w /dev/null (sender egress)"},
+}
+
+// headToHead writes the head-to-head rows of one mix.
+func headToHead(w io.Writer, mix string, cells [][]cell, startOurs, startTcpdump time.Duration) {
+	index := func(name string) int {
+		return slices.IndexFunc(conditions[:], func(c condition) bool { return c.name == name })
+	}
+	for _, cmp := range comparisons {
+		a, b := index(cmp[0]), index(cmp[1])
+		if a < 0 || b < 0 || len(cells[a]) == 0 || len(cells[b]) == 0 {
+			continue
+		}
+		ours, theirs := cells[a], cells[b]
+		ahead := 0
+		for _, r := range ratios(ours, theirs, func(c cell) float64 { return c.pps }) {
+			if r > 1 {
+				ahead++
+			}
+		}
+		// CPU per packet with each tool's own start-up taken out.
+		var steadyRatio []float64
+		for k := range min(len(ours), len(theirs)) {
+			a := (ours[k].cpu - startOurs).Seconds() / float64(ours[k].sent)
+			b := (theirs[k].cpu - startTcpdump).Seconds() / float64(theirs[k].sent)
+			steadyRatio = append(steadyRatio, a/b)
+		}
+		var keptA, keptB []float64
+		for k := range ours {
+			keptA = append(keptA, ours[k].kept)
+		}
+		for k := range theirs {
+			keptB = append(keptB, theirs[k].kept)
+		}
+		fmt.Fprintf(w, "| %s | %s vs %s | %s | %d of %d | %s | %.2f (%.2f-%.2f) | %.4f vs %.4f |\n", mix,
+			strings.TrimPrefix(cmp[0], "bpftop-cap "), strings.TrimPrefix(cmp[1], "tcpdump "),
+			paired(ours, theirs, func(c cell) float64 { return c.pps }), ahead, min(len(ours), len(theirs)),
+			paired(ours, theirs, func(c cell) float64 { return c.cpuPerM }),
+			median(steadyRatio), slices.Min(steadyRatio), slices.Max(steadyRatio),
+			median(keptA), median(keptB))
 	}
 }
 
