@@ -35,6 +35,9 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeFile()
+	if f, ok := out.(*os.File); ok {
+		out = capture.OutputWriter(f)
+	}
 
 	cfg := captureConfig(o, 0)
 	// No screen waits for a lone packet: reading below the rings'

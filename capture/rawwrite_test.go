@@ -1,0 +1,131 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+)
+
+func TestOutputWriterChoosesRawCallsForFiles(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "out.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	for _, tc := range []struct {
+		f   *os.File
+		raw bool
+	}{{f, true}, {null, true}, {pw, false}} {
+		_, isRaw := OutputWriter(tc.f).(*rawWriter)
+		if isRaw != tc.raw {
+			t.Errorf("%s: raw writer %v, want %v", tc.f.Name(), isRaw, tc.raw)
+		}
+	}
+	runtime.GOMAXPROCS(1)
+	_, isRaw := OutputWriter(f).(*rawWriter)
+	runtime.GOMAXPROCS(2)
+	if isRaw {
+		t.Error("one P: a raw call blocking it would stop every other goroutine, yet the raw writer was chosen")
+	}
+}
+
+func TestRawWriterWritesEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := newRawWriter(t, f)
+	var want []byte
+	for i := range 100 {
+		b := bytes.Repeat([]byte{byte(i)}, 1000*i+1)
+		if n, err := w.Write(b); n != len(b) || err != nil {
+			t.Fatalf("write %d: %d, %v", len(b), n, err)
+		}
+		want = append(want, b...)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("file has %d bytes, want %d (equal: %v)", len(got), len(want), bytes.Equal(got, want))
+	}
+}
+
+// A write error names the file, as os.File's does.
+func TestRawWriterError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ro.pcap")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path) // read-only
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = newRawWriter(t, f).Write([]byte("x"))
+	var pe *os.PathError
+	if !errors.As(err, &pe) || pe.Path != path || !errors.Is(err, syscall.EBADF) {
+		t.Fatalf("err = %v, want a write error on %s", err, path)
+	}
+}
+
+// A descriptor that is non-blocking after all (EAGAIN) is finished by
+// os.File, which waits for it.
+func TestRawWriterFallsBackOnEAGAIN(t *testing.T) {
+	pr, pw, err := os.Pipe() // non-blocking, as os.Pipe makes them
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	w := newRawWriter(t, pw)
+	want := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB: 16 pipe buffers
+	done := make(chan error, 1)
+	go func() {
+		n, err := w.Write(want)
+		if err == nil && n != len(want) {
+			err = io.ErrShortWrite
+		}
+		pw.Close()
+		done <- err
+	}()
+	got, err := io.ReadAll(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, want %d", len(got), len(want))
+	}
+}
+
+func newRawWriter(t *testing.T, f *os.File) *rawWriter {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rawWriter{f: f, sc: sc}
+}
