@@ -5,16 +5,17 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestOutputWriterChoosesRawCallsForFiles(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	f, err := os.Create(filepath.Join(t.TempDir(), "out.pcap"))
 	if err != nil {
 		t.Fatal(err)
@@ -31,20 +32,75 @@ func TestOutputWriterChoosesRawCallsForFiles(t *testing.T) {
 	}
 	defer pr.Close()
 	defer pw.Close()
+	zero, err := os.OpenFile("/dev/zero", os.O_WRONLY, 0) // a character device, not /dev/null
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zero.Close()
 	for _, tc := range []struct {
 		f   *os.File
 		raw bool
-	}{{f, true}, {null, true}, {pw, false}} {
+	}{{f, onLocalFS(t, f)}, {null, true}, {pw, false}, {zero, false}} {
 		_, isRaw := OutputWriter(tc.f).(*rawWriter)
 		if isRaw != tc.raw {
 			t.Errorf("%s: raw writer %v, want %v", tc.f.Name(), isRaw, tc.raw)
 		}
 	}
 	runtime.GOMAXPROCS(1)
-	_, isRaw := OutputWriter(f).(*rawWriter)
+	_, isRaw := OutputWriter(null).(*rawWriter)
 	runtime.GOMAXPROCS(2)
 	if isRaw {
 		t.Error("one P: a raw call blocking it would stop every other goroutine, yet the raw writer was chosen")
+	}
+}
+
+// onLocalFS tells whether f is on a file system OutputWriter trusts, from
+// stat(1)'s name for it (not from the magic numbers the code uses).
+func onLocalFS(t *testing.T, f *os.File) bool {
+	out, err := exec.Command("stat", "-f", "-c", "%T", f.Name()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch strings.TrimSpace(string(out)) {
+	case "tmpfs", "ext2/ext3", "xfs", "btrfs", "f2fs", "overlayfs", "zfs":
+		return true
+	}
+	return false
+}
+
+// The raw writer goes back to ordinary calls when GOMAXPROCS drops to one
+// (it follows the cgroup's CPU limit) and after a slow write.
+func TestRawWriterStepsBack(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	w := OutputWriter(null).(*rawWriter)
+	w.f = nil // an ordinary call would now panic: the raw path is taken
+	if n, err := w.Write([]byte("x")); n != 1 || err != nil {
+		t.Fatalf("raw write: %d, %v", n, err)
+	}
+	if w.slow.Load() {
+		t.Fatal("a write to /dev/null was slow")
+	}
+	defer func(d time.Duration) { slowRawWrite = d }(slowRawWrite)
+	slowRawWrite = -1 // every write is slow
+	if _, err := w.Write([]byte("x")); err != nil || !w.slow.Load() {
+		t.Fatalf("a slow raw write did not send the writer back to ordinary calls (%v)", err)
+	}
+	w.slow.Store(false)
+	w.f = null
+	runtime.GOMAXPROCS(1)
+	w.sc = nil // a raw call would now panic: the ordinary path is taken
+	if n, err := w.Write([]byte("x")); n != 1 || err != nil {
+		t.Fatalf("write with one P: %d, %v", n, err)
+	}
+	runtime.GOMAXPROCS(2)
+	w.slow.Store(true)
+	if n, err := w.Write([]byte("x")); n != 1 || err != nil {
+		t.Fatalf("write after a slow one: %d, %v", n, err)
 	}
 }
 

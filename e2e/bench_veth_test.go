@@ -379,7 +379,7 @@ func TestBenchVeth(t *testing.T) {
 		"Each ratio is bpftop-cap's over tcpdump's in the same repetition (the two ran one after the other), median with the lowest and highest in brackets; "+
 		"a sender ratio above 1 and a CPU ratio below 1 favour bpftop-cap. "+
 		"`runs ahead` counts the repetitions in which bpftop-cap's sender was faster. "+
-		"CPU with start-up taken out subtracts each tool's start-up figure above from each run's CPU time.\n\n"+
+		"CPU with start-up taken out subtracts each tool's start-up figure above (with -w to a file) from each run's CPU time, leaving out runs that used less than 10% more than it.\n\n"+
 		"| mix | bpftop-cap vs tcpdump | sender rate ratio (range) | runs ahead | CPU / M ratio (range) | CPU / M ratio, start-up taken out | kept/expected, bpftop-cap vs tcpdump |\n"+
 		"| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
 	out.WriteString(h2h.String())
@@ -439,6 +439,9 @@ func headToHead(w io.Writer, mix string, cells [][]cell, startOurs, startTcpdump
 		// CPU per packet with each tool's own start-up taken out.
 		var steadyRatio []float64
 		for k := range min(len(ours), len(theirs)) {
+			if ours[k].cpu < startOurs*11/10 || theirs[k].cpu < startTcpdump*11/10 {
+				continue // little beyond start-up: the difference is noise
+			}
 			a := (ours[k].cpu - startOurs).Seconds() / float64(ours[k].sent)
 			b := (theirs[k].cpu - startTcpdump).Seconds() / float64(theirs[k].sent)
 			steadyRatio = append(steadyRatio, a/b)
@@ -450,11 +453,14 @@ func headToHead(w io.Writer, mix string, cells [][]cell, startOurs, startTcpdump
 		for k := range theirs {
 			keptB = append(keptB, theirs[k].kept)
 		}
-		fmt.Fprintf(w, "| %s | %s vs %s | %s | %d of %d | %s | %.2f (%.2f-%.2f) | %.4f vs %.4f |\n", mix,
+		steady := "n/a (little beyond start-up)"
+		if len(steadyRatio) > 0 {
+			steady = fmt.Sprintf("%.2f (%.2f-%.2f)", median(steadyRatio), slices.Min(steadyRatio), slices.Max(steadyRatio))
+		}
+		fmt.Fprintf(w, "| %s | %s vs %s | %s | %d of %d | %s | %s | %.4f vs %.4f |\n", mix,
 			strings.TrimPrefix(cmp[0], "bpftop-cap "), strings.TrimPrefix(cmp[1], "tcpdump "),
-			paired(ours, theirs, func(c cell) float64 { return c.pps }), ahead, min(len(ours), len(theirs)),
-			paired(ours, theirs, func(c cell) float64 { return c.cpuPerM }),
-			median(steadyRatio), slices.Min(steadyRatio), slices.Max(steadyRatio),
+			paired(ours, theirs, func(c cell) float64 { return c.pps }), ahead, len(ratios(ours, theirs, func(c cell) float64 { return c.pps })),
+			paired(ours, theirs, func(c cell) float64 { return c.cpuPerM }), steady,
 			median(keptA), median(keptB))
 	}
 }
