@@ -56,7 +56,7 @@ func OutputWriter(f *os.File) io.Writer {
 	default:
 		return f
 	}
-	return &rawWriter{f: f, sc: sc}
+	return newRawWriter(f, sc)
 }
 
 // localFS are the file systems whose writes go to the page cache and
@@ -80,6 +80,18 @@ type rawWriter struct {
 	f    *os.File
 	sc   interface{ Control(func(fd uintptr)) error }
 	slow atomic.Bool // a raw write was slow: ordinary calls from now on
+	// The write in progress, for writeFD: Control's argument is a method
+	// value made once, not a closure (with its variables) per write.
+	b       []byte
+	n       int
+	err     error
+	writeFD func(fd uintptr)
+}
+
+func newRawWriter(f *os.File, sc interface{ Control(func(fd uintptr)) error }) *rawWriter {
+	w := &rawWriter{f: f, sc: sc}
+	w.writeFD = w.writeAll
+	return w
 }
 
 func (w *rawWriter) Write(b []byte) (int, error) {
@@ -87,37 +99,43 @@ func (w *rawWriter) Write(b []byte) (int, error) {
 	if w.slow.Load() || runtime.GOMAXPROCS(0) < 2 {
 		return w.f.Write(b)
 	}
-	n := 0
-	var werr error
+	w.b, w.n, w.err = b, 0, nil
 	start := time.Now() // the vDSO's clock: no system call
-	err := w.sc.Control(func(fd uintptr) {
-		for n < len(b) {
-			r, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n))
-			switch {
-			case e == unix.EINTR:
-				continue
-			case e == unix.EAGAIN:
-				return // non-blocking after all: os.File waits below
-			case e != 0:
-				werr = &os.PathError{Op: "write", Path: w.f.Name(), Err: e}
-				return
-			case r == 0:
-				werr = io.ErrShortWrite
-				return
-			}
-			n += int(r)
-		}
-	})
+	err := w.sc.Control(w.writeFD)
 	if time.Since(start) > slowRawWrite {
 		w.slow.Store(true)
 	}
+	n := w.n
 	if err == nil {
-		err = werr
+		err = w.err
 	}
+	w.b, w.err = nil, nil
 	if err == nil && n < len(b) {
 		var m int
 		m, err = w.f.Write(b[n:])
 		n += m
 	}
 	return n, err
+}
+
+// writeAll writes w.b from w.n on with raw calls until done, an error
+// (w.err) or EAGAIN (a non-blocking descriptor after all: os.File waits
+// for the rest).
+func (w *rawWriter) writeAll(fd uintptr) {
+	for w.n < len(w.b) {
+		r, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&w.b[w.n])), uintptr(len(w.b)-w.n))
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN:
+			return
+		case e != 0:
+			w.err = &os.PathError{Op: "write", Path: w.f.Name(), Err: e}
+			return
+		case r == 0:
+			w.err = io.ErrShortWrite
+			return
+		}
+		w.n += int(r)
+	}
 }

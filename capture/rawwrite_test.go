@@ -111,7 +111,7 @@ func TestRawWriterWritesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := newRawWriter(t, f)
+	w := rawWriterOf(t, f)
 	var want []byte
 	for i := range 100 {
 		b := bytes.Repeat([]byte{byte(i)}, 1000*i+1)
@@ -140,7 +140,7 @@ func TestRawWriterError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	_, err = newRawWriter(t, f).Write([]byte("x"))
+	_, err = rawWriterOf(t, f).Write([]byte("x"))
 	var pe *os.PathError
 	if !errors.As(err, &pe) || pe.Path != path || !errors.Is(err, syscall.EBADF) {
 		t.Fatalf("err = %v, want a write error on %s", err, path)
@@ -155,7 +155,7 @@ func TestRawWriterFallsBackOnEAGAIN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pr.Close()
-	w := newRawWriter(t, pw)
+	w := rawWriterOf(t, pw)
 	want := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB: 16 pipe buffers
 	done := make(chan error, 1)
 	go func() {
@@ -178,10 +178,28 @@ func TestRawWriterFallsBackOnEAGAIN(t *testing.T) {
 	}
 }
 
-func newRawWriter(t *testing.T, f *os.File) *rawWriter {
+func rawWriterOf(t *testing.T, f *os.File) *rawWriter {
 	sc, err := f.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rawWriter{f: f, sc: sc}
+	return newRawWriter(f, sc)
+}
+
+// A write allocates nothing: -w writes twice per GSO frame.
+func TestRawWriterDoesNotAllocate(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	w := OutputWriter(null)
+	if _, ok := w.(*rawWriter); !ok {
+		t.Fatal("no raw writer for /dev/null")
+	}
+	b := make([]byte, 64<<10)
+	if n := testing.AllocsPerRun(100, func() { _, _ = w.Write(b) }); n != 0 {
+		t.Errorf("%v allocations per write", n)
+	}
 }
