@@ -99,8 +99,8 @@ func (o *Objects) flowsBatch(m *ebpf.Map, fn func(*FlowKey, *FlowCounts)) error 
 
 // Run runs the loaded program (tc ingress, else tc egress, or XDP) once on
 // frame with BPF_PROG_TEST_RUN, as if it had arrived: for tests and
-// benchmarks of what the kernel side does with a given packet. The frame must hold an
-// Ethernet header at least.
+// benchmarks of what the kernel side does with a given packet. The frame
+// must hold an Ethernet header at least.
 func (o *Objects) Run(frame []byte) error {
 	p := o.objs.CaptureTcIngress
 	switch {
