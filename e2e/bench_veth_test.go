@@ -422,7 +422,7 @@ var comparisons = [][2]string{
 // headToHead writes the head-to-head rows of one mix.
 func headToHead(w io.Writer, mix string, cells [][]cell, startOurs, startTcpdump time.Duration) {
 	index := func(name string) int {
-		return slices.IndexFunc(conditions[:], func(c condition) bool { return c.name == name })
+		return slices.IndexFunc(conditions, func(c condition) bool { return c.name == name })
 	}
 	for _, cmp := range comparisons {
 		a, b := index(cmp[0]), index(cmp[1])
@@ -430,8 +430,10 @@ func headToHead(w io.Writer, mix string, cells [][]cell, startOurs, startTcpdump
 			continue
 		}
 		ours, theirs := cells[a], cells[b]
+		pps := func(c cell) float64 { return c.pps }
+		rates := ratios(ours, theirs, pps)
 		ahead := 0
-		for _, r := range ratios(ours, theirs, func(c cell) float64 { return c.pps }) {
+		for _, r := range rates {
 			if r > 1 {
 				ahead++
 			}
@@ -459,7 +461,7 @@ func headToHead(w io.Writer, mix string, cells [][]cell, startOurs, startTcpdump
 		}
 		fmt.Fprintf(w, "| %s | %s vs %s | %s | %d of %d | %s | %s | %.4f vs %.4f |\n", mix,
 			strings.TrimPrefix(cmp[0], "bpftop-cap "), strings.TrimPrefix(cmp[1], "tcpdump "),
-			paired(ours, theirs, func(c cell) float64 { return c.pps }), ahead, len(ratios(ours, theirs, func(c cell) float64 { return c.pps })),
+			paired(ours, theirs, pps), ahead, len(rates),
 			paired(ours, theirs, func(c cell) float64 { return c.cpuPerM }), steady,
 			median(keptA), median(keptB))
 	}
