@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -78,7 +79,7 @@ var slowRawWrite = 10 * time.Millisecond
 
 type rawWriter struct {
 	f    *os.File
-	sc   interface{ Control(func(fd uintptr)) error }
+	sc   syscall.RawConn
 	slow atomic.Bool // a raw write was slow: ordinary calls from now on
 	// The write in progress, for writeFD: Control's argument is a method
 	// value made once, not a closure (with its variables) per write.
@@ -88,7 +89,7 @@ type rawWriter struct {
 	writeFD func(fd uintptr)
 }
 
-func newRawWriter(f *os.File, sc interface{ Control(func(fd uintptr)) error }) *rawWriter {
+func newRawWriter(f *os.File, sc syscall.RawConn) *rawWriter {
 	w := &rawWriter{f: f, sc: sc}
 	w.writeFD = w.writeAll
 	return w

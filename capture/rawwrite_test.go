@@ -21,11 +21,7 @@ func TestOutputWriterChoosesRawCallsForFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
+	null := openNull(t)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -72,11 +68,7 @@ func onLocalFS(t *testing.T, f *os.File) bool {
 // (it follows the cgroup's CPU limit) and after a slow write.
 func TestRawWriterStepsBack(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
+	null := openNull(t)
 	w := OutputWriter(null).(*rawWriter)
 	w.f = nil // an ordinary call would now panic: the raw path is taken
 	if n, err := w.Write([]byte("x")); n != 1 || err != nil {
@@ -189,11 +181,7 @@ func rawWriterOf(t *testing.T, f *os.File) *rawWriter {
 // A write allocates nothing: -w writes twice per GSO frame.
 func TestRawWriterDoesNotAllocate(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
+	null := openNull(t)
 	w := OutputWriter(null)
 	if _, ok := w.(*rawWriter); !ok {
 		t.Fatal("no raw writer for /dev/null")
@@ -202,4 +190,13 @@ func TestRawWriterDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _, _ = w.Write(b) }); n != 0 {
 		t.Errorf("%v allocations per write", n)
 	}
+}
+
+func openNull(t *testing.T) *os.File {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { null.Close() })
+	return null
 }
