@@ -18,8 +18,13 @@ import (
 )
 
 // headlessFlushInterval is how often headless mode reads records below the
-// perf rings' watermark (the live view: every 50 ms, the reader's default).
-const headlessFlushInterval = 200 * time.Millisecond
+// perf rings' watermark (the live view: every 50 ms, the reader's default),
+// and headlessIdleFlushInterval how often once nothing comes: a lone packet
+// after a quiet spell reaches the file within a second (tcpdump's timeout).
+const (
+	headlessFlushInterval     = 200 * time.Millisecond
+	headlessIdleFlushInterval = time.Second
+)
 
 // watchInterval is how often a capture checks that its interfaces still
 // exist. Every timer wakes the process; an idle capture should cost little.
@@ -43,6 +48,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	// No screen waits for a lone packet: reading below the rings'
 	// watermark five times a second, not twenty, costs less when idle.
 	cfg.Reader.FlushInterval = headlessFlushInterval
+	cfg.Reader.IdleFlushInterval = headlessIdleFlushInterval
 	sess, err := capture.Open(cfg)
 	if err != nil {
 		removeFile() // nothing was captured into it

@@ -78,6 +78,7 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 			out.flush()
 			return fmt.Errorf("read perf rings: %w", err)
 		}
+		m.settled.Store(false)
 		merge(m.passCutoff(final), out.write)
 		if flushed {
 			if final {
@@ -91,6 +92,7 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 			}
 			out.flushDue()
 		}
+		m.settled.Store(!out.dirty && len(r.rbd.held) == 0)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,13 +32,15 @@ func (f fakeRing) put(typ uint32, body []byte) bool {
 	rec = binary.LittleEndian.AppendUint16(rec, uint16(8+len(body)))
 	rec = append(rec, body...)
 	head := f.meta.Data_head
-	if head+uint64(len(rec))-f.meta.Data_tail > uint64(len(f.data)) {
+	if head+uint64(len(rec))-atomic.LoadUint64(&f.meta.Data_tail) > uint64(len(f.data)) {
 		return false
 	}
 	for i, c := range rec {
 		f.data[(head+uint64(i))&f.mask] = c
 	}
-	f.meta.Data_head = head + uint64(len(rec))
+	// As the kernel does: the record, then the head (a reader in another
+	// goroutine reads the head first).
+	atomic.StoreUint64(&f.meta.Data_head, head+uint64(len(rec)))
 	return true
 }
 

@@ -38,6 +38,11 @@ type mmapRings struct {
 	closing atomic.Bool
 	running atomic.Bool
 	stopped chan struct{}
+	// settled: the reading loop holds nothing back (no record read but not
+	// handed on, no packet written but not flushed). It is false during a
+	// pass; with every ring read to its head it means a flush has nothing
+	// to do (idle).
+	settled atomic.Bool
 }
 
 type mmapRing struct {
@@ -228,6 +233,24 @@ func (m *mmapRings) pending() bool {
 	return m.rb != nil && atomic.LoadUint64(m.rb.prodPos)-m.rb.seen >= m.rb.wakeup
 }
 
+// idle reports whether a flush would find nothing to do: every ring was
+// read to its head and the reading loop is settled. The flusher asks
+// before each flush, so that an idle capture does not wake the reading
+// loop. The rings are looked at first: a pass clears settled before it
+// reads them, so a ring found read means a pass that took its records
+// has cleared settled, or set it again once done.
+func (m *mmapRings) idle() bool {
+	for _, rg := range m.rings {
+		if atomic.LoadUint64(&rg.meta.Data_head) != atomic.LoadUint64(&rg.meta.Data_tail) {
+			return false
+		}
+	}
+	if m.rb != nil && atomic.LoadUint64(m.rb.prodPos) != atomic.LoadUint64(m.rb.consPos) {
+		return false
+	}
+	return m.settled.Load()
+}
+
 // The reader's system calls on the epoll and event descriptors never
 // block (timeout 0, non-blocking eventfd), so they are made raw. An
 // ordinary system call tells the runtime, and the first one after the
@@ -334,6 +357,9 @@ func (m *mmapRings) close() {
 		<-m.stopped
 	}
 	for _, rg := range m.rings {
+		if rg.mem == nil {
+			continue // never mapped: the fake rings of tests
+		}
 		_ = rg.array.Delete(uint32(rg.cpu))
 		_ = unix.Munmap(rg.mem)
 		_ = unix.Close(rg.fd)

@@ -23,9 +23,14 @@ type Options struct {
 	PerCPUBuffer  int           // perf ring bytes per CPU; default 32 MiB, less with more than 2 CPUs (ScalePerCPU)
 	Watermark     int           // bytes in a CPU's ring before a wakeup; default 1/32 of the ring
 	FlushInterval time.Duration // how often pending records are read regardless; default 50ms
-	BatchPackets  int           // packets per batch; default 1024
-	BatchBytes    int           // buffer bytes per batch; default 2 MiB
-	Batches       int           // batches in the pool; default 16
+	// IdleFlushInterval is how often the rings are looked at once a look
+	// found nothing new: a capture with no traffic then wakes that often,
+	// and a lone packet after a quiet spell waits that long at most. It is
+	// never below FlushInterval (the default).
+	IdleFlushInterval time.Duration
+	BatchPackets      int // packets per batch; default 1024
+	BatchBytes        int // buffer bytes per batch; default 2 MiB
+	Batches           int // batches in the pool; default 16
 	// Lossy makes the reader drop (and count) packets when every batch is
 	// held by the consumer, instead of waiting and letting the kernel ring
 	// absorb the backlog.
@@ -313,15 +318,21 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 
 // startFlusher starts the goroutine that makes the rings readable below
 // the watermark every FlushInterval, so a lone packet still shows, follows
-// the realtime clock, and on cancellation asks for the final drain. The
-// function it returns stops it and waits for it.
+// the realtime clock, and on cancellation asks for the final drain. When a
+// tick finds the rings read to their heads and the reading loop holding
+// nothing, it does not wake the loop, and ticks every IdleFlushInterval
+// until something comes. The function it returns stops it and waits for
+// it.
 func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 	var stopping sync.WaitGroup
 	done := make(chan struct{})
+	busy := r.opts.FlushInterval
+	quiet := max(r.opts.IdleFlushInterval, busy)
 	stopping.Add(1)
 	go func() {
 		defer stopping.Done()
-		t := time.NewTicker(r.opts.FlushInterval)
+		every := busy
+		t := time.NewTicker(every)
 		defer t.Stop()
 		lastCal := time.Now()
 		for {
@@ -331,7 +342,16 @@ func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 					r.clock.Calibrate()
 					lastCal = time.Now()
 				}
-				r.flush()
+				next := busy
+				if r.mm != nil && r.mm.idle() {
+					next = quiet
+				} else {
+					r.flush()
+				}
+				if next != every {
+					every = next
+					t.Reset(every)
+				}
 			case <-ctx.Done():
 				r.flush() // wake a blocked read
 				return
@@ -377,6 +397,7 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 			ship()
 			return fmt.Errorf("read perf rings: %w", err)
 		}
+		r.mm.settled.Store(false)
 		if r.mm.hot {
 			// A CPU's records are in two rings: merge them by time, as
 			// RunDirect does (the batch's sort puts only its own right).
@@ -405,6 +426,7 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 				r.mm.flush()
 			}
 		}
+		r.mm.settled.Store(batch == nil)
 	}
 }
 

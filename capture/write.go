@@ -143,6 +143,7 @@ type fileSink struct {
 	stop      func()
 	res       *WriteResult
 	stopped   bool
+	dirty     bool // written to since the last flush
 	lastFlush time.Time
 }
 
@@ -167,6 +168,7 @@ func (s *fileSink) write(p *Packet) {
 		return
 	}
 	s.res.Written++
+	s.dirty = true
 	if s.limit > 0 && s.res.Written == s.limit {
 		s.halt()
 	}
@@ -174,6 +176,7 @@ func (s *fileSink) write(p *Packet) {
 
 func (s *fileSink) flush() {
 	s.lastFlush = time.Now()
+	s.dirty = false
 	if s.res.Err == nil {
 		if err := s.w.Flush(); err != nil {
 			s.res.Err = err
