@@ -27,7 +27,9 @@ const (
 )
 
 // watchInterval is how often a capture checks that its interfaces still
-// exist. Every timer wakes the process; an idle capture should cost little.
+// exist when it cannot have the kernel's link notifications (it listens to
+// those otherwise). Every timer wakes the process; an idle capture should
+// cost little.
 const watchInterval = time.Second
 
 // headless captures to a pcap file until interrupted or -c is reached.
