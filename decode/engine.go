@@ -49,6 +49,8 @@ type Engine struct {
 	ifnames map[int]string
 	texts   []flowText // by flow slot
 
+	changed chan struct{} // Changed's; holds one value at most
+
 	// FlowPackets' views of the packets of flow viewFlow, by sequence
 	// number. viewMu guards them (taken before mu).
 	viewMu    sync.Mutex
@@ -72,11 +74,26 @@ func NewEngine(cfg Config) *Engine {
 		dec:   NewDecoder(),
 		flows: newFlowTable(cfg.MaxFlows, int64(cfg.IdleTimeout)),
 		ring:  newRing(cfg.RingBytes),
+
+		changed: make(chan struct{}, 1),
 	}
 	if cfg.KernelCounts {
 		e.flows.kernel = &kernelTrack{}
 	}
 	return e
+}
+
+// Changed returns a channel that receives a value after frames are added
+// or the capture counters change: a view can wait for it rather than
+// redraw what did not change. Signals coalesce (one is kept until taken).
+func (e *Engine) Changed() <-chan struct{} { return e.changed }
+
+// notify signals Changed without waiting.
+func (e *Engine) notify() {
+	select {
+	case e.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Config returns the configuration in effect, defaults filled in.
@@ -89,6 +106,7 @@ func (e *Engine) Add(f Frame) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.addLocked(&f, -1)
+	e.notify()
 }
 
 // AddBatch is Add for frames whose Data all lie in buf: when they fill
@@ -101,6 +119,7 @@ func (e *Engine) Add(f Frame) {
 func (e *Engine) AddBatch(frames []Frame, buf []byte, release func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer e.notify()
 	n := 0
 	for i := range frames {
 		n += len(frames[i].Data)
@@ -179,8 +198,12 @@ func (e *Engine) SetInterfaceNames(names map[int]string) {
 // samples lost, packets dropped) so Stats can report them.
 func (e *Engine) SetCaptureCounters(lost, dropped uint64) {
 	e.mu.Lock()
+	changed := e.lost != lost || e.dropped != dropped
 	e.lost, e.dropped = lost, dropped
 	e.mu.Unlock()
+	if changed {
+		e.notify()
+	}
 }
 
 // Stats are the aggregate counters for the status bar.

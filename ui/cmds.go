@@ -12,9 +12,17 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/decode"
 )
 
-// tick schedules the next redraw.
-func tick(every time.Duration) tea.Cmd {
-	return tea.Tick(every, func(t time.Time) tea.Msg { return tickMsg(t) })
+// tick schedules the next redraw of tick chain gen.
+func tick(every time.Duration, gen uint64) tea.Cmd {
+	return tea.Tick(every, func(t time.Time) tea.Msg { return tickMsg{at: t, gen: gen} })
+}
+
+// waitChange waits for the engine's next change.
+func waitChange(changed <-chan struct{}) tea.Cmd {
+	return func() tea.Msg {
+		<-changed
+		return changedMsg{}
+	}
 }
 
 // refresh fetches the views req asks for; it runs as a command, so the

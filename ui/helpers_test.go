@@ -134,7 +134,7 @@ func (e *env) settle(tea.Cmd) {
 
 // tick is one redraw tick, settled.
 func (e *env) tick() {
-	_, cmd := e.m.Update(tickMsg(e.now))
+	_, cmd := e.m.Update(tickMsg{at: e.now, gen: e.m.tickGen})
 	e.settle(cmd)
 }
 

@@ -38,10 +38,14 @@ type Config struct {
 	SaveTag string   // the IFACE part of the saved file's name
 	SaveExt string   // the saved file's extension; default ".pcap"
 
-	Now        func() time.Time // the view clock (rates, idle flows); default time.Now
-	Wall       func() time.Time // the clock naming saved files; default time.Now
-	Interval   time.Duration    // redraw period; default 50ms, at least 1/30 s
-	MaxPackets int              // packets listed per flow; default 1000
+	Now      func() time.Time // the view clock (rates, idle flows); default time.Now
+	Wall     func() time.Time // the clock naming saved files; default time.Now
+	Interval time.Duration    // redraw period; default 50ms, at least 1/30 s
+	// IdleInterval is the redraw period while the engine does not change
+	// (decode.Engine.Changed): rates move once a second, and a change
+	// brings back Interval at once. Default 1 s, never below Interval.
+	IdleInterval time.Duration
+	MaxPackets   int // packets listed per flow; default 1000
 }
 
 // bigTable is the flow count from which the flow table refreshes every
@@ -51,6 +55,7 @@ const bigTable = 8192
 // Defaults for Config.
 const (
 	DefaultInterval   = 50 * time.Millisecond
+	DefaultIdle       = time.Second
 	minInterval       = time.Second / 30
 	DefaultMaxPackets = 1000
 	maxFilterLen      = 128
@@ -98,6 +103,14 @@ type Model struct {
 	req      refreshReq // the last refresh asked for
 	inflight bool       // a refresh is running
 	dirty    bool       // another refresh is wanted when it returns
+
+	// Redraws: every Interval while the engine changes, every
+	// IdleInterval once a tick finds it did not; a change then starts a
+	// new tick chain (tickGen) at Interval.
+	tickGen uint64
+	idle    bool // ticking every IdleInterval
+	waiting bool // a command waits for the engine's next change
+	changed bool // a wait reported a change since the last tick
 }
 
 // New returns the live view for cfg.
@@ -112,6 +125,10 @@ func New(cfg Config) *Model {
 		cfg.Interval = DefaultInterval
 	}
 	cfg.Interval = max(cfg.Interval, minInterval)
+	if cfg.IdleInterval <= 0 {
+		cfg.IdleInterval = DefaultIdle
+	}
+	cfg.IdleInterval = max(cfg.IdleInterval, cfg.Interval)
 	if cfg.MaxPackets <= 0 {
 		cfg.MaxPackets = DefaultMaxPackets
 	}
@@ -126,7 +143,36 @@ func New(cfg Config) *Model {
 
 // Init starts the redraw tick and the first refresh.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(tick(m.cfg.Interval), m.requestRefresh())
+	return tea.Batch(tick(m.cfg.Interval, m.tickGen), m.requestRefresh())
+}
+
+// engineChanged reports (and forgets) whether the engine changed since the
+// last tick.
+func (m *Model) engineChanged() bool {
+	changed := m.changed
+	m.changed = false
+	select {
+	case <-m.cfg.Engine.Changed():
+		changed = true
+	default:
+	}
+	return changed
+}
+
+// nextTick schedules the tick after this one: at Interval if the engine
+// changed since the last, else at IdleInterval, waiting for a change.
+func (m *Model) nextTick() tea.Cmd {
+	if m.engineChanged() {
+		m.idle = false
+		return tick(m.cfg.Interval, m.tickGen)
+	}
+	m.idle = true
+	next := tick(m.cfg.IdleInterval, m.tickGen)
+	if m.waiting {
+		return next
+	}
+	m.waiting = true
+	return tea.Batch(next, waitChange(m.cfg.Engine.Changed()))
 }
 
 // requestRefresh starts a refresh unless one is running, in which case
@@ -164,6 +210,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.layout()
 		return m, nil
 	case tickMsg:
+		if msg.gen != m.tickGen {
+			return m, nil // a chain a change replaced
+		}
 		// A big flow table costs milliseconds to copy and sort: refresh it
 		// on every tick only while small, else a few times a second (keys
 		// and the other panes still answer on every tick).
@@ -172,7 +221,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.skipFlows = m.flows.rows != nil && m.ticks%every != 0
 		cmd := m.requestRefresh()
 		m.skipFlows = false
-		return m, tea.Batch(tick(m.cfg.Interval), cmd)
+		return m, tea.Batch(m.nextTick(), cmd)
+	case changedMsg:
+		m.waiting = false
+		if !m.idle {
+			m.changed = true // for the next tick
+			return m, nil
+		}
+		m.idle = false
+		m.tickGen++
+		return m, tea.Batch(tick(m.cfg.Interval, m.tickGen), m.requestRefresh())
 	case refreshMsg:
 		return m, m.apply(msg)
 	case savedMsg:

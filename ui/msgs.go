@@ -6,8 +6,16 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/decode"
 )
 
-// tickMsg asks for a redraw from fresh views of the engine.
-type tickMsg time.Time
+// tickMsg asks for a redraw from fresh views of the engine. gen is the
+// tick chain it belongs to: a chain replaced by a faster one is dropped.
+type tickMsg struct {
+	at  time.Time
+	gen uint64
+}
+
+// changedMsg says the engine changed (decode.Engine.Changed) while the
+// view was idle.
+type changedMsg struct{}
 
 // refreshReq is what one refresh fetches from the engine.
 type refreshReq struct {
