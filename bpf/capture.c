@@ -46,6 +46,30 @@ struct {
 
 volatile const __u8 has_overflow = 0;
 
+/* The doorbell (has_bell). A reader that finds its rings empty and stops
+ * looking at them sets bell_armed; the next record written clears it and
+ * writes a 4 byte record to bell, a per-CPU perf event array whose rings
+ * wake their reader at every record (the capture rings wake it only at
+ * their watermark). An idle capture then needs no timer to see its first
+ * packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} bell SEC(".maps");
+
+volatile const __u8 has_bell = 0;
+volatile __u32 bell_armed = 0;
+
+static __always_inline void ring_bell(void *ctx)
+{
+	if (has_bell && bell_armed) {
+		bell_armed = 0;
+		__u32 one = 1;
+		bpf_perf_event_output(ctx, &bell, BPF_F_CURRENT_CPU, &one, sizeof(one));
+	}
+}
+
 /* The alternative to the perf event array (--ringbuf): one BPF ring buffer
  * for all CPUs (Linux 5.8+), written by the capture_*_rb programs. Load
  * loads one set or the other, so kernels without ring buffers still load
@@ -384,9 +408,10 @@ static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, _
 				c->overflowed++;
 		}
 	}
-	if (err == 0)
+	if (err == 0) {
 		c->sent++;
-	else
+		ring_bell(ctx);
+	} else
 		c->failed++;
 	return err;
 }

@@ -54,6 +54,7 @@ type capturePcapHdr struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	captureMapBell                = "bell"
 	captureMapCounters            = "counters"
 	captureMapEvents              = "events"
 	captureMapFlows               = "flows"
@@ -65,8 +66,10 @@ const (
 	captureProgCaptureTcIngressRb = "capture_tc_ingress_rb"
 	captureProgCaptureXdp         = "capture_xdp"
 	captureProgCaptureXdpRb       = "capture_xdp_rb"
+	captureVarBellArmed           = "bell_armed"
 	captureVarCountFlows          = "count_flows"
 	captureVarDirMask             = "dir_mask"
+	captureVarHasBell             = "has_bell"
 	captureVarHasFilter           = "has_filter"
 	captureVarHasOverflow         = "has_overflow"
 	captureVarRbWakeup            = "rb_wakeup"
@@ -130,6 +133,7 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
+	Bell     *ebpf.MapSpec `ebpf:"bell"`
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Flows    *ebpf.MapSpec `ebpf:"flows"`
@@ -141,8 +145,10 @@ type captureMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
+	BellArmed        *ebpf.VariableSpec `ebpf:"bell_armed"`
 	CountFlows       *ebpf.VariableSpec `ebpf:"count_flows"`
 	DirMask          *ebpf.VariableSpec `ebpf:"dir_mask"`
+	HasBell          *ebpf.VariableSpec `ebpf:"has_bell"`
 	HasFilter        *ebpf.VariableSpec `ebpf:"has_filter"`
 	HasOverflow      *ebpf.VariableSpec `ebpf:"has_overflow"`
 	RbWakeup         *ebpf.VariableSpec `ebpf:"rb_wakeup"`
@@ -172,6 +178,7 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
+	Bell     *ebpf.Map `ebpf:"bell"`
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Flows    *ebpf.Map `ebpf:"flows"`
@@ -181,6 +188,7 @@ type captureMaps struct {
 
 func (m *captureMaps) Close() error {
 	return _CaptureClose(
+		m.Bell,
 		m.Counters,
 		m.Events,
 		m.Flows,
@@ -193,8 +201,10 @@ func (m *captureMaps) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
+	BellArmed        *ebpf.Variable `ebpf:"bell_armed"`
 	CountFlows       *ebpf.Variable `ebpf:"count_flows"`
 	DirMask          *ebpf.Variable `ebpf:"dir_mask"`
+	HasBell          *ebpf.Variable `ebpf:"has_bell"`
 	HasFilter        *ebpf.Variable `ebpf:"has_filter"`
 	HasOverflow      *ebpf.Variable `ebpf:"has_overflow"`
 	RbWakeup         *ebpf.Variable `ebpf:"rb_wakeup"`

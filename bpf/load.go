@@ -57,6 +57,9 @@ type Config struct {
 	// refuses to a second one (Objects.Overflow), whose rings are bigger:
 	// the first ones can then be small enough to stay in the CPU's cache.
 	Overflow bool
+	// Bell has the programs ring a doorbell (Objects.Bell) at the first
+	// record after the reader armed it (Objects.ArmBell).
+	Bell bool
 }
 
 // Sentinel errors; the top level adds the remedy.
@@ -70,6 +73,9 @@ type Objects struct {
 	cfg      Config
 	objs     captureObjects
 	rbWakeup uint32 // the ring buffer's wakeup threshold, as loaded
+	// bellArmed is the programs' bell_armed, in memory mapped from the
+	// kernel (nil without Config.Bell, or before Linux 5.5).
+	bellArmed *ebpf.Variable
 
 	noBatch bool // the kernel has no batch lookups (Flows)
 	keys    []captureFlowKey
@@ -174,6 +180,11 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 			return fmt.Errorf("enable overflow ring: %w", err)
 		}
 	}
+	if cfg.Bell {
+		if err := spec.Variables[captureVarHasBell].Set(uint8(1)); err != nil {
+			return fmt.Errorf("enable doorbell: %w", err)
+		}
+	}
 	// Only the programs that will be attached: each one loaded costs a
 	// verifier run at start-up.
 	var want []string
@@ -201,6 +212,14 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 	o.objs.Counters = coll.DetachMap(captureMapCounters)
 	if cfg.CountFlows > 0 {
 		o.objs.Flows = coll.DetachMap(captureMapFlows)
+	}
+	if cfg.Bell {
+		// Armed through memory shared with the kernel (Linux 5.5+: the
+		// global data maps are mmapable); without it, no doorbell.
+		if v := coll.Variables[captureVarBellArmed]; v != nil && v.Set(uint32(0)) == nil {
+			o.bellArmed = v
+			o.objs.Bell = coll.DetachMap(captureMapBell)
+		}
 	}
 	if cfg.RingBuf > 0 {
 		o.objs.Rb = coll.DetachMap(output)
@@ -287,6 +306,25 @@ func (o *Objects) Events() *ebpf.Map { return o.objs.Events }
 // Overflow is the perf event array that takes the records Events refuses,
 // or nil when the programs have none (Config.Overflow).
 func (o *Objects) Overflow() *ebpf.Map { return o.objs.Overflow }
+
+// Bell is the doorbell's perf event array, or nil when the programs ring
+// none (Config.Bell not set, or a kernel before 5.5). Its events should wake
+// the reader at every record.
+func (o *Objects) Bell() *ebpf.Map { return o.objs.Bell }
+
+// ArmBell arms the doorbell (on) or disarms it: armed, the next record
+// the programs write rings it and disarms it. Arming is a store to memory
+// shared with the kernel: no system call.
+func (o *Objects) ArmBell(on bool) {
+	if o.bellArmed == nil {
+		return
+	}
+	v := uint32(0)
+	if on {
+		v = 1
+	}
+	_ = o.bellArmed.Set(v) // cannot fail: Set(0) worked at load
+}
 
 // Close releases the programs and maps. Attachments made through bpf links
 // hold their own reference and must be closed first.

@@ -126,6 +126,7 @@ func loadForOutput(b *testing.B, out string) (*ebpf.Program, func()) {
 		cfg.Filter = prog
 	}
 	cfg.Overflow = out == "perf+hot"
+	cfg.Bell = true // as capture.Open loads them (the bell never armed here)
 	o, err := Load(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -78,8 +78,15 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 			out.flush()
 			return fmt.Errorf("read perf rings: %w", err)
 		}
+		rang, again := m.answerBell(r.clock)
 		m.settled.Store(false)
 		merge(m.passCutoff(final), out.write)
+		if (rang || again) && !flushed {
+			out.flushDue() // the first packets after a quiet spell
+			if rang && !m.drained() {
+				m.passAgain()
+			}
+		}
 		if flushed {
 			if final {
 				out.flush()

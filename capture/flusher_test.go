@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
 // flushRequests reads (and resets) how many flushes were asked for since
@@ -192,5 +193,112 @@ func TestRunDirectFlushesALatePacket(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With a doorbell the idle flusher arms it and sleeps: no flushes, no
+// ticks. The reading loop, woken by the bell, wakes it; a record that
+// comes while the bell is being armed is flushed at once.
+func TestFlusherSleepsWithABell(t *testing.T) {
+	m, err := newPollSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close()
+	a := newFakeRing(0, 4096, 0)
+	m.rings = []*mmapRing{a.mmapRing}
+	var armed atomic.Bool
+	var race atomic.Bool // arming lets a record in
+	m.arm = func(on bool) {
+		if on && race.Load() {
+			atomic.AddUint64(&a.meta.Data_head, 64)
+		}
+		armed.Store(on)
+	}
+	r := newPoolReader(Options{FlushInterval: time.Millisecond})
+	r.mm = m
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := r.startFlusher(ctx)
+	defer stop()
+
+	waitFlush(t, m, "before the first pass")
+	m.settled.Store(true)
+	testutil.Eventually(t, 5*time.Second, func() bool { return m.asleep.Load() && armed.Load() }, "idle, the flusher did not arm the bell and sleep")
+	noFlush(t, m, "asleep")
+
+	// The bell rang: the loop finds a record and wakes the flusher.
+	atomic.AddUint64(&a.meta.Data_head, 64)
+	m.answerBell(r.clock)
+	waitFlush(t, m, "woken with a record not yet read")
+	if armed.Load() && !m.asleep.Load() {
+		t.Error("awake with the bell armed")
+	}
+	atomic.StoreUint64(&a.meta.Data_tail, atomic.LoadUint64(&a.meta.Data_head))
+	testutil.Eventually(t, 5*time.Second, m.asleep.Load, "the record read, the flusher did not sleep again")
+
+	// A record that comes as the bell is armed is not left to sleep.
+	race.Store(true)
+	m.answerBell(r.clock) // wake it, to arm again
+	waitFlush(t, m, "a record came while arming")
+	if m.asleep.Load() && atomic.LoadUint64(&a.meta.Data_head) != atomic.LoadUint64(&a.meta.Data_tail) {
+		t.Error("asleep with a record not read")
+	}
+	cancel()
+	waitFlush(t, m, "cancelled")
+}
+
+// The record that rang the bell is stamped just before the pass it wakes,
+// within the pass's slack: the pass leaves it in the ring, and the loop
+// must pass again soon after rather than a flush interval later (an hour
+// here: only the loop's own deadline can take it).
+func TestBellRecordComesOutAtOnce(t *testing.T) {
+	for _, hot := range []bool{false, true} {
+		m, err := newPollSet()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, bell := newFakeRing(0, 4096, 0), newFakeRing(0, 4096, 0)
+		a.hot, m.hot = hot, hot
+		a.wakeup, bell.wakeup = 1<<20, 1<<20
+		m.rings, m.bell = []*mmapRing{a.mmapRing}, []*mmapRing{bell.mmapRing}
+		// The fake bell's wakeup: an eventfd in the loop's epoll set,
+		// edge-triggered (the loop never reads it).
+		efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(efd)
+		if err := unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, efd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(efd)}); err != nil {
+			t.Fatal(err)
+		}
+		r := newPoolReader(Options{FlushInterval: time.Hour})
+		r.mm = m
+		ctx, cancel := context.WithCancel(context.Background())
+		w := &flushLog{}
+		done := make(chan error)
+		go func() { done <- r.RunDirect(ctx, w, 0, func() {}, &WriteResult{}) }()
+		// The file's header flushed (by a flush a flush period after the
+		// start), then a quiet spell longer than the flush period.
+		time.Sleep(2 * flushEvery)
+		m.flush()
+		testutil.Eventually(t, 5*time.Second, m.settled.Load, "the header was not flushed")
+		time.Sleep(2 * flushEvery)
+
+		a.sample(bpf.Record{Protocol: 1, Ifindex: 1, Dir: bpf.DirIn, Hook: bpf.HookTC, KtimeNs: Monotonic(), TotLen: 60, CapLen: 60}, make([]byte, 60))
+		bell.put(unix.PERF_RECORD_SAMPLE, make([]byte, 8))
+		one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+		if _, err := unix.Write(efd, one); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 5*time.Second, func() bool { n, f := w.counts(); return n == 1 && f == 1 },
+			"hot %v: the record that rang the bell was not written and flushed", hot)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if bell.meta.Data_tail != bell.meta.Data_head {
+			t.Errorf("hot %v: the bell's record was not taken", hot)
+		}
 	}
 }

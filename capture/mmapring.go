@@ -1,12 +1,14 @@
 package capture
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -38,6 +40,15 @@ type mmapRings struct {
 	closing atomic.Bool
 	running atomic.Bool
 	stopped chan struct{}
+	// The doorbell (useBell): its rings, one page per CPU, wake the loop
+	// at every record; arm arms the programs' bell. asleep: the flusher
+	// armed it and waits for kick instead of ticking.
+	bell   []*mmapRing
+	arm    func(on bool)
+	asleep atomic.Bool
+	kick   chan struct{}
+	// again: the wait ended at passAgain's deadline.
+	again bool
 	// settled: the reading loop holds nothing back (no record read but not
 	// handed on, no packet written but not flushed). It is false during a
 	// pass; with every ring read to its head it means a flush has nothing
@@ -71,7 +82,7 @@ type mmapRing struct {
 // reader waits in (through the netpoller) and the eventfd that asks it to
 // read now.
 func newPollSet() (m *mmapRings, err error) {
-	m = &mmapRings{epfd: -1, evfd: -1, stopped: make(chan struct{})}
+	m = &mmapRings{epfd: -1, evfd: -1, stopped: make(chan struct{}), kick: make(chan struct{}, 1)}
 	made := m // the error returns below set m to nil
 	defer func() {
 		if err != nil {
@@ -131,15 +142,33 @@ func (m *mmapRings) addRings(events *ebpf.Map, perCPU, watermark int, hot bool) 
 	pages := ringPages(perCPU, page)
 	wakeup := uint64(min(watermark, pages*page/2))
 	m.hot = m.hot || hot
+	attr := unix.PerfEventAttr{Bits: unix.PerfBitWatermark, Wakeup: uint32(wakeup)}
+	return m.openRings(events, pages, attr, func(rg *mmapRing) {
+		rg.hot, rg.wakeup = hot, wakeup
+		m.rings = append(m.rings, rg)
+	})
+}
+
+// addBell adds the doorbell's rings, one page per possible CPU in bell,
+// each waking the loop at every record; arm arms the programs' bell. The
+// caller closes m on error.
+func (m *mmapRings) addBell(bell *ebpf.Map, arm func(on bool)) error {
+	m.arm = arm
+	attr := unix.PerfEventAttr{Wakeup: 1} // wakeup_events: every record
+	return m.openRings(bell, 1, attr, func(rg *mmapRing) { m.bell = append(m.bell, rg) })
+}
+
+// openRings opens a perf event per possible CPU with attr's wakeup
+// settings, maps its ring of pages data pages (a power of two), puts it in
+// events and hands it to add as soon as it is mapped (so that close
+// releases it).
+func (m *mmapRings) openRings(events *ebpf.Map, pages int, attr unix.PerfEventAttr, add func(*mmapRing)) error {
+	page := os.Getpagesize()
+	attr.Type = unix.PERF_TYPE_SOFTWARE
+	attr.Config = unix.PERF_COUNT_SW_BPF_OUTPUT
+	attr.Sample_type = unix.PERF_SAMPLE_RAW
+	attr.Size = uint32(unsafe.Sizeof(attr))
 	for cpu := range int(events.MaxEntries()) {
-		attr := unix.PerfEventAttr{
-			Type:        unix.PERF_TYPE_SOFTWARE,
-			Config:      unix.PERF_COUNT_SW_BPF_OUTPUT,
-			Sample_type: unix.PERF_SAMPLE_RAW,
-			Bits:        unix.PerfBitWatermark,
-			Wakeup:      uint32(wakeup),
-		}
-		attr.Size = uint32(unsafe.Sizeof(attr))
 		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
 		if errors.Is(err, unix.ENODEV) {
 			continue // a possible CPU that is not online
@@ -152,10 +181,10 @@ func (m *mmapRings) addRings(events *ebpf.Map, perCPU, watermark int, hot bool) 
 			unix.Close(fd)
 			return fmt.Errorf("map perf ring of CPU %d: %w", cpu, err)
 		}
-		rg := &mmapRing{cpu: cpu, fd: fd, mem: mem, meta: (*unix.PerfEventMmapPage)(unsafe.Pointer(&mem[0])), hot: hot, array: events, wakeup: wakeup}
+		rg := &mmapRing{cpu: cpu, fd: fd, mem: mem, meta: (*unix.PerfEventMmapPage)(unsafe.Pointer(&mem[0])), array: events}
 		rg.data = mem[page : page+pages*page]
 		rg.mask = uint64(len(rg.data) - 1)
-		m.rings = append(m.rings, rg)
+		add(rg)
 		if err := events.Put(uint32(cpu), uint32(fd)); err != nil {
 			return fmt.Errorf("add perf ring of CPU %d: %w", cpu, err)
 		}
@@ -167,6 +196,67 @@ func (m *mmapRings) addRings(events *ebpf.Map, perCPU, watermark int, hot bool) 
 		}
 	}
 	return nil
+}
+
+// passAgain, after a pass the bell woke, has the reading loop pass again
+// once the records that pass left in the rings (stamped within its slack,
+// the one that rang the bell among them) can be taken, rather than a
+// flush interval later. It sets a deadline on the loop's wait.
+func (m *mmapRings) passAgain() {
+	slack := directSlack
+	if m.hot {
+		slack = hotSlack
+	}
+	_ = m.ep.SetReadDeadline(time.Now().Add(time.Duration(slack) + 100*time.Microsecond))
+}
+
+// sleep arms the doorbell and, if the rings are still idle then, waits
+// until the reading loop wakes (answerBell kicks), ctx ends or done is
+// closed; it disarms the bell before it returns. slept is false when it
+// did not wait (something came before the bell was armed); end, when ctx
+// ended or done was closed.
+func (m *mmapRings) sleep(ctx context.Context, done <-chan struct{}) (slept, end bool) {
+	select {
+	case <-m.kick: // a stale one
+	default:
+	}
+	m.asleep.Store(true)
+	defer m.asleep.Store(false)
+	m.arm(true)
+	defer m.arm(false)
+	if !m.idle() {
+		return false, false
+	}
+	select {
+	case <-m.kick:
+		return true, false
+	case <-ctx.Done():
+		return true, true
+	case <-done:
+		return true, true
+	}
+}
+
+// answerBell takes the doorbell's records and reports whether it rang
+// (again: whether this pass is the one passAgain asked for); either way,
+// the pass should hand on what it reads at once. A flusher asleep is woken
+// (the clock is set first: it was not kept while asleep).
+func (m *mmapRings) answerBell(clock *Clock) (rang, again bool) {
+	for _, rg := range m.bell {
+		if head := atomic.LoadUint64(&rg.meta.Data_head); head != rg.meta.Data_tail {
+			atomic.StoreUint64(&rg.meta.Data_tail, head)
+			rang = true
+		}
+	}
+	again, m.again = m.again, false
+	if m.asleep.Load() {
+		clock.Calibrate()
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
+	}
+	return rang, again
 }
 
 // flush asks the reading loop to read all rings now.
@@ -206,6 +296,11 @@ func (m *mmapRings) wait() (flushed bool, err error) {
 		parked = true
 		return false
 	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		_ = m.ep.SetReadDeadline(time.Time{})
+		m.again = true
+		return false, nil
+	}
 	if err == nil {
 		err = werr
 	}
@@ -225,6 +320,11 @@ func (m *mmapRings) wait() (flushed bool, err error) {
 // pending reports whether a watermark's worth of records came into a ring
 // since it was last read.
 func (m *mmapRings) pending() bool {
+	for _, rg := range m.bell {
+		if atomic.LoadUint64(&rg.meta.Data_head) != rg.meta.Data_tail {
+			return true
+		}
+	}
 	for _, rg := range m.rings {
 		if atomic.LoadUint64(&rg.meta.Data_head)-rg.seen >= rg.wakeup {
 			return true
@@ -240,15 +340,17 @@ func (m *mmapRings) pending() bool {
 // reads them, so a ring found read means a pass that took its records
 // has cleared settled, or set it again once done.
 func (m *mmapRings) idle() bool {
+	return m.drained() && m.settled.Load()
+}
+
+// drained reports whether every ring was read to its head.
+func (m *mmapRings) drained() bool {
 	for _, rg := range m.rings {
 		if atomic.LoadUint64(&rg.meta.Data_head) != atomic.LoadUint64(&rg.meta.Data_tail) {
 			return false
 		}
 	}
-	if m.rb != nil && atomic.LoadUint64(m.rb.prodPos) != atomic.LoadUint64(m.rb.consPos) {
-		return false
-	}
-	return m.settled.Load()
+	return m.rb == nil || atomic.LoadUint64(m.rb.prodPos) == atomic.LoadUint64(m.rb.consPos)
 }
 
 // The reader's system calls on the epoll and event descriptors never
@@ -356,7 +458,7 @@ func (m *mmapRings) close() {
 		m.flush() // wakes the loop, which sees closing and returns
 		<-m.stopped
 	}
-	for _, rg := range m.rings {
+	for _, rg := range append(m.rings, m.bell...) {
 		if rg.mem == nil {
 			continue // never mapped: the fake rings of tests
 		}

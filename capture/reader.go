@@ -224,6 +224,20 @@ func newPoolReader(opts Options) *Reader {
 	return &Reader{opts: opts, clock: NewClock(), pool: newBatchPool(opts.Batches, opts.BatchPackets, opts.BatchBytes)}
 }
 
+// UseBell has the in-place reader wake at the programs' doorbell (the
+// perf event array bell, armed by arm: bpf.Objects.ArmBell), so that its
+// flusher can sleep while nothing comes rather than tick. Without an
+// in-place reader, or if the bell's rings cannot be made, it does
+// nothing and the flusher ticks.
+func (r *Reader) UseBell(bell *ebpf.Map, arm func(on bool)) {
+	if r.mm == nil || bell == nil {
+		return
+	}
+	if err := r.mm.addBell(bell, arm); err != nil {
+		r.mm.arm = nil // the rings made are closed with the others
+	}
+}
+
 // PerCPUBuffer returns the size of each CPU's perf ring (what was asked
 // for, rounded up to a power of two pages as the kernel wants), or 0 when
 // the reader reads a BPF ring buffer.
@@ -320,9 +334,10 @@ func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
 // the watermark every FlushInterval, so a lone packet still shows, follows
 // the realtime clock, and on cancellation asks for the final drain. When a
 // tick finds the rings read to their heads and the reading loop holding
-// nothing, it does not wake the loop, and ticks every IdleFlushInterval
-// until something comes. The function it returns stops it and waits for
-// it.
+// nothing, it does not wake the loop; with a doorbell (UseBell) it then
+// sleeps until the bell wakes the loop, else it ticks every
+// IdleFlushInterval until something comes. The function it returns stops
+// it and waits for it.
 func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 	var stopping sync.WaitGroup
 	done := make(chan struct{})
@@ -343,10 +358,25 @@ func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 					lastCal = time.Now()
 				}
 				next := busy
-				if r.mm != nil && r.mm.idle() {
-					next = quiet
-				} else {
+				switch {
+				case r.mm == nil || !r.mm.idle():
 					r.flush()
+				case r.mm.arm != nil:
+					t.Stop()
+					slept, end := r.mm.sleep(ctx, done)
+					if end {
+						if ctx.Err() != nil {
+							r.flush() // wake a blocked read
+						}
+						return
+					}
+					if !slept {
+						r.flush()
+					}
+					lastCal = time.Now() // the loop set the clock when it woke us
+					every = 0            // the ticker was stopped: reset it
+				default:
+					next = quiet
 				}
 				if next != every {
 					every = next
@@ -397,6 +427,7 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 			ship()
 			return fmt.Errorf("read perf rings: %w", err)
 		}
+		rang, again := r.mm.answerBell(r.clock)
 		r.mm.settled.Store(false)
 		if r.mm.hot {
 			// A CPU's records are in two rings: merge them by time, as
@@ -414,6 +445,12 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 		}
 		if r.mm.rb != nil {
 			r.mm.rb.drain(func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) })
+		}
+		if (rang || again) && !flushed {
+			ship() // the first packets after a quiet spell show at once
+			if rang && !r.mm.drained() {
+				r.mm.passAgain()
+			}
 		}
 		if flushed {
 			ship()

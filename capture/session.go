@@ -77,6 +77,7 @@ func Open(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	cfg.BPF.Overflow = cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow()
+	cfg.BPF.Bell = cfg.BPF.RingBuf > 0 || cfg.Reader.Mmap // the in-place readers
 	objs, err := bpf.Load(cfg.BPF)
 	if err != nil {
 		return nil, err
@@ -94,6 +95,7 @@ func Open(cfg Config) (*Session, error) {
 		objs.Close()
 		return nil, err
 	}
+	rd.UseBell(objs.Bell(), objs.ArmBell)
 	s := &Session{Ifaces: ifis, Reader: rd, Clock: clock, objs: objs}
 	for _, ifi := range ifis {
 		att, err := objs.Attach(ifi.Index, ifi.Name)

@@ -148,7 +148,8 @@ type fileSink struct {
 }
 
 func newFileSink(w PacketWriter, limit uint64, stop func(), res *WriteResult) *fileSink {
-	return &fileSink{w: w, limit: limit, stop: stop, res: res, lastFlush: time.Now()}
+	// dirty: the file's header may be in the writer's buffer.
+	return &fileSink{w: w, limit: limit, stop: stop, res: res, lastFlush: time.Now(), dirty: true}
 }
 
 func (s *fileSink) halt() {
@@ -185,9 +186,10 @@ func (s *fileSink) flush() {
 	}
 }
 
-// flushDue flushes unless the last flush was less than flushEvery ago.
+// flushDue flushes what was written since the last flush unless that was
+// less than flushEvery ago.
 func (s *fileSink) flushDue() {
-	if time.Since(s.lastFlush) >= flushEvery {
+	if s.dirty && time.Since(s.lastFlush) >= flushEvery {
 		s.flush()
 	}
 }

@@ -1,0 +1,89 @@
+package capture
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+// TestBellWakesIdleCapture: once idle, the flusher sleeps (the doorbell
+// armed) and nothing ticks: the idle interval is an hour. A lone datagram
+// must still come out at once, written and flushed, again and again: the
+// programs ring the bell, the reading loop wakes and wakes the flusher.
+func TestBellWakesIdleCapture(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ringBuf uint32
+		direct  bool
+	}{
+		{"perf rings, direct", 0, true},
+		{"perf rings, batches", 0, false},
+		{"ring buffer, direct", 1 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pair := testutil.NewPair(t)
+			var sess *Session
+			if err := testutil.InNetns(pair.NsA, func() (err error) {
+				sess, err = Open(Config{Interface: pair.IfA,
+					BPF:    bpf.Config{Snaplen: 262144, In: true, RingBuf: tc.ringBuf},
+					Reader: Options{Mmap: true, FlushInterval: 5 * time.Millisecond, IdleFlushInterval: time.Hour}})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			m := sess.Reader.mm
+			if m.arm == nil || len(m.bell) == 0 {
+				testutil.SkipOrFail(t, "no doorbell (the kernel's global data is not mmapable: Linux 5.5+)")
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var written, flushed atomic.Int64
+			runErr := make(chan error, 1)
+			if tc.direct {
+				w := &flushLog{}
+				go func() { runErr <- sess.RunDirect(ctx, w, 0, func() {}, &WriteResult{}) }()
+				defer func() {
+					cancel()
+					<-runErr
+				}()
+				go func() {
+					for ctx.Err() == nil {
+						n, f := w.counts()
+						written.Store(int64(n))
+						flushed.Store(int64(f))
+						time.Sleep(time.Millisecond)
+					}
+				}()
+			} else {
+				out := make(chan *Batch, 16)
+				go func() { runErr <- sess.Run(ctx, out); close(out) }()
+				go func() {
+					for b := range out {
+						written.Add(int64(len(b.Packets)))
+						flushed.Store(written.Load())
+						b.Release()
+					}
+				}()
+				defer func() {
+					cancel()
+					<-runErr
+				}()
+			}
+			for round := range 3 {
+				testutil.Eventually(t, 5*time.Second, m.asleep.Load, "round %d: the flusher does not sleep", round)
+				before := written.Load()
+				sendDatagrams(t, pair, 1)
+				testutil.Eventually(t, 5*time.Second, func() bool {
+					n := written.Load()
+					return n > before && flushed.Load() == n
+				}, "round %d: the datagram did not come out (%d written before, %d now, %d flushed)",
+					round, before, written.Load(), flushed.Load())
+			}
+		})
+	}
+}
