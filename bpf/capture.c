@@ -66,7 +66,10 @@ static __always_inline void ring_bell(void *ctx)
 	if (has_bell && bell_armed) {
 		bell_armed = 0;
 		__u32 one = 1;
-		bpf_perf_event_output(ctx, &bell, BPF_F_CURRENT_CPU, &one, sizeof(one));
+		/* Not rung (no ring for this CPU, nested or full): the next record
+		 * tries again. */
+		if (bpf_perf_event_output(ctx, &bell, BPF_F_CURRENT_CPU, &one, sizeof(one)))
+			bell_armed = 1;
 	}
 }
 

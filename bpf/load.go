@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -314,7 +315,9 @@ func (o *Objects) Bell() *ebpf.Map { return o.objs.Bell }
 
 // ArmBell arms the doorbell (on) or disarms it: armed, the next record
 // the programs write rings it and disarms it. Arming is a store to memory
-// shared with the kernel: no system call.
+// shared with the kernel (no system call), followed by a full memory
+// barrier: a caller that looks at the rings after arming sees every record
+// written before the programs could see the bell armed.
 func (o *Objects) ArmBell(on bool) {
 	if o.bellArmed == nil {
 		return
@@ -324,7 +327,13 @@ func (o *Objects) ArmBell(on bool) {
 		v = 1
 	}
 	_ = o.bellArmed.Set(v) // cannot fail: Set(0) worked at load
+	// Set is a plain copy; an atomic read-modify-write (a locked
+	// instruction on amd64) keeps the loads that follow from passing it.
+	fence.Add(1)
 }
+
+// fence is ArmBell's barrier.
+var fence atomic.Uint32
 
 // Close releases the programs and maps. Attachments made through bpf links
 // hold their own reference and must be closed first.

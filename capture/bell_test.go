@@ -19,17 +19,19 @@ func TestBellWakesIdleCapture(t *testing.T) {
 		name    string
 		ringBuf uint32
 		direct  bool
+		xdp     bool
 	}{
-		{"perf rings, direct", 0, true},
-		{"perf rings, batches", 0, false},
-		{"ring buffer, direct", 1 << 20, true},
+		{"perf rings, direct", 0, true, false},
+		{"perf rings, batches", 0, false, false},
+		{"ring buffer, direct", 1 << 20, true, false},
+		{"xdp, perf rings, direct", 0, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pair := testutil.NewPair(t)
 			var sess *Session
 			if err := testutil.InNetns(pair.NsA, func() (err error) {
 				sess, err = Open(Config{Interface: pair.IfA,
-					BPF:    bpf.Config{Snaplen: 262144, In: true, RingBuf: tc.ringBuf},
+					BPF:    bpf.Config{Snaplen: 262144, In: true, RingBuf: tc.ringBuf, XDP: tc.xdp},
 					Reader: Options{Mmap: true, FlushInterval: 5 * time.Millisecond, IdleFlushInterval: time.Hour}})
 				return err
 			}); err != nil {
@@ -37,6 +39,9 @@ func TestBellWakesIdleCapture(t *testing.T) {
 			}
 			defer sess.Close()
 			m := sess.Reader.mm
+			if tc.ringBuf == 0 && !m.hot {
+				t.Fatal("the default perf rings have no hot rings in front")
+			}
 			if m.arm == nil || len(m.bell) == 0 {
 				testutil.SkipOrFail(t, "no doorbell (the kernel's global data is not mmapable: Linux 5.5+)")
 			}
@@ -86,4 +91,44 @@ func TestBellWakesIdleCapture(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A bell the programs could not ring (here: no ring in the bell's array)
+// stays armed, and the next record rings it.
+func TestBellRearmsWhenItCannotRing(t *testing.T) {
+	bellBackstop = time.Minute // only the bell wakes the flusher here
+	defer func() { bellBackstop = 5 * time.Second }()
+	pair := testutil.NewPair(t)
+	sess := openIn(t, pair, Options{Mmap: true, FlushInterval: 5 * time.Millisecond, IdleFlushInterval: time.Hour})
+	defer sess.Close()
+	m := sess.Reader.mm
+	if m.arm == nil || len(m.bell) == 0 {
+		testutil.SkipOrFail(t, "no doorbell (the kernel's global data is not mmapable: Linux 5.5+)")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &flushLog{}
+	runErr := make(chan error, 1)
+	go func() { runErr <- sess.RunDirect(ctx, w, 0, func() {}, &WriteResult{}) }()
+	defer func() { cancel(); <-runErr }()
+
+	testutil.Eventually(t, 5*time.Second, m.asleep.Load, "the flusher does not sleep")
+	bellMap := m.bell[0].array
+	for _, rg := range m.bell {
+		if err := bellMap.Delete(uint32(rg.cpu)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendDatagrams(t, pair, 1) // cannot ring
+	time.Sleep(50 * time.Millisecond)
+	if n, _ := w.counts(); n != 0 || !m.asleep.Load() {
+		t.Fatalf("with no bell to ring: %d written, asleep %v; want 0, asleep", n, m.asleep.Load())
+	}
+	for _, rg := range m.bell {
+		if err := bellMap.Put(uint32(rg.cpu), uint32(rg.fd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendDatagrams(t, pair, 1) // rings: the bell stayed armed
+	testutil.Eventually(t, 5*time.Second, func() bool { n, f := w.counts(); return n >= 2 && f == n },
+		"the bell did not ring for the record after the one that could not")
 }

@@ -83,9 +83,9 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 		merge(m.passCutoff(final), out.write)
 		if (rang || again) && !flushed {
 			out.flushDue() // the first packets after a quiet spell
-			if rang && !m.drained() {
-				m.passAgain()
-			}
+		}
+		if rang && !m.drained() {
+			m.passAgain()
 		}
 		if flushed {
 			if final {

@@ -45,7 +45,7 @@ func waitFlush(t *testing.T, m *mmapRings, what string) {
 // flush already on its way when the state changed is let through).
 func noFlush(t *testing.T, m *mmapRings, what string) {
 	t.Helper()
-	time.Sleep(3 * time.Millisecond)
+	time.Sleep(10 * time.Millisecond)
 	flushRequests(t, m)
 	time.Sleep(30 * time.Millisecond)
 	if n := flushRequests(t, m); n > 0 {
@@ -198,7 +198,8 @@ func TestRunDirectFlushesALatePacket(t *testing.T) {
 
 // With a doorbell the idle flusher arms it and sleeps: no flushes, no
 // ticks. The reading loop, woken by the bell, wakes it; a record that
-// comes while the bell is being armed is flushed at once.
+// comes while the bell is being armed is flushed at once; a record whose
+// bell never rang is flushed after the backstop.
 func TestFlusherSleepsWithABell(t *testing.T) {
 	m, err := newPollSet()
 	if err != nil {
@@ -208,9 +209,9 @@ func TestFlusherSleepsWithABell(t *testing.T) {
 	a := newFakeRing(0, 4096, 0)
 	m.rings = []*mmapRing{a.mmapRing}
 	var armed atomic.Bool
-	var race atomic.Bool // arming lets a record in
+	var race atomic.Bool // the next arming lets a record in
 	m.arm = func(on bool) {
-		if on && race.Load() {
+		if on && race.Swap(false) {
 			atomic.AddUint64(&a.meta.Data_head, 64)
 		}
 		armed.Store(on)
@@ -221,31 +222,61 @@ func TestFlusherSleepsWithABell(t *testing.T) {
 	defer cancel()
 	stop := r.startFlusher(ctx)
 	defer stop()
+	asleep := func(what string) {
+		t.Helper()
+		testutil.Eventually(t, 5*time.Second, func() bool { return m.asleep.Load() && armed.Load() }, "%s: the flusher did not arm the bell and sleep", what)
+	}
+	read := func() { atomic.StoreUint64(&a.meta.Data_tail, atomic.LoadUint64(&a.meta.Data_head)) }
 
 	waitFlush(t, m, "before the first pass")
 	m.settled.Store(true)
-	testutil.Eventually(t, 5*time.Second, func() bool { return m.asleep.Load() && armed.Load() }, "idle, the flusher did not arm the bell and sleep")
+	asleep("idle")
 	noFlush(t, m, "asleep")
 
 	// The bell rang: the loop finds a record and wakes the flusher.
 	atomic.AddUint64(&a.meta.Data_head, 64)
 	m.answerBell(r.clock)
 	waitFlush(t, m, "woken with a record not yet read")
-	if armed.Load() && !m.asleep.Load() {
-		t.Error("awake with the bell armed")
-	}
-	atomic.StoreUint64(&a.meta.Data_tail, atomic.LoadUint64(&a.meta.Data_head))
-	testutil.Eventually(t, 5*time.Second, m.asleep.Load, "the record read, the flusher did not sleep again")
+	read()
+	asleep("the record read")
 
 	// A record that comes as the bell is armed is not left to sleep.
 	race.Store(true)
 	m.answerBell(r.clock) // wake it, to arm again
+	testutil.Eventually(t, 5*time.Second, func() bool { return !race.Load() }, "the bell was not armed again")
+	flushRequests(t, m)
 	waitFlush(t, m, "a record came while arming")
-	if m.asleep.Load() && atomic.LoadUint64(&a.meta.Data_head) != atomic.LoadUint64(&a.meta.Data_tail) {
-		t.Error("asleep with a record not read")
-	}
+	read()
+	asleep("that record read")
+
 	cancel()
 	waitFlush(t, m, "cancelled")
+}
+
+// A record whose bell never rang (the programs could not write to the
+// bell, or missed it being armed) is flushed once the backstop passes.
+func TestFlusherBackstop(t *testing.T) {
+	bellBackstop = 20 * time.Millisecond // before the flusher starts
+	m, err := newPollSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close()
+	a := newFakeRing(0, 4096, 0)
+	m.rings = []*mmapRing{a.mmapRing}
+	m.arm = func(bool) {}
+	r := newPoolReader(Options{FlushInterval: time.Millisecond})
+	r.mm = m
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := r.startFlusher(ctx)
+	defer func() { stop(); bellBackstop = 5 * time.Second }()
+
+	waitFlush(t, m, "before the first pass")
+	m.settled.Store(true)
+	testutil.Eventually(t, 5*time.Second, m.asleep.Load, "idle, the flusher did not sleep")
+	atomic.AddUint64(&a.meta.Data_head, 64) // and no bell
+	waitFlush(t, m, "a record with no bell")
 }
 
 // The record that rang the bell is stamped just before the pass it wakes,

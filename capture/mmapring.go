@@ -210,12 +210,18 @@ func (m *mmapRings) passAgain() {
 	_ = m.ep.SetReadDeadline(time.Now().Add(time.Duration(slack) + 100*time.Microsecond))
 }
 
+// bellBackstop is how long a flusher sleeps at most: a bell that could
+// not ring (the programs then try again at the next record) or a wakeup
+// lost to memory ordering on the kernel's side leaves a record unseen for
+// that long, not for ever. A variable for tests.
+var bellBackstop = 5 * time.Second
+
 // sleep arms the doorbell and, if the rings are still idle then, waits
-// until the reading loop wakes (answerBell kicks), ctx ends or done is
-// closed; it disarms the bell before it returns. slept is false when it
-// did not wait (something came before the bell was armed); end, when ctx
-// ended or done was closed.
-func (m *mmapRings) sleep(ctx context.Context, done <-chan struct{}) (slept, end bool) {
+// until the reading loop wakes (answerBell kicks), ctx ends, done is closed
+// or the backstop passes; it disarms the bell before it returns. woken
+// says the loop woke it (and set the clock); end, that ctx ended or done
+// was closed.
+func (m *mmapRings) sleep(ctx context.Context, done <-chan struct{}) (woken, end bool) {
 	select {
 	case <-m.kick: // a stale one
 	default:
@@ -227,9 +233,13 @@ func (m *mmapRings) sleep(ctx context.Context, done <-chan struct{}) (slept, end
 	if !m.idle() {
 		return false, false
 	}
+	backstop := time.NewTimer(bellBackstop)
+	defer backstop.Stop()
 	select {
 	case <-m.kick:
 		return true, false
+	case <-backstop.C:
+		return false, false
 	case <-ctx.Done():
 		return true, true
 	case <-done:

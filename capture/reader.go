@@ -363,18 +363,18 @@ func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 					r.flush()
 				case r.mm.arm != nil:
 					t.Stop()
-					slept, end := r.mm.sleep(ctx, done)
+					woken, end := r.mm.sleep(ctx, done)
 					if end {
 						if ctx.Err() != nil {
 							r.flush() // wake a blocked read
 						}
 						return
 					}
-					if !slept {
-						r.flush()
+					if woken {
+						lastCal = time.Now() // the loop set the clock as it woke us
 					}
-					lastCal = time.Now() // the loop set the clock when it woke us
-					every = 0            // the ticker was stopped: reset it
+					r.flush() // a backstop's tick, or something came as the bell was armed
+					every = 0 // the ticker was stopped: reset it
 				default:
 					next = quiet
 				}
@@ -448,9 +448,9 @@ func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
 		}
 		if (rang || again) && !flushed {
 			ship() // the first packets after a quiet spell show at once
-			if rang && !r.mm.drained() {
-				r.mm.passAgain()
-			}
+		}
+		if rang && !r.mm.drained() {
+			r.mm.passAgain()
 		}
 		if flushed {
 			ship()
