@@ -53,24 +53,40 @@ func noFlush(t *testing.T, m *mmapRings, what string) {
 	}
 }
 
+// fakePollSet is a poll set (a real epoll and eventfd) reading fake
+// rings, closed when the test ends.
+func fakePollSet(t *testing.T, rings ...fakeRing) *mmapRings {
+	t.Helper()
+	m, err := newPollSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.close)
+	for _, rg := range rings {
+		m.rings = append(m.rings, rg.mmapRing)
+	}
+	return m
+}
+
+// startFakeFlusher starts the flusher of a reader of m with opts; it stops
+// when the test ends, or at cancel (after its final flush).
+func startFakeFlusher(t *testing.T, m *mmapRings, opts Options) (r *Reader, cancel context.CancelFunc) {
+	r = newPoolReader(opts)
+	r.mm = m
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := r.startFlusher(ctx)
+	t.Cleanup(func() { cancel(); stop() })
+	return r, cancel
+}
+
 // An idle capture must not wake its reading loop: the flusher asks for a
 // flush only while a ring has records not yet read, or the loop holds
 // something back (packets in a file buffer, records it could not write
 // yet).
 func TestFlusherLeavesIdleReaderAlone(t *testing.T) {
-	m, err := newPollSet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.close()
 	a, b := newFakeRing(0, 4096, 0), newFakeRing(1, 4096, 0)
-	m.rings = []*mmapRing{a.mmapRing, b.mmapRing}
-	r := newPoolReader(Options{FlushInterval: time.Millisecond})
-	r.mm = m
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stop := r.startFlusher(ctx)
-	defer stop()
+	m := fakePollSet(t, a, b)
+	_, cancel := startFakeFlusher(t, m, Options{FlushInterval: time.Millisecond})
 
 	waitFlush(t, m, "before the first pass (not settled)")
 	m.settled.Store(true)
@@ -94,19 +110,9 @@ func TestFlusherLeavesIdleReaderAlone(t *testing.T) {
 // an hour, a record that comes later is not flushed by the tick, only by
 // its watermark (or the final drain).
 func TestFlusherSlowsDownWhenIdle(t *testing.T) {
-	m, err := newPollSet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.close()
 	a := newFakeRing(0, 4096, 0)
-	m.rings = []*mmapRing{a.mmapRing}
-	r := newPoolReader(Options{FlushInterval: time.Millisecond, IdleFlushInterval: time.Hour})
-	r.mm = m
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stop := r.startFlusher(ctx)
-	defer stop()
+	m := fakePollSet(t, a)
+	_, cancel := startFakeFlusher(t, m, Options{FlushInterval: time.Millisecond, IdleFlushInterval: time.Hour})
 
 	waitFlush(t, m, "before the first pass")
 	m.settled.Store(true)
@@ -201,13 +207,8 @@ func TestRunDirectFlushesALatePacket(t *testing.T) {
 // comes while the bell is being armed is flushed at once; a record whose
 // bell never rang is flushed after the backstop.
 func TestFlusherSleepsWithABell(t *testing.T) {
-	m, err := newPollSet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.close()
 	a := newFakeRing(0, 4096, 0)
-	m.rings = []*mmapRing{a.mmapRing}
+	m := fakePollSet(t, a)
 	var armed atomic.Bool
 	var race atomic.Bool // the next arming lets a record in
 	m.arm = func(on bool) {
@@ -216,12 +217,7 @@ func TestFlusherSleepsWithABell(t *testing.T) {
 		}
 		armed.Store(on)
 	}
-	r := newPoolReader(Options{FlushInterval: time.Millisecond})
-	r.mm = m
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stop := r.startFlusher(ctx)
-	defer stop()
+	r, cancel := startFakeFlusher(t, m, Options{FlushInterval: time.Millisecond})
 	asleep := func(what string) {
 		t.Helper()
 		testutil.Eventually(t, 5*time.Second, func() bool { return m.asleep.Load() && armed.Load() }, "%s: the flusher did not arm the bell and sleep", what)
@@ -257,20 +253,11 @@ func TestFlusherSleepsWithABell(t *testing.T) {
 // bell, or missed it being armed) is flushed once the backstop passes.
 func TestFlusherBackstop(t *testing.T) {
 	bellBackstop = 20 * time.Millisecond // before the flusher starts
-	m, err := newPollSet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.close()
+	t.Cleanup(func() { bellBackstop = 5 * time.Second })
 	a := newFakeRing(0, 4096, 0)
-	m.rings = []*mmapRing{a.mmapRing}
+	m := fakePollSet(t, a)
 	m.arm = func(bool) {}
-	r := newPoolReader(Options{FlushInterval: time.Millisecond})
-	r.mm = m
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stop := r.startFlusher(ctx)
-	defer func() { stop(); bellBackstop = 5 * time.Second }()
+	startFakeFlusher(t, m, Options{FlushInterval: time.Millisecond})
 
 	waitFlush(t, m, "before the first pass")
 	m.settled.Store(true)
