@@ -9,6 +9,7 @@ package e2e
 // only with -tags benchveth, so `make test` never runs it.
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -298,7 +299,8 @@ func TestBenchVeth(t *testing.T) {
 	var out strings.Builder
 	fmt.Fprintf(&out, "# Benchmarks\n\n## Capture on a veth pair\n\nMade by `make bench` "+
 		"(the part that writes this file: `sudo BENCH_OUT=$PWD/BENCHMARKS.md go test -tags benchveth -run TestBenchVeth -count=1 -v ./e2e/`; "+
-		"BENCH_SECONDS and BENCH_REPS change the cell length and repetitions) on %s.\n\n", time.Now().UTC().Format("2006-01-02"))
+		"BENCH_SECONDS and BENCH_REPS change the cell length and repetitions) on %s. "+
+		"Every run's own numbers are in %s beside this file.\n\n", time.Now().UTC().Format("2006-01-02"), filepath.Base(rawPath(cmp.Or(os.Getenv("BENCH_OUT"), "BENCHMARKS.md"))))
 	fmt.Fprintf(&out, "A sender in one namespace blasts UDP over a veth pair for %v per cell; median of %d runs, conditions interleaved. "+
 		"Kernel %s, %d CPUs. The UDP sender is a Go loop of sendmmsg batches of 100 datagrams, one of which goes to port 9998 (what the 1%% filter keeps); the TCP sender writes to one connection as fast as it goes, and its packets are counted by the sending interface (GSO super-frames of up to 64 KiB, one per skb, as the hooks and tcpdump see them; the 1%% filters are not run on it). With an XDP program on the receiving veth the kernel turns GSO off on the sending one (XDP takes no GSO frames), so in the TCP row with XDP the sender's packets are MTU-sized (1,496 bytes against 53,022 without, and 5 Gbit/s against 30 in a hand run): its packets per second do not compare with the other TCP rows'. "+
 		"pktgen, the issue's second generator: %s. "+
@@ -308,10 +310,29 @@ func TestBenchVeth(t *testing.T) {
 		"Each capturer runs in a session of its own, as one started from a terminal does, and bpftop-cap at its default priority (`--nice -10`: its threads and its session's autogroup; tcpdump at 0).\n\n", d, reps, kernelRelease(), runtime.NumCPU(), pktgenProbe())
 	// Start-up and stop cost CPU too, and the per-packet figures include it:
 	// measured alone, with no traffic (a cell that "sends" one packet).
+	// Every run's numbers, as measured, one line each (BENCH_OUT's
+	// .raw.tsv): the tables below are medians and ratios of these.
+	var raw strings.Builder
+	raw.WriteString("mix\tcondition\trep\tsent\tsender_pps\tkept_of_expected\tlost_dropped\tcpu_ms\tcpu_s_per_M\tmax_rss_MiB\n")
+	// Columns that mean nothing for a run are left empty: the capturer's
+	// for no capture, the rates for a start-up with no traffic.
+	record := func(mix string, ci, rep int, c cell) {
+		pps, kept, lost, cpuMs, perM, rss := fmt.Sprintf("%.0f", c.pps), fmt.Sprintf("%.6f", c.kept), fmt.Sprint(c.lost),
+			fmt.Sprintf("%.2f", c.cpu.Seconds()*1e3), fmt.Sprintf("%.4f", c.cpuPerM), fmt.Sprintf("%.1f", c.maxRSSMiB)
+		if conditions[ci].tool == "" {
+			kept, lost, cpuMs, perM, rss = "", "", "", "", ""
+		}
+		if c.sent <= 1 {
+			pps, kept, perM = "", "", ""
+		}
+		fmt.Fprintf(&raw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", mix, conditions[ci].name, rep+1,
+			c.sent, pps, kept, lost, cpuMs, perM, rss)
+	}
 	startup := func(ci int) time.Duration {
 		var ms []float64
-		for range 3 {
+		for rep := range 3 {
 			c := measure(t, pair, ci, func() uint64 { return 1 })
+			record("start-up and stop, no traffic", ci, rep, c)
 			ms = append(ms, c.cpu.Seconds())
 		}
 		return time.Duration(median(ms) * 1e9)
@@ -332,7 +353,7 @@ func TestBenchVeth(t *testing.T) {
 		}
 		cells := make([][]cell, len(conditions))
 		only := os.Getenv("BENCH_ONLY") // run only conditions whose name contains it (and none)
-		for range reps {
+		for rep := range reps {
 			for ci := range conditions {
 				if only != "" && ci > 0 && !strings.Contains(conditions[ci].name, only) {
 					continue
@@ -347,7 +368,9 @@ func TestBenchVeth(t *testing.T) {
 					}
 					traffic = func() uint64 { return stream(t, pair, d) }
 				}
-				cells[ci] = append(cells[ci], measure(t, pair, ci, traffic))
+				c := measure(t, pair, ci, traffic)
+				record(mix.name, ci, rep, c)
+				cells[ci] = append(cells[ci], c)
 			}
 		}
 		for ci, cond := range conditions {
@@ -356,13 +379,10 @@ func TestBenchVeth(t *testing.T) {
 			}
 			var pps, kept, cpu, rss []float64
 			var lost uint64
-			var raw []string
 			for _, c := range cells[ci] {
 				pps, kept, cpu, rss = append(pps, c.pps), append(kept, c.kept), append(cpu, c.cpuPerM), append(rss, c.maxRSSMiB)
 				lost += c.lost
-				raw = append(raw, fmt.Sprintf("%.0f", c.pps))
 			}
-			t.Logf("%s | %s raw pps: %s", mix.name, cond.name, strings.Join(raw, " "))
 			m := median(pps)
 			if cond.tool == "" {
 				fmt.Fprintf(&out, "| %s | none | %.0f | 1.00 | | | | |\n", mix.name, m)
@@ -384,11 +404,21 @@ func TestBenchVeth(t *testing.T) {
 		"| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
 	out.WriteString(h2h.String())
 	fmt.Print(out.String())
+	fmt.Print(raw.String())
 	if path := os.Getenv("BENCH_OUT"); path != "" {
 		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.WriteFile(rawPath(path), []byte(raw.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+}
+
+// rawPath is where the raw numbers go beside BENCH_OUT: BENCHMARKS.md's
+// are in BENCHMARKS.raw.tsv.
+func rawPath(out string) string {
+	return strings.TrimSuffix(out, filepath.Ext(out)) + ".raw.tsv"
 }
 
 // paired is the median over repetitions of f(a[k]) / f(b[k]), with the
@@ -414,6 +444,8 @@ func ratios(a, b []cell, f func(cell) float64) []float64 {
 // comparisons are the pairs of conditions the head-to-head table compares.
 var comparisons = [][2]string{
 	{"bpftop-cap -w (tc, sender egress)", "tcpdump -w (sender egress)"},
+	// The alternative path (the issue: "where it measures better").
+	{"bpftop-cap -w --ringbuf 64MiB (tc, sender egress)", "tcpdump -w (sender egress)"},
 	{"bpftop-cap -w '" + rareFilter + "' (1%, in the kernel)", "tcpdump -w '" + rareFilter + "' (1%)"},
 	{"bpftop-cap -w -s 128 (tc, sender egress)", "tcpdump -w -s 128 (sender egress)"},
 	{"bpftop-cap -w /dev/null (tc, sender egress)", "tcpdump -w /dev/null (sender egress)"},
