@@ -45,6 +45,7 @@ func readSample(t *testing.T, path string) (soakSample, bool) {
 
 func TestSoakTUI(t *testing.T) {
 	pair := testutil.NewPair(t)
+	holdPageReporting(t) // as for the capture benchmark
 	target := uint64(envInt("SOAK_PACKETS", 10_000_000))
 	const ring = 64 << 20
 	// The rest: the ring's descriptors (~29 MiB for 64 MiB), perf rings
@@ -133,7 +134,7 @@ func TestSoakTUI(t *testing.T) {
 	}
 	report := fmt.Sprintf("\n## Soak: the live view at full rate\n\n"+
 		"`make soak` (`sudo SOAK_PACKETS=%d go test -tags benchveth -run TestSoakTUI -count=1 -v ./e2e/`), %s: "+
-		"the live view in a 120x40 tmux terminal on the sender's veth (tc egress) while 64-byte UDP is blasted.\n\n"+
+		"the live view in a 120x40 tmux terminal on the sender's veth (tc egress) while 64-byte UDP is blasted, with free page reporting held off as above.\n\n"+
 		"| packets seen by the kernel | run time | sender pps | lost in ring | dropped | RSS after warm-up / peak | goroutines (min-max after warm-up) | key press to screen (worst of %d, incl. tmux polling) |\n"+
 		"| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"+
 		"| %d | %s | %.0f | %d | %d | %d / %d MiB | %d-%d | %s |\n",
