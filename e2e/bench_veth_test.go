@@ -319,7 +319,7 @@ func holdPageReporting(t *testing.T) string {
 	})
 	return fmt.Sprintf("This machine is a virtual machine whose kernel reports freed pages to the hypervisor at once (free page reporting, %s was %s ms); "+
 		"a reported page comes back at its next use through a fault in the host, paid by whichever process touches it first, and the runs write and delete gigabytes. "+
-		"The benchmark held reporting off (min_free_ms 300000: a page is reported only after five minutes free; this kernel refuses 600000) and put it back after: with it on, CPU figures for runs writing to a file swung by up to two times.",
+		"The benchmark set min_free_ms to 300000 (a page is reported only after five minutes free; this kernel refuses 600000), so that what one run frees and the next reuses is not reported in between, and put it back after; with reporting at once, CPU figures for runs writing to a file swung by up to two times.",
 		"min_free_ms", strings.TrimSpace(string(old)))
 }
 
