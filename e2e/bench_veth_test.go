@@ -360,8 +360,6 @@ func TestBenchVeth(t *testing.T) {
 		"CPU is the capturing process's user+system time (getrusage) per million packets sent; RSS is its peak. The files go to a tmpfs, so that the disk is not what is measured. "+
 		"Each capturer runs in a session of its own, as one started from a terminal does, and bpftop-cap at its default priority (`--nice -10`: its threads and its session's autogroup; tcpdump at 0).\n\n", d, reps, kernelRelease(), runtime.NumCPU(), pktgenProbe())
 	fmt.Fprintf(&out, "%s\n\n", reporting)
-	// Start-up and stop cost CPU too, and the per-packet figures include it:
-	// measured alone, with no traffic (a cell that "sends" one packet).
 	// Every run's numbers, as measured, one line each (BENCH_OUT's
 	// .raw.tsv): the tables below are medians and ratios of these.
 	var raw strings.Builder
@@ -380,6 +378,8 @@ func TestBenchVeth(t *testing.T) {
 		fmt.Fprintf(&raw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", mix, conditions[ci].name, rep+1,
 			c.sent, pps, kept, lost, cpuMs, perM, rss)
 	}
+	// Start-up and stop cost CPU too, and the per-packet figures include it:
+	// measured alone, with no traffic (a cell that "sends" one packet).
 	startup := func(ci int) time.Duration {
 		var ms []float64
 		for rep := range 3 {
