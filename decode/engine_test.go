@@ -360,3 +360,53 @@ func TestFlowPacketsCache(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowPacketsWhileAdding: FlowPackets lets the engine go between
+// chunks of decoding, so packets may leave the ring under it. What it
+// returns is still the flow's retained packets, oldest first, each a real
+// view (a packet gone in between is left out, never a zero view).
+func TestFlowPacketsWhileAdding(t *testing.T) {
+	defer func(n int) { flowPacketsChunk = n }(flowPacketsChunk)
+	flowPacketsChunk = 1 // let go after every packet: the most interleaving
+	e := NewEngine(Config{MaxFlows: 4, RingBytes: 64 << 10})
+	frame := udpFrame(t, 9, 100)
+	add := func(n int) {
+		for range n {
+			e.Add(Frame{TS: testTS, Dir: DirOut, Data: frame, OrigLen: len(frame)})
+		}
+	}
+	add(1000)
+	id := e.Flows(SortBytes, "", testTS)[0].ID
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		add(200_000) // the ring holds a few hundred: it evicts all along
+	}()
+	calls, short, empty := 0, 0, 0
+	for running := true; running; calls++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		e.viewMu.Lock()
+		e.viewCache = nil // decode every packet, every call
+		e.viewMu.Unlock()
+		pkts := e.FlowPackets(id, 1000)
+		switch {
+		case len(pkts) == 0:
+			empty++ // the ring turned over while one call decoded
+		case len(pkts) < 400:
+			short++
+		}
+		for i, p := range pkts {
+			if p.Seq == 0 || p.Len != len(frame) || !strings.Contains(p.Src, ":9") {
+				t.Fatalf("call %d, packet %d: %+v", calls, i, p)
+			}
+			if i > 0 && p.Seq <= pkts[i-1].Seq {
+				t.Fatalf("call %d: not oldest first: %d after %d", calls, p.Seq, pkts[i-1].Seq)
+			}
+		}
+	}
+	t.Logf("%d calls: %d shorter than 400 packets, %d empty (evicted while decoding)", calls, short, empty)
+}
