@@ -546,7 +546,10 @@ var flowPacketsChunk = 64
 
 // FlowPackets returns up to max of the newest retained packets of flow id,
 // oldest first. It works for flows already evicted from the flow table
-// (by scanning the ring) as long as their packets are retained.
+// (by scanning the ring) as long as their packets are retained. It lets
+// the engine go between chunks of decoding (flowPacketsChunk), so under
+// heavy traffic the list can come back short, or empty: the packets that
+// left the ring in the meantime are not in it, the newer ones not yet.
 //
 // A retained packet never changes, so its view is kept from one call to
 // the next (for the last flow asked about): a view refreshed many times a
@@ -578,18 +581,20 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 		e.view = NewDecoder()
 	}
 	var items []item
-	cut := 0 // seqs[:cut] left the ring while the lock was let go
+	cut := 0     // seqs[:cut] left the ring while the lock was let go
+	decoded := 0 // since the lock was last let go
 	for i, seq := range seqs {
 		if _, ok := cache[seq]; ok {
 			continue
 		}
-		if len(items) > 0 && len(items)%flowPacketsChunk == 0 {
+		if decoded == flowPacketsChunk {
 			// Let the capture's AddBatch in between chunks. Unlock only
 			// wakes a waiter, which would find the lock taken again:
 			// yielding runs it first (Unlock put it next in line).
 			e.mu.Unlock()
 			runtime.Gosched()
 			e.mu.Lock()
+			decoded = 0
 		}
 		rec, data, ok := e.ring.get(seq)
 		if !ok {
@@ -601,6 +606,7 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 		items = append(items, item{seq: seq, rec: *rec})
 		it := &items[len(items)-1]
 		e.view.Decode(data, int(rec.origLen), &it.sum)
+		decoded++
 	}
 	e.mu.Unlock()
 	seqs = seqs[cut:]

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,27 +363,50 @@ func TestFlowPacketsCache(t *testing.T) {
 }
 
 // TestFlowPacketsWhileAdding: FlowPackets lets the engine go between
-// chunks of decoding, so packets may leave the ring under it. What it
-// returns is still the flow's retained packets, oldest first, each a real
-// view (a packet gone in between is left out, never a zero view).
+// chunks of decoding, so packets may leave the ring under it (copied ones
+// and ones in lent batches). What it returns is packets of the flow asked
+// about, oldest first, each a real view: a packet gone in between is left
+// out, never a zero view or another packet in its slot.
 func TestFlowPacketsWhileAdding(t *testing.T) {
 	defer func(n int) { flowPacketsChunk = n }(flowPacketsChunk)
-	flowPacketsChunk = 1 // let go after every packet: the most interleaving
+	flowPacketsChunk = 4 // let go often: much interleaving
 	e := NewEngine(Config{MaxFlows: 4, RingBytes: 64 << 10})
-	frame := udpFrame(t, 9, 100)
-	add := func(n int) {
-		for range n {
-			e.Add(Frame{TS: testTS, Dir: DirOut, Data: frame, OrigLen: len(frame)})
+	mine, other := udpFrame(t, 9, 100), udpFrame(t, 7, 120)
+	var released atomic.Int64
+	// Alternately one frame at a time (copied into the ring) and a
+	// 4 KiB batch of them, full enough for the ring to keep it (lent).
+	add := func(rounds int) {
+		for r := range rounds {
+			if r%2 == 0 {
+				e.Add(Frame{TS: testTS, Dir: DirOut, Data: mine, OrigLen: len(mine)})
+				e.Add(Frame{TS: testTS, Dir: DirOut, Data: other, OrigLen: len(other)})
+				continue
+			}
+			buf := make([]byte, 0, 4096)
+			var frames []Frame
+			for len(buf)+len(mine)+len(other) <= cap(buf) {
+				for _, f := range [][]byte{mine, other} {
+					start := len(buf)
+					buf = append(buf, f...)
+					frames = append(frames, Frame{TS: testTS, Dir: DirOut, Data: buf[start:len(buf):len(buf)], OrigLen: len(f)})
+				}
+			}
+			e.AddBatch(frames, buf, func() { released.Add(1) })
 		}
 	}
-	add(1000)
-	id := e.Flows(SortBytes, "", testTS)[0].ID
+	add(100)
+	var id uint64
+	for _, f := range e.Flows(SortBytes, "", testTS) {
+		if f.APort == 9 || f.BPort == 9 {
+			id = f.ID
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		add(200_000) // the ring holds a few hundred: it evicts all along
+		add(20_000) // the ring holds a few hundred packets: it evicts all along
 	}()
-	calls, short, empty := 0, 0, 0
+	calls, empty := 0, 0
 	for running := true; running; calls++ {
 		select {
 		case <-done:
@@ -393,14 +417,11 @@ func TestFlowPacketsWhileAdding(t *testing.T) {
 		e.viewCache = nil // decode every packet, every call
 		e.viewMu.Unlock()
 		pkts := e.FlowPackets(id, 1000)
-		switch {
-		case len(pkts) == 0:
+		if len(pkts) == 0 {
 			empty++ // the ring turned over while one call decoded
-		case len(pkts) < 400:
-			short++
 		}
 		for i, p := range pkts {
-			if p.Seq == 0 || p.Len != len(frame) || !strings.Contains(p.Src, ":9") {
+			if p.Seq == 0 || p.Len != len(mine) || !strings.Contains(p.Src+p.Dst, ":9") {
 				t.Fatalf("call %d, packet %d: %+v", calls, i, p)
 			}
 			if i > 0 && p.Seq <= pkts[i-1].Seq {
@@ -408,5 +429,11 @@ func TestFlowPacketsWhileAdding(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d calls: %d shorter than 400 packets, %d empty (evicted while decoding)", calls, short, empty)
+	if released.Load() == 0 {
+		t.Error("no lent batch was let go: the test did not exercise lent segments")
+	}
+	if empty == calls {
+		t.Error("every call came back empty: nothing was checked")
+	}
+	t.Logf("%d calls, %d empty (the ring turned over during one); %d lent batches let go", calls, empty, released.Load())
 }
