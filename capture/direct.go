@@ -19,21 +19,25 @@ import (
 // copied once, into the writer's buffer.
 //
 // Time order: each pass merges the rings by stamp, and leaves in the rings
-// the records stamped less than directSlack before the pass began. A
-// record a CPU stamped before that but had not yet written when the pass
-// read its ring's head would come out of order; tc and XDP programs run
-// without preemption, from their stamp to the end of the write in
-// microseconds (a virtual CPU descheduled in between could take longer:
-// such a record is written late, and counted in Stats.Late).
+// the records stamped less than a slack before the pass began (perfSlack;
+// directSlack for the ring buffer). A record a CPU stamped before that but
+// had not yet written when the pass read its ring's head would come out of
+// order; tc and XDP programs run without preemption, from their stamp to
+// the end of the write in microseconds (a virtual CPU descheduled in
+// between could take longer: such a record is written late, and counted in
+// Stats.Late).
 const directSlack = uint64(2 * time.Millisecond)
 
-// hotSlack is directSlack for perf rings with hot rings in front (two per
-// CPU). During a 10-20 Gbit/s TCP stream, 2 ms of records (4 MB at
-// 16 Gbit/s) stayed in the rings, and 13-23% of the records overflowed a
-// 4 MiB hot ring (34-50% a 2 MiB one); with 200 µs, 0.2% (0.5-1.8%).
-// Measured with a throw-away build whose slack and hot ring size came
-// from the environment.
-const hotSlack = uint64(250 * time.Microsecond)
+// perfSlack is the slack for perf rings. What it leaves in the rings must
+// fit: during a 10-20 Gbit/s TCP stream, 2 ms of records (4 MB at
+// 16 Gbit/s) stayed in them, and 13-23% of the records overflowed a 4 MiB
+// hot ring (34-50% a 2 MiB one); with 200 µs, 0.2% (0.5-1.8%). Measured
+// with a throw-away build whose slack and hot ring size came from the
+// environment. A small --perf-buffer without hot rings is the same: with
+// 2 ms, `-w` to a tmpfs during a TCP stream with --perf-buffer 2MiB kept
+// 2.2-2.7 GB of it, with 250 µs 3.7-4.4 GB (tcpdump 3.3-3.7; 4 runs each,
+// interleaved).
+const perfSlack = uint64(250 * time.Microsecond)
 
 // direct is a ring's place in a pass of RunDirect: its next record, parsed.
 type direct struct {
@@ -104,18 +108,14 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 }
 
 // passCutoff is the stamp before which a pass can write every record: all
-// of them are in the rings (see directSlack). Take it before reading the
+// of them are in the rings (see perfSlack). Take it before reading the
 // rings' heads. The final pass, after the programs were detached, takes
 // everything.
 func (m *mmapRings) passCutoff(final bool) uint64 {
 	if final {
 		return math.MaxUint64
 	}
-	slack := directSlack
-	if m.hot {
-		slack = hotSlack
-	}
-	return max(Monotonic(), slack) - slack
+	return max(Monotonic(), perfSlack) - perfSlack
 }
 
 // mergeRings writes the records of all rings stamped before cutoff, oldest

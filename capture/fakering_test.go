@@ -337,7 +337,7 @@ func TestMergeRingsReleasesAsItGoes(t *testing.T) {
 // pass, which then finds both and writes them in order.
 func TestPassCutoffWaitsForRecordsBeingWritten(t *testing.T) {
 	for _, hot := range []bool{false, true} {
-		slack := map[bool]uint64{false: directSlack, true: hotSlack}[hot]
+		slack := perfSlack
 		// The race is replayed by hand: records stamped 20% and 40% of the
 		// slack before the pass. Should the test itself be descheduled for
 		// more than half the slack between stamping and the pass, the

@@ -203,11 +203,7 @@ func (m *mmapRings) openRings(events *ebpf.Map, pages int, attr unix.PerfEventAt
 // the one that rang the bell among them) can be taken, rather than a
 // flush interval later. It sets a deadline on the loop's wait.
 func (m *mmapRings) passAgain() {
-	slack := directSlack
-	if m.hot {
-		slack = hotSlack
-	}
-	_ = m.ep.SetReadDeadline(time.Now().Add(time.Duration(slack) + 100*time.Microsecond))
+	_ = m.ep.SetReadDeadline(time.Now().Add(time.Duration(perfSlack) + 100*time.Microsecond))
 }
 
 // bellBackstop is how long a flusher sleeps at most: a bell that could
