@@ -192,7 +192,8 @@ var conditions = []condition{
 	// buffer as big as bpftop-cap's rings (2 CPUs x 36 MiB) it keeps about
 	// all and pays for every copy, as bpftop-cap does. Six interleaved runs
 	// each, by hand: sender 16.2 Gbit/s with the default buffer (7-25%
-	// dropped), 15.4 with -B 65536 (0-2%), bpftop-cap 15.1 (none lost).
+	// dropped), 15.4 with -B 65536 (0-2%), bpftop-cap 15.1 (lost some in
+	// one of the six).
 	{"tcpdump -w /dev/null -B 65536 (sender egress)", "tcpdump", false, []string{"-Q", "out", "-w", "/dev/null", "-B", "65536"}, 1, true},
 }
 
