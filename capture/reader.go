@@ -64,7 +64,8 @@ const (
 // share of it (Options.Watermark). A hot ring wakes at a quarter of it
 // (NewReader). With one ring per CPU (a --perf-buffer under 16MiB), an
 // eighth rather than a 32nd halved the capture's CPU and lost about as
-// many during an in-process TCP stream to /dev/null (5 interleaved runs each):
+// many during an in-process TCP stream to /dev/null (4-5 interleaved runs
+// each):
 // 8 MiB rings 340-455 ms against 700-1,270, lost 0-316 against 84-534;
 // 2 MiB rings 845-1,100 ms against 1,870-2,230, lost 1.8-3.3% against
 // 1.6-3.1%. Each wakeup costs a pass over the rings.
