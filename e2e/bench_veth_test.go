@@ -38,9 +38,17 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// sent is what the sender got out in a cell: packets as the interface and
+// the hooks see them, and bytes (whole frames for UDP, TCP payload for the
+// stream).
+type sent struct{ pkts, bytes uint64 }
+
+// udpFrame is the Ethernet frame of a UDP datagram of payload bytes.
+func udpFrame(payload int) uint64 { return uint64(14 + 20 + 8 + payload) }
+
 // blast sends payload-byte UDP datagrams from namespace B to A for d, in
 // batches with sendmmsg, and returns how many the kernel accepted.
-func blast(t *testing.T, pair *testutil.Pair, payload int, d time.Duration) uint64 {
+func blast(t *testing.T, pair *testutil.Pair, payload int, d time.Duration) sent {
 	var conn net.PacketConn
 	if err := testutil.InNetns(pair.NsB, func() (err error) {
 		conn, err = net.ListenPacket("udp4", pair.AddrB+":0")
@@ -60,23 +68,25 @@ func blast(t *testing.T, pair *testutil.Pair, payload int, d time.Duration) uint
 		msgs[i] = ipv4.Message{Buffers: [][]byte{buf}, Addr: dst}
 	}
 	msgs[50].Addr = rare
-	var sent uint64
+	var total uint64
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		n, err := pc.WriteBatch(msgs, 0)
 		if err != nil && n <= 0 {
 			continue // ENOBUFS and friends: try again
 		}
-		sent += uint64(n)
+		total += uint64(n)
 	}
-	return sent
+	return sent{total, total * udpFrame(payload)}
 }
 
 // stream sends TCP from namespace B to A over one connection for d, as
 // fast as it goes, and returns the packets B's interface sent meanwhile:
 // with GSO these are super-frames of up to 64 KiB, one per skb, as the
-// hooks and tcpdump see them (the receiver's ACKs go the other way).
-func stream(t *testing.T, pair *testutil.Pair, d time.Duration) uint64 {
+// hooks and tcpdump see them (the receiver's ACKs go the other way), and
+// the bytes written. How the stream is cut into frames varies from run to
+// run (54-58 KB on average), so its rate is compared in bytes.
+func stream(t *testing.T, pair *testutil.Pair, d time.Duration) sent {
 	var ln net.Listener
 	if err := testutil.InNetns(pair.NsA, func() (err error) {
 		ln, err = net.Listen("tcp4", pair.AddrA+":0")
@@ -113,9 +123,9 @@ func stream(t *testing.T, pair *testutil.Pair, d time.Duration) uint64 {
 			break
 		}
 	}
-	sent := txPackets(t, pair.NsB, pair.IfB) - before
-	t.Logf("TCP stream: %.2f Gbit/s, %d packets (%.0f bytes each on average)", float64(bytes)*8/d.Seconds()/1e9, sent, float64(bytes)/float64(max(sent, 1)))
-	return sent
+	pkts := txPackets(t, pair.NsB, pair.IfB) - before
+	t.Logf("TCP stream: %.2f Gbit/s, %d packets (%.0f bytes each on average)", float64(bytes)*8/d.Seconds()/1e9, pkts, float64(bytes)/float64(max(pkts, 1)))
+	return sent{pkts, bytes}
 }
 
 // txPackets is the number of packets ifname in namespace ns has sent.
@@ -138,8 +148,10 @@ func txPackets(t *testing.T, ns, ifname string) uint64 {
 
 type cell struct {
 	sent      uint64
+	bytes     uint64        // the sender's bytes (see sent)
 	cpu       time.Duration // the capturer's user+system time
 	pps       float64       // sender packets/s
+	bps       float64       // sender bytes/s
 	kept      float64       // packets kept / packets sent
 	lost      uint64
 	cpuPerM   float64 // capturer CPU seconds per million packets sent
@@ -199,7 +211,7 @@ var conditions = []condition{
 
 // measure runs one cell: start the capturer (if any), blast, stop it, and
 // collect its numbers.
-func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) cell {
+func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() sent) cell {
 	cond := conditions[ci]
 	dir, err := os.MkdirTemp(captureDir, "cell")
 	if err != nil {
@@ -231,8 +243,10 @@ func measure(t *testing.T, pair *testutil.Pair, ci int, traffic func() uint64) c
 		testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(p.stderr.String(), "listening on") }, "tcpdump: %s", p.stderr)
 	}
 	start := time.Now()
-	sent := traffic()
-	c := cell{sent: sent, pps: float64(sent) / time.Since(start).Seconds()}
+	out := traffic()
+	secs := time.Since(start).Seconds()
+	sent := out.pkts
+	c := cell{sent: sent, bytes: out.bytes, pps: float64(sent) / secs, bps: float64(out.bytes) / secs}
 	if scr != nil {
 		cpu, hwm := procUsage(pid)
 		scr.keys("q")
@@ -361,9 +375,10 @@ func TestBenchVeth(t *testing.T) {
 		"BENCH_SECONDS and BENCH_REPS change the cell length and repetitions) on %s. "+
 		"Every run's own numbers are in %s beside this file.\n\n", time.Now().UTC().Format("2006-01-02"), filepath.Base(rawPath(cmp.Or(os.Getenv("BENCH_OUT"), "BENCHMARKS.md"))))
 	fmt.Fprintf(&out, "A sender in one namespace blasts UDP over a veth pair for %v per cell; median of %d runs, conditions interleaved. "+
-		"Kernel %s, %d CPUs. The UDP sender is a Go loop of sendmmsg batches of 100 datagrams, one of which goes to port 9998 (what the 1%% filter keeps); the TCP sender writes to one connection as fast as it goes, and its packets are counted by the sending interface (GSO super-frames of up to 64 KiB, one per skb, as the hooks and tcpdump see them; the 1%% filters are not run on it). With an XDP program on the receiving veth the kernel turns GSO off on the sending one (XDP takes no GSO frames), so in the TCP row with XDP the sender's packets are MTU-sized (1,496 bytes against 53,022 without, and 5 Gbit/s against 30 in a hand run): its packets per second do not compare with the other TCP rows'. "+
+		"Kernel %s, %d CPUs. The UDP sender is a Go loop of sendmmsg batches of 100 datagrams, one of which goes to port 9998 (what the 1%% filter keeps); the TCP sender writes to one connection as fast as it goes, and its packets are counted by the sending interface (GSO super-frames of up to 64 KiB, one per skb, as the hooks and tcpdump see them; the 1%% filters are not run on it). With an XDP program on the receiving veth the kernel turns GSO off on the sending one (XDP takes no GSO frames), so in the TCP row with XDP the sender's packets are MTU-sized (1,496 bytes against 53,022 without, and 5 Gbit/s against 30 in a hand run): its packets per second do not compare with the other TCP rows', its Gbit/s do. "+
 		"pktgen, the issue's second generator: %s. "+
-		"`vs none` is the sender's rate relative to no capture (on veth the capture cost is paid on the sender's CPU, so a costly capture shows as a slower sender); "+
+		"`vs none` is the sender's rate relative to no capture (on veth the capture cost is paid on the sender's CPU, so a costly capture shows as a slower sender), in bytes per second: for UDP that is the ratio of packets per second, and TCP's frames vary in size from run to run (54-58 KB on average), so its packets per second are not the rate. "+
+		"Sender Gbit/s counts whole frames for UDP and the TCP payload written for TCP. "+
 		"kept/expected counts packets in the capturer's file against what a lossless capture of the sent packets would keep; "+
 		"CPU is the capturing process's user+system time (getrusage) per million packets sent; RSS is its peak. The files go to a tmpfs, so that the disk is not what is measured. "+
 		"Each capturer runs in a session of its own, as one started from a terminal does, and bpftop-cap at its default priority (`--nice -10`: its threads and its session's autogroup; tcpdump at 0).\n\n", d, reps, kernelRelease(), runtime.NumCPU(), pktgenProbe())
@@ -371,27 +386,27 @@ func TestBenchVeth(t *testing.T) {
 	// Every run's numbers, as measured, one line each (BENCH_OUT's
 	// .raw.tsv): the tables below are medians and ratios of these.
 	var raw strings.Builder
-	raw.WriteString("mix\tcondition\trep\tsent\tsender_pps\tkept_of_expected\tlost_dropped\tcpu_ms\tcpu_s_per_M\tmax_rss_MiB\n")
+	raw.WriteString("mix\tcondition\trep\tsent\tsent_bytes\tsender_pps\tsender_Gbit_s\tkept_of_expected\tlost_dropped\tcpu_ms\tcpu_s_per_M\tmax_rss_MiB\n")
 	// Columns that mean nothing for a run are left empty: the capturer's
 	// for no capture, the rates for a start-up with no traffic.
 	record := func(mix string, ci, rep int, c cell) {
-		pps, kept, lost, cpuMs, perM, rss := fmt.Sprintf("%.0f", c.pps), fmt.Sprintf("%.6f", c.kept), fmt.Sprint(c.lost),
+		pps, gbit, kept, lost, cpuMs, perM, rss := fmt.Sprintf("%.0f", c.pps), fmt.Sprintf("%.3f", c.bps*8/1e9), fmt.Sprintf("%.6f", c.kept), fmt.Sprint(c.lost),
 			fmt.Sprintf("%.2f", c.cpu.Seconds()*1e3), fmt.Sprintf("%.4f", c.cpuPerM), fmt.Sprintf("%.1f", c.maxRSSMiB)
 		if conditions[ci].tool == "" {
 			kept, lost, cpuMs, perM, rss = "", "", "", "", ""
 		}
 		if c.sent <= 1 {
-			pps, kept, perM = "", "", ""
+			pps, gbit, kept, perM = "", "", "", ""
 		}
-		fmt.Fprintf(&raw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", mix, conditions[ci].name, rep+1,
-			c.sent, pps, kept, lost, cpuMs, perM, rss)
+		fmt.Fprintf(&raw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mix, conditions[ci].name, rep+1,
+			c.sent, c.bytes, pps, gbit, kept, lost, cpuMs, perM, rss)
 	}
 	// Start-up and stop cost CPU too, and the per-packet figures include it:
 	// measured alone, with no traffic (a cell that "sends" one packet).
 	startup := func(ci int) time.Duration {
 		var ms []float64
 		for rep := range 3 {
-			c := measure(t, pair, ci, func() uint64 { return 1 })
+			c := measure(t, pair, ci, func() sent { return sent{1, 0} })
 			record("start-up and stop, no traffic", ci, rep, c)
 			ms = append(ms, c.cpu.Seconds())
 		}
@@ -404,8 +419,8 @@ func TestBenchVeth(t *testing.T) {
 		"(the head-to-head table after this one also gives them with start-up taken out).\n\n",
 		startOurs.Seconds()*1e3, startTcpdump.Seconds()*1e3)
 	fmt.Fprint(&out, "`vs none` is the median of the runs' ratios to the run of no capture next to them (conditions are interleaved, so a pair of runs shares the machine's mood), with the lowest and highest in brackets.\n\n")
-	fmt.Fprintln(&out, "| mix | capture | sender pps | vs none (range) | kept/expected | lost+dropped | CPU s / M pkts | max RSS MiB |")
-	fmt.Fprintln(&out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(&out, "| mix | capture | sender pps | sender Gbit/s | vs none (range) | kept/expected | lost+dropped | CPU s / M pkts | max RSS MiB |")
+	fmt.Fprintln(&out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var h2h strings.Builder
 	for _, mix := range mixes {
 		if m := os.Getenv("BENCH_MIX"); m != "" && !strings.Contains(mix.name, m) {
@@ -421,12 +436,12 @@ func TestBenchVeth(t *testing.T) {
 				if conditions[ci].tcpOnly && mix.payload != 0 {
 					continue
 				}
-				traffic := func() uint64 { return blast(t, pair, mix.payload, d) }
+				traffic := func() sent { return blast(t, pair, mix.payload, d) }
 				if mix.payload == 0 {
 					if conditions[ci].tool != "" && conditions[ci].expect != 1 {
 						continue // the 1% filters keep nothing of a TCP stream
 					}
-					traffic = func() uint64 { return stream(t, pair, d) }
+					traffic = func() sent { return stream(t, pair, d) }
 				}
 				c := measure(t, pair, ci, traffic)
 				record(mix.name, ci, rep, c)
@@ -437,30 +452,31 @@ func TestBenchVeth(t *testing.T) {
 			if len(cells[ci]) == 0 {
 				continue
 			}
-			var pps, kept, cpu, rss []float64
+			var pps, gbit, kept, cpu, rss []float64
 			var lost uint64
 			for _, c := range cells[ci] {
-				pps, kept, cpu, rss = append(pps, c.pps), append(kept, c.kept), append(cpu, c.cpuPerM), append(rss, c.maxRSSMiB)
+				pps, gbit = append(pps, c.pps), append(gbit, c.bps*8/1e9)
+				kept, cpu, rss = append(kept, c.kept), append(cpu, c.cpuPerM), append(rss, c.maxRSSMiB)
 				lost += c.lost
 			}
-			m := median(pps)
 			if cond.tool == "" {
-				fmt.Fprintf(&out, "| %s | none | %.0f | 1.00 | | | | |\n", mix.name, m)
+				fmt.Fprintf(&out, "| %s | none | %.0f | %.2f | 1.00 | | | | |\n", mix.name, median(pps), median(gbit))
 				continue
 			}
-			vsNone := paired(cells[ci], cells[0], func(c cell) float64 { return c.pps })
-			fmt.Fprintf(&out, "| %s | %s | %.0f | %s | %.4f | %d | %.3f | %.1f |\n",
-				mix.name, cond.name, m, vsNone, median(kept), lost, median(cpu), median(rss))
+			vsNone := paired(cells[ci], cells[0], func(c cell) float64 { return c.bps })
+			fmt.Fprintf(&out, "| %s | %s | %.0f | %.2f | %s | %.4f | %d | %.3f | %.1f |\n",
+				mix.name, cond.name, median(pps), median(gbit), vsNone, median(kept), lost, median(cpu), median(rss))
 		}
 		headToHead(&h2h, mix.name, cells, startOurs, startTcpdump)
 	}
 	fmt.Fprint(&out, "\n### Head to head: bpftop-cap against tcpdump, run by run\n\n"+
 		"The issue's goals: the sender slowed less by bpftop-cap than by tcpdump, and less CPU per million packets, in the same run. "+
 		"Each ratio is bpftop-cap's over tcpdump's in the same repetition (the two ran one after the other), median with the lowest and highest in brackets; "+
+		"the sender's rate is in bytes per second and the CPU per byte sent, as in `vs none` (for UDP the same ratios as per packet); "+
 		"a sender ratio above 1 and a CPU ratio below 1 favour bpftop-cap. "+
 		"`runs ahead` counts the repetitions in which bpftop-cap's sender was faster. "+
 		"CPU with start-up taken out subtracts each tool's start-up figure above (with -w to a file) from each run's CPU time, leaving out runs that used less than twice it: start-up alone varies by half from run to run (20-35 ms for bpftop-cap on this machine), so what is left of a run that used little more is noise.\n\n"+
-		"| mix | bpftop-cap vs tcpdump | sender rate ratio (range) | runs ahead | CPU / M ratio (range) | CPU / M ratio, start-up taken out | kept/expected, bpftop-cap vs tcpdump |\n"+
+		"| mix | bpftop-cap vs tcpdump | sender rate ratio (range) | runs ahead | CPU per byte sent, ratio (range) | CPU ratio, start-up taken out | kept/expected, bpftop-cap vs tcpdump |\n"+
 		"| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
 	out.WriteString(h2h.String())
 	if after, ok := reportedKiB(); ok && haveReported {
@@ -527,8 +543,8 @@ func headToHead(w io.Writer, mix string, cells [][]cell, startOurs, startTcpdump
 			continue
 		}
 		ours, theirs := cells[a], cells[b]
-		pps := func(c cell) float64 { return c.pps }
-		rates := ratios(ours, theirs, pps)
+		rate := func(c cell) float64 { return c.bps }
+		rates := ratios(ours, theirs, rate)
 		ahead := 0
 		for _, r := range rates {
 			if r > 1 {
@@ -541,8 +557,8 @@ func headToHead(w io.Writer, mix string, cells [][]cell, startOurs, startTcpdump
 			if ours[k].cpu < 2*startOurs || theirs[k].cpu < 2*startTcpdump {
 				continue // mostly start-up: the difference would be its noise
 			}
-			a := (ours[k].cpu - startOurs).Seconds() / float64(ours[k].sent)
-			b := (theirs[k].cpu - startTcpdump).Seconds() / float64(theirs[k].sent)
+			a := (ours[k].cpu - startOurs).Seconds() / float64(ours[k].bytes)
+			b := (theirs[k].cpu - startTcpdump).Seconds() / float64(theirs[k].bytes)
 			steadyRatio = append(steadyRatio, a/b)
 		}
 		var keptA, keptB []float64
@@ -558,8 +574,8 @@ func headToHead(w io.Writer, mix string, cells [][]cell, startOurs, startTcpdump
 		}
 		fmt.Fprintf(w, "| %s | %s vs %s | %s | %d of %d | %s | %s | %.4f vs %.4f |\n", mix,
 			strings.TrimPrefix(cmp[0], "bpftop-cap "), strings.TrimPrefix(cmp[1], "tcpdump "),
-			paired(ours, theirs, pps), ahead, len(rates),
-			paired(ours, theirs, func(c cell) float64 { return c.cpuPerM }), steady,
+			paired(ours, theirs, rate), ahead, len(rates),
+			paired(ours, theirs, func(c cell) float64 { return c.cpu.Seconds() / float64(c.bytes) }), steady,
 			median(keptA), median(keptB))
 	}
 }

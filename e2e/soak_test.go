@@ -65,7 +65,7 @@ func TestSoakTUI(t *testing.T) {
 	var keyLatency []time.Duration
 	sorts := []string{"sort packets", "sort rate", "sort last seen", "sort bytes"}
 	for round := 0; ; round++ {
-		sent += blast(t, pair, 22, 2*time.Second)
+		sent += blast(t, pair, 22, 2*time.Second).pkts
 		if s, ok := readSample(t, stats); ok {
 			samples = append(samples, s)
 			if s.Kernel.Seen >= target {
