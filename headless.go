@@ -26,8 +26,8 @@ import (
 // these apply while packets keep coming below the watermark, a few
 // thousand a second or fewer. Each read wakes two or three threads: with a
 // filter keeping 1,900 of 240,000 packets a second, over 4 s, the capture
-// took 8.6-9.3 ms of CPU reading every 200 ms, 2.3-3.0 reading every second,
-// tcpdump 2.4-2.9 (perf stat -p, 3 runs each). headlessIdleFlushInterval is
+// took 8.6-9.3 ms of CPU reading every 200 ms, 2.3-3.5 reading every second,
+// tcpdump 2.4-2.9 (perf stat -p; 3 runs, 6 for once a second). headlessIdleFlushInterval is
 // how often the rings are looked at once a look found nothing, where the
 // doorbell cannot be used.
 const (
