@@ -15,6 +15,7 @@ import (
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // headlessFlushInterval is how often headless mode reads records below the
@@ -90,7 +91,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		ng, err = capture.NewPcapngWriter(out, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
 		pw = ng
 	} else {
-		pw, err = capture.NewPcapWriter(out, uint32(o.snaplen), bpf.LinkTypeEthernet)
+		pw, err = capture.NewPcapWriter(out, uint32(o.snaplen), uint32(packet.LinkTypeEthernet))
 	}
 	if err != nil {
 		removeFile()

@@ -12,6 +12,7 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // TestKernelFlowsMatchDecode runs every Ethernet packet of tcpdump's test
@@ -73,7 +74,7 @@ func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, snaplen int, dir strin
 		eng := decode.NewEngine(decode.Config{MaxFlows: 1 << 16, RingBytes: 1 << 20, IdleTimeout: -1, KernelCounts: true})
 		// What the kernel should count, by decode.KernelKeyOf, the
 		// kernel key's description in Go: key (no counts) -> counts.
-		model := map[decode.KernelFlow]decode.KernelFlow{}
+		model := map[packet.FlowKey]packet.FlowCounts{}
 		n := 0
 		var last time.Time
 		for {
@@ -92,7 +93,7 @@ func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, snaplen int, dir strin
 			// The test run's packet is the wire; decode gets what the
 			// capture keeps of it.
 			kept := data[:min(len(data), snaplen)]
-			eng.Add(decode.Frame{TS: ts, Ifindex: ifindex, OrigLen: len(data), Data: kept})
+			eng.Add(packet.Packet{Nanos: packet.Nanos(ts), Ifindex: uint32(ifindex), OrigLen: uint32(len(data)), Data: kept})
 			if key, srcIsLo, ok := decode.KernelKeyOf(kept, ifindex); ok {
 				side := 1
 				if srcIsLo {
@@ -111,18 +112,17 @@ func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, snaplen int, dir strin
 			continue
 		}
 		var kfs []decode.KernelFlow
-		err = o.Flows(func(k *bpf.FlowKey, c *bpf.FlowCounts) {
+		err = o.Flows(func(k *packet.FlowKey, c *packet.FlowCounts) {
 			if k.Ifindex != ifindex {
 				t.Errorf("%s: kernel flow on ifindex %d, want %d", name, k.Ifindex, ifindex)
 			}
-			kfs = append(kfs, kernelFlow(k, c))
+			kfs = append(kfs, decode.KernelFlow{FlowKey: *k, FlowCounts: *c})
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, kf := range kfs {
-			key := kf
-			key.Pkts, key.Bytes = [2]uint64{}, [2]uint64{}
+			key := kf.FlowKey
 			want, ok := model[key]
 			if !ok || want.Pkts != kf.Pkts || want.Bytes != kf.Bytes {
 				t.Errorf("%s: the kernel counted %+v; decode.KernelKeyOf %v, %+v", name, kf, ok, want)

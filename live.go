@@ -24,6 +24,7 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 	"github.com/bpftop-cap/bpftop-cap/ui"
 )
 
@@ -246,7 +247,7 @@ func liveFile(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer in.Close()
-	if in.LinkType&0x03ffffff != bpf.LinkTypeEthernet {
+	if in.LinkType&0x03ffffff != uint32(packet.LinkTypeEthernet) {
 		return fmt.Errorf("the live view shows Ethernet captures only; %s is %s (convert it with -r FILE -w OUT)",
 			o.read, in.LinkTypeName())
 	}
@@ -272,7 +273,7 @@ func liveFile(o *options, stdout, stderr io.Writer) error {
 		if len(o.prog) > 0 && !o.prog.Match(data, origLen) {
 			continue
 		}
-		eng.Add(decode.Frame{TS: ts, OrigLen: int(origLen), Data: data})
+		eng.Add(packet.Packet{Nanos: packet.Nanos(ts), OrigLen: origLen, Data: data})
 		kept++
 		if ts.After(last) {
 			last = ts
@@ -463,7 +464,7 @@ type kernelFlows struct {
 	sess    *capture.Session
 	eng     *decode.Engine
 	buf     []decode.KernelFlow
-	del     []bpf.FlowKey
+	del     []packet.FlowKey
 	clear   bool // a round failed with evicted keys taken: forget all the kernel's flows
 	failed  int  // rounds that failed; their tables kept what was decoded
 	lastErr error
@@ -481,7 +482,7 @@ func (k *kernelFlows) round() {
 }
 
 func (k *kernelFlows) sync() error {
-	evicted, all := k.eng.TakeEvicted(k.buf[:0])
+	evicted, all := k.eng.TakeEvicted(k.del[:0])
 	if all || k.clear {
 		if err := k.sess.ClearFlows(); err != nil {
 			return err
@@ -489,18 +490,13 @@ func (k *kernelFlows) sync() error {
 		k.clear = false
 		evicted = evicted[:0]
 	}
-	k.del = k.del[:0]
-	for i := range evicted {
-		e := &evicted[i]
-		k.del = append(k.del, bpf.FlowKey{Ifindex: uint32(e.Ifindex), EtherType: e.EtherType, Proto: e.Proto,
-			Lo: e.Lo, Hi: e.Hi, LoPort: e.LoPort, HiPort: e.HiPort})
-	}
-	if err := k.sess.DeleteFlows(k.del); err != nil {
+	if err := k.sess.DeleteFlows(evicted); err != nil {
 		return err
 	}
-	kfs := evicted[:0]
-	err := k.sess.Flows(func(fk *bpf.FlowKey, c *bpf.FlowCounts) {
-		kfs = append(kfs, kernelFlow(fk, c))
+	k.del = evicted
+	kfs := k.buf[:0]
+	err := k.sess.Flows(func(fk *packet.FlowKey, c *packet.FlowCounts) {
+		kfs = append(kfs, decode.KernelFlow{FlowKey: *fk, FlowCounts: *c})
 	})
 	k.buf = kfs
 	if err != nil {
@@ -508,12 +504,6 @@ func (k *kernelFlows) sync() error {
 	}
 	k.eng.SetKernelCounts(kfs, time.Now())
 	return nil
-}
-
-// kernelFlow is a flow the kernel counted, as decode takes it.
-func kernelFlow(k *bpf.FlowKey, c *bpf.FlowCounts) decode.KernelFlow {
-	return decode.KernelFlow{Ifindex: int32(k.Ifindex), EtherType: k.EtherType, Proto: k.Proto,
-		Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort, Pkts: c.Pkts, Bytes: c.Bytes}
 }
 
 // cancelling runs fn (a panic becomes an error, see noPanic); an error
@@ -539,7 +529,6 @@ func cancelling(cancel context.CancelCauseFunc, fn func() error) func() error {
 func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCauseFunc, limit uint64, reached func()) error {
 	var failed error
 	var added uint64
-	var frames []decode.Frame
 	for b := range in {
 		if failed != nil || (limit > 0 && added >= limit) {
 			b.Release()
@@ -549,13 +538,8 @@ func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCau
 		if limit > 0 && uint64(len(pkts)) > limit-added {
 			pkts = pkts[:limit-added]
 		}
-		frames = frames[:0]
-		for i := range pkts {
-			p := &pkts[i]
-			frames = append(frames, decode.Frame{TS: p.Time(), Ifindex: int(p.Ifindex), Dir: decodeDir(p.Dir), OrigLen: int(p.OrigLen), Data: p.Data})
-		}
 		buf, release := b.Keep()
-		if failed = addBatch(eng, frames, buf, release); failed != nil {
+		if failed = addBatch(eng, pkts, buf, release); failed != nil {
 			cancel(failed)
 		}
 		added += uint64(len(pkts))
@@ -566,7 +550,7 @@ func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCau
 	return failed
 }
 
-func addBatch(eng *decode.Engine, frames []decode.Frame, buf []byte, release func()) (err error) {
+func addBatch(eng *decode.Engine, frames []packet.Packet, buf []byte, release func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = recovered(r)
@@ -574,16 +558,6 @@ func addBatch(eng *decode.Engine, frames []decode.Frame, buf []byte, release fun
 	}()
 	eng.AddBatch(frames, buf, release)
 	return nil
-}
-
-func decodeDir(d bpf.Dir) decode.Dir {
-	switch d {
-	case bpf.DirIn:
-		return decode.DirIn
-	case bpf.DirOut:
-		return decode.DirOut
-	}
-	return decode.DirUnknown
 }
 
 // copyCounters hands the capture's loss counters to the engine: lost in
@@ -595,7 +569,7 @@ func copyCounters(sess *capture.Session, eng *decode.Engine) {
 
 // trackSaves counts the saves in flight in wg.
 func trackSaves(wg *sync.WaitGroup, save ui.SaveFunc) ui.SaveFunc {
-	return func(path string, frames []decode.Frame) (int, error) {
+	return func(path string, frames []packet.Packet) (int, error) {
 		wg.Add(1)
 		defer wg.Done()
 		return save(path, frames)
@@ -627,16 +601,16 @@ func saveFile(path string, write func(f *os.File) (int, error)) (n int, err erro
 
 // savePcap returns the live view's save function for pcap.
 func savePcap(snaplen uint32) ui.SaveFunc {
-	return func(path string, frames []decode.Frame) (int, error) {
+	return func(path string, frames []packet.Packet) (int, error) {
 		return saveFile(path, func(f *os.File) (int, error) {
-			pw, err := capture.NewPcapWriter(f, snaplen, bpf.LinkTypeEthernet)
+			pw, err := capture.NewPcapWriter(f, snaplen, uint32(packet.LinkTypeEthernet))
 			if err != nil {
 				return 0, err
 			}
 			for i := range frames {
 				fr := &frames[i]
 				data := fr.Data[:min(len(fr.Data), int(snaplen))]
-				if err := pw.WriteRecord(fr.TS, uint32(len(data)), uint32(max(fr.OrigLen, len(fr.Data))), data); err != nil {
+				if err := pw.WriteRecord(fr.Time(), uint32(len(data)), fr.WireLen(), data); err != nil {
 					return 0, err
 				}
 			}
@@ -649,12 +623,12 @@ func savePcap(snaplen uint32) ui.SaveFunc {
 // session's interfaces, and each packet carries its direction and hook.
 func savePcapng(sess *capture.Session, o *options) ui.SaveFunc {
 	var ifaces []capture.IfaceInfo
-	hooks := map[int]bpf.Hook{}
+	hooks := map[int]packet.Hook{}
 	for i, ifi := range sess.Ifaces {
 		ifaces = append(ifaces, capture.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
 		hooks[ifi.Index] = sess.Attachments[i].Hook
 	}
-	return func(path string, frames []decode.Frame) (int, error) {
+	return func(path string, frames []packet.Packet) (int, error) {
 		return saveFile(path, func(f *os.File) (int, error) {
 			ng, err := capture.NewPcapngWriter(f, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
 			if err != nil {
@@ -662,8 +636,8 @@ func savePcapng(sess *capture.Session, o *options) ui.SaveFunc {
 			}
 			for i := range frames {
 				fr := &frames[i]
-				p := capture.Packet{Nanos: fr.TS.UnixNano(), Ifindex: uint32(fr.Ifindex), Dir: bpfDir(fr.Dir), Hook: hooks[fr.Ifindex], OrigLen: uint32(fr.OrigLen), Data: fr.Data}
-				if err := ng.Write(&p); err != nil {
+				fr.Hook = hooks[int(fr.Ifindex)]
+				if err := ng.Write(fr); err != nil {
 					return 0, err
 				}
 			}
@@ -674,16 +648,6 @@ func savePcapng(sess *capture.Session, o *options) ui.SaveFunc {
 			return len(frames), ng.Finish(stats)
 		})
 	}
-}
-
-func bpfDir(d decode.Dir) bpf.Dir {
-	switch d {
-	case decode.DirIn:
-		return bpf.DirIn
-	case decode.DirOut:
-		return bpf.DirOut
-	}
-	return 0
 }
 
 // defaultRouteInterface names the interface carrying the IPv4 default route

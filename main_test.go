@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // TestBadInput: every mistake gets one clear line on stderr and a non-zero
@@ -164,7 +164,7 @@ down0	00000000	0101A8C0	0002	0	0	1	00000000	0	0	0
 func TestTrackSaves(t *testing.T) {
 	var wg sync.WaitGroup
 	release, started := make(chan struct{}), make(chan struct{})
-	save := trackSaves(&wg, func(string, []decode.Frame) (int, error) {
+	save := trackSaves(&wg, func(string, []packet.Packet) (int, error) {
 		close(started)
 		<-release
 		return 1, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // The overflow ring: the programs write to a small perf ring per CPU (the
@@ -137,7 +138,7 @@ type seqWriter struct {
 	seqs *[]uint32
 }
 
-func (s seqWriter) Write(p *capture.Packet) error {
+func (s seqWriter) Write(p *packet.Packet) error {
 	*s.seqs = append(*s.seqs, ovfSeq(p.Data))
 	return s.w.Write(p)
 }
@@ -268,7 +269,7 @@ func testOverflowRingDirectOrderUnderLoad(t *testing.T) {
 // hot ring fills.
 type slowSeqWriter struct{ seqWriter }
 
-func (s slowSeqWriter) Write(p *capture.Packet) error {
+func (s slowSeqWriter) Write(p *packet.Packet) error {
 	time.Sleep(20 * time.Microsecond)
 	return s.seqWriter.Write(p)
 }

@@ -5,32 +5,15 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
-// FlowKey is a flow as the kernel counts it: the live view's flow key
-// (decode's flowKey), both directions in one entry. Lo and Hi are IP
-// addresses in 16-byte form (IPv4 mapped) or, for frames that are not IP,
-// MAC addresses in the first 6 bytes; ports are in host order.
-type FlowKey struct {
-	Ifindex        uint32
-	EtherType      uint16
-	Proto          uint8
-	Lo, Hi         [16]byte
-	LoPort, HiPort uint16
+func (k *captureFlowKey) export() packet.FlowKey {
+	return packet.FlowKey{Ifindex: k.Ifindex, EtherType: k.Ethertype, Proto: k.Proto, Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort}
 }
 
-// FlowCounts are the packets and wire bytes of one flow that the ring could
-// not take, counted by the kernel: index 0 sent by the key's lo endpoint,
-// 1 by hi.
-type FlowCounts struct {
-	Pkts, Bytes [2]uint64
-}
-
-func (k *captureFlowKey) export() FlowKey {
-	return FlowKey{Ifindex: k.Ifindex, EtherType: k.Ethertype, Proto: k.Proto, Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort}
-}
-
-func (k *FlowKey) kernel() captureFlowKey {
+func kernelKey(k *packet.FlowKey) captureFlowKey {
 	return captureFlowKey{Ifindex: k.Ifindex, Ethertype: k.EtherType, Proto: k.Proto, Lo: k.Lo, Hi: k.Hi, LoPort: k.LoPort, HiPort: k.HiPort}
 }
 
@@ -40,7 +23,7 @@ const flowBatch = 4096
 // Flows calls fn for every flow the kernel counted (Config.CountFlows);
 // nothing when it counts none. A flow may be missing or counted from
 // scratch after the kernel evicted it to make room (least recently used).
-func (o *Objects) Flows(fn func(*FlowKey, *FlowCounts)) error {
+func (o *Objects) Flows(fn func(*packet.FlowKey, *packet.FlowCounts)) error {
 	m := o.objs.Flows
 	if m == nil {
 		return nil
@@ -57,11 +40,11 @@ func (o *Objects) Flows(fn func(*FlowKey, *FlowCounts)) error {
 	}
 	var k captureFlowKey
 	var v captureFlowCounts
-	var fk FlowKey // out here: fn's pointers make them escape, once a call
-	var fc FlowCounts
+	var fk packet.FlowKey // out here: fn's pointers make them escape, once a call
+	var fc packet.FlowCounts
 	it := m.Iterate()
 	for it.Next(&k, &v) {
-		fk, fc = k.export(), FlowCounts{Pkts: v.Pkts, Bytes: v.Bytes}
+		fk, fc = k.export(), packet.FlowCounts{Pkts: v.Pkts, Bytes: v.Bytes}
 		fn(&fk, &fc)
 	}
 	if err := it.Err(); err != nil {
@@ -70,17 +53,17 @@ func (o *Objects) Flows(fn func(*FlowKey, *FlowCounts)) error {
 	return nil
 }
 
-func (o *Objects) flowsBatch(m *ebpf.Map, fn func(*FlowKey, *FlowCounts)) error {
+func (o *Objects) flowsBatch(m *ebpf.Map, fn func(*packet.FlowKey, *packet.FlowCounts)) error {
 	if o.keys == nil {
 		o.keys, o.vals = make([]captureFlowKey, flowBatch), make([]captureFlowCounts, flowBatch)
 	}
 	var cursor ebpf.MapBatchCursor
-	var fk FlowKey // out here: fn's pointers make them escape, once a call
-	var fc FlowCounts
+	var fk packet.FlowKey // out here: fn's pointers make them escape, once a call
+	var fc packet.FlowCounts
 	for {
 		n, err := m.BatchLookup(&cursor, o.keys, o.vals, nil)
 		for i := range n {
-			fk, fc = o.keys[i].export(), FlowCounts{Pkts: o.vals[i].Pkts, Bytes: o.vals[i].Bytes}
+			fk, fc = o.keys[i].export(), packet.FlowCounts{Pkts: o.vals[i].Pkts, Bytes: o.vals[i].Bytes}
 			fn(&fk, &fc)
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
@@ -123,8 +106,8 @@ func (o *Objects) ClearFlows() error {
 	if o.objs.Flows == nil {
 		return nil
 	}
-	var keys []FlowKey
-	if err := o.Flows(func(k *FlowKey, _ *FlowCounts) { keys = append(keys, *k) }); err != nil {
+	var keys []packet.FlowKey
+	if err := o.Flows(func(k *packet.FlowKey, _ *packet.FlowCounts) { keys = append(keys, *k) }); err != nil {
 		return err
 	}
 	return o.DeleteFlows(keys)
@@ -133,14 +116,14 @@ func (o *Objects) ClearFlows() error {
 // DeleteFlows forgets the flows of keys, in batches where the kernel has
 // them (Linux 5.6+); keys not there (evicted by the kernel meanwhile) are
 // no error.
-func (o *Objects) DeleteFlows(keys []FlowKey) error {
+func (o *Objects) DeleteFlows(keys []packet.FlowKey) error {
 	m := o.objs.Flows
 	if m == nil || len(keys) == 0 {
 		return nil
 	}
 	kk := o.delKeys[:0]
 	for i := range keys {
-		kk = append(kk, keys[i].kernel())
+		kk = append(kk, kernelKey(&keys[i]))
 	}
 	o.delKeys = kk
 	for len(kk) > 0 && !o.noBatch {

@@ -2,6 +2,8 @@ package bpf
 
 import (
 	"testing"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // TestDeleteFlows: counted flows are read back by key and side, and
@@ -22,9 +24,9 @@ func TestDeleteFlows(t *testing.T) {
 			}
 		}
 	}
-	flows := map[uint16]FlowCounts{}
-	var keys []FlowKey
-	if err := o.Flows(func(k *FlowKey, c *FlowCounts) {
+	flows := map[uint16]packet.FlowCounts{}
+	var keys []packet.FlowKey
+	if err := o.Flows(func(k *packet.FlowKey, c *packet.FlowCounts) {
 		if k.EtherType != 0x0800 || k.Proto != 17 {
 			t.Errorf("key %+v", k)
 		}
@@ -44,11 +46,11 @@ func TestDeleteFlows(t *testing.T) {
 	}
 	gone := keys[0]
 	gone.HiPort = 1 // no flow has it (LoPort+1 could be another flow's)
-	if err := o.DeleteFlows([]FlowKey{keys[0], gone, keys[1]}); err != nil {
+	if err := o.DeleteFlows([]packet.FlowKey{keys[0], gone, keys[1]}); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	if err := o.Flows(func(k *FlowKey, _ *FlowCounts) {
+	if err := o.Flows(func(k *packet.FlowKey, _ *packet.FlowCounts) {
 		n++
 		if *k != keys[2] {
 			t.Errorf("left: %+v, want %+v", k, keys[2])

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/filter"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // The hand-written parser and the C struct must agree.
@@ -101,10 +102,10 @@ func Load(cfg Config) (*Objects, error) {
 	}
 	mask := uint32(0)
 	if cfg.In {
-		mask |= uint32(DirIn)
+		mask |= uint32(packet.DirIn)
 	}
 	if cfg.Out {
-		mask |= uint32(DirOut)
+		mask |= uint32(packet.DirOut)
 	}
 	if err := spec.Variables[captureVarSnaplen].Set(cfg.Snaplen); err != nil {
 		return nil, fmt.Errorf("set snaplen: %w", err)
@@ -369,7 +370,7 @@ func (o *Objects) Counters() (Counters, error) {
 
 // Attachment describes how the programs were attached to one interface.
 type Attachment struct {
-	Hook     Hook
+	Hook     packet.Hook
 	Mode     string // "tcx", "clsact" or "xdp"
 	Fallback string // why a fallback was taken, or ""
 	closers  []io.Closer
@@ -395,13 +396,13 @@ func (o *Objects) Attach(ifindex int, ifname string) (*Attachment, error) {
 		if err != nil {
 			return nil, classify(fmt.Sprintf("attach XDP to %q", ifname), err)
 		}
-		return &Attachment{Hook: HookXDP, Mode: "xdp", closers: []io.Closer{l}}, nil
+		return &Attachment{Hook: packet.HookXDP, Mode: "xdp", closers: []io.Closer{l}}, nil
 	}
 	mode := o.cfg.TCMode
 	if mode == "" {
 		mode = TCAuto
 	}
-	a := &Attachment{Hook: HookTC}
+	a := &Attachment{Hook: packet.HookTC}
 	if mode != TCClsact {
 		err := o.attachTCX(a, ifindex, ifname)
 		if err == nil {

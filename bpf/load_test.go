@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/filter"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // frame is a minimal Ethernet frame for BPF_PROG_TEST_RUN (which wants at
@@ -62,16 +63,16 @@ func TestProgramsEmitRecords(t *testing.T) {
 		name    string
 		cfg     Config
 		prog    func(o *Objects) *ebpf.Program
-		dir     Dir
-		hook    Hook
+		dir     packet.Dir
+		hook    packet.Hook
 		emitted bool
 	}{
-		{"tc ingress", Config{Snaplen: 64, In: true, Out: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcIngress }, DirIn, HookTC, true},
-		{"tc egress", Config{Snaplen: 64, In: true, Out: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcEgress }, DirOut, HookTC, true},
-		{"tc egress not wanted", Config{Snaplen: 64, In: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcEgress }, DirOut, HookTC, false},
-		{"tc egress alone", Config{Snaplen: 64, Out: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcEgress }, DirOut, HookTC, true},
-		{"tc ingress not wanted", Config{Snaplen: 64, Out: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcIngress }, DirIn, HookTC, false},
-		{"xdp", Config{Snaplen: 64, In: true, XDP: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureXdp }, DirIn, HookXDP, true},
+		{"tc ingress", Config{Snaplen: 64, In: true, Out: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcIngress }, packet.DirIn, packet.HookTC, true},
+		{"tc egress", Config{Snaplen: 64, In: true, Out: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcEgress }, packet.DirOut, packet.HookTC, true},
+		{"tc egress not wanted", Config{Snaplen: 64, In: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcEgress }, packet.DirOut, packet.HookTC, false},
+		{"tc egress alone", Config{Snaplen: 64, Out: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcEgress }, packet.DirOut, packet.HookTC, true},
+		{"tc ingress not wanted", Config{Snaplen: 64, Out: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureTcIngress }, packet.DirIn, packet.HookTC, false},
+		{"xdp", Config{Snaplen: 64, In: true, XDP: true}, func(o *Objects) *ebpf.Program { return o.objs.CaptureXdp }, packet.DirIn, packet.HookXDP, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o, rd := loadWithReader(t, tc.cfg)
@@ -104,7 +105,7 @@ func TestProgramsEmitRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Dir != tc.dir || r.Hook != tc.hook || r.Protocol != LinkTypeEthernet {
+			if r.Dir != tc.dir || r.Hook != tc.hook || r.Protocol != packet.LinkTypeEthernet {
 				t.Errorf("record %+v, want dir %v hook %v", r, tc.dir, tc.hook)
 			}
 			if r.TotLen != uint32(len(in)) || r.CapLen != 64 || !bytes.Equal(p, in[:64]) {

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/bpftop-cap/bpftop-cap/filter"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // BenchmarkKernelOutput measures what a captured packet costs in the
@@ -80,7 +81,7 @@ func TestRingBufProgramEmitsRecords(t *testing.T) {
 			t.Fatalf("%d bytes: %v", size, err)
 		}
 		hdr, payload, err := ParseRecord(rec.RawSample)
-		if err != nil || hdr.Dir != DirOut || hdr.Hook != HookTC || hdr.TotLen != uint32(size) || !bytes.Equal(payload, pkt) {
+		if err != nil || hdr.Dir != packet.DirOut || hdr.Hook != packet.HookTC || hdr.TotLen != uint32(size) || !bytes.Equal(payload, pkt) {
 			t.Fatalf("%d bytes: %+v, %d bytes of payload, %v", size, hdr, len(payload), err)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // Magic is the value of bpf_pcap_hdr.magic in every record.
@@ -16,53 +18,12 @@ const HeaderSize = 32
 // is a u16 that also covers its headers (MAX_CAP_LEN in capture.c).
 const MaxCapLen = 65400
 
-// LinkTypeEthernet is the pcap LINKTYPE the programs write in the protocol field.
-const LinkTypeEthernet = 1
-
-// Dir is the direction a packet was seen in.
-type Dir uint8
-
-// Directions, as the programs encode them in bits 32-39 of the flags.
-const (
-	DirIn  Dir = 1
-	DirOut Dir = 2
-)
-
-func (d Dir) String() string {
-	switch d {
-	case DirIn:
-		return "in"
-	case DirOut:
-		return "out"
-	}
-	return "?"
-}
-
-// Hook is where the program that saw a packet was attached.
-type Hook uint8
-
-// Hooks, as the programs encode them in bits 40-47 of the flags.
-const (
-	HookTC  Hook = 1
-	HookXDP Hook = 2
-)
-
-func (h Hook) String() string {
-	switch h {
-	case HookTC:
-		return "tc"
-	case HookXDP:
-		return "xdp"
-	}
-	return "?"
-}
-
 // Record is a parsed bpf_pcap_hdr.
 type Record struct {
-	Protocol uint32 // pcap LINKTYPE
+	Protocol packet.LinkType
 	Ifindex  uint32
-	Dir      Dir
-	Hook     Hook
+	Dir      packet.Dir
+	Hook     packet.Hook
 	KtimeNs  uint64 // CLOCK_MONOTONIC
 	TotLen   uint32 // length on the wire
 	CapLen   uint32 // bytes captured
@@ -95,10 +56,10 @@ func ParseInto(r *Record, raw []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: magic %#x", ErrBadRecord, m)
 	}
 	flags := le.Uint64(raw[8:16])
-	r.Protocol = le.Uint32(raw[4:8])
+	r.Protocol = packet.LinkType(le.Uint32(raw[4:8]))
 	r.Ifindex = uint32(flags)
-	r.Dir = Dir(flags >> 32)
-	r.Hook = Hook(flags >> 40)
+	r.Dir = packet.Dir(flags >> 32)
+	r.Hook = packet.Hook(flags >> 40)
 	r.KtimeNs = le.Uint64(raw[16:24])
 	r.TotLen = le.Uint32(raw[24:28])
 	r.CapLen = le.Uint32(raw[28:32])
@@ -109,7 +70,7 @@ func ParseInto(r *Record, raw []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: cap_len %d > %d", ErrBadRecord, r.CapLen, MaxCapLen)
 	case uint64(r.CapLen) > uint64(len(raw)-HeaderSize):
 		return nil, fmt.Errorf("%w: cap_len %d but %d bytes follow the header", ErrBadRecord, r.CapLen, len(raw)-HeaderSize)
-	case r.Dir != DirIn && r.Dir != DirOut:
+	case r.Dir != packet.DirIn && r.Dir != packet.DirOut:
 		return nil, fmt.Errorf("%w: direction %d", ErrBadRecord, r.Dir)
 	case flags>>48 != 0:
 		return nil, fmt.Errorf("%w: flags %#x beyond 48 bits", ErrBadRecord, flags)
@@ -122,7 +83,7 @@ func ParseInto(r *Record, raw []byte) ([]byte, error) {
 func AppendRecord(dst []byte, r Record, payload []byte) []byte {
 	le := binary.LittleEndian
 	dst = le.AppendUint32(dst, Magic)
-	dst = le.AppendUint32(dst, r.Protocol)
+	dst = le.AppendUint32(dst, uint32(r.Protocol))
 	dst = le.AppendUint64(dst, uint64(r.Ifindex)|uint64(r.Dir)<<32|uint64(r.Hook)<<40)
 	dst = le.AppendUint64(dst, r.KtimeNs)
 	dst = le.AppendUint32(dst, r.TotLen)

@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 func TestParseRecord(t *testing.T) {
-	good := Record{Protocol: LinkTypeEthernet, Ifindex: 7, Dir: DirOut, Hook: HookXDP, KtimeNs: 123456789, TotLen: 100, CapLen: 5}
+	good := Record{Protocol: packet.LinkTypeEthernet, Ifindex: 7, Dir: packet.DirOut, Hook: packet.HookXDP, KtimeNs: 123456789, TotLen: 100, CapLen: 5}
 	payload := []byte{1, 2, 3, 4, 5}
 	raw := AppendRecord(nil, good, payload)
 
@@ -53,7 +55,7 @@ func TestParseRecord(t *testing.T) {
 }
 
 func FuzzParseRecord(f *testing.F) {
-	f.Add(AppendRecord(nil, Record{Protocol: 1, Ifindex: 1, Dir: DirIn, Hook: HookTC, TotLen: 60, CapLen: 3}, []byte{1, 2, 3}))
+	f.Add(AppendRecord(nil, Record{Protocol: 1, Ifindex: 1, Dir: packet.DirIn, Hook: packet.HookTC, TotLen: 60, CapLen: 3}, []byte{1, 2, 3}))
 	f.Add([]byte{})
 	f.Add(make([]byte, HeaderSize))
 	f.Fuzz(func(t *testing.T, raw []byte) {

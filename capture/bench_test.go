@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // BenchmarkRecordToPcap is user space's per-packet work for -w: parse and
@@ -16,10 +17,10 @@ import (
 func BenchmarkRecordToPcap(b *testing.B) {
 	for _, size := range []int{64, 1442} {
 		b.Run(map[int]string{64: "64B", 1442: "1442B"}[size], func(b *testing.B) {
-			raw := bpf.AppendRecord(nil, bpf.Record{Protocol: 1, Ifindex: 2, Dir: bpf.DirOut, Hook: bpf.HookTC, KtimeNs: 1e9, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size))
+			raw := bpf.AppendRecord(nil, bpf.Record{Protocol: 1, Ifindex: 2, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: 1e9, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size))
 			clock := NewClock()
 			w, _ := NewPcapWriter(io.Discard, 262144, 1)
-			batch := &Batch{Packets: make([]Packet, 0, 1024), buf: make([]byte, 0, 2<<20)}
+			batch := &Batch{Packets: make([]packet.Packet, 0, 1024), buf: make([]byte, 0, 2<<20)}
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -64,7 +65,7 @@ func BenchmarkPipeline(b *testing.B) {
 			var offs []int
 			for kt := uint64(1e9); len(img) < 64<<20; kt += 1000 {
 				offs = append(offs, len(img))
-				img = bpf.AppendRecord(img, bpf.Record{Protocol: 1, Ifindex: 2, Dir: bpf.DirOut, Hook: bpf.HookTC, KtimeNs: kt, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size))
+				img = bpf.AppendRecord(img, bpf.Record{Protocol: 1, Ifindex: 2, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: kt, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size))
 			}
 			offs = append(offs, len(img))
 			r := newPoolReader(Options{})
@@ -112,14 +113,14 @@ func BenchmarkDirect(b *testing.B) {
 				var perRing int
 				for i := range nrings {
 					f := newFakeRing(i, 8<<20, 0)
-					for kt := uint64(1e9 + i); f.sample(bpf.Record{Protocol: 1, Ifindex: 2, Dir: bpf.DirOut, Hook: bpf.HookTC, KtimeNs: kt, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size)); kt += 2 {
+					for kt := uint64(1e9 + i); f.sample(bpf.Record{Protocol: 1, Ifindex: 2, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: kt, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size)); kt += 2 {
 						if i == 0 {
 							perRing++
 						}
 					}
 					r.mm.rings = append(r.mm.rings, f.mmapRing)
 				}
-				benchPasses(b, size, perRing*nrings, func(write func(*Packet)) {
+				benchPasses(b, size, perRing*nrings, func(write func(*packet.Packet)) {
 					for _, rg := range r.mm.rings {
 						rg.meta.Data_tail = 0 // read the same records again
 					}
@@ -142,11 +143,11 @@ func BenchmarkDirectRingBuf(b *testing.B) {
 			payload := make([]byte, size)
 			records := 0
 			for kt := uint64(1e9); *f.prodPos+uint64(size)+64 <= f.size; kt += 1000 {
-				f.put(bpf.AppendRecord(nil, bpf.Record{Protocol: 1, Ifindex: 2, Dir: bpf.DirOut, Hook: bpf.HookTC, KtimeNs: kt, TotLen: uint32(size), CapLen: uint32(size)}, payload), 0)
+				f.put(bpf.AppendRecord(nil, bpf.Record{Protocol: 1, Ifindex: 2, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: kt, TotLen: uint32(size), CapLen: uint32(size)}, payload), 0)
 				records++
 			}
 			prod := *f.prodPos
-			benchPasses(b, size, records, func(write func(*Packet)) {
+			benchPasses(b, size, records, func(write func(*packet.Packet)) {
 				*f.consPos, *f.prodPos = 0, prod // read the same records again
 				r.mergeRingBuf(math.MaxUint64, write)
 			})
@@ -157,7 +158,7 @@ func BenchmarkDirectRingBuf(b *testing.B) {
 // benchPasses runs pass, which writes the records of one full ring (perPass
 // packets of size bytes), as pcap to io.Discard until b.N packets are
 // written, and reports the time per packet.
-func benchPasses(b *testing.B, size, perPass int, pass func(write func(*Packet))) {
+func benchPasses(b *testing.B, size, perPass int, pass func(write func(*packet.Packet))) {
 	w, _ := NewPcapWriter(io.Discard, 262144, 1)
 	var res WriteResult
 	out := newFileSink(w, 0, func() {}, &res)
@@ -193,7 +194,7 @@ func BenchmarkPcapWriteBig(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pkt := &Packet{Data: make([]byte, 64<<10), OrigLen: 64 << 10, Nanos: 1e18}
+	pkt := &packet.Packet{Data: make([]byte, 64<<10), OrigLen: 64 << 10, Nanos: 1e18}
 	b.SetBytes(int64(len(pkt.Data)))
 	b.ReportAllocs()
 	b.ResetTimer()

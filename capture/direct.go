@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // The direct path (-w): RunDirect writes each record to the file from
@@ -120,7 +121,7 @@ func (m *mmapRings) passCutoff(final bool) uint64 {
 
 // mergeRings writes the records of all rings stamped before cutoff, oldest
 // first, and releases their ring space.
-func (r *Reader) mergeRings(cutoff uint64, write func(*Packet)) {
+func (r *Reader) mergeRings(cutoff uint64, write func(*packet.Packet)) {
 	n, bytes := r.mergeRecords(cutoff, func(h *bpf.Record, payload []byte) { r.emit(h, payload, write) })
 	r.Stats.Received.Add(n)
 	r.Stats.Bytes.Add(bytes)
@@ -187,12 +188,12 @@ func (m *mmapRings) release() {
 	}
 }
 
-// emit hands one parsed record to write as a Packet. The Packet is the
+// emit hands one parsed record to write as a Packet. The packet.Packet is the
 // reader's own: one made here would escape to the heap through the call,
 // an allocation per packet. It is filled field by field: a composite
 // literal is built on the stack and copied with wide loads, which stall on
 // its narrow stores.
-func (r *Reader) emit(h *bpf.Record, payload []byte, write func(*Packet)) {
+func (r *Reader) emit(h *bpf.Record, payload []byte, write func(*packet.Packet)) {
 	if h.KtimeNs < r.lastStamp {
 		r.Stats.Late.Add(1)
 	} else {
@@ -270,7 +271,7 @@ type rbDirect struct {
 
 // mergeRingBuf writes the ring buffer's records stamped before cutoff
 // (see above), oldest first, and gives their space back.
-func (r *Reader) mergeRingBuf(cutoff uint64, write func(*Packet)) {
+func (r *Reader) mergeRingBuf(cutoff uint64, write func(*packet.Packet)) {
 	rb, d := r.mm.rb, &r.rbd
 	prod := atomic.LoadUint64(rb.prodPos)
 	rb.seen = prod

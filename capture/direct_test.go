@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // sendFromCPUs sends n datagrams from each CPU in turn, from threads pinned
@@ -137,7 +138,7 @@ type failingWriter struct {
 
 var errDiskFull = errors.New("disk full")
 
-func (f *failingWriter) Write(*Packet) error {
+func (f *failingWriter) Write(*packet.Packet) error {
 	if f.written >= f.n {
 		return errDiskFull
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // fakeRing is a perf ring in ordinary memory, written as the kernel writes
@@ -63,7 +64,7 @@ func TestMergeRingsParsesInPlace(t *testing.T) {
 	a, b := newFakeRing(0, 4096, 4096-40), newFakeRing(1, 4096, 0)
 	r.mm.rings = []*mmapRing{a.mmapRing, b.mmapRing}
 	rec := func(kt uint64, n int) bpf.Record {
-		return bpf.Record{Protocol: 1, Ifindex: 7, Dir: bpf.DirOut, Hook: bpf.HookTC, KtimeNs: kt, TotLen: uint32(n + 10), CapLen: uint32(n)}
+		return bpf.Record{Protocol: 1, Ifindex: 7, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: kt, TotLen: uint32(n + 10), CapLen: uint32(n)}
 	}
 	body := func(kt uint64, n int) []byte {
 		p := make([]byte, n)
@@ -88,9 +89,9 @@ func TestMergeRingsParsesInPlace(t *testing.T) {
 		orig uint32
 	}
 	var out []got
-	r.mergeRings(math.MaxUint64, func(p *Packet) {
+	r.mergeRings(math.MaxUint64, func(p *packet.Packet) {
 		kt := uint64(p.Nanos - r.clock.WallNanos(0))
-		if want := body(kt, len(p.Data)); string(p.Data) != string(want) || p.Ifindex != 7 || p.Dir != bpf.DirOut || p.Hook != bpf.HookTC {
+		if want := body(kt, len(p.Data)); string(p.Data) != string(want) || p.Ifindex != 7 || p.Dir != packet.DirOut || p.Hook != packet.HookTC {
 			t.Errorf("packet at %d: %+v, want bytes %x", kt, p, want)
 		}
 		out = append(out, got{kt, len(p.Data), p.OrigLen})
@@ -116,8 +117,8 @@ func TestMergeRingsParsesInPlace(t *testing.T) {
 	out = out[:0]
 	a.sample(rec(400, 8), body(400, 8))
 	b.sample(rec(500, 8), body(500, 8))
-	r.mergeRings(450, func(p *Packet) { out = append(out, got{kt: uint64(p.Nanos - r.clock.WallNanos(0))}) })
-	r.mergeRings(math.MaxUint64, func(p *Packet) { out = append(out, got{kt: uint64(p.Nanos - r.clock.WallNanos(0))}) })
+	r.mergeRings(450, func(p *packet.Packet) { out = append(out, got{kt: uint64(p.Nanos - r.clock.WallNanos(0))}) })
+	r.mergeRings(math.MaxUint64, func(p *packet.Packet) { out = append(out, got{kt: uint64(p.Nanos - r.clock.WallNanos(0))}) })
 	if len(out) != 2 || out[0].kt != 400 || out[1].kt != 500 {
 		t.Errorf("with a cutoff between them: %v, want 400 then 500", out)
 	}
@@ -175,7 +176,7 @@ func (f *fakeRingBuf) sample(kt uint64, n int, bits uint32) uint64 {
 }
 
 func ringRec(kt uint64, n int) bpf.Record {
-	return bpf.Record{Protocol: 1, Ifindex: 3, Dir: bpf.DirIn, Hook: bpf.HookXDP, KtimeNs: kt, TotLen: uint32(n + 4), CapLen: uint32(n)}
+	return bpf.Record{Protocol: 1, Ifindex: 3, Dir: packet.DirIn, Hook: packet.HookXDP, KtimeNs: kt, TotLen: uint32(n + 4), CapLen: uint32(n)}
 }
 
 func ringPayload(kt uint64, n int) []byte {
@@ -195,9 +196,9 @@ func TestMergeRingBuf(t *testing.T) {
 	var got []uint64
 	pass := func(cutoff uint64) {
 		t.Helper()
-		r.mergeRingBuf(cutoff, func(p *Packet) {
+		r.mergeRingBuf(cutoff, func(p *packet.Packet) {
 			kt := uint64(p.Nanos - r.clock.WallNanos(0))
-			if want := ringPayload(kt, len(p.Data)); string(p.Data) != string(want) || p.OrigLen != uint32(len(p.Data)+4) || p.Ifindex != 3 || p.Hook != bpf.HookXDP {
+			if want := ringPayload(kt, len(p.Data)); string(p.Data) != string(want) || p.OrigLen != uint32(len(p.Data)+4) || p.Ifindex != 3 || p.Hook != packet.HookXDP {
 				t.Errorf("packet stamped %d: %+v, want bytes %x", kt, p, want)
 			}
 			got = append(got, (kt-base)/ms)
@@ -293,7 +294,7 @@ func TestMergeRingBuf(t *testing.T) {
 		big.sample(kt, 1, 0)
 	}
 	var stamps []int64
-	r.mergeRingBuf(math.MaxUint64, func(p *Packet) { stamps = append(stamps, p.Nanos) })
+	r.mergeRingBuf(math.MaxUint64, func(p *packet.Packet) { stamps = append(stamps, p.Nanos) })
 	if len(stamps) != total || !slices.IsSorted(stamps) {
 		t.Errorf("%d records written (sorted: %v), want %d in order", len(stamps), slices.IsSorted(stamps), total)
 	}
@@ -311,11 +312,11 @@ func TestMergeRingsReleasesAsItGoes(t *testing.T) {
 	r.mm.rings = []*mmapRing{a.mmapRing, b.mmapRing}
 	const each = 5000
 	for k := range each {
-		a.sample(bpf.Record{Protocol: 1, Dir: bpf.DirIn, KtimeNs: uint64(1e9 + 2*k), TotLen: 1, CapLen: 1}, []byte{1})
-		b.sample(bpf.Record{Protocol: 1, Dir: bpf.DirIn, KtimeNs: uint64(1e9 + 2*k + 1), TotLen: 1, CapLen: 1}, []byte{2})
+		a.sample(bpf.Record{Protocol: 1, Dir: packet.DirIn, KtimeNs: uint64(1e9 + 2*k), TotLen: 1, CapLen: 1}, []byte{1})
+		b.sample(bpf.Record{Protocol: 1, Dir: packet.DirIn, KtimeNs: uint64(1e9 + 2*k + 1), TotLen: 1, CapLen: 1}, []byte{2})
 	}
 	written := 0
-	r.mergeRings(math.MaxUint64, func(p *Packet) {
+	r.mergeRings(math.MaxUint64, func(p *packet.Packet) {
 		written++
 		if written == 4097 { // the 4096th was written: both rings are half done
 			for _, rg := range r.mm.rings {
@@ -352,9 +353,9 @@ func TestPassCutoffWaitsForRecordsBeingWritten(t *testing.T) {
 			r.mm.rings = []*mmapRing{a.mmapRing, b.mmapRing}
 			now := Monotonic()
 			early, late := now-slack*2/5, now-slack/5
-			a.sample(bpf.Record{Protocol: 1, Dir: bpf.DirIn, KtimeNs: late, TotLen: 1, CapLen: 1}, []byte{'a'})
+			a.sample(bpf.Record{Protocol: 1, Dir: packet.DirIn, KtimeNs: late, TotLen: 1, CapLen: 1}, []byte{'a'})
 			var got []byte
-			write := func(p *Packet) { got = append(got, p.Data[0]) }
+			write := func(p *packet.Packet) { got = append(got, p.Data[0]) }
 			r.mergeRings(r.mm.passCutoff(false), write)
 			if Monotonic()-now > slack/2 {
 				continue
@@ -364,7 +365,7 @@ func TestPassCutoffWaitsForRecordsBeingWritten(t *testing.T) {
 					hot, got, time.Duration(now-late))
 			}
 			// CPU 1 writes what it stamped before CPU 0's record.
-			b.sample(bpf.Record{Protocol: 1, Dir: bpf.DirIn, KtimeNs: early, TotLen: 1, CapLen: 1}, []byte{'b'})
+			b.sample(bpf.Record{Protocol: 1, Dir: packet.DirIn, KtimeNs: early, TotLen: 1, CapLen: 1}, []byte{'b'})
 			r.mergeRings(r.mm.passCutoff(true), write)
 			if string(got) != "ba" || r.Stats.Late.Load() != 0 {
 				t.Fatalf("hot %v: wrote %q (%d late), want \"ba\"", hot, got, r.Stats.Late.Load())

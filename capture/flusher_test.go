@@ -13,6 +13,7 @@ import (
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // flushRequests reads (and resets) how many flushes were asked for since
@@ -130,7 +131,7 @@ type flushLog struct {
 	written, flushed int
 }
 
-func (w *flushLog) Write(*Packet) error {
+func (w *flushLog) Write(*packet.Packet) error {
 	w.mu.Lock()
 	w.written++
 	w.mu.Unlock()
@@ -183,7 +184,7 @@ func TestRunDirectFlushesALatePacket(t *testing.T) {
 	}
 	rec := func(i int) {
 		kt := uint64(i + 1)
-		if !a.sample(bpf.Record{Protocol: 1, Ifindex: 1, Dir: bpf.DirOut, Hook: bpf.HookTC, KtimeNs: kt, TotLen: 60, CapLen: 60}, make([]byte, 60)) {
+		if !a.sample(bpf.Record{Protocol: 1, Ifindex: 1, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: kt, TotLen: 60, CapLen: 60}, make([]byte, 60)) {
 			t.Fatal("fake ring full")
 		}
 	}
@@ -303,7 +304,7 @@ func TestBellRecordComesOutAtOnce(t *testing.T) {
 		testutil.Eventually(t, 5*time.Second, m.settled.Load, "the header was not flushed")
 		time.Sleep(2 * flushEvery)
 
-		a.sample(bpf.Record{Protocol: 1, Ifindex: 1, Dir: bpf.DirIn, Hook: bpf.HookTC, KtimeNs: Monotonic(), TotLen: 60, CapLen: 60}, make([]byte, 60))
+		a.sample(bpf.Record{Protocol: 1, Ifindex: 1, Dir: packet.DirIn, Hook: packet.HookTC, KtimeNs: Monotonic(), TotLen: 60, CapLen: 60}, make([]byte, 60))
 		bell.put(unix.PERF_RECORD_SAMPLE, make([]byte, 8))
 		one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 		if _, err := unix.Write(efd, one); err != nil {

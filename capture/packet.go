@@ -3,36 +3,15 @@ package capture
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
-
-// Packet is one captured frame. Data is owned by the Batch it came in.
-//
-// It is kept small (48 bytes) and its time is plain nanoseconds: at line
-// rate the reader writes and the writer reads millions of them a second,
-// and their size is memory traffic.
-type Packet struct {
-	Data    []byte
-	Nanos   int64  // capture time, Unix nanoseconds (UTC)
-	OrigLen uint32 // length on the wire; len(Data) is what was captured
-	Ifindex uint32
-	Dir     bpf.Dir
-	Hook    bpf.Hook
-}
-
-// Time is the capture time.
-func (p *Packet) Time() time.Time { return time.Unix(0, p.Nanos).UTC() }
-
-// WireLen is the length on the wire, never less than what was captured.
-func (p *Packet) WireLen() uint32 { return max(p.OrigLen, uint32(len(p.Data))) }
 
 // Batch is a group of packets sharing one byte buffer. The receiver calls
 // Release when done with every packet in it, which returns the batch to the
 // reader's pool; a batch must not be touched after Release.
 type Batch struct {
-	Packets []Packet
+	Packets []packet.Packet
 	buf     []byte
 	pool    *batchPool
 }
@@ -66,20 +45,20 @@ func (b *Batch) Keep() (buf []byte, release func()) {
 
 // add copies data into the batch's buffer and appends a packet for it.
 // The caller has checked room().
-func (b *Batch) add(p Packet, data []byte) {
+func (b *Batch) add(p packet.Packet, data []byte) {
 	q := b.push(data)
 	p.Data = q.Data
 	*q = p
 }
 
-// push copies data into the batch and returns its new Packet, with Data
+// push copies data into the batch and returns its new packet.Packet, with Data
 // set, for the caller to fill in field by field (the reader's way: a
-// Packet passed by value is copied with wide loads that stall on the
+// packet.Packet passed by value is copied with wide loads that stall on the
 // narrow stores that just built it).
-func (b *Batch) push(data []byte) *Packet {
+func (b *Batch) push(data []byte) *packet.Packet {
 	off := len(b.buf)
 	b.buf = append(b.buf, data...)
-	b.Packets = append(b.Packets, Packet{})
+	b.Packets = append(b.Packets, packet.Packet{})
 	q := &b.Packets[len(b.Packets)-1]
 	q.Data = b.buf[off:len(b.buf):len(b.buf)]
 	return q
@@ -124,7 +103,7 @@ func (p *batchPool) get(wait bool) *Batch {
 		if p.made < p.size {
 			p.made++
 			p.mu.Unlock()
-			return &Batch{Packets: make([]Packet, 0, p.packets), buf: make([]byte, 0, p.bytes), pool: p}
+			return &Batch{Packets: make([]packet.Packet, 0, p.packets), buf: make([]byte, 0, p.bytes), pool: p}
 		}
 		p.mu.Unlock()
 		if !wait {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // ErrExists is returned by CreateOutput for an existing file without force.
@@ -62,7 +64,7 @@ func NewPcapWriter(w io.Writer, snaplen, linkType uint32) (*PcapWriter, error) {
 }
 
 // Write writes one captured packet.
-func (p *PcapWriter) Write(pkt *Packet) error {
+func (p *PcapWriter) Write(pkt *packet.Packet) error {
 	// Unix nanoseconds to seconds and nanoseconds, floored (a stamp before
 	// 1970 is not expected, but must not give a nanosecond field >= 1e9).
 	sec, nsec := pkt.Nanos/1e9, pkt.Nanos%1e9

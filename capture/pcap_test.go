@@ -16,18 +16,18 @@ import (
 
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
-func testPackets() []Packet {
+func testPackets() []packet.Packet {
 	ts := time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC)
-	var ps []Packet
+	var ps []packet.Packet
 	for i, n := range []int{60, 1514, 1, 300} {
 		d := make([]byte, n)
 		for j := range d {
 			d[j] = byte(i*7 + j)
 		}
-		ps = append(ps, Packet{Nanos: ts.Add(time.Duration(i) * 1001 * time.Nanosecond).UnixNano(), Ifindex: 3, Dir: bpf.DirIn, OrigLen: uint32(n + i*100), Data: d})
+		ps = append(ps, packet.Packet{Nanos: ts.Add(time.Duration(i) * 1001 * time.Nanosecond).UnixNano(), Ifindex: 3, Dir: packet.DirIn, OrigLen: uint32(n + i*100), Data: d})
 	}
 	return ps
 }
@@ -165,9 +165,9 @@ func TestTcpdumpReadsOurPcap(t *testing.T) {
 func TestWriteBatchesMergesAcrossBatches(t *testing.T) {
 	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	mk := func(offsets ...int) *Batch {
-		b := &Batch{Packets: make([]Packet, 0, 8), buf: make([]byte, 0, 1024)}
+		b := &Batch{Packets: make([]packet.Packet, 0, 8), buf: make([]byte, 0, 1024)}
 		for _, o := range offsets {
-			b.add(Packet{Nanos: base.Add(time.Duration(o) * time.Microsecond).UnixNano(), OrigLen: 60}, make([]byte, 60))
+			b.add(packet.Packet{Nanos: base.Add(time.Duration(o) * time.Microsecond).UnixNano(), OrigLen: 60}, make([]byte, 60))
 		}
 		return b
 	}
@@ -211,9 +211,9 @@ func TestWriteBatchesRandomOverlap(t *testing.T) {
 				offs[i] = rng.IntN(1000)
 			}
 			slices.Sort(offs)
-			b := &Batch{Packets: make([]Packet, 0, n), buf: make([]byte, 0, n*8)}
+			b := &Batch{Packets: make([]packet.Packet, 0, n), buf: make([]byte, 0, n*8)}
 			for _, o := range offs {
-				b.add(Packet{Nanos: base.Add(time.Duration(o) * time.Microsecond).UnixNano(), OrigLen: 8}, make([]byte, 8))
+				b.add(packet.Packet{Nanos: base.Add(time.Duration(o) * time.Microsecond).UnixNano(), OrigLen: 8}, make([]byte, 8))
 			}
 			in <- b
 			total += n

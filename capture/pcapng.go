@@ -9,12 +9,12 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // PacketWriter is what a capture file writer does: pcap or pcapng.
 type PacketWriter interface {
-	Write(pkt *Packet) error
+	Write(pkt *packet.Packet) error
 	Flush() error
 }
 
@@ -47,7 +47,7 @@ type PcapngWriter struct {
 	start time.Time
 	opts  pcapgo.NgPacketOptions
 	flags pcapgo.NgEpbFlags
-	hooks [4][]string // comment per bpf.Hook
+	hooks [4][]string // comment per packet.Hook
 }
 
 // NewPcapngWriter writes the section header and one interface description
@@ -82,23 +82,23 @@ func NewPcapngWriter(w io.Writer, snaplen uint32, ifaces []IfaceInfo, filterExpr
 		p.ids[i.Index] = id
 	}
 	for h := range p.hooks {
-		p.hooks[h] = []string{"hook: " + bpf.Hook(h).String()}
+		p.hooks[h] = []string{"hook: " + packet.Hook(h).String()}
 	}
 	p.opts.Flags = &p.flags
 	return p, nil
 }
 
 // Write writes one packet as an enhanced packet block.
-func (p *PcapngWriter) Write(pkt *Packet) error {
+func (p *PcapngWriter) Write(pkt *packet.Packet) error {
 	id, ok := p.ids[int(pkt.Ifindex)]
 	if !ok {
 		return fmt.Errorf("pcapng: packet from interface %d, which the file does not describe", pkt.Ifindex)
 	}
 	p.flags.Direction = pcapgo.NgEpbFlagDirectionUnknown
 	switch pkt.Dir {
-	case bpf.DirIn:
+	case packet.DirIn:
 		p.flags.Direction = pcapgo.NgEpbFlagDirectionInbound
-	case bpf.DirOut:
+	case packet.DirOut:
 		p.flags.Direction = pcapgo.NgEpbFlagDirectionOutbound
 	}
 	p.opts.Comments = nil

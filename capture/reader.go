@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf/perf"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // Options tune the reader. Zero values take the defaults.
@@ -177,10 +178,10 @@ type Reader struct {
 	pool  *batchPool
 
 	closeOnce sync.Once
-	direct    Packet     // RunDirect's packet being written
-	lastStamp uint64     // RunDirect's newest stamp written, for Stats.Late
-	rbd       rbDirect   // RunDirect's ring buffer state
-	hdr       bpf.Record // addRecord's, parsed
+	direct    packet.Packet // RunDirect's packet being written
+	lastStamp uint64        // RunDirect's newest stamp written, for Stats.Late
+	rbd       rbDirect      // RunDirect's ring buffer state
+	hdr       bpf.Record    // addRecord's, parsed
 }
 
 // NewReader opens the per-CPU perf rings of events, and of overflow when
@@ -411,7 +412,7 @@ func (r *Reader) ship(out chan<- *Batch, batch **Batch) {
 	if b == nil || len(b.Packets) == 0 {
 		return
 	}
-	byTime := func(a, b Packet) int { return cmp.Compare(a.Nanos, b.Nanos) }
+	byTime := func(a, b packet.Packet) int { return cmp.Compare(a.Nanos, b.Nanos) }
 	if !slices.IsSortedFunc(b.Packets, byTime) {
 		slices.SortStableFunc(b.Packets, byTime)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // sendDatagrams sends n UDP datagrams from the pair's namespace B to a
@@ -273,7 +274,7 @@ func TestRingBufReader(t *testing.T) {
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sess.Run(ctx, out); close(out) }()
-	var got []Packet
+	var got []packet.Packet
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

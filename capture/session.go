@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // Config says what to capture and how.
@@ -205,10 +206,10 @@ func CheckPrivileges() error {
 }
 
 // Flows calls fn for every flow the kernel counted (bpf.Config.CountFlows).
-func (s *Session) Flows(fn func(*bpf.FlowKey, *bpf.FlowCounts)) error { return s.objs.Flows(fn) }
+func (s *Session) Flows(fn func(*packet.FlowKey, *packet.FlowCounts)) error { return s.objs.Flows(fn) }
 
 // DeleteFlows forgets flows the kernel counted.
-func (s *Session) DeleteFlows(keys []bpf.FlowKey) error { return s.objs.DeleteFlows(keys) }
+func (s *Session) DeleteFlows(keys []packet.FlowKey) error { return s.objs.DeleteFlows(keys) }
 
 // ClearFlows forgets every flow the kernel counted.
 func (s *Session) ClearFlows() error { return s.objs.ClearFlows() }

@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"math"
 	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // WriteResult says how writing batches to a file ended.
@@ -159,7 +161,7 @@ func (s *fileSink) halt() {
 	}
 }
 
-func (s *fileSink) write(p *Packet) {
+func (s *fileSink) write(p *packet.Packet) {
 	if s.res.Err != nil || (s.limit > 0 && s.res.Written >= s.limit) {
 		return
 	}

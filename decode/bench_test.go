@@ -7,6 +7,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // benchMix returns a realistic mix over ~1000 flows: small TCP ACKs,
@@ -50,14 +52,14 @@ func BenchmarkEngineAdd(b *testing.B) {
 	base := time.Unix(1_700_000_000, 0)
 	// Warm up: create the flows and fill the ring once around.
 	for i := range 100_000 {
-		e.Add(Frame{TS: base.Add(time.Duration(i) * 500), Data: mix[i%len(mix)], OrigLen: len(mix[i%len(mix)])})
+		e.Add(packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(i) * 500)), Data: mix[i%len(mix)], OrigLen: uint32(len(mix[i%len(mix)]))})
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		d := mix[i%len(mix)]
-		e.Add(Frame{TS: base.Add(time.Duration(100_000+i) * 500), Data: d, OrigLen: len(d)})
+		e.Add(packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(100_000+i) * 500)), Data: d, OrigLen: uint32(len(d))})
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkts/s")
 }
@@ -126,18 +128,18 @@ func BenchmarkEngineBigFrames(b *testing.B) {
 	perBatch := batchBytes / len(frame)
 	base := time.Unix(1_700_000_000, 0)
 	var free [][]byte
-	fill := func() ([]byte, []Frame) {
+	fill := func() ([]byte, []packet.Packet) {
 		var buf []byte
 		if n := len(free); n > 0 {
 			buf, free = free[n-1][:0], free[:n-1]
 		} else {
 			buf = make([]byte, 0, batchBytes)
 		}
-		frames := make([]Frame, perBatch)
+		frames := make([]packet.Packet, perBatch)
 		for i := range frames {
 			off := len(buf)
 			buf = append(buf, frame...)
-			frames[i] = Frame{Data: buf[off:len(buf):len(buf)], OrigLen: len(frame)}
+			frames[i] = packet.Packet{Data: buf[off:len(buf):len(buf)], OrigLen: uint32(len(frame))}
 		}
 		return buf, frames
 	}
@@ -157,7 +159,7 @@ func BenchmarkEngineBigFrames(b *testing.B) {
 					buf, frames := fill()
 					b.StartTimer()
 					for i := range frames {
-						frames[i].TS = base.Add(time.Duration(n+i) * time.Microsecond)
+						frames[i].Nanos = packet.Nanos(base.Add(time.Duration(n+i) * time.Microsecond))
 					}
 					if lend {
 						e.AddBatch(frames, buf, func() { free = append(free, buf) })
@@ -184,7 +186,7 @@ func BenchmarkFlowPacketsRefresh(b *testing.B) {
 	n := 0
 	add := func(k int) {
 		for range k {
-			e.Add(Frame{TS: base.Add(time.Duration(n) * time.Millisecond), Data: frame, OrigLen: len(frame)})
+			e.Add(packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(n) * time.Millisecond)), Data: frame, OrigLen: uint32(len(frame))})
 			n++
 		}
 	}

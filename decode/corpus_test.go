@@ -14,6 +14,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // corpusDir finds ../shared/corpus/tcpdump-tests relative to the module
@@ -141,7 +143,7 @@ func TestCorpus(t *testing.T) {
 	var s Summary
 	read, skipped, broken := eachCorpusPacket(t, func(file string, data []byte, ci gopacket.CaptureInfo) {
 		packets++
-		e.Add(Frame{TS: ci.Timestamp, Ifindex: ci.InterfaceIndex, OrigLen: ci.Length, Data: data})
+		e.Add(packet.Packet{Nanos: packet.Nanos(ci.Timestamp), Ifindex: uint32(ci.InterfaceIndex), OrigLen: uint32(ci.Length), Data: data})
 		d.Decode(data, ci.Length, &s)
 		if s.Flags&FlagPanic != 0 {
 			panics++

@@ -3,6 +3,8 @@ package decode
 import (
 	"testing"
 	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // TestDisplayFilterExpression: a pcap-filter expression as display filter
@@ -14,12 +16,12 @@ func TestDisplayFilterExpression(t *testing.T) {
 	ts := testTS
 	add := func(name string) {
 		ts = ts.Add(time.Millisecond)
-		e.Add(Frame{TS: ts, Dir: DirIn, OrigLen: len(fr[name]), Data: fr[name]})
+		e.Add(packet.Packet{Nanos: packet.Nanos(ts), Dir: packet.DirIn, OrigLen: uint32(len(fr[name])), Data: fr[name]})
 	}
 	add("tcp-syn")
 	add("tcp-synack")
 	for i := range 5 {
-		e.Add(Frame{TS: ts.Add(time.Duration(i+2) * time.Millisecond), Dir: DirIn, OrigLen: 100, Data: udpFrame(t, uint16(2000+i), 50)})
+		e.Add(packet.Packet{Nanos: packet.Nanos(ts.Add(time.Duration(i+2) * time.Millisecond)), Dir: packet.DirIn, OrigLen: 100, Data: udpFrame(t, uint16(2000+i), 50)})
 	}
 	all := len(e.Flows(SortBytes, "", ts))
 	if all != 6 {
@@ -47,7 +49,7 @@ func TestDisplayFilterExpression(t *testing.T) {
 	}
 	// Packets added after the filter was set are matched as they come.
 	e.Flows(SortBytes, "udp port 7777", ts)
-	e.Add(Frame{TS: ts.Add(time.Second), Dir: DirIn, OrigLen: 100, Data: udpFrame(t, 7777, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(ts.Add(time.Second)), Dir: packet.DirIn, OrigLen: 100, Data: udpFrame(t, 7777, 10)})
 	if got := len(e.Flows(SortBytes, "udp port 7777", ts.Add(time.Second))); got != 1 {
 		t.Errorf("new matching packet: %d flows, want 1", got)
 	}
@@ -59,8 +61,8 @@ func TestFlowsPerInterface(t *testing.T) {
 	e := NewEngine(Config{MaxFlows: 16, RingBytes: 1 << 20})
 	e.SetInterfaceNames(map[int]string{2: "eth0", 7: "veth7"})
 	d := udpFrame(t, 1234, 20)
-	e.Add(Frame{TS: testTS, Ifindex: 2, Dir: DirIn, OrigLen: len(d), Data: d})
-	e.Add(Frame{TS: testTS, Ifindex: 7, Dir: DirOut, OrigLen: len(d), Data: d})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Ifindex: 2, Dir: packet.DirIn, OrigLen: uint32(len(d)), Data: d})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Ifindex: 7, Dir: packet.DirOut, OrigLen: uint32(len(d)), Data: d})
 	fs := e.Flows(SortBytes, "", testTS)
 	if len(fs) != 2 {
 		t.Fatalf("%d flows, want one per interface", len(fs))
@@ -89,7 +91,7 @@ func TestDisplayFilterScansInSlices(t *testing.T) {
 		if i == n-scanSlice-5 { // one packet of flow B, in the second slice
 			d = b
 		}
-		e.Add(Frame{TS: testTS.Add(time.Duration(i)), Dir: DirIn, OrigLen: len(d), Data: d})
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(i))), Dir: packet.DirIn, OrigLen: uint32(len(d)), Data: d})
 	}
 	const expr = "udp src port 2000"
 	calls := 0

@@ -3,8 +3,8 @@
 // last packets, aggregate counters and a full per-layer breakdown of one
 // packet on demand.
 //
-// It owns:
-//   - Frame and Dir, the captured-packet type the rest of the app hands in;
+// It takes packet.Packet as every stage does. It owns:
+//   - packet.Packet and packet.Dir, the captured-packet type the rest of the app hands in;
 //   - Decoder and Summary: an allocation-free decode of the common
 //     protocols (Ethernet, 802.1Q/QinQ, ARP, IPv4, IPv6 and its extension
 //     headers, TCP, UDP, ICMPv4, ICMPv6, SCTP, GRE, VXLAN, IP-in-IP) plus
@@ -23,6 +23,6 @@
 //
 // The package is pure and portable: it starts no goroutines, does no I/O
 // and never reads the wall clock (callers pass now explicitly). It imports
-// only the standard library, gopacket and filter; it must not import
+// only the standard library, gopacket, filter and packet; it must not import
 // capture, bpf, ui or main.
 package decode

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // Defaults for a zero Config.
@@ -103,7 +105,7 @@ func (e *Engine) Config() Config { return e.cfg }
 // Add decodes f, accounts it to its flow and the counters, and appends a
 // copy of it to the retention ring; the caller may reuse f.Data.
 // Timestamps drive rates and idle eviction.
-func (e *Engine) Add(f Frame) {
+func (e *Engine) Add(f packet.Packet) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.addLocked(&f, -1)
@@ -117,7 +119,7 @@ func (e *Engine) Add(f Frame) {
 // calls release before returning. Either way the caller must not touch buf
 // again until release is called. release runs with the engine locked: it
 // must not call the engine.
-func (e *Engine) AddBatch(frames []Frame, buf []byte, release func()) {
+func (e *Engine) AddBatch(frames []packet.Packet, buf []byte, release func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	defer e.notify()
@@ -152,10 +154,10 @@ func (e *Engine) worthLending(n, capacity int) bool {
 
 // addLocked is Add, with f's bytes in ring segment seg (lent) or copied
 // (seg < 0). e.mu is held.
-func (e *Engine) addLocked(f *Frame, seg int32) {
-	ts := unixNano(f.TS)
+func (e *Engine) addLocked(f *packet.Packet, seg int32) {
+	ts := f.Nanos
 	s := &e.sum
-	e.dec.Decode(f.Data, f.OrigLen, s)
+	e.dec.Decode(f.Data, int(f.OrigLen), s)
 
 	e.packets++
 	e.bytes += uint64(s.Len)
@@ -172,16 +174,16 @@ func (e *Engine) addLocked(f *Frame, seg int32) {
 	}
 
 	e.flows.expire(ts)
-	fl := e.flows.update(s, f.Ifindex, ts, s.Len)
+	fl := e.flows.update(s, int(f.Ifindex), ts, s.Len)
 	if e.flows.kernel != nil && s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 {
-		e.flows.kernel.noteKey(f.Data, f.Ifindex, &fl.key)
+		e.flows.kernel.noteKey(f.Data, int(f.Ifindex), &fl.key)
 	}
 	seq, ok := uint64(0), false
 	if seg >= 0 {
-		seq, ok = e.ring.addLent(seg, f.Data, s.Len, ts, f.Ifindex, f.Dir, fl.id, fl.lastSeq)
+		seq, ok = e.ring.addLent(seg, f.Data, s.Len, ts, int(f.Ifindex), f.Dir, fl.id, fl.lastSeq)
 	}
 	if !ok {
-		seq = e.ring.append(f.Data, s.Len, ts, f.Ifindex, f.Dir, fl.id, fl.lastSeq)
+		seq = e.ring.append(f.Data, s.Len, ts, int(f.Ifindex), f.Dir, fl.id, fl.lastSeq)
 	}
 	fl.lastSeq = seq
 	e.matchAdded(f.Data, s.Len, fl.id)
@@ -374,7 +376,7 @@ func (e *Engine) textLocked(i int32) *flowText {
 // strings, not the flow's buffers.
 type flowCopy struct {
 	id          uint64
-	key         flowKey
+	key         packet.FlowKey
 	aIsLo       bool
 	pkts, bytes [2]uint64
 	decoded     uint64 // packets decoded
@@ -481,13 +483,13 @@ func (c *flowCopy) view() FlowView {
 	var aAddr, bAddr [16]byte
 	var aPort, bPort uint16
 	if c.aIsLo {
-		aAddr, aPort, bAddr, bPort = c.key.lo, c.key.loPort, c.key.hi, c.key.hiPort
+		aAddr, aPort, bAddr, bPort = c.key.Lo, c.key.LoPort, c.key.Hi, c.key.HiPort
 	} else {
-		aAddr, aPort, bAddr, bPort = c.key.hi, c.key.hiPort, c.key.lo, c.key.loPort
+		aAddr, aPort, bAddr, bPort = c.key.Hi, c.key.HiPort, c.key.Lo, c.key.LoPort
 	}
 	v := FlowView{
 		ID:      c.id,
-		Ifindex: int(c.key.ifindex),
+		Ifindex: int(c.key.Ifindex),
 		A:       c.text.a,
 		B:       c.text.b,
 		PktsAB:  c.pkts[0],
@@ -505,15 +507,15 @@ func (c *flowCopy) view() FlowView {
 		DecodedPkts: c.decoded,
 		KernelPkts:  c.kernel,
 	}
-	if c.key.isIP() {
-		v.Proto = ipProtoName(c.key.proto)
+	if c.key.IsIP() {
+		v.Proto = ipProtoName(c.key.Proto)
 		v.AAddr, v.BAddr = netip.AddrFrom16(aAddr), netip.AddrFrom16(bAddr)
-		if c.key.etherType == 0x0800 {
+		if c.key.EtherType == 0x0800 {
 			v.AAddr, v.BAddr = v.AAddr.Unmap(), v.BAddr.Unmap()
 		}
 		v.APort, v.BPort = aPort, bPort
 	} else {
-		v.Proto = etherTypeName(c.key.etherType)
+		v.Proto = etherTypeName(c.key.EtherType)
 	}
 	return v
 }
@@ -522,7 +524,7 @@ func (c *flowCopy) view() FlowView {
 type PacketView struct {
 	Seq     uint64
 	TS      time.Time
-	Dir     Dir
+	Dir     packet.Dir
 	Ifindex int
 	Len     int // original length
 	CapLen  int
@@ -645,7 +647,7 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 }
 
 // Packet returns a copy of retained packet seq.
-func (e *Engine) Packet(seq uint64) (Frame, bool) {
+func (e *Engine) Packet(seq uint64) (packet.Packet, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.ring.frame(seq)
@@ -653,7 +655,7 @@ func (e *Engine) Packet(seq uint64) (Frame, bool) {
 
 // Snapshot returns a copy of every retained packet in timestamp order,
 // for saving off the hot path.
-func (e *Engine) Snapshot() []Frame {
+func (e *Engine) Snapshot() []packet.Packet {
 	e.mu.Lock()
 	out := e.ring.snapshot()
 	e.mu.Unlock()

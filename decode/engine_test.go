@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 func framesByName(t *testing.T) map[string][]byte {
@@ -27,7 +29,7 @@ func TestFlowCanonicalBothWays(t *testing.T) {
 	ts := testTS
 	// A SYN from 10.0.0.1, a SYN-ACK back, an ACK: one flow, A = 10.0.0.1.
 	for i, name := range []string{"tcp-syn", "tcp-synack", "tcp-ack", "tcp-ack"} {
-		e.Add(Frame{TS: ts.Add(time.Duration(i) * time.Millisecond), Dir: DirOut, OrigLen: len(fr[name]), Data: fr[name]})
+		e.Add(packet.Packet{Nanos: packet.Nanos(ts.Add(time.Duration(i) * time.Millisecond)), Dir: packet.DirOut, OrigLen: uint32(len(fr[name])), Data: fr[name]})
 	}
 	fs := e.Flows(SortBytes, "", ts)
 	if len(fs) != 1 {
@@ -49,8 +51,8 @@ func TestFlowCanonicalBothWays(t *testing.T) {
 
 	// Started from the other side, the first sender is A.
 	e2 := NewEngine(Config{MaxFlows: 16, RingBytes: 1 << 16})
-	e2.Add(Frame{TS: ts, Data: fr["tcp-synack"]})
-	e2.Add(Frame{TS: ts, Data: fr["tcp-syn"]})
+	e2.Add(packet.Packet{Nanos: packet.Nanos(ts), Data: fr["tcp-synack"]})
+	e2.Add(packet.Packet{Nanos: packet.Nanos(ts), Data: fr["tcp-syn"]})
 	f = e2.Flows(SortBytes, "", ts)[0]
 	if f.A != "10.0.0.2:443" || f.PktsAB != 1 || f.PktsBA != 1 {
 		t.Errorf("reverse: %+v", f)
@@ -72,7 +74,7 @@ func TestFlowTCPStates(t *testing.T) {
 	} {
 		e := NewEngine(Config{MaxFlows: 4, RingBytes: 1 << 12})
 		for _, n := range tc.seq {
-			e.Add(Frame{TS: testTS, Data: fr[n]})
+			e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: fr[n]})
 		}
 		if got := e.Flows(SortBytes, "", testTS)[0].State; got != tc.want {
 			t.Errorf("%v: state %q, want %q", tc.seq, got, tc.want)
@@ -84,7 +86,7 @@ func TestFlowNonIPAndLabels(t *testing.T) {
 	fr := framesByName(t)
 	e := NewEngine(Config{})
 	for _, n := range []string{"arp-request", "arp-reply", "lldp", "tls-client-hello", "dns-query", "dns-response", "vxlan-tcp"} {
-		e.Add(Frame{TS: testTS, Data: fr[n]})
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: fr[n]})
 	}
 	byProto := map[string][]FlowView{}
 	for _, f := range e.Flows(SortBytes, "", testTS) {
@@ -125,7 +127,7 @@ func TestFlowEviction(t *testing.T) {
 	e := NewEngine(Config{MaxFlows: 8, RingBytes: 1 << 16, IdleTimeout: 10 * time.Second})
 	// Full table: 20 flows through 8 slots evicts the 12 least recently seen.
 	for i := range 20 {
-		e.Add(Frame{TS: testTS.Add(time.Duration(i) * time.Millisecond), Data: udpFrame(t, uint16(1000+i), 10)})
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(i) * time.Millisecond)), Data: udpFrame(t, uint16(1000+i), 10)})
 	}
 	st := e.Stats(testTS)
 	if st.Flows != 8 || st.EvictedFull != 12 || st.EvictedIdle != 0 {
@@ -133,8 +135,8 @@ func TestFlowEviction(t *testing.T) {
 	}
 	// The survivors are the newest, 1012..1019; touching 1012 keeps it
 	// from being the next victim.
-	e.Add(Frame{TS: testTS.Add(time.Second), Data: udpFrame(t, 1012, 10)})
-	e.Add(Frame{TS: testTS.Add(time.Second), Data: udpFrame(t, 2000, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Second)), Data: udpFrame(t, 1012, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Second)), Data: udpFrame(t, 2000, 10)})
 	var ports []int
 	for _, f := range e.Flows(SortBytes, "", testTS.Add(time.Second)) {
 		ports = append(ports, int(f.APort))
@@ -144,7 +146,7 @@ func TestFlowEviction(t *testing.T) {
 		t.Errorf("LRU survivors %v, want %v", ports, want)
 	}
 	// Idle: flows last seen more than 10 s before a packet are evicted.
-	e.Add(Frame{TS: testTS.Add(10500 * time.Millisecond), Data: udpFrame(t, 3000, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(10500 * time.Millisecond)), Data: udpFrame(t, 3000, 10)})
 	st = e.Stats(testTS)
 	if st.Flows != 3 || st.EvictedIdle != 6 {
 		// 1012 and 2000 were seen at +1 s, within 10 s of +10.5 s.
@@ -162,7 +164,7 @@ func TestFlowRates(t *testing.T) {
 	// 10 s at 100 pkt/s of 100 bytes.
 	for s := range 10 {
 		for i := range 100 {
-			e.Add(Frame{TS: base.Add(time.Duration(s)*time.Second + time.Duration(i)*10*time.Millisecond), Data: data})
+			e.Add(packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(s)*time.Second + time.Duration(i)*10*time.Millisecond)), Data: data})
 		}
 	}
 	now := base.Add(10 * time.Second)
@@ -191,7 +193,7 @@ func TestRingBounds(t *testing.T) {
 	for i := range 200 {
 		data := udpFrame(t, uint16(i%5), sizes[i%len(sizes)])
 		data[len(data)-1] = byte(i) // tell packets apart
-		e.Add(Frame{TS: testTS.Add(time.Duration(i) * time.Millisecond), Ifindex: 3, Dir: DirIn, OrigLen: len(data) + 4, Data: data})
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(i) * time.Millisecond)), Ifindex: 3, Dir: packet.DirIn, OrigLen: uint32(len(data) + 4), Data: data})
 		added = append(added, data)
 		st := e.Stats(testTS)
 		if st.RingBytes > ringBytes || st.RingFill > 100 {
@@ -211,7 +213,7 @@ func TestRingBounds(t *testing.T) {
 	}
 	for seq := st.FirstSeq; seq <= st.LastSeq; seq++ {
 		f, ok := e.Packet(seq)
-		if !ok || !bytes.Equal(f.Data, added[seq-1]) || f.Ifindex != 3 || f.Dir != DirIn || f.OrigLen != len(f.Data)+4 {
+		if !ok || !bytes.Equal(f.Data, added[seq-1]) || f.Ifindex != 3 || f.Dir != packet.DirIn || int(f.OrigLen) != len(f.Data)+4 {
 			t.Fatalf("packet %d: ok=%v %d bytes", seq, ok, len(f.Data))
 		}
 	}
@@ -223,7 +225,7 @@ func TestRingBounds(t *testing.T) {
 		if !bytes.Equal(f.Data, added[int(st.FirstSeq)-1+i]) {
 			t.Fatalf("snapshot[%d] out of order", i)
 		}
-		if i > 0 && f.TS.Before(snap[i-1].TS) {
+		if i > 0 && f.Time().Before(snap[i-1].Time()) {
 			t.Fatalf("snapshot not in time order at %d", i)
 		}
 	}
@@ -239,11 +241,11 @@ func TestRingSnapshotTimeOrder(t *testing.T) {
 	// Per-CPU perf rings deliver slightly out of order.
 	for _, ms := range []int{0, 2, 1, 3} {
 		data := udpFrame(t, uint16(ms), 10)
-		e.Add(Frame{TS: testTS.Add(time.Duration(ms) * time.Millisecond), Data: data})
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(ms) * time.Millisecond)), Data: data})
 	}
 	var got []int
 	for _, f := range e.Snapshot() {
-		got = append(got, int(f.TS.Sub(testTS).Milliseconds()))
+		got = append(got, int(f.Time().Sub(testTS).Milliseconds()))
 	}
 	for i := 1; i < len(got); i++ {
 		if got[i] < got[i-1] {
@@ -256,7 +258,7 @@ func TestFlowPackets(t *testing.T) {
 	e := NewEngine(Config{MaxFlows: 2, RingBytes: 2048})
 	// Interleave two flows, 64-byte frames.
 	for i := range 40 {
-		e.Add(Frame{TS: testTS.Add(time.Duration(i) * time.Millisecond), Dir: DirOut, Data: udpFrame(t, uint16(1+i%2), 10)})
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(i) * time.Millisecond)), Dir: packet.DirOut, Data: udpFrame(t, uint16(1+i%2), 10)})
 	}
 	fs := e.Flows(SortBytes, "", testTS)
 	if len(fs) != 2 {
@@ -270,7 +272,7 @@ func TestFlowPackets(t *testing.T) {
 			t.Fatalf("flow %d: %d packets, ring holds %d", f.APort, len(pkts), st.RingPackets)
 		}
 		for i, p := range pkts {
-			if !strings.Contains(p.Src, ":"+itoa(uint64(f.APort))) || p.Dir != DirOut {
+			if !strings.Contains(p.Src, ":"+itoa(uint64(f.APort))) || p.Dir != packet.DirOut {
 				t.Errorf("packet %d of flow %d: %+v", p.Seq, f.APort, p)
 			}
 			if i > 0 && p.Seq <= pkts[i-1].Seq {
@@ -284,8 +286,8 @@ func TestFlowPackets(t *testing.T) {
 	// Evict both flows from the table: their retained packets are still found.
 	id := fs[0].ID
 	before := e.FlowPackets(id, 1000)
-	e.Add(Frame{TS: testTS, Data: udpFrame(t, 100, 10)})
-	e.Add(Frame{TS: testTS, Data: udpFrame(t, 101, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: udpFrame(t, 100, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: udpFrame(t, 101, 10)})
 	if _, ok := e.Flow(id, testTS); ok {
 		t.Fatal("flow should have been evicted")
 	}
@@ -302,7 +304,7 @@ func TestEngineCounters(t *testing.T) {
 		if origLen == 0 {
 			origLen = len(tf.data)
 		}
-		e.Add(Frame{TS: testTS, OrigLen: origLen, Data: tf.data})
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(origLen), Data: tf.data})
 	}
 	e.SetCaptureCounters(3, 4)
 	st := e.Stats(testTS)
@@ -318,7 +320,7 @@ func TestEngineCopiesData(t *testing.T) {
 	e := NewEngine(Config{})
 	data := udpFrame(t, 7, 10)
 	orig := slices.Clone(data)
-	e.Add(Frame{TS: testTS, Data: data})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: data})
 	for i := range data {
 		data[i] = 0
 	}
@@ -337,7 +339,7 @@ func TestFlowPacketsCache(t *testing.T) {
 	for step := range 400 {
 		for range rng.IntN(5) {
 			i := rng.IntN(3)
-			e.Add(Frame{TS: testTS.Add(time.Duration(step) * time.Millisecond), Dir: DirIn, Data: udpFrame(t, uint16(1+i), 10+rng.IntN(300))})
+			e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(step) * time.Millisecond)), Dir: packet.DirIn, Data: udpFrame(t, uint16(1+i), 10+rng.IntN(300))})
 		}
 		if len(ids) == 0 || step%50 == 0 {
 			ids = ids[:0]
@@ -378,17 +380,17 @@ func TestFlowPacketsWhileAdding(t *testing.T) {
 	add := func(rounds int) {
 		for r := range rounds {
 			if r%2 == 0 {
-				e.Add(Frame{TS: testTS, Dir: DirOut, Data: mine, OrigLen: len(mine)})
-				e.Add(Frame{TS: testTS, Dir: DirOut, Data: other, OrigLen: len(other)})
+				e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Dir: packet.DirOut, Data: mine, OrigLen: uint32(len(mine))})
+				e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Dir: packet.DirOut, Data: other, OrigLen: uint32(len(other))})
 				continue
 			}
 			buf := make([]byte, 0, 4096)
-			var frames []Frame
+			var frames []packet.Packet
 			for len(buf)+len(mine)+len(other) <= cap(buf) {
 				for _, f := range [][]byte{mine, other} {
 					start := len(buf)
 					buf = append(buf, f...)
-					frames = append(frames, Frame{TS: testTS, Dir: DirOut, Data: buf[start:len(buf):len(buf)], OrigLen: len(f)})
+					frames = append(frames, packet.Packet{Nanos: packet.Nanos(testTS), Dir: packet.DirOut, Data: buf[start:len(buf):len(buf)], OrigLen: uint32(len(f))})
 				}
 			}
 			e.AddBatch(frames, buf, func() { released.Add(1) })

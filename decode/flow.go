@@ -3,6 +3,8 @@ package decode
 import (
 	"bytes"
 	"net/netip"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // TCPState is the state of a TCP flow as far as the flags seen tell.
@@ -35,61 +37,47 @@ func (s TCPState) String() string {
 	return ""
 }
 
-// flowKey identifies a flow regardless of direction: the two endpoints
-// are stored in canonical (lo, hi) order. IP addresses are kept in their
-// 16-byte form, MAC addresses of non-IP frames in the first 6 bytes.
-type flowKey struct {
-	ifindex        int32  // the interface it was captured on: one flow per interface
-	etherType      uint16 // 0x0800 or 0x86dd for IP; the frame's EtherType otherwise
-	proto          uint8  // IP protocol; 0 for non-IP
-	lo, hi         [16]byte
-	loPort, hiPort uint16
-}
-
-// isIP reports whether the key holds IP endpoints.
-func (k *flowKey) isIP() bool { return k.etherType == 0x0800 || k.etherType == 0x86dd }
-
 // keyOf sets *k to the flow key of a decoded packet (all but ifindex) and
 // reports whether the packet's source is the key's lo endpoint. It fills
 // k in place rather than returning the 56-byte key, for the reason
 // ring.append gives.
-func keyOf(s *Summary, k *flowKey) (srcIsLo bool) {
-	k.etherType, k.proto = 0, 0
+func keyOf(s *Summary, k *packet.FlowKey) (srcIsLo bool) {
+	k.EtherType, k.Proto = 0, 0
 	var src, dst [16]byte
 	var sp, dp uint16
 	switch s.Net {
 	case NetIPv4, NetIPv6:
-		k.etherType = 0x0800
+		k.EtherType = 0x0800
 		if s.Net == NetIPv6 {
-			k.etherType = 0x86dd
+			k.EtherType = 0x86dd
 		}
-		k.proto = s.IPProto
+		k.Proto = s.IPProto
 		src, dst = s.SrcAddr.As16(), s.DstAddr.As16()
 		if s.hasPorts() {
 			sp, dp = s.SrcPort, s.DstPort
 		}
 	default:
 		// ARP, LLDP and other non-IP frames: EtherType and MACs.
-		k.etherType = s.EtherType
+		k.EtherType = s.EtherType
 		if s.Net == NetARP {
-			k.etherType = 0x0806
+			k.EtherType = 0x0806
 		}
 		copy(src[:], s.SrcMAC[:])
 		copy(dst[:], s.DstMAC[:])
 	}
-	return k.setEnds(src, dst, sp, dp)
+	return setEnds(k, src, dst, sp, dp)
 }
 
 // setEnds puts the two endpoints in the key in canonical order, lo before
 // hi (bytes compared, then the ports), and reports whether the source is
 // lo. The kernel orders them the same way (flow_key_* in bpf/capture.c),
 // and kernelKey goes through here too.
-func (k *flowKey) setEnds(src, dst [16]byte, sp, dp uint16) (srcIsLo bool) {
+func setEnds(k *packet.FlowKey, src, dst [16]byte, sp, dp uint16) (srcIsLo bool) {
 	if c := bytes.Compare(src[:], dst[:]); c < 0 || c == 0 && sp <= dp {
-		k.lo, k.hi, k.loPort, k.hiPort = src, dst, sp, dp
+		k.Lo, k.Hi, k.LoPort, k.HiPort = src, dst, sp, dp
 		return true
 	}
-	k.lo, k.hi, k.loPort, k.hiPort = dst, src, dp, sp
+	k.Lo, k.Hi, k.LoPort, k.HiPort = dst, src, dp, sp
 	return false
 }
 
@@ -99,7 +87,7 @@ const labelCap = 64
 // flow is one entry of the flow table. Index 0 of the per-direction
 // arrays is A->B, where A is the first sender seen.
 type flow struct {
-	key      flowKey
+	key      packet.FlowKey
 	id       uint64 // 0 when the slot is free
 	aIsLo    bool   // A is the key's lo endpoint
 	tunnel   Tunnel
@@ -123,16 +111,16 @@ type flow struct {
 // a and b return the flow's endpoints as (address bytes, port), A first.
 func (f *flow) a() ([16]byte, uint16) {
 	if f.aIsLo {
-		return f.key.lo, f.key.loPort
+		return f.key.Lo, f.key.LoPort
 	}
-	return f.key.hi, f.key.hiPort
+	return f.key.Hi, f.key.HiPort
 }
 
 func (f *flow) b() ([16]byte, uint16) {
 	if f.aIsLo {
-		return f.key.hi, f.key.hiPort
+		return f.key.Hi, f.key.HiPort
 	}
-	return f.key.lo, f.key.loPort
+	return f.key.Lo, f.key.LoPort
 }
 
 // updateTCP advances the TCP state from the flags of a packet sent in
@@ -172,7 +160,7 @@ func (f *flow) updateTCP(flags uint8, dir int) {
 type flowTable struct {
 	max   int
 	idle  int64 // nanoseconds; <= 0 disables idle eviction
-	index map[flowKey]int32
+	index map[packet.FlowKey]int32
 	flows []flow
 	free  []int32
 	head  int32 // most recently seen, -1 when empty
@@ -181,7 +169,7 @@ type flowTable struct {
 	created     uint32 // flows created, for IDs
 	evictedIdle uint64
 	evictedFull uint64
-	key         flowKey // update's, being looked up
+	key         packet.FlowKey // update's, being looked up
 
 	kernel *kernelTrack // for the kernel's flow counts (Config.KernelCounts); nil without
 }
@@ -191,7 +179,7 @@ func newFlowTable(maxFlows int, idle int64) *flowTable {
 	return &flowTable{
 		max:   maxFlows,
 		idle:  idle,
-		index: make(map[flowKey]int32, hint),
+		index: make(map[packet.FlowKey]int32, hint),
 		flows: make([]flow, 0, hint),
 		head:  -1,
 		tail:  -1,
@@ -214,7 +202,7 @@ func (t *flowTable) byID(id uint64) *flow {
 func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 	k := &t.key
 	srcIsLo := keyOf(s, k)
-	k.ifindex = int32(ifindex)
+	k.Ifindex = uint32(ifindex)
 	i, ok := t.index[*k]
 	if ok {
 		t.unlink(i)
@@ -233,7 +221,7 @@ func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 	f.first = min(f.first, ts)
 	f.last = max(f.last, ts)
 	f.rate.add(ts, n)
-	if k.proto == ProtoTCP && k.isIP() && s.transportDecoded() { // flags unknown with raw ports
+	if k.Proto == ProtoTCP && k.IsIP() && s.transportDecoded() { // flags unknown with raw ports
 		f.updateTCP(s.TCPFlags, dir)
 	}
 	if s.Tunnel != TunnelNone {
@@ -249,7 +237,7 @@ func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 // the table is full.
 // insert makes a flow of key k, first and last seen at ts, and returns
 // its slot, not yet in the recency list.
-func (t *flowTable) insert(k flowKey, aIsLo bool, ts int64) int32 {
+func (t *flowTable) insert(k packet.FlowKey, aIsLo bool, ts int64) int32 {
 	i := t.alloc()
 	t.created++
 	t.flows[i] = flow{
@@ -331,19 +319,19 @@ func (t *flowTable) pushFront(i int32) {
 }
 
 // endpointString formats one flow endpoint for display.
-func endpointString(k *flowKey, addr [16]byte, port uint16) string {
-	if !k.isIP() {
+func endpointString(k *packet.FlowKey, addr [16]byte, port uint16) string {
+	if !k.IsIP() {
 		var m [6]byte
 		copy(m[:], addr[:])
 		return string(appendMAC(nil, m))
 	}
 	a := netip.AddrFrom16(addr)
-	if k.etherType == 0x0800 {
+	if k.EtherType == 0x0800 {
 		a = a.Unmap()
 	}
-	switch k.proto {
+	switch k.Proto {
 	case ProtoTCP, ProtoUDP, ProtoSCTP:
-		if k.loPort != 0 || k.hiPort != 0 {
+		if k.LoPort != 0 || k.HiPort != 0 {
 			return netip.AddrPortFrom(a, port).String()
 		}
 	}

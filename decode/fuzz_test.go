@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // FuzzDecode checks that decoding, the flow update, the ring append and
@@ -44,7 +46,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		e := NewEngine(Config{MaxFlows: 4, RingBytes: 512, IdleTimeout: time.Second})
 		for i := range 3 {
-			e.Add(Frame{TS: testTS.Add(time.Duration(i) * time.Second), Dir: DirIn, OrigLen: origLen, Data: data})
+			e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(i) * time.Second)), Dir: packet.DirIn, OrigLen: uint32(origLen), Data: data})
 		}
 		for _, fv := range e.Flows(SortBytes, "", testTS) {
 			e.FlowPackets(fv.ID, 10)

@@ -1,40 +1,30 @@
 package decode
 
-import "time"
+import (
+	"time"
 
-// KernelFlow is one flow as the kernel program counts it (bpf.FlowKey and
-// bpf.FlowCounts, handed over by the caller, since decode does not import
-// bpf): the flow key's fields, endpoints in canonical order (Lo before Hi,
-// as bytes, then ports; IP addresses in 16-byte form, MACs in the first 6
-// bytes of non-IP frames), and what each endpoint sent that the ring could
-// not take.
+	"github.com/bpftop-cap/bpftop-cap/packet"
+)
+
+// KernelFlow is one flow as the kernel program counts it: the key
+// (endpoints in canonical order: Lo before Hi, as bytes, then ports; IP
+// addresses in 16-byte form, MACs in the first 6 bytes of non-IP frames)
+// and what each endpoint sent that the ring could not take.
 type KernelFlow struct {
-	Ifindex        int32
-	EtherType      uint16
-	Proto          uint8
-	Lo, Hi         [16]byte
-	LoPort, HiPort uint16
-	Pkts, Bytes    [2]uint64 // [0] sent by Lo, [1] by Hi
-}
-
-func (kf *KernelFlow) key() flowKey {
-	return flowKey{ifindex: kf.Ifindex, etherType: kf.EtherType, proto: kf.Proto, lo: kf.Lo, hi: kf.Hi, loPort: kf.LoPort, hiPort: kf.HiPort}
-}
-
-func kernelFlowOf(k *flowKey) KernelFlow {
-	return KernelFlow{Ifindex: k.ifindex, EtherType: k.etherType, Proto: k.proto, Lo: k.lo, Hi: k.hi, LoPort: k.loPort, HiPort: k.hiPort}
+	packet.FlowKey
+	packet.FlowCounts
 }
 
 // kernelTrack is what the flow table keeps for the kernel's flow counts.
 type kernelTrack struct {
-	evicted  []flowKey            // flows evicted since the last TakeEvicted, at most maxEvicted
-	pending  map[flowKey]struct{} // the same keys, to look up
-	overflow bool                 // more were evicted than evicted holds
-	epoch    uint32               // flowTable.created at the last TakeEvicted
+	evicted  []packet.FlowKey            // flows evicted since the last TakeEvicted, at most maxEvicted
+	pending  map[packet.FlowKey]struct{} // the same keys, to look up
+	overflow bool                        // more were evicted than evicted holds
+	epoch    uint32                      // flowTable.created at the last TakeEvicted
 	// Kernel keys of frames decode keyed otherwise (malformed or cut
 	// short ones): their kernel counts hold packets counted in another
 	// flow. aliasesFull when more came than maxAliases.
-	aliases     map[flowKey]struct{}
+	aliases     map[packet.FlowKey]struct{}
 	aliasesFull bool
 }
 
@@ -45,31 +35,31 @@ const (
 )
 
 // evict notes the key of a flow the table evicted.
-func (kt *kernelTrack) evict(k flowKey) {
+func (kt *kernelTrack) evict(k packet.FlowKey) {
 	if len(kt.evicted) >= maxEvicted {
 		kt.overflow = true
 		return
 	}
 	kt.evicted = append(kt.evicted, k)
 	if kt.pending == nil {
-		kt.pending = map[flowKey]struct{}{}
+		kt.pending = map[packet.FlowKey]struct{}{}
 	}
 	kt.pending[k] = struct{}{}
 }
 
 // noteKey records the kernel's key of a frame decode keyed as decoded,
 // when the two differ.
-func (kt *kernelTrack) noteKey(data []byte, ifindex int, decoded *flowKey) {
-	var k flowKey
+func (kt *kernelTrack) noteKey(data []byte, ifindex int, decoded *packet.FlowKey) {
+	var k packet.FlowKey
 	if _, ok := kernelKey(data, &k); !ok {
 		return
 	}
-	k.ifindex = int32(ifindex)
+	k.Ifindex = uint32(ifindex)
 	if k == *decoded {
 		return
 	}
 	if kt.aliases == nil {
-		kt.aliases = map[flowKey]struct{}{}
+		kt.aliases = map[packet.FlowKey]struct{}{}
 	}
 	if _, known := kt.aliases[k]; known {
 		return
@@ -115,7 +105,7 @@ func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 	}
 	for i := range kfs {
 		kf := &kfs[i]
-		k := kf.key()
+		k := kf.FlowKey
 		if tunnelKey(&k) {
 			continue // its packets are counted in the flows inside too
 		}
@@ -160,20 +150,20 @@ func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 
 // tunnelKey reports whether k is the outer key of a tunnel decode looks
 // into: IP in IP (4, 41), GRE (47) or VXLAN (UDP port 4789).
-func tunnelKey(k *flowKey) bool {
-	if !k.isIP() {
+func tunnelKey(k *packet.FlowKey) bool {
+	if !k.IsIP() {
 		return false
 	}
-	switch k.proto {
+	switch k.Proto {
 	case 4, 41, ProtoGRE:
 		return true
 	case ProtoUDP:
-		return k.loPort == 4789 || k.hiPort == 4789
+		return k.LoPort == 4789 || k.HiPort == 4789
 	}
 	return false
 }
 
-// TakeEvicted appends to dst the keys (counts zero) of the flows evicted
+// TakeEvicted appends to dst the keys of the flows evicted
 // from the table since the last call, and forgets them. The caller, which
 // counts flows in the kernel too, deletes them there before it reads the
 // kernel's counts again, so that a flow seen again starts from zero in
@@ -181,7 +171,7 @@ func tunnelKey(k *flowKey) bool {
 // counts until then. When more were evicted than it kept (maxEvicted),
 // all reports true: the caller then clears all the kernel's flows, and
 // every flow loses the kernel's counts. Only kept with Config.KernelCounts.
-func (e *Engine) TakeEvicted(dst []KernelFlow) (keys []KernelFlow, all bool) {
+func (e *Engine) TakeEvicted(dst []packet.FlowKey) (keys []packet.FlowKey, all bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t, kt := e.flows, e.flows.kernel
@@ -190,7 +180,7 @@ func (e *Engine) TakeEvicted(dst []KernelFlow) (keys []KernelFlow, all bool) {
 	}
 	for i := range kt.evicted {
 		k := &kt.evicted[i]
-		dst = append(dst, kernelFlowOf(k))
+		dst = append(dst, *k)
 		if slot, ok := t.index[*k]; ok {
 			f := &t.flows[slot]
 			f.kpkts, f.kbytes = [2]uint64{}, [2]uint64{}

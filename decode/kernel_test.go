@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // TestSetKernelCounts: the kernel's counts of packets the ring lost, given
@@ -15,12 +17,12 @@ func TestSetKernelCounts(t *testing.T) {
 	fr := framesByName(t)
 	e := NewEngine(Config{MaxFlows: 16, RingBytes: 1 << 16, KernelCounts: true})
 	// A = 10.0.0.2:443, the hi endpoint: its SYN-ACK came first.
-	e.Add(Frame{TS: testTS, Ifindex: 3, Data: fr["tcp-synack"]})
-	e.Add(Frame{TS: testTS, Ifindex: 3, Data: fr["tcp-syn"]})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Ifindex: 3, Data: fr["tcp-synack"]})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Ifindex: 3, Data: fr["tcp-syn"]})
 	lo := netip.MustParseAddr("10.0.0.1").As16()
 	hi := netip.MustParseAddr("10.0.0.2").As16()
-	kf := KernelFlow{Ifindex: 3, EtherType: 0x0800, Proto: ProtoTCP, Lo: lo, Hi: hi, LoPort: 40000, HiPort: 443,
-		Pkts: [2]uint64{5, 1}, Bytes: [2]uint64{500, 10}}
+	kf := KernelFlow{FlowKey: packet.FlowKey{Ifindex: 3, EtherType: 0x0800, Proto: ProtoTCP, Lo: lo, Hi: hi, LoPort: 40000, HiPort: 443},
+		FlowCounts: packet.FlowCounts{Pkts: [2]uint64{5, 1}, Bytes: [2]uint64{500, 10}}}
 	other := kf
 	other.Ifindex = 4 // the same endpoints on another interface: another flow
 	other.Pkts = [2]uint64{100, 100}
@@ -52,7 +54,7 @@ func TestSetKernelCounts(t *testing.T) {
 func TestTakeEvicted(t *testing.T) {
 	e := NewEngine(Config{MaxFlows: 2, RingBytes: 1 << 16, KernelCounts: true})
 	for i := range 3 {
-		e.Add(Frame{TS: testTS.Add(time.Duration(i) * time.Millisecond), Data: udpFrame(t, uint16(1000+i), 10)})
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(i) * time.Millisecond)), Data: udpFrame(t, uint16(1000+i), 10)})
 	}
 	ev, all := e.TakeEvicted(nil)
 	if all || len(ev) != 1 || ev[0].EtherType != 0x0800 || ev[0].Proto != ProtoUDP || ev[0].LoPort != 9 && ev[0].HiPort != 9 ||
@@ -64,7 +66,7 @@ func TestTakeEvicted(t *testing.T) {
 	}
 	plain := NewEngine(Config{MaxFlows: 2, RingBytes: 1 << 16})
 	for i := range 3 {
-		plain.Add(Frame{TS: testTS, Data: udpFrame(t, uint16(1000+i), 10)})
+		plain.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: udpFrame(t, uint16(1000+i), 10)})
 	}
 	if ev, _ := plain.TakeEvicted(nil); len(ev) != 0 {
 		t.Errorf("kept without KernelCounts: %+v", ev)
@@ -78,23 +80,22 @@ func TestKernelCountsOfAKeyUsedAgain(t *testing.T) {
 	e := NewEngine(Config{MaxFlows: 1, RingBytes: 1 << 16, KernelCounts: true})
 	kernelOf := func(sport uint16, pkts uint64) []KernelFlow {
 		k, _, _ := KernelKeyOf(udpFrame(t, sport, 10), 0)
-		k.Pkts = [2]uint64{pkts, pkts}
-		return []KernelFlow{k}
+		return []KernelFlow{{FlowKey: k, FlowCounts: packet.FlowCounts{Pkts: [2]uint64{pkts, pkts}}}}
 	}
 	old := kernelOf(1000, 50)
-	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: udpFrame(t, 1000, 10)})
 	e.TakeEvicted(nil)
 	if m := e.SetKernelCounts(old, testTS); m != 1 {
 		t.Fatalf("matched %d", m)
 	}
 	// Evicted by another flow, then made again after the caller took the
 	// evicted keys, before it read the kernel: the stale 100 must not show.
-	e.Add(Frame{TS: testTS, Data: udpFrame(t, 2000, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: udpFrame(t, 2000, 10)})
 	ev, _ := e.TakeEvicted(nil)
 	if len(ev) != 1 {
 		t.Fatalf("evicted %+v", ev)
 	}
-	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)}) // evicts 2000, makes 1000 again
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: udpFrame(t, 1000, 10)}) // evicts 2000, makes 1000 again
 	if m := e.SetKernelCounts(old, testTS); m != 0 {
 		t.Errorf("a flow made after TakeEvicted took the kernel's counts")
 	}
@@ -113,7 +114,7 @@ func TestKernelCountsOfAKeyUsedAgain(t *testing.T) {
 	// Evicted beyond what is kept: all the kernel's counts are dropped.
 	e = NewEngine(Config{MaxFlows: 1, RingBytes: 1 << 16, KernelCounts: true})
 	for i := range maxEvicted + 2 {
-		e.Add(Frame{TS: testTS, Data: udpFrame(t, uint16(i), 10)})
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: udpFrame(t, uint16(i), 10)})
 	}
 	if ev, all := e.TakeEvicted(nil); !all || len(ev) != maxEvicted {
 		t.Errorf("%d keys, all=%v after %d evictions", len(ev), all, maxEvicted+1)
@@ -131,8 +132,8 @@ func TestKernelOnlyFlows(t *testing.T) {
 	e := NewEngine(Config{MaxFlows: 2, RingBytes: 1 << 16, KernelCounts: true})
 	lo := netip.MustParseAddr("10.0.0.1").As16()
 	hi := netip.MustParseAddr("10.0.0.2").As16()
-	lost := KernelFlow{Ifindex: 3, EtherType: 0x0800, Proto: ProtoUDP, Lo: lo, Hi: hi, LoPort: 53, HiPort: 5353,
-		Pkts: [2]uint64{0, 7}, Bytes: [2]uint64{0, 700}}
+	lost := KernelFlow{FlowKey: packet.FlowKey{Ifindex: 3, EtherType: 0x0800, Proto: ProtoUDP, Lo: lo, Hi: hi, LoPort: 53, HiPort: 5353},
+		FlowCounts: packet.FlowCounts{Pkts: [2]uint64{0, 7}, Bytes: [2]uint64{0, 700}}}
 	vxlan := lost
 	vxlan.HiPort = 4789
 	gre := lost
@@ -154,12 +155,12 @@ func TestKernelOnlyFlows(t *testing.T) {
 		t.Errorf("added flow %+v", f)
 	}
 	// Its packets decoded later count in it.
-	e.Add(Frame{TS: testTS, Ifindex: 3, Data: serialize(t, eth(layers.EthernetTypeIPv4), ip4BA(layers.IPProtocolUDP), udp(5353, 53), payload(make([]byte, 10)))})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Ifindex: 3, Data: serialize(t, eth(layers.EthernetTypeIPv4), ip4BA(layers.IPProtocolUDP), udp(5353, 53), payload(make([]byte, 10)))})
 	if fs := e.Flows(SortBytes, "", testTS); len(fs) != 1 || fs[0].DecodedPkts != 1 || fs[0].Packets() != 8 {
 		t.Errorf("after a decoded packet: %+v", fs)
 	}
 	// A full table takes no more.
-	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: udpFrame(t, 1000, 10)})
 	other := lost
 	other.LoPort = 54
 	e.TakeEvicted(nil)
@@ -184,7 +185,7 @@ func TestRawPorts(t *testing.T) {
 	f = append(f, 6, 0, 1, 4, 0, 0, 0, 0)                         // hop-by-hop: TCP next, PadN
 	f = append(f, 0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0x02, 0x50) // 10 bytes of a TCP SYN
 	e := NewEngine(Config{MaxFlows: 4, RingBytes: 1 << 16, KernelCounts: true})
-	e.Add(Frame{TS: testTS, Data: f})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: f})
 	st := e.Stats(testTS)
 	if st.Panics != 0 {
 		t.Fatalf("decoder panicked: %+v", st)
@@ -205,11 +206,11 @@ func TestRawPorts(t *testing.T) {
 func TestKernelOnlyNotAnEvictedFlow(t *testing.T) {
 	e := NewEngine(Config{MaxFlows: 4, RingBytes: 1 << 16, IdleTimeout: time.Second, KernelCounts: true})
 	e.SetCaptureCounters(1, 0)
-	e.Add(Frame{TS: testTS, Data: udpFrame(t, 1000, 10)})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), Data: udpFrame(t, 1000, 10)})
 	e.TakeEvicted(nil)
-	old, _, _ := KernelKeyOf(udpFrame(t, 1000, 10), 0)
-	old.Pkts = [2]uint64{50, 0}
-	e.Add(Frame{TS: testTS.Add(2 * time.Second), Data: udpFrame(t, 2000, 10)}) // 1000 idles out
+	key, _, _ := KernelKeyOf(udpFrame(t, 1000, 10), 0)
+	old := KernelFlow{FlowKey: key, FlowCounts: packet.FlowCounts{Pkts: [2]uint64{50, 0}}}
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS.Add(2 * time.Second)), Data: udpFrame(t, 2000, 10)}) // 1000 idles out
 	if m := e.SetKernelCounts([]KernelFlow{old}, testTS.Add(2*time.Second)); m != 0 {
 		t.Errorf("the evicted flow came back with the kernel's old count")
 	}
@@ -224,13 +225,13 @@ func TestKernelOnlyNotAnEvictedFlow(t *testing.T) {
 func TestAliasesFullOnlyForANewKey(t *testing.T) {
 	var kt kernelTrack
 	data := udpFrame(t, 1000, 10)
-	var other flowKey // decode keyed the frame otherwise
+	var other packet.FlowKey // decode keyed the frame otherwise
 	kt.noteKey(data, 0, &other)
 	if len(kt.aliases) != 1 || kt.aliasesFull {
 		t.Fatalf("%d aliases, full %v: want the frame's kernel key", len(kt.aliases), kt.aliasesFull)
 	}
 	for i := 0; len(kt.aliases) < maxAliases; i++ {
-		kt.aliases[flowKey{ifindex: int32(i + 1)}] = struct{}{}
+		kt.aliases[packet.FlowKey{Ifindex: uint32(i + 1)}] = struct{}{}
 	}
 	kt.noteKey(data, 0, &other)
 	if kt.aliasesFull {

@@ -1,12 +1,16 @@
 package decode
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
+)
 
 // kernelKey is the key the kernel program gives a frame of which data was
 // captured (FLOW_KEY in bpf/capture.c, line for line): on a well-formed
 // frame it is keyOf's, but the kernel parses less than decode and refuses
 // less. ok is false where the kernel does not count the frame.
-func kernelKey(data []byte, k *flowKey) (srcIsLo, ok bool) {
+func kernelKey(data []byte, k *packet.FlowKey) (srcIsLo, ok bool) {
 	be := binary.BigEndian
 	caplen := len(data)
 	if caplen < 14 {
@@ -99,19 +103,18 @@ func kernelKey(data []byte, k *flowKey) (srcIsLo, ok bool) {
 	if ports && off+4 <= end && off+4 <= caplen {
 		sp, dp = be.Uint16(data[off:]), be.Uint16(data[off+2:])
 	}
-	k.etherType, k.proto = et, proto
-	return k.setEnds(src, dst, sp, dp), true
+	k.EtherType, k.Proto = et, proto
+	return setEnds(k, src, dst, sp, dp), true
 }
 
 func portsProto(p uint8) bool { return p == ProtoTCP || p == ProtoUDP || p == ProtoSCTP }
 
-// KernelKeyOf is the flow key, in KernelFlow's form (no counts), that the
+// KernelKeyOf is the flow key that the
 // kernel program gives a frame of which data was captured, and whether its
 // source is Lo; ok is false where the kernel does not count the frame. For
 // tests of the kernel side against this, its description.
-func KernelKeyOf(data []byte, ifindex int) (kf KernelFlow, srcIsLo, ok bool) {
-	var k flowKey
+func KernelKeyOf(data []byte, ifindex int) (k packet.FlowKey, srcIsLo, ok bool) {
 	srcIsLo, ok = kernelKey(data, &k)
-	k.ifindex = int32(ifindex)
-	return kernelFlowOf(&k), srcIsLo, ok
+	k.Ifindex = uint32(ifindex)
+	return k, srcIsLo, ok
 }

@@ -1,9 +1,12 @@
 package decode
 
 import (
+	"cmp"
 	"math/bits"
 	"slices"
 	"unsafe"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // record describes one packet kept in the ring.
@@ -16,7 +19,7 @@ type record struct {
 	origLen uint32
 	seg     int32 // the segment holding its bytes
 	ifindex int32
-	dir     Dir
+	dir     packet.Dir
 }
 
 // segment is one buffer of packet bytes: a chunk the ring copies packets
@@ -101,7 +104,7 @@ func (r *ring) fill() float64 {
 
 // append stores a copy of data and returns its sequence number. Packets
 // longer than the budget are cut to its size.
-func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir Dir, flowID, prevSeq uint64) uint64 {
+func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, flowID, prevSeq uint64) uint64 {
 	data = data[:min(len(data), r.size)]
 	n := len(data)
 	if n > r.chunk {
@@ -132,7 +135,7 @@ func (r *ring) lend(buf []byte, release func()) int32 {
 
 // addLent is append for a packet whose bytes, data, lie in segment seg
 // (from lend); it reports false, adding nothing, when they do not.
-func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex int, dir Dir, flowID, prevSeq uint64) (uint64, bool) {
+func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, flowID, prevSeq uint64) (uint64, bool) {
 	buf := r.segs[seg].buf
 	if len(data) == 0 || len(buf) == 0 {
 		return 0, false
@@ -149,7 +152,7 @@ func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex in
 func (r *ring) endLend(seg int32) { r.unpin(seg) }
 
 // add makes the descriptor of a packet of n bytes at off in segment seg.
-func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir Dir, flowID, prevSeq uint64) uint64 {
+func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir packet.Dir, flowID, prevSeq uint64) uint64 {
 	r.segs[seg].live++
 	for r.next-r.first > r.mask {
 		r.evictOldest()
@@ -255,20 +258,20 @@ func (r *ring) get(seq uint64) (*record, []byte, bool) {
 }
 
 // frame returns a copy of packet seq.
-func (r *ring) frame(seq uint64) (Frame, bool) {
+func (r *ring) frame(seq uint64) (packet.Packet, bool) {
 	rec, data, ok := r.get(seq)
 	if !ok {
-		return Frame{}, false
+		return packet.Packet{}, false
 	}
 	return rec.frame(slices.Clone(data)), true
 }
 
-func (rec *record) frame(data []byte) Frame {
-	return Frame{
-		TS:      fromUnixNano(rec.ts),
-		Ifindex: int(rec.ifindex),
+func (rec *record) frame(data []byte) packet.Packet {
+	return packet.Packet{
+		Nanos:   rec.ts,
+		Ifindex: uint32(rec.ifindex),
 		Dir:     rec.dir,
-		OrigLen: int(rec.origLen),
+		OrigLen: uint32(rec.origLen),
 		Data:    data,
 	}
 }
@@ -308,8 +311,8 @@ func (r *ring) scanFlow(id uint64, max int) []uint64 {
 // snapshot copies out every packet in the ring, ordered by timestamp
 // (stable, so packets with equal timestamps keep their arrival order).
 // All the bytes share one allocation.
-func (r *ring) snapshot() []Frame {
-	out := make([]Frame, 0, r.count())
+func (r *ring) snapshot() []packet.Packet {
+	out := make([]packet.Packet, 0, r.count())
 	buf := make([]byte, 0, r.used)
 	for seq := r.first; seq < r.next; seq++ {
 		rec, data, _ := r.get(seq)
@@ -322,8 +325,8 @@ func (r *ring) snapshot() []Frame {
 
 // sortFrames puts a snapshot in time order (stable); callers do it after
 // releasing the engine's lock.
-func sortFrames(out []Frame) {
-	if !slices.IsSortedFunc(out, func(a, b Frame) int { return a.TS.Compare(b.TS) }) {
-		slices.SortStableFunc(out, func(a, b Frame) int { return a.TS.Compare(b.TS) })
+func sortFrames(out []packet.Packet) {
+	if !slices.IsSortedFunc(out, func(a, b packet.Packet) int { return cmp.Compare(a.Nanos, b.Nanos) }) {
+		slices.SortStableFunc(out, func(a, b packet.Packet) int { return cmp.Compare(a.Nanos, b.Nanos) })
 	}
 }

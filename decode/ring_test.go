@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // lentBatch is a buffer of frames handed to AddBatch, as a capture batch
@@ -13,7 +15,7 @@ import (
 // the ring still shows from it after release would read as garbage.
 type lentBatch struct {
 	buf      []byte
-	frames   []Frame
+	frames   []packet.Packet
 	released int
 }
 
@@ -27,7 +29,7 @@ func newLentBatch(t *testing.T, capacity int, sizes []int, first int) *lentBatch
 		}
 		off := len(b.buf)
 		b.buf = append(b.buf, data...)
-		b.frames = append(b.frames, Frame{TS: testTS.Add(time.Duration(first+i) * time.Microsecond), OrigLen: len(data), Data: b.buf[off:len(b.buf):len(b.buf)]})
+		b.frames = append(b.frames, packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(first+i) * time.Microsecond)), OrigLen: uint32(len(data)), Data: b.buf[off:len(b.buf):len(b.buf)]})
 	}
 	return b
 }
@@ -85,7 +87,7 @@ func TestAddBatchLends(t *testing.T) {
 	// Frames that are not in the buffer lent with them are copied, and
 	// the buffer, holding none of the ring's packets, is released at once.
 	b := newLentBatch(t, 8<<10, []int{1000, 1000, 1000, 1000, 1000}, 900)
-	elsewhere := make([]Frame, len(b.frames))
+	elsewhere := make([]packet.Packet, len(b.frames))
 	for i, f := range b.frames {
 		elsewhere[i], elsewhere[i].Data = f, bytes.Clone(f.Data)
 	}
@@ -126,7 +128,7 @@ func TestRingRandom(t *testing.T) {
 			if rng.IntN(3) == 0 {
 				data := udpFrame(t, uint16(step), rng.IntN(3000))
 				data[len(data)-1] = byte(step)
-				e.Add(Frame{TS: testTS, OrigLen: len(data), Data: data})
+				e.Add(packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(len(data)), Data: data})
 				want[next] = bytes.Clone(data)
 				next++
 			} else {
@@ -174,7 +176,7 @@ func TestRingBigFrameThenLend(t *testing.T) {
 	const ringBytes = 16 << 10 // chunks of 1 KiB, lent buffers up to 4 KiB
 	e := NewEngine(Config{RingBytes: ringBytes})
 	big := udpFrame(t, 1, 15000-42)
-	e.Add(Frame{TS: testTS, OrigLen: len(big), Data: big})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(len(big)), Data: big})
 	for i := range 3 {
 		b := newLentBatch(t, 4<<10, []int{2000 - 42, 2000 - 42}, 10+2*i)
 		if !e.worthLending(len(b.buf), cap(b.buf)) {
@@ -197,7 +199,7 @@ func TestAddBatchJudgesFramesNotBuffer(t *testing.T) {
 	const ringBytes = 64 << 10 // chunks of 4 KiB, lent buffers up to 16 KiB
 	e := NewEngine(Config{RingBytes: ringBytes})
 	small := udpFrame(t, 1, 100)
-	e.Add(Frame{TS: testTS, OrigLen: len(small), Data: small})
+	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(len(small)), Data: small})
 	sizes := make([]int, 8)
 	for i := range sizes {
 		sizes[i] = 2000 - 42

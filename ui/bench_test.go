@@ -8,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // bigEnv is a model over an engine holding n flows.
@@ -16,7 +17,7 @@ func bigEnv(b *testing.B, n int) *env {
 	frame := udpFrame(b, "10.0.0.1", 1, "10.0.0.2", 2, []byte("bench"))
 	for i := range n {
 		binary.BigEndian.PutUint32(frame[26:], 0x0a000000|uint32(i)) // source address
-		e.eng.Add(decode.Frame{TS: t0.Add(-time.Second), Dir: decode.DirIn, OrigLen: len(frame), Data: frame})
+		e.eng.Add(packet.Packet{Nanos: packet.Nanos(t0.Add(-time.Second)), Dir: packet.DirIn, OrigLen: uint32(len(frame)), Data: frame})
 	}
 	e.m = New(Config{Engine: e.eng, Live: true, Now: func() time.Time { return e.now }})
 	e.m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
@@ -62,7 +63,7 @@ func BenchmarkHexFollowBigFrame(b *testing.B) {
 	seq := uint64(0)
 	for b.Loop() {
 		seq++
-		h.show(seq, decode.Frame{Data: frame, OrigLen: len(frame)}, true)
+		h.show(seq, packet.Packet{Data: frame, OrigLen: uint32(len(frame))}, true)
 		_ = h.view(&st, false, "")
 	}
 }

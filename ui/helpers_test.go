@@ -15,6 +15,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -114,9 +115,9 @@ func newEnv(t *testing.T, w, h int, cfg Config) *env {
 }
 
 // add feeds a frame stamped a millisecond after the previous one.
-func (e *env) add(dir decode.Dir, data []byte) {
+func (e *env) add(dir packet.Dir, data []byte) {
 	e.seq++
-	e.eng.Add(decode.Frame{TS: t0.Add(-time.Second + time.Duration(e.seq)*time.Millisecond), Ifindex: 2, Dir: dir, OrigLen: len(data), Data: data})
+	e.eng.Add(packet.Packet{Nanos: packet.Nanos(t0.Add(-time.Second + time.Duration(e.seq)*time.Millisecond)), Ifindex: 2, Dir: dir, OrigLen: uint32(len(data)), Data: data})
 }
 
 // settle runs the refreshes the model asked for, synchronously, as the
@@ -192,14 +193,14 @@ func (e *env) typeText(s string) {
 func (e *env) fill() {
 	t := e.t
 	for range 2 {
-		e.add(decode.DirOut, udpFrame(t, "10.0.0.1", 5000, "10.0.0.2", 53, dnsQuery([]byte("example"), []byte("com"))))
+		e.add(packet.DirOut, udpFrame(t, "10.0.0.1", 5000, "10.0.0.2", 53, dnsQuery([]byte("example"), []byte("com"))))
 	}
-	e.add(decode.DirOut, tcpFrame(t, "10.0.0.1", 40000, "10.0.0.3", 80, true, false, nil))
-	e.add(decode.DirIn, tcpFrame(t, "10.0.0.3", 80, "10.0.0.1", 40000, true, true, nil))
-	e.add(decode.DirOut, tcpFrame(t, "10.0.0.1", 40000, "10.0.0.3", 80, false, true,
+	e.add(packet.DirOut, tcpFrame(t, "10.0.0.1", 40000, "10.0.0.3", 80, true, false, nil))
+	e.add(packet.DirIn, tcpFrame(t, "10.0.0.3", 80, "10.0.0.1", 40000, true, true, nil))
+	e.add(packet.DirOut, tcpFrame(t, "10.0.0.1", 40000, "10.0.0.3", 80, false, true,
 		append([]byte("GET /index.html HTTP/1.1\r\nHost: bpf.example\r\n\r\n"), make([]byte, 900)...)))
 	for range 6 {
-		e.add(decode.DirIn, udpFrame(t, "10.0.0.4", 6000, "10.0.0.5", 7000, []byte("bpf")))
+		e.add(packet.DirIn, udpFrame(t, "10.0.0.4", 6000, "10.0.0.5", 7000, []byte("bpf")))
 	}
-	e.add(decode.DirOut, udpFrame(t, "10.0.0.6", 1234, "10.0.0.7", 4321, []byte("newest")))
+	e.add(packet.DirOut, udpFrame(t, "10.0.0.6", 1234, "10.0.0.7", 4321, []byte("newest")))
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // hexPane shows the selected packet: its decoded layers (decode.Detail,
@@ -17,7 +18,7 @@ import (
 type hexPane struct {
 	seq    uint64
 	ok     bool
-	frame  decode.Frame
+	frame  packet.Packet
 	layers []decode.LayerDetail
 
 	// The layout for width, made by layout when stale (laid false).
@@ -36,13 +37,13 @@ type hexPane struct {
 
 // show selects packet seq; the frame and its detail are replaced only when
 // the packet changes.
-func (h *hexPane) show(seq uint64, f decode.Frame, ok bool) {
+func (h *hexPane) show(seq uint64, f packet.Packet, ok bool) {
 	if ok == h.ok && seq == h.seq {
 		return
 	}
 	h.seq, h.ok, h.frame, h.layers, h.laid, h.left, h.offset = seq, ok, f, nil, false, nil, 0
 	if ok {
-		h.layers = decode.Detail(f.Data, f.OrigLen)
+		h.layers = decode.Detail(f.Data, int(f.OrigLen))
 	}
 }
 
@@ -190,8 +191,8 @@ func (h *hexPane) heading() string {
 		return "Packet"
 	}
 	f := &h.frame
-	s := fmt.Sprintf("Packet #%d · %d bytes captured, %d on wire", h.seq, len(f.Data), max(f.OrigLen, len(f.Data)))
-	if f.Dir != decode.DirUnknown {
+	s := fmt.Sprintf("Packet #%d · %d bytes captured, %d on wire", h.seq, len(f.Data), f.WireLen())
+	if f.Dir != packet.DirUnknown {
 		s += " · " + f.Dir.String()
 	}
 	if f.Ifindex != 0 {

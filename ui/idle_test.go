@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // An idle view redraws every IdleInterval, and a change in the engine
@@ -26,7 +27,7 @@ func TestTUIIdleRedraws(t *testing.T) {
 	wait := waitChange(e.eng.Changed())
 	got := make(chan any, 1)
 	go func() { got <- wait() }()
-	e.add(decode.DirOut, udpFrame(t, "10.0.0.1", 5000, "10.0.0.2", 53, []byte("x")))
+	e.add(packet.DirOut, udpFrame(t, "10.0.0.1", 5000, "10.0.0.2", 53, []byte("x")))
 	select {
 	case msg := <-got:
 		if _, ok := msg.(changedMsg); !ok {
@@ -51,7 +52,7 @@ func TestTUIIdleRedraws(t *testing.T) {
 	}
 
 	// Frames keep coming: every tick stays at Interval.
-	e.add(decode.DirOut, udpFrame(t, "10.0.0.1", 5000, "10.0.0.2", 53, []byte("y")))
+	e.add(packet.DirOut, udpFrame(t, "10.0.0.1", 5000, "10.0.0.2", 53, []byte("y")))
 	e.tick()
 	if m.idle {
 		t.Fatal("idle after a tick that followed a change")

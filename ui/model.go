@@ -11,12 +11,13 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // SaveFunc writes frames to a new capture file at path (never replacing
 // one) and returns how many it wrote. The live view calls it off the update
 // loop when the user presses w.
-type SaveFunc func(path string, frames []decode.Frame) (int, error)
+type SaveFunc func(path string, frames []packet.Packet) (int, error)
 
 // Config is what the live view shows and how it reaches the outside.
 type Config struct {
@@ -285,7 +286,7 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 		// under this flow's heading, and fetch this one's.
 		m.packets.reset()
 		m.pktOK = false
-		m.hex.show(0, decode.Frame{}, false)
+		m.hex.show(0, packet.Packet{}, false)
 		m.dirty = true
 	}
 	m.updateHex()
@@ -300,7 +301,7 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 func (m *Model) updateHex() {
 	pk, ok := m.packets.selected()
 	if !ok {
-		m.hex.show(0, decode.Frame{}, false)
+		m.hex.show(0, packet.Packet{}, false)
 		return
 	}
 	if m.hex.ok && m.hex.seq == pk.Seq {
@@ -319,7 +320,7 @@ func (m *Model) flowChanged(before uint64, hadOne bool) tea.Cmd {
 	}
 	m.packets.reset()
 	m.pktOK = false
-	m.hex.show(0, decode.Frame{}, false)
+	m.hex.show(0, packet.Packet{}, false)
 	return m.requestRefresh()
 }
 

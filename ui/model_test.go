@@ -13,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // flowOrder lists the flows' first endpoints as shown.
@@ -85,7 +86,7 @@ func TestTUIFlowsAndNavigation(t *testing.T) {
 		t.Errorf("k k in packets: selected seq %d (hex %d), want %d", p.Seq, m.hex.seq, m.packets.rows[3].Seq)
 	}
 	// New packets of the flow do not move a selection the user made.
-	e.add(decode.DirIn, udpFrame(t, "10.0.0.4", 6000, "10.0.0.5", 7000, []byte("bpf")))
+	e.add(packet.DirIn, udpFrame(t, "10.0.0.4", 6000, "10.0.0.5", 7000, []byte("bpf")))
 	e.tick()
 	if q, _ := m.packets.selected(); q.Seq != p.Seq {
 		t.Errorf("selection moved from %d to %d on refresh", p.Seq, q.Seq)
@@ -226,7 +227,7 @@ func TestTUIPause(t *testing.T) {
 	before := e.m.View()
 	rows := len(e.m.flows.rows)
 	for range 50 {
-		e.add(decode.DirIn, udpFrame(t, "10.9.9.9", 9, "10.0.0.1", 9, []byte("later")))
+		e.add(packet.DirIn, udpFrame(t, "10.9.9.9", 9, "10.0.0.1", 9, []byte("later")))
 	}
 	e.tick()
 	if len(e.m.flows.rows) != rows {
@@ -250,7 +251,7 @@ type pcapSave struct {
 	calls int
 }
 
-func (s *pcapSave) save(path string, frames []decode.Frame) (int, error) {
+func (s *pcapSave) save(path string, frames []packet.Packet) (int, error) {
 	s.calls++
 	if s.fail != nil {
 		return 0, s.fail
@@ -404,7 +405,7 @@ func checkScreen(t *testing.T, v string, w, h int) {
 func TestTUIResize(t *testing.T) {
 	e := newEnv(t, 80, 24, Config{Filter: "udp or (tcp and port 80)"})
 	e.fill()
-	e.add(decode.DirOut, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 2, bytes.Repeat([]byte("x"), 1400)))
+	e.add(packet.DirOut, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 2, bytes.Repeat([]byte("x"), 1400)))
 	e.tick()
 	for _, sz := range [][2]int{{80, 24}, {120, 40}, {40, 10}, {100, 30}, {200, 60}, {81, 25}, {250, 12}} {
 		e.m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
@@ -426,9 +427,9 @@ func TestTUIResize(t *testing.T) {
 func TestTUIHostileBytes(t *testing.T) {
 	e := newEnv(t, 120, 40, Config{})
 	evil := []byte("\x1b]0;pwned\x07\x1b[2J\x9b31m\xc2\x9b\xe2\x80\xae\xff\xfe")
-	e.add(decode.DirIn, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 9, evil))
-	e.add(decode.DirIn, udpFrame(t, "10.0.0.1", 5353, "10.0.0.2", 53, dnsQuery([]byte("a\x1b[31m"), evil[:12], []byte("\xff\xc2\x85"))))
-	e.add(decode.DirOut, tcpFrame(t, "10.0.0.1", 3333, "10.0.0.2", 80, false, true, append([]byte("GET /"), append(evil, " HTTP/1.1\r\n\r\n"...)...)))
+	e.add(packet.DirIn, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 9, evil))
+	e.add(packet.DirIn, udpFrame(t, "10.0.0.1", 5353, "10.0.0.2", 53, dnsQuery([]byte("a\x1b[31m"), evil[:12], []byte("\xff\xc2\x85"))))
+	e.add(packet.DirOut, tcpFrame(t, "10.0.0.1", 3333, "10.0.0.2", 80, false, true, append([]byte("GET /"), append(evil, " HTTP/1.1\r\n\r\n"...)...)))
 	e.tick()
 	views := 0
 	for range e.m.flows.rows {
@@ -512,7 +513,7 @@ func TestTUIBigTableRefreshesLessOften(t *testing.T) {
 	big := decode.NewEngine(decode.Config{MaxFlows: 4 * bigTable, RingBytes: 8 << 20})
 	e.eng, e.m.cfg.Engine = big, big
 	for i := range bigTable + 100 {
-		e.add(decode.DirIn, udpFrame(t, "10.1.0.1", uint16(1000+i%60000), "10.2.0.2", uint16(53+i/60000), nil))
+		e.add(packet.DirIn, udpFrame(t, "10.1.0.1", uint16(1000+i%60000), "10.2.0.2", uint16(53+i/60000), nil))
 	}
 	e.tick()
 	if len(e.m.flows.rows) <= bigTable {
@@ -545,7 +546,7 @@ func TestTUIBigTableRefreshesLessOften(t *testing.T) {
 func TestTUIClickUnfocusedPane(t *testing.T) {
 	e := newEnv(t, 100, 30, Config{})
 	for i := range 60 {
-		e.add(decode.DirIn, udpFrame(t, "10.0.0.4", 6000, "10.0.0.5", 7000, []byte{byte(i)}))
+		e.add(packet.DirIn, udpFrame(t, "10.0.0.4", 6000, "10.0.0.5", 7000, []byte{byte(i)}))
 	}
 	e.tick()
 	e.press("enter", "tab") // into the packets, then the next pane
@@ -602,7 +603,7 @@ func TestHexPaneBigFrame(t *testing.T) {
 	for i := range payload {
 		payload[i] = byte(i)
 	}
-	e.add(decode.DirOut, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 2, payload)) // 60042 bytes
+	e.add(packet.DirOut, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 2, payload)) // 60042 bytes
 	e.tick()
 	m := e.m
 	if !m.hex.ok {

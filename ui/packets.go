@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // packetList is the packet pane: the retained packets of the selected flow,
@@ -87,8 +88,8 @@ func (p *packetList) view(st *Styles, focused bool, heading string, empty string
 }
 
 // dirName is "in", "out", or blank when the capture did not say (files).
-func dirName(d decode.Dir) string {
-	if d == decode.DirUnknown {
+func dirName(d packet.Dir) string {
+	if d == packet.DirUnknown {
 		return ""
 	}
 	return d.String()
