@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 )
 
 // openOutput opens -w's destination: a new file (mode 0600) or stdout.
@@ -22,7 +22,7 @@ func openOutput(o *options, stdout io.Writer) (out io.Writer, closeFn func() err
 		}
 		return stdout, func() error { return nil }, func() {}, nil
 	}
-	f, err := capture.CreateOutput(o.write, o.force)
+	f, err := pcapfile.CreateOutput(o.write, o.force)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -39,7 +39,7 @@ func openOutput(o *options, stdout io.Writer) (out io.Writer, closeFn func() err
 
 // convert copies a saved capture to a pcap file (-r FILE -w OUT).
 func convert(o *options, stdout, stderr io.Writer) error {
-	in, err := capture.OpenFile(o.read)
+	in, err := pcapfile.OpenFile(o.read)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func convert(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeOut()
-	pw, err := capture.NewPcapWriter(out, in.Snaplen, in.LinkType)
+	pw, err := pcapfile.NewPcapWriter(out, in.Snaplen, in.LinkType)
 	if err != nil {
 		removeOut()
 		return err

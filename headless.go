@@ -16,6 +16,7 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/packet"
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 )
 
 // headlessFlushInterval is how often headless mode reads records below the
@@ -68,7 +69,7 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	// watermark less often than the live view does costs less.
 	cfg.Reader.FlushInterval = flushInterval(out)
 	if f, ok := out.(*os.File); ok {
-		out = capture.OutputWriter(f)
+		out = pcapfile.OutputWriter(f)
 	}
 	cfg.Reader.IdleFlushInterval = headlessIdleFlushInterval
 	sess, err := capture.Open(cfg)
@@ -81,17 +82,17 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	if sess.Attach.Fallback != "" {
 		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
 	}
-	var ifaces []capture.IfaceInfo
+	var ifaces []pcapfile.IfaceInfo
 	for i, ifi := range sess.Ifaces {
-		ifaces = append(ifaces, capture.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
+		ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
 	}
 	var pw capture.PacketWriter
-	var ng *capture.PcapngWriter
+	var ng *pcapfile.PcapngWriter
 	if o.format == "pcapng" {
-		ng, err = capture.NewPcapngWriter(out, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
+		ng, err = pcapfile.NewPcapngWriter(out, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
 		pw = ng
 	} else {
-		pw, err = capture.NewPcapWriter(out, uint32(o.snaplen), uint32(packet.LinkTypeEthernet))
+		pw, err = pcapfile.NewPcapWriter(out, uint32(o.snaplen), uint32(packet.LinkTypeEthernet))
 	}
 	if err != nil {
 		removeFile()
@@ -189,11 +190,11 @@ func headless(o *options, stdout, stderr io.Writer) error {
 	if ng != nil && res.Err == nil {
 		// The kernel counts for all interfaces together: with one, the
 		// drops are its own; with several, they go in the comment only.
-		stats := map[int]capture.IfaceStats{}
+		stats := map[int]pcapfile.IfaceStats{}
 		comment := fmt.Sprintf("all interfaces: kernel saw %d, sent %d to the ring, lost %d in it, filtered %d; %d dropped in user space",
 			counters.Seen, counters.Sent, lost, counters.Filtered, sess.Reader.Stats.Dropped.Load())
 		for _, ifi := range sess.Ifaces {
-			st := capture.IfaceStats{Comment: comment, Dropped: capture.Unknown}
+			st := pcapfile.IfaceStats{Comment: comment, Dropped: pcapfile.Unknown}
 			if len(sess.Ifaces) == 1 {
 				st.Dropped = lost + sess.Reader.Stats.Dropped.Load()
 			}

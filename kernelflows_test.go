@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
-	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 	"github.com/bpftop-cap/bpftop-cap/packet"
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 )
 
 // TestKernelFlowsMatchDecode runs every Ethernet packet of tcpdump's test
@@ -60,7 +60,7 @@ func kernelFlowsMatchDecode(t *testing.T, o *bpf.Objects, snaplen int, dir strin
 		if !strings.HasSuffix(name, ".pcap") && !strings.HasSuffix(name, ".pcapng") {
 			continue
 		}
-		in, err := capture.OpenFile(filepath.Join(dir, name))
+		in, err := pcapfile.OpenFile(filepath.Join(dir, name))
 		if err != nil {
 			continue // files tcpdump refuses too; the converter tests cover them
 		}

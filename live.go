@@ -25,6 +25,7 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/packet"
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 	"github.com/bpftop-cap/bpftop-cap/ui"
 )
 
@@ -242,7 +243,7 @@ func liveFile(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	in, err := capture.OpenFile(o.read)
+	in, err := pcapfile.OpenFile(o.read)
 	if err != nil {
 		return err
 	}
@@ -580,7 +581,7 @@ func trackSaves(wg *sync.WaitGroup, save ui.SaveFunc) ui.SaveFunc {
 // fill it, and syncs and closes it. A failed save removes the partial
 // file; the ring is untouched, so the user can try again.
 func saveFile(path string, write func(f *os.File) (int, error)) (n int, err error) {
-	f, err := capture.CreateOutput(path, false)
+	f, err := pcapfile.CreateOutput(path, false)
 	if err != nil {
 		return 0, err
 	}
@@ -603,7 +604,7 @@ func saveFile(path string, write func(f *os.File) (int, error)) (n int, err erro
 func savePcap(snaplen uint32) ui.SaveFunc {
 	return func(path string, frames []packet.Packet) (int, error) {
 		return saveFile(path, func(f *os.File) (int, error) {
-			pw, err := capture.NewPcapWriter(f, snaplen, uint32(packet.LinkTypeEthernet))
+			pw, err := pcapfile.NewPcapWriter(f, snaplen, uint32(packet.LinkTypeEthernet))
 			if err != nil {
 				return 0, err
 			}
@@ -622,15 +623,15 @@ func savePcap(snaplen uint32) ui.SaveFunc {
 // savePcapng is savePcap for --format pcapng: the file describes the
 // session's interfaces, and each packet carries its direction and hook.
 func savePcapng(sess *capture.Session, o *options) ui.SaveFunc {
-	var ifaces []capture.IfaceInfo
+	var ifaces []pcapfile.IfaceInfo
 	hooks := map[int]packet.Hook{}
 	for i, ifi := range sess.Ifaces {
-		ifaces = append(ifaces, capture.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
+		ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
 		hooks[ifi.Index] = sess.Attachments[i].Hook
 	}
 	return func(path string, frames []packet.Packet) (int, error) {
 		return saveFile(path, func(f *os.File) (int, error) {
-			ng, err := capture.NewPcapngWriter(f, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
+			ng, err := pcapfile.NewPcapngWriter(f, uint32(o.snaplen), ifaces, strings.Join(o.filter, " "), "bpftop-cap "+versionString())
 			if err != nil {
 				return 0, err
 			}
@@ -641,9 +642,9 @@ func savePcapng(sess *capture.Session, o *options) ui.SaveFunc {
 					return 0, err
 				}
 			}
-			stats := map[int]capture.IfaceStats{}
+			stats := map[int]pcapfile.IfaceStats{}
 			for _, ifi := range sess.Ifaces {
-				stats[ifi.Index] = capture.IfaceStats{Dropped: capture.Unknown, Comment: "saved from the live view's retention ring"}
+				stats[ifi.Index] = pcapfile.IfaceStats{Dropped: pcapfile.Unknown, Comment: "saved from the live view's retention ring"}
 			}
 			return len(frames), ng.Finish(stats)
 		})

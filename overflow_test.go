@@ -12,6 +12,7 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 	"github.com/bpftop-cap/bpftop-cap/packet"
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 )
 
 // The overflow ring: the programs write to a small perf ring per CPU (the
@@ -111,7 +112,7 @@ func TestOverflowRingDirect(t *testing.T) {
 		t.Fatalf("kernel counters %+v: want all %d sent, some but not all to the overflow ring", c, n)
 	}
 	var buf bytes.Buffer
-	w, err := capture.NewPcapWriter(&buf, 262144, 1)
+	w, err := pcapfile.NewPcapWriter(&buf, 262144, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestOverflowRingDirect(t *testing.T) {
 }
 
 type seqWriter struct {
-	w    *capture.PcapWriter
+	w    *pcapfile.PcapWriter
 	seqs *[]uint32
 }
 
@@ -243,7 +244,7 @@ func TestOverflowRingDirectOrderUnderLoad(t *testing.T) {
 func testOverflowRingDirectOrderUnderLoad(t *testing.T) {
 	o, rd := ovfOpen(t)
 	var buf bytes.Buffer
-	w, err := capture.NewPcapWriter(&buf, 262144, 1)
+	w, err := pcapfile.NewPcapWriter(&buf, 262144, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

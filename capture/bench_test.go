@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
+
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
@@ -19,7 +21,7 @@ func BenchmarkRecordToPcap(b *testing.B) {
 		b.Run(map[int]string{64: "64B", 1442: "1442B"}[size], func(b *testing.B) {
 			raw := bpf.AppendRecord(nil, bpf.Record{Protocol: 1, Ifindex: 2, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: 1e9, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size))
 			clock := NewClock()
-			w, _ := NewPcapWriter(io.Discard, 262144, 1)
+			w, _ := pcapfile.NewPcapWriter(io.Discard, 262144, 1)
 			batch := &Batch{Packets: make([]packet.Packet, 0, 1024), buf: make([]byte, 0, 2<<20)}
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
@@ -69,7 +71,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			offs = append(offs, len(img))
 			r := newPoolReader(Options{})
-			w, _ := NewPcapWriter(io.Discard, 262144, 1)
+			w, _ := pcapfile.NewPcapWriter(io.Discard, 262144, 1)
 			out := make(chan *Batch, r.opts.Batches)
 			done := make(chan WriteResult)
 			go func() { done <- WriteBatches(out, w, 0, func() {}) }()
@@ -159,7 +161,7 @@ func BenchmarkDirectRingBuf(b *testing.B) {
 // packets of size bytes), as pcap to io.Discard until b.N packets are
 // written, and reports the time per packet.
 func benchPasses(b *testing.B, size, perPass int, pass func(write func(*packet.Packet))) {
-	w, _ := NewPcapWriter(io.Discard, 262144, 1)
+	w, _ := pcapfile.NewPcapWriter(io.Discard, 262144, 1)
 	var res WriteResult
 	out := newFileSink(w, 0, func() {}, &res)
 	b.SetBytes(int64(size))
@@ -190,7 +192,7 @@ func BenchmarkPcapWriteBig(b *testing.B) {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	w, err := NewPcapWriter(f, 262144, 1)
+	w, err := pcapfile.NewPcapWriter(f, 262144, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
+
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
 
@@ -84,7 +86,7 @@ func runDirect(t *testing.T, pair *testutil.Pair, w PacketWriter, limit uint64, 
 func TestRunDirect(t *testing.T) {
 	pair := testutil.NewPair(t)
 	var buf bytes.Buffer
-	w, _ := NewPcapWriter(&buf, 262144, 1)
+	w, _ := pcapfile.NewPcapWriter(&buf, 262144, 1)
 	const n = 400
 	sess, res, stops := runDirect(t, pair, w, 0, func() { sendFromCPUs(t, pair, n) }, n)
 	c, _ := sess.Counters()
@@ -124,7 +126,7 @@ func TestRunDirect(t *testing.T) {
 func TestRunDirectLimit(t *testing.T) {
 	pair := testutil.NewPair(t)
 	var buf bytes.Buffer
-	w, _ := NewPcapWriter(&buf, 262144, 1)
+	w, _ := pcapfile.NewPcapWriter(&buf, 262144, 1)
 	_, res, stops := runDirect(t, pair, w, 5, func() { sendDatagrams(t, pair, 20) }, 20)
 	if res.Err != nil || res.Written != 5 || stops != 1 || w.Count() != 5 {
 		t.Fatalf("wrote %d (writer counted %d), err %v, stop called %d times", res.Written, w.Count(), res.Err, stops)

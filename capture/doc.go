@@ -1,8 +1,11 @@
-// Package capture owns the user-space side of the capture path: the perf
-// event array reader goroutine (records validated, copied out of the reused
-// perf buffers into pooled batches), the monotonic-to-wall-clock conversion
-// of the kernel's timestamps, the capture counters, and writing pcap files.
+// Package capture owns the user-space side of the capture path: reading the
+// kernel's rings (per-CPU perf rings, or one BPF ring buffer with
+// --ringbuf), records validated and copied out into pooled batches or
+// written straight to a PacketWriter, the monotonic-to-wall-clock
+// conversion of the kernel's timestamps, the capture counters, the session
+// that loads and attaches the programs of package bpf and closes them, and
+// watching the captured interfaces.
 //
-// It imports bpf (records, counters) and cilium/ebpf's perf reader. It must
-// not import decode, ui or main.
+// It imports bpf and packet. It must not import pcapfile (files reach it as
+// a PacketWriter), decode, ui or internal/app.
 package capture

@@ -8,6 +8,13 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
+// PacketWriter is where a capture writes its packets: a pcap or pcapng
+// writer of package pcapfile (or any sink with the same two methods).
+type PacketWriter interface {
+	Write(pkt *packet.Packet) error
+	Flush() error
+}
+
 // WriteResult says how writing batches to a file ended.
 type WriteResult struct {
 	Written uint64

@@ -17,8 +17,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 )
 
 // screen is a terminal: a tmux session on its own server, running one
@@ -313,7 +313,7 @@ func writeTestPcap(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pw, err := capture.NewPcapWriter(f, 262144, 1)
+	pw, err := pcapfile.NewPcapWriter(f, 262144, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,13 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,40 +69,6 @@ func TestPcapRoundTrip(t *testing.T) {
 	}
 }
 
-func TestWriteBatchesCountAndRelease(t *testing.T) {
-	pool := newBatchPool(3, 8, 1<<16)
-	in := make(chan *Batch, 4)
-	for range 3 {
-		b := pool.get(false)
-		for _, p := range testPackets() {
-			b.add(p, p.Data)
-		}
-		in <- b
-	}
-	close(in)
-	var buf bytes.Buffer
-	w, _ := NewPcapWriter(&buf, 65535, 1)
-	stops := 0
-	res := WriteBatches(in, w, 5, func() { stops++ })
-	if res.Err != nil || res.Written != 5 || stops != 1 {
-		t.Fatalf("written %d, err %v, stop called %d times", res.Written, res.Err, stops)
-	}
-	if pool.len() != 3 {
-		t.Errorf("%d of 3 batches released", pool.len())
-	}
-	r, _ := pcapgo.NewReader(&buf)
-	n := 0
-	for {
-		if _, _, err := r.ReadPacketData(); err != nil {
-			break
-		}
-		n++
-	}
-	if n != 5 {
-		t.Errorf("file holds %d packets, want 5", n)
-	}
-}
-
 func TestCreateOutput(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "x.pcap")
@@ -159,86 +123,6 @@ func TestTcpdumpReadsOurPcap(t *testing.T) {
 	}
 }
 
-// TestWriteBatchesMergesAcrossBatches: packets of a later batch older than
-// packets of the batch before it (another CPU's ring read later) are
-// written in time order.
-func TestWriteBatchesMergesAcrossBatches(t *testing.T) {
-	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	mk := func(offsets ...int) *Batch {
-		b := &Batch{Packets: make([]packet.Packet, 0, 8), buf: make([]byte, 0, 1024)}
-		for _, o := range offsets {
-			b.add(packet.Packet{Nanos: base.Add(time.Duration(o) * time.Microsecond).UnixNano(), OrigLen: 60}, make([]byte, 60))
-		}
-		return b
-	}
-	in := make(chan *Batch, 4)
-	in <- mk(1, 3, 5, 9)
-	in <- mk(2, 4, 6, 10)
-	in <- mk(7, 8, 11)
-	close(in)
-	var buf bytes.Buffer
-	w, _ := NewPcapWriter(&buf, 65535, 1)
-	res := WriteBatches(in, w, 0, func() {})
-	if res.Err != nil || res.Written != 11 {
-		t.Fatalf("written %d, %v", res.Written, res.Err)
-	}
-	r, _ := pcapgo.NewReader(&buf)
-	var last time.Time
-	for i := 0; ; i++ {
-		_, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		if ci.Timestamp.Before(last) {
-			t.Fatalf("packet %d at %v is older than the one before (%v)", i, ci.Timestamp, last)
-		}
-		last = ci.Timestamp
-	}
-}
-
-// TestWriteBatchesRandomOverlap: up to maxHeld batches, each sorted,
-// overlapping at random, come out as one sorted stream with nothing lost.
-func TestWriteBatchesRandomOverlap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	for round := range 50 {
-		in := make(chan *Batch, maxHeld)
-		total := 0
-		for range 1 + rng.IntN(maxHeld) {
-			n := 1 + rng.IntN(40)
-			offs := make([]int, n)
-			for i := range offs {
-				offs[i] = rng.IntN(1000)
-			}
-			slices.Sort(offs)
-			b := &Batch{Packets: make([]packet.Packet, 0, n), buf: make([]byte, 0, n*8)}
-			for _, o := range offs {
-				b.add(packet.Packet{Nanos: base.Add(time.Duration(o) * time.Microsecond).UnixNano(), OrigLen: 8}, make([]byte, 8))
-			}
-			in <- b
-			total += n
-		}
-		close(in)
-		var buf bytes.Buffer
-		w, _ := NewPcapWriter(&buf, 65535, 1)
-		if res := WriteBatches(in, w, 0, func() {}); res.Err != nil || res.Written != uint64(total) {
-			t.Fatalf("round %d: wrote %d of %d: %v", round, res.Written, total, res.Err)
-		}
-		r, _ := pcapgo.NewReader(&buf)
-		var last time.Time
-		for {
-			_, ci, err := r.ReadPacketData()
-			if err != nil {
-				break
-			}
-			if ci.Timestamp.Before(last) {
-				t.Fatalf("round %d: out of order", round)
-			}
-			last = ci.Timestamp
-		}
-	}
-}
-
 // TestPcapWriterRecordBiggerThanBuffer: a record longer than the write
 // buffer (a D-Bus capture's may be) is written whole, in order.
 func TestPcapWriterRecordBiggerThanBuffer(t *testing.T) {
@@ -270,42 +154,5 @@ func TestPcapWriterRecordBiggerThanBuffer(t *testing.T) {
 	}
 	if len(b) != 0 || w.Count() != uint64(len(sizes)) {
 		t.Errorf("%d bytes after the records, count %d", len(b), w.Count())
-	}
-}
-
-// TestBatchKeep: a kept batch does not count against the pool (the reader
-// gets another without waiting), comes back for reuse when released, and
-// the pool makes no new batch while returned ones are free.
-func TestBatchKeep(t *testing.T) {
-	pool := newBatchPool(2, 8, 1<<16)
-	a, b := pool.get(false), pool.get(false)
-	if pool.get(false) != nil {
-		t.Fatal("a pool of 2 gave a third batch")
-	}
-	a.add(testPackets()[0], testPackets()[0].Data)
-	buf, release := a.Keep()
-	if len(buf) != len(testPackets()[0].Data) {
-		t.Fatalf("kept buffer holds %d bytes", len(buf))
-	}
-	c := pool.get(false)
-	if c == nil || c == a {
-		t.Fatal("a kept batch still counts against the pool")
-	}
-	b.Release()
-	c.Release()
-	release()
-	seen := map[*Batch]bool{}
-	for range 3 {
-		x := pool.get(false)
-		if x == nil || seen[x] || len(x.Packets) != 0 || len(x.buf) != 0 {
-			t.Fatalf("after the kept batch came back: got %p (seen %v)", x, seen[x])
-		}
-		seen[x] = true
-	}
-	if !seen[a] {
-		t.Error("the released kept batch was not reused")
-	}
-	if pool.get(false) != nil {
-		t.Error("the pool made a new batch while it held more than its size")
 	}
 }
