@@ -5,21 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // TestBadInput: every mistake gets one clear line on stderr and a non-zero
 // exit, before anything is loaded or attached.
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
-	existing := filepath.Join(dir, "exists.pcap")
-	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -36,13 +28,12 @@ func TestBadInput(t *testing.T) {
 		{"unknown flag", []string{"-i", "lo", "--frobnicate"}, 2, "flag provided but not defined"},
 		{"bad count", []string{"-i", "lo", "-c", "many"}, 2, `invalid value "many"`},
 		{"unwritable output", []string{"-i", "lo", "-w", filepath.Join(dir, "missing", "x.pcap")}, 1, "no such file or directory"},
-		{"existing output", []string{"-i", "lo", "-w", existing}, 1, "file exists (use --force to overwrite)"},
 		{"bad filter", []string{"lo", "-w", "x", "tcp", "prot", "80"}, 2, `filter: syntax error at "prot" (column 5)`},
 		{"unresolved host", []string{"lo", "-w", "x", "host", "example.com"}, 2, `not resolved`},
 		{"bad ring size", []string{"lo", "--ring-size", "12 parsecs"}, 2, `invalid --ring-size`},
 		{"tiny ring", []string{"lo", "--ring-size", "1KiB"}, 2, `invalid --ring-size`},
 		{"bad perf buffer", []string{"lo", "--perf-buffer", "3MiB", "-w", "x"}, 2, `invalid --perf-buffer "3MiB"`},
-		{"bad perf reader", []string{"lo", "--perf-reader", "magic", "-w", "x"}, 2, `invalid --perf-reader "magic"`},
+		{"dropped developer flag", []string{"lo", "--perf-reader", "mmap", "-w", "x"}, 2, "flag provided but not defined: -perf-reader (see -h)"},
 		{"bad format", []string{"lo", "--format", "json", "-w", "x"}, 2, `invalid --format "json"`},
 		{"bad max flows", []string{"lo", "--max-flows", "0"}, 2, `invalid --max-flows`},
 		{"bad nice", []string{"lo", "--nice", "40", "-w", "x"}, 2, `invalid --nice 40: must be -20 to 19`},
@@ -58,19 +49,13 @@ func TestBadInput(t *testing.T) {
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("stderr %q does not say %q", msg, tc.want)
 			}
-			// One line, unless the flag package also printed the usage.
-			if tc.code != 2 || !strings.Contains(msg, "Usage:") {
-				if strings.Count(msg, "\n") != 1 {
-					t.Errorf("want exactly one line on stderr, got:\n%s", msg)
-				}
+			if strings.Count(msg, "\n") != 1 {
+				t.Errorf("want exactly one line on stderr, got:\n%s", msg)
 			}
 			if strings.Contains(msg, "goroutine") || strings.Contains(msg, "panic") {
 				t.Errorf("stack trace on stderr:\n%s", msg)
 			}
 		})
-	}
-	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
-		t.Error("an existing output file was overwritten without --force")
 	}
 }
 
@@ -79,20 +64,36 @@ func TestVersionAndHelp(t *testing.T) {
 	if code := run([]string{"--version"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "bpftop-cap ") {
 		t.Errorf("--version: exit %d, %q", code, stdout.String())
 	}
-	stdout.Reset()
-	if code := run([]string{"-h"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "Usage: bpftop-cap") {
-		t.Errorf("-h: exit %d, %q", code, stderr.String())
+	for _, h := range []string{"-h", "--help"} {
+		stdout.Reset()
+		stderr.Reset()
+		code := run([]string{h}, &stdout, &stderr)
+		help := stdout.String()
+		if code != 0 || !strings.HasPrefix(help, "Usage: bpftop-cap") || stderr.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", h, code, help, stderr.String())
+		}
+		for _, want := range []string{"Capture:", "Output:", "Live view:", "Tuning:", "Examples:", "-w FILE", "--xdp"} {
+			if !strings.Contains(help, want) {
+				t.Errorf("%s does not show %q", h, want)
+			}
+		}
+		// The developers' flags work but are not offered.
+		for _, hidden := range []string{"cpuprofile", "stats-file", "perf-reader"} {
+			if strings.Contains(help, hidden) {
+				t.Errorf("%s shows the developer flag %s", h, hidden)
+			}
+		}
 	}
 }
 
 func TestSeveralInterfaces(t *testing.T) {
 	for _, args := range [][]string{{"-i", "eth0", "-i", "lo", "-w", "x"}, {"-i", "eth0,lo", "-w", "x"}, {"eth0,lo", "-w", "x"}} {
-		o, err := parseFlags(args, &bytes.Buffer{})
+		cfg, _, err := parse(args)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(o.ifaces, " ") != "eth0 lo" || o.iface != "eth0" {
-			t.Errorf("%v: interfaces %v", args, o.ifaces)
+		if strings.Join(cfg.Ifaces, " ") != "eth0 lo" {
+			t.Errorf("%v: interfaces %v", args, cfg.Ifaces)
 		}
 	}
 	var stderr bytes.Buffer
@@ -102,19 +103,19 @@ func TestSeveralInterfaces(t *testing.T) {
 }
 
 func TestFlagsAfterInterface(t *testing.T) {
-	o, err := parseFlags([]string{"eth9", "-w", "out.pcap", "-c", "5", "-Q", "in"}, &bytes.Buffer{})
+	cfg, _, err := parse([]string{"eth9", "-w", "out.pcap", "-c", "5", "-Q", "in"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.iface != "eth9" || o.write != "out.pcap" || o.count != 5 || o.direction != "in" || len(o.filter) != 0 {
-		t.Errorf("parsed %+v", o)
+	if strings.Join(cfg.Ifaces, ",") != "eth9" || cfg.Write != "out.pcap" || cfg.Count != 5 || cfg.Direction != "in" || len(cfg.Filter) != 0 {
+		t.Errorf("parsed %+v", cfg)
 	}
-	o, err = parseFlags([]string{"-i", "eth9", "--xdp", "udp"}, &bytes.Buffer{})
+	cfg, _, err = parse([]string{"-i", "eth9", "--xdp", "udp"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.direction != "in" || strings.Join(o.filter, " ") != "udp" {
-		t.Errorf("parsed %+v", o)
+	if err := cfg.Validate(); err != nil || cfg.Direction != "in" || strings.Join(cfg.Filter, " ") != "udp" {
+		t.Errorf("parsed %+v (%v)", cfg, err)
 	}
 }
 
@@ -143,41 +144,4 @@ func TestReadConvert(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestParseDefaultRoute(t *testing.T) {
-	const table = `Iface	Destination	Gateway 	Flags	RefCnt	Use	Metric	Mask		MTU	Window	IRTT
-eth1	0000A8C0	00000000	0001	0	0	0	00FFFFFF	0	0	0
-wlan0	00000000	0100A8C0	0003	0	0	600	00000000	0	0	0
-eth0	00000000	0101A8C0	0003	0	0	100	00000000	0	0	0
-down0	00000000	0101A8C0	0002	0	0	1	00000000	0	0	0
-`
-	if got := parseDefaultRoute(strings.NewReader(table)); got != "eth0" {
-		t.Errorf("default route interface %q, want eth0 (lowest metric, up)", got)
-	}
-	if got := parseDefaultRoute(strings.NewReader("Iface\tDestination\n")); got != "" {
-		t.Errorf("no default route: %q", got)
-	}
-}
-
-// TestTrackSaves: the live view waits for a save in flight before exiting.
-func TestTrackSaves(t *testing.T) {
-	var wg sync.WaitGroup
-	release, started := make(chan struct{}), make(chan struct{})
-	save := trackSaves(&wg, func(string, []packet.Packet) (int, error) {
-		close(started)
-		<-release
-		return 1, nil
-	})
-	go save("x", nil)
-	<-started
-	waited := make(chan struct{})
-	go func() { wg.Wait(); close(waited) }()
-	select {
-	case <-waited:
-		t.Fatal("Wait returned while the save was running")
-	case <-time.After(50 * time.Millisecond): // still waiting, as it should
-	}
-	close(release)
-	<-waited
 }

@@ -3,13 +3,14 @@ package bpf
 import (
 	"testing"
 
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // TestDeleteFlows: counted flows are read back by key and side, and
 // deleted in a batch that also names a key the kernel does not have.
 func TestDeleteFlows(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	o, err := Load(Config{Snaplen: 262144, In: true, CountFlows: 64})
 	if err != nil {
 		t.Fatal(err)

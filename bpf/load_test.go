@@ -3,7 +3,6 @@ package bpf
 import (
 	"bytes"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/filter"
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
@@ -44,21 +44,12 @@ func loadWithReader(t *testing.T, cfg Config) (*Objects, *perf.Reader) {
 	return o, rd
 }
 
-func requireRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to load BPF programs, and CI=true")
-		}
-		t.Skip("needs root to load BPF programs")
-	}
-}
-
 // TestProgramsEmitRecords runs each program on crafted frames with
 // BPF_PROG_TEST_RUN and reads the records back from the perf ring: the
 // kernel side writes the bpf_pcap_hdr layout ParseRecord expects, honours
 // snaplen and the direction mask, and counts what it did.
 func TestProgramsEmitRecords(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	for _, tc := range []struct {
 		name    string
 		cfg     Config
@@ -131,7 +122,7 @@ func TestLoadRejectsXDPEgress(t *testing.T) {
 // and runs each on a crafted IPv4 frame: matching packets are sent to the
 // ring, the others only counted as filtered.
 func TestFilterSpliced(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	in := frame(200) // IPv4 EtherType; byte 23 (the IP protocol) is 23
 	for _, tc := range []struct {
 		expr  string
@@ -179,7 +170,7 @@ func TestFilterSpliced(t *testing.T) {
 // Load lifts it (this kernel ignores the limit, so the test checks the
 // lifting, not the load), as far as the process may.
 func TestLoadLiftsMemlock(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	var old unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
 		t.Fatal(err)

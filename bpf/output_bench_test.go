@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/bpftop-cap/bpftop-cap/filter"
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
@@ -65,7 +66,7 @@ func BenchmarkKernelOutput(b *testing.B) {
 // TestRingBufProgramEmitsRecords: the ring buffer variant writes the
 // records ParseRecord expects, whatever the size class.
 func TestRingBufProgramEmitsRecords(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 		t.Skipf("this kernel has no BPF ring buffer: %v", err)
 	}
@@ -189,7 +190,7 @@ func TestPerfProgramsDoNotUseRingBuf(t *testing.T) {
 // both hooks, with and without a spliced filter, and the filter keeps and
 // drops what it should.
 func TestRingBufLoad(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 		t.Skipf("this kernel has no BPF ring buffer: %v", err)
 	}
@@ -250,7 +251,7 @@ func TestRingBufLoad(t *testing.T) {
 // TestRingBufSmallSnaplen: a snapshot length shorter than an Ethernet
 // header still gives records, as with the perf programs.
 func TestRingBufSmallSnaplen(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 		t.Skipf("this kernel has no BPF ring buffer: %v", err)
 	}

@@ -15,37 +15,9 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
-
-// corpusDir finds ../shared/corpus/tcpdump-tests relative to the module
-// root (the directory holding go.mod). It skips the test when the corpus
-// is missing, and fails under CI=true.
-func corpusDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-	corpus := filepath.Join(dir, "..", "shared", "corpus", "tcpdump-tests")
-	if _, err := os.Stat(corpus); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("corpus missing: %v", err)
-		}
-		tb.Skipf("corpus missing: %v", err)
-	}
-	return corpus
-}
 
 // packetReader is what pcapgo's pcap and pcapng readers have in common.
 type packetReader interface {
@@ -95,7 +67,7 @@ func readPacket(r packetReader) (data []byte, ci gopacket.CaptureInfo, err error
 // eachCorpusPacket calls fn for every packet of every Ethernet capture in
 // the corpus and returns the number of files read, skipped and broken.
 func eachCorpusPacket(tb testing.TB, fn func(file string, data []byte, ci gopacket.CaptureInfo)) (read, skipped, broken int) {
-	dir := corpusDir(tb)
+	dir := testutil.Corpus(tb)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		tb.Fatal(err)

@@ -18,7 +18,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "bpftop-cap")
-	build := exec.Command("go", "build", "-o", binary, "..")
+	// faultinject: the fault tests inject panics (internal/app/fault.go).
+	build := exec.Command("go", "build", "-tags", "faultinject", "-o", binary, "..")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build bpftop-cap: %v\n%s", err, out)

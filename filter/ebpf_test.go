@@ -10,6 +10,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
 // __sk_buff field offsets (linux/bpf.h).
@@ -61,12 +63,7 @@ func requireBPF(t *testing.T) {
 	if err := rlimit.RemoveMemlock(); err != nil && os.Getenv("CI") != "true" {
 		t.Skipf("remove memlock limit: %v", err)
 	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the eBPF tests need root under CI")
-		}
-		t.Skip("the eBPF tests need root")
-	}
+	testutil.RequireRoot(t)
 }
 
 // checkKernelVerdicts runs the loaded program on every frame (at least an

@@ -17,6 +17,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
 // requireTcpdump skips the test when tcpdump is missing, and fails it under
@@ -291,38 +293,11 @@ func TestMatchAgreesWithTcpdump(t *testing.T) {
 	}
 }
 
-// corpusDir finds shared/corpus/tcpdump-tests beside the module root.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "corpus", "tcpdump-tests")
-	if _, err := os.Stat(c); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing under CI: %v", err)
-		}
-		t.Skipf("corpus not found: %v", err)
-	}
-	return c
-}
-
 // TestRealCaptures compares our verdicts with tcpdump's on real Ethernet
 // captures from tcpdump's own test suite.
 func TestRealCaptures(t *testing.T) {
 	requireTcpdump(t)
-	dir := corpusDir(t)
+	dir := testutil.Corpus(t)
 	files := []string{
 		"dhcpv6-domain-list.pcap", "icmpv6.pcap", "mpls-ldp-hello.pcap", "tcp-handshake-nano.pcap",
 		"802.1ad_QinQ.pcap", "arp-too-long-tha.pcap", "print-flags.pcap", "ipv6-routing-header.pcap", "ospf-gmpls.pcap",

@@ -8,39 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
-
-// corpusDirMaybe finds ../shared/corpus/tcpdump-tests relative to the
-// module root.
-func corpusDirMaybe() (string, error) {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "corpus", "tcpdump-tests")
-	_, err := os.Stat(c)
-	return c, err
-}
-
-// corpusDir is corpusDirMaybe for tests: skip without it, fail under CI.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	c, err := corpusDirMaybe()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing under CI=true: %v", err)
-		}
-		t.Skipf("corpus missing: %v", err)
-	}
-	return c
-}
 
 // TestCorpusConvertMatchesTcpdump converts every capture of tcpdump's test
 // suite with -r F -w OUT and checks that the file we write is byte for byte
@@ -48,7 +18,7 @@ func corpusDir(t testing.TB) string {
 // header, same records: data, timestamps, lengths), or, where tcpdump cannot
 // read a file at all, that we refuse it with an error too.
 func TestCorpusConvertMatchesTcpdump(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testutil.Corpus(t)
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("tcpdump not installed and CI=true")

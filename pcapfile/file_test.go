@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
 func pcapBytes(t testing.TB, order binary.ByteOrder, magic uint32, recs int) []byte {
@@ -113,7 +115,7 @@ func FuzzReadCapture(f *testing.F) {
 	f.Add(pcapBytes(f, binary.LittleEndian, magicPcapMicro, 2))
 	f.Add(pcapBytes(f, binary.BigEndian, magicPcapNano, 1))
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a})
-	if dir, err := corpusDirMaybe(); err == nil {
+	if dir, err := testutil.CorpusDir(); err == nil {
 		ents, _ := os.ReadDir(dir)
 		for i, e := range ents {
 			if i%20 != 0 {

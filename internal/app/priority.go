@@ -1,4 +1,4 @@
-package capture
+package app
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpftop-cap/bpftop-cap/capture"
 )
 
 // DefaultNice is the scheduling priority a capture raises itself to.
@@ -73,7 +75,7 @@ func RaisePriority(nice int) (p *Priority, err error) {
 					continue // the thread ended
 				}
 				if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
-					return p, fmt.Errorf("%w: nice %d needs CAP_SYS_NICE", ErrPrivileges, nice)
+					return p, fmt.Errorf("%w: nice %d needs CAP_SYS_NICE", capture.ErrPrivileges, nice)
 				}
 				return p, fmt.Errorf("setpriority: %w", err)
 			}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func (p *panicError) Error() string {
 func recovered(r any) error {
 	stack := debug.Stack()
 	name := filepath.Join(os.TempDir(), fmt.Sprintf("bpftop-cap-crash-%d-%s.txt", os.Getpid(), time.Now().Format("20060102-150405")))
-	text := fmt.Sprintf("bpftop-cap %s: panic: %v\n\n%s", versionString(), r, stack)
+	text := fmt.Sprintf("bpftop-cap: panic: %v\n\n%s", r, stack)
 	if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
 		name = ""
 	}
@@ -45,14 +45,6 @@ func noPanic(fn func() error) func() error {
 			}
 		}()
 		return fn()
-	}
-}
-
-// faultHook lets the end-to-end tests inject a panic at a named place
-// (BPFTOP_CAP_FAULT=panic-writer, ...); it does nothing otherwise.
-func faultHook(place string) {
-	if os.Getenv("BPFTOP_CAP_FAULT") == "panic-"+place {
-		panic("injected fault at " + place)
 	}
 }
 

@@ -1,9 +1,9 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
+	bin "encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -28,12 +28,15 @@ const (
 )
 
 // ovfFrame is an Ethernet frame whose bytes after the header hold seq.
+// ovfOrder is the byte order of the overflow tests' frames.
+var ovfOrder = bin.BigEndian
+
 func ovfFrame(seq uint32) []byte {
 	f := make([]byte, ovfFrameLen)
 	copy(f[0:6], []byte{2, 0, 0, 0, 0, 1})
 	copy(f[6:12], []byte{2, 0, 0, 0, 0, 2})
-	binary.BigEndian.PutUint16(f[12:14], 0x88b5) // local experimental
-	binary.BigEndian.PutUint32(f[14:18], seq)
+	ovfOrder.PutUint16(f[12:14], 0x88b5) // local experimental
+	ovfOrder.PutUint32(f[14:18], seq)
 	return f
 }
 
@@ -76,7 +79,7 @@ func ovfSend(t *testing.T, o *bpf.Objects, from, to uint32) {
 }
 
 // ovfSeq is the seq of a frame ovfFrame made.
-func ovfSeq(data []byte) uint32 { return binary.BigEndian.Uint32(data[14:18]) }
+func ovfSeq(data []byte) uint32 { return ovfOrder.Uint32(data[14:18]) }
 
 func ovfCounters(t *testing.T, o *bpf.Objects) bpf.Counters {
 	t.Helper()

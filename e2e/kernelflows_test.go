@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -27,7 +27,7 @@ import (
 // or cut short.
 func TestKernelFlowsMatchDecode(t *testing.T) {
 	testutil.RequireRoot(t)
-	dir := filepath.Join("..", "shared", "corpus", "tcpdump-tests")
+	dir := testutil.Corpus(t)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		testutil.SkipOrFail(t, "corpus missing: %v", err)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -24,7 +24,7 @@ const demoChildEnv = "BPFTOP_CAP_DEMO_CHILD"
 // bpftop-cap (the same command line, less --demo, plus -i) inside the
 // namespace that holds the captured end of the veth pair. Everything is
 // removed when that bpftop-cap exits; its exit status becomes ours.
-func runDemo(o *options, stderr io.Writer) error {
+func runDemo(cfg *Config, stderr io.Writer) error {
 	if err := capture.CheckPrivileges(); err != nil {
 		return fmt.Errorf("--demo creates network namespaces and attaches BPF programs: %w", err)
 	}
@@ -48,7 +48,7 @@ func runDemo(o *options, stderr io.Writer) error {
 	trafficDone := make(chan error, 1)
 
 	var args []string
-	for _, a := range o.args {
+	for _, a := range cfg.Args {
 		if a == "--demo" || a == "-demo" || strings.HasPrefix(a, "--demo=") || strings.HasPrefix(a, "-demo=") {
 			continue
 		}
@@ -59,7 +59,7 @@ func runDemo(o *options, stderr io.Writer) error {
 	// that the first round, which has every kind, is in it: started at
 	// once, on a loaded machine it went by before the programs were
 	// attached.
-	ready := o.readyFile
+	ready := cfg.ReadyFile
 	if ready == "" {
 		dir, err := os.MkdirTemp("", "bpftop-cap-demo-")
 		if err != nil {
@@ -124,17 +124,17 @@ func runDemo(o *options, stderr io.Writer) error {
 	if errors.As(err, &ee) {
 		// The child already said why on the shared stderr.
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return &exitError{code: 128 + int(ws.Signal())}
+			return &ExitError{Code: 128 + int(ws.Signal())}
 		}
-		return &exitError{code: ee.ExitCode()}
+		return &ExitError{Code: ee.ExitCode()}
 	}
 	return err
 }
 
-// watchDemoParent runs in the demo's child: when the parent's end of the
+// WatchDemoParent runs in the demo's child: when the parent's end of the
 // pipe on fd 3 closes, the parent is gone, and the child stops itself with
 // SIGTERM, through its normal cleanup.
-func watchDemoParent() {
+func WatchDemoParent() {
 	if os.Getenv(demoChildEnv) == "" {
 		return
 	}

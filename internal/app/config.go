@@ -1,0 +1,191 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/filter"
+)
+
+// Config is one run of bpftop-cap, as the command line asks for it. Main
+// fills it from the flags; Validate checks it and fills in what follows
+// from the rest.
+type Config struct {
+	Ifaces     []string // interfaces to capture on (-i, or the first word)
+	Read       string   // -r: a capture file ("-": stdin)
+	Write      string   // -w: an output file ("-": stdout)
+	Format     string   // pcap or pcapng; "" picks by -w's name
+	Count      uint64   // -c: stop after this many packets (0: never)
+	Snaplen    uint32   // -s
+	Direction  string   // -Q: in, out or inout ("": inout, in with XDP)
+	XDP        bool     // attach at XDP instead of tc
+	TCAttach   bpf.TCMode
+	ReadyFile  string   // create once capture is live
+	StatsFile  string   // rewrite every second with the counters (developers)
+	CPUProfile string   // write a Go CPU profile (developers)
+	RingSize   string   // the live view's retention ring
+	PerfBuffer string   // perf ring per CPU ("": the mode's default)
+	RingBuf    string   // one BPF ring buffer of this size instead of perf rings
+	MaxFlows   int      // the live view's flow table
+	Nice       int      // scheduling priority while capturing
+	NiceGiven  bool     // --nice was on the command line
+	Demo       bool     // make a private network and capture on it
+	Args       []string // the command line as given (the demo's child gets it again)
+	Filter     []string // the filter expression's words
+	Version    string   // what --version prints after the name
+
+	prog filter.Program // Filter compiled; nil keeps everything
+}
+
+// UsageError is a mistake on the command line: one line, exit status 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usageErr(format string, a ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, a...)}
+}
+
+// ExitError carries an exit status, with a message or none (the demo's
+// child already said why).
+type ExitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExitError) Error() string { return e.Msg }
+
+// Validate checks the configuration and fills in what follows from it:
+// the default direction and format, and the interface of the default route
+// for the live view given none.
+func (c *Config) Validate() error {
+	if c.Nice < -20 || c.Nice > 19 {
+		return usageErr("invalid --nice %d: must be -20 to 19", c.Nice)
+	}
+	if c.Snaplen < 1 || c.Snaplen > 262144 {
+		return usageErr("invalid snapshot length %d: must be 1 to 262144", c.Snaplen)
+	}
+	switch c.Direction {
+	case "":
+		c.Direction = "inout"
+		if c.XDP {
+			c.Direction = "in"
+		}
+	case "in", "out", "inout":
+	default:
+		return usageErr("invalid direction %q for -Q: must be in, out or inout", c.Direction)
+	}
+	if c.XDP && c.Direction != "in" {
+		return usageErr("-Q %s with --xdp: XDP sees ingress only; use tc (drop --xdp) for egress", c.Direction)
+	}
+	switch c.TCAttach {
+	case "":
+		c.TCAttach = bpf.TCAuto
+	case bpf.TCAuto, bpf.TCX, bpf.TCClsact:
+	default:
+		return usageErr("invalid --tc-attach %q: must be auto, tcx or clsact", c.TCAttach)
+	}
+	if c.Demo {
+		if c.Read != "" || len(c.Ifaces) > 0 {
+			return usageErr("--demo makes its own interface: drop -i and -r")
+		}
+		if os.Getenv(demoChildEnv) != "" {
+			return usageErr("--demo inside a demo")
+		}
+		return nil
+	}
+	if c.Read != "" {
+		if len(c.Ifaces) > 0 {
+			return usageErr("-r and -i do not go together: read a file or capture on an interface")
+		}
+		return nil
+	}
+	switch c.Format {
+	case "":
+		c.Format = "pcap"
+		if strings.HasSuffix(c.Write, ".pcapng") {
+			c.Format = "pcapng"
+		}
+	case "pcap", "pcapng":
+	default:
+		return usageErr("invalid --format %q: must be pcap or pcapng", c.Format)
+	}
+	if n, err := ParseSize(c.RingSize); err != nil || n < 1<<20 {
+		return usageErr("invalid --ring-size %q: want a size of at least 1MiB, such as 64MiB or 1GiB", c.RingSize)
+	}
+	if c.PerfBuffer != "" {
+		if n, err := ParseSize(c.PerfBuffer); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
+			return usageErr("invalid --perf-buffer %q: want a power of two from 64KiB to 1GiB, such as 8MiB", c.PerfBuffer)
+		}
+	}
+	if c.RingBuf != "" {
+		if n, err := ParseSize(c.RingBuf); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
+			return usageErr("invalid --ringbuf %q: want a power of two from 64KiB to 1GiB, such as 64MiB", c.RingBuf)
+		}
+	}
+	if c.MaxFlows < 1 {
+		return usageErr("invalid --max-flows %d: must be at least 1", c.MaxFlows)
+	}
+	if len(c.Ifaces) == 0 && c.Write == "" {
+		// The live view with no interface watches the default route's.
+		if name := defaultRouteInterface(); name != "" {
+			c.Ifaces = []string{name}
+		}
+	}
+	if len(c.Ifaces) == 0 {
+		return usageErr("no interface given: bpftop-cap [-i] IFACE (see -h)")
+	}
+	return nil
+}
+
+// perfBufferBytes is --perf-buffer, or def when not given.
+func (c *Config) perfBufferBytes(def int) int {
+	if n, err := ParseSize(c.PerfBuffer); err == nil && n > 0 {
+		return int(n)
+	}
+	return def
+}
+
+// ringBufBytes is --ringbuf, or 0 (the perf rings).
+func (c *Config) ringBufBytes() uint32 {
+	if n, err := ParseSize(c.RingBuf); err == nil && n > 0 {
+		return uint32(n)
+	}
+	return 0
+}
+
+// ParseSize reads a byte count with an optional KiB/MiB/GiB (or K/M/G) suffix.
+func ParseSize(s string) (int64, error) {
+	num := strings.TrimRight(s, "KMGiBkmgb")
+	unit := strings.ToLower(strings.TrimPrefix(s, num))
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	mult := map[string]int64{"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1 << 10,
+		"m": 1 << 20, "mib": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gib": 1 << 30, "gb": 1 << 30}[unit]
+	if mult == 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}
+
+// sizeString writes a byte count the way the size flags take it: 8MiB,
+// 512KiB, 1000B.
+func sizeString(n int) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return strconv.Itoa(n>>30) + "GiB"
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KiB"
+	}
+	return strconv.Itoa(n) + "B"
+}
+
+// filterText is the filter expression as one string.
+func (c *Config) filterText() string { return strings.Join(c.Filter, " ") }

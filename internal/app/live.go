@@ -1,0 +1,320 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/packet"
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
+	"github.com/bpftop-cap/bpftop-cap/ui"
+)
+
+// counterInterval is how often the capture's loss counters reach the view:
+// as often as its rates move. Every timer wakes the process.
+const counterInterval = time.Second
+
+// kernelFlowInterval is how often the flow table takes the kernel's flow
+// counts.
+const kernelFlowInterval = time.Second
+
+// liveDefaultPerfBuffer is the live view's per-CPU perf ring: twice
+// headless mode's, halved on machines with more than two CPUs until all
+// fit in liveTotalPerfBuffer (capture.ScalePerCPU), since decoding and the
+// screen compete for the CPU and the rings must absorb their pauses, and a
+// bulk flow fills one CPU's ring (docs/performance.md).
+const (
+	liveDefaultPerfBuffer = 64 << 20
+	liveTotalPerfBuffer   = 128 << 20
+)
+
+// liveGCPercent is the garbage collector's target for the live view,
+// unless GOGC says otherwise. Its heap is mostly long-lived buffers (the
+// retention ring, the capture's batches) and it makes little garbage, so
+// collecting when the heap grows by a quarter rather than doubles costs
+// little CPU and keeps the RSS near what is live (docs/performance.md).
+const liveGCPercent = 25
+
+// live captures on the interfaces into a decode.Engine and runs the live
+// view over it until the user quits or a signal arrives.
+func live(cfg *Config, stdout, stderr io.Writer) error {
+	return runCapture(cfg, stdout, stderr, &viewer{})
+}
+
+// viewer is the live view mode: the capture feeds the engine, the view
+// shows it; an interface that goes away or -c detaches the capture but the
+// view stays open on what was captured.
+type viewer struct {
+	tty          *os.File
+	eng          *decode.Engine
+	reachedCount atomic.Bool
+	kflows       *kernelFlows
+	saves        sync.WaitGroup // saves in flight, finished before we exit
+}
+
+func (v *viewer) prepare(c *run, cc *capture.Config) error {
+	tty, err := terminal(c.stdout)
+	if err != nil {
+		return err
+	}
+	v.tty = tty
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(liveGCPercent)
+	}
+	cc.Reader.PerCPUBuffer = c.cfg.perfBufferBytes(capture.ScalePerCPU(liveDefaultPerfBuffer, liveTotalPerfBuffer, capture.OnlineCPUs()))
+	// The kernel counts the packets a full ring refuses by flow, so that
+	// the table's counts stay whole; not with -c, where the table must
+	// hold the first N packets and no more.
+	if c.cfg.Count == 0 {
+		cc.BPF.CountFlows = uint32(c.cfg.MaxFlows)
+	}
+	c.keepOnGone = true
+	return nil
+}
+
+func (v *viewer) abort() {}
+
+func (v *viewer) start(c *run) error {
+	cfg, sess := c.cfg, c.sess
+	ecfg := engineConfig(cfg)
+	ecfg.KernelCounts = c.countsFlows
+	v.eng = decode.NewEngine(ecfg)
+	c.eng = v.eng
+	nm := map[int]string{}
+	for _, ifi := range sess.Ifaces {
+		nm[ifi.Index] = ifi.Name
+	}
+	v.eng.SetInterfaceNames(nm)
+
+	batches := make(chan *capture.Batch, 4)
+	c.g.Go(cancelling(c.stop, func() error {
+		defer close(batches)
+		return sess.Run(c.readCtx, batches)
+	}))
+	c.g.Go(func() error {
+		return feed(batches, v.eng, c.stop, cfg.Count, func() {
+			v.reachedCount.Store(true)
+			_ = sess.Detach()
+		})
+	})
+	c.g.Go(cancelling(c.stop, func() error {
+		t := time.NewTicker(counterInterval)
+		defer t.Stop()
+		for {
+			copyCounters(sess, v.eng)
+			select {
+			case <-c.ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}))
+	v.kflows = &kernelFlows{sess: sess, eng: v.eng}
+	if ecfg.KernelCounts {
+		c.g.Go(noPanic(func() error {
+			t := time.NewTicker(kernelFlowInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-c.ctx.Done():
+					return nil
+				case <-t.C:
+				}
+				v.kflows.round()
+			}
+		}))
+	}
+	return nil
+}
+
+func (v *viewer) wait(c *run) error {
+	cfg, sess := c.cfg, c.sess
+	stopped := func() string {
+		if err := c.goneErr(); err != nil {
+			return err.Error() + "; w saves what was captured"
+		}
+		if v.reachedCount.Load() {
+			return fmt.Sprintf("captured %d packets (-c); w saves them", cfg.Count)
+		}
+		return ""
+	}
+	save, ext := v.saver(c), ".pcap"
+	if cfg.Format == "pcapng" {
+		ext = ".pcapng"
+	}
+	model := ui.New(ui.Config{
+		Engine:        v.eng,
+		ShowInterface: len(sess.Ifaces) > 1,
+		Stopped:       stopped,
+		Source:        names(sess, ","),
+		Hook:          sess.Attach.Mode,
+		Filter:        cfg.filterText(),
+		Live:          true,
+		Save:          save,
+		SaveExt:       ext,
+		SaveTag:       names(sess, "_"),
+	})
+	err := viewFailed(c.ctx, runView(c.ctx, model, v.tty))
+	v.saves.Wait() // a save still running (a signal ended the view) is finished
+	return err
+}
+
+// saver is the view's w: the retention ring to a file, in -w's format.
+func (v *viewer) saver(c *run) ui.SaveFunc {
+	cfg, sess := c.cfg, c.sess
+	s := pcapfile.Save{Format: cfg.Format, Snaplen: cfg.Snaplen}
+	if cfg.Format == "pcapng" {
+		s.Hooks = map[int]packet.Hook{}
+		for i, ifi := range sess.Ifaces {
+			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
+			s.Hooks[ifi.Index] = sess.Attachments[i].Hook
+		}
+		s.Filter, s.Application = cfg.filterText(), "bpftop-cap "+cfg.Version
+		s.Comment = "saved from the live view's retention ring"
+	}
+	return trackSaves(&v.saves, func(path string, pkts []packet.Packet) (int, error) {
+		return pcapfile.SaveFile(path, pkts, s)
+	})
+}
+
+// trackSaves counts the saves in flight in wg.
+func trackSaves(wg *sync.WaitGroup, save ui.SaveFunc) ui.SaveFunc {
+	return func(path string, pkts []packet.Packet) (int, error) {
+		wg.Add(1)
+		defer wg.Done()
+		return save(path, pkts)
+	}
+}
+
+func (v *viewer) drained(c *run) (uint64, error) {
+	copyCounters(c.sess, v.eng)
+	if v.kflows.failed > 0 {
+		c.notes = append(c.notes, fmt.Sprintf("reading the kernel's flow counts failed %d times (last: %v); the flow table counted what was decoded then", v.kflows.failed, v.kflows.lastErr))
+	}
+	return v.eng.Stats(time.Now()).Packets, nil
+}
+
+// engineConfig bounds the live view's flow table and retention ring.
+func engineConfig(cfg *Config) decode.Config {
+	ring, err := ParseSize(cfg.RingSize)
+	if err != nil {
+		ring = 0 // the default
+	}
+	return decode.Config{MaxFlows: cfg.MaxFlows, RingBytes: int(ring)}
+}
+
+// cancelling runs fn (a panic becomes an error, see noPanic); an error
+// cancels the view, which then ends and reports it.
+func cancelling(cancel context.CancelCauseFunc, fn func() error) func() error {
+	return func() error {
+		err := noPanic(fn)()
+		if err != nil {
+			cancel(err)
+		}
+		return err
+	}
+}
+
+// feed adds every captured packet to the engine, blocking the reader while
+// it works (the must-deliver path: backpressure lands in the perf ring,
+// where it is counted). The engine keeps a full batch's buffer as it is
+// (no copy) until its packets leave the retention ring. After a failure it
+// keeps releasing batches so the reader can drain and stop.
+//
+// With a limit (-c), it adds that many packets, then calls reached once
+// (which detaches: the view stays open on what was captured).
+func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCauseFunc, limit uint64, reached func()) error {
+	var failed error
+	var added uint64
+	for b := range in {
+		if failed != nil || (limit > 0 && added >= limit) {
+			b.Release()
+			continue
+		}
+		pkts := b.Packets
+		if limit > 0 && uint64(len(pkts)) > limit-added {
+			pkts = pkts[:limit-added]
+		}
+		buf, release := b.Keep()
+		if failed = addBatch(eng, pkts, buf, release); failed != nil {
+			cancel(failed)
+		}
+		added += uint64(len(pkts))
+		if limit > 0 && added == limit {
+			reached()
+		}
+	}
+	return failed
+}
+
+func addBatch(eng *decode.Engine, pkts []packet.Packet, buf []byte, release func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = recovered(r)
+		}
+	}()
+	eng.AddBatch(pkts, buf, release)
+	return nil
+}
+
+// copyCounters hands the capture's loss counters to the engine: lost in
+// ring is the larger of what perf and the BPF program counted.
+func copyCounters(sess *capture.Session, eng *decode.Engine) {
+	c, _ := sess.Counters() // zero on error: perf's count alone
+	eng.SetCaptureCounters(sess.LostInRing(c), sess.Reader.Stats.Dropped.Load())
+}
+
+// kernelFlows gives the flow table, once a round, the kernel program's
+// counts of the packets of each flow that the ring could not take.
+type kernelFlows struct {
+	sess    *capture.Session
+	eng     *decode.Engine
+	keys    []packet.FlowKey
+	flows   []decode.KernelFlow
+	clear   bool // a round failed with evicted keys taken: forget all the kernel's flows
+	failed  int  // rounds that failed; their tables kept what was decoded
+	lastErr error
+}
+
+// round deletes from the kernel the flows the table evicted (so a flow
+// seen again starts from zero in both), then reads the kernel's flows into
+// the table.
+func (k *kernelFlows) round() {
+	if err := k.sync(); err != nil {
+		k.failed++
+		k.lastErr = err
+		k.clear = true
+	}
+}
+
+func (k *kernelFlows) sync() error {
+	evicted, all := k.eng.TakeEvicted(k.keys[:0])
+	k.keys = evicted
+	if all || k.clear {
+		if err := k.sess.ClearFlows(); err != nil {
+			return err
+		}
+		k.clear = false
+		evicted = evicted[:0]
+	}
+	if err := k.sess.DeleteFlows(evicted); err != nil {
+		return err
+	}
+	kfs := k.flows[:0]
+	err := k.sess.Flows(func(fk *packet.FlowKey, c *packet.FlowCounts) {
+		kfs = append(kfs, decode.KernelFlow{FlowKey: *fk, FlowCounts: *c})
+	})
+	k.flows = kfs
+	if err != nil {
+		return err
+	}
+	k.eng.SetKernelCounts(kfs, time.Now())
+	return nil
+}

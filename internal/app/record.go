@@ -1,0 +1,145 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/packet"
+	"github.com/bpftop-cap/bpftop-cap/pcapfile"
+)
+
+// headlessFlushInterval is how often headless mode reads records below the
+// perf rings' watermark when it writes to a pipe, a socket or a terminal,
+// where a program may be showing them as they come (the live view: every
+// 50 ms, the reader's default); fileFlushInterval when it writes to a file,
+// as tcpdump's buffer timeout. A lone packet after a quiet spell rings the
+// programs' doorbell and is read at once either way (see capture's bell);
+// these apply while packets keep coming below the watermark, a few
+// thousand a second or fewer. Each read wakes two or three threads: the
+// cost is in docs/performance.md. headlessIdleFlushInterval is how often
+// the rings are looked at once a look found nothing, where the doorbell
+// cannot be used.
+const (
+	headlessFlushInterval     = 200 * time.Millisecond
+	fileFlushInterval         = time.Second
+	headlessIdleFlushInterval = time.Second
+)
+
+// flushInterval is headless mode's FlushInterval for output to w.
+func flushInterval(w io.Writer) time.Duration {
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			return fileFlushInterval
+		}
+	}
+	return headlessFlushInterval
+}
+
+// record captures to a file (-w) until interrupted or -c is reached.
+func record(cfg *Config, stdout, stderr io.Writer) error {
+	return runCapture(cfg, stdout, stderr, &recorder{})
+}
+
+// recorder is the -w mode: the reader writes each packet to the file
+// straight from the rings.
+type recorder struct {
+	out       *output
+	w         io.Writer
+	pw        capture.PacketWriter
+	ng        *pcapfile.PcapngWriter
+	res       capture.WriteResult
+	writerErr error // a panic while writing
+}
+
+func (r *recorder) prepare(c *run, cc *capture.Config) error {
+	out, err := openOutput(c.cfg.Write, c.stdout)
+	if err != nil {
+		return err
+	}
+	r.out, r.w = out, out.w
+	cc.Reader.PerCPUBuffer = c.cfg.perfBufferBytes(0)
+	// No screen waits for a lone packet: reading below the rings'
+	// watermark less often than the live view does costs less.
+	cc.Reader.FlushInterval = flushInterval(r.w)
+	cc.Reader.IdleFlushInterval = headlessIdleFlushInterval
+	if f, ok := r.w.(*os.File); ok {
+		r.w = pcapfile.OutputWriter(f)
+	}
+	return nil
+}
+
+func (r *recorder) start(c *run) error {
+	cfg, sess := c.cfg, c.sess
+	var err error
+	if cfg.Format == "pcapng" {
+		var ifaces []pcapfile.IfaceInfo
+		for i, ifi := range sess.Ifaces {
+			ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
+		}
+		r.ng, err = pcapfile.NewPcapngWriter(r.w, cfg.Snaplen, ifaces, cfg.filterText(), "bpftop-cap "+cfg.Version)
+		r.pw = r.ng
+	} else {
+		r.pw, err = pcapfile.NewPcapWriter(r.w, cfg.Snaplen, uint32(packet.LinkTypeEthernet))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type EN10MB (Ethernet), snapshot length %d bytes\n",
+		names(sess, ", "), sess.Attach.Mode, cfg.Direction, filterNote(cfg), cfg.Snaplen)
+	// The reader writes the file itself: no batches.
+	writerStop := func() { faultHook("writer"); c.stop(nil) }
+	c.g.Go(func() error {
+		defer c.stop(nil) // a reader that fails ends the capture
+		var readErr error
+		r.writerErr = noPanic(func() error {
+			readErr = sess.RunDirect(c.readCtx, r.pw, cfg.Count, writerStop, &r.res)
+			return nil
+		})()
+		if r.writerErr != nil {
+			_ = r.pw.Flush() // what was written so far is made readable
+		}
+		return readErr
+	})
+	return nil
+}
+
+func (r *recorder) abort() { r.out.discard() }
+
+func (r *recorder) wait(c *run) error {
+	<-c.ctx.Done()
+	return nil
+}
+
+func (r *recorder) drained(c *run) (uint64, error) {
+	sess := c.sess
+	if r.ng != nil && r.res.Err == nil {
+		counters, _ := sess.Counters()
+		lost := sess.LostInRing(counters)
+		// The kernel counts for all interfaces together: with one, the
+		// drops are its own; with several, they go in the comment only.
+		stats := map[int]pcapfile.IfaceStats{}
+		comment := fmt.Sprintf("all interfaces: kernel saw %d, sent %d to the ring, lost %d in it, filtered %d; %d dropped in user space",
+			counters.Seen, counters.Sent, lost, counters.Filtered, sess.Reader.Stats.Dropped.Load())
+		for _, ifi := range sess.Ifaces {
+			st := pcapfile.IfaceStats{Comment: comment, Dropped: pcapfile.Unknown}
+			if len(sess.Ifaces) == 1 {
+				st.Dropped = lost + sess.Reader.Stats.Dropped.Load()
+			}
+			stats[ifi.Index] = st
+		}
+		r.res.Err = r.ng.Finish(stats)
+	}
+	closeErr := r.out.close()
+	switch {
+	case r.writerErr != nil:
+		return r.res.Written, r.writerErr
+	case r.res.Err != nil:
+		return r.res.Written, r.res.Err
+	case closeErr != nil:
+		return r.res.Written, fmt.Errorf("close %s: %w", c.cfg.Write, closeErr)
+	}
+	return r.res.Written, nil
+}

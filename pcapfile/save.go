@@ -1,0 +1,85 @@
+package pcapfile
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
+)
+
+// Save says how SaveFile writes packets: the format and what the file
+// says of them.
+type Save struct {
+	Format  string // "pcap" or "pcapng"
+	Snaplen uint32
+	// pcapng only: the interfaces (with each one's hook), the filter, the
+	// writing application, and a comment on each interface's statistics.
+	Ifaces      []IfaceInfo
+	Hooks       map[int]packet.Hook
+	Filter      string
+	Application string
+	Comment     string
+}
+
+// SaveFile writes pkts to a new file at path (mode 0600, never replacing a
+// file: the live view's w picks a fresh name), syncs and closes it, and
+// says how many it wrote. A failed save removes what it wrote: the caller
+// still has the packets and can try again.
+func SaveFile(path string, pkts []packet.Packet, s Save) (n int, err error) {
+	f, err := CreateOutput(path, false)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close %s: %w", path, cerr)
+		}
+		if err != nil {
+			os.Remove(path)
+			n = 0
+		}
+	}()
+	if s.Format == "pcapng" {
+		n, err = savePcapng(f, pkts, s)
+	} else {
+		n, err = savePcap(f, pkts, s)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, f.Sync()
+}
+
+func savePcap(f *os.File, pkts []packet.Packet, s Save) (int, error) {
+	pw, err := NewPcapWriter(f, s.Snaplen, uint32(packet.LinkTypeEthernet))
+	if err != nil {
+		return 0, err
+	}
+	for i := range pkts {
+		p := &pkts[i]
+		data := p.Data[:min(len(p.Data), int(s.Snaplen))]
+		if err := pw.WriteRecord(p.Time(), uint32(len(data)), p.WireLen(), data); err != nil {
+			return 0, err
+		}
+	}
+	return int(pw.Count()), pw.Flush()
+}
+
+func savePcapng(f *os.File, pkts []packet.Packet, s Save) (int, error) {
+	ng, err := NewPcapngWriter(f, s.Snaplen, s.Ifaces, s.Filter, s.Application)
+	if err != nil {
+		return 0, err
+	}
+	for i := range pkts {
+		p := pkts[i]
+		p.Hook = s.Hooks[int(p.Ifindex)]
+		if err := ng.Write(&p); err != nil {
+			return 0, err
+		}
+	}
+	stats := map[int]IfaceStats{}
+	for _, ifi := range s.Ifaces {
+		stats[ifi.Index] = IfaceStats{Dropped: Unknown, Comment: s.Comment}
+	}
+	return len(pkts), ng.Finish(stats)
+}
