@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/internal/app"
 )
 
@@ -70,7 +69,7 @@ func flags(cfg *app.Config, showVersion *bool) []flagDef {
 		{"Q", "in|out|inout", "Capture", "direction (default inout; in with --xdp)", strFlag(&cfg.Direction, "")},
 		{"xdp", "", "Capture", "attach at XDP (ingress only) instead of tc", boolFlag(&cfg.XDP)},
 		{"tc-attach", "MODE", "Capture", "tc attach mode: auto (tcx on Linux 6.6+, else clsact), tcx or clsact",
-			funcFlag(func(v string) error { cfg.TCAttach = bpf.TCMode(v); return nil })},
+			strFlag(&cfg.TCAttach, "auto")},
 		{"r", "FILE", "Capture", "read a pcap or pcapng file (- for stdin) instead; no root needed", strFlag(&cfg.Read, "")},
 		{"demo", "", "Capture", "capture realistic traffic in a private network namespace (root)", boolFlag(&cfg.Demo)},
 		{"w", "FILE", "Output", "write to FILE (- for stdout) instead of the live view; overwrites a file", strFlag(&cfg.Write, "")},

@@ -6,6 +6,7 @@
 // exact when a ring overflows), and parsing the bpf_pcap_hdr records they
 // emit.
 //
-// It imports cilium/ebpf and netlink only. It must not import capture,
-// decode, ui or main; generated bpf2go identifiers stay unexported here.
+// It imports cilium/ebpf, netlink, filter (the compiled filter it loads)
+// and packet. It must not import capture, pcapfile, decode, ui,
+// internal/app or main; generated bpf2go identifiers stay unexported here.
 package bpf

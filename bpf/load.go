@@ -448,8 +448,8 @@ func (o *Objects) attachTCX(a *Attachment, ifindex int, ifname string) error {
 // raiseMemlock lifts RLIMIT_MEMLOCK, which kernels before 5.11 charge BPF
 // maps and programs to. cilium/ebpf's rlimit package does this only where it
 // is needed, but it finds out by creating a map in its init, on every
-// start, --version included (0.3-0.6 ms of CPU: perf stat -r 400 on
-// --version); lifting a limit newer kernels ignore costs two system calls.
+// start, --version included (its cost: docs/performance.md); lifting a
+// limit newer kernels ignore costs two system calls.
 func raiseMemlock() error {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {

@@ -16,7 +16,7 @@
 // Every string that comes from packet bytes goes through decode.Printable or
 // decode.PrintableASCII before it reaches the terminal.
 //
-// ui imports decode and the Charm libraries only. It must not import
-// capture, bpf, filter, cilium/ebpf or main: whatever needs them (saving a
-// pcap) is injected through Config.
+// ui imports decode, packet and the Charm libraries only. It must not
+// import capture, bpf, filter, pcapfile, cilium/ebpf, internal/app or main:
+// whatever needs them (saving a file) is injected through Config.
 package ui

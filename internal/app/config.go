@@ -22,7 +22,7 @@ type Config struct {
 	Snaplen    uint32   // -s
 	Direction  string   // -Q: in, out or inout ("": inout, in with XDP)
 	XDP        bool     // attach at XDP instead of tc
-	TCAttach   bpf.TCMode
+	TCAttach   string   // auto, tcx or clsact ("": auto)
 	ReadyFile  string   // create once capture is live
 	StatsFile  string   // rewrite every second with the counters (developers)
 	CPUProfile string   // write a Go CPU profile (developers)
@@ -81,9 +81,9 @@ func (c *Config) Validate() error {
 	if c.XDP && c.Direction != "in" {
 		return usageErr("-Q %s with --xdp: XDP sees ingress only; use tc (drop --xdp) for egress", c.Direction)
 	}
-	switch c.TCAttach {
+	switch bpf.TCMode(c.TCAttach) {
 	case "":
-		c.TCAttach = bpf.TCAuto
+		c.TCAttach = string(bpf.TCAuto)
 	case bpf.TCAuto, bpf.TCX, bpf.TCClsact:
 	default:
 		return usageErr("invalid --tc-attach %q: must be auto, tcx or clsact", c.TCAttach)

@@ -89,7 +89,7 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 			In:      cfg.Direction != "out",
 			Out:     cfg.Direction != "in",
 			XDP:     cfg.XDP,
-			TCMode:  cfg.TCAttach,
+			TCMode:  bpf.TCMode(cfg.TCAttach),
 			Filter:  cfg.prog,
 			RingBuf: cfg.ringBufBytes(),
 		},

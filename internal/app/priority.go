@@ -21,10 +21,8 @@ import (
 // a CPU, which is what happens when the traffic's own programs keep every
 // CPU busy: with autogroups (the default on most distributions) each
 // session gets an equal share, and a reader that sleeps between wakeups is
-// not run soon enough. Measured on 2 CPUs, the live view on a veth pair
-// during a 5 s TCP stream of 10-16 Gbit/s between two local programs lost
-// packets in 5 of 5 runs at nice 0 (1131-19279 a run) and in none of 5 at
-// -10, the stream as fast.
+// not run soon enough; -10 is what kept the live view whole under a bulk
+// stream on 2 CPUs (docs/performance.md).
 const DefaultNice = -10
 
 // Priority is what RaisePriority changed.

@@ -1,8 +1,3 @@
-// Package demo builds what `bpftop-cap --demo` shows: two private network
-// namespaces joined by a veth pair, and realistic traffic between them
-// (DNS, HTTP, TLS with SNI, ICMP echo, UDP bursts, TCP bulk transfers). It
-// removes everything again. It imports netns, netlink and the standard
-// library; nothing of the capture path.
 package demo
 
 import (

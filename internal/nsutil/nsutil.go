@@ -1,5 +1,3 @@
-// Package nsutil runs code inside a named network namespace on a locked OS
-// thread, for the demo and for tests. It imports netns only.
 package nsutil
 
 import (
