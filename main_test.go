@@ -12,6 +12,10 @@ import (
 // exit, before anything is loaded or attached.
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
+	existing := filepath.Join(dir, "exists.pcap")
+	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -28,6 +32,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown flag", []string{"-i", "lo", "--frobnicate"}, 2, "flag provided but not defined"},
 		{"bad count", []string{"-i", "lo", "-c", "many"}, 2, `invalid value "many"`},
 		{"unwritable output", []string{"-i", "lo", "-w", filepath.Join(dir, "missing", "x.pcap")}, 1, "no such file or directory"},
+		{"existing output, unknown interface", []string{"-i", "nosuchif0", "-w", existing}, 1, `no such interface: "nosuchif0"`},
 		{"bad filter", []string{"lo", "-w", "x", "tcp", "prot", "80"}, 2, `filter: syntax error at "prot" (column 5)`},
 		{"unresolved host", []string{"lo", "-w", "x", "host", "example.com"}, 2, `not resolved`},
 		{"bad ring size", []string{"lo", "--ring-size", "12 parsecs"}, 2, `invalid --ring-size`},
@@ -56,6 +61,9 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("stack trace on stderr:\n%s", msg)
 			}
 		})
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
+		t.Error("a run that failed before capturing changed an existing output file")
 	}
 }
 
@@ -135,6 +143,7 @@ func TestReadConvert(t *testing.T) {
 		{"garbage", []string{"-r", garbage, "-w", filepath.Join(dir, "o2")}, "not a pcap or pcapng file"},
 		{"empty", []string{"-r", empty, "-w", filepath.Join(dir, "o3")}, "empty"},
 		{"with interface", []string{"-r", garbage, "-i", "lo", "-w", "x"}, "-r and -i do not go together"},
+		{"onto itself", []string{"-r", garbage, "-w", garbage}, "is the file -r reads"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stderr.Reset()
@@ -143,5 +152,8 @@ func TestReadConvert(t *testing.T) {
 				t.Errorf("exit %d, stderr %q, want one line saying %q", code, stderr.String(), tc.want)
 			}
 		})
+	}
+	if b, _ := os.ReadFile(garbage); string(b) != "this is not a capture file at all" {
+		t.Errorf("-r F -w F changed F: %q", b)
 	}
 }

@@ -74,12 +74,12 @@ func convertFile(in, out string) error {
 		return err
 	}
 	defer cf.Close()
-	f, err := CreateOutput(out, true)
+	f, err := CreateOutput(out)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	w, err := NewPcapWriter(f, cf.Snaplen, cf.LinkType)
+	w, err := NewPcapWriter(f.File(), cf.Snaplen, cf.LinkType)
 	if err != nil {
 		return err
 	}

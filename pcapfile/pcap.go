@@ -2,41 +2,12 @@ package pcapfile
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
-
-// ErrExists is returned by CreateOutput for an existing file without force.
-var ErrExists = errors.New("file exists (use --force to overwrite)")
-
-// CreateOutput creates a capture file with mode 0600. An existing file is
-// only replaced with force.
-func CreateOutput(path string, force bool) (*os.File, error) {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flags, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("create %s: %w", path, ErrExists)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
-	}
-	if force {
-		// O_TRUNC keeps an old file's mode; captures are private.
-		if err := f.Chmod(0o600); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("chmod %s: %w", path, err)
-		}
-	}
-	return f, nil
-}
 
 // PcapWriter writes nanosecond pcap through a buffer of its own: each
 // record is appended to it (header and data, no call per field) and the

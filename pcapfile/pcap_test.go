@@ -69,34 +69,6 @@ func TestPcapRoundTrip(t *testing.T) {
 	}
 }
 
-func TestCreateOutput(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "x.pcap")
-	f, err := CreateOutput(p, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, want 0600", st.Mode().Perm())
-	}
-	if _, err := CreateOutput(p, false); !errors.Is(err, ErrExists) {
-		t.Errorf("existing file without force: %v", err)
-	}
-	os.Chmod(p, 0o644)
-	f, err = CreateOutput(p, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
-		t.Errorf("forced overwrite left mode %v", st.Mode().Perm())
-	}
-	if _, err := CreateOutput(filepath.Join(dir, "no", "such", "dir.pcap"), false); err == nil {
-		t.Error("created a file in a missing directory")
-	}
-}
-
 // TestTcpdumpReadsOurPcap checks the file with a real peer.
 func TestTcpdumpReadsOurPcap(t *testing.T) {
 	if _, err := exec.LookPath("tcpdump"); err != nil {
@@ -106,8 +78,11 @@ func TestTcpdumpReadsOurPcap(t *testing.T) {
 		t.Skip("tcpdump not installed")
 	}
 	p := filepath.Join(t.TempDir(), "t.pcap")
-	f, _ := CreateOutput(p, false)
-	w, _ := NewPcapWriter(f, 262144, 1)
+	f, err := CreateOutput(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := NewPcapWriter(f.File(), 262144, 1)
 	ps := testPackets()
 	for i := range ps {
 		w.Write(&ps[i])

@@ -26,16 +26,17 @@ type Save struct {
 // says how many it wrote. A failed save removes what it wrote: the caller
 // still has the packets and can try again.
 func SaveFile(path string, pkts []packet.Packet, s Save) (n int, err error) {
-	f, err := CreateOutput(path, false)
+	out, err := CreateOutput(path)
 	if err != nil {
 		return 0, err
 	}
+	f := out.File()
 	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
+		if cerr := out.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("close %s: %w", path, cerr)
 		}
 		if err != nil {
-			os.Remove(path)
+			_ = out.Discard()
 			n = 0
 		}
 	}()

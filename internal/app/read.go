@@ -20,6 +20,12 @@ import (
 
 // convert copies a saved capture to a pcap file (-r FILE -w OUT).
 func convert(cfg *Config, stdout, stderr io.Writer) error {
+	// -w overwrites a file: never the one being read.
+	if a, err := os.Stat(cfg.Read); err == nil && cfg.Read != "-" && cfg.Write != "-" {
+		if b, err := os.Stat(cfg.Write); err == nil && os.SameFile(a, b) {
+			return usageErr("-w %s is the file -r reads; write to another file", cfg.Write)
+		}
+	}
 	in, err := pcapfile.OpenFile(cfg.Read)
 	if err != nil {
 		return err
@@ -35,7 +41,11 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer out.close()
-	pw, err := pcapfile.NewPcapWriter(out.w, in.Snaplen, in.LinkType)
+	err = out.start()
+	var pw *pcapfile.PcapWriter
+	if err == nil {
+		pw, err = pcapfile.NewPcapWriter(out.w, in.Snaplen, in.LinkType)
+	}
 	if err != nil {
 		out.discard()
 		return err

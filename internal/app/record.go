@@ -73,6 +73,9 @@ func (r *recorder) prepare(c *run, cc *capture.Config) error {
 
 func (r *recorder) start(c *run) error {
 	cfg, sess := c.cfg, c.sess
+	if err := r.out.start(); err != nil {
+		return err
+	}
 	var err error
 	if cfg.Format == "pcapng" {
 		var ifaces []pcapfile.IfaceInfo
