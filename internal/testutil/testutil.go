@@ -30,9 +30,14 @@ func SkipOrFail(t testing.TB, format string, a ...any) {
 	t.Skipf(format, a...)
 }
 
-// RequireRoot skips (fails under CI) unless the test runs as root.
+// RequireRoot skips (fails under CI) unless the test runs as root. Under
+// -short (make test-unit) it always skips, even as root and under CI=true:
+// the short run is the one that needs no root and no namespaces.
 func RequireRoot(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs root (BPF, network namespaces); skipped under -short")
+	}
 	if os.Geteuid() != 0 {
 		SkipOrFail(t, "needs root (BPF, network namespaces)")
 	}
