@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
 // TestBadInput: every mistake gets one clear line on stderr and a non-zero
@@ -45,6 +47,9 @@ func TestBadInput(t *testing.T) {
 		{"live view without a terminal", []string{"lo"}, 2, "live view needs a terminal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "unwritable output" {
+				testutil.RequireRoot(t) // reaches past the privilege check
+			}
 			var stdout, stderr bytes.Buffer
 			code := run(tc.args, &stdout, &stderr)
 			if code != tc.code {

@@ -17,11 +17,12 @@ func FuzzDecode(f *testing.F) {
 		f.Add(tf.data, uint16(0))
 		f.Add(tf.data, uint16(len(tf.data)+100))
 	}
-	if testing.Short() {
-		return
-	}
 	n := 0
+	// -short: the hand-made seeds only, not the corpus's.
 	func() {
+		if testing.Short() {
+			return
+		}
 		defer func() { _ = recover() }() // a missing corpus only means fewer seeds
 		eachCorpusPacket(f, func(_ string, data []byte, ci gopacket.CaptureInfo) {
 			if n++; n%23 == 0 && len(data) <= 2048 {

@@ -91,12 +91,11 @@ func dnsQuery(labels ...[]byte) []byte {
 
 // env is a model over an engine with a fixed clock, sized w×h.
 type env struct {
-	t     *testing.T
-	eng   *decode.Engine
-	m     *Model
-	now   time.Time
-	seq   int
-	saved []string
+	t   *testing.T
+	eng *decode.Engine
+	m   *Model
+	now time.Time
+	seq int
 }
 
 func newEnv(t *testing.T, w, h int, cfg Config) *env {

@@ -45,7 +45,11 @@ const liveGCPercent = 25
 // live captures on the interfaces into a decode.Engine and runs the live
 // view over it until the user quits or a signal arrives.
 func live(cfg *Config, stdout, stderr io.Writer) error {
-	return runCapture(cfg, stdout, stderr, &viewer{})
+	tty, err := terminal(stdout) // the first thing to hear about
+	if err != nil {
+		return err
+	}
+	return runCapture(cfg, stdout, stderr, &viewer{tty: tty})
 }
 
 // viewer is the live view mode: the capture feeds the engine, the view
@@ -60,11 +64,6 @@ type viewer struct {
 }
 
 func (v *viewer) prepare(c *run, cc *capture.Config) error {
-	tty, err := terminal(c.stdout)
-	if err != nil {
-		return err
-	}
-	v.tty = tty
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(liveGCPercent)
 	}
