@@ -326,7 +326,22 @@ func (m *Model) flowChanged(before uint64, hadOne bool) tea.Cmd {
 
 func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	if m.editing {
-		return m.editKey(k)
+		return m.editKey(k) // a paste goes into the prompt whole
+	}
+	if k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste {
+		// Runes that arrive in one read (tmux send-keys j j j, a key
+		// held down, a scripted demo) are that many key presses.
+		var cmds []tea.Cmd
+		for i, r := range k.Runes {
+			cmds = append(cmds, m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: k.Alt}))
+			if m.editing { // "/" opened the prompt: the rest is its text
+				if rest := k.Runes[i+1:]; len(rest) > 0 {
+					cmds = append(cmds, m.editKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: rest}))
+				}
+				break
+			}
+		}
+		return tea.Batch(cmds...)
 	}
 	if m.help {
 		switch {

@@ -627,3 +627,35 @@ func TestHexPaneBigFrame(t *testing.T) {
 		t.Errorf("last line %q, want payload bytes 59990 on (0x56 0x57 ...)", last)
 	}
 }
+
+// TestTUIKeyBurst: runes that arrive in one read (tmux send-keys j j j, a
+// paste outside the prompt, a held key) are as many key presses; after a
+// "/" the rest of the burst is the filter's text.
+func TestTUIKeyBurst(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	if len(e.m.flows.rows) < 4 {
+		t.Fatalf("want at least 4 flows, have %d", len(e.m.flows.rows))
+	}
+	e.settle(func() tea.Cmd { _, c := e.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjj")}); return c }())
+	if got := e.m.flows.list.cursor; got != 3 {
+		t.Errorf("jjj in one message moved the cursor to row %d, want 3", got)
+	}
+	e.settle(func() tea.Cmd { _, c := e.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("kk")}); return c }())
+	if got := e.m.flows.list.cursor; got != 1 {
+		t.Errorf("kk in one message left the cursor on row %d, want 1", got)
+	}
+	e.settle(func() tea.Cmd { _, c := e.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/example")}); return c }())
+	if !e.m.editing || e.m.filter != "example" {
+		t.Errorf("/example in one message: editing %v, filter %q", e.m.editing, e.m.filter)
+	}
+	// A paste in the prompt is its text, whole: "jj" is not movement.
+	e.settle(func() tea.Cmd {
+		_, c := e.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(".com"), Paste: true})
+		return c
+	}())
+	if e.m.filter != "example.com" {
+		t.Errorf("pasted into the prompt: filter %q", e.m.filter)
+	}
+}
