@@ -646,7 +646,10 @@ func TestTUIKeyBurst(t *testing.T) {
 	if got := e.m.flows.list.cursor; got != 1 {
 		t.Errorf("kk in one message left the cursor on row %d, want 1", got)
 	}
-	e.settle(func() tea.Cmd { _, c := e.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/example")}); return c }())
+	e.settle(func() tea.Cmd {
+		_, c := e.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/example")})
+		return c
+	}())
 	if !e.m.editing || e.m.filter != "example" {
 		t.Errorf("/example in one message: editing %v, filter %q", e.m.editing, e.m.filter)
 	}
