@@ -94,3 +94,25 @@ func freeName(dir, base, ext string) (string, error) {
 	}
 	return "", fmt.Errorf("save: %s%s and 99 numbered variants exist", base, ext)
 }
+
+// msgLife is how long the result of a save stays in the footer before the
+// key hints come back.
+const msgLife = 5 * time.Second
+
+// fade clears message gen after msgLife.
+func fade(gen uint64) tea.Cmd {
+	return tea.Tick(msgLife, func(time.Time) tea.Msg { return fadeMsg{gen: gen} })
+}
+
+// saveError says why a save failed, the reason first (the footer may cut
+// the line), then the directory, each once.
+func saveError(path string, err error) string {
+	if path == "" {
+		return "save: " + err.Error()
+	}
+	reason := err
+	for u := errors.Unwrap(reason); u != nil; u = errors.Unwrap(reason) {
+		reason = u
+	}
+	return fmt.Sprintf("save: %v, in %s", reason, filepath.Dir(path))
+}

@@ -86,6 +86,7 @@ type Model struct {
 	paused        bool
 	help          bool
 	msg           string
+	msgGen        uint64 // counts the messages set, so that a fade clears only its own
 	msgErr        bool
 	saving        bool
 	ticks         uint64
@@ -238,12 +239,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.saving = false
 		switch {
 		case msg.err != nil:
-			m.setMsg(true, "save: %v", msg.err)
+			m.setMsg(true, "%s", saveError(msg.path, msg.err))
 		default:
 			m.setMsg(false, "saved %d packets to %s", msg.n, msg.path)
 		}
 		if m.quitAfterSave {
 			return m, tea.Quit
+		}
+		return m, fade(m.msgGen)
+	case fadeMsg:
+		if msg.gen == m.msgGen {
+			m.msg, m.msgErr = "", false // the key hints come back
 		}
 		return m, nil
 	case tea.KeyMsg:
@@ -255,6 +261,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) setMsg(isErr bool, format string, a ...any) {
+	m.msgGen++
 	m.msg, m.msgErr = safe(strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", " ")), isErr
 }
 
@@ -528,7 +535,9 @@ func (m *Model) save() tea.Cmd {
 	}
 	m.saving = true
 	m.setMsg(false, "saving the ring…")
-	base := "bpftop-cap-" + fileTag(m.cfg.SaveTag) + "-" + m.cfg.Wall().Format("20060102-150405")
+	// A file saved by bpftop-cap and opened again (-r) keeps its name once.
+	tag := strings.TrimPrefix(fileTag(m.cfg.SaveTag), "bpftop-cap-")
+	base := "bpftop-cap-" + tag + "-" + m.cfg.Wall().Format("20060102-150405")
 	return saveRing(m.cfg.Engine, m.cfg.Save, m.cfg.SaveDir, base, m.cfg.SaveExt)
 }
 

@@ -285,6 +285,9 @@ func TestTUISave(t *testing.T) {
 	if !e.m.msgErr || !strings.Contains(footerOf(e.m), "no space left on device") {
 		t.Errorf("failed save: footer %q", footerOf(e.m))
 	}
+	if want := "save: write /full/disk: no space left on device, in " + dir; e.m.msg != want {
+		t.Errorf("failed save: message %q, want %q", e.m.msg, want)
+	}
 	if n := e.eng.Stats(e.now).RingPackets; n != 12 {
 		t.Errorf("ring after a failed save: %d packets, want 12", n)
 	}
@@ -660,5 +663,45 @@ func TestTUIKeyBurst(t *testing.T) {
 	}())
 	if e.m.filter != "example.com" {
 		t.Errorf("pasted into the prompt: filter %q", e.m.filter)
+	}
+}
+
+// TestTUISaveMessageFades: the result of w leaves the footer after a few
+// seconds (the key hints come back); a fade for an older message leaves a
+// newer one alone.
+func TestTUISaveMessageFades(t *testing.T) {
+	s := &pcapSave{}
+	e := newEnv(t, 120, 40, Config{Save: s.save, SaveDir: t.TempDir()})
+	e.fill()
+	e.tick()
+	runSave(e)
+	_, fadeCmd := e.m.Update(savedMsg{path: "x.pcap", n: 3})
+	if fadeCmd == nil || !strings.Contains(e.m.msg, "saved 3 packets") {
+		t.Fatalf("after a save: message %q, fade command %v", e.m.msg, fadeCmd != nil)
+	}
+	stale := fadeMsg{gen: e.m.msgGen - 1}
+	e.m.Update(stale)
+	if e.m.msg == "" {
+		t.Error("a fade for an older message cleared the newer one")
+	}
+	e.m.Update(fadeMsg{gen: e.m.msgGen})
+	if e.m.msg != "" || !strings.Contains(footerOf(e.m), "help") {
+		t.Errorf("after the fade: message %q, footer %q", e.m.msg, footerOf(e.m))
+	}
+}
+
+// TestTUISaveNameFromAFileOfOurs: w on a file bpftop-cap saved (-r)
+// names the new file with its name once, not bpftop-cap-bpftop-cap-….
+func TestTUISaveNameFromAFileOfOurs(t *testing.T) {
+	dir := t.TempDir()
+	s := &pcapSave{}
+	e := newEnv(t, 120, 40, Config{Save: s.save, SaveDir: dir,
+		Source: "bpftop-cap-demo0-20261206-120000.pcapng", Hook: "file", SaveTag: "bpftop-cap-demo0-20261206-120000"})
+	e.fill()
+	e.tick()
+	runSave(e)
+	want := filepath.Join(dir, "bpftop-cap-demo0-20261206-120000-20250304-050607.pcap")
+	if _, err := os.Stat(want); err != nil {
+		t.Errorf("saved as %q, want %s", e.m.msg, want)
 	}
 }

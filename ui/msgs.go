@@ -48,3 +48,6 @@ type savedMsg struct {
 	n    int
 	err  error
 }
+
+// fadeMsg clears the status message numbered gen, if it is still shown.
+type fadeMsg struct{ gen uint64 }
