@@ -13,7 +13,11 @@ func helpView(st *Styles, keys KeyMap, w, h int) string {
 	lines = append(lines, title(st, "Help · press ? or esc to close", true, w))
 	var all []key.Binding
 	for _, g := range keys.FullHelp() {
-		all = append(all, g...)
+		for _, b := range g {
+			if b.Enabled() {
+				all = append(all, b)
+			}
+		}
 	}
 	keyW := 0
 	for _, b := range all {

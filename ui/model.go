@@ -26,6 +26,7 @@ type Config struct {
 	Hook   string         // "tcx", "clsact", "xdp", or "file"
 	Filter string         // the capture filter expression, shown as given
 	Live   bool           // a live capture: rates and loss counters apply
+	Facts  string         // not live: what the status bar says of the file (format, link type, span)
 	// ShowInterface adds an interface column to the flow table (several
 	// interfaces captured at once).
 	ShowInterface bool
@@ -138,6 +139,8 @@ func New(cfg Config) *Model {
 		cfg.SaveExt = ".pcap"
 	}
 	m := &Model{cfg: cfg, keys: DefaultKeyMap(), st: DefaultStyles()}
+	// A file does not move: nothing to pause.
+	m.keys.Pause.SetEnabled(cfg.Live)
 	m.packets.follow = true
 	m.flows.showIf = cfg.ShowInterface
 	return m

@@ -705,3 +705,23 @@ func TestTUISaveNameFromAFileOfOurs(t *testing.T) {
 		t.Errorf("saved as %q, want %s", e.m.msg, want)
 	}
 }
+
+// TestTUIFileMode: a file's view says what the file is, not the ring's
+// fill, and offers no pause (a file does not move).
+func TestTUIFileMode(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{Source: "trace.pcap", Hook: "file", Facts: "pcapng, Ethernet, 1.5s"})
+	e.fill()
+	e.tick()
+	e.press("space")
+	if e.m.paused {
+		t.Error("space paused a file's view")
+	}
+	v := e.m.View()
+	top := strings.SplitN(v, "\n", 2)[0]
+	if !strings.Contains(top, "pcapng, Ethernet, 1.5s") || strings.Contains(top, "ring ") {
+		t.Errorf("status bar %q: want the file's facts, no ring", top)
+	}
+	if strings.Contains(footerOf(e.m), "pause") {
+		t.Errorf("footer offers pause: %q", footerOf(e.m))
+	}
+}

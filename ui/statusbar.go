@@ -10,7 +10,7 @@ import (
 )
 
 // statusBar renders the top line: source, hook, capture filter, counters,
-// ring fill and PAUSED.
+// ring fill (live) or the file's facts, and PAUSED.
 func statusBar(st *Styles, cfg *Config, s decode.Stats, paused bool, w int) string {
 	var parts []string
 	add := func(style func(...string) string, format string, a ...any) {
@@ -47,7 +47,11 @@ func statusBar(st *Styles, cfg *Config, s decode.Stats, paused bool, w int) stri
 		add(warn(s.Lost), "lost %s", count(s.Lost))
 		add(warn(s.Dropped), "dropped %s", count(s.Dropped))
 	}
-	add(st.StatusBar.Render, "ring %.0f%%", s.RingFill)
+	if cfg.Live {
+		add(st.StatusBar.Render, "ring %.0f%%", s.RingFill)
+	} else if cfg.Facts != "" {
+		add(st.StatusBar.Render, "%s", safe(cfg.Facts))
+	}
 	add(st.StatusBar.Render, "%d flows", s.Flows)
 	line := strings.Join(parts, st.StatusBar.Render("│"))
 	if visibleWidth(line) > w {
@@ -72,6 +76,9 @@ func footer(st *Styles, m *Model, w int) string {
 	}
 	var parts []string
 	for _, b := range m.keys.ShortHelp() {
+		if !b.Enabled() {
+			continue
+		}
 		h := b.Help()
 		k := h.Key
 		if i := strings.IndexByte(k, '/'); i > 0 {

@@ -88,7 +88,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	ecfg := engineConfig(cfg)
 	ecfg.IdleTimeout = -1 // a file's flows are all shown, however old
 	eng := decode.NewEngine(ecfg)
-	var last time.Time
+	var first, last time.Time
 	var n, kept uint64
 	var loadErr error
 	for {
@@ -111,6 +111,9 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		kept++
 		if ts.After(last) {
 			last = ts
+		}
+		if first.IsZero() || ts.Before(first) {
+			first = ts
 		}
 	}
 	if n == 0 && loadErr != nil {
