@@ -638,13 +638,17 @@ func (m *Model) paneAt(y int) (pane, int) {
 }
 
 // View renders the screen.
+// The smallest terminal the view lays out in.
+const minWidth, minHeight = 60, 15
+
 func (m *Model) View() string {
 	w, h := m.width, m.height
 	if w <= 0 || h <= 0 {
 		return ""
 	}
-	if w < 40 || h < 10 {
-		return fit("too small: need 40x10", w)
+	if w < minWidth || h < minHeight {
+		// Below this the panes cannot hold their columns: one line says so.
+		return fit(fmt.Sprintf("terminal %dx%d too small: bpftop-cap needs %dx%d (q quits)", w, h, minWidth, minHeight), w)
 	}
 	status := statusBar(&m.st, &m.cfg, m.stats, m.paused, w)
 	if m.help {

@@ -410,17 +410,23 @@ func TestTUIResize(t *testing.T) {
 	e.fill()
 	e.add(packet.DirOut, udpFrame(t, "10.0.0.1", 1, "10.0.0.2", 2, bytes.Repeat([]byte("x"), 1400)))
 	e.tick()
-	for _, sz := range [][2]int{{80, 24}, {120, 40}, {40, 10}, {100, 30}, {200, 60}, {81, 25}, {250, 12}} {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {60, 15}, {100, 30}, {200, 60}, {81, 25}, {250, 16}} {
 		e.m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 		for _, keys := range [][]string{nil, {"enter"}, {"enter"}, {"?"}, {"?", "esc", "esc"}} {
 			e.press(keys...)
 			checkScreen(t, e.m.View(), sz[0], sz[1])
 		}
 	}
-	// Too small: one line that says so.
-	e.m.Update(tea.WindowSizeMsg{Width: 30, Height: 5})
-	if v := e.m.View(); !strings.Contains(v, "too small") || visibleWidth(v) > 30 {
-		t.Errorf("tiny terminal: %q", v)
+	// Under 60x15: one line that says so, whatever the other side.
+	for _, sz := range [][2]int{{40, 10}, {59, 40}, {250, 14}, {30, 5}} {
+		e.m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		v := e.m.View()
+		if strings.Count(v, "\n") != 0 || !strings.Contains(v, "too small") || visibleWidth(v) > sz[0] {
+			t.Errorf("%dx%d: %q", sz[0], sz[1], v)
+		}
+		if sz[0] >= 50 && !strings.Contains(v, "needs 60x15") {
+			t.Errorf("%dx%d does not say what it needs: %q", sz[0], sz[1], v)
+		}
 	}
 }
 
