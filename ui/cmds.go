@@ -40,8 +40,8 @@ func fetch(eng *decode.Engine, req refreshReq) refreshMsg {
 		// The packets shown are those of the row the table will select.
 		msg.hasFlow = false
 		i := selectRow(msg.flows, req.flowID, req.hasFlow, req.cursor)
-		if !req.moved && len(msg.flows) > 0 {
-			i = 0 // the table keeps the top row selected (flowTable.setRows)
+		if req.follow && len(msg.flows) > 0 {
+			i = 0 // following, the table selects the top row (flowTable.setRows)
 		}
 		if i >= 0 {
 			msg.flowID, msg.hasFlow = msg.flows[i].ID, true

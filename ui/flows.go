@@ -26,14 +26,10 @@ func sortName(k decode.SortKey) string {
 // flowTable is the flow pane: one row per flow, the selection kept on the
 // same flow (by ID) as rows are re-sorted.
 type flowTable struct {
-	rows  []decode.FlowView
-	list  cursorList
-	selID uint64
-	ok    bool // selID is set
-	// moved is set while the user keeps the selection off the top row;
-	// until then (and again after g) the selection follows the top flow,
-	// as top(1) does, instead of one flow sinking down the sorted list.
-	moved  bool
+	rows   []decode.FlowView
+	list   cursorList
+	selID  uint64
+	ok     bool // selID is set
 	showIf bool // an IF column: several interfaces are captured
 	width  int
 }
@@ -54,14 +50,15 @@ func selectRow(rows []decode.FlowView, id uint64, hasID bool, cursor int) int {
 	return min(max(cursor, 0), len(rows)-1)
 }
 
-// setRows replaces the rows, keeping the selected flow.
-func (t *flowTable) setRows(rows []decode.FlowView) {
+// setRows replaces the rows, keeping the selected flow wherever the sort
+// puts it; following (F), the selection is the top row, as in top(1).
+func (t *flowTable) setRows(rows []decode.FlowView, follow bool) {
 	t.rows = rows
 	t.list.n = len(rows)
-	if t.moved {
-		t.list.cursor = max(selectRow(rows, t.selID, t.ok, t.list.cursor), 0)
-	} else {
+	if follow {
 		t.list.cursor = 0
+	} else {
+		t.list.cursor = max(selectRow(rows, t.selID, t.ok, t.list.cursor), 0)
 	}
 	t.list.clamp()
 	t.sync()

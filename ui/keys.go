@@ -12,6 +12,7 @@ type KeyMap struct {
 	PrevPane         key.Binding
 	Sort             key.Binding
 	Filter           key.Binding
+	Follow           key.Binding
 	Pause            key.Binding
 	Save             key.Binding
 	Help             key.Binding
@@ -33,6 +34,7 @@ func DefaultKeyMap() KeyMap {
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "pane: previous")),
 		Sort:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort: bytes, packets, rate, last seen")),
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter flows (substring)")),
+		Follow:   key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "follow the top flow and newest packet (tail -f)")),
 		Pause:    key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "pause the display")),
 		Save:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "save the ring to a pcap")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -50,6 +52,6 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Enter, k.Back, k.NextPane, k.PrevPane},
-		{k.Sort, k.Filter, k.Pause, k.Save, k.Help, k.Quit},
+		{k.Sort, k.Filter, k.Follow, k.Pause, k.Save, k.Help, k.Quit},
 	}
 }

@@ -85,6 +85,7 @@ type Model struct {
 	filter        string
 	editing       bool
 	paused        bool
+	follow        bool // F: select the top flow and its newest packet, as tail -f
 	help          bool
 	msg           string
 	msgGen        uint64 // counts the messages set, so that a fade clears only its own
@@ -141,7 +142,6 @@ func New(cfg Config) *Model {
 	m := &Model{cfg: cfg, keys: DefaultKeyMap(), st: DefaultStyles()}
 	// A file does not move: nothing to pause.
 	m.keys.Pause.SetEnabled(cfg.Live)
-	m.packets.follow = true
 	m.flows.showIf = cfg.ShowInterface
 	return m
 }
@@ -199,7 +199,7 @@ func (m *Model) requestRefresh() tea.Cmd {
 		flowID:   id,
 		hasFlow:  ok,
 		cursor:   m.flows.list.cursor,
-		moved:    m.flows.moved,
+		follow:   m.follow,
 		packets:  !m.paused || !m.pktOK || m.pktFlow != id,
 		maxPkts:  m.cfg.MaxPackets,
 		selected: m.packets.selSeq,
@@ -276,7 +276,7 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 		if msg.req.sort != sortKeys[m.sortIdx] || msg.req.filter != m.filter {
 			m.dirty = true // the order or filter changed meanwhile
 		} else {
-			m.flows.setRows(msg.flows)
+			m.flows.setRows(msg.flows, m.follow)
 			m.rowsSort, m.rowsFilter = msg.req.sort, msg.req.filter
 		}
 	}
@@ -289,7 +289,7 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 		if !m.pktOK || m.pktFlow != sel.ID {
 			m.packets.reset()
 		}
-		m.packets.setRows(msg.packets)
+		m.packets.setRows(msg.packets, m.follow)
 		m.pktFlow, m.pktOK = sel.ID, true
 	case !m.pktOK || m.pktFlow != sel.ID:
 		// The packets are another flow's: clear them rather than show them
@@ -324,7 +324,6 @@ func (m *Model) updateHex() {
 // flowChanged reacts to a new flow selection.
 func (m *Model) flowChanged(before uint64, hadOne bool) tea.Cmd {
 	m.flows.sync()
-	m.flows.moved = m.flows.list.cursor != 0
 	if m.flows.ok == hadOne && m.flows.selID == before {
 		return nil
 	}
@@ -371,6 +370,15 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return tea.Quit
 	case key.Matches(k, m.keys.Help):
 		m.help = true
+		return nil
+	case key.Matches(k, m.keys.Follow):
+		m.follow = !m.follow
+		if m.follow {
+			m.flows.list.top()
+			m.packets.list.bottom()
+			m.packets.sync()
+			return tea.Batch(m.flowChanged(m.flows.selID, m.flows.ok), m.requestRefresh())
+		}
 		return nil
 	case key.Matches(k, m.keys.Pause):
 		m.paused = !m.paused
@@ -456,7 +464,11 @@ func (m *Model) pageOf(p pane) int {
 }
 
 // move moves the selection of pane p by d rows, or to its top or bottom.
+// A move by hand ends following (F).
 func (m *Model) move(p pane, d int, top, bottom bool) tea.Cmd {
+	if p != paneHex {
+		m.follow = false
+	}
 	var l *cursorList
 	switch p {
 	case paneFlows:
@@ -650,7 +662,7 @@ func (m *Model) View() string {
 		// Below this the panes cannot hold their columns: one line says so.
 		return fit(fmt.Sprintf("terminal %dx%d too small: bpftop-cap needs %dx%d (q quits)", w, h, minWidth, minHeight), w)
 	}
-	status := statusBar(&m.st, &m.cfg, m.stats, m.paused, w)
+	status := statusBar(&m.st, &m.cfg, m.stats, m.paused, m.follow, w)
 	if m.help {
 		return status + "\n" + helpView(&m.st, m.keys, w, h-2) + "\n" + footer(&m.st, m, w)
 	}

@@ -145,18 +145,19 @@ func TestTUISortCycle(t *testing.T) {
 		{"last seen", "10.0.0.6:1234"},
 		{"bytes", "10.0.0.1:40000"},
 	}
-	// Untouched, the selection follows the top row, as in top(1).
+	// The selection stays on its flow whatever the sort does, from the
+	// start: nothing moves under a reader who has not moved.
+	sel := e.m.flows.selID
 	e.press("s")
-	if got, _ := e.m.flows.selected(); got.ID != e.m.flows.rows[0].ID {
-		t.Errorf("unmoved selection is on %s, not the top flow %s", got.A, e.m.flows.rows[0].A)
+	if e.m.flows.selID != sel {
+		t.Errorf("an untouched selection moved with the sort")
 	}
 	e.press("s")
 	e.press("s")
 	e.press("s") // back to bytes
-	// Once moved, the selection stays on the same flow while the order
-	// changes.
+	// Moved by hand, it stays on that flow too.
 	e.press("j")
-	sel := e.m.flows.selID
+	sel = e.m.flows.selID
 	for _, w := range want {
 		e.press("s")
 		if got := sortName(sortKeys[e.m.sortIdx]); got != w.name {
@@ -729,5 +730,69 @@ func TestTUIFileMode(t *testing.T) {
 	}
 	if strings.Contains(footerOf(e.m), "pause") {
 		t.Errorf("footer offers pause: %q", footerOf(e.m))
+	}
+}
+
+// TestTUIFollow: F follows the top flow and its newest packet, as tail -f;
+// FOLLOW shows in the status bar; a move by hand ends it.
+func TestTUIFollow(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	e.press("j", "j")
+	e.press("s") // by packets: another flow on top
+	if e.m.flows.list.cursor == 0 {
+		t.Fatalf("the selected flow went to the top; pick another start (%v)", flowOrder(e.m))
+	}
+	e.press("F")
+	e.tick()
+	if !e.m.follow || e.m.flows.list.cursor != 0 || e.m.flows.selID != e.m.flows.rows[0].ID {
+		t.Fatalf("F: follow %v, cursor %d", e.m.follow, e.m.flows.list.cursor)
+	}
+	if !strings.Contains(strings.SplitN(e.m.View(), "\n", 2)[0], "FOLLOW") {
+		t.Error("FOLLOW not in the status bar")
+	}
+	e.press("s") // by rate: whatever is on top is selected
+	e.tick()
+	if e.m.flows.selID != e.m.flows.rows[0].ID {
+		t.Errorf("following, the selection is not the top flow after a re-sort")
+	}
+	// The newest packet of the followed flow is selected as packets come.
+	if n := len(e.m.packets.rows); n > 0 && e.m.packets.list.cursor != n-1 {
+		t.Errorf("following, packet %d of %d is selected", e.m.packets.list.cursor, n)
+	}
+	e.press("j")
+	if e.m.follow {
+		t.Error("a move by hand did not end following")
+	}
+	if strings.Contains(strings.SplitN(e.m.View(), "\n", 2)[0], "FOLLOW") {
+		t.Error("FOLLOW still shown")
+	}
+}
+
+// TestTUIPacketStaysSelected: the packet being read stays selected while
+// its flow's newer packets arrive (unless following).
+func TestTUIPacketStaysSelected(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	e.press("enter") // the packets of the selected flow
+	e.tick()
+	seq := e.m.packets.selSeq
+	if !e.m.packets.ok {
+		t.Fatal("no packet selected")
+	}
+	if sel, _ := e.m.flows.selected(); sel.A != "10.0.0.1:40000" {
+		t.Fatalf("selected flow %s, want the TCP one", sel.A)
+	}
+	for i := 0; i < 3; i++ {
+		e.add(packet.DirOut, tcpFrame(t, "10.0.0.1", 40000, "10.0.0.3", 80, false, true, []byte("more")))
+	}
+	e.tick()
+	if len(e.m.packets.rows) < 6 {
+		t.Fatalf("the new packets are not listed: %d rows", len(e.m.packets.rows))
+	}
+	if e.m.packets.selSeq != seq {
+		t.Errorf("new packets of the flow moved the selection from #%d to #%d", seq, e.m.packets.selSeq)
 	}
 }

@@ -26,7 +26,7 @@ type refreshReq struct {
 	flowID   uint64 // the selected flow, if hasFlow
 	hasFlow  bool
 	cursor   int  // the selected row, used when flowID has gone
-	moved    bool // the user moved the selection: else the top row is selected
+	follow   bool // F: the top flow and the newest packet are selected
 	packets  bool
 	maxPkts  int
 	selected uint64 // packet selected in the packet list, for the hex pane

@@ -8,23 +8,23 @@ import (
 )
 
 // packetList is the packet pane: the retained packets of the selected flow,
-// oldest first. It follows the newest packet until the user moves.
+// oldest first. A flow opens on its newest packet; the selection then stays
+// on that packet, unless following (F) the newest.
 type packetList struct {
 	rows   []decode.PacketView
 	list   cursorList
 	selSeq uint64
 	ok     bool
-	follow bool
 	width  int
 }
 
 // setRows replaces the rows, keeping the selected packet (or the newest
 // when following).
-func (p *packetList) setRows(rows []decode.PacketView) {
+func (p *packetList) setRows(rows []decode.PacketView, follow bool) {
 	p.rows = rows
 	p.list.n = len(rows)
 	switch {
-	case p.follow || !p.ok:
+	case follow || !p.ok:
 		p.list.cursor = len(rows) - 1
 	default:
 		// Rows are in sequence order: find the selected one, or the
@@ -42,7 +42,7 @@ func (p *packetList) setRows(rows []decode.PacketView) {
 // reset forgets the selection: a new flow was selected.
 func (p *packetList) reset() {
 	p.rows, p.list.n, p.list.cursor, p.list.offset = nil, 0, 0, 0
-	p.ok, p.follow = false, true
+	p.ok = false
 }
 
 func (p *packetList) sync() {
@@ -51,7 +51,6 @@ func (p *packetList) sync() {
 	} else {
 		p.ok = false
 	}
-	p.follow = p.list.n > 0 && p.list.cursor == p.list.n-1
 }
 
 func (p *packetList) setSize(w, h int) {

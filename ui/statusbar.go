@@ -10,8 +10,8 @@ import (
 )
 
 // statusBar renders the top line: source, hook, capture filter, counters,
-// ring fill (live) or the file's facts, and PAUSED.
-func statusBar(st *Styles, cfg *Config, s decode.Stats, paused bool, w int) string {
+// ring fill (live) or the file's facts, PAUSED and FOLLOW.
+func statusBar(st *Styles, cfg *Config, s decode.Stats, paused, follow bool, w int) string {
 	var parts []string
 	add := func(style func(...string) string, format string, a ...any) {
 		parts = append(parts, style(" "+fmt.Sprintf(format, a...)+" "))
@@ -23,6 +23,9 @@ func statusBar(st *Styles, cfg *Config, s decode.Stats, paused bool, w int) stri
 	}
 	if paused {
 		add(st.Paused.Render, "PAUSED")
+	}
+	if follow {
+		add(st.Paused.Render, "FOLLOW")
 	}
 	src := safe(cfg.Source)
 	if cfg.Hook != "" {
