@@ -32,6 +32,9 @@ type flowTable struct {
 	ok     bool // selID is set
 	showIf bool // an IF column: several interfaces are captured
 	width  int
+	// The widths the content asked for so far: they grow with it and never
+	// shrink, so the headers do not shift as flows come and go.
+	protoW, endsW int
 }
 
 // selectRow is the row a table showing rows selects: the flow with id if
@@ -87,19 +90,33 @@ func (t *flowTable) selected() (decode.FlowView, bool) {
 	return t.rows[t.list.cursor], true
 }
 
-// Column widths of the fixed columns.
+// Column widths of the fixed columns; PROTO's is the least, and grows to
+// the longest name seen, up to colProtoMax.
 const (
-	colProto = 6
-	colIf    = 9
+	colProto    = 6
+	colProtoMax = 12
+	colIf       = 9
 	colPkts  = 8
 	colBytes = 9
 	colRate  = 10
 	colState = 12
 )
 
-// columns decides the endpoint and info widths for the visible rows.
-func (t *flowTable) columns() (ends, state, info int) {
-	rest := t.width - 2 - colProto - colPkts - colBytes - colRate
+// columns decides the widths of the columns that follow the content:
+// PROTO, the endpoints, STATE and INFO. As the terminal narrows, STATE goes
+// first (below 100 cells), then INFO, then the endpoints are cut in the
+// middle of their addresses, never in their ports.
+func (t *flowTable) columns() (proto, ends, state, info int) {
+	from, to := t.list.visible()
+	need := len("ENDPOINTS")
+	t.protoW = max(t.protoW, colProto)
+	for i := from; i < to; i++ {
+		t.protoW = max(t.protoW, min(ansi.StringWidth(t.rows[i].Proto)+1, colProtoMax))
+		need = max(need, ansi.StringWidth(t.rows[i].A)+len(" <-> ")+ansi.StringWidth(t.rows[i].B))
+	}
+	t.endsW = max(t.endsW, need+1)
+	proto = t.protoW
+	rest := t.width - 2 - proto - colPkts - colBytes - colRate
 	if t.showIf {
 		rest -= colIf
 	}
@@ -107,20 +124,26 @@ func (t *flowTable) columns() (ends, state, info int) {
 		state = colState
 		rest -= state
 	}
-	need := len("ENDPOINTS")
-	from, to := t.list.visible()
-	for i := from; i < to; i++ {
-		need = max(need, ansi.StringWidth(t.rows[i].A)+len(" <-> ")+ansi.StringWidth(t.rows[i].B))
+	ends = max(min(t.endsW, rest), 0)
+	return proto, ends, state, max(rest-ends, 0)
+}
+
+// endpoints writes "A <-> B" in w cells; when it does not fit, each side
+// is shortened in the middle of its address, keeping its port.
+func endpoints(a, b string, w int) string {
+	const sep = " <-> "
+	if ansi.StringWidth(a)+len(sep)+ansi.StringWidth(b) < w {
+		return a + sep + b
 	}
-	ends = min(need+1, max(rest-9, 12))
-	return ends, state, max(rest-ends, 0)
+	side := (w - 1 - len(sep)) / 2
+	return shortenEndpoint(a, side) + sep + shortenEndpoint(b, side)
 }
 
 func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 	var b strings.Builder
 	b.WriteString(title(st, heading, focused, t.width))
-	ends, stateW, info := t.columns()
-	hdr := fit("PROTO", colProto) + fit("ENDPOINTS", ends) + right("PKTS", colPkts-1) + " " +
+	protoW, ends, stateW, info := t.columns()
+	hdr := fit("PROTO", protoW) + fit("ENDPOINTS", ends) + right("PKTS", colPkts-1) + " " +
 		right("BYTES", colBytes-1) + " " + right("RATE", colRate-1) + " "
 	if t.showIf {
 		hdr = fit("IF", colIf) + hdr
@@ -140,8 +163,8 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 		if f.Tunnel != "" {
 			label = strings.TrimSpace(label + " [" + safe(f.Tunnel) + "]")
 		}
-		line := fit(safe(f.Proto), colProto) +
-			fit(safe(f.A)+" <-> "+safe(f.B), ends) +
+		line := fit(safe(f.Proto), protoW-1) + " " +
+			fit(endpoints(safe(f.A), safe(f.B), ends), ends) +
 			right(count(f.Packets()), colPkts-1) + " " +
 			right(si(float64(f.Bytes()), "B"), colBytes-1) + " " +
 			right(bits(f.BPS), colRate-1) + " "
@@ -150,8 +173,6 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 		}
 		if stateW > 0 {
 			line += fit(safe(f.State), stateW)
-		} else if f.State != "" {
-			label = strings.TrimSpace(safe(f.State) + " " + label)
 		}
 		line += label
 		b.WriteString("\n" + row(st, line, i == t.list.cursor, focused, t.width))

@@ -151,3 +151,26 @@ func row(st *Styles, text string, selected, focused bool, w int) string {
 
 // visibleWidth is the width in cells of a possibly styled string.
 func visibleWidth(s string) int { return ansi.StringWidth(s) }
+
+// shortenEndpoint fits an endpoint (an address, address:port, [v6]:port or
+// a MAC) in w cells by cutting the middle of the address, keeping the port
+// whole: 198.18.…7.1:443, [fe80::…:1]:5353.
+func shortenEndpoint(s string, w int) string {
+	r := []rune(s)
+	if len(r) <= w {
+		return s
+	}
+	host, port := r, []rune(nil)
+	if i := strings.LastIndex(s, "]:"); strings.HasPrefix(s, "[") && i > 0 {
+		host, port = []rune(s[:i+1]), []rune(s[i+1:])
+	} else if strings.Count(s, ":") == 1 {
+		i := strings.IndexByte(s, ':')
+		host, port = []rune(s[:i]), []rune(s[i:])
+	}
+	keep := w - len(port) - 1 // cells of the address around the "…"
+	if keep < 2 {
+		return cut(s, w)
+	}
+	head := (keep + 1) / 2
+	return string(host[:head]) + "…" + string(host[len(host)-(keep-head):]) + string(port)
+}
