@@ -96,10 +96,10 @@ const (
 	colProto    = 6
 	colProtoMax = 12
 	colIf       = 9
-	colPkts  = 8
-	colBytes = 9
-	colRate  = 10
-	colState = 12
+	colPkts     = 8
+	colBytes    = 9
+	colRate     = 10
+	colState    = 12
 )
 
 // columns decides the widths of the columns that follow the content:
