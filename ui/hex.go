@@ -16,10 +16,11 @@ import (
 // 64 KiB is 4,000 dump lines, and while the selection follows the newest
 // packet it changes at every refresh.
 type hexPane struct {
-	seq    uint64
-	ok     bool
-	frame  packet.Packet
-	layers []decode.LayerDetail
+	seq     uint64
+	ok      bool
+	frame   packet.Packet
+	layers  []decode.LayerDetail
+	ifnames map[int]string // the heading names the interface
 
 	// The layout for width, made by layout when stale (laid false).
 	laid  bool
@@ -195,7 +196,9 @@ func (h *hexPane) heading() string {
 	if f.Dir != packet.DirUnknown {
 		s += " · " + f.Dir.String()
 	}
-	if f.Ifindex != 0 {
+	if name := h.ifnames[int(f.Ifindex)]; name != "" {
+		s += " · " + safe(name)
+	} else if f.Ifindex != 0 {
 		s += fmt.Sprintf(" · ifindex %d", f.Ifindex)
 	}
 	return s

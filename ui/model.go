@@ -30,6 +30,9 @@ type Config struct {
 	// ShowInterface adds an interface column to the flow table (several
 	// interfaces captured at once).
 	ShowInterface bool
+	// Interfaces names the captured interfaces by index, for the packet
+	// detail's heading.
+	Interfaces map[int]string
 	// Stopped, when set and returning a reason, says capture has stopped
 	// (the interface went away): the status bar shows it, the view stays
 	// so that w can still save what was captured.
@@ -143,6 +146,7 @@ func New(cfg Config) *Model {
 	// A file does not move: nothing to pause.
 	m.keys.Pause.SetEnabled(cfg.Live)
 	m.flows.showIf = cfg.ShowInterface
+	m.hex.ifnames = cfg.Interfaces
 	return m
 }
 

@@ -796,3 +796,15 @@ func TestTUIPacketStaysSelected(t *testing.T) {
 		t.Errorf("new packets of the flow moved the selection from #%d to #%d", seq, e.m.packets.selSeq)
 	}
 }
+
+// TestTUIPacketNamesItsInterface: the packet detail's heading names the
+// interface, not its index.
+func TestTUIPacketNamesItsInterface(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{Source: "eth0", Hook: "tcx", Live: true, Interfaces: map[int]string{2: "eth0"}})
+	e.fill()
+	e.tick()
+	e.press("enter", "enter")
+	if h := e.m.hex.heading(); !strings.Contains(h, "· eth0") || strings.Contains(h, "ifindex") {
+		t.Errorf("heading %q: want the interface's name", h)
+	}
+}

@@ -60,6 +60,7 @@ type viewer struct {
 	eng          *decode.Engine
 	reachedCount atomic.Bool
 	kflows       *kernelFlows
+	ifnames      map[int]string
 	saves        sync.WaitGroup // saves in flight, finished before we exit
 }
 
@@ -86,11 +87,11 @@ func (v *viewer) start(c *run) error {
 	ecfg.KernelCounts = c.countsFlows
 	v.eng = decode.NewEngine(ecfg)
 	c.eng = v.eng
-	nm := map[int]string{}
+	v.ifnames = map[int]string{}
 	for _, ifi := range sess.Ifaces {
-		nm[ifi.Index] = ifi.Name
+		v.ifnames[ifi.Index] = ifi.Name
 	}
-	v.eng.SetInterfaceNames(nm)
+	v.eng.SetInterfaceNames(v.ifnames)
 
 	batches := make(chan *capture.Batch, 4)
 	c.g.Go(cancelling(c.stop, func() error {
@@ -151,6 +152,7 @@ func (v *viewer) wait(c *run) error {
 	model := ui.New(ui.Config{
 		Engine:        v.eng,
 		ShowInterface: len(sess.Ifaces) > 1,
+		Interfaces:    v.ifnames,
 		Stopped:       stopped,
 		Source:        names(sess, ","),
 		Hook:          sess.Attach.Mode,
