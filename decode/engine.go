@@ -3,10 +3,10 @@ package decode
 import (
 	"cmp"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/packet"
@@ -33,12 +33,18 @@ type Config struct {
 // Engine decodes frames, keeps the flow table, the retention ring and the
 // counters. Add is meant for one producer goroutine; the view methods may
 // be called concurrently from another (mu guards everything but
-// FlowPackets' cache).
+// FlowPackets' cache and decoder).
+//
+// The producer is the capture: while it waits for mu, the kernel's rings
+// fill. So no view method holds mu for long: the ones whose work grows
+// with the ring or the table (Snapshot, Flows, FlowPackets) do it in
+// bounded steps and, between two, let a waiting Add or AddBatch in
+// (yieldLocked).
 type Engine struct {
 	mu    sync.Mutex
 	cfg   Config
 	dec   *Decoder
-	view  *Decoder // for view methods, made on first use
+	view  *Decoder // FlowPackets', made on first use (viewMu guards it)
 	sum   Summary
 	flows *flowTable
 	ring  *ring
@@ -53,6 +59,12 @@ type Engine struct {
 	texts   []flowText // by flow slot
 
 	changed chan struct{} // Changed's; holds one value at most
+
+	// For yieldLocked: the Add and AddBatch calls waiting for mu, the
+	// adds done (guarded by mu) and their signal (on mu).
+	adders  atomic.Int32
+	adds    uint64
+	addDone sync.Cond
 
 	// FlowPackets' views of the packets of flow viewFlow, by sequence
 	// number. viewMu guards them (taken before mu).
@@ -80,10 +92,51 @@ func NewEngine(cfg Config) *Engine {
 
 		changed: make(chan struct{}, 1),
 	}
+	e.addDone.L = &e.mu
 	if cfg.KernelCounts {
 		e.flows.kernel = &kernelTrack{}
 	}
 	return e
+}
+
+// lockAdd takes mu for Add and AddBatch, telling yieldLocked they wait.
+func (e *Engine) lockAdd() {
+	e.adders.Add(1)
+	e.mu.Lock()
+	e.adders.Add(-1)
+	if addLockedHook != nil {
+		addLockedHook()
+	}
+}
+
+// addLockedHook, set by BenchmarkAddBatchLockWait only, is called as soon
+// as Add or AddBatch has the lock: the benchmark times the wait for it.
+var addLockedHook func()
+
+// unlockAdd counts an add done, wakes the view methods waiting for one in
+// yieldLocked and lets mu go.
+func (e *Engine) unlockAdd() {
+	e.adds++
+	e.addDone.Broadcast() // nothing but an atomic load without waiters
+	e.mu.Unlock()
+}
+
+// yieldLocked lets an Add or AddBatch waiting for mu in, if there is one,
+// and returns when it is through, mu held again; the view methods call it
+// between the steps of a long read. Unlocking and locking again would not
+// do: Unlock wakes a waiter but does not hand it the lock, and the view's
+// next Lock usually comes first, leaving the capture waiting until the
+// mutex turns fair after 1 ms. Waiting on addDone gives mu up until the
+// add is done. Whatever the caller read before may have changed since.
+func (e *Engine) yieldLocked() {
+	if e.adders.Load() == 0 {
+		return
+	}
+	// An adder counted in adders is in lockAdd before or in mu.Lock:
+	// it will take mu once Wait lets it go, and signal when done.
+	for n := e.adds; n == e.adds; {
+		e.addDone.Wait()
+	}
 }
 
 // Changed returns a channel that receives a value after frames are added
@@ -106,8 +159,8 @@ func (e *Engine) Config() Config { return e.cfg }
 // copy of it to the retention ring; the caller may reuse f.Data.
 // Timestamps drive rates and idle eviction.
 func (e *Engine) Add(f packet.Packet) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.lockAdd()
+	defer e.unlockAdd()
 	e.addLocked(&f, -1)
 	e.notify()
 }
@@ -120,8 +173,8 @@ func (e *Engine) Add(f packet.Packet) {
 // again until release is called. release runs with the engine locked: it
 // must not call the engine.
 func (e *Engine) AddBatch(frames []packet.Packet, buf []byte, release func()) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.lockAdd()
+	defer e.unlockAdd()
 	defer e.notify()
 	n := 0
 	for i := range frames {
@@ -402,12 +455,22 @@ func (e *Engine) copyLocked(i int32, nowNs int64) flowCopy {
 	}
 }
 
+// flowsStep is how many slots of the flow table Flows copies per step
+// (see yieldLocked): 65,536 flows copied in one go held the lock for 3 to
+// 80 ms, the allocation of the copies and the first formatting of their
+// strings included.
+var flowsStep = 1024
+
 // Flows returns the flows that match filter, sorted by key, with rates as
 // of now. A filter that compiles as a pcap-filter expression (tcpdump
 // syntax) keeps the flows with at least one matching packet; any other
 // text keeps the flows whose String contains it (case-insensitive); ""
 // keeps all (see FilterKind). Flows idle past the timeout at now are
 // evicted first.
+//
+// It copies the table in steps, letting the capture in between: a flow
+// made meanwhile may be missing, and the flows are copied as of slightly
+// different moments. Sorting and the text filter run unlocked.
 func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 	nowNs := unixNano(now)
 	e.mu.Lock()
@@ -415,34 +478,47 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 	var disp *displayFilter
 	if filter != "" {
 		disp = e.setDisplayLocked(filter)
-		disp.scan(e.ring)
+		e.scanDisplayLocked(disp)
 		disp.prune(e.flows)
 	} else {
 		e.disp = nil // no more matching on Add
 	}
-	raw := make([]flowCopy, 0, e.flows.len())
-	for i := e.flows.head; i >= 0; i = e.flows.flows[i].next {
-		f := &e.flows.flows[i]
-		if disp != nil && disp.prog != nil && disp.matches[f.id] == 0 {
-			continue
-		}
-		raw = append(raw, e.copyLocked(i, nowNs))
-	}
-	names := e.ifnames
-	e.mu.Unlock()
-
 	text := ""
 	if disp != nil && disp.prog == nil {
 		text = strings.ToLower(filter)
 	}
-	out := make([]FlowView, 0, len(raw))
-	for i := range raw {
-		v := raw[i].view()
-		v.Iface = names[v.Ifindex]
-		if text != "" && !strings.Contains(strings.ToLower(v.String()), text) {
-			continue
+	n := e.flows.len()
+	e.mu.Unlock()
+
+	out := make([]FlowView, 0, n)
+	step := touch(make([]flowCopy, flowsStep)) // for the reason Snapshot gives
+	// By slot rather than down the recency list, which changes while the
+	// lock is let go; a flow keeps its slot. Each step is turned into
+	// views unlocked.
+	for slot, more := 0, true; more; {
+		e.mu.Lock()
+		step = step[:0]
+		for end := min(slot+flowsStep, len(e.flows.flows)); slot < end; slot++ {
+			f := &e.flows.flows[slot]
+			if f.id == 0 || disp != nil && disp.prog != nil && disp.matches[f.id] == 0 {
+				continue // a free slot, or no packet of it matches
+			}
+			step = append(step, e.copyLocked(int32(slot), nowNs))
 		}
-		out = append(out, v)
+		more = slot < len(e.flows.flows)
+		names := e.ifnames
+		if more {
+			e.yieldLocked() // Unlock does not hand the lock over
+		}
+		e.mu.Unlock()
+		for i := range step {
+			v := step[i].view()
+			v.Iface = names[v.Ifindex]
+			if text != "" && !strings.Contains(strings.ToLower(v.String()), text) {
+				continue
+			}
+			out = append(out, v)
+		}
 	}
 	slices.SortFunc(out, func(a, b FlowView) int {
 		var c int
@@ -535,23 +611,26 @@ type PacketView struct {
 	Line    string // Summary.Line
 }
 
-// flowPacketsChunk is how many packets FlowPackets decodes at most with
-// the engine locked before letting it go for a moment. The live view asks
-// for 1,000 packets of the selected flow several times a second; during a
-// bulk TCP stream every one of them is new, and decoding them all in one
-// go held the lock for up to 8.7 ms (the most of 10 runs of 5 s), while
-// the capture's AddBatch waited and the perf rings filled. On the bench's
-// live view under TCP (--nice 0, a build logging lock waits over 1 ms),
-// AddBatch waited over 1 ms 93 times in 8 runs (224 ms in all) before,
-// 22 times in 10 runs (59 ms) with chunks.
+// flowPacketsChunk is how many packets FlowPackets decodes per step (see
+// yieldLocked). The live view asks for 1,000 packets of the selected flow
+// several times a second; during a bulk TCP stream every one of them is
+// new, and decoding them all in one go held the lock for up to 8.7 ms
+// (the most of 10 runs of 5 s), while the capture's AddBatch waited and
+// the perf rings filled.
 var flowPacketsChunk = 64
+
+// flowWalkStep is how many packets FlowPackets looks at per step while it
+// finds those of the flow: a flow evicted from the table is looked for
+// through the whole ring, millions of packets in a large one.
+var flowWalkStep = 4096
 
 // FlowPackets returns up to max of the newest retained packets of flow id,
 // oldest first. It works for flows already evicted from the flow table
 // (by scanning the ring) as long as their packets are retained. It lets
-// the engine go between chunks of decoding (flowPacketsChunk), so under
-// heavy traffic the list can come back short, or empty: the packets that
-// left the ring in the meantime are not in it, the newer ones not yet.
+// the capture in between steps of finding and decoding them
+// (flowWalkStep, flowPacketsChunk), so under heavy traffic the list can
+// come back short, or empty: the packets that left the ring in the
+// meantime are not in it, the newer ones not yet.
 //
 // A retained packet never changes, so its view is kept from one call to
 // the next (for the last flow asked about): a view refreshed many times a
@@ -575,27 +654,41 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 	e.mu.Lock()
 	var seqs []uint64
 	if f := e.flows.byID(id); f != nil {
-		seqs = e.ring.flowSeqs(id, f.lastSeq, max)
+		for seq := f.lastSeq; seq != 0; {
+			if seqs, seq = e.ring.flowSeqs(seqs, id, seq, max, flowWalkStep); seq != 0 {
+				e.yieldLocked()
+			}
+		}
 	} else {
-		seqs = e.ring.scanFlow(id, max)
+		for seq := e.ring.next - 1; seq != 0; {
+			if seqs, seq = e.ring.scanFlow(seqs, id, seq, max, flowWalkStep); seq != 0 {
+				e.yieldLocked()
+			}
+		}
 	}
+	e.mu.Unlock()
+	slices.Reverse(seqs)
 	if e.view == nil && len(seqs) > 0 {
-		e.view = NewDecoder()
+		e.view = NewDecoder() // e.view is viewMu's
 	}
-	var items []item
-	cut := 0     // seqs[:cut] left the ring while the lock was let go
-	decoded := 0 // since the lock was last let go
+	fresh := 0 // not in the cache
+	for _, seq := range seqs {
+		if _, ok := cache[seq]; !ok {
+			fresh++
+		}
+	}
+	// Allocated unlocked, for the reason Snapshot gives.
+	items := touch(make([]item, fresh))[:0]
+
+	e.mu.Lock()
+	cut := 0     // seqs[:cut] left the ring while the capture was let in
+	decoded := 0 // in this step
 	for i, seq := range seqs {
 		if _, ok := cache[seq]; ok {
 			continue
 		}
 		if decoded == flowPacketsChunk {
-			// Let the capture's AddBatch in between chunks. Unlock only
-			// wakes a waiter, which would find the lock taken again:
-			// yielding runs it first (Unlock put it next in line).
-			e.mu.Unlock()
-			runtime.Gosched()
-			e.mu.Lock()
+			e.yieldLocked()
 			decoded = 0
 		}
 		rec, data, ok := e.ring.get(seq)
@@ -653,14 +746,46 @@ func (e *Engine) Packet(seq uint64) (packet.Packet, bool) {
 	return e.ring.frame(seq)
 }
 
-// Snapshot returns a copy of every retained packet in timestamp order,
-// for saving off the hot path.
+// Snapshot steps: how many packets, and bytes, Snapshot copies at most per
+// step (see yieldLocked). The whole ring in one go, 256 MiB of it, held
+// the lock for up to 1.3 s (BenchmarkAddBatchLockWait).
+var (
+	snapshotStepPackets = 4096
+	snapshotStepBytes   = 512 << 10
+)
+
+// Snapshot returns a copy of the packets retained when it is called, in
+// timestamp order, for saving off the hot path. It copies them in steps,
+// letting the capture in between: the oldest may leave the ring before
+// their turn comes, and are then left out.
 func (e *Engine) Snapshot() []packet.Packet {
 	e.mu.Lock()
-	out := e.ring.snapshot()
+	seq, end, n := e.ring.first, e.ring.next, e.ring.count()
 	e.mu.Unlock()
+	// What is written locked is allocated and touched unlocked: the first
+	// touch of a fresh page faults, which made a 256 KiB step take 0.8 ms
+	// in a VM.
+	out := touch(make([]packet.Packet, n))[:0]
+	var buf []byte
+	for seq < end {
+		if cap(buf)-len(buf) < snapshotStepBytes/2 {
+			buf = touch(make([]byte, snapshotStepBytes))[:0]
+		}
+		e.mu.Lock()
+		if out, buf, seq = e.ring.copyOut(out, buf, seq, end, snapshotStepPackets); seq < end {
+			e.yieldLocked() // Unlock does not hand the lock over
+		}
+		e.mu.Unlock()
+	}
 	sortFrames(out)
 	return out
+}
+
+// touch writes to every page of s (fresh memory may be mapped on first
+// touch) and returns it.
+func touch[T any](s []T) []T {
+	clear(s)
+	return s
 }
 
 func itoa(v uint64) string {

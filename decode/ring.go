@@ -276,51 +276,60 @@ func (rec *record) frame(data []byte) packet.Packet {
 	}
 }
 
-// flowSeqs returns up to max sequence numbers of the packets of flow id,
-// oldest first, following the per-flow chain back from newest.
-func (r *ring) flowSeqs(id, newest uint64, max int) []uint64 {
-	var out []uint64
-	for seq := newest; len(out) < max; {
+// flowSeqs appends to out, newest first, the sequence numbers of flow
+// id's packets from seq back along the flow's chain, until out holds max,
+// the chain ends or leaves the ring, or n packets were looked at. It
+// returns out and the sequence number to go on from, 0 when done: a caller
+// may let the ring change in between (sequence numbers are never reused,
+// and get checks that one is still in the ring).
+func (r *ring) flowSeqs(out []uint64, id, seq uint64, max, n int) ([]uint64, uint64) {
+	for ; n > 0; n-- {
 		rec, _, ok := r.get(seq)
-		if !ok || rec.flowID != id {
-			break
+		if !ok || rec.flowID != id || len(out) >= max {
+			return out, 0
 		}
 		out = append(out, seq)
 		if rec.prevSeq >= seq {
-			break
+			return out, 0
 		}
 		seq = rec.prevSeq
 	}
-	slices.Reverse(out)
-	return out
+	return out, seq
 }
 
-// scanFlow is flowSeqs for a flow no longer in the flow table: it scans
-// the ring from newest to oldest.
-func (r *ring) scanFlow(id uint64, max int) []uint64 {
-	var out []uint64
-	for seq := r.next - 1; seq >= r.first && seq > 0 && len(out) < max; seq-- {
+// scanFlow is flowSeqs for a flow no longer in the flow table: it looks
+// at every packet from seq down to the oldest in the ring.
+func (r *ring) scanFlow(out []uint64, id, seq uint64, max, n int) ([]uint64, uint64) {
+	for ; n > 0; n-- {
+		if seq < r.first || len(out) >= max { // r.first > 0
+			return out, 0
+		}
 		if r.recs[seq&r.mask].flowID == id {
 			out = append(out, seq)
 		}
+		seq--
 	}
-	slices.Reverse(out)
-	return out
+	return out, seq
 }
 
-// snapshot copies out every packet in the ring, ordered by timestamp
-// (stable, so packets with equal timestamps keep their arrival order).
-// All the bytes share one allocation.
-func (r *ring) snapshot() []packet.Packet {
-	out := make([]packet.Packet, 0, r.count())
-	buf := make([]byte, 0, r.used)
-	for seq := r.first; seq < r.next; seq++ {
+// copyOut appends to out copies of up to n of the packets from seq up to
+// end still in the ring, in sequence order, their bytes to buf as long as
+// they fit in its capacity (the first one regardless). It returns out,
+// buf and the sequence number to go on from, end or more when done. The
+// packets that left the ring since the caller's last call are skipped: it
+// goes on from the oldest one left.
+func (r *ring) copyOut(out []packet.Packet, buf []byte, seq, end uint64, n int) ([]packet.Packet, []byte, uint64) {
+	seq = max(seq, r.first)
+	for i := 0; seq < end && i < n; seq, i = seq+1, i+1 {
 		rec, data, _ := r.get(seq)
+		if i > 0 && len(data) > cap(buf)-len(buf) {
+			break
+		}
 		start := len(buf)
 		buf = append(buf, data...)
 		out = append(out, rec.frame(buf[start:len(buf):len(buf)]))
 	}
-	return out
+	return out, buf, seq
 }
 
 // sortFrames puts a snapshot in time order (stable); callers do it after
