@@ -135,7 +135,7 @@ func TestCorpus(t *testing.T) {
 	for _, f := range e.Flows(SortBytes, "", e.lastTS())[:min(st.Flows, 50)] {
 		_ = e.FlowPackets(f.ID, 100)
 	}
-	snap := e.Snapshot()
+	snap, _ := e.Snapshot()
 	t.Logf("corpus: %d Ethernet files read, %d skipped (other link types or unreadable), %d ended in a read error; %d packets, %d flows, %d in ring (%d snapshot), %d malformed, %d truncated, %d unsupported, %d panics",
 		read, skipped, broken, packets, st.Flows, st.RingPackets, len(snap), st.Malformed, st.Truncated, st.Unsupported, panics)
 	if read == 0 || packets == 0 {

@@ -757,8 +757,10 @@ var (
 // Snapshot returns a copy of the packets retained when it is called, in
 // timestamp order, for saving off the hot path. It copies them in steps,
 // letting the capture in between: the oldest may leave the ring before
-// their turn comes, and are then left out.
-func (e *Engine) Snapshot() []packet.Packet {
+// their turn comes (when traffic turns the ring over faster than the copy
+// goes), and are then left out; missed counts them, so that a save can
+// say so.
+func (e *Engine) Snapshot() (pkts []packet.Packet, missed int) {
 	e.mu.Lock()
 	seq, end, n := e.ring.first, e.ring.next, e.ring.count()
 	e.mu.Unlock()
@@ -778,7 +780,7 @@ func (e *Engine) Snapshot() []packet.Packet {
 		e.mu.Unlock()
 	}
 	sortFrames(out)
-	return out
+	return out, int(n) - len(out)
 }
 
 // touch writes to every page of s (fresh memory may be mapped on first

@@ -164,7 +164,7 @@ func BenchmarkAddBatchLockWait(b *testing.B) {
 						default:
 						}
 						t0 := time.Now()
-						snap := e.Snapshot()
+						snap, _ := e.Snapshot()
 						snapTime += time.Since(t0)
 						snaps++
 						snapPkts += len(snap)
@@ -344,7 +344,7 @@ func TestViewsWhileAdding(t *testing.T) {
 			running = false
 		default:
 		}
-		snap := e.Snapshot()
+		snap, _ := e.Snapshot()
 		after := added.Load() // no packet added after the call
 		snaps++
 		for i, f := range snap {
@@ -493,7 +493,7 @@ func TestSteppedViewsMatchWhole(t *testing.T) {
 			e.Add(packet.Packet{Nanos: packet.Nanos(testTS) + int64(i), Data: d, OrigLen: uint32(len(d))})
 		}
 		v := views{
-			Snap:     e.Snapshot(),
+			Snap:     first(e.Snapshot()),
 			All:      e.Flows(SortPackets, "", testTS),
 			Filtered: e.Flows(SortPackets, "udp", testTS),
 			Text:     e.Flows(SortPackets, "40001", testTS),

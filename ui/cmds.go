@@ -60,7 +60,7 @@ var errEmptyRing = errors.New("nothing to save: no packets retained yet")
 // dir, off the update loop.
 func saveRing(eng *decode.Engine, save SaveFunc, dir, base, ext string) tea.Cmd {
 	return func() tea.Msg {
-		frames := eng.Snapshot()
+		frames, missed := eng.Snapshot()
 		if len(frames) == 0 {
 			return savedMsg{err: errEmptyRing}
 		}
@@ -72,7 +72,7 @@ func saveRing(eng *decode.Engine, save SaveFunc, dir, base, ext string) tea.Cmd 
 		if err != nil {
 			return savedMsg{path: path, err: err}
 		}
-		return savedMsg{path: path, n: n}
+		return savedMsg{path: path, n: n, missed: missed}
 	}
 }
 

@@ -247,6 +247,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		switch {
 		case msg.err != nil:
 			m.setMsg(true, "%s", saveError(msg.path, msg.err))
+		case msg.missed > 0:
+			// Honest about what traffic outran: never a silent gap.
+			m.setMsg(true, "saved %d packets to %s; %d more left the ring during the save", msg.n, msg.path, msg.missed)
 		default:
 			m.setMsg(false, "saved %d packets to %s", msg.n, msg.path)
 		}

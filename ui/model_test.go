@@ -808,3 +808,13 @@ func TestTUIPacketNamesItsInterface(t *testing.T) {
 		t.Errorf("heading %q: want the interface's name", h)
 	}
 }
+
+// TestTUISaveSaysWhatTrafficOutran: packets that left the ring while w
+// copied it are reported, as an error-coloured line, never a silent gap.
+func TestTUISaveSaysWhatTrafficOutran(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{Save: (&pcapSave{}).save, SaveDir: t.TempDir()})
+	e.m.Update(savedMsg{path: "x.pcap", n: 12000, missed: 194000})
+	if !e.m.msgErr || !strings.Contains(e.m.msg, "194000 more left the ring during the save") {
+		t.Errorf("message %q (error %v)", e.m.msg, e.m.msgErr)
+	}
+}

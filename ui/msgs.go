@@ -44,9 +44,10 @@ type refreshMsg struct {
 
 // savedMsg reports the end of a save.
 type savedMsg struct {
-	path string
-	n    int
-	err  error
+	path   string
+	n      int
+	missed int // left the ring while it was copied (decode.Engine.Snapshot)
+	err    error
 }
 
 // fadeMsg clears the status message numbered gen, if it is still shown.
