@@ -456,9 +456,8 @@ func (e *Engine) copyLocked(i int32, nowNs int64) flowCopy {
 }
 
 // flowsStep is how many slots of the flow table Flows copies per step
-// (see yieldLocked): 65,536 flows copied in one go held the lock for 3 to
-// 80 ms, the allocation of the copies and the first formatting of their
-// strings included.
+// (see yieldLocked): a table of 65,536 flows copied in one go held the
+// lock for tens of milliseconds (docs/performance.md).
 var flowsStep = 1024
 
 // Flows returns the flows that match filter, sorted by key, with rates as
@@ -614,9 +613,9 @@ type PacketView struct {
 // flowPacketsChunk is how many packets FlowPackets decodes per step (see
 // yieldLocked). The live view asks for 1,000 packets of the selected flow
 // several times a second; during a bulk TCP stream every one of them is
-// new, and decoding them all in one go held the lock for up to 8.7 ms
-// (the most of 10 runs of 5 s), while the capture's AddBatch waited and
-// the perf rings filled.
+// new, and decoding them all in one go held the lock for milliseconds
+// while the capture's AddBatch waited and the perf rings filled
+// (docs/performance.md).
 var flowPacketsChunk = 64
 
 // flowWalkStep is how many packets FlowPackets looks at per step while it
@@ -747,8 +746,8 @@ func (e *Engine) Packet(seq uint64) (packet.Packet, bool) {
 }
 
 // Snapshot steps: how many packets, and bytes, Snapshot copies at most per
-// step (see yieldLocked). The whole ring in one go, 256 MiB of it, held
-// the lock for up to 1.3 s (BenchmarkAddBatchLockWait).
+// step (see yieldLocked). A large ring copied in one go held the lock for
+// up to a second (BenchmarkAddBatchLockWait, docs/performance.md).
 var (
 	snapshotStepPackets = 4096
 	snapshotStepBytes   = 512 << 10
@@ -765,8 +764,7 @@ func (e *Engine) Snapshot() (pkts []packet.Packet, missed int) {
 	seq, end, n := e.ring.first, e.ring.next, e.ring.count()
 	e.mu.Unlock()
 	// What is written locked is allocated and touched unlocked: the first
-	// touch of a fresh page faults, which made a 256 KiB step take 0.8 ms
-	// in a VM.
+	// touch of a fresh page faults, slow in a VM.
 	out := touch(make([]packet.Packet, n))[:0]
 	var buf []byte
 	for seq < end {
