@@ -119,43 +119,19 @@ func headless(o *options, stdout, stderr io.Writer) error {
 		writerErr error
 	)
 	writerStop := func() { faultHook("writer"); stop() }
-	if sess.Reader.CanRunDirect() {
-		// The in-place reader writes the file itself: no batches.
-		g.Go(func() error {
-			defer stop() // a reader that fails ends the capture
-			var readErr error
-			writerErr = noPanic(func() error {
-				readErr = sess.RunDirect(readCtx, pw, o.count, writerStop, &res)
-				return nil
-			})()
-			if writerErr != nil {
-				_ = pw.Flush() // what was written so far is made readable
-			}
-			return readErr
-		})
-	} else {
-		batches := make(chan *capture.Batch, 4)
-		g.Go(noPanic(func() error {
-			defer close(batches)
-			defer stop() // a reader that fails ends the capture
-			return sess.Run(readCtx, batches)
-		}))
-		g.Go(func() error {
-			writerErr = noPanic(func() error {
-				res = capture.WriteBatches(batches, pw, o.count, writerStop)
-				return nil
-			})()
-			if writerErr != nil {
-				stop()
-				for b := range batches { // keep the reader from blocking
-					b.Release()
-				}
-				// What was written so far is made readable.
-				_ = pw.Flush()
-			}
+	// The reader writes the file itself: no batches.
+	g.Go(func() error {
+		defer stop() // a reader that fails ends the capture
+		var readErr error
+		writerErr = noPanic(func() error {
+			readErr = sess.RunDirect(readCtx, pw, o.count, writerStop, &res)
 			return nil
-		})
-	}
+		})()
+		if writerErr != nil {
+			_ = pw.Flush() // what was written so far is made readable
+		}
+		return readErr
+	})
 	if o.statsFile != "" {
 		g.Go(noPanic(func() error { writeStatsEvery(stopCtx, o.statsFile, sess, nil); return nil }))
 	}

@@ -395,7 +395,7 @@ func viewFailed(ctx context.Context, runErr error) error {
 func captureConfig(o *options, perfBuffer int) capture.Config {
 	return capture.Config{
 		Interfaces: o.ifaces,
-		Reader:     capture.Options{PerCPUBuffer: o.perfBufferBytes(perfBuffer), Mmap: o.perfRead == "mmap"},
+		Reader:     capture.Options{PerCPUBuffer: o.perfBufferBytes(perfBuffer)},
 		BPF: bpf.Config{
 			Snaplen: uint32(o.snaplen),
 			In:      o.direction != "out",

@@ -51,7 +51,6 @@ type options struct {
 	format    string
 	ringSize  string
 	perfBuf   string
-	perfRead  string
 	ringBuf   string
 	maxFlows  int
 	nice      int
@@ -96,8 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.format, "format", "", "file format for -w and w: pcap or pcapng (default: pcapng when the name ends in .pcapng, else pcap)")
 	fs.StringVar(&o.ringSize, "ring-size", "64MiB", "bytes of packets the live view keeps for saving with w (e.g. 16MiB, 1GiB)")
 	fs.StringVar(&o.perfBuf, "perf-buffer", "", "perf ring `size` per CPU (default 32MiB with -w, 64MiB for the live view, less with more CPUs: 64MiB in all with -w, 128MiB for the live view; from 16MiB a 4MiB ring per CPU in front, on top); larger absorbs longer stalls")
-	fs.StringVar(&o.perfRead, "perf-reader", "mmap", "how to read the perf rings: mmap (in place, one copy per packet) or cilium (cilium/ebpf's perf.Reader)")
-	fs.StringVar(&o.ringBuf, "ringbuf", "", "write packets to one BPF ring buffer of `size` (such as 64MiB) shared by all CPUs instead of per-CPU perf rings (Linux 5.8+, 5.18+ with --xdp); --perf-buffer and --perf-reader then do not apply")
+	fs.StringVar(&o.ringBuf, "ringbuf", "", "write packets to one BPF ring buffer of `size` (such as 64MiB) shared by all CPUs instead of per-CPU perf rings (Linux 5.8+, 5.18+ with --xdp); --perf-buffer then does not apply")
 	fs.IntVar(&o.nice, "nice", capture.DefaultNice, "scheduling priority while capturing, -20 to 19: ahead of the traffic's own programs, so that the rings are read before they fill (0 leaves it; below 0 needs CAP_SYS_NICE)")
 	fs.IntVar(&o.maxFlows, "max-flows", 65536, "flows the live view tracks before evicting the least recently seen")
 	fs.BoolVar(&o.demo, "demo", false, "make a private network namespace with a veth pair and realistic traffic, and capture it (root)")
@@ -198,9 +196,6 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if n, err := parseSize(o.ringBuf); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
 			return nil, usageErr("invalid --ringbuf %q: want a power of two from 64KiB to 1GiB, such as 64MiB", o.ringBuf)
 		}
-	}
-	if o.perfRead != "cilium" && o.perfRead != "mmap" {
-		return nil, usageErr("invalid --perf-reader %q: must be cilium or mmap", o.perfRead)
 	}
 	if o.maxFlows < 1 {
 		return nil, usageErr("invalid --max-flows %d: must be at least 1", o.maxFlows)
