@@ -71,19 +71,23 @@ func passCutoff(final bool) uint64 {
 }
 
 // writePass writes the records of the rings stamped before cutoff, oldest
-// first, and releases their ring space.
+// first, to write, and releases their ring space.
 func (r *Reader) writePass(cutoff uint64, write func(*packet.Packet)) {
-	n, bytes := r.ps.src.merge(&r.Stats, cutoff, func(h *bpf.Record, payload []byte) { r.emit(h, payload, write) })
+	if r.emitFunc == nil {
+		r.emitFunc = r.emit // made once: a method value allocates
+	}
+	r.write = write
+	n, bytes := r.ps.src.merge(&r.Stats, cutoff, r.emitFunc)
 	r.Stats.Received.Add(n)
 	r.Stats.Bytes.Add(bytes)
 }
 
-// emit hands one parsed record to write as a Packet. The packet.Packet is the
-// reader's own: one made here would escape to the heap through the call,
-// an allocation per packet. It is filled field by field: a composite
+// emit hands one parsed record to r.write as a Packet. The packet.Packet is
+// the reader's own: one made here would escape to the heap through the
+// call, an allocation per packet. It is filled field by field: a composite
 // literal is built on the stack and copied with wide loads, which stall on
 // its narrow stores.
-func (r *Reader) emit(h *bpf.Record, payload []byte, write func(*packet.Packet)) {
+func (r *Reader) emit(h *bpf.Record, payload []byte) {
 	if h.KtimeNs < r.lastStamp {
 		r.Stats.Late.Add(1)
 	} else {
@@ -94,5 +98,5 @@ func (r *Reader) emit(h *bpf.Record, payload []byte, write func(*packet.Packet))
 	p.Nanos = r.clock.WallNanos(h.KtimeNs)
 	p.OrigLen, p.Ifindex = h.TotLen, h.Ifindex
 	p.Dir, p.Hook = h.Dir, h.Hook
-	write(p)
+	r.write(p)
 }

@@ -178,8 +178,10 @@ type Reader struct {
 	// waits until the first has released the rings, so that the maps
 	// they are in are closed only then.
 	closeOnce sync.Once
-	direct    packet.Packet // RunDirect's packet being written
-	lastStamp uint64        // RunDirect's newest stamp written, for Stats.Late
+	direct    packet.Packet             // RunDirect's packet being written
+	lastStamp uint64                    // RunDirect's newest stamp written, for Stats.Late
+	write     func(*packet.Packet)      // writePass's
+	emitFunc  func(*bpf.Record, []byte) // r.emit, made once
 }
 
 // source is a kind of kernel ring the reading loop reads: perfRings or a
