@@ -40,7 +40,7 @@ func TestBadInput(t *testing.T) {
 		{"bad ring size", []string{"lo", "--ring-size", "12 parsecs"}, 2, `invalid --ring-size`},
 		{"tiny ring", []string{"lo", "--ring-size", "1KiB"}, 2, `invalid --ring-size`},
 		{"bad perf buffer", []string{"lo", "--perf-buffer", "3MiB", "-w", "x"}, 2, `invalid --perf-buffer "3MiB"`},
-		{"dropped developer flag", []string{"lo", "--perf-reader", "mmap", "-w", "x"}, 2, "flag provided but not defined: -perf-reader (see -h)"},
+		{"removed flag", []string{"lo", "--perf-reader", "mmap", "-w", "x"}, 2, "flag provided but not defined: -perf-reader (see -h)"},
 		{"bad format", []string{"lo", "--format", "json", "-w", "x"}, 2, `invalid --format "json"`},
 		{"bad max flows", []string{"lo", "--max-flows", "0"}, 2, `invalid --max-flows`},
 		{"bad nice", []string{"lo", "--nice", "40", "-w", "x"}, 2, `invalid --nice 40: must be -20 to 19`},

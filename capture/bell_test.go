@@ -32,14 +32,14 @@ func TestBellWakesIdleCapture(t *testing.T) {
 			if err := testutil.InNetns(pair.NsA, func() (err error) {
 				sess, err = Open(Config{Interface: pair.IfA,
 					BPF:    bpf.Config{Snaplen: 262144, In: true, RingBuf: tc.ringBuf, XDP: tc.xdp},
-					Reader: Options{Mmap: true, FlushInterval: 5 * time.Millisecond, IdleFlushInterval: time.Hour}})
+					Reader: Options{FlushInterval: 5 * time.Millisecond, IdleFlushInterval: time.Hour}})
 				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
 			defer sess.Close()
-			m := sess.Reader.mm
-			if tc.ringBuf == 0 && !m.hot {
+			m := sess.Reader.ps
+			if rings, ok := m.src.(*perfRings); tc.ringBuf == 0 && (!ok || !rings.hot) {
 				t.Fatal("the default perf rings have no hot rings in front")
 			}
 			if m.arm == nil || len(m.bell) == 0 {
@@ -99,9 +99,9 @@ func TestBellRearmsWhenItCannotRing(t *testing.T) {
 	bellBackstop = time.Minute // only the bell wakes the flusher here
 	defer func() { bellBackstop = 5 * time.Second }()
 	pair := testutil.NewPair(t)
-	sess := openIn(t, pair, Options{Mmap: true, FlushInterval: 5 * time.Millisecond, IdleFlushInterval: time.Hour})
+	sess := openIn(t, pair, Options{FlushInterval: 5 * time.Millisecond, IdleFlushInterval: time.Hour})
 	defer sess.Close()
-	m := sess.Reader.mm
+	m := sess.Reader.ps
 	if m.arm == nil || len(m.bell) == 0 {
 		testutil.SkipOrFail(t, "no doorbell (the kernel's global data is not mmapable: Linux 5.5+)")
 	}

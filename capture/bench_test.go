@@ -54,12 +54,14 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkPipeline is the -w path in user space after the perf ring: the
-// reader's parse, stamp and copy into pooled batches, the hand-off to the
-// writer goroutine, the time-order merge and pcap writing (to io.Discard).
-// The records come from a 64 MiB image, read once each in order as from a
-// perf ring, so most of them are not in the cache, as in a real capture;
-// the reader ships what it has every 2500 records, as at a wakeup.
+// BenchmarkPipeline is Run's batch path in user space after the perf ring
+// (the live view's): the reader's parse, stamp and copy into pooled
+// batches, and the hand-off to a consumer goroutine, here one that writes
+// them as pcap (to io.Discard). The records come from a 64 MiB image, read
+// once each in order as from a perf ring, so most of them are not in the
+// cache, as in a real capture; the reader ships what it has every 2500
+// records, as at a wakeup. (Until the batch path stopped writing files,
+// the consumer merged the batches by time through a heap.)
 func BenchmarkPipeline(b *testing.B) {
 	for _, size := range []int{64, 1442} {
 		b.Run(map[int]string{64: "64B", 1442: "1442B"}[size], func(b *testing.B) {
@@ -70,28 +72,45 @@ func BenchmarkPipeline(b *testing.B) {
 				img = bpf.AppendRecord(img, bpf.Record{Protocol: 1, Ifindex: 2, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: kt, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size))
 			}
 			offs = append(offs, len(img))
-			r := newPoolReader(Options{})
+			r := newReader(nil, NewClock(), Options{})
 			w, _ := pcapfile.NewPcapWriter(io.Discard, 262144, 1)
 			out := make(chan *Batch, r.opts.Batches)
-			done := make(chan WriteResult)
-			go func() { done <- WriteBatches(out, w, 0, func() {}) }()
-			var batch *Batch
-			ship := func() { r.ship(out, &batch) }
+			done := make(chan uint64)
+			go func() {
+				var n uint64
+				for batch := range out {
+					for i := range batch.Packets {
+						if w.Write(&batch.Packets[i]) == nil {
+							n++
+						}
+					}
+					batch.Release()
+				}
+				_ = w.Flush()
+				done <- n
+			}()
+			s := &batchSink{r: r, out: out}
+			var hdr bpf.Record
+			release := func() {}
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := processCPU()
 			for i := 0; i < b.N; i++ {
 				k := i % (len(offs) - 1)
-				r.addRecord(img[offs[k]:offs[k+1]], &batch, ship, nil)
+				payload, err := bpf.ParseInto(&hdr, img[offs[k]:offs[k+1]])
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.add(&hdr, payload, release)
 				if i%2500 == 2499 {
-					ship()
+					s.ship()
 				}
 			}
-			ship()
+			s.ship()
 			close(out)
-			if res := <-done; res.Err != nil || res.Written != uint64(b.N) {
-				b.Fatalf("wrote %d of %d: %v", res.Written, b.N, res.Err)
+			if n := <-done; n != uint64(b.N) {
+				b.Fatalf("wrote %d of %d", n, b.N)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpkts/s")
 			// Two goroutines work at once: CPU time, not elapsed, is the cost.
@@ -110,8 +129,8 @@ func BenchmarkDirect(b *testing.B) {
 		for _, nrings := range []int{1, 2} {
 			name := map[int]string{64: "64B", 1442: "1442B"}[size] + map[int]string{1: "/1ring", 2: "/2rings"}[nrings]
 			b.Run(name, func(b *testing.B) {
-				r := newPoolReader(Options{})
-				r.mm = &mmapRings{}
+				src := &perfRings{}
+				r := fakeReader(src)
 				var perRing int
 				for i := range nrings {
 					f := newFakeRing(i, 8<<20, 0)
@@ -120,13 +139,13 @@ func BenchmarkDirect(b *testing.B) {
 							perRing++
 						}
 					}
-					r.mm.rings = append(r.mm.rings, f.mmapRing)
+					src.rings = append(src.rings, f.mmapRing)
 				}
 				benchPasses(b, size, perRing*nrings, func(write func(*packet.Packet)) {
-					for _, rg := range r.mm.rings {
+					for _, rg := range src.rings {
 						rg.meta.Data_tail = 0 // read the same records again
 					}
-					r.mergeRings(math.MaxUint64, write)
+					r.writePass(math.MaxUint64, write)
 				})
 			})
 		}
@@ -139,9 +158,8 @@ func BenchmarkDirect(b *testing.B) {
 func BenchmarkDirectRingBuf(b *testing.B) {
 	for _, size := range []int{64, 1442} {
 		b.Run(map[int]string{64: "64B", 1442: "1442B"}[size], func(b *testing.B) {
-			r := newPoolReader(Options{})
 			f := newFakeRingBuf(64 << 20)
-			r.mm = &mmapRings{rb: f.bpfRing}
+			r := fakeReader(f.bpfRing)
 			payload := make([]byte, size)
 			records := 0
 			for kt := uint64(1e9); *f.prodPos+uint64(size)+64 <= f.size; kt += 1000 {
@@ -151,7 +169,7 @@ func BenchmarkDirectRingBuf(b *testing.B) {
 			prod := *f.prodPos
 			benchPasses(b, size, records, func(write func(*packet.Packet)) {
 				*f.consPos, *f.prodPos = 0, prod // read the same records again
-				r.mergeRingBuf(math.MaxUint64, write)
+				r.writePass(math.MaxUint64, write)
 			})
 		})
 	}

@@ -58,7 +58,7 @@ func sendFromCPUs(t *testing.T, pair *testutil.Pair, n int) {
 // kernel has sent want records, then detaches and stops it.
 func runDirect(t *testing.T, pair *testutil.Pair, w PacketWriter, limit uint64, send func(), want uint64) (*Session, WriteResult, int) {
 	t.Helper()
-	sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond, Mmap: true})
+	sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond})
 	t.Cleanup(func() { sess.Close() })
 	var res WriteResult
 	stops := 0

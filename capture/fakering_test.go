@@ -18,6 +18,21 @@ import (
 // one: records at increasing virtual offsets, wrapping around the end.
 type fakeRing struct{ *mmapRing }
 
+// fakePerfRings is perfRings over fake rings.
+func fakePerfRings(hot bool, rings ...fakeRing) *perfRings {
+	s := &perfRings{hot: hot}
+	for _, rg := range rings {
+		s.rings = append(s.rings, rg.mmapRing)
+	}
+	return s
+}
+
+// fakeReader is a Reader of src with no epoll set: for its passes, not
+// its loop.
+func fakeReader(src source) *Reader {
+	return newReader(&pollSet{src: src}, NewClock(), Options{})
+}
+
 func newFakeRing(cpu, size int, start uint64) fakeRing {
 	rg := &mmapRing{cpu: cpu, meta: new(unix.PerfEventMmapPage), data: make([]byte, size)}
 	rg.mask = uint64(size - 1)
@@ -58,11 +73,10 @@ func (f fakeRing) lost(n uint64) bool {
 }
 
 func TestMergeRingsParsesInPlace(t *testing.T) {
-	r := newPoolReader(Options{})
-	r.mm = &mmapRings{}
 	// Ring 0 starts 40 bytes before its end, so its first records wrap.
 	a, b := newFakeRing(0, 4096, 4096-40), newFakeRing(1, 4096, 0)
-	r.mm.rings = []*mmapRing{a.mmapRing, b.mmapRing}
+	src := fakePerfRings(false, a, b)
+	r := fakeReader(src)
 	rec := func(kt uint64, n int) bpf.Record {
 		return bpf.Record{Protocol: 1, Ifindex: 7, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: kt, TotLen: uint32(n + 10), CapLen: uint32(n)}
 	}
@@ -89,7 +103,7 @@ func TestMergeRingsParsesInPlace(t *testing.T) {
 		orig uint32
 	}
 	var out []got
-	r.mergeRings(math.MaxUint64, func(p *packet.Packet) {
+	r.writePass(math.MaxUint64, func(p *packet.Packet) {
 		kt := uint64(p.Nanos - r.clock.WallNanos(0))
 		if want := body(kt, len(p.Data)); string(p.Data) != string(want) || p.Ifindex != 7 || p.Dir != packet.DirOut || p.Hook != packet.HookTC {
 			t.Errorf("packet at %d: %+v, want bytes %x", kt, p, want)
@@ -108,7 +122,7 @@ func TestMergeRingsParsesInPlace(t *testing.T) {
 	if l, bad := r.Stats.Lost.Load(), r.Stats.BadRecords.Load(); l != 5 || bad != 1 {
 		t.Errorf("lost %d, bad %d; want 5 and 1", l, bad)
 	}
-	for _, rg := range r.mm.rings {
+	for _, rg := range src.rings {
 		if rg.meta.Data_tail != rg.meta.Data_head {
 			t.Errorf("CPU %d: tail %d, head %d: ring space not given back", rg.cpu, rg.meta.Data_tail, rg.meta.Data_head)
 		}
@@ -117,8 +131,8 @@ func TestMergeRingsParsesInPlace(t *testing.T) {
 	out = out[:0]
 	a.sample(rec(400, 8), body(400, 8))
 	b.sample(rec(500, 8), body(500, 8))
-	r.mergeRings(450, func(p *packet.Packet) { out = append(out, got{kt: uint64(p.Nanos - r.clock.WallNanos(0))}) })
-	r.mergeRings(math.MaxUint64, func(p *packet.Packet) { out = append(out, got{kt: uint64(p.Nanos - r.clock.WallNanos(0))}) })
+	r.writePass(450, func(p *packet.Packet) { out = append(out, got{kt: uint64(p.Nanos - r.clock.WallNanos(0))}) })
+	r.writePass(math.MaxUint64, func(p *packet.Packet) { out = append(out, got{kt: uint64(p.Nanos - r.clock.WallNanos(0))}) })
 	if len(out) != 2 || out[0].kt != 400 || out[1].kt != 500 {
 		t.Errorf("with a cutoff between them: %v, want 400 then 500", out)
 	}
@@ -190,13 +204,12 @@ func ringPayload(kt uint64, n int) []byte {
 func TestMergeRingBuf(t *testing.T) {
 	const ms = uint64(time.Millisecond)
 	base := uint64(time.Second)
-	r := newPoolReader(Options{})
 	f := newFakeRingBuf(1 << 16)
-	r.mm = &mmapRings{rb: f.bpfRing}
+	r := fakeReader(f.bpfRing)
 	var got []uint64
 	pass := func(cutoff uint64) {
 		t.Helper()
-		r.mergeRingBuf(cutoff, func(p *packet.Packet) {
+		r.writePass(cutoff, func(p *packet.Packet) {
 			kt := uint64(p.Nanos - r.clock.WallNanos(0))
 			if want := ringPayload(kt, len(p.Data)); string(p.Data) != string(want) || p.OrigLen != uint32(len(p.Data)+4) || p.Ifindex != 3 || p.Hook != packet.HookXDP {
 				t.Errorf("packet stamped %d: %+v, want bytes %x", kt, p, want)
@@ -243,8 +256,8 @@ func TestMergeRingBuf(t *testing.T) {
 	f.sample(base+45*ms, 8, 0)
 	pass(base + 50*ms)
 	expect("before the cutoff, out of ring order", 40, 45)
-	if *f.consPos != *f.prodPos || len(r.rbd.held) != 1 {
-		t.Errorf("consumer at %d, producer at %d, %d held: want all given back, one held", *f.consPos, *f.prodPos, len(r.rbd.held))
+	if *f.consPos != *f.prodPos || len(f.held) != 1 {
+		t.Errorf("consumer at %d, producer at %d, %d held: want all given back, one held", *f.consPos, *f.prodPos, len(f.held))
 	}
 	f.sample(base+52*ms, 8, 0)
 	pass(math.MaxUint64)
@@ -281,7 +294,7 @@ func TestMergeRingBuf(t *testing.T) {
 	// final one included, with two records reserved out of stamp order
 	// where the first list ends.
 	big := newFakeRingBuf(1 << 21)
-	r.mm.rb = big.bpfRing
+	r.ps.src = big.bpfRing
 	total := rbPassRecords*2 + 100
 	for k := range total {
 		kt := base + 100*ms + uint64(k)*1000
@@ -294,32 +307,31 @@ func TestMergeRingBuf(t *testing.T) {
 		big.sample(kt, 1, 0)
 	}
 	var stamps []int64
-	r.mergeRingBuf(math.MaxUint64, func(p *packet.Packet) { stamps = append(stamps, p.Nanos) })
+	r.writePass(math.MaxUint64, func(p *packet.Packet) { stamps = append(stamps, p.Nanos) })
 	if len(stamps) != total || !slices.IsSorted(stamps) {
 		t.Errorf("%d records written (sorted: %v), want %d in order", len(stamps), slices.IsSorted(stamps), total)
 	}
-	if *big.consPos != *big.prodPos || len(r.rbd.held) != 0 {
-		t.Errorf("after the final pass: consumer %d, producer %d, %d held", *big.consPos, *big.prodPos, len(r.rbd.held))
+	if *big.consPos != *big.prodPos || len(big.held) != 0 {
+		t.Errorf("after the final pass: consumer %d, producer %d, %d held", *big.consPos, *big.prodPos, len(big.held))
 	}
 }
 
 // A long pass gives every ring its space back as it goes, not only at its
 // end and not only the ring it happens to be writing from.
 func TestMergeRingsReleasesAsItGoes(t *testing.T) {
-	r := newPoolReader(Options{})
-	r.mm = &mmapRings{}
 	a, b := newFakeRing(0, 1<<20, 0), newFakeRing(1, 1<<20, 0)
-	r.mm.rings = []*mmapRing{a.mmapRing, b.mmapRing}
+	src := fakePerfRings(false, a, b)
+	r := fakeReader(src)
 	const each = 5000
 	for k := range each {
 		a.sample(bpf.Record{Protocol: 1, Dir: packet.DirIn, KtimeNs: uint64(1e9 + 2*k), TotLen: 1, CapLen: 1}, []byte{1})
 		b.sample(bpf.Record{Protocol: 1, Dir: packet.DirIn, KtimeNs: uint64(1e9 + 2*k + 1), TotLen: 1, CapLen: 1}, []byte{2})
 	}
 	written := 0
-	r.mergeRings(math.MaxUint64, func(p *packet.Packet) {
+	r.writePass(math.MaxUint64, func(p *packet.Packet) {
 		written++
 		if written == 4097 { // the 4096th was written: both rings are half done
-			for _, rg := range r.mm.rings {
+			for _, rg := range src.rings {
 				if rg.meta.Data_tail == 0 {
 					t.Errorf("CPU %d: no space given back after 4096 records", rg.cpu)
 				}
@@ -347,16 +359,14 @@ func TestPassCutoffWaitsForRecordsBeingWritten(t *testing.T) {
 			if round == 20 {
 				t.Fatal("descheduled in every round")
 			}
-			r := newPoolReader(Options{})
-			r.mm = &mmapRings{hot: hot}
 			a, b := newFakeRing(0, 4096, 0), newFakeRing(1, 4096, 0)
-			r.mm.rings = []*mmapRing{a.mmapRing, b.mmapRing}
+			r := fakeReader(fakePerfRings(hot, a, b))
 			now := Monotonic()
 			early, late := now-slack*2/5, now-slack/5
 			a.sample(bpf.Record{Protocol: 1, Dir: packet.DirIn, KtimeNs: late, TotLen: 1, CapLen: 1}, []byte{'a'})
 			var got []byte
 			write := func(p *packet.Packet) { got = append(got, p.Data[0]) }
-			r.mergeRings(r.mm.passCutoff(false), write)
+			r.writePass(passCutoff(false), write)
 			if Monotonic()-now > slack/2 {
 				continue
 			}
@@ -366,11 +376,48 @@ func TestPassCutoffWaitsForRecordsBeingWritten(t *testing.T) {
 			}
 			// CPU 1 writes what it stamped before CPU 0's record.
 			b.sample(bpf.Record{Protocol: 1, Dir: packet.DirIn, KtimeNs: early, TotLen: 1, CapLen: 1}, []byte{'b'})
-			r.mergeRings(r.mm.passCutoff(true), write)
+			r.writePass(passCutoff(true), write)
 			if string(got) != "ba" || r.Stats.Late.Load() != 0 {
 				t.Fatalf("hot %v: wrote %q (%d late), want \"ba\"", hot, got, r.Stats.Late.Load())
 			}
 			break
+		}
+	}
+}
+
+// Run's pass over perf rings without hot rings reads ring after ring, in
+// ring order (the batch is sorted when shipped), whatever the cutoff,
+// counts what the kernel lost, and release gives back the space of the
+// records before the one it is called at, in that ring.
+func TestDrainRingAfterRing(t *testing.T) {
+	a, b := newFakeRing(0, 4096, 4096-40), newFakeRing(1, 4096, 0)
+	src := fakePerfRings(false, a, b)
+	rec := func(kt uint64) bpf.Record {
+		return bpf.Record{Protocol: 1, Dir: packet.DirIn, KtimeNs: kt, TotLen: 20, CapLen: 20}
+	}
+	ok := a.sample(rec(300), make([]byte, 20)) && a.lost(2) && a.sample(rec(100), make([]byte, 20)) &&
+		b.sample(rec(200), make([]byte, 20))
+	if !ok {
+		t.Fatal("fake rings too small")
+	}
+	start := a.meta.Data_tail
+	var st Stats
+	var got []uint64
+	src.drain(&st, 0, func(h *bpf.Record, payload []byte, release func()) {
+		got = append(got, h.KtimeNs)
+		if h.KtimeNs == 100 {
+			release()
+			if tail := a.meta.Data_tail; tail == start || tail == a.meta.Data_head || b.meta.Data_tail != 0 {
+				t.Errorf("release at the second record: tails %d and %d (ring 0 from %d to %d)", tail, b.meta.Data_tail, start, a.meta.Data_head)
+			}
+		}
+	})
+	if !slices.Equal(got, []uint64{300, 100, 200}) || st.Lost.Load() != 2 {
+		t.Errorf("handed on %v, lost %d; want [300 100 200], 2", got, st.Lost.Load())
+	}
+	for _, rg := range src.rings {
+		if rg.meta.Data_tail != rg.meta.Data_head {
+			t.Errorf("CPU %d: tail %d, head %d: ring space not given back", rg.cpu, rg.meta.Data_tail, rg.meta.Data_head)
 		}
 	}
 }

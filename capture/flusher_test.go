@@ -18,7 +18,7 @@ import (
 
 // flushRequests reads (and resets) how many flushes were asked for since
 // the last call: each adds one to the eventfd.
-func flushRequests(t *testing.T, m *mmapRings) uint64 {
+func flushRequests(t *testing.T, m *pollSet) uint64 {
 	t.Helper()
 	var buf [8]byte
 	_, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(m.evfd), uintptr(unsafe.Pointer(&buf[0])), 8)
@@ -32,7 +32,7 @@ func flushRequests(t *testing.T, m *mmapRings) uint64 {
 }
 
 // waitFlush fails unless the flusher asks for a flush within a few seconds.
-func waitFlush(t *testing.T, m *mmapRings, what string) {
+func waitFlush(t *testing.T, m *pollSet, what string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if flushRequests(t, m) > 0 {
@@ -44,7 +44,7 @@ func waitFlush(t *testing.T, m *mmapRings, what string) {
 
 // noFlush fails if the flusher asks for a flush in the next 30 ticks (a
 // flush already on its way when the state changed is let through).
-func noFlush(t *testing.T, m *mmapRings, what string) {
+func noFlush(t *testing.T, m *pollSet, what string) {
 	t.Helper()
 	time.Sleep(10 * time.Millisecond)
 	flushRequests(t, m)
@@ -56,24 +56,21 @@ func noFlush(t *testing.T, m *mmapRings, what string) {
 
 // fakePollSet is a poll set (a real epoll and eventfd) reading fake
 // rings, closed when the test ends.
-func fakePollSet(t *testing.T, rings ...fakeRing) *mmapRings {
+func fakePollSet(t *testing.T, rings ...fakeRing) *pollSet {
 	t.Helper()
 	m, err := newPollSet()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.close)
-	for _, rg := range rings {
-		m.rings = append(m.rings, rg.mmapRing)
-	}
+	m.src = fakePerfRings(false, rings...)
 	return m
 }
 
 // startFakeFlusher starts the flusher of a reader of m with opts; it stops
 // when the test ends, or at cancel (after its final flush).
-func startFakeFlusher(t *testing.T, m *mmapRings, opts Options) (r *Reader, cancel context.CancelFunc) {
-	r = newPoolReader(opts)
-	r.mm = m
+func startFakeFlusher(t *testing.T, m *pollSet, opts Options) (r *Reader, cancel context.CancelFunc) {
+	r = newReader(m, NewClock(), opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := r.startFlusher(ctx)
 	t.Cleanup(func() { cancel(); stop() })
@@ -163,9 +160,8 @@ func TestRunDirectFlushesALatePacket(t *testing.T) {
 	}
 	a := newFakeRing(0, 1<<16, 0)
 	a.wakeup = 1 << 20 // no wakeups of its own: only the flusher's
-	m.rings = []*mmapRing{a.mmapRing}
-	r := newPoolReader(Options{FlushInterval: time.Millisecond, IdleFlushInterval: 20 * time.Millisecond})
-	r.mm = m
+	m.src = fakePerfRings(false, a)
+	r := newReader(m, NewClock(), Options{FlushInterval: time.Millisecond, IdleFlushInterval: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &flushLog{}
 	var res WriteResult
@@ -278,9 +274,9 @@ func TestBellRecordComesOutAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, bell := newFakeRing(0, 4096, 0), newFakeRing(0, 4096, 0)
-		a.hot, m.hot = hot, hot
+		a.hot = hot
 		a.wakeup, bell.wakeup = 1<<20, 1<<20
-		m.rings, m.bell = []*mmapRing{a.mmapRing}, []*mmapRing{bell.mmapRing}
+		m.src, m.bell = fakePerfRings(hot, a), []*mmapRing{bell.mmapRing}
 		// The fake bell's wakeup: an eventfd in the loop's epoll set,
 		// edge-triggered (the loop never reads it).
 		efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
@@ -291,8 +287,7 @@ func TestBellRecordComesOutAtOnce(t *testing.T) {
 		if err := unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, efd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(efd)}); err != nil {
 			t.Fatal(err)
 		}
-		r := newPoolReader(Options{FlushInterval: time.Hour})
-		r.mm = m
+		r := newReader(m, NewClock(), Options{FlushInterval: time.Hour})
 		ctx, cancel := context.WithCancel(context.Background())
 		w := &flushLog{}
 		done := make(chan error)

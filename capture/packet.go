@@ -160,7 +160,7 @@ type Stats struct {
 	BadRecords atomic.Uint64 // records that failed validation
 	Dropped    atomic.Uint64 // packets dropped because the consumer was slow
 	// Late counts packets RunDirect wrote after one stamped later: their
-	// CPU wrote them too long after stamping them (perfSlack, directSlack), or a
-	// ring buffer pass had to write them early (mergeRingBuf).
+	// CPU wrote them too long after stamping them (perfSlack, directSlack),
+	// or a ring buffer pass had to write them early (bpfRing.merge).
 	Late atomic.Uint64
 }

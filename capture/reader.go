@@ -3,7 +3,6 @@ package capture
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/perf"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/packet"
@@ -36,13 +34,10 @@ type Options struct {
 	// held by the consumer, instead of waiting and letting the kernel ring
 	// absorb the backlog.
 	Lossy bool
-	// Mmap reads the perf rings in place (mmapRings) instead of through
-	// cilium/ebpf's perf.Reader: one copy of each packet instead of two.
-	Mmap bool
-	// HotBuffer is the size of each CPU's first perf ring when the reader
-	// reads in place (Mmap) and PerCPUBuffer is at least 4 times as big:
-	// the programs write there first and to the PerCPUBuffer ring (the
-	// overflow ring, bpf.Config.Overflow) only what it refuses. 0 means
+	// HotBuffer is the size of each CPU's first perf ring when
+	// PerCPUBuffer is at least 4 times as big: the programs write there
+	// first and to the PerCPUBuffer ring (the overflow ring,
+	// bpf.Config.Overflow) only what it refuses. 0 means
 	// DefaultHotBuffer; negative, one ring per CPU.
 	HotBuffer int
 	// RingBufWakeup is the ring buffer's wakeup threshold in bytes, when
@@ -87,7 +82,7 @@ const DefaultHotBuffer = 4 << 20
 // overflow reports whether the reader has a hot ring and an overflow ring
 // per CPU (after defaults).
 func (o *Options) overflow() bool {
-	return o.Mmap && o.HotBuffer > 0 && o.PerCPUBuffer >= 4*o.HotBuffer
+	return o.HotBuffer > 0 && o.PerCPUBuffer >= 4*o.HotBuffer
 }
 
 // UsesOverflow reports whether a reader with these options reads two perf
@@ -168,20 +163,46 @@ func (o *Options) defaults() {
 	}
 }
 
-// Reader reads capture records from the perf event array.
+// Reader reads capture records from the kernel's rings in place: the
+// per-CPU perf rings, or one BPF ring buffer. One loop reads either (a
+// source), handing the records to a sink: batches (Run) or a file
+// (RunDirect).
 type Reader struct {
-	rd    *perf.Reader // or
-	mm    *mmapRings
+	ps    *pollSet // and its source
 	opts  Options
 	clock *Clock
 	Stats Stats
 	pool  *batchPool
 
+	// closeOnce: a second Close (Session.Close while the loop returns)
+	// waits until the first has released the rings, so that the maps
+	// they are in are closed only then.
 	closeOnce sync.Once
-	direct    packet.Packet // RunDirect's packet being written
-	lastStamp uint64        // RunDirect's newest stamp written, for Stats.Late
-	rbd       rbDirect      // RunDirect's ring buffer state
-	hdr       bpf.Record    // addRecord's, parsed
+	direct    packet.Packet             // RunDirect's packet being written
+	lastStamp uint64                    // RunDirect's newest stamp written, for Stats.Late
+	write     func(*packet.Packet)      // writePass's
+	emitFunc  func(*bpf.Record, []byte) // r.emit, made once
+}
+
+// source is a kind of kernel ring the reading loop reads: perfRings or a
+// bpfRing.
+type source interface {
+	// merge hands each the records stamped before cutoff, oldest first
+	// (payload is valid during the call), and gives their ring space
+	// back; it returns how many records and bytes it handed on.
+	merge(st *Stats, cutoff uint64, each func(h *bpf.Record, payload []byte)) (n, bytes uint64)
+	// drain hands each the records read at once, the cheapest way (in
+	// ring order, or merged up to cutoff where a CPU's records are in two
+	// rings), with release, which gives back the ring space of the
+	// records handed on before it: call it before blocking.
+	drain(st *Stats, cutoff uint64, each func(h *bpf.Record, payload []byte, release func()))
+	// pending reports whether a wakeup's worth of records came since the
+	// last pass; drained, whether every record was taken out of the ring;
+	// holding, whether the source keeps records read but not handed on.
+	pending() bool
+	drained() bool
+	holding() bool
+	close()
 }
 
 // NewReader opens the per-CPU perf rings of events, and of overflow when
@@ -189,64 +210,66 @@ type Reader struct {
 // not nil).
 func NewReader(events, overflow *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
 	opts.defaults()
-	r := newPoolReader(opts)
-	r.clock = clock
-	var err error
-	if opts.overflow() != (overflow != nil) {
-		return nil, fmt.Errorf("open perf ring: overflow ring %v, but the options say %v", overflow != nil, opts.overflow())
-	}
 	hot := opts.overflow()
-	switch {
-	case !opts.Mmap:
-		r.rd, err = perf.NewReaderWithOptions(events, opts.PerCPUBuffer, perf.ReaderOptions{Watermark: opts.Watermark})
-	case hot:
-		r.mm, err = openMmapRings(events, opts.HotBuffer, min(opts.Watermark, opts.HotBuffer/4), true)
-		if err == nil {
-			if err = r.mm.addRings(overflow, opts.PerCPUBuffer, opts.Watermark, false); err != nil {
-				r.mm.close()
-			}
-		}
-	default:
-		r.mm, err = openMmapRings(events, opts.PerCPUBuffer, opts.Watermark, false)
+	if hot != (overflow != nil) {
+		return nil, fmt.Errorf("open perf ring: overflow ring %v, but the options say %v", overflow != nil, hot)
 	}
+	p, err := newPollSet()
 	if err != nil {
 		return nil, fmt.Errorf("open perf ring: %w", err)
 	}
-	return r, nil
+	rings := &perfRings{}
+	p.src = rings
+	if hot {
+		err = rings.add(p, events, opts.HotBuffer, min(opts.Watermark, opts.HotBuffer/4), true)
+		if err == nil {
+			err = rings.add(p, overflow, opts.PerCPUBuffer, opts.Watermark, false)
+		}
+	} else {
+		err = rings.add(p, events, opts.PerCPUBuffer, opts.Watermark, false)
+	}
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("open perf ring: %w", err)
+	}
+	return newReader(p, clock, opts), nil
 }
 
 // NewRingBufReader reads the BPF ring buffer rb in place, through the
-// same loop as the in-place perf reader; batches are sorted by time, so
-// the tiny inversions between CPUs that race for the ring are put right.
+// same loop as the perf rings; batches are sorted by time, so the tiny
+// inversions between CPUs that race for the ring are put right.
 func NewRingBufReader(rb *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
 	opts.defaults()
-	r := newPoolReader(opts)
-	r.clock = clock
-	var err error
-	if r.mm, err = openRingBuf(rb, opts.RingBufWakeup); err != nil {
+	p, err := newPollSet()
+	if err != nil {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
-	return r, nil
+	ring, err := openRingBuf(p, rb, opts.RingBufWakeup)
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	p.src = ring
+	return newReader(p, clock, opts), nil
 }
 
-// newPoolReader makes a Reader with its batch pool but no rings (for
-// NewReader, and for benchmarks of the path after the rings).
-func newPoolReader(opts Options) *Reader {
+// newReader makes a Reader of the rings in p (nil for benchmarks of the
+// path after the rings), with its batch pool.
+func newReader(p *pollSet, clock *Clock, opts Options) *Reader {
 	opts.defaults()
-	return &Reader{opts: opts, clock: NewClock(), pool: newBatchPool(opts.Batches, opts.BatchPackets, opts.BatchBytes)}
+	return &Reader{ps: p, opts: opts, clock: clock, pool: newBatchPool(opts.Batches, opts.BatchPackets, opts.BatchBytes)}
 }
 
-// UseBell has the in-place reader wake at the programs' doorbell (the
-// perf event array bell, armed by arm: bpf.Objects.ArmBell), so that its
-// flusher can sleep while nothing comes rather than tick. Without an
-// in-place reader, or if the bell's rings cannot be made, it does
-// nothing and the flusher ticks.
+// UseBell has the reader wake at the programs' doorbell (the perf event
+// array bell, armed by arm: bpf.Objects.ArmBell), so that its flusher can
+// sleep while nothing comes rather than tick. If the bell's rings cannot
+// be made, it does nothing and the flusher ticks.
 func (r *Reader) UseBell(bell *ebpf.Map, arm func(on bool)) {
-	if r.mm == nil || bell == nil {
+	if bell == nil {
 		return
 	}
-	if err := r.mm.addBell(bell, arm); err != nil {
-		r.mm.arm = nil // the rings made are closed with the others
+	if err := r.ps.addBell(bell, arm); err != nil {
+		r.ps.arm = nil // the rings made are closed with the others
 	}
 }
 
@@ -254,33 +277,18 @@ func (r *Reader) UseBell(bell *ebpf.Map, arm func(on bool)) {
 // for, rounded up to a power of two pages as the kernel wants), or 0 when
 // the reader reads a BPF ring buffer.
 func (r *Reader) PerCPUBuffer() int {
-	if r.mm != nil && r.mm.rb != nil {
+	if _, ok := r.ps.src.(*perfRings); !ok {
 		return 0
 	}
 	page := os.Getpagesize()
 	return page * ringPages(r.opts.PerCPUBuffer, page)
 }
 
-// Close releases the perf rings. Run closes them itself when it returns.
+// Close releases the rings. Run and RunDirect close them themselves when
+// they return; a Close while they run ends them first.
 func (r *Reader) Close() error {
-	var err error
-	r.closeOnce.Do(func() {
-		if r.mm != nil {
-			r.mm.close()
-			return
-		}
-		err = r.rd.Close()
-	})
-	return err
-}
-
-// flush makes the rings readable below the watermark (and wakes the reader).
-func (r *Reader) flush() {
-	if r.mm != nil {
-		r.mm.flush()
-		return
-	}
-	_ = r.rd.Flush()
+	r.closeOnce.Do(r.ps.close)
+	return nil
 }
 
 // Run reads records until ctx is cancelled, sending batches of packets on
@@ -289,56 +297,67 @@ func (r *Reader) flush() {
 // and returns nil. It never closes out: its owner does, after Run returns,
 // and the consumer must receive (and Release) until then.
 func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
-	defer r.Close()
-	if r.mm != nil {
-		// A Close from another goroutine waits for this, so that the rings
-		// are unmapped only once neither the loop nor the flusher uses them
-		// (deferred calls run last first: the flusher stops, then this).
-		r.mm.running.Store(true)
-		defer close(r.mm.stopped)
-	}
+	s := &batchSink{r: r, out: out}
+	s.each = s.add
+	return r.loop(ctx, s)
+}
 
+// A sink is what the reading loop hands the records to.
+type sink interface {
+	pass(cutoff uint64) // read the rings once, up to cutoff where it merges
+	due()               // hand on what was read: a flush or the bell came
+	end()               // hand on everything: the loop returns
+	settled() bool      // nothing is held back (see pollSet.settled)
+}
+
+// loop is Run's and RunDirect's: it waits for a wakeup (a watermark, the
+// bell, a flush), has s read the rings, and ends once ctx is cancelled,
+// after one more pass asked for then (the programs were detached first,
+// so it finds everything), or when the reader is closed under it. It
+// closes the rings when it returns.
+func (r *Reader) loop(ctx context.Context, s sink) error {
+	defer r.Close()
+	p := r.ps
+	// A Close from another goroutine waits for this, so that the rings
+	// are unmapped only once neither the loop nor the flusher uses them
+	// (deferred calls run last first: the flusher stops, then this).
+	p.running.Store(true)
+	defer close(p.stopped)
 	defer r.startFlusher(ctx)()
 
-	var (
-		rec   perf.Record
-		batch *Batch
-	)
-	if r.mm != nil {
-		return r.runMmap(ctx, out)
-	}
-	ship := func() { r.ship(out, &batch) }
 	// final is set once we have asked for the last flush ourselves, after
-	// seeing ctx done: only the ErrFlushed that answers it ends the loop. An
+	// seeing ctx done: only the flush that answers it ends the loop. An
 	// earlier one (a tick's) reflects ring positions read before the
 	// programs were detached, and records written after it would be lost.
 	final := false
 	for {
-		err := r.rd.ReadInto(&rec)
-		switch {
-		case err == nil: // the common case first: no errors.Is per record
-		case errors.Is(err, perf.ErrFlushed):
-			ship()
-			if final {
-				return nil
-			}
-			if ctx.Err() != nil {
-				final = true
-				_ = r.rd.Flush()
-			}
-			continue
-		case errors.Is(err, perf.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
-			ship()
+		flushed, err := p.wait()
+		if p.closing.Load() {
+			s.end()
+			return nil // closed under us: the rings are about to go
+		}
+		if err != nil {
+			s.end()
+			return fmt.Errorf("read perf rings: %w", err)
+		}
+		rang, again := p.answerBell(r.clock)
+		p.settled.Store(false)
+		s.pass(passCutoff(final))
+		if flushed && final {
+			s.end()
 			return nil
-		case err != nil:
-			ship()
-			return fmt.Errorf("read perf ring: %w", err)
 		}
-		if rec.LostSamples > 0 {
-			r.Stats.Lost.Add(rec.LostSamples)
-			continue
+		if flushed || rang || again {
+			s.due() // the first packets after a quiet spell show at once
 		}
-		r.addRecord(rec.RawSample, &batch, ship, nil)
+		if rang && !p.src.drained() {
+			p.passAgain()
+		}
+		if flushed && ctx.Err() != nil {
+			final = true // one more pass after our own flush, taking everything
+			p.flush()
+		}
+		p.settled.Store(s.settled())
 	}
 }
 
@@ -355,6 +374,7 @@ func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 	done := make(chan struct{})
 	busy := r.opts.FlushInterval
 	quiet := max(r.opts.IdleFlushInterval, busy)
+	p := r.ps
 	stopping.Add(1)
 	go func() {
 		defer stopping.Done()
@@ -371,21 +391,21 @@ func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 				}
 				next := busy
 				switch {
-				case r.mm == nil || !r.mm.idle():
-					r.flush()
-				case r.mm.arm != nil:
+				case !p.idle():
+					p.flush()
+				case p.arm != nil:
 					t.Stop()
-					woken, end := r.mm.sleep(ctx, done)
+					woken, end := p.sleep(ctx, done)
 					if end {
 						if ctx.Err() != nil {
-							r.flush() // wake a blocked read
+							p.flush() // wake a blocked read
 						}
 						return
 					}
 					if woken {
 						lastCal = time.Now() // the loop set the clock as it woke us
 					}
-					r.flush() // a backstop's tick, or something came as the bell was armed
+					p.flush() // a backstop's tick, or something came as the bell was armed
 					every = 0 // the ticker was stopped: reset it
 				default:
 					next = quiet
@@ -395,7 +415,7 @@ func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 					t.Reset(every)
 				}
 			case <-ctx.Done():
-				r.flush() // wake a blocked read
+				p.flush() // wake a blocked read
 				return
 			case <-done:
 				return
@@ -405,10 +425,24 @@ func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 	return func() { close(done); stopping.Wait() }
 }
 
+// batchSink is Run's sink: records are copied into pooled batches, each
+// sent on out when full or when due.
+type batchSink struct {
+	r     *Reader
+	out   chan<- *Batch
+	batch *Batch
+	each  func(h *bpf.Record, payload []byte, release func()) // add, made once
+}
+
+func (s *batchSink) pass(cutoff uint64) { s.r.ps.src.drain(&s.r.Stats, cutoff, s.each) }
+func (s *batchSink) due()               { s.ship() }
+func (s *batchSink) end()               { s.ship() }
+func (s *batchSink) settled() bool      { return s.batch == nil }
+
 // ship sends the batch, sorted by time (records of different CPUs
 // interleave). It blocks while the consumer is busy.
-func (r *Reader) ship(out chan<- *Batch, batch **Batch) {
-	b := *batch
+func (s *batchSink) ship() {
+	b := s.batch
 	if b == nil || len(b.Packets) == 0 {
 		return
 	}
@@ -416,103 +450,28 @@ func (r *Reader) ship(out chan<- *Batch, batch **Batch) {
 	if !slices.IsSortedFunc(b.Packets, byTime) {
 		slices.SortStableFunc(b.Packets, byTime)
 	}
-	r.Stats.Received.Add(uint64(len(b.Packets)))
-	r.Stats.Bytes.Add(uint64(len(b.buf)))
-	out <- b
-	*batch = nil
+	s.r.Stats.Received.Add(uint64(len(b.Packets)))
+	s.r.Stats.Bytes.Add(uint64(len(b.buf)))
+	s.out <- b
+	s.batch = nil
 }
 
-// runMmap is Run's loop over mmapRings: each wakeup reads every ring to
-// its head, so a batch holds what all CPUs wrote up to then.
-func (r *Reader) runMmap(ctx context.Context, out chan<- *Batch) error {
-	var batch *Batch
-	ship := func() { r.ship(out, &batch) }
-	lost := func(n uint64) { r.Stats.Lost.Add(n) }
-	final := false
-	for {
-		flushed, err := r.mm.wait()
-		if r.mm.closing.Load() {
-			ship()
-			return nil // closed under us: the rings are about to go
-		}
-		if err != nil {
-			ship()
-			return fmt.Errorf("read perf rings: %w", err)
-		}
-		rang, again := r.mm.answerBell(r.clock)
-		r.mm.settled.Store(false)
-		if r.mm.hot {
-			// A CPU's records are in two rings: merge them by time, as
-			// RunDirect does (the batch's sort puts only its own right).
-			// The heads of the two are not read at the same instant: the
-			// kernel may write a record to one just after its head was
-			// read, then a later one to the other just before its head
-			// is. Records stamped since the cutoff wait for the next pass.
-			release := r.mm.release // once a pass, not a packet
-			r.mergeRecords(r.mm.passCutoff(final), func(h *bpf.Record, payload []byte) { r.addParsed(h, payload, &batch, ship, release) })
-		} else {
-			for _, rg := range r.mm.rings {
-				r.mm.drain(rg, func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) }, lost)
-			}
-		}
-		if r.mm.rb != nil {
-			r.mm.rb.drain(func(raw []byte, commit func()) { r.addRecord(raw, &batch, ship, commit) })
-		}
-		if (rang || again) && !flushed {
-			ship() // the first packets after a quiet spell show at once
-		}
-		if rang && !r.mm.drained() {
-			r.mm.passAgain()
-		}
-		if flushed {
-			ship()
-			if final {
-				return nil
-			}
-			if ctx.Err() != nil {
-				// One more pass after our own flush, as with perf.Reader.
-				final = true
-				r.mm.flush()
-			}
-		}
-		r.mm.settled.Store(batch == nil)
+// add copies one record's packet into the batch, shipping the batch first
+// when it is full (release runs just before, giving the ring space back
+// while the consumer may keep the loop waiting).
+func (s *batchSink) add(hdr *bpf.Record, payload []byte, release func()) {
+	if s.batch != nil && !s.batch.room(len(payload)) {
+		release()
+		s.ship()
 	}
-}
-
-// addRecord validates one raw sample and copies its packet into the batch,
-// shipping the batch first when it is full (beforeShip, if set, runs just
-// before: the mmap reader releases ring space there).
-func (r *Reader) addRecord(raw []byte, batch **Batch, ship func(), beforeShip func()) {
-	hdr := &r.hdr
-	payload, err := bpf.ParseInto(hdr, raw)
-	if err != nil {
-		r.Stats.BadRecords.Add(1)
-		return
-	}
-	r.addParsed(hdr, payload, batch, ship, beforeShip)
-}
-
-// addParsed is addRecord's second half, for a record already parsed.
-func (r *Reader) addParsed(hdr *bpf.Record, payload []byte, batch **Batch, ship func(), beforeShip func()) {
-	if *batch != nil && !(*batch).room(len(payload)) {
-		if beforeShip != nil {
-			beforeShip()
-		}
-		ship()
-	}
-	if *batch == nil {
-		if *batch = r.getBatch(); *batch == nil {
-			r.Stats.Dropped.Add(1)
+	if s.batch == nil {
+		if s.batch = s.r.pool.get(!s.r.opts.Lossy); s.batch == nil {
+			s.r.Stats.Dropped.Add(1)
 			return
 		}
 	}
-	p := (*batch).push(payload)
-	p.Nanos = r.clock.WallNanos(hdr.KtimeNs)
+	p := s.batch.push(payload)
+	p.Nanos = s.r.clock.WallNanos(hdr.KtimeNs)
 	p.Ifindex, p.OrigLen = hdr.Ifindex, hdr.TotLen
 	p.Dir, p.Hook = hdr.Dir, hdr.Hook
-}
-
-// getBatch takes a free batch, waiting for one unless the reader is lossy.
-func (r *Reader) getBatch() *Batch {
-	return r.pool.get(!r.opts.Lossy)
 }

@@ -85,16 +85,8 @@ func openIn(t *testing.T, pair *testutil.Pair, opts Options) *Session {
 // blocked handing over a batch, the records written after that batch must
 // still be read at shutdown (detach, then cancel), not dropped silently.
 func TestReaderDrainsAfterDetach(t *testing.T) {
-	for _, mmap := range []bool{false, true} {
-		t.Run(map[bool]string{false: "perf.Reader", true: "mmap"}[mmap], func(t *testing.T) {
-			testReaderDrainsAfterDetach(t, mmap)
-		})
-	}
-}
-
-func testReaderDrainsAfterDetach(t *testing.T, mmap bool) {
 	pair := testutil.NewPair(t)
-	sess := openIn(t, pair, Options{FlushInterval: 20 * time.Millisecond, Mmap: mmap})
+	sess := openIn(t, pair, Options{FlushInterval: 20 * time.Millisecond})
 	defer sess.Close()
 	counters := func() bpf.Counters {
 		c, err := sess.Counters()
@@ -147,16 +139,8 @@ func testReaderDrainsAfterDetach(t *testing.T, mmap bool) {
 // back, a lossy reader drops and counts instead of blocking, and
 // everything sent is accounted for.
 func TestReaderLossy(t *testing.T) {
-	for _, mmap := range []bool{false, true} {
-		t.Run(map[bool]string{false: "perf.Reader", true: "mmap"}[mmap], func(t *testing.T) {
-			testReaderLossy(t, mmap)
-		})
-	}
-}
-
-func testReaderLossy(t *testing.T, mmap bool) {
 	pair := testutil.NewPair(t)
-	sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond, Batches: 2, BatchPackets: 4, Lossy: true, Mmap: mmap})
+	sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond, Batches: 2, BatchPackets: 4, Lossy: true})
 	defer sess.Close()
 	out := make(chan *Batch, 16)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -186,33 +170,29 @@ func testReaderLossy(t *testing.T, mmap bool) {
 // TestReaderCloseWhileRunning: closing the reader from another goroutine
 // while it waits ends Run, and only then are the rings unmapped.
 func TestReaderCloseWhileRunning(t *testing.T) {
-	for _, mmap := range []bool{false, true} {
-		t.Run(map[bool]string{false: "perf.Reader", true: "mmap"}[mmap], func(t *testing.T) {
-			pair := testutil.NewPair(t)
-			sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond, Mmap: mmap})
-			defer sess.Close()
-			out := make(chan *Batch, 16)
-			runErr := make(chan error, 1)
-			go func() { runErr <- sess.Run(context.Background(), out); close(out) }()
-			go func() {
-				for b := range out {
-					b.Release()
-				}
-			}()
-			sendDatagrams(t, pair, 5)
-			testutil.Eventually(t, 5*time.Second, func() bool { return sess.Reader.Stats.Received.Load() >= 5 }, "nothing read")
-			if err := sess.Reader.Close(); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-runErr:
-				if err != nil {
-					t.Fatalf("Run after Close: %v", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("Run did not return after Close")
-			}
-		})
+	pair := testutil.NewPair(t)
+	sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond})
+	defer sess.Close()
+	out := make(chan *Batch, 16)
+	runErr := make(chan error, 1)
+	go func() { runErr <- sess.Run(context.Background(), out); close(out) }()
+	go func() {
+		for b := range out {
+			b.Release()
+		}
+	}()
+	sendDatagrams(t, pair, 5)
+	testutil.Eventually(t, 5*time.Second, func() bool { return sess.Reader.Stats.Received.Load() >= 5 }, "nothing read")
+	if err := sess.Reader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatalf("Run after Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after Close")
 	}
 }
 
@@ -223,34 +203,30 @@ func TestReaderCloseWhileRunning(t *testing.T) {
 // read the rings and a fast capture overflowed them. Here the flush is an
 // hour away.
 func TestReaderWakesAtWatermark(t *testing.T) {
-	for _, mmap := range []bool{false, true} {
-		t.Run(map[bool]string{false: "perf.Reader", true: "mmap"}[mmap], func(t *testing.T) {
-			pair := testutil.NewPair(t)
-			// Small batches: a batch is handed on when full, or at a flush.
-			sess := openIn(t, pair, Options{PerCPUBuffer: 1 << 20, Watermark: 8 << 10, FlushInterval: time.Hour, BatchPackets: 8, Mmap: mmap})
-			defer sess.Close()
-			out := make(chan *Batch, 64)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go func() {
-				_ = sess.Run(ctx, out)
-				close(out)
-			}()
-			go func() {
-				for b := range out {
-					b.Release()
-				}
-			}()
-			// Each round writes about 4 watermarks' worth of records; all
-			// but the last batch (of 8) must be handed on.
-			for round := range 5 {
-				before := sess.Reader.Stats.Received.Load()
-				sendDatagramsOf(t, pair, 32, 1000)
-				testutil.Eventually(t, 5*time.Second, func() bool {
-					return sess.Reader.Stats.Received.Load()-before >= 24
-				}, "round %d: %d of 32 records read with no flush", round, sess.Reader.Stats.Received.Load()-before)
-			}
-		})
+	pair := testutil.NewPair(t)
+	// Small batches: a batch is handed on when full, or at a flush.
+	sess := openIn(t, pair, Options{PerCPUBuffer: 1 << 20, Watermark: 8 << 10, FlushInterval: time.Hour, BatchPackets: 8})
+	defer sess.Close()
+	out := make(chan *Batch, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_ = sess.Run(ctx, out)
+		close(out)
+	}()
+	go func() {
+		for b := range out {
+			b.Release()
+		}
+	}()
+	// Each round writes about 4 watermarks' worth of records; all but the
+	// last batch (of 8) must be handed on.
+	for round := range 5 {
+		before := sess.Reader.Stats.Received.Load()
+		sendDatagramsOf(t, pair, 32, 1000)
+		testutil.Eventually(t, 5*time.Second, func() bool {
+			return sess.Reader.Stats.Received.Load()-before >= 24
+		}, "round %d: %d of 32 records read with no flush", round, sess.Reader.Stats.Received.Load()-before)
 	}
 }
 
@@ -345,18 +321,17 @@ func TestCountCPUList(t *testing.T) {
 }
 
 // TestUsesOverflow: a hot ring goes in front of the perf rings only when
-// they are read in place and at least 4 times its size.
+// they are at least 4 times its size.
 func TestUsesOverflow(t *testing.T) {
 	for _, tc := range []struct {
 		opts Options
 		want bool
 	}{
-		{Options{Mmap: true, PerCPUBuffer: 32 << 20}, true},
-		{Options{Mmap: true, PerCPUBuffer: 16 << 20}, true},
-		{Options{Mmap: true, PerCPUBuffer: 8 << 20}, false},
-		{Options{Mmap: false, PerCPUBuffer: 32 << 20}, false},
-		{Options{Mmap: true, PerCPUBuffer: 32 << 20, HotBuffer: -1}, false},
-		{Options{Mmap: true, PerCPUBuffer: 1 << 20, HotBuffer: 256 << 10}, true},
+		{Options{PerCPUBuffer: 32 << 20}, true},
+		{Options{PerCPUBuffer: 16 << 20}, true},
+		{Options{PerCPUBuffer: 8 << 20}, false},
+		{Options{PerCPUBuffer: 32 << 20, HotBuffer: -1}, false},
+		{Options{PerCPUBuffer: 1 << 20, HotBuffer: 256 << 10}, true},
 	} {
 		if got := tc.opts.UsesOverflow(); got != tc.want {
 			t.Errorf("%+v: UsesOverflow %v, want %v", tc.opts, got, tc.want)

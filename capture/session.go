@@ -78,7 +78,7 @@ func Open(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	cfg.BPF.Overflow = cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow()
-	cfg.BPF.Bell = cfg.BPF.RingBuf > 0 || cfg.Reader.Mmap // the in-place readers
+	cfg.BPF.Bell = true
 	objs, err := bpf.Load(cfg.BPF)
 	if err != nil {
 		return nil, err

@@ -1,8 +1,6 @@
 package capture
 
 import (
-	"container/heap"
-	"math"
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/packet"
@@ -15,137 +13,20 @@ type PacketWriter interface {
 	Flush() error
 }
 
-// WriteResult says how writing batches to a file ended.
+// WriteResult says how writing to a file ended (RunDirect).
 type WriteResult struct {
 	Written uint64
-	Err     error // the first write error; later batches are only released
+	Err     error // the first write error; later packets are only read
 }
 
-// How WriteBatches puts packets back in time order: it holds up to
-// maxHeld batches and writes a packet once it is older than the newest
-// packet seen by reorderWindow, when more batches are held than that, or
-// when no batch has come for holdMax.
-const (
-	reorderWindow = int64(100 * time.Millisecond)
-	maxHeld       = 8
-	holdMax       = 100 * time.Millisecond
-	// flushEvery is how often, at most, a steady stream of batches flushes
-	// the writer's buffer (which also goes out whenever it is full, and
-	// holdMax after the last batch).
-	flushEvery = 100 * time.Millisecond
-)
+// flushEvery is how often, at most, a steady stream of packets flushes the
+// writer's buffer (which also goes out whenever it is full): a write call
+// per batch once woke the runtime's sysmon hundreds of times a second.
+const flushEvery = 100 * time.Millisecond
 
-// cursor is a held batch and its first packet not yet written.
-type cursor struct {
-	b *Batch
-	i int
-}
-
-type cursorHeap []*cursor
-
-func (h cursorHeap) Len() int { return len(h) }
-func (h cursorHeap) Less(i, j int) bool {
-	return h[i].b.Packets[h[i].i].Nanos < h[j].b.Packets[h[j].i].Nanos
-}
-func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*cursor)) }
-func (h *cursorHeap) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return c
-}
-
-// WriteBatches writes every packet of the batches from in to w, releasing
-// each batch, until in is closed. After limit packets (0: no limit), or on
-// the first write error, it calls stop once and writes no more, but keeps
-// draining so the reader never blocks. It flushes w when nothing is queued
-// (at most every flushEvery) and at the end.
-//
-// The perf rings are per CPU and read one after another, so a batch can
-// hold packets older than some of the batches before it. Each batch is
-// sorted by the reader; WriteBatches merges the batches it holds (a heap
-// of cursors), so the file is in time order as long as the skew between
-// CPUs stays within the reorder bounds above.
-func WriteBatches(in <-chan *Batch, w PacketWriter, limit uint64, stop func()) WriteResult {
-	var (
-		res    WriteResult
-		held   cursorHeap
-		newest int64
-		timer  = time.NewTimer(holdMax)
-	)
-	defer timer.Stop()
-	out := newFileSink(w, limit, stop, &res)
-	// drain writes held packets older than upTo and, while more than keep
-	// batches are held, the oldest ones anyway.
-	drain := func(upTo int64, keep int) {
-		for held.Len() > 0 {
-			c := held[0]
-			// Write a run from the oldest batch: its packets up to the
-			// head of the next oldest (the root's smaller child), so the
-			// heap is fixed once a run, not once a packet.
-			next := int64(math.MaxInt64)
-			for _, j := range []int{1, 2} {
-				if j < held.Len() {
-					next = min(next, held[j].b.Packets[held[j].i].Nanos)
-				}
-			}
-			wrote := false
-			for c.i < len(c.b.Packets) {
-				p := &c.b.Packets[c.i]
-				if held.Len() <= keep && p.Nanos >= upTo {
-					break
-				}
-				if wrote && p.Nanos > next {
-					break
-				}
-				out.write(p)
-				c.i++
-				wrote = true
-			}
-			switch {
-			case c.i == len(c.b.Packets):
-				heap.Pop(&held)
-				c.b.Release()
-			case !wrote:
-				return // the oldest packet is to be held: so is every other
-			default:
-				heap.Fix(&held, 0)
-			}
-		}
-	}
-	for {
-		select {
-		case b, ok := <-in:
-			if !ok {
-				drain(math.MaxInt64, 0)
-				out.flush()
-				return res
-			}
-			if len(b.Packets) == 0 {
-				b.Release()
-				continue
-			}
-			heap.Push(&held, &cursor{b: b})
-			newest = max(newest, b.Packets[len(b.Packets)-1].Nanos)
-			drain(newest-reorderWindow, maxHeld)
-			// With nothing queued, what is written goes out, but not more
-			// often than every flushEvery: a write call per batch woke the
-			// runtime's sysmon hundreds of times a second.
-			if len(in) == 0 {
-				out.flushDue()
-			}
-			timer.Reset(holdMax)
-		case <-timer.C:
-			drain(math.MaxInt64, 0)
-			out.flush()
-		}
-	}
-}
-
-// fileSink is the writing WriteBatches and RunDirect share: packets go to w
-// until limit of them (0: no limit) or the first error, which is kept in
-// res; then stop is called, once, and later packets are dropped.
+// fileSink is RunDirect's writing: packets go to w until limit of them
+// (0: no limit) or the first error, which is kept in res; then stop is
+// called, once, and later packets are dropped.
 type fileSink struct {
 	w         PacketWriter
 	limit     uint64

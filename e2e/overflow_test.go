@@ -45,7 +45,7 @@ func ovfFrame(seq uint32) []byte {
 func ovfOpen(t *testing.T) (*bpf.Objects, *capture.Reader) {
 	t.Helper()
 	testutil.RequireRoot(t)
-	opts := capture.Options{Mmap: true, PerCPUBuffer: ovfOverflow, HotBuffer: ovfHot, FlushInterval: 10 * time.Millisecond, BatchPackets: 16, Batches: 2}
+	opts := capture.Options{PerCPUBuffer: ovfOverflow, HotBuffer: ovfHot, FlushInterval: 10 * time.Millisecond, BatchPackets: 16, Batches: 2}
 	if !opts.UsesOverflow() {
 		t.Fatal("options do not ask for an overflow ring")
 	}

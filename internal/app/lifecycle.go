@@ -83,7 +83,6 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	}
 	cc := capture.Config{
 		Interfaces: cfg.Ifaces,
-		Reader:     capture.Options{Mmap: true},
 		BPF: bpf.Config{
 			Snaplen: cfg.Snaplen,
 			In:      cfg.Direction != "out",
