@@ -142,8 +142,7 @@ func TestMergeRingsParsesInPlace(t *testing.T) {
 // twice in a row as the kernel maps it.
 type fakeRingBuf struct {
 	*bpfRing
-	size      uint64
-	cons, pos uint64
+	size uint64
 }
 
 func newFakeRingBuf(size int) *fakeRingBuf {

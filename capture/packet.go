@@ -145,13 +145,6 @@ func (p *batchPool) signal() {
 	}
 }
 
-// len is how many batches can be had without waiting, made or not.
-func (p *batchPool) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.free) + max(0, p.size-p.made)
-}
-
 // Stats are the user-space capture counters, safe for concurrent use.
 type Stats struct {
 	Received   atomic.Uint64 // packets read from the perf ring and handed on

@@ -2,23 +2,9 @@ package capture
 
 import (
 	"testing"
-	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
-
-func testPackets() []packet.Packet {
-	ts := time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC)
-	var ps []packet.Packet
-	for i, n := range []int{60, 1514, 1, 300} {
-		d := make([]byte, n)
-		for j := range d {
-			d[j] = byte(i*7 + j)
-		}
-		ps = append(ps, packet.Packet{Nanos: ts.Add(time.Duration(i) * 1001 * time.Nanosecond).UnixNano(), Ifindex: 3, Dir: packet.DirIn, OrigLen: uint32(n + i*100), Data: d})
-	}
-	return ps
-}
 
 // TestBatchKeep: a kept batch does not count against the pool (the reader
 // gets another without waiting), comes back for reuse when released, and
@@ -29,9 +15,10 @@ func TestBatchKeep(t *testing.T) {
 	if pool.get(false) != nil {
 		t.Fatal("a pool of 2 gave a third batch")
 	}
-	a.add(testPackets()[0], testPackets()[0].Data)
+	p := packet.Packet{Nanos: 1, OrigLen: 60, Data: make([]byte, 60)}
+	a.add(p, p.Data)
 	buf, release := a.Keep()
-	if len(buf) != len(testPackets()[0].Data) {
+	if len(buf) != len(p.Data) {
 		t.Fatalf("kept buffer holds %d bytes", len(buf))
 	}
 	c := pool.get(false)

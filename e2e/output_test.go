@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,24 +15,6 @@ import (
 
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
-
-// node is what -w must leave as it was: type, permissions, owner and
-// device number.
-type node struct {
-	mode     fs.FileMode
-	uid, gid uint32
-	rdev     uint64
-}
-
-func nodeOf(t *testing.T, path string) node {
-	t.Helper()
-	st, err := os.Lstat(path)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	sys := st.Sys().(*syscall.Stat_t)
-	return node{st.Mode(), sys.Uid, sys.Gid, sys.Rdev}
-}
 
 // privateNull makes a null device of the test's own in dir (char 1,3, mode
 // 0666, root's): never the system's /dev/null.
@@ -70,9 +51,9 @@ func fifo(t *testing.T, dir string) string {
 // it ran (it is only looked at, never opened).
 func checkSystemNull(t *testing.T) {
 	t.Helper()
-	before := nodeOf(t, "/dev/null")
+	before := testutil.NodeOf(t, "/dev/null")
 	t.Cleanup(func() {
-		if after := nodeOf(t, "/dev/null"); after != before {
+		if after := testutil.NodeOf(t, "/dev/null"); after != before {
 			t.Errorf("/dev/null changed: %+v, was %+v", after, before)
 		}
 	})
@@ -101,7 +82,7 @@ func TestOutputDeviceAndFIFO(t *testing.T) {
 
 	t.Run("device", func(t *testing.T) {
 		null := privateNull(t, dir)
-		before := nodeOf(t, null)
+		before := testutil.NodeOf(t, null)
 		bc := startCapture(t, pair, "-w", null, "-Q", "in")
 		sendUDP(t, pair, 9301, datagramSizes())
 		if err := bc.stop(t, syscall.SIGINT); err != nil {
@@ -110,14 +91,14 @@ func TestOutputDeviceAndFIFO(t *testing.T) {
 		if captured, _, _ := summary(t, bc.stderr.String()); captured < len(datagramSizes()) {
 			t.Errorf("%d captured, want the %d datagrams", captured, len(datagramSizes()))
 		}
-		if after := nodeOf(t, null); after != before {
+		if after := testutil.NodeOf(t, null); after != before {
 			t.Errorf("device now %+v, was %+v", after, before)
 		}
 	})
 
 	t.Run("fifo", func(t *testing.T) {
 		ff := fifo(t, dir)
-		before := nodeOf(t, ff)
+		before := testutil.NodeOf(t, ff)
 		// tcpdump opens the FIFO first (its open waits for a writer, and
 		// ours for a reader), and ends at the end of the stream.
 		var out syncBuffer
@@ -140,7 +121,7 @@ func TestOutputDeviceAndFIFO(t *testing.T) {
 		if len(seen) != len(sizes) {
 			t.Errorf("tcpdump read %d of the %d datagrams from the FIFO:\n%s", len(seen), len(sizes), rd.stderr)
 		}
-		if after := nodeOf(t, ff); after != before {
+		if after := testutil.NodeOf(t, ff); after != before {
 			t.Errorf("FIFO now %+v, was %+v", after, before)
 		}
 	})
@@ -159,7 +140,7 @@ func TestOutputOverwrite(t *testing.T) {
 			t.Fatalf("run %d exit: %v\n%s", i+1, err, bc.stderr)
 		}
 		if i == 0 {
-			if m := nodeOf(t, file).mode; m != 0o600 {
+			if m := testutil.NodeOf(t, file).Mode; m != 0o600 {
 				t.Errorf("new file mode %v, want -rw-------", m)
 			}
 			if err := os.Chmod(file, 0o640); err != nil {
@@ -174,7 +155,7 @@ func TestOutputOverwrite(t *testing.T) {
 	if n := tcpdumpCount(t, file); n != runs[1].n {
 		t.Errorf("tcpdump reads %d packets, want %d", n, runs[1].n)
 	}
-	if m := nodeOf(t, file).mode; m != 0o640 {
+	if m := testutil.NodeOf(t, file).Mode; m != 0o640 {
 		t.Errorf("overwritten file mode %v, want the -rw-r----- it had", m)
 	}
 }
@@ -221,9 +202,9 @@ func TestOutputAfterFailedStart(t *testing.T) {
 		if err := os.Chmod(path, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		before := nodeOf(t, path)
+		before := testutil.NodeOf(t, path)
 		fail(t, path)
-		if after := nodeOf(t, path); after != before {
+		if after := testutil.NodeOf(t, path); after != before {
 			t.Errorf("existing file now %+v, was %+v", after, before)
 		}
 		// tcpdump opens its output once capture is up: a failed start
@@ -234,15 +215,15 @@ func TestOutputAfterFailedStart(t *testing.T) {
 	})
 	t.Run("device", func(t *testing.T) {
 		null := privateNull(t, dir)
-		before := nodeOf(t, null)
+		before := testutil.NodeOf(t, null)
 		fail(t, null)
-		if after := nodeOf(t, null); after != before {
+		if after := testutil.NodeOf(t, null); after != before {
 			t.Errorf("device now %+v, was %+v", after, before)
 		}
 	})
 	t.Run("fifo", func(t *testing.T) {
 		ff := fifo(t, dir)
-		before := nodeOf(t, ff)
+		before := testutil.NodeOf(t, ff)
 		// A reader that never blocks, so that the capture's open does not.
 		rd, err := os.OpenFile(ff, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
@@ -250,7 +231,7 @@ func TestOutputAfterFailedStart(t *testing.T) {
 		}
 		defer rd.Close()
 		fail(t, ff)
-		if after := nodeOf(t, ff); after != before {
+		if after := testutil.NodeOf(t, ff); after != before {
 			t.Errorf("FIFO now %+v, was %+v", after, before)
 		}
 	})

@@ -14,24 +14,6 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
-// node is what a test checks is untouched: type, permissions, owner and
-// device number.
-type node struct {
-	mode     fs.FileMode
-	uid, gid uint32
-	rdev     uint64
-}
-
-func nodeOf(t *testing.T, path string) node {
-	t.Helper()
-	st, err := os.Lstat(path)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	sys := st.Sys().(*syscall.Stat_t)
-	return node{st.Mode(), sys.Uid, sys.Gid, sys.Rdev}
-}
-
 func TestOpenOutputNewFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "new.pcap")
 	out, err := OpenOutput(p)
@@ -41,7 +23,7 @@ func TestOpenOutputNewFile(t *testing.T) {
 	if !out.Created() || out.Path() != p {
 		t.Errorf("Created %v, Path %q", out.Created(), out.Path())
 	}
-	if m := nodeOf(t, p).mode; m != 0o600 {
+	if m := testutil.NodeOf(t, p).Mode; m != 0o600 {
 		t.Errorf("new file mode %v, want -rw-------", m)
 	}
 	if err := out.Discard(); err != nil {
@@ -63,7 +45,7 @@ func TestOpenOutputOverwritesRegularFile(t *testing.T) {
 	if err := os.Chmod(p, 0o644); err != nil { // whatever the umask
 		t.Fatal(err)
 	}
-	before := nodeOf(t, p)
+	before := testutil.NodeOf(t, p)
 	out, err := OpenOutput(p)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +71,7 @@ func TestOpenOutputOverwritesRegularFile(t *testing.T) {
 	if b, _ := os.ReadFile(p); string(b) != "new" {
 		t.Errorf("file holds %q, want %q: not truncated", b, "new")
 	}
-	if after := nodeOf(t, p); after != before {
+	if after := testutil.NodeOf(t, p); after != before {
 		t.Errorf("mode or owner changed: %+v, was %+v", after, before)
 	}
 	// A failed start never removes, nor empties, a file that was there.
@@ -100,7 +82,7 @@ func TestOpenOutputOverwritesRegularFile(t *testing.T) {
 	if err := out.Discard(); err != nil {
 		t.Fatal(err)
 	}
-	if after := nodeOf(t, p); after != before {
+	if after := testutil.NodeOf(t, p); after != before {
 		t.Errorf("after Discard: %+v, was %+v", after, before)
 	}
 	if b, _ := os.ReadFile(p); string(b) != "new" {
@@ -118,7 +100,7 @@ func TestOpenOutputFIFO(t *testing.T) {
 	if err := os.Chmod(p, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	before := nodeOf(t, p)
+	before := testutil.NodeOf(t, p)
 	// A reader first: opening a FIFO for writing waits for one.
 	rd, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -142,7 +124,7 @@ func TestOpenOutputFIFO(t *testing.T) {
 	if err := out.Discard(); err != nil {
 		t.Fatal(err)
 	}
-	if after := nodeOf(t, p); after != before || after.mode.Type() != fs.ModeNamedPipe {
+	if after := testutil.NodeOf(t, p); after != before || after.Mode.Type() != fs.ModeNamedPipe {
 		t.Errorf("FIFO now %+v, was %+v", after, before)
 	}
 }
@@ -162,7 +144,7 @@ func TestOpenOutputDevice(t *testing.T) {
 	if err := os.Chown(p, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	before := nodeOf(t, p)
+	before := testutil.NodeOf(t, p)
 	for _, path := range []string{p, filepath.Join(dir, "link")} {
 		if path != p {
 			if err := os.Symlink("null", path); err != nil {
@@ -182,11 +164,11 @@ func TestOpenOutputDevice(t *testing.T) {
 		if err := out.Discard(); err != nil {
 			t.Fatal(err)
 		}
-		if after := nodeOf(t, p); after != before || after.mode.Type() != fs.ModeDevice|fs.ModeCharDevice || after.mode.Perm() != 0o666 {
+		if after := testutil.NodeOf(t, p); after != before || after.Mode.Type() != fs.ModeDevice|fs.ModeCharDevice || after.Mode.Perm() != 0o666 {
 			t.Errorf("via %s: device now %+v, was %+v", path, after, before)
 		}
 	}
-	if m := nodeOf(t, filepath.Join(dir, "link")).mode; m.Type() != fs.ModeSymlink {
+	if m := testutil.NodeOf(t, filepath.Join(dir, "link")).Mode; m.Type() != fs.ModeSymlink {
 		t.Errorf("the symlink is now %v", m)
 	}
 }
@@ -218,10 +200,10 @@ func TestOpenOutputSymlinks(t *testing.T) {
 	if b, err := os.ReadFile(target); err != nil || len(b) != 0 {
 		t.Errorf("target: %q, %v; want it there and truncated", b, err)
 	}
-	if m := nodeOf(t, target).mode; m != 0o640 {
+	if m := testutil.NodeOf(t, target).Mode; m != 0o640 {
 		t.Errorf("target mode %v, want -rw-r-----", m)
 	}
-	if m := nodeOf(t, link).mode; m.Type() != fs.ModeSymlink {
+	if m := testutil.NodeOf(t, link).Mode; m.Type() != fs.ModeSymlink {
 		t.Errorf("link is now %v", m)
 	}
 
@@ -238,7 +220,7 @@ func TestOpenOutputSymlinks(t *testing.T) {
 	if !out.Created() {
 		t.Error("the dangling symlink's new target does not count as created")
 	}
-	if m := nodeOf(t, made).mode; m != 0o600 {
+	if m := testutil.NodeOf(t, made).Mode; m != 0o600 {
 		t.Errorf("new target mode %v, want -rw-------", m)
 	}
 	if err := out.Discard(); err != nil {
@@ -247,7 +229,7 @@ func TestOpenOutputSymlinks(t *testing.T) {
 	if _, err := os.Lstat(made); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Discard left the target it created: %v", err)
 	}
-	if m := nodeOf(t, dangling).mode; m.Type() != fs.ModeSymlink {
+	if m := testutil.NodeOf(t, dangling).Mode; m.Type() != fs.ModeSymlink {
 		t.Errorf("the symlink is now %v", m)
 	}
 
@@ -291,7 +273,7 @@ func TestCreateOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := nodeOf(t, p).mode; m != 0o600 || !out.Created() {
+	if m := testutil.NodeOf(t, p).Mode; m != 0o600 || !out.Created() {
 		t.Errorf("mode %v, created %v", m, out.Created())
 	}
 	if err := out.Close(); err != nil {
