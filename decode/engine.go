@@ -265,7 +265,7 @@ func (e *Engine) SetCaptureCounters(lost, dropped uint64) {
 // Stats are the aggregate counters for the status bar.
 type Stats struct {
 	Packets, Bytes uint64  // frames seen and their original bytes
-	PPS, BPS       float64 // smoothed packets and bits per second
+	PPS, BPS       float64 // packets and bits per second over the last second
 	Flows          int     // flows in the table
 	MaxFlows       int
 	EvictedIdle    uint64  // flows evicted after the idle timeout

@@ -176,12 +176,37 @@ func TestFlowRates(t *testing.T) {
 	if st.PPS < 99 || st.PPS > 101 {
 		t.Errorf("total rate %v pps", st.PPS)
 	}
-	// Silence decays the rate.
-	if st := e.Stats(now.Add(5 * time.Second)); st.PPS > 10 {
-		t.Errorf("rate after 5 s of silence: %v", st.PPS)
+	// A flow gone quiet is at 0 a second after its last packet, not a
+	// decaying average.
+	if st := e.Stats(now.Add(time.Second)); st.PPS != 0 {
+		t.Errorf("rate a second after the last packet: %v", st.PPS)
 	}
-	if st := e.Stats(now.Add(time.Minute)); st.PPS != 0 {
-		t.Errorf("rate after a minute of silence: %v", st.PPS)
+	if f := e.Flows(SortRate, "", now.Add(time.Second))[0]; f.PPS != 0 || f.BPS != 0 {
+		t.Errorf("flow rate a second after its last packet: %v pps %v bps", f.PPS, f.BPS)
+	}
+	// Half a second on, half of the last second's packets are still in
+	// the window.
+	if st := e.Stats(now.Add(500 * time.Millisecond)); st.PPS < 45 || st.PPS > 55 {
+		t.Errorf("rate half a second after: %v, want about 50", st.PPS)
+	}
+}
+
+// TestRateShowsABurstAtOnce: a flow that moved a lot in the current second
+// shows it now, not a second later.
+func TestRateShowsABurstAtOnce(t *testing.T) {
+	var r rate
+	base := time.Unix(1_700_000_000, 0).UnixNano()
+	for i := range 100 {
+		r.add(base+int64(i)*int64(time.Millisecond), 1000)
+	}
+	pps, bps := r.at(base + int64(200*time.Millisecond))
+	if pps != 100 || bps != 800_000 {
+		t.Errorf("mid-second after a burst: %v pps %v bps, want 100 and 800000", pps, bps)
+	}
+	// A gap of more than a second forgets the old bucket.
+	r.add(base+int64(3*time.Second), 1000)
+	if pps, _ := r.at(base + int64(3*time.Second) + 1); pps != 1 {
+		t.Errorf("after a gap: %v pps, want 1", pps)
 	}
 }
 
