@@ -26,14 +26,9 @@ import (
 const directSlack = uint64(2 * time.Millisecond)
 
 // perfSlack is the slack for perf rings. What it leaves in the rings must
-// fit: during a 10-20 Gbit/s TCP stream, 2 ms of records (4 MB at
-// 16 Gbit/s) stayed in them, and 13-23% of the records overflowed a 4 MiB
-// hot ring (34-50% a 2 MiB one); with 200 µs, 0.2% (0.5-1.8%). Measured
-// with a throw-away build whose slack and hot ring size came from the
-// environment. A small --perf-buffer without hot rings is the same: with
-// 2 ms, `-w` to a tmpfs during a TCP stream with --perf-buffer 2MiB kept
-// 2.2-2.7 GB of it, with 250 µs 3.7-4.4 GB (tcpdump 3.3-3.7; 4 runs each,
-// interleaved).
+// fit: directSlack's 2 ms of a fast TCP stream overflowed the small hot
+// rings and small --perf-buffer rings, 250 µs did not (the runs:
+// docs/performance.md, "the slack").
 const perfSlack = uint64(250 * time.Microsecond)
 
 // RunDirect reads records until ctx is cancelled, as Run does, but writes

@@ -47,9 +47,9 @@ type Options struct {
 
 // Default perf ring sizes: DefaultPerCPUBuffer per CPU, halved on
 // machines with more CPUs until all the rings fit in DefaultTotalBuffer,
-// but never below MinScaledPerCPU (ScalePerCPU). 32 MiB holds about 20 ms
-// of a bulk TCP transfer's 64 KiB GSO frames at 13 Gbit/s (8 MiB lost 4%
-// of one on a loaded 2-CPU machine, 32 MiB nothing: BENCHMARKS.md).
+// but never below MinScaledPerCPU (ScalePerCPU). 32 MiB holds some tens of
+// milliseconds of a bulk TCP transfer, enough for a loaded 2-CPU machine
+// where 8 MiB lost packets (docs/performance.md).
 const (
 	DefaultPerCPUBuffer = 32 << 20
 	DefaultTotalBuffer  = 64 << 20

@@ -113,16 +113,16 @@ func (c *Config) Validate() error {
 	default:
 		return usageErr("invalid --format %q: must be pcap or pcapng", c.Format)
 	}
-	if n, err := ParseSize(c.RingSize); err != nil || n < 1<<20 {
+	if n, err := parseSize(c.RingSize); err != nil || n < 1<<20 {
 		return usageErr("invalid --ring-size %q: want a size of at least 1MiB, such as 64MiB or 1GiB", c.RingSize)
 	}
 	if c.PerfBuffer != "" {
-		if n, err := ParseSize(c.PerfBuffer); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
+		if n, err := parseSize(c.PerfBuffer); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
 			return usageErr("invalid --perf-buffer %q: want a power of two from 64KiB to 1GiB, such as 8MiB", c.PerfBuffer)
 		}
 	}
 	if c.RingBuf != "" {
-		if n, err := ParseSize(c.RingBuf); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
+		if n, err := parseSize(c.RingBuf); err != nil || n < 64<<10 || n > 1<<30 || n&(n-1) != 0 {
 			return usageErr("invalid --ringbuf %q: want a power of two from 64KiB to 1GiB, such as 64MiB", c.RingBuf)
 		}
 	}
@@ -143,7 +143,7 @@ func (c *Config) Validate() error {
 
 // perfBufferBytes is --perf-buffer, or def when not given.
 func (c *Config) perfBufferBytes(def int) int {
-	if n, err := ParseSize(c.PerfBuffer); err == nil && n > 0 {
+	if n, err := parseSize(c.PerfBuffer); err == nil && n > 0 {
 		return int(n)
 	}
 	return def
@@ -151,14 +151,14 @@ func (c *Config) perfBufferBytes(def int) int {
 
 // ringBufBytes is --ringbuf, or 0 (the perf rings).
 func (c *Config) ringBufBytes() uint32 {
-	if n, err := ParseSize(c.RingBuf); err == nil && n > 0 {
+	if n, err := parseSize(c.RingBuf); err == nil && n > 0 {
 		return uint32(n)
 	}
 	return 0
 }
 
-// ParseSize reads a byte count with an optional KiB/MiB/GiB (or K/M/G) suffix.
-func ParseSize(s string) (int64, error) {
+// parseSize reads a byte count with an optional KiB/MiB/GiB (or K/M/G) suffix.
+func parseSize(s string) (int64, error) {
 	num := strings.TrimRight(s, "KMGiBkmgb")
 	unit := strings.ToLower(strings.TrimPrefix(s, num))
 	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)

@@ -122,10 +122,8 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	// A closed pipe (-w - | head) is a write error that ends the capture
 	// through the normal path, not a signal that kills before cleanup.
 	signal.Ignore(syscall.SIGPIPE)
-	var stop context.CancelCauseFunc
-	c.ctx, stop = context.WithCancelCause(sigCtx)
-	defer stop(nil)
-	c.stop = stop
+	c.ctx, c.stop = context.WithCancelCause(sigCtx)
+	defer c.stop(nil)
 	readCtx, stopRead := context.WithCancel(context.Background())
 	defer stopRead()
 	c.readCtx = readCtx
@@ -140,7 +138,7 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 			if c.keepOnGone {
 				_ = sess.Detach()
 			} else {
-				stop(nil)
+				c.stop(nil)
 			}
 		})
 		return nil
@@ -151,12 +149,12 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	var readyErr error
 	if cfg.ReadyFile != "" {
 		if readyErr = writeReadyFile(cfg.ReadyFile); readyErr != nil {
-			stop(readyErr)
+			c.stop(readyErr)
 		}
 	}
 
 	waitErr := m.wait(c)
-	stop(nil)
+	c.stop(nil)
 	restorePriority()
 	releaseSignals(stopSignals)
 	// Detach first so the rings stop filling, then drain them.

@@ -204,7 +204,7 @@ func (v *viewer) drained(c *run) (uint64, error) {
 
 // engineConfig bounds the live view's flow table and retention ring.
 func engineConfig(cfg *Config) decode.Config {
-	ring, err := ParseSize(cfg.RingSize)
+	ring, err := parseSize(cfg.RingSize)
 	if err != nil {
 		ring = 0 // the default
 	}
