@@ -50,7 +50,7 @@ type Engine struct {
 	ring  *ring
 
 	packets, bytes                            uint64
-	rate                                      rate
+	rate                                      totalRate
 	truncated, malformed, unsupported, panics uint64
 	lost, dropped                             uint64
 	disp                                      *displayFilter
@@ -282,6 +282,9 @@ type Stats struct {
 	FirstSeq       uint64  // oldest sequence number in the ring (0 if empty)
 	LastSeq        uint64  // newest sequence number in the ring (0 if empty)
 	Lost, Dropped  uint64  // as set by SetCaptureCounters
+	// Packets and bytes per second of everything over the HistorySeconds
+	// whole seconds before now, oldest first (the status sparklines).
+	PacketsHistory, BytesHistory History
 }
 
 // Evicted returns all evicted flows.
@@ -315,6 +318,9 @@ func (e *Engine) Stats(now time.Time) Stats {
 		RingEvicted: e.ring.evicted,
 		Lost:        e.lost,
 		Dropped:     e.dropped,
+
+		PacketsHistory: e.rate.pktHist.appendTo(make(History, 0, HistorySeconds), unixNano(now)),
+		BytesHistory:   e.rate.hist.appendTo(make(History, 0, HistorySeconds), unixNano(now)),
 	}
 	if st.RingPackets > 0 {
 		st.FirstSeq, st.LastSeq = e.ring.first, e.ring.next-1

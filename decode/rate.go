@@ -11,6 +11,7 @@ type rate struct {
 	pkts, bytes uint64 // open bucket
 	prevPkts    uint64 // the bucket of second sec-1
 	prevBytes   uint64
+	hist        series // bytes per second, for the sparklines
 }
 
 func unixSec(ns int64) int64 {
@@ -24,7 +25,9 @@ func unixSec(ns int64) int64 {
 // add counts one packet of n bytes seen at ts (Unix nanoseconds). A packet
 // older than the open bucket is counted in it.
 func (r *rate) add(ts int64, n int) {
-	if sec := unixSec(ts); sec > r.sec {
+	sec := unixSec(ts)
+	r.hist.add(sec, uint64(n))
+	if sec > r.sec {
 		if sec == r.sec+1 {
 			r.prevPkts, r.prevBytes = r.pkts, r.bytes
 		} else {

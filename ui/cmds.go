@@ -46,11 +46,33 @@ func fetch(eng *decode.Engine, req refreshReq) refreshMsg {
 		if i >= 0 {
 			msg.flowID, msg.hasFlow = msg.flows[i].ID, true
 		}
+		if req.histRows > 0 {
+			req.histIDs = histWindow(msg.flows, i, req.histRows)
+			msg.req.histIDs = req.histIDs
+		}
+	}
+	if len(req.histIDs) > 0 {
+		msg.hist = eng.Histories(req.histIDs, req.histNow)
 	}
 	if req.packets && msg.hasFlow {
 		msg.packets = eng.FlowPackets(msg.flowID, req.maxPkts)
 	}
 	return msg
+}
+
+// histWindow returns the IDs of the rows a table of rows, selecting row
+// sel, can show in h lines: those within h of the selection, and the top
+// h (where following puts the selection).
+func histWindow(rows []decode.FlowView, sel, h int) []uint64 {
+	var ids []uint64
+	add := func(from, to int) {
+		for i := max(from, 0); i < min(to, len(rows)); i++ {
+			ids = append(ids, rows[i].ID)
+		}
+	}
+	add(0, min(h, sel-h))
+	add(sel-h, sel+h)
+	return ids
 }
 
 // errEmptyRing is reported for w with nothing retained.

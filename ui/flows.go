@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -35,6 +36,10 @@ type flowTable struct {
 	// The widths the content asked for so far: they grow with it and never
 	// shrink, so the headers do not shift as flows come and go.
 	protoW, endsW int
+	// hist holds the sparkline histories of the rows shown (fetched for
+	// those only, by ID); a row without one draws a blank graph.
+	hist   map[uint64]decode.History
+	graphs bool // a live capture: the sparkline column is shown
 }
 
 // selectRow is the row a table showing rows selects: the flow with id if
@@ -102,11 +107,58 @@ const (
 	colState    = 12
 )
 
+// graphWidths are the widths the sparkline column may take, widest
+// first: one cell a second, then two, three and five seconds a cell.
+var graphWidths = []int{decode.HistorySeconds, decode.HistorySeconds / 2, decode.HistorySeconds / 3, decode.HistorySeconds / 5}
+
+// minInfo is the least INFO keeps before the sparklines give way to it.
+const minInfo = 16
+
+// graphWidth is the width of the sparkline column in a table w cells wide
+// that has room cells for it and INFO: the widest that leaves INFO
+// minInfo cells (one cell a second needs 160 cells, two 120), else none.
+func graphWidth(w, room int) int {
+	for _, g := range graphWidths {
+		if g == decode.HistorySeconds && w < 160 || g == decode.HistorySeconds/2 && w < 120 {
+			continue
+		}
+		if room-g-1 >= minInfo {
+			return g
+		}
+	}
+	return 0
+}
+
+// visibleIDs returns the IDs of the rows on screen, whose histories the
+// next refresh fetches.
+func (t *flowTable) visibleIDs() []uint64 {
+	if !t.graphs {
+		return nil
+	}
+	from, to := t.list.visible()
+	ids := make([]uint64, 0, to-from)
+	for i := from; i < to; i++ {
+		ids = append(ids, t.rows[i].ID)
+	}
+	return ids
+}
+
+// graphRows is how many rows the table may show with sparklines when its
+// pane has up to h lines; 0 without sparklines.
+func (t *flowTable) graphRows(h int) int {
+	if !t.graphs {
+		return 0
+	}
+	return h
+}
+
 // columns decides the widths of the columns that follow the content:
-// PROTO, the endpoints, STATE and INFO. As the terminal narrows, STATE goes
-// first (below 100 cells), then INFO, then the endpoints are cut in the
-// middle of their addresses, never in their ports.
-func (t *flowTable) columns() (proto, ends, state, info int) {
+// PROTO, the endpoints, the graph, STATE and INFO. As the terminal
+// narrows, STATE goes first (below 100 cells), then the graph narrows
+// (below 160 and 120 cells) and goes where INFO would keep less than
+// minInfo cells, then INFO goes, then the endpoints are cut in the middle
+// of their addresses, never in their ports.
+func (t *flowTable) columns() (proto, ends, graph, state, info int) {
 	from, to := t.list.visible()
 	need := len("ENDPOINTS")
 	t.protoW = max(t.protoW, colProto)
@@ -125,7 +177,12 @@ func (t *flowTable) columns() (proto, ends, state, info int) {
 		rest -= state
 	}
 	ends = max(min(t.endsW, rest), 0)
-	return proto, ends, state, max(rest-ends, 0)
+	if t.graphs {
+		if graph = graphWidth(t.width, rest-ends); graph > 0 {
+			rest -= graph + 1
+		}
+	}
+	return proto, ends, graph, state, max(rest-ends, 0)
 }
 
 // endpoints writes "A <-> B" in w cells; when it does not fit, each side
@@ -142,9 +199,12 @@ func endpoints(a, b string, w int) string {
 func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 	var b strings.Builder
 	b.WriteString(title(st, heading, focused, t.width))
-	protoW, ends, stateW, info := t.columns()
+	protoW, ends, graph, stateW, info := t.columns()
 	hdr := fit("PROTO", protoW) + fit("ENDPOINTS", ends) + right("PKTS", colPkts-1) + " " +
 		right("BYTES", colBytes-1) + " " + right("RATE", colRate-1) + " "
+	if graph > 0 {
+		hdr += fit(fmt.Sprintf("LAST %ds", decode.HistorySeconds), graph) + " "
+	}
 	if t.showIf {
 		hdr = fit("IF", colIf) + hdr
 	}
@@ -168,6 +228,9 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 			right(count(f.Packets()), colPkts-1) + " " +
 			right(si(float64(f.Bytes()), "B"), colBytes-1) + " " +
 			right(bits(f.BPS), colRate-1) + " "
+		if graph > 0 {
+			line += sparkline(t.hist[f.ID], graph) + " "
+		}
 		if t.showIf {
 			line = fit(safe(f.Iface), colIf) + line
 		}

@@ -83,12 +83,14 @@ type Model struct {
 
 	width, height int
 	fh, ph, hh    int // pane heights
+	fNeed, pNeed  int // the most rows the flow table and packet list have needed
 	focus         pane
 	sortIdx       int
 	filter        string
 	editing       bool
 	paused        bool
-	follow        bool // F: select the top flow and its newest packet, as tail -f
+	pausedAt      time.Time // the view clock when paused
+	follow        bool      // F: select the top flow and its newest packet, as tail -f
 	help          bool
 	msg           string
 	msgGen        uint64 // counts the messages set, so that a fade clears only its own
@@ -146,6 +148,7 @@ func New(cfg Config) *Model {
 	// A file does not move: nothing to pause.
 	m.keys.Pause.SetEnabled(cfg.Live)
 	m.flows.showIf = cfg.ShowInterface
+	m.flows.graphs = cfg.Live
 	m.hex.ifnames = cfg.Interfaces
 	return m
 }
@@ -207,6 +210,12 @@ func (m *Model) requestRefresh() tea.Cmd {
 		packets:  !m.paused || !m.pktOK || m.pktFlow != id,
 		maxPkts:  m.cfg.MaxPackets,
 		selected: m.packets.selSeq,
+		histIDs:  m.flows.visibleIDs(),
+		histRows: m.flows.graphRows(m.height), // the pane may grow to show more rows
+		histNow:  m.cfg.Now(),
+	}
+	if m.paused {
+		m.req.histNow = m.pausedAt
 	}
 	return refresh(m.cfg.Engine, m.req)
 }
@@ -279,6 +288,9 @@ func (m *Model) setMsg(isErr bool, format string, a ...any) {
 func (m *Model) apply(msg refreshMsg) tea.Cmd {
 	m.inflight = false
 	m.stats = msg.stats
+	if msg.req.histIDs != nil {
+		m.flows.hist = msg.hist
+	}
 	if msg.req.flows {
 		if msg.req.sort != sortKeys[m.sortIdx] || msg.req.filter != m.filter {
 			m.dirty = true // the order or filter changed meanwhile
@@ -307,6 +319,9 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 		m.dirty = true
 	}
 	m.updateHex()
+	if len(m.flows.rows)+2 > m.fNeed || len(m.packets.rows)+1 > m.pNeed {
+		m.layout() // a list outgrew what it had needed
+	}
 	if m.dirty {
 		return m.requestRefresh()
 	}
@@ -389,6 +404,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return nil
 	case key.Matches(k, m.keys.Pause):
 		m.paused = !m.paused
+		m.pausedAt = m.cfg.Now()
 		if !m.paused {
 			return m.requestRefresh()
 		}
@@ -577,23 +593,30 @@ func fileTag(s string) string {
 	return string(b)
 }
 
-func (m *Model) setFocus(p pane) {
-	m.focus = p
-	m.layout()
+func (m *Model) setFocus(p pane) { m.focus = p }
+
+// graphRows is the number of lines under the status bar that hold the
+// total-rate sparklines: one in a live capture, none for a file.
+func (m *Model) graphRows() int {
+	if m.cfg.Live {
+		return 1
+	}
+	return 0
 }
 
-// layout splits the screen between the panes, the focused one largest.
+// layout splits the screen between the panes. The split does not follow
+// the focus, so Enter and Tab never move the panes: the flow table has up
+// to two fifths of the rows, the packet list up to a quarter, the detail
+// the rest. A list shorter than its share gives the rows it does not use
+// to the detail; what a list has needed is remembered (fNeed, pNeed), so
+// a pane grows with its content but does not shrink back on every change
+// of selection.
 func (m *Model) layout() {
-	body := max(m.height-2, 0)
-	switch m.focus {
-	case paneFlows:
-		m.fh, m.ph = body/2, body/4
-	case panePackets:
-		m.fh, m.ph = body/4, body*2/5
-	default:
-		m.fh, m.ph = body/5, body/5
-	}
-	m.fh, m.ph = max(m.fh, 3), max(m.ph, 2)
+	body := max(m.height-2-m.graphRows(), 0)
+	m.fNeed = max(m.fNeed, len(m.flows.rows)+2, 3) // title, header, rows
+	m.pNeed = max(m.pNeed, len(m.packets.rows)+1, 2)
+	m.fh = max(min(body*2/5, m.fNeed), 3)
+	m.ph = max(min(body/4, m.pNeed), 2)
 	m.hh = max(body-m.fh-m.ph, 2)
 	m.flows.setSize(m.width, m.fh)
 	m.packets.setSize(m.width, m.ph)
@@ -638,10 +661,11 @@ func (m *Model) mouse(e tea.MouseEvent) tea.Cmd {
 // paneAt returns the pane at screen line y and the list row there (-1 on
 // a title or header).
 func (m *Model) paneAt(y int) (pane, int) {
-	if m.help || y < 1 {
+	top := 1 + m.graphRows()
+	if m.help || y < top {
 		return -1, -1
 	}
-	y--
+	y -= top
 	if y < m.fh {
 		return paneFlows, y - 2
 	}
@@ -670,8 +694,11 @@ func (m *Model) View() string {
 		return fit(fmt.Sprintf("terminal %dx%d too small: bpftop-cap needs %dx%d (q quits)", w, h, minWidth, minHeight), w)
 	}
 	status := statusBar(&m.st, &m.cfg, m.stats, m.paused, m.follow, w)
+	if m.graphRows() > 0 {
+		status += "\n" + graphLine(&m.st, m.stats, w)
+	}
 	if m.help {
-		return status + "\n" + helpView(&m.st, m.keys, w, h-2) + "\n" + footer(&m.st, m, w)
+		return status + "\n" + helpView(&m.st, m.keys, w, h-2-m.graphRows()) + "\n" + footer(&m.st, m, w)
 	}
 	return strings.Join([]string{
 		status,

@@ -234,9 +234,10 @@ func TestTUIPause(t *testing.T) {
 	if len(e.m.flows.rows) != rows {
 		t.Errorf("paused: flow table changed from %d to %d rows", rows, len(e.m.flows.rows))
 	}
-	// Only the status bar (counters) may change while paused.
-	b, a := strings.SplitN(before, "\n", 2), strings.SplitN(e.m.View(), "\n", 2)
-	if b[1] != a[1] {
+	// Only the status bar and the total graphs (counters) may change
+	// while paused.
+	b, a := strings.SplitN(before, "\n", 3), strings.SplitN(e.m.View(), "\n", 3)
+	if b[2] != a[2] {
 		t.Errorf("paused view changed:\nbefore:\n%s\nafter:\n%s", before, e.m.View())
 	}
 	e.press("space")
@@ -368,24 +369,25 @@ func TestTUIMouse(t *testing.T) {
 	e := newEnv(t, 120, 40, Config{})
 	e.fill()
 	e.tick()
-	// Line 0 is the status bar, 1 the flows title, 2 the header, 3.. rows.
-	_, cmd := e.m.Update(tea.MouseMsg{X: 5, Y: 4, Button: tea.MouseButtonWheelDown})
+	// Line 0 is the status bar, 1 the graphs, 2 the flows title, 3 the
+	// header, 4.. rows.
+	_, cmd := e.m.Update(tea.MouseMsg{X: 5, Y: 5, Button: tea.MouseButtonWheelDown})
 	e.settle(cmd)
 	if e.m.flows.list.cursor != 3 {
 		t.Errorf("wheel down over flows: cursor %d, want 3", e.m.flows.list.cursor)
 	}
-	_, cmd = e.m.Update(tea.MouseMsg{X: 5, Y: 4, Button: tea.MouseButtonWheelUp})
+	_, cmd = e.m.Update(tea.MouseMsg{X: 5, Y: 5, Button: tea.MouseButtonWheelUp})
 	e.settle(cmd)
 	if e.m.flows.list.cursor != 0 {
 		t.Errorf("wheel up over flows: cursor %d, want 0", e.m.flows.list.cursor)
 	}
-	_, cmd = e.m.Update(tea.MouseMsg{X: 5, Y: 4, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	_, cmd = e.m.Update(tea.MouseMsg{X: 5, Y: 5, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
 	e.settle(cmd)
 	if e.m.flows.list.cursor != 1 {
 		t.Errorf("click on the second row: cursor %d, want 1", e.m.flows.list.cursor)
 	}
 	// Wheel over the packet pane scrolls packets.
-	top := 1 + e.m.fh + 1
+	top := 2 + e.m.fh + 1
 	e.m.Update(tea.MouseMsg{X: 5, Y: top, Button: tea.MouseButtonWheelUp})
 	if e.m.packets.list.cursor != 2 {
 		t.Errorf("wheel up over packets: cursor %d, want 2", e.m.packets.list.cursor)

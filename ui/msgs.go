@@ -29,7 +29,10 @@ type refreshReq struct {
 	follow   bool // F: the top flow and the newest packet are selected
 	packets  bool
 	maxPkts  int
-	selected uint64 // packet selected in the packet list, for the hex pane
+	selected uint64    // packet selected in the packet list, for the hex pane
+	histIDs  []uint64  // the flows on screen, whose sparklines to fetch
+	histRows int       // with flows: fetch those of the rows this many lines can show instead
+	histNow  time.Time // the moment they end (the pause's while paused)
 }
 
 // refreshMsg carries views of the engine, fetched off the update loop.
@@ -40,6 +43,7 @@ type refreshMsg struct {
 	flowID  uint64            // the flow packets belong to
 	hasFlow bool
 	packets []decode.PacketView
+	hist    map[uint64]decode.History // of req.histIDs
 }
 
 // savedMsg reports the end of a save.

@@ -98,3 +98,32 @@ func firstWord(s string) string {
 	}
 	return s
 }
+
+// graphLine renders the line under the status bar: sparklines of the
+// packets and bits per second of the whole capture over the last
+// HistorySeconds, each with its peak.
+func graphLine(st *Styles, s decode.Stats, w int) string {
+	gw := decode.HistorySeconds
+	if w < 100 {
+		gw = decode.HistorySeconds / 2
+	}
+	peak := func(h decode.History) float64 {
+		var p uint32
+		for _, v := range h {
+			p = max(p, v)
+		}
+		return float64(p)
+	}
+	line := " pkts/s " + st.Graph.Render(sparkline(s.PacketsHistory, gw)) + " peak " + si(peak(s.PacketsHistory), "") +
+		st.Dim.Render("  │  ") + "bits/s " + st.Graph.Render(sparkline(s.BytesHistory, gw)) + " peak " + bits(8*peak(s.BytesHistory))
+	if span := st.Dim.Render(fmt.Sprintf("  │  last %ds", decode.HistorySeconds)); visibleWidth(line+span) <= w {
+		line += span
+	}
+	if visibleWidth(line) > w {
+		line = ansi.Truncate(line, w, "…")
+	}
+	if pad := w - visibleWidth(line); pad > 0 {
+		line += strings.Repeat(" ", pad)
+	}
+	return line
+}

@@ -22,6 +22,7 @@ type Styles struct {
 	Error        lipgloss.Style
 	HelpKey      lipgloss.Style
 	HelpDesc     lipgloss.Style
+	Graph        lipgloss.Style // the sparklines
 }
 
 // DefaultStyles returns the styles of the live view.
@@ -43,5 +44,6 @@ func DefaultStyles() Styles {
 		Error:        lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("1")),
 		HelpKey:      lipgloss.NewStyle().Bold(true),
 		HelpDesc:     lipgloss.NewStyle().Foreground(lipgloss.Color("8")),
+		Graph:        lipgloss.NewStyle().Foreground(lipgloss.Color("6")),
 	}
 }

@@ -31,19 +31,26 @@ func TestTUIGolden(t *testing.T) {
 			e.press(tc.keys...)
 			got := e.m.View()
 			checkScreen(t, got, tc.w, tc.h)
-			golden := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("view differs from %s (run with -update if intended)\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			golden(t, tc.name, got)
 		})
+	}
+}
+
+// golden compares a screen with testdata/name.golden (rewritten with
+// -update).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("view differs from %s (run with -update if intended)\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }
