@@ -68,9 +68,10 @@ type Engine struct {
 
 	// FlowPackets' views of the packets of flow viewFlow, by sequence
 	// number. viewMu guards them (taken before mu).
-	viewMu    sync.Mutex
-	viewFlow  uint64
-	viewCache map[uint64]PacketView
+	viewMu     sync.Mutex
+	viewFlow   uint64
+	viewCache  map[uint64]PacketView
+	rangeCache map[uint64]PacketView // PacketRange's
 }
 
 // NewEngine returns an Engine bounded by cfg.
@@ -604,6 +605,7 @@ func (c *flowCopy) view() FlowView {
 // PacketView is one retained packet for the packet list.
 type PacketView struct {
 	Seq     uint64
+	Flow    uint64 // the ID of its flow
 	TS      time.Time
 	Dir     packet.Dir
 	Ifindex int
@@ -712,21 +714,7 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 	seqs = seqs[cut:]
 
 	for i := range items {
-		it := &items[i]
-		ts := fromUnixNano(it.rec.ts)
-		cache[it.seq] = PacketView{
-			Seq:     it.seq,
-			TS:      ts,
-			Dir:     it.rec.dir,
-			Ifindex: int(it.rec.ifindex),
-			Len:     int(it.rec.origLen),
-			CapLen:  int(it.rec.capLen),
-			Proto:   it.sum.Proto(),
-			Src:     it.sum.Src(),
-			Dst:     it.sum.Dst(),
-			Info:    it.sum.Info(),
-			Line:    it.sum.Line(ts),
-		}
+		cache[items[i].seq] = packetView(items[i].seq, &items[i].rec, &items[i].sum)
 	}
 	out := make([]PacketView, len(seqs))
 	for i, seq := range seqs {

@@ -105,3 +105,38 @@ func TestHistories(t *testing.T) {
 		t.Fatalf("bytes in the last second %d, want 700", got)
 	}
 }
+
+func TestPacketRange(t *testing.T) {
+	e := NewEngine(Config{RingBytes: 4096})
+	start := time.Unix(1_700_000_000, 0)
+	if v, f, l := e.PacketRange(1, 10); v != nil || f != 0 || l != 0 {
+		t.Fatalf("empty ring: %v %d %d", v, f, l)
+	}
+	for i := range 100 {
+		e.Add(packet.Packet{Nanos: packet.Nanos(start.Add(time.Duration(i) * time.Millisecond)), Data: udpFrame(t, uint16(1+i%3), 100-42)})
+	}
+	v, first, last := e.PacketRange(0, 1000)
+	if last != 100 || first <= 1 {
+		t.Fatalf("ring holds %d..%d, want ..100 with the oldest gone", first, last)
+	}
+	if len(v) != int(last-first+1) || v[0].Seq != first || v[len(v)-1].Seq != last {
+		t.Fatalf("%d views %d..%d for ring %d..%d", len(v), v[0].Seq, v[len(v)-1].Seq, first, last)
+	}
+	flows := map[uint64]bool{}
+	for i, pv := range v {
+		if pv.Proto != "UDP" || pv.Len != 100 || pv.Flow == 0 || (i > 0 && pv.Seq != v[i-1].Seq+1) {
+			t.Fatalf("view %d: %+v", i, pv)
+		}
+		flows[pv.Flow] = true
+	}
+	if len(flows) != 3 {
+		t.Fatalf("views name %d flows, want 3", len(flows))
+	}
+	// A window inside the ring, and one past its end.
+	if v, _, _ := e.PacketRange(last-4, last+10); len(v) != 5 || v[4].Seq != last {
+		t.Fatalf("tail window: %d views", len(v))
+	}
+	if v, _, _ := e.PacketRange(last+1, last+10); len(v) != 0 {
+		t.Fatalf("window past the end: %d views", len(v))
+	}
+}

@@ -13,6 +13,7 @@ type KeyMap struct {
 	Sort             key.Binding
 	Filter           key.Binding
 	Follow           key.Binding
+	All              key.Binding
 	Pause            key.Binding
 	Save             key.Binding
 	Help             key.Binding
@@ -35,6 +36,7 @@ func DefaultKeyMap() KeyMap {
 		Sort:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort: bytes, packets, rate, last seen")),
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter flows (substring)")),
 		Follow:   key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "follow the top flow and newest packet (tail -f)")),
+		All:      key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "all packets list ⇄ flow table")),
 		Pause:    key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "pause the display")),
 		Save:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "save the ring to a pcap")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -44,7 +46,7 @@ func DefaultKeyMap() KeyMap {
 
 // ShortHelp is the footer line.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Help, k.Quit, k.Enter, k.Back, k.NextPane, k.Save, k.Pause, k.Filter, k.Sort}
+	return []key.Binding{k.Help, k.Quit, k.Enter, k.Back, k.NextPane, k.All, k.Save, k.Pause, k.Filter, k.Sort}
 }
 
 // FullHelp is the help screen, in groups.
@@ -52,6 +54,6 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Enter, k.Back, k.NextPane, k.PrevPane},
-		{k.Sort, k.Filter, k.Follow, k.Pause, k.Save, k.Help, k.Quit},
+		{k.All, k.Sort, k.Filter, k.Follow, k.Pause, k.Save, k.Help, k.Quit},
 	}
 }

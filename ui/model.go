@@ -84,6 +84,7 @@ type Model struct {
 	width, height int
 	fh, ph, hh    int // pane heights
 	fNeed, pNeed  int // the most rows the flow table and packet list have needed
+	ah, aNeed     int // the same for the list of all packets
 	focus         pane
 	sortIdx       int
 	filter        string
@@ -106,6 +107,8 @@ type Model struct {
 	flows   flowTable
 	packets packetList
 	hex     hexPane
+	all     allList // a: every retained packet, in place of the flow table and packet list
+	allMode bool
 	pktFlow uint64 // the flow packets.rows belong to
 	pktOK   bool
 
@@ -217,6 +220,12 @@ func (m *Model) requestRefresh() tea.Cmd {
 	if m.paused {
 		m.req.histNow = m.pausedAt
 	}
+	if m.allMode {
+		// The flow table and its packets are not on screen: not fetched.
+		m.req.flows, m.req.packets, m.req.histIDs, m.req.histRows = false, false, nil, 0
+		m.req.all, m.req.allTop, m.req.allRows = true, m.all.topSeq(), max(m.all.list.height, 1)
+		m.req.allFollow = m.follow || !m.all.ok
+	}
 	return refresh(m.cfg.Engine, m.req)
 }
 
@@ -291,6 +300,16 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 	if msg.req.histIDs != nil {
 		m.flows.hist = msg.hist
 	}
+	if msg.req.all && m.allMode {
+		first, last := msg.allFirst, msg.allLast
+		if m.paused && m.all.ok {
+			first, last = m.all.first, m.all.last // the range shown when paused stays
+		}
+		m.all.setRange(msg.allViews, first, last, m.follow)
+		if top := m.all.topSeq(); top != msg.req.allTop && !msg.req.allFollow {
+			m.dirty = true // the rows on screen are not those fetched
+		}
+	}
 	if msg.req.flows {
 		if msg.req.sort != sortKeys[m.sortIdx] || msg.req.filter != m.filter {
 			m.dirty = true // the order or filter changed meanwhile
@@ -319,7 +338,7 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 		m.dirty = true
 	}
 	m.updateHex()
-	if len(m.flows.rows)+2 > m.fNeed || len(m.packets.rows)+1 > m.pNeed {
+	if len(m.flows.rows)+2 > m.fNeed || len(m.packets.rows)+1 > m.pNeed || m.allMode && m.all.list.n+2 > m.aNeed {
 		m.layout() // a list outgrew what it had needed
 	}
 	if m.dirty {
@@ -332,6 +351,9 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 // only when the selection changed.
 func (m *Model) updateHex() {
 	pk, ok := m.packets.selected()
+	if m.allMode {
+		pk, ok = m.all.selected()
+	}
 	if !ok {
 		m.hex.show(0, packet.Packet{}, false)
 		return
@@ -393,6 +415,22 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	case key.Matches(k, m.keys.Help):
 		m.help = true
 		return nil
+	case key.Matches(k, m.keys.All):
+		m.allMode = !m.allMode
+		m.setFocus(paneFlows)
+		m.layout()
+		m.hex.show(0, packet.Packet{}, false)
+		m.updateHex()
+		return m.requestRefresh()
+	case key.Matches(k, m.keys.Follow) && m.allMode:
+		m.follow = !m.follow
+		if m.follow {
+			m.all.list.bottom()
+			m.all.sync()
+			m.updateHex()
+			return m.requestRefresh()
+		}
+		return nil
 	case key.Matches(k, m.keys.Follow):
 		m.follow = !m.follow
 		if m.follow {
@@ -417,11 +455,27 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	case key.Matches(k, m.keys.Filter):
 		m.editing = true
 		return nil
+	case key.Matches(k, m.keys.NextPane, m.keys.PrevPane) && m.allMode:
+		// Two panes: the list and the packet.
+		if m.focus == paneHex {
+			m.setFocus(paneFlows)
+		} else {
+			m.setFocus(paneHex)
+		}
+		return nil
 	case key.Matches(k, m.keys.NextPane):
 		m.setFocus((m.focus + 1) % numPanes)
 		return nil
 	case key.Matches(k, m.keys.PrevPane):
 		m.setFocus((m.focus + numPanes - 1) % numPanes)
+		return nil
+	case key.Matches(k, m.keys.Enter) && m.allMode:
+		if _, ok := m.all.selected(); ok && m.focus == paneFlows {
+			m.setFocus(paneHex)
+		}
+		return nil
+	case key.Matches(k, m.keys.Back) && m.allMode && m.focus == paneHex:
+		m.setFocus(paneFlows)
 		return nil
 	case key.Matches(k, m.keys.Enter):
 		switch m.focus {
@@ -477,6 +531,9 @@ func (m *Model) moveKey(k tea.KeyMsg) tea.Cmd {
 }
 
 func (m *Model) pageOf(p pane) int {
+	if m.allMode && p != paneHex {
+		return m.all.list.page()
+	}
 	switch p {
 	case paneFlows:
 		return m.flows.list.page()
@@ -493,10 +550,12 @@ func (m *Model) move(p pane, d int, top, bottom bool) tea.Cmd {
 		m.follow = false
 	}
 	var l *cursorList
-	switch p {
-	case paneFlows:
+	switch {
+	case m.allMode && p != paneHex:
+		l = &m.all.list
+	case p == paneFlows:
 		l = &m.flows.list
-	case panePackets:
+	case p == panePackets:
 		l = &m.packets.list
 	default:
 		switch {
@@ -517,7 +576,12 @@ func (m *Model) move(p pane, d int, top, bottom bool) tea.Cmd {
 	default:
 		l.move(d)
 	}
-	if p == paneFlows {
+	switch {
+	case m.allMode:
+		m.all.sync()
+		m.updateHex()
+		return m.requestRefresh() // rows scrolled into view are fetched
+	case p == paneFlows:
 		return m.flowChanged(m.flows.selID, m.flows.ok)
 	}
 	m.packets.sync()
@@ -621,6 +685,15 @@ func (m *Model) layout() {
 	m.flows.setSize(m.width, m.fh)
 	m.packets.setSize(m.width, m.ph)
 	m.hex.setSize(m.width, m.hh)
+	if m.allMode {
+		// The list of all packets, in place of both lists, and the
+		// detail: the same rule.
+		m.aNeed = max(m.aNeed, m.all.list.n+2, 3)
+		m.ah = max(min(body*13/20, m.aNeed), 3)
+		m.hh = max(body-m.ah, 2)
+		m.all.setSize(m.width, m.ah)
+		m.hex.setSize(m.width, m.hh)
+	}
 }
 
 // mouse scrolls the pane under the pointer or selects the clicked row.
@@ -635,27 +708,25 @@ func (m *Model) mouse(e tea.MouseEvent) tea.Cmd {
 	case e.Button == tea.MouseButtonWheelDown:
 		return m.move(p, 3, false, false)
 	case e.Button == tea.MouseButtonLeft && e.Action == tea.MouseActionPress:
-		// The row clicked is the one on screen now: take it before focusing
-		// the pane resizes the panes and scrolls their lists.
-		var target int
-		switch p {
-		case paneFlows:
-			target = m.flows.list.offset + rowIdx
-		case panePackets:
-			target = m.packets.list.offset + rowIdx
-		}
 		m.setFocus(p)
-		if rowIdx < 0 || p == paneHex {
-			return nil
-		}
-		switch p {
-		case paneFlows:
-			return m.move(p, target-m.flows.list.cursor, false, false)
-		case panePackets:
-			return m.move(p, target-m.packets.list.cursor, false, false)
+		if l := m.listOf(p); l != nil && rowIdx >= 0 {
+			return m.move(p, l.offset+rowIdx-l.cursor, false, false)
 		}
 	}
 	return nil
+}
+
+// listOf returns the list shown in pane p, nil for the packet detail.
+func (m *Model) listOf(p pane) *cursorList {
+	switch {
+	case p == paneHex:
+		return nil
+	case m.allMode:
+		return &m.all.list
+	case p == paneFlows:
+		return &m.flows.list
+	}
+	return &m.packets.list
 }
 
 // paneAt returns the pane at screen line y and the list row there (-1 on
@@ -666,14 +737,21 @@ func (m *Model) paneAt(y int) (pane, int) {
 		return -1, -1
 	}
 	y -= top
-	if y < m.fh {
-		return paneFlows, y - 2
+	if m.allMode {
+		if y < m.ah {
+			return paneFlows, y - 2
+		}
+		y -= m.ah
+	} else {
+		if y < m.fh {
+			return paneFlows, y - 2
+		}
+		y -= m.fh
+		if y < m.ph {
+			return panePackets, y - 1
+		}
+		y -= m.ph
 	}
-	y -= m.fh
-	if y < m.ph {
-		return panePackets, y - 1
-	}
-	y -= m.ph
 	if y < m.hh {
 		return paneHex, y - 1
 	}
@@ -699,6 +777,14 @@ func (m *Model) View() string {
 	}
 	if m.help {
 		return status + "\n" + helpView(&m.st, m.keys, w, h-2-m.graphRows()) + "\n" + footer(&m.st, m, w)
+	}
+	if m.allMode {
+		return strings.Join([]string{
+			status,
+			m.all.view(&m.st, m.focus != paneHex, m.all.heading()),
+			m.hex.view(&m.st, m.focus == paneHex, "no packet selected"),
+			footer(&m.st, m, w),
+		}, "\n")
 	}
 	return strings.Join([]string{
 		status,

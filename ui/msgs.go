@@ -29,10 +29,16 @@ type refreshReq struct {
 	follow   bool // F: the top flow and the newest packet are selected
 	packets  bool
 	maxPkts  int
-	selected uint64    // packet selected in the packet list, for the hex pane
-	histIDs  []uint64  // the flows on screen, whose sparklines to fetch
-	histRows int       // with flows: fetch those of the rows this many lines can show instead
-	histNow  time.Time // the moment they end (the pause's while paused)
+	selected uint64   // packet selected in the packet list, for the hex pane
+	histIDs  []uint64 // the flows on screen, whose sparklines to fetch
+	histRows int      // with flows: fetch those of the rows this many lines can show instead
+	// The list of all packets (a): its rows on screen, from allTop, or
+	// the newest when following.
+	all       bool
+	allTop    uint64
+	allRows   int
+	allFollow bool
+	histNow   time.Time // the moment they end (the pause's while paused)
 }
 
 // refreshMsg carries views of the engine, fetched off the update loop.
@@ -44,6 +50,9 @@ type refreshMsg struct {
 	hasFlow bool
 	packets []decode.PacketView
 	hist    map[uint64]decode.History // of req.histIDs
+	// The list of all packets: the rows fetched and the ring's range.
+	allViews          []decode.PacketView
+	allFirst, allLast uint64
 }
 
 // savedMsg reports the end of a save.

@@ -1,0 +1,89 @@
+package decode
+
+// maxRange bounds PacketRange: more rows than any screen shows.
+const maxRange = 512
+
+// PacketRange returns the views of the retained packets numbered first to
+// last (inclusive, at most maxRange of them from first), oldest first,
+// and the ring's oldest and newest sequence numbers at the time (0, 0
+// when empty): the live view's list of all packets asks for the rows it
+// shows. Packets that left the ring are missing from the result. The
+// views of the last range are kept, so a list that scrolls or grows
+// decodes only its new rows.
+func (e *Engine) PacketRange(first, last uint64) (views []PacketView, ringFirst, ringLast uint64) {
+	e.viewMu.Lock()
+	defer e.viewMu.Unlock()
+	if e.rangeCache == nil {
+		e.rangeCache = map[uint64]PacketView{}
+	}
+	if e.view == nil {
+		e.view = NewDecoder() // e.view is viewMu's
+	}
+	if last >= first+maxRange {
+		last = first + maxRange - 1
+	}
+	type item struct {
+		seq uint64
+		rec record
+		sum Summary
+	}
+	var items []item
+	e.mu.Lock()
+	if e.ring.count() > 0 {
+		ringFirst, ringLast = e.ring.first, e.ring.next-1
+	}
+	first, last = max(first, ringFirst), min(last, ringLast)
+	decoded := 0
+	for seq := first; seq <= last && ringLast > 0; seq++ {
+		if _, ok := e.rangeCache[seq]; ok {
+			continue
+		}
+		if decoded == flowPacketsChunk {
+			e.yieldLocked() // the ring may move: get checks each seq
+			decoded = 0
+		}
+		rec, data, ok := e.ring.get(seq)
+		if !ok {
+			continue
+		}
+		items = append(items, item{seq: seq, rec: *rec})
+		e.view.Decode(data, int(rec.origLen), &items[len(items)-1].sum)
+		decoded++
+	}
+	e.mu.Unlock()
+	for i := range items {
+		e.rangeCache[items[i].seq] = packetView(items[i].seq, &items[i].rec, &items[i].sum)
+	}
+	for seq := first; seq <= last && ringLast > 0; seq++ {
+		if v, ok := e.rangeCache[seq]; ok {
+			views = append(views, v)
+		}
+	}
+	// Keep only this range's views.
+	for seq := range e.rangeCache {
+		if seq < first || seq > last {
+			delete(e.rangeCache, seq)
+		}
+	}
+	return views, ringFirst, ringLast
+}
+
+// packetView is the view of retained packet seq, described by rec and
+// decoded into sum.
+func packetView(seq uint64, rec *record, sum *Summary) PacketView {
+	ts := fromUnixNano(rec.ts)
+	return PacketView{
+		Seq:     seq,
+		Flow:    rec.flowID,
+		TS:      ts,
+		Dir:     rec.dir,
+		Ifindex: int(rec.ifindex),
+		Len:     int(rec.origLen),
+		CapLen:  int(rec.capLen),
+		Proto:   sum.Proto(),
+		Src:     sum.Src(),
+		Dst:     sum.Dst(),
+		Info:    sum.Info(),
+		Line:    sum.Line(ts),
+	}
+}
