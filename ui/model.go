@@ -38,10 +38,11 @@ type Config struct {
 	// so that w can still save what was captured.
 	Stopped func() string
 
-	Save    SaveFunc // nil disables w
-	SaveDir string   // where w saves; "" is the current directory
-	SaveTag string   // the IFACE part of the saved file's name
-	SaveExt string   // the saved file's extension; default ".pcap"
+	Save     SaveFunc // nil disables w
+	SaveDir  string   // where w saves; "" is the current directory
+	SaveTag  string   // the IFACE part of the saved file's name
+	SaveExt  string   // the saved file's extension; default ".pcap"
+	SaveNote string   // what the footer says of the format after a save, e.g. why pcapng
 
 	Now      func() time.Time // the view clock (rates, idle flows); default time.Now
 	Wall     func() time.Time // the clock naming saved files; default time.Now
@@ -268,6 +269,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case msg.missed > 0:
 			// Honest about what traffic outran: never a silent gap.
 			m.setMsg(true, "saved %d packets to %s; %d more left the ring during the save", msg.n, msg.path, msg.missed)
+		case m.cfg.SaveNote != "":
+			m.setMsg(false, "saved %d packets to %s (%s)", msg.n, msg.path, m.cfg.SaveNote)
 		default:
 			m.setMsg(false, "saved %d packets to %s", msg.n, msg.path)
 		}

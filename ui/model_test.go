@@ -314,6 +314,13 @@ func TestTUISave(t *testing.T) {
 		t.Error("second save changed the first file")
 	}
 
+	// The footer says which format and why, when told.
+	e.m.cfg.SaveNote, e.m.cfg.SaveExt = "pcapng: keeps each packet's direction", ".pcapng"
+	runSave(e)
+	if !strings.Contains(e.m.msg, ".pcapng (pcapng: keeps each packet's direction)") {
+		t.Errorf("save with a note: %q", e.m.msg)
+	}
+
 	// No save function: w says so.
 	e2 := newEnv(t, 80, 24, Config{})
 	if cmd := e2.press("w"); cmd != nil || !strings.Contains(e2.m.msg, "not available") {

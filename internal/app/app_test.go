@@ -45,3 +45,35 @@ func TestTrackSaves(t *testing.T) {
 	close(release)
 	<-waited
 }
+
+// TestSaveFormat: w keeps what the packets carry: pcapng when there are
+// directions or interfaces to tell apart, pcap otherwise, --format first.
+func TestSaveFormat(t *testing.T) {
+	for _, tc := range []struct {
+		format, dir string
+		ifaces      int
+		want        string
+	}{
+		{"", "inout", 1, "pcapng"},
+		{"", "in", 1, "pcap"},
+		{"", "out", 1, "pcap"},
+		{"", "in", 2, "pcapng"},
+		{"pcap", "inout", 3, "pcap"},
+		{"pcapng", "in", 1, "pcapng"},
+	} {
+		got, note := saveFormat(&Config{Format: tc.format, Direction: tc.dir}, tc.ifaces)
+		if got != tc.want || !strings.HasPrefix(note, got) {
+			t.Errorf("format %q, -Q %s, %d interfaces: %s (%q), want %s", tc.format, tc.dir, tc.ifaces, got, note, tc.want)
+		}
+	}
+	// The live view's default is left to saveFormat; -w's follows the name.
+	for _, tc := range []struct{ write, want string }{{"", ""}, {"x.pcap", "pcap"}, {"x.pcapng", "pcapng"}, {"-", "pcap"}} {
+		c := Config{Ifaces: []string{"lo"}, Write: tc.write, RingSize: "64MiB", Snaplen: 262144, MaxFlows: 65536, TCAttach: "auto"}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("validate -w %q: %v", tc.write, err)
+		}
+		if c.Format != tc.want {
+			t.Errorf("-w %q: format %q, want %q", tc.write, c.Format, tc.want)
+		}
+	}
+}

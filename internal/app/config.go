@@ -17,7 +17,7 @@ type Config struct {
 	Ifaces     []string // interfaces to capture on (-i, or the first word)
 	Read       string   // -r: a capture file ("-": stdin)
 	Write      string   // -w: an output file ("-": stdout)
-	Format     string   // pcap or pcapng; "" picks by -w's name
+	Format     string   // pcap or pcapng; "" picks by -w's name, or for the live view's w by what there is to keep
 	Count      uint64   // -c: stop after this many packets (0: never)
 	Snaplen    uint32   // -s
 	Direction  string   // -Q: in, out or inout ("": inout, in with XDP)
@@ -105,9 +105,12 @@ func (c *Config) Validate() error {
 	}
 	switch c.Format {
 	case "":
-		c.Format = "pcap"
-		if strings.HasSuffix(c.Write, ".pcapng") {
-			c.Format = "pcapng"
+		// The live view's w picks its own (saveFormat); -w by the name.
+		if c.Write != "" {
+			c.Format = "pcap"
+			if strings.HasSuffix(c.Write, ".pcapng") {
+				c.Format = "pcapng"
+			}
 		}
 	case "pcap", "pcapng":
 	default:

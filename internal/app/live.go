@@ -145,10 +145,8 @@ func (v *viewer) wait(c *run) error {
 		}
 		return ""
 	}
-	save, ext := v.saver(c), ".pcap"
-	if cfg.Format == "pcapng" {
-		ext = ".pcapng"
-	}
+	format, note := saveFormat(cfg, len(sess.Ifaces))
+	save, ext := v.saver(c, format), "."+format
 	model := ui.New(ui.Config{
 		Engine:        v.eng,
 		ShowInterface: len(sess.Ifaces) > 1,
@@ -160,6 +158,7 @@ func (v *viewer) wait(c *run) error {
 		Live:          true,
 		Save:          save,
 		SaveExt:       ext,
+		SaveNote:      note,
 		SaveTag:       names(sess, "_"),
 	})
 	err := viewFailed(c.ctx, runView(c.ctx, model, v.tty))
@@ -167,11 +166,27 @@ func (v *viewer) wait(c *run) error {
 	return err
 }
 
-// saver is the view's w: the retention ring to a file, in -w's format.
-func (v *viewer) saver(c *run) ui.SaveFunc {
+// saveFormat is the format of the view's w: --format's, else pcapng when
+// the packets carry more than pcap can keep (several interfaces, or both
+// directions), else pcap, which every tool reads; and what the footer
+// says of it.
+func saveFormat(cfg *Config, ifaces int) (format, note string) {
+	switch {
+	case cfg.Format != "":
+		return cfg.Format, cfg.Format
+	case ifaces > 1:
+		return "pcapng", "pcapng: keeps each packet's interface and direction"
+	case cfg.Direction == "inout":
+		return "pcapng", "pcapng: keeps each packet's direction"
+	}
+	return "pcap", "pcap: one interface, one direction"
+}
+
+// saver is the view's w: the retention ring to a file in format.
+func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 	cfg, sess := c.cfg, c.sess
-	s := pcapfile.Save{Format: cfg.Format, Snaplen: cfg.Snaplen}
-	if cfg.Format == "pcapng" {
+	s := pcapfile.Save{Format: format, Snaplen: cfg.Snaplen}
+	if format == "pcapng" {
 		s.Hooks = map[int]packet.Hook{}
 		for i, ifi := range sess.Ifaces {
 			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
