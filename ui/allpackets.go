@@ -149,8 +149,9 @@ func (a *allList) view(st *Styles, focused bool, heading string) string {
 			if showTime {
 				line += fit(v.TS.Format("15:04:05.000000"), colTime)
 			}
-			line += fit(dirName(v.Dir), colDir) + fit(shortenEndpoint(safe(v.Src), src-1), src) +
-				fit(shortenEndpoint(safe(v.Dst), dst-1), dst) + fit(safe(v.Proto), proto) +
+			plain := i == a.list.cursor
+			line += paint(dirName(v.Dir), colDir, st.dir, plain) + fit(shortenEndpoint(safe(v.Src), src-1), src) +
+				fit(shortenEndpoint(safe(v.Dst), dst-1), dst) + paint(safe(v.Proto), proto, st.proto, plain) +
 				right(strconv.Itoa(v.Len), colLen-1) + " " + safe(v.Info)
 		}
 		b.WriteString("\n" + row(st, line, i == a.list.cursor, focused, a.width))

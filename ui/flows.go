@@ -223,7 +223,7 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 		if f.Tunnel != "" {
 			label = strings.TrimSpace(label + " [" + safe(f.Tunnel) + "]")
 		}
-		line := fit(safe(f.Proto), protoW-1) + " " +
+		line := paint(safe(f.Proto), protoW-1, st.proto, i == t.list.cursor) + " " +
 			fit(endpoints(safe(f.A), safe(f.B), ends), ends) +
 			right(count(f.Packets()), colPkts-1) + " " +
 			right(si(float64(f.Bytes()), "B"), colBytes-1) + " " +

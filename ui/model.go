@@ -309,8 +309,11 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 			first, last = m.all.first, m.all.last // the range shown when paused stays
 		}
 		m.all.setRange(msg.allViews, first, last, m.follow)
-		if top := m.all.topSeq(); top != msg.req.allTop && !msg.req.allFollow {
-			m.dirty = true // the rows on screen are not those fetched
+		if m.all.list.n+2 > m.aNeed {
+			m.layout() // the list outgrew what it had needed
+		}
+		if m.all.list.height > msg.req.allRows || !msg.req.allFollow && m.all.topSeq() != msg.req.allTop {
+			m.dirty = true // the rows on screen are not all those fetched
 		}
 	}
 	if msg.req.flows {
@@ -341,7 +344,7 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 		m.dirty = true
 	}
 	m.updateHex()
-	if len(m.flows.rows)+2 > m.fNeed || len(m.packets.rows)+1 > m.pNeed || m.allMode && m.all.list.n+2 > m.aNeed {
+	if len(m.flows.rows)+2 > m.fNeed || len(m.packets.rows)+1 > m.pNeed {
 		m.layout() // a list outgrew what it had needed
 	}
 	if m.dirty {

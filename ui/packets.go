@@ -73,7 +73,7 @@ func (p *packetList) view(st *Styles, focused bool, heading string, empty string
 	from, to := p.list.visible()
 	for i := from; i < to; i++ {
 		pk := &p.rows[i]
-		line := fit(dirName(pk.Dir), 4) + safe(pk.Line)
+		line := paint(dirName(pk.Dir), 4, st.dir, i == p.list.cursor) + safe(pk.Line)
 		b.WriteString("\n" + row(st, line, i == p.list.cursor, focused, p.width))
 	}
 	for i := to - from; i < p.list.height; i++ {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/packet"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 )
 
 func TestSparkline(t *testing.T) {
@@ -142,4 +144,29 @@ func TestTUILayoutSteady(t *testing.T) {
 		}
 	}
 	checkScreen(t, e.m.View(), 220, 60)
+}
+
+// TestTUIPalette: with colours, protocol classes and directions are
+// coloured, except on the cursor row (its reverse video stays whole).
+func TestTUIPalette(t *testing.T) {
+	lipgloss.SetColorProfile(termenv.ANSI)
+	defer lipgloss.SetColorProfile(termenv.Ascii)
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	e.press("a")
+	v := e.m.View()
+	blue, magenta, green, cyan := "\x1b[34m", "\x1b[35m", "\x1b[32m", "\x1b[36m"
+	for _, want := range []struct{ code, text string }{{magenta, "DNS"}, {blue, "HTTP"}, {green, "in"}, {cyan, "out"}} {
+		if !strings.Contains(v, want.code+want.text) {
+			t.Errorf("%q is not coloured %q:\n%q", want.text, want.code, v)
+		}
+	}
+	for _, l := range strings.Split(v, "\n") {
+		if strings.Contains(l, "> ") && strings.Contains(l, "  12 ") { // the cursor row
+			if strings.Contains(l, cyan+"out") {
+				t.Errorf("the cursor row has colours inside: %q", l)
+			}
+		}
+	}
 }
