@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+// What a screen recording of --demo shows, checked in real terminals
+// (tmux): aligned columns at 80x24 and 160x48, sparklines, a selection
+// that stays put while the rows re-sort, colours that follow the
+// terminal and NO_COLOR.
+
+// flowRows returns the flow table's header and rows from a screen.
+func flowRows(text string) (hdr string, rows []string) {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, "PROTO") || !strings.Contains(l, "ENDPOINTS") {
+			continue
+		}
+		for _, r := range lines[i+1:] {
+			if !strings.HasPrefix(r, "  ") && !strings.HasPrefix(r, "> ") || strings.Contains(r, "─") {
+				break
+			}
+			if strings.TrimSpace(r) != "" {
+				rows = append(rows, r)
+			}
+		}
+		return l, rows
+	}
+	return "", nil
+}
+
+// gluedColumns returns the rows whose cells run into the next column: a
+// left-aligned column (ENDPOINTS, LAST 30s, STATE, INFO) must start after
+// a blank, a right-aligned one (PKTS, BYTES, RATE) must end before one.
+func gluedColumns(hdr string, rows []string) []string {
+	var starts, ends []int
+	for _, name := range []string{"ENDPOINTS", "LAST 30s", "STATE", "INFO"} {
+		if i := strings.Index(hdr, name); i > 0 {
+			starts = append(starts, len([]rune(hdr[:i])))
+		}
+	}
+	for _, name := range []string{"PKTS", "BYTES", "RATE"} {
+		if i := strings.Index(hdr, name); i > 0 {
+			ends = append(ends, len([]rune(hdr[:i]))+len(name))
+		}
+	}
+	var bad []string
+	for _, r := range rows {
+		rr := []rune(r)
+		ok := true
+		for _, c := range starts {
+			if c-1 < len(rr) && rr[c-1] != ' ' {
+				ok = false
+			}
+		}
+		for _, c := range ends {
+			if c < len(rr) && rr[c] != ' ' {
+				ok = false
+			}
+		}
+		if !ok {
+			bad = append(bad, r)
+		}
+	}
+	return bad
+}
+
+var sparkRE = regexp.MustCompile(`[▁▂▃▄▅▆▇█]`)
+
+func TestTUIRecording(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, sz := range []struct{ w, h int }{{80, 24}, {160, 48}} {
+		s := startScreen(t, t.TempDir(), sz.w, sz.h, binary, "--demo")
+		// Every kind of demo traffic has a row, and the totals have a graph.
+		text := s.waitFor("the demo's flows", func(text string) bool {
+			_, rows := flowRows(text)
+			lines := strings.Split(text, "\n")
+			return len(rows) >= 5 && len(lines) > 1 && strings.Contains(lines[1], "pkts/s") && sparkRE.MatchString(lines[1])
+		})
+		hdr, rows := flowRows(text)
+		if bad := gluedColumns(hdr, rows); len(bad) > 0 {
+			t.Errorf("%dx%d: columns run together in:\n%s\nscreen:\n%s", sz.w, sz.h, strings.Join(bad, "\n"), text)
+		}
+		if sz.w >= 120 {
+			if !strings.Contains(hdr, "LAST 30s") {
+				t.Errorf("%dx%d: no sparkline column:\n%s", sz.w, sz.h, text)
+			}
+			s.waitFor("a flow's sparkline", func(text string) bool {
+				_, rows := flowRows(text)
+				for _, r := range rows {
+					if sparkRE.MatchString(r) {
+						return true
+					}
+				}
+				return false
+			})
+		}
+		// Sorted by rate, with the third row selected: for five seconds of
+		// demo traffic the selection stays on the same flow, wherever it
+		// sorts to.
+		s.keys("s", "s")
+		s.waitFor("sort by rate", contains("sort rate"))
+		s.keys("j", "j")
+		// selected returns the selected row's endpoints if it is the third.
+		selected := func(text string) string {
+			_, rows := flowRows(text)
+			if len(rows) < 3 || !strings.HasPrefix(rows[2], "> ") {
+				return ""
+			}
+			f := strings.Fields(rows[2][2:])
+			if len(f) < 4 {
+				return ""
+			}
+			return strings.Join(f[1:4], " ") // A <-> B
+		}
+		first := selected(s.waitFor("the third row selected", func(text string) bool { return selected(text) != "" }))
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+			text := s.text()
+			_, rows := flowRows(text)
+			var got string
+			for _, r := range rows {
+				if f := strings.Fields(r[2:]); strings.HasPrefix(r, "> ") && len(f) >= 4 {
+					got = strings.Join(f[1:4], " ")
+				}
+			}
+			if got != first {
+				t.Fatalf("%dx%d: the selection moved from %q to %q while sorting by rate:\n%s", sz.w, sz.h, first, got, text)
+			}
+		}
+		// Colours, as the terminal allows.
+		out, err := s.tmux("capture-pane", "-e", "-p", "-t", s.name)
+		if err != nil || !regexp.MustCompile(`\x1b\[[0-9;]*3[1-6]m`).Match(out) {
+			t.Errorf("%dx%d: no colours on a colour terminal (%v)", sz.w, sz.h, err)
+		}
+		s.keys("q")
+		s.waitExit()
+	}
+}
+
+// TestTUINoColor: NO_COLOR and TERM=dumb give a view without colours,
+// still marked (the cursor's '>', the focused pane's '▶').
+func TestTUINoColor(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, env := range []string{"NO_COLOR=1", "TERM=dumb"} {
+		s := startScreen(t, t.TempDir(), 120, 40, "env", env, binary, "--demo")
+		text := s.waitFor("the demo's flows", func(text string) bool { _, rows := flowRows(text); return len(rows) >= 3 })
+		if !strings.Contains(text, "▶ Flows") || !strings.Contains(text, "\n> ") {
+			t.Errorf("%s: focus or cursor not marked:\n%s", env, text)
+		}
+		out, err := s.tmux("capture-pane", "-e", "-p", "-t", s.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := regexp.MustCompile(`\x1b\[[0-9;]*(3[0-7]|9[0-7]|38;[0-9;]+)m`).Find(out); m != nil {
+			t.Errorf("%s: colour code %q on screen", env, m)
+		}
+		s.keys("q")
+		s.waitExit()
+	}
+}
+
+// TestGluedColumns checks the check: it finds the glued rows seen before
+// issue 21 and passes aligned ones.
+func TestGluedColumns(t *testing.T) {
+	hdr := "  PROTO ENDPOINTS                          PKTS    BYTES      RATE INFO"
+	good := "  UDP   10.0.0.1:5000 <-> 10.0.0.2:53         2     142B   1.1kb/s example.com."
+	glued := "  ICMPv6fe80::483e:1 <-> ff02::16            2     142B   1.1kb/s"
+	long := "  UDP   10.0.0.1:5000 <-> 10.0.0.2:53      123456789 142B   1.1kb/s"
+	if bad := gluedColumns(hdr, []string{good, glued, long}); len(bad) != 2 || bad[0] != glued || bad[1] != long {
+		t.Errorf("glued rows found: %q", bad)
+	}
+}
