@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
@@ -20,6 +22,10 @@ type Config struct {
 	Interfaces []string // several, sharing one set of programs and one perf ring
 	BPF        bpf.Config
 	Reader     Options
+	// Promisc puts every interface in promiscuous mode while capturing,
+	// as tcpdump does unless -p. Not possible (no CAP_NET_RAW): capture
+	// goes on, and Session.PromiscErr says why.
+	Promisc bool
 }
 
 func (c Config) names() []string {
@@ -38,8 +44,10 @@ type Session struct {
 	Attachments []*bpf.Attachment
 	Reader      *Reader
 	Clock       *Clock
+	PromiscErr  error // Config.Promisc asked, and an interface could not be made promiscuous
 	objs        *bpf.Objects
 	detachMu    sync.Mutex
+	promisc     []int // the sockets holding the interfaces promiscuous
 }
 
 // ErrNoInterface is returned for an interface that does not exist.
@@ -107,6 +115,17 @@ func Open(cfg Config) (*Session, error) {
 		s.Attachments = append(s.Attachments, att)
 	}
 	s.Iface, s.Attach = ifis[0], s.Attachments[0]
+	for _, ifi := range ifis {
+		if !cfg.Promisc {
+			break
+		}
+		fd, err := promiscuous(ifi.Index)
+		if err != nil {
+			s.PromiscErr = fmt.Errorf("%s not in promiscuous mode: %w", ifi.Name, err)
+			continue
+		}
+		s.promisc = append(s.promisc, fd)
+	}
 	return s, nil
 }
 
@@ -141,9 +160,15 @@ func (s *Session) Detach() error {
 	return errors.Join(errs...)
 }
 
-// Close detaches, closes the reader and unloads the programs.
+// Close detaches, closes the reader, unloads the programs and lets the
+// interfaces leave promiscuous mode.
 func (s *Session) Close() error {
-	return errors.Join(s.Detach(), s.Reader.Close(), s.objs.Close())
+	errs := []error{s.Detach(), s.Reader.Close(), s.objs.Close()}
+	for _, fd := range s.promisc {
+		errs = append(errs, unix.Close(fd))
+	}
+	s.promisc = nil
+	return errors.Join(errs...)
 }
 
 // Run reads until ctx is cancelled; see Reader.Run. Detach before cancelling

@@ -21,6 +21,7 @@ type Config struct {
 	Count      uint64   // -c: stop after this many packets (0: never)
 	Snaplen    uint32   // -s
 	Direction  string   // -Q: in, out or inout ("": inout, in with XDP)
+	NoPromisc  bool     // -p: leave the interfaces' promiscuous mode alone
 	XDP        bool     // attach at XDP instead of tc
 	TCAttach   string   // auto, tcx or clsact ("": auto)
 	ReadyFile  string   // create once capture is live

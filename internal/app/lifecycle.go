@@ -92,6 +92,7 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 			Filter:  cfg.prog,
 			RingBuf: cfg.ringBufBytes(),
 		},
+		Promisc: !cfg.NoPromisc,
 	}
 	if err := m.prepare(c, &cc); err != nil {
 		return err
@@ -113,6 +114,9 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	c.sess, c.countsFlows = sess, cc.BPF.CountFlows > 0
 	if sess.Attach.Fallback != "" {
 		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
+	}
+	if sess.PromiscErr != nil {
+		fmt.Fprintf(stderr, "bpftop-cap: %v\n", sess.PromiscErr)
 	}
 
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
