@@ -388,9 +388,12 @@ func (a *Attachment) Close() error {
 	return errors.Join(errs...)
 }
 
-// Attach attaches the programs to the interface with index ifindex. On error
-// nothing stays attached.
-func (o *Objects) Attach(ifindex int, ifname string) (*Attachment, error) {
+// Attach attaches the programs to the interface with index ifindex. On a
+// loopback interface every packet passes tc egress and then tc ingress:
+// there only one hook is attached, ingress unless only out is asked, so
+// each packet is recorded once, as libpcap keeps only the incoming copy.
+// On error nothing stays attached.
+func (o *Objects) Attach(ifindex int, ifname string, loopback bool) (*Attachment, error) {
 	if o.cfg.XDP {
 		l, err := link.AttachXDP(link.XDPOptions{Program: o.objs.CaptureXdp, Interface: ifindex})
 		if err != nil {
@@ -403,8 +406,12 @@ func (o *Objects) Attach(ifindex int, ifname string) (*Attachment, error) {
 		mode = TCAuto
 	}
 	a := &Attachment{Hook: packet.HookTC}
+	in, out := o.cfg.In, o.cfg.Out
+	if loopback && in && out {
+		out = false
+	}
 	if mode != TCClsact {
-		err := o.attachTCX(a, ifindex, ifname)
+		err := o.attachTCX(a, ifindex, ifname, in, out)
 		if err == nil {
 			a.Mode = "tcx"
 			return a, nil
@@ -414,22 +421,22 @@ func (o *Objects) Attach(ifindex int, ifname string) (*Attachment, error) {
 		}
 		a.Fallback = "tcx not supported (kernel before 6.6), using a clsact qdisc"
 	}
-	if err := attachClsact(a, ifindex, ifname, o.objs.CaptureTcIngress, o.objs.CaptureTcEgress, o.cfg.In, o.cfg.Out); err != nil {
+	if err := attachClsact(a, ifindex, ifname, o.objs.CaptureTcIngress, o.objs.CaptureTcEgress, in, out); err != nil {
 		return nil, err
 	}
 	a.Mode = "clsact"
 	return a, nil
 }
 
-func (o *Objects) attachTCX(a *Attachment, ifindex int, ifname string) error {
+func (o *Objects) attachTCX(a *Attachment, ifindex int, ifname string, in, out bool) error {
 	hooks := []struct {
 		on     bool
 		prog   *ebpf.Program
 		attach ebpf.AttachType
 		name   string
 	}{
-		{o.cfg.In, o.objs.CaptureTcIngress, ebpf.AttachTCXIngress, "ingress"},
-		{o.cfg.Out, o.objs.CaptureTcEgress, ebpf.AttachTCXEgress, "egress"},
+		{in, o.objs.CaptureTcIngress, ebpf.AttachTCXIngress, "ingress"},
+		{out, o.objs.CaptureTcEgress, ebpf.AttachTCXEgress, "egress"},
 	}
 	for _, h := range hooks {
 		if !h.on {

@@ -107,7 +107,7 @@ func Open(cfg Config) (*Session, error) {
 	rd.UseBell(objs.Bell(), objs.ArmBell)
 	s := &Session{Ifaces: ifis, Reader: rd, Clock: clock, objs: objs}
 	for _, ifi := range ifis {
-		att, err := objs.Attach(ifi.Index, ifi.Name)
+		att, err := objs.Attach(ifi.Index, ifi.Name, ifi.Flags&net.FlagLoopback != 0)
 		if err != nil {
 			_ = s.Close()
 			return nil, err
