@@ -68,22 +68,32 @@ func attachClsact(a *Attachment, ifindex int, ifname string, ingress, egress *eb
 		}))
 	}
 	name := FilterName + "-" + strconv.Itoa(os.Getpid())
+	// Ingress goes ahead of the other filters (seen before one drops it),
+	// egress after them (what they let leave).
 	for _, h := range []struct {
 		on     bool
 		prog   *ebpf.Program
 		parent uint32
+		prio   uint16
 	}{
-		{in, ingress, netlink.HANDLE_MIN_INGRESS},
-		{out, egress, netlink.HANDLE_MIN_EGRESS},
+		{in, ingress, netlink.HANDLE_MIN_INGRESS, firstPrio(ifindex)},
+		{out, egress, netlink.HANDLE_MIN_EGRESS, 0xffff},
 	} {
 		if !h.on {
 			continue
 		}
 		f := &netlink.BpfFilter{
-			FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: h.parent, Protocol: unix.ETH_P_ALL},
+			FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: h.parent, Protocol: unix.ETH_P_ALL, Priority: h.prio},
 			Fd:          h.prog.FD(), Name: name, DirectAction: true,
 		}
-		if err := netlink.FilterAdd(f); err != nil {
+		err := netlink.FilterAdd(f)
+		if err != nil && h.prio == 1 {
+			// Priority 1 is another kind of classifier's: let the
+			// kernel choose.
+			f.Priority = 0
+			err = netlink.FilterAdd(f)
+		}
+		if err != nil {
 			_ = a.Close()
 			return classify(fmt.Sprintf("add bpf filter to %q", ifname), err)
 		}
@@ -97,6 +107,27 @@ func attachClsact(a *Attachment, ifindex int, ifname string, ingress, egress *eb
 		}))
 	}
 	return nil
+}
+
+// firstPrio is the priority that puts a filter ahead of the ingress
+// filters there: 0 (the kernel's choice, which is one ahead of the first)
+// when the first is above 1; 1 when a filter has 1, which adds ours to
+// the same bpf classifier, at the head of its list.
+func firstPrio(ifindex int) uint16 {
+	lnk, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return 0
+	}
+	fs, err := netlink.FilterList(lnk, netlink.HANDLE_MIN_INGRESS)
+	if err != nil {
+		return 0
+	}
+	for _, f := range fs {
+		if f.Attrs().Priority == 1 {
+			return 1
+		}
+	}
+	return 0
 }
 
 // removeFilters deletes the bpf filters under parent whose name matches.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -373,6 +374,7 @@ type Attachment struct {
 	Hook     packet.Hook
 	Mode     string // "tcx", "clsact" or "xdp"
 	Fallback string // why a fallback was taken, or ""
+	Others   string // the other tools' programs found on the hooks (otherPrograms), or ""
 	closers  []io.Closer
 }
 
@@ -397,7 +399,12 @@ func (o *Objects) Attach(ifindex int, ifname string, loopback bool) (*Attachment
 	if o.cfg.XDP {
 		l, err := link.AttachXDP(link.XDPOptions{Program: o.objs.CaptureXdp, Interface: ifindex})
 		if err != nil {
-			return nil, classify(fmt.Sprintf("attach XDP to %q", ifname), err)
+			what := fmt.Sprintf("attach XDP to %q", ifname)
+			if others := otherPrograms(ifindex); strings.Contains(others, "xdp: ") {
+				// The hook holds one program: say whose it is.
+				what += " (" + others[strings.Index(others, "xdp: "):] + " is attached there)"
+			}
+			return nil, classify(what, err)
 		}
 		return &Attachment{Hook: packet.HookXDP, Mode: "xdp", closers: []io.Closer{l}}, nil
 	}
@@ -405,7 +412,7 @@ func (o *Objects) Attach(ifindex int, ifname string, loopback bool) (*Attachment
 	if mode == "" {
 		mode = TCAuto
 	}
-	a := &Attachment{Hook: packet.HookTC}
+	a := &Attachment{Hook: packet.HookTC, Others: otherPrograms(ifindex)}
 	in, out := o.cfg.In, o.cfg.Out
 	if loopback && in && out {
 		out = false
@@ -434,15 +441,19 @@ func (o *Objects) attachTCX(a *Attachment, ifindex int, ifname string, in, out b
 		prog   *ebpf.Program
 		attach ebpf.AttachType
 		name   string
+		anchor link.Anchor
 	}{
-		{in, o.objs.CaptureTcIngress, ebpf.AttachTCXIngress, "ingress"},
-		{out, o.objs.CaptureTcEgress, ebpf.AttachTCXEgress, "egress"},
+		// Ingress first and egress last: what arrives is seen before
+		// another program (a CNI, a firewall) drops or redirects it, and
+		// what leaves after they had their say.
+		{in, o.objs.CaptureTcIngress, ebpf.AttachTCXIngress, "ingress", link.Head()},
+		{out, o.objs.CaptureTcEgress, ebpf.AttachTCXEgress, "egress", link.Tail()},
 	}
 	for _, h := range hooks {
 		if !h.on {
 			continue
 		}
-		l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: h.prog, Attach: h.attach})
+		l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: h.prog, Attach: h.attach, Anchor: h.anchor})
 		if err != nil {
 			_ = a.Close()
 			return classify(fmt.Sprintf("attach tcx %s to %q", h.name, ifname), err)

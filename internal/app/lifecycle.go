@@ -115,6 +115,11 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	if sess.Attach.Fallback != "" {
 		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
 	}
+	for i, a := range sess.Attachments {
+		if a.Others != "" {
+			fmt.Fprintf(stderr, "bpftop-cap: other programs on %s: %s; bpftop-cap sees ingress before them and egress after them\n", sess.Ifaces[i].Name, a.Others)
+		}
+	}
 	if sess.PromiscErr != nil {
 		fmt.Fprintf(stderr, "bpftop-cap: %v\n", sess.PromiscErr)
 	}

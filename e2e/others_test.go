@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+// dropAll attaches a program dropping every packet to the ingress of
+// ifname in namespace ns, as a CNI or a firewall might: with tcx (after
+// what is there) or as a clsact filter of priority 1; detached at cleanup.
+func dropAll(t *testing.T, ns, ifname string, clsact bool) {
+	t.Helper()
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: "drop_all", Type: ebpf.SchedCLS, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}, // TC_ACT_SHOT, TCX_DROP
+	})
+	if err != nil {
+		t.Fatalf("load drop_all: %v", err)
+	}
+	t.Cleanup(func() { prog.Close() })
+	err = testutil.InNetns(ns, func() error {
+		lnk, err := netlink.LinkByName(ifname)
+		if err != nil {
+			return err
+		}
+		if !clsact {
+			l, err := link.AttachTCX(link.TCXOptions{Interface: lnk.Attrs().Index, Program: prog, Attach: ebpf.AttachTCXIngress})
+			if err != nil {
+				return err
+			}
+			t.Cleanup(func() { l.Close() })
+			return nil
+		}
+		q := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: lnk.Attrs().Index, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}, QdiscType: "clsact"}
+		if err := netlink.QdiscAdd(q); err != nil && err != unix.EEXIST {
+			return err
+		}
+		f := &netlink.BpfFilter{
+			FilterAttrs: netlink.FilterAttrs{LinkIndex: lnk.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Protocol: unix.ETH_P_ALL, Priority: 1},
+			Fd:          prog.FD(), Name: "drop_all", DirectAction: true,
+		}
+		return netlink.FilterAdd(f)
+	})
+	if err != nil {
+		t.Fatalf("attach drop_all to %s: %v", ifname, err)
+	}
+}
+
+// TestOtherProgramsFirst: a program that drops every arriving packet,
+// attached before the capture or after it, with tcx or as a clsact filter,
+// does not hide those packets from bpftop-cap, as it does not from
+// tcpdump; the first lines name it.
+func TestOtherProgramsFirst(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "tcpdump")
+	for _, tc := range []struct {
+		mode   string
+		before bool
+	}{{"tcx", true}, {"tcx", false}, {"clsact", true}} {
+		name := fmt.Sprintf("%s, dropper attached %s", tc.mode, map[bool]string{true: "before", false: "after"}[tc.before])
+		t.Run(tc.mode+map[bool]string{true: "-before", false: "-after"}[tc.before], func(t *testing.T) {
+			pair := testutil.NewPair(t)
+			// B learns A's MAC now: the dropper would drop the ARP reply.
+			sendUDPNoWait(t, pair, 9301, 1)
+			time.Sleep(100 * time.Millisecond)
+			if tc.before {
+				dropAll(t, pair.NsA, pair.IfA, tc.mode == "clsact")
+			}
+			dir := t.TempDir()
+			ours, theirs := filepath.Join(dir, "ours.pcap"), filepath.Join(dir, "tcpdump.pcap")
+			p := startCapture(t, pair, "-w", ours, "-Q", "in", "--tc-attach", tc.mode, "udp")
+			td := startTcpdump(t, pair, theirs)
+			if !tc.before {
+				dropAll(t, pair.NsA, pair.IfA, false)
+			}
+			if tc.before && !strings.Contains(p.stderr.String(), "other programs on "+pair.IfA+": ") ||
+				tc.before && !strings.Contains(p.stderr.String(), "drop_all") {
+				t.Errorf("%s: the dropper is not named:\n%s", name, p.stderr)
+			}
+			sendUDPNoWait(t, pair, 9300, 20)
+			time.Sleep(200 * time.Millisecond)
+			_ = p.stop(t, syscall.SIGINT)
+			_ = td.stop(t, syscall.SIGINT)
+			got, want := len(byTag(t, readPcap(t, ours), "ours")), len(byTag(t, readPcap(t, theirs), "tcpdump"))
+			if got != 20 || want != 20 {
+				t.Errorf("%s: bpftop-cap kept %d and tcpdump %d of the 20 dropped datagrams, want 20 each\n%s\n%s", name, got, want, p.stderr, td.stderr)
+			}
+			if _, err := os.Stat(ours); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// sendUDPNoWait sends n tagged datagrams from B to A's port without waiting
+// for A to receive them (A may be dropping them all).
+func sendUDPNoWait(t *testing.T, pair *testutil.Pair, port, n int) {
+	t.Helper()
+	var c interface {
+		Write([]byte) (int, error)
+		Close() error
+	}
+	if err := testutil.InNetns(pair.NsB, func() error {
+		conn, err := net.Dial("udp4", net.JoinHostPort(pair.AddrA, strconv.Itoa(port)))
+		c = conn
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range n {
+		if _, err := c.Write([]byte(tag(i))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
