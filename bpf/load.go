@@ -404,6 +404,11 @@ func (o *Objects) Attach(ifindex int, ifname string, loopback bool) (*Attachment
 				// The hook holds one program: say whose it is.
 				what += " (" + others[strings.Index(others, "xdp: "):] + " is attached there)"
 			}
+			if errors.Is(err, unix.ERANGE) {
+				// What the kernel logs (veth: "peer MTU too large") and
+				// does not return.
+				err = fmt.Errorf("%w: the interface's MTU (on a veth, its peer's) is too large for XDP: lower it, or capture at tc (drop --xdp)", err)
+			}
 			return nil, classify(what, err)
 		}
 		return &Attachment{Hook: packet.HookXDP, Mode: "xdp", closers: []io.Closer{l}}, nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -129,4 +130,47 @@ func sendUDPNoWait(t *testing.T, pair *testutil.Pair, port, n int) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// TestXDPErrorsSayWhy: an XDP attach the kernel refuses says why in one
+// line: a veth whose peer's MTU is too large, a hook another program holds.
+func TestXDPErrorsSayWhy(t *testing.T) {
+	testutil.RequireRoot(t)
+	pair := testutil.NewPair(t)
+	run := func(what string, held bool, want ...string) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "x.pcap")
+		msg, err := testutil.Cmd(pair.NsA, binary, "-i", pair.IfA, "--xdp", "-w", out, "-c", "1").CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 1 {
+			t.Fatalf("%s: exit %v, want 1; output:\n%s", what, err, msg)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(msg), w) {
+				t.Errorf("%s: message does not say %q:\n%s", what, w, msg)
+			}
+		}
+		if strings.Count(string(msg), "\n") != 1 {
+			t.Errorf("%s: want one line, got:\n%s", what, msg)
+		}
+		if left, _ := testutil.Attached(pair.NsA, pair.IfA); len(left) > 0 && !held {
+			t.Errorf("%s: left attached: %v", what, left)
+		}
+	}
+	if out, err := exec.Command("ip", "-n", pair.NsB, "link", "set", pair.IfB, "mtu", "9000").CombinedOutput(); err != nil {
+		t.Fatalf("set mtu: %v %s", err, out)
+	}
+	run("peer MTU 9000", false, "MTU", "too large for XDP")
+	if out, err := exec.Command("ip", "-n", pair.NsB, "link", "set", pair.IfB, "mtu", "1500").CombinedOutput(); err != nil {
+		t.Fatalf("set mtu: %v %s", err, out)
+	}
+	// Another capture holds the hook.
+	ready := filepath.Join(t.TempDir(), "ready")
+	p := start(t, pair.NsA, binary, "-i", pair.IfA, "--xdp", "-w", filepath.Join(t.TempDir(), "first.pcap"), "--ready-file", ready)
+	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "first capture never ready:\n%s", p.stderr)
+	run("a second XDP capture", true, "xdp: ", "capture_xdp", "is attached there")
+	if left, _ := testutil.Attached(pair.NsA, pair.IfA); len(left) != 1 {
+		t.Errorf("after the refused second capture: %v attached, want the first's only", left)
+	}
+	_ = p.stop(t, syscall.SIGINT)
 }
