@@ -73,6 +73,7 @@ type Stream struct {
 	Missing        [2]int // bytes known to be missing, by StreamDir
 	Gaps           int    // gap marks, the unknown starts included
 	Packets        int    // packets looked at
+	First          uint64 // FlowStream: the oldest ring sequence number read
 	// Cut: more bytes than maxBytes, or more packets than FlowStream
 	// reads; what follows the cut is not in Segments.
 	Cut bool

@@ -96,6 +96,7 @@ func (e *Engine) FlowStream(id uint64, maxBytes int) (Stream, bool) {
 	}
 	st := reassemble(pkts, maxBytes, hint)
 	st.Cut = st.Cut || more
+	st.First = got[0]
 	for i := range st.Segments {
 		st.Segments[i].Seq = got[st.Segments[i].Index]
 	}

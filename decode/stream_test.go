@@ -496,3 +496,27 @@ func FuzzReassemble(f *testing.F) {
 		checkStream(t, st, len(pkts), int(maxBytes))
 	})
 }
+
+// BenchmarkFlowStream follows a bulk download of 2 MiB in 1448-byte
+// segments (the view shows its first MiB), as follow stream does on every
+// refresh while the flow moves.
+func BenchmarkFlowStream(b *testing.B) {
+	const c, s, mss = 1, 1, 1448
+	segs := handshake(c, s)
+	segs = append(segs, tseg{true, ack, c + 1, s + 1, "GET /big HTTP/1.1\r\n\r\n"})
+	body := strings.Repeat("0123456789abcdef", mss/16+1)[:mss]
+	for off := 0; off < 2<<20; off += mss {
+		segs = append(segs, tseg{false, ack, s + 1 + uint32(off), c + 22, body})
+	}
+	e := NewEngine(Config{})
+	for _, p := range tcpConv(b, convOpts{}, segs...) {
+		e.Add(p)
+	}
+	id := e.Flows(SortBytes, "", testTS)[0].ID
+	b.ReportAllocs()
+	for b.Loop() {
+		if st, ok := e.FlowStream(id, 1<<20); !ok || !st.Cut {
+			b.Fatal("no stream")
+		}
+	}
+}
