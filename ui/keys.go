@@ -13,6 +13,8 @@ type KeyMap struct {
 	Sort             key.Binding
 	Filter           key.Binding
 	Follow           key.Binding
+	Stream           key.Binding // follow stream of the selected flow
+	StreamHex        key.Binding // in follow stream: hex or text (in Stream's help)
 	Pause            key.Binding
 	Save             key.Binding
 	Help             key.Binding
@@ -39,6 +41,9 @@ func DefaultKeyMap() KeyMap {
 		Save:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "save the ring to a pcap")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit")),
+
+		Stream:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow stream: the flow's payload (x hex/text, esc closes)")),
+		StreamHex: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "in follow stream: hex dump or text")),
 	}
 }
 
@@ -52,6 +57,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Enter, k.Back, k.NextPane, k.PrevPane},
+		{k.Stream},
 		{k.Sort, k.Filter, k.Follow, k.Pause, k.Save, k.Help, k.Quit},
 	}
 }

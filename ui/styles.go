@@ -22,6 +22,11 @@ type Styles struct {
 	Error        lipgloss.Style
 	HelpKey      lipgloss.Style
 	HelpDesc     lipgloss.Style
+	// Follow stream: the client's bytes and the server's (each line also
+	// starts with → or ←), and the marks of missing bytes.
+	StreamClient lipgloss.Style
+	StreamServer lipgloss.Style
+	StreamGap    lipgloss.Style
 }
 
 // DefaultStyles returns the styles of the live view.
@@ -43,5 +48,8 @@ func DefaultStyles() Styles {
 		Error:        lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("1")),
 		HelpKey:      lipgloss.NewStyle().Bold(true),
 		HelpDesc:     lipgloss.NewStyle().Foreground(lipgloss.Color("8")),
+		StreamClient: lipgloss.NewStyle().Foreground(lipgloss.Color("1")),
+		StreamServer: lipgloss.NewStyle().Foreground(lipgloss.Color("4")),
+		StreamGap:    lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("3")),
 	}
 }
