@@ -16,6 +16,9 @@
 //     the table go in bounded steps and let a waiting capture in between
 //     (Engine.yieldLocked), so the capture never waits for a whole one;
 //   - Detail, the on-demand layer breakdown for the hex pane;
+//   - Reassemble and Engine.FlowStream, follow stream: a flow's payload,
+//     TCP reassembled by sequence number with its gaps marked, datagrams
+//     in order, computed on demand from the packets in the ring;
 //   - Printable and PrintableASCII: every string derived from packet bytes
 //     goes through them before it reaches the terminal;
 //   - the display filter: a pcap-filter expression (package filter, the

@@ -14,6 +14,8 @@ type KeyMap struct {
 	Filter           key.Binding
 	Follow           key.Binding
 	All              key.Binding
+	Stream           key.Binding // follow stream of the selected flow
+	StreamHex        key.Binding // in follow stream: hex or text (in Stream's help)
 	Pause            key.Binding
 	Save             key.Binding
 	Help             key.Binding
@@ -38,9 +40,12 @@ func DefaultKeyMap() KeyMap {
 		Follow:   key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "follow the top flow and newest packet (tail -f)")),
 		All:      key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "all packets list ⇄ flow table")),
 		Pause:    key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "pause the display")),
-		Save:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "save the ring to a pcap")),
+		Save:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "save the ring to a file (pcapng or pcap)")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q/ctrl+c", "quit")),
+
+		Stream:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow stream: the flow's payload (x hex/text, esc closes)")),
+		StreamHex: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "in follow stream: hex dump or text")),
 	}
 }
 
@@ -54,6 +59,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Enter, k.Back, k.NextPane, k.PrevPane},
-		{k.All, k.Sort, k.Filter, k.Follow, k.Pause, k.Save, k.Help, k.Quit},
+		{k.All, k.Stream},
+		{k.Sort, k.Filter, k.Follow, k.Pause, k.Save, k.Help, k.Quit},
 	}
 }

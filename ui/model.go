@@ -113,6 +113,8 @@ type Model struct {
 	pktFlow uint64 // the flow packets.rows belong to
 	pktOK   bool
 
+	stream *streamView // follow stream (f), nil when closed
+
 	req      refreshReq // the last refresh asked for
 	inflight bool       // a refresh is running
 	dirty    bool       // another refresh is wanted when it returns
@@ -249,7 +251,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.skipFlows = m.flows.rows != nil && m.ticks%every != 0
 		cmd := m.requestRefresh()
 		m.skipFlows = false
-		return m, tea.Batch(m.nextTick(), cmd)
+		return m, tea.Batch(m.nextTick(), cmd, m.refreshStream(false))
 	case changedMsg:
 		m.waiting = false
 		if !m.idle {
@@ -261,6 +263,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(tick(m.cfg.Interval, m.tickGen), m.requestRefresh())
 	case refreshMsg:
 		return m, m.apply(msg)
+	case streamMsg:
+		return m, m.applyStream(msg)
 	case savedMsg:
 		m.saving = false
 		switch {
@@ -411,6 +415,11 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		}
 		return nil
 	}
+	if m.stream != nil {
+		if cmd, ok := m.streamKey(k); ok {
+			return cmd
+		}
+	}
 	switch {
 	case key.Matches(k, m.keys.Quit) && m.saving:
 		m.quitAfterSave = true
@@ -455,6 +464,8 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return nil
 	case key.Matches(k, m.keys.Save):
 		return m.save()
+	case key.Matches(k, m.keys.Stream):
+		return m.openStream()
 	case key.Matches(k, m.keys.Sort):
 		m.sortIdx = (m.sortIdx + 1) % len(sortKeys)
 		return m.requestRefresh()
@@ -704,6 +715,9 @@ func (m *Model) layout() {
 
 // mouse scrolls the pane under the pointer or selects the clicked row.
 func (m *Model) mouse(e tea.MouseEvent) tea.Cmd {
+	if m.stream != nil && !m.help {
+		return m.streamMouse(e)
+	}
 	p, rowIdx := m.paneAt(e.Y)
 	if p < 0 {
 		return nil
@@ -791,6 +805,9 @@ func (m *Model) View() string {
 			m.hex.view(&m.st, m.focus == paneHex, "no packet selected"),
 			footer(&m.st, m, w),
 		}, "\n")
+	}
+	if m.stream != nil {
+		return m.streamScreen(status)
 	}
 	return strings.Join([]string{
 		status,

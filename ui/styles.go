@@ -30,6 +30,11 @@ type Styles struct {
 	// The palette of the lists: protocol classes and directions. Basic
 	// ANSI colours, which terminals adapt to dark and light themes.
 	Web, Names, Control, In, Out lipgloss.Style
+	// Follow stream: the client's bytes and the server's (each line also
+	// starts with → or ←), and the marks of missing bytes.
+	StreamClient lipgloss.Style
+	StreamServer lipgloss.Style
+	StreamGap    lipgloss.Style
 }
 
 // DefaultStyles returns the styles of the live view.
@@ -57,6 +62,9 @@ func DefaultStyles() Styles {
 		Control:      lipgloss.NewStyle().Foreground(lipgloss.Color("3")),
 		In:           lipgloss.NewStyle().Foreground(lipgloss.Color("2")),
 		Out:          lipgloss.NewStyle().Foreground(lipgloss.Color("6")),
+		StreamClient: lipgloss.NewStyle().Foreground(lipgloss.Color("1")),
+		StreamServer: lipgloss.NewStyle().Foreground(lipgloss.Color("4")),
+		StreamGap:    lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("3")),
 	}
 }
 
