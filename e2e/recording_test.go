@@ -175,3 +175,34 @@ func TestGluedColumns(t *testing.T) {
 		t.Errorf("glued rows found: %q", bad)
 	}
 }
+
+// TestTUIFollowStreamDemo: f on one of the demo's HTTP flows shows the
+// request and the response's body, as Wireshark's Follow TCP Stream.
+func TestTUIFollowStreamDemo(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := startScreen(t, t.TempDir(), 120, 40, binary, "--demo")
+	s.waitFor("an HTTP flow", contains(":80 ", "GET /"))
+	s.keys("/")
+	s.keys("-l", "tcp port 80")
+	s.keys("Enter")
+	s.waitFor("the HTTP flows alone", func(text string) bool {
+		_, rows := flowRows(text)
+		if len(rows) == 0 {
+			return false
+		}
+		for _, r := range rows {
+			if !strings.Contains(r, ":80 ") {
+				return false
+			}
+		}
+		return true
+	})
+	s.keys("f")
+	s.waitFor("the request and the response body", contains("Follow TCP stream", "→ GET /", "← HTTP/1.1 200 OK", "← bpftop-cap demo: GET /", "lorem ipsum"))
+	s.keys("x")
+	s.waitFor("the hex dump", contains("47 45 54 20")) // "GET "
+	s.keys("Escape")
+	s.waitFor("the flow table again", contains("▶ Flows"))
+	s.keys("q")
+	s.waitExit()
+}
