@@ -94,6 +94,7 @@ type Model struct {
 	pausedAt      time.Time // the view clock when paused
 	follow        bool      // F: select the top flow and its newest packet, as tail -f
 	help          bool
+	helpOff       int // the help screen's scroll
 	msg           string
 	msgGen        uint64 // counts the messages set, so that a fade clears only its own
 	msgErr        bool
@@ -411,7 +412,19 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		case key.Matches(k, m.keys.Quit):
 			return tea.Quit
 		case key.Matches(k, m.keys.Help, m.keys.Back):
-			m.help = false
+			m.help, m.helpOff = false, 0
+		case key.Matches(k, m.keys.Down):
+			m.helpOff++
+		case key.Matches(k, m.keys.Up):
+			m.helpOff--
+		case key.Matches(k, m.keys.PageDown):
+			m.helpOff += max(m.height-4, 1)
+		case key.Matches(k, m.keys.PageUp):
+			m.helpOff -= max(m.height-4, 1)
+		case key.Matches(k, m.keys.Top):
+			m.helpOff = 0
+		case key.Matches(k, m.keys.Bottom):
+			m.helpOff = 1 << 20 // clamped when drawn
 		}
 		return nil
 	}
@@ -796,7 +809,7 @@ func (m *Model) View() string {
 		status += "\n" + graphLine(&m.st, m.stats, w)
 	}
 	if m.help {
-		return status + "\n" + helpView(&m.st, m.keys, w, h-2-m.graphRows()) + "\n" + footer(&m.st, m, w)
+		return status + "\n" + helpView(&m.st, m.keys, w, h-2-m.graphRows(), &m.helpOff) + "\n" + footer(&m.st, m, w)
 	}
 	if m.allMode {
 		return strings.Join([]string{

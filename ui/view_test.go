@@ -22,6 +22,8 @@ func TestTUIGolden(t *testing.T) {
 		{"hex-120x40", 120, 40, Config{Filter: "ip"}, []string{"enter", "enter"}},
 		{"filter-paused-100x30", 100, 30, Config{}, []string{"s", "/", "1", "0", ".", "0", ".", "0", ".", "1", "enter", "space"}},
 		{"help-80x24", 80, 24, Config{}, []string{"?"}},
+		{"help-end-80x24", 80, 24, Config{}, []string{"?", "G"}},
+		{"help-120x40", 120, 40, Config{}, []string{"?"}},
 		{"file-80x24", 80, 24, Config{Source: "trace.pcap", Hook: "file", Facts: "pcap, Ethernet, 11ms"}, []string{"G"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
