@@ -10,6 +10,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 #include "capture.h"
 
@@ -387,12 +388,12 @@ static __always_inline void count_flow(struct flow_key *k, int side, __u32 len)
 
 /* emit writes the record; it returns 0, or the error of a record the ring
  * could not take. */
-static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int use_rb)
+static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int use_rb, __u32 vlan)
 {
 	struct pcap_hdr hdr = {
 		.magic = PCAP_HDR_MAGIC,
-		.protocol = 1, /* LINKTYPE_ETHERNET */
-		.flags = (__u64)ifindex | ((__u64)dir << 32) | ((__u64)hook << 40),
+		.protocol = 1 | (vlan & 0xffff0000), /* LINKTYPE_ETHERNET; a tag's TPID above */
+		.flags = (__u64)ifindex | ((__u64)dir << 32) | ((__u64)hook << 40) | ((__u64)(vlan & 0xffff) << 48),
 		.ktime_ns = bpf_ktime_get_ns(),
 		.tot_len = len,
 		.cap_len = clamp_len(len),
@@ -444,7 +445,13 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 	/* A packet the ring could not take is counted in its flow: user space
 	 * adds these to what it decoded, so a full ring costs the flow table
 	 * nothing, and a packet that made it costs no lookup. */
-	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb) && count_flows) {
+	/* A VLAN tag the kernel moved out of the frame into the skb (always
+	 * on receive): user space puts it back, as libpcap does from the
+	 * packet socket's auxiliary data. */
+	__u32 vlan = 0;
+	if (skb->vlan_present)
+		vlan = ((__u32)bpf_ntohs((__u16)skb->vlan_proto) << 16) | (skb->vlan_tci & 0xffff);
+	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb, vlan) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_skb(skb, &k, clamp_len(skb->len));
 		if (side >= 0) {
@@ -483,7 +490,7 @@ static __always_inline int xdp_capture(struct xdp_md *ctx, int use_rb)
 		c->filtered++;
 		return XDP_PASS;
 	}
-	if (emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP, use_rb) && count_flows) {
+	if (emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP, use_rb, 0) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_xdp(ctx, &k, clamp_len(len));
 		if (side >= 0) {

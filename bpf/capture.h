@@ -14,8 +14,10 @@
 
 struct pcap_hdr {
 	__u32 magic;    /* PCAP_HDR_MAGIC */
-	__u32 protocol; /* pcap LINKTYPE; 1 = Ethernet */
-	__u64 flags;    /* 48-bit id: bits 0-31 ifindex, 32-39 direction, 40-47 hook */
+	__u32 protocol; /* pcap LINKTYPE (1 = Ethernet) in bits 0-15; bits 16-31: the
+	                 * TPID of a VLAN tag the kernel took out of the frame, 0 if none */
+	__u64 flags;    /* 48-bit id: bits 0-31 ifindex, 32-39 direction, 40-47 hook;
+	                 * bits 48-63: that tag's TCI */
 	__u64 ktime_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u32 tot_len;  /* length on the wire */
 	__u32 cap_len;  /* bytes that follow this header */

@@ -27,6 +27,32 @@ type Record struct {
 	KtimeNs  uint64 // CLOCK_MONOTONIC
 	TotLen   uint32 // length on the wire
 	CapLen   uint32 // bytes captured
+	// A VLAN tag the kernel took out of the frame into the skb (tc; the
+	// programs read it there): its TPID (0x8100, 0x88a8), 0 if none, and
+	// TCI. Put back by Tagged.
+	VlanTPID, VlanTCI uint16
+}
+
+// Tagged appends to dst the frame payload with r's VLAN tag put back after
+// the two MAC addresses, as libpcap does from a packet socket's auxiliary
+// data, and returns it; payload as it is when r has no tag or payload is
+// too short to hold the addresses.
+func (r *Record) Tagged(dst, payload []byte) []byte {
+	if r.VlanTPID == 0 || len(payload) < 12 {
+		return append(dst, payload...)
+	}
+	dst = append(dst, payload[:12]...)
+	dst = binary.BigEndian.AppendUint16(dst, r.VlanTPID)
+	dst = binary.BigEndian.AppendUint16(dst, r.VlanTCI)
+	return append(dst, payload[12:]...)
+}
+
+// TagLen is how many bytes Tagged adds to payload.
+func (r *Record) TagLen(payload []byte) uint32 {
+	if r.VlanTPID == 0 || len(payload) < 12 {
+		return 0
+	}
+	return 4
 }
 
 // ErrBadRecord is wrapped by every error ParseRecord returns.
@@ -56,7 +82,9 @@ func ParseInto(r *Record, raw []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: magic %#x", ErrBadRecord, m)
 	}
 	flags := le.Uint64(raw[8:16])
-	r.Protocol = packet.LinkType(le.Uint32(raw[4:8]))
+	proto := le.Uint32(raw[4:8])
+	r.Protocol = packet.LinkType(proto & 0xffff)
+	r.VlanTPID, r.VlanTCI = uint16(proto>>16), uint16(flags>>48)
 	r.Ifindex = uint32(flags)
 	r.Dir = packet.Dir(flags >> 32)
 	r.Hook = packet.Hook(flags >> 40)
@@ -72,8 +100,8 @@ func ParseInto(r *Record, raw []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: cap_len %d but %d bytes follow the header", ErrBadRecord, r.CapLen, len(raw)-HeaderSize)
 	case r.Dir != packet.DirIn && r.Dir != packet.DirOut:
 		return nil, fmt.Errorf("%w: direction %d", ErrBadRecord, r.Dir)
-	case flags>>48 != 0:
-		return nil, fmt.Errorf("%w: flags %#x beyond 48 bits", ErrBadRecord, flags)
+	case flags>>48 != 0 && r.VlanTPID == 0:
+		return nil, fmt.Errorf("%w: flags %#x beyond 48 bits without a VLAN tag", ErrBadRecord, flags)
 	}
 	return raw[HeaderSize : HeaderSize+int(r.CapLen)], nil
 }
@@ -83,8 +111,8 @@ func ParseInto(r *Record, raw []byte) ([]byte, error) {
 func AppendRecord(dst []byte, r Record, payload []byte) []byte {
 	le := binary.LittleEndian
 	dst = le.AppendUint32(dst, Magic)
-	dst = le.AppendUint32(dst, uint32(r.Protocol))
-	dst = le.AppendUint64(dst, uint64(r.Ifindex)|uint64(r.Dir)<<32|uint64(r.Hook)<<40)
+	dst = le.AppendUint32(dst, uint32(r.Protocol)|uint32(r.VlanTPID)<<16)
+	dst = le.AppendUint64(dst, uint64(r.Ifindex)|uint64(r.Dir)<<32|uint64(r.Hook)<<40|uint64(r.VlanTCI)<<48)
 	dst = le.AppendUint64(dst, r.KtimeNs)
 	dst = le.AppendUint32(dst, r.TotLen)
 	dst = le.AppendUint32(dst, r.CapLen)

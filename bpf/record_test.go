@@ -73,3 +73,38 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestRecordVLAN: a tag the kernel took out of the frame rides in the
+// header's spare bits and goes back after the MAC addresses.
+func TestRecordVLAN(t *testing.T) {
+	frame := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0x00, 0x45}
+	in := Record{Protocol: packet.LinkTypeEthernet, Ifindex: 7, Dir: packet.DirIn, Hook: packet.HookTC,
+		KtimeNs: 99, TotLen: 60, CapLen: uint32(len(frame)), VlanTPID: 0x88a8, VlanTCI: 0x2064}
+	raw := AppendRecord(nil, in, frame)
+	var r Record
+	payload, err := ParseInto(&r, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != in {
+		t.Fatalf("parsed %+v, want %+v", r, in)
+	}
+	want := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x88, 0xa8, 0x20, 0x64, 0x08, 0x00, 0x45}
+	if got := r.Tagged(nil, payload); !bytes.Equal(got, want) || r.TagLen(payload) != 4 {
+		t.Fatalf("tagged %x (+%d), want %x", got, r.TagLen(payload), want)
+	}
+	// Untagged, and too short to hold the MACs: as they are.
+	r.VlanTPID = 0
+	if got := r.Tagged(nil, payload); !bytes.Equal(got, frame) || r.TagLen(payload) != 0 {
+		t.Fatalf("untagged: %x", got)
+	}
+	r.VlanTPID = 0x8100
+	if got := r.Tagged(nil, frame[:10]); !bytes.Equal(got, frame[:10]) || r.TagLen(frame[:10]) != 0 {
+		t.Fatalf("short frame: %x", got)
+	}
+	// TCI bits without a TPID: not a record the programs write.
+	bad := AppendRecord(nil, Record{Protocol: 1, Dir: packet.DirIn, TotLen: 15, CapLen: 15, VlanTCI: 5}, frame)
+	if _, err := ParseInto(&r, bad); err == nil {
+		t.Fatal("TCI without a TPID accepted")
+	}
+}

@@ -92,6 +92,10 @@ func (r *Reader) emit(h *bpf.Record, payload []byte) {
 	p.Data = payload
 	p.Nanos = r.clock.WallNanos(h.KtimeNs)
 	p.OrigLen, p.Ifindex = h.TotLen, h.Ifindex
+	if n := h.TagLen(payload); n > 0 {
+		r.tagged = h.Tagged(r.tagged[:0], payload)
+		p.Data, p.OrigLen = r.tagged, h.TotLen+n
+	}
 	p.Dir, p.Hook = h.Dir, h.Hook
 	r.write(p)
 }

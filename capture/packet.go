@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
@@ -58,6 +59,16 @@ func (b *Batch) add(p packet.Packet, data []byte) {
 func (b *Batch) push(data []byte) *packet.Packet {
 	off := len(b.buf)
 	b.buf = append(b.buf, data...)
+	b.Packets = append(b.Packets, packet.Packet{})
+	q := &b.Packets[len(b.Packets)-1]
+	q.Data = b.buf[off:len(b.buf):len(b.buf)]
+	return q
+}
+
+// pushTagged is push of payload with the VLAN tag of hdr put back.
+func (b *Batch) pushTagged(hdr *bpf.Record, payload []byte) *packet.Packet {
+	off := len(b.buf)
+	b.buf = hdr.Tagged(b.buf, payload)
 	b.Packets = append(b.Packets, packet.Packet{})
 	q := &b.Packets[len(b.Packets)-1]
 	q.Data = b.buf[off:len(b.buf):len(b.buf)]

@@ -179,6 +179,7 @@ type Reader struct {
 	// they are in are closed only then.
 	closeOnce sync.Once
 	direct    packet.Packet             // RunDirect's packet being written
+	tagged    []byte                    // RunDirect's frame with its VLAN tag put back
 	lastStamp uint64                    // RunDirect's newest stamp written, for Stats.Late
 	write     func(*packet.Packet)      // writePass's
 	emitFunc  func(*bpf.Record, []byte) // r.emit, made once
@@ -460,7 +461,7 @@ func (s *batchSink) ship() {
 // when it is full (release runs just before, giving the ring space back
 // while the consumer may keep the loop waiting).
 func (s *batchSink) add(hdr *bpf.Record, payload []byte, release func()) {
-	if s.batch != nil && !s.batch.room(len(payload)) {
+	if s.batch != nil && !s.batch.room(len(payload)+4) { // 4: a VLAN tag put back
 		release()
 		s.ship()
 	}
@@ -470,8 +471,15 @@ func (s *batchSink) add(hdr *bpf.Record, payload []byte, release func()) {
 			return
 		}
 	}
-	p := s.batch.push(payload)
+	var p *packet.Packet
+	if n := hdr.TagLen(payload); n > 0 {
+		p = s.batch.pushTagged(hdr, payload)
+		p.OrigLen = hdr.TotLen + n
+	} else {
+		p = s.batch.push(payload)
+		p.OrigLen = hdr.TotLen
+	}
 	p.Nanos = s.r.clock.WallNanos(hdr.KtimeNs)
-	p.Ifindex, p.OrigLen = hdr.Ifindex, hdr.TotLen
+	p.Ifindex = hdr.Ifindex
 	p.Dir, p.Hook = hdr.Dir, hdr.Hook
 }
