@@ -118,7 +118,7 @@ func startCapture(t *testing.T, pair *testutil.Pair, args ...string) *proc {
 func startTcpdump(t *testing.T, pair *testutil.Pair, file string) *proc {
 	t.Helper()
 	testutil.RequireTool(t, "tcpdump")
-	p := start(t, pair.NsA, "tcpdump", "-i", pair.IfA, "--immediate-mode", "-U", "-nn", "-s", "262144",
+	p := start(t, pair.NsA, "tcpdump", "-i", pair.IfA, "--immediate-mode", "-B", "65536", "-U", "-nn", "-s", "262144",
 		"--time-stamp-precision=nano", "-w", file, "udp")
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		return strings.Contains(p.stderr.String(), "listening on")

@@ -22,7 +22,7 @@ func TestLoopbackOnce(t *testing.T) {
 	dir := t.TempDir()
 	ours, theirs, ready := filepath.Join(dir, "lo.pcap"), filepath.Join(dir, "tcpdump.pcap"), filepath.Join(dir, "ready")
 	p := start(t, pair.NsA, binary, "-i", "lo", "-w", ours, "--ready-file", ready, "udp")
-	td := start(t, pair.NsA, "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-nn", "-s", "262144", "-w", theirs, "udp")
+	td := start(t, pair.NsA, "tcpdump", "-i", "lo", "--immediate-mode", "-B", "65536", "-U", "-nn", "-s", "262144", "-w", theirs, "udp")
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		_, err := os.Stat(ready)
 		return err == nil && strings.Contains(td.stderr.String(), "listening on")

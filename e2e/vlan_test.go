@@ -103,7 +103,7 @@ func TestVLANTagsPutBack(t *testing.T) {
 			dir := t.TempDir()
 			ours, theirs, ready := filepath.Join(dir, "ours.pcap"), filepath.Join(dir, "tcpdump.pcap"), filepath.Join(dir, "ready")
 			p := start(t, pair.NsA, binary, append([]string{"-i", pair.IfA, "-Q", "in", "-w", ours, "--ready-file", ready}, tc.args...)...)
-			td := start(t, pair.NsA, "tcpdump", "-i", pair.IfA, "-Q", "in", "--immediate-mode", "-U", "-nn", "-s", "262144", "-w", theirs)
+			td := start(t, pair.NsA, "tcpdump", "-i", pair.IfA, "-Q", "in", "--immediate-mode", "-B", "65536", "-U", "-nn", "-s", "262144", "-w", theirs)
 			testutil.Eventually(t, 10*time.Second, func() bool {
 				_, err := os.Stat(ready)
 				return err == nil && strings.Contains(td.stderr.String(), "listening on")

@@ -112,7 +112,7 @@ const (
 var graphWidths = []int{decode.HistorySeconds, decode.HistorySeconds / 2, decode.HistorySeconds / 3, decode.HistorySeconds / 5}
 
 // minInfo is the least INFO keeps before the sparklines give way to it.
-const minInfo = 16
+const minInfo = 20
 
 // graphWidth is the width of the sparkline column in a table w cells wide
 // that has room cells for it and INFO: the widest that leaves INFO
