@@ -103,6 +103,7 @@ type flow struct {
 	fin      [2]bool
 	label    [labelCap]byte
 	labelLen uint8
+	app      App    // the first application recognised (statistics' protocol hierarchy)
 	lastSeq  uint64 // newest packet of this flow in the ring, 0 if none
 
 	prev, next int32 // LRU list: prev is more recently seen
@@ -229,6 +230,10 @@ func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 	}
 	if f.labelLen == 0 && s.textLen > 0 && !(s.App == AppHTTP && bytes.HasPrefix(s.rawText(), []byte("HTTP/"))) {
 		f.labelLen = uint8(copy(f.label[:], s.rawText()))
+	}
+	if f.app == AppNone {
+		// Not only with the label: a TLS flow picked up mid-stream has none.
+		f.app = s.App
 	}
 	return f
 }
