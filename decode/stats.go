@@ -44,11 +44,11 @@ func (c *Conversation) BPS() float64 {
 
 // Endpoint is the traffic of one address (Statistics > Endpoints).
 type Endpoint struct {
-	Addr             string
-	IP               netip.Addr // invalid for a MAC address
-	TxPkts, TxBytes  uint64     // sent
-	RxPkts, RxBytes  uint64     // received
-	Flows            int
+	Addr            string
+	IP              netip.Addr // invalid for a MAC address
+	TxPkts, TxBytes uint64     // sent
+	RxPkts, RxBytes uint64     // received
+	Flows           int
 }
 
 // Packets returns the packets sent and received.
