@@ -16,6 +16,7 @@ type KeyMap struct {
 	All              key.Binding
 	Stream           key.Binding // follow stream of the selected flow
 	StreamHex        key.Binding // in follow stream: hex or text (in Stream's help)
+	Stats            key.Binding // statistics: conversations, endpoints, protocols
 	Pause            key.Binding
 	Save             key.Binding
 	Help             key.Binding
@@ -46,6 +47,7 @@ func DefaultKeyMap() KeyMap {
 
 		Stream:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow stream: the flow's payload (x hex/text, esc closes)")),
 		StreamHex: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "in follow stream: hex dump or text")),
+		Stats:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "statistics: conversations, endpoints, protocols (tab/1-3, s sort)")),
 	}
 }
 
@@ -59,7 +61,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Enter, k.Back, k.NextPane, k.PrevPane},
-		{k.All, k.Stream},
+		{k.All, k.Stream, k.Stats},
 		{k.Sort, k.Filter, k.Follow, k.Pause, k.Save, k.Help, k.Quit},
 	}
 }

@@ -114,7 +114,8 @@ type Model struct {
 	pktFlow uint64 // the flow packets.rows belong to
 	pktOK   bool
 
-	stream *streamView // follow stream (f), nil when closed
+	stream     *streamView // follow stream (f), nil when closed
+	statistics *statsView  // statistics (S), nil when closed
 
 	req      refreshReq // the last refresh asked for
 	inflight bool       // a refresh is running
@@ -252,7 +253,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.skipFlows = m.flows.rows != nil && m.ticks%every != 0
 		cmd := m.requestRefresh()
 		m.skipFlows = false
-		return m, tea.Batch(m.nextTick(), cmd, m.refreshStream(false))
+		return m, tea.Batch(m.nextTick(), cmd, m.refreshStream(false), m.refreshStats(false))
 	case changedMsg:
 		m.waiting = false
 		if !m.idle {
@@ -266,6 +267,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.apply(msg)
 	case streamMsg:
 		return m, m.applyStream(msg)
+	case statsMsg:
+		return m, m.applyStats(msg)
 	case savedMsg:
 		m.saving = false
 		switch {
@@ -428,6 +431,11 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		}
 		return nil
 	}
+	if m.statistics != nil {
+		if cmd, ok := m.statsKey(k); ok {
+			return cmd
+		}
+	}
 	if m.stream != nil {
 		if cmd, ok := m.streamKey(k); ok {
 			return cmd
@@ -479,6 +487,8 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return m.save()
 	case key.Matches(k, m.keys.Stream):
 		return m.openStream()
+	case key.Matches(k, m.keys.Stats):
+		return m.openStats()
 	case key.Matches(k, m.keys.Sort):
 		m.sortIdx = (m.sortIdx + 1) % len(sortKeys)
 		return m.requestRefresh()
@@ -728,6 +738,9 @@ func (m *Model) layout() {
 
 // mouse scrolls the pane under the pointer or selects the clicked row.
 func (m *Model) mouse(e tea.MouseEvent) tea.Cmd {
+	if m.statistics != nil && !m.help {
+		return m.statsMouse(e)
+	}
 	if m.stream != nil && !m.help {
 		return m.streamMouse(e)
 	}
@@ -810,6 +823,9 @@ func (m *Model) View() string {
 	}
 	if m.help {
 		return status + "\n" + helpView(&m.st, m.keys, w, h-2-m.graphRows(), &m.helpOff) + "\n" + footer(&m.st, m, w)
+	}
+	if m.statistics != nil {
+		return m.statsScreen(status)
 	}
 	if m.allMode {
 		return strings.Join([]string{
