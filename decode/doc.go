@@ -19,6 +19,9 @@
 //   - Reassemble and Engine.FlowStream, follow stream: a flow's payload,
 //     TCP reassembled by sequence number with its gaps marked, datagrams
 //     in order, computed on demand from the packets in the ring;
+//   - Engine.Statistics: the flow table summed up as conversations,
+//     endpoints and a protocol hierarchy (Wireshark's Statistics menu),
+//     copied in bounded steps like Flows;
 //   - Printable and PrintableASCII: every string derived from packet bytes
 //     goes through them before it reaches the terminal;
 //   - the display filter: a pcap-filter expression (package filter, the

@@ -6,8 +6,8 @@
 //   - Model (model.go), the root: layout, focus, drill-down, pause, the
 //     display filter, sorting and saving the retention ring;
 //   - one file per component: flows.go, packets.go, hex.go, statusbar.go,
-//     help.go, stream.go (follow stream, f); keys.go holds the one KeyMap,
-//     styles.go the one Styles;
+//     help.go, stream.go (follow stream, f), stats.go (statistics, S);
+//     keys.go holds the one KeyMap, styles.go the one Styles;
 //   - msgs.go (tickMsg, refreshMsg, savedMsg) and cmds.go (tick,
 //     refresh, saveRing).
 //
