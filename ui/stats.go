@@ -193,11 +193,11 @@ type statCol struct {
 // statsTable is a table of rows: a first column (or two) of text at
 // least minFlex wide and as wide as its longest text if there is room,
 // then as many of the numeric columns, taken in keep order (indexes into
-// cols), as fit; they are shown in the order of cols.
+// cols, a group at a time), as fit; they are shown in the order of cols.
 type statsTable struct {
 	flex    []statCol // addresses or protocol names, left aligned
 	cols    []statCol // numbers, right aligned
-	keep    []int
+	keep    [][]int   // groups shown together or not at all (sent and received)
 	minFlex int
 }
 
@@ -210,12 +210,18 @@ func (t *statsTable) layout(w int) (flexW int, shown []statCol) {
 	nf := len(t.flex)
 	used := nf * (t.minFlex + 1)
 	on := make([]bool, len(t.cols))
-	for _, i := range t.keep {
-		if used+t.cols[i].w+1 > room {
+	for _, g := range t.keep {
+		w := 0
+		for _, i := range g {
+			w += t.cols[i].w + 1
+		}
+		if used+w > room {
 			continue
 		}
-		on[i] = true
-		used += t.cols[i].w + 1
+		for _, i := range g {
+			on[i] = true
+		}
+		used += w
 	}
 	for i, c := range t.cols {
 		if on[i] {
@@ -329,7 +335,7 @@ func (v *statsView) table() *statsTable {
 				}},
 				{"SHARE", 6, func(i int) string { return share(pick(cs[i].Packets(), cs[i].Bytes()), total) }},
 			},
-			keep:    []int{1, 2, 7, 6, 0, 5, 3, 4},
+			keep:    [][]int{{1}, {2}, {7}, {6}, {0}, {5}, {3, 4}},
 			minFlex: 15,
 		}
 	case tabEndpoints:
@@ -347,7 +353,7 @@ func (v *statsView) table() *statsTable {
 				{"RX BYTES", 8, func(i int) string { return bytesOf(es[i].RxBytes) }},
 				{"SHARE", 6, func(i int) string { return share(pick(es[i].Packets(), es[i].Bytes()), total) }},
 			},
-			keep:    []int{1, 2, 7, 4, 6, 0, 3, 5},
+			keep:    [][]int{{1}, {2}, {7}, {4, 6}, {0}, {3, 5}},
 			minFlex: 17,
 		}
 	}
@@ -361,7 +367,7 @@ func (v *statsView) table() *statsTable {
 			{"% BYTES", 8, func(i int) string { return pct(ps[i].ByteShare) }},
 			{"BYTES", 7, func(i int) string { return bytesOf(ps[i].Bytes) }},
 		},
-		keep:    []int{0, 2, 1, 3},
+		keep:    [][]int{{0}, {2}, {1}, {3}},
 		minFlex: 16,
 	}
 }
