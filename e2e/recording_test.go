@@ -199,3 +199,19 @@ func TestTUIFollowStreamDemo(t *testing.T) {
 	s.keys("q")
 	s.waitExit()
 }
+
+// TestTUIStatisticsDemo: S on the demo lists its conversation and the
+// protocols it speaks, live.
+func TestTUIStatisticsDemo(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := startScreen(t, t.TempDir(), 120, 40, binary, "--demo")
+	s.waitFor("the demo's flows", func(text string) bool { _, rows := flowRows(text); return len(rows) >= 5 })
+	s.keys("S")
+	s.waitFor("the conversations", contains("Conversations", "198.18.77.1", "198.18.77.2"))
+	s.keys("3")
+	s.waitFor("the protocol hierarchy", contains("Ethernet", "IPv4", "TCP", "UDP", "TLS", "HTTP", "DNS"))
+	s.keys("Escape")
+	s.waitFor("the flow table again", contains("▶ Flows"))
+	s.keys("q")
+	s.waitExit()
+}
