@@ -209,6 +209,7 @@ func (st *stack) nextOf(lt gopacket.LayerType) gopacket.LayerType {
 // state. It is not safe for concurrent use; give each goroutine its own.
 type Decoder struct {
 	outer, inner *stack
+	frags        fragTable
 }
 
 // NewDecoder returns a Decoder with its layers preallocated.
@@ -233,6 +234,7 @@ func (d *Decoder) Decode(data []byte, origLen int, s *Summary) {
 		}
 	}()
 	d.decode(data, s)
+	d.frags.join(s)
 }
 
 func (d *Decoder) decode(data []byte, s *Summary) {

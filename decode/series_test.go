@@ -140,3 +140,41 @@ func TestPacketRange(t *testing.T) {
 		t.Fatalf("window past the end: %d views", len(v))
 	}
 }
+
+// TestFragmentsJoinTheirFlow: a fragment after the first has no ports; it
+// counts in its datagram's flow when the first fragment was seen, and in
+// a flow of its own without ports when it was not.
+func TestFragmentsJoinTheirFlow(t *testing.T) {
+	fr := framesByName(t)
+	e := NewEngine(Config{IdleTimeout: -1})
+	add := func(name string) {
+		t.Helper()
+		d, ok := fr[name]
+		if !ok {
+			t.Fatalf("no frame %q", name)
+		}
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(len(d)), Data: d})
+	}
+	add("ipv4-frag-next") // its first not seen yet: a flow without ports
+	add("ipv4-frag-first")
+	add("ipv4-frag-next")
+	add("ipv6-frag-first")
+	add("ipv6-frag-next")
+	got := map[string]uint64{}
+	for _, f := range e.Flows(SortBytes, "", testTS) {
+		got[f.Proto+" "+f.A+" "+f.B] = f.Packets()
+	}
+	want := map[string]uint64{
+		"UDP 10.0.0.1:1000 10.0.0.2:2000":           2,
+		"UDP 10.0.0.1 10.0.0.2":                     1,
+		"UDP [2001:db8::a]:1000 [2001:db8::b]:2000": 2,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("flows %v, want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("flow %q: %d packets, want %d (flows %v)", k, got[k], n, got)
+		}
+	}
+}

@@ -118,6 +118,9 @@ type Summary struct {
 	// rawPorts: SrcPort and DstPort were read from a transport header
 	// that did not decode (stack.rawPorts); nothing else of it is known.
 	rawPorts bool
+	// fragJoined: a fragment after the first, given the ports of its
+	// datagram's first fragment (fragTable), so it counts in that flow.
+	fragJoined bool
 
 	// Link layer (of the innermost frame when tunnelled).
 	SrcMAC, DstMAC [6]byte
@@ -241,7 +244,7 @@ func (s *Summary) hasPorts() bool {
 // portsExpected reports whether the packet's transport header, if any,
 // starts with ports: TCP, UDP or SCTP, and not a fragment after the first.
 func (s *Summary) portsExpected() bool {
-	return !(s.Flags&FlagFragment != 0 && s.FragOff != 0) && portsProto(s.IPProto)
+	return (s.fragJoined || !(s.Flags&FlagFragment != 0 && s.FragOff != 0)) && portsProto(s.IPProto)
 }
 
 // transportDecoded reports whether the packet has ports from a transport
