@@ -421,6 +421,10 @@ func (st *stack) fill(s *Summary) gopacket.LayerType {
 			s.ICMPType, s.ICMPCode = i.TypeCode.Type(), i.TypeCode.Code()
 			s.ICMPID, s.ICMPSeq = i.Id, i.Seq
 			s.PayloadLen = len(i.Payload)
+			switch s.ICMPType {
+			case 3, 4, 5, 11, 12: // errors: the offending packet's start follows
+				s.quoted(i.Payload)
+			}
 		case layers.LayerTypeICMPv6:
 			i := &st.icmp6
 			s.IPProto = ProtoICMPv6
@@ -436,6 +440,10 @@ func (st *stack) fill(s *Summary) gopacket.LayerType {
 			case 135, 136: // neighbor solicitation / advertisement
 				if len(p) >= 20 {
 					s.ICMPTarget = addrFrom(p[4:20])
+				}
+			case 1, 2, 3, 4: // errors: 4 bytes, then the offending packet's start
+				if len(p) >= 4 {
+					s.quoted(p[4:])
 				}
 			}
 		case layers.LayerTypeGRE:

@@ -230,6 +230,11 @@ func testFrames(tb testing.TB) []testFrame {
 		{name: "udp-1400", data: serialize(tb, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(5000, 6000), payload(make([]byte, 1400))), proto: "UDP"},
 		{name: "icmp-echo", data: serialize(tb, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 7, Seq: 1}, payload([]byte("ping"))), proto: "ICMP"},
 		{name: "icmp-port-unreachable", data: serialize(tb, ethBA(layers.EthernetTypeIPv4), ip4BA(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)}, payload(make([]byte, 28))), proto: "ICMP"},
+		// An error quoting the UDP datagram it is about (its IP header and ports).
+		{name: "icmp-unreachable-quoted", data: serialize(tb, ethBA(layers.EthernetTypeIPv4), ip4BA(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)},
+			payload(serialize(tb, ip4(layers.IPProtocolUDP), udp(53000, 53), payload([]byte("q"))))), proto: "ICMP"},
+		{name: "icmpv6-unreachable-quoted", data: serialize(tb, ethBA(layers.EthernetTypeIPv6), ip6(layers.IPProtocolICMPv6), &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(1, 4)},
+			payload(append([]byte{0, 0, 0, 0}, serialize(tb, ip6(layers.IPProtocolUDP), udp(5353, 9), payload([]byte("q")))...))), proto: "ICMPv6"},
 		{name: "arp-request", data: serialize(tb, &layers.Ethernet{SrcMAC: macA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
 			&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, Operation: 1, SourceHwAddress: macA, SourceProtAddress: ip4A, DstHwAddress: make(net.HardwareAddr, 6), DstProtAddress: ip4B}), proto: "ARP"},
 		{name: "arp-reply", data: serialize(tb, ethBA(layers.EthernetTypeARP),

@@ -149,6 +149,13 @@ type Summary struct {
 	ICMPCode         uint8
 	ICMPID, ICMPSeq  uint16
 	ICMPTarget       netip.Addr // ICMPv6 neighbor solicitation/advertisement target
+	// An ICMP error's quoted packet (the start of the packet that caused
+	// it): its protocol, addresses and ports; Quoted is false without one.
+	Quoted               bool
+	QuotedProto          uint8
+	QuotedSrc, QuotedDst netip.Addr
+	QuotedSport          uint16
+	QuotedDport          uint16
 
 	// ARP.
 	ARPOp     uint16
@@ -492,7 +499,55 @@ func (s *Summary) appendICMP(b []byte) []byte {
 		b = append(b, ' ')
 		b = s.ICMPTarget.AppendTo(b)
 	}
+	if s.Quoted {
+		// What the error is about, as tcpdump prints it.
+		b = append(b, " for "...)
+		b = append(b, ipProtoName(s.QuotedProto)...)
+		b = append(b, ' ')
+		ports := portsProto(s.QuotedProto) && (s.QuotedSport != 0 || s.QuotedDport != 0)
+		end := func(a netip.Addr, port uint16) {
+			if ports {
+				b = netip.AddrPortFrom(a, port).AppendTo(b)
+			} else {
+				b = a.AppendTo(b)
+			}
+		}
+		end(s.QuotedSrc, s.QuotedSport)
+		b = append(b, " > "...)
+		end(s.QuotedDst, s.QuotedDport)
+	}
 	return b
+}
+
+// quoted reads the start of the packet an ICMP error quotes: an IPv4 or
+// IPv6 header and, for TCP, UDP and SCTP, the ports after it.
+func (s *Summary) quoted(p []byte) {
+	var off int
+	switch {
+	case len(p) >= 20 && p[0]>>4 == 4:
+		ihl := int(p[0]&0xf) * 4
+		if ihl < 20 || len(p) < ihl {
+			return
+		}
+		s.QuotedProto = p[9]
+		s.QuotedSrc, s.QuotedDst = netip.AddrFrom4([4]byte(p[12:16])), netip.AddrFrom4([4]byte(p[16:20]))
+		off = ihl
+		if fo := int(p[6]&0x1f)<<8 | int(p[7]); fo != 0 {
+			off = len(p) // a later fragment: no ports
+		}
+	case len(p) >= 40 && p[0]>>4 == 6:
+		s.QuotedProto = p[6]
+		s.QuotedSrc, s.QuotedDst = netip.AddrFrom16([16]byte(p[8:24])), netip.AddrFrom16([16]byte(p[24:40]))
+		off = 40
+	default:
+		return
+	}
+	s.Quoted = true
+	s.QuotedSport, s.QuotedDport = 0, 0
+	if portsProto(s.QuotedProto) && len(p) >= off+4 {
+		s.QuotedSport = uint16(p[off])<<8 | uint16(p[off+1])
+		s.QuotedDport = uint16(p[off+2])<<8 | uint16(p[off+3])
+	}
 }
 
 func (s *Summary) appendApp(b []byte) []byte {
