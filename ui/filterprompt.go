@@ -32,6 +32,8 @@ func (m *Model) setInput(s string) {
 	case decode.FilterInvalid:
 	case decode.FilterNone:
 		m.filter = ""
+	case decode.FilterPcap:
+		m.filter = strings.TrimSpace(s) // "tcp " while typing "tcp port"
 	default:
 		m.filter = s
 	}
@@ -90,7 +92,7 @@ func invalidMark(c decode.FilterCheck) string {
 
 // promptLines renders the filter prompt: the text, a cursor and a mark
 // ("pcap ✓", "text", or the compiler's error and its column), and under an
-// error a second line with a caret at the column.
+// error a second line with a caret at the column and the message.
 func promptLines(st *Styles, m *Model, w int) string {
 	c := m.inputCheck
 	line := promptPrefix + safe(m.input) + "█  "
@@ -109,7 +111,9 @@ func promptLines(st *Styles, m *Model, w int) string {
 		return line
 	}
 	col := visibleWidth(promptPrefix) + visibleWidth(safe(m.input[:min(c.Pos, len(m.input))]))
-	return line + "\n" + fit(strings.Repeat(" ", min(col, max(w-1, 0)))+st.Error.Render("^"), w)
+	// The message again after the caret: on a narrow screen the prompt
+	// line cuts it.
+	return line + "\n" + fit(strings.Repeat(" ", min(col, max(w-1, 0)))+st.Error.Render("^ "+c.Msg), w)
 }
 
 // View renders the screen. A prompt with an error has a caret line under
