@@ -228,9 +228,9 @@ func testTUILive(t *testing.T, format string) {
 
 	// Narrow the table to the flow, then drill into it and a packet.
 	s.keys("/")
-	s.keys("-l", dst)
+	s.keys("-l", "~"+dst) // ~: a text search, not an expression
 	s.keys("Enter")
-	s.waitFor("the filtered table", contains(`filter "`+dst+`"`, "Flows 1 of"))
+	s.waitFor("the filtered table", contains(`filter "~`+dst+`"`, "Flows 1 of"))
 	s.keys("Enter")
 	s.waitFor("the packet list", contains("Packets of UDP", fmt.Sprintf("· %d retained", n)))
 	s.keys("Enter")
