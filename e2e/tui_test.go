@@ -278,7 +278,7 @@ func TestTUIReadFile(t *testing.T) {
 	s := startScreen(t, dir, 100, 30, binary, "-r", in)
 	s.waitFor("the flows", contains("in.pcap file", "192.0.2.1:5353 <-> 192.0.2.2:53", "192.0.2.3:4000 <-> 192.0.2.4:4001"))
 	s.keys("/")
-	s.keys("-l", ":4001")
+	s.keys("-l", "~:4001") // ~: a text search
 	s.keys("Enter", "Enter", "Enter")
 	s.waitFor("the payload in hex", contains("62 70 66 2d 66 69", "bpf-fi"))
 	path, saved := saveFromScreen(t, s, dir)
