@@ -24,8 +24,9 @@
 //     copied in bounded steps like Flows;
 //   - Printable and PrintableASCII: every string derived from packet bytes
 //     goes through them before it reaches the terminal;
-//   - the display filter: a pcap-filter expression (package filter, the
-//     same matcher the kernel filter is compiled from) or plain text;
+//   - the display filter (CheckFilter): a pcap-filter expression (package
+//     filter, the same matcher the kernel filter is compiled from) matched
+//     against each flow's key and its retained packets, or "~" and text;
 //   - KernelFlow and the merging of the kernel program's flow counts into
 //     the flow table (SetKernelCounts, TakeEvicted), and KernelKeyOf, the
 //     kernel's flow key described in Go (bpf/capture.c has the other).

@@ -468,11 +468,12 @@ func (e *Engine) copyLocked(i int32, nowNs int64) flowCopy {
 var flowsStep = 1024
 
 // Flows returns the flows that match filter, sorted by key, with rates as
-// of now. A filter that compiles as a pcap-filter expression (tcpdump
-// syntax) keeps the flows with at least one matching packet; any other
-// text keeps the flows whose String contains it (case-insensitive); ""
-// keeps all (see FilterKind). Flows idle past the timeout at now are
-// evicted first.
+// of now. A filter starting with "~" keeps the flows whose String contains
+// the rest (case-insensitive); "" keeps all; anything else is a
+// pcap-filter expression (tcpdump syntax), which keeps the flows whose key
+// matches it (see displayFilter.keepLocked) or with at least one matching
+// packet in the ring, and keeps none when it does not compile (see
+// CheckFilter). Flows idle past the timeout at now are evicted first.
 //
 // It copies the table in steps, letting the capture in between: a flow
 // made meanwhile may be missing, and the flows are copied as of slightly
@@ -490,8 +491,8 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 		e.disp = nil // no more matching on Add
 	}
 	text := ""
-	if disp != nil && disp.prog == nil {
-		text = strings.ToLower(filter)
+	if disp != nil && disp.kind == FilterText {
+		text = disp.text
 	}
 	n := e.flows.len()
 	e.mu.Unlock()
@@ -506,8 +507,8 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 		step = step[:0]
 		for end := min(slot+flowsStep, len(e.flows.flows)); slot < end; slot++ {
 			f := &e.flows.flows[slot]
-			if f.id == 0 || disp != nil && disp.prog != nil && disp.matches[f.id] == 0 {
-				continue // a free slot, or no packet of it matches
+			if f.id == 0 || disp != nil && (disp.kind == FilterInvalid || disp.prog != nil && !disp.keepLocked(f)) {
+				continue // a free slot, or neither its key nor a packet of it matches
 			}
 			step = append(step, e.copyLocked(int32(slot), nowNs))
 		}

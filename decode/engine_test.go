@@ -113,7 +113,7 @@ func TestFlowNonIPAndLabels(t *testing.T) {
 	if !found {
 		t.Errorf("no flow labelled with the SNI: %+v", byProto["TCP"])
 	}
-	if got := e.Flows(SortBytes, "EXAMPLE.COM", testTS); len(got) != 2 {
+	if got := e.Flows(SortBytes, "~EXAMPLE.COM", testTS); len(got) != 2 {
 		t.Errorf("filter: %d flows", len(got))
 	}
 }

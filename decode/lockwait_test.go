@@ -496,7 +496,7 @@ func TestSteppedViewsMatchWhole(t *testing.T) {
 			Snap:     first(e.Snapshot()),
 			All:      e.Flows(SortPackets, "", testTS),
 			Filtered: e.Flows(SortPackets, "udp", testTS),
-			Text:     e.Flows(SortPackets, "40001", testTS),
+			Text:     e.Flows(SortPackets, "~40001", testTS),
 		}
 		for _, id := range ids {
 			v.Pkts = append(v.Pkts, e.FlowPackets(id, 1000), e.FlowPackets(id, 7))

@@ -228,9 +228,9 @@ func testTUILive(t *testing.T, format string) {
 
 	// Narrow the table to the flow, then drill into it and a packet.
 	s.keys("/")
-	s.keys("-l", dst)
+	s.keys("-l", "~"+dst) // ~: a text search, not an expression
 	s.keys("Enter")
-	s.waitFor("the filtered table", contains(`filter "`+dst+`"`, "Flows 1 of"))
+	s.waitFor("the filtered table", contains(`filter "~`+dst+`"`, "Flows 1 of"))
 	s.keys("Enter")
 	s.waitFor("the packet list", contains("Packets of UDP", fmt.Sprintf("· %d retained", n)))
 	s.keys("Enter")
@@ -278,7 +278,7 @@ func TestTUIReadFile(t *testing.T) {
 	s := startScreen(t, dir, 100, 30, binary, "-r", in)
 	s.waitFor("the flows", contains("in.pcap file", "192.0.2.1:5353 <-> 192.0.2.2:53", "192.0.2.3:4000 <-> 192.0.2.4:4001"))
 	s.keys("/")
-	s.keys("-l", ":4001")
+	s.keys("-l", "~:4001") // ~: a text search
 	s.keys("Enter", "Enter", "Enter")
 	s.waitFor("the payload in hex", contains("62 70 66 2d 66 69", "bpf-fi"))
 	path, saved := saveFromScreen(t, s, dir)

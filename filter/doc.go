@@ -10,6 +10,9 @@
 //     ([SyntaxError]);
 //   - the user-space matcher ([Program.Match]), which gives the same verdicts
 //     as the kernel and libpcap;
+//   - the partial matcher ([Program.MatchPartial]), which tells whether a
+//     verdict holds whatever the bits of a packet it does not know (used
+//     to match a flow's key against an expression);
 //   - the classic-to-eBPF translator ([ToEBPF]) and the calling contract of
 //     the subprogram it emits.
 //

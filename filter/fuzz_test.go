@@ -35,8 +35,8 @@ func FuzzCompile(f *testing.F) {
 	})
 }
 
-// FuzzMatch: arbitrary programs and packets never crash the matcher or the
-// translator.
+// FuzzMatch: arbitrary programs and packets never crash the matchers or
+// the translator.
 func FuzzMatch(f *testing.F) {
 	f.Add([]byte{0x28, 0, 0, 0, 0, 0, 0, 12, 0x15, 0, 0, 1, 0, 0, 8, 0, 0x06, 0, 0, 0, 0, 0, 0, 1}, []byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, code, pkt []byte) {
@@ -47,6 +47,16 @@ func FuzzMatch(f *testing.F) {
 			code = code[8:]
 		}
 		p.Match(pkt, uint32(len(pkt)))
+		// Every bit known and the wire length that of pkt: a sure verdict
+		// of MatchPartial is Match's.
+		known := make([]byte, len(pkt))
+		for i := range known {
+			known[i] = 0xff
+		}
+		if m, sure := p.MatchPartial(pkt, known); sure && m != p.Match(pkt, uint32(len(pkt))) {
+			t.Fatalf("MatchPartial %v sure, Match %v\n%s", m, !m, p)
+		}
+		p.MatchPartial(pkt, pkt)
 		_ = p.String()
 		if p.Validate() == nil {
 			if _, err := ToEBPF(p, "f"); err != nil {

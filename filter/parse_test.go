@@ -2,6 +2,7 @@ package filter
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -158,5 +159,35 @@ func TestLexAddresses(t *testing.T) {
 	want := "tcp [ 13 : 1 ] & 2 != 0 or ether host 0:1:2:3:4:5 or host ::1 or net fe80:: / 10 or portrange 1-1024"
 	if strings.Join(got, " ") != want {
 		t.Errorf("tokens:\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+// TestSyntaxErrorPrompt: the errors the live view's filter prompt shows
+// under the column: each names the byte offset of the offending token (the
+// end of the expression when something is missing) and says what was wrong.
+func TestSyntaxErrorPrompt(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		pos  int
+		msg  string
+	}{
+		{"tcp prot 8080", 4, `expected "and", "or" or the end of the expression`},
+		{"port", 4, "expected a port number"},
+		{"host", 4, "expected an address"},
+		{"tcp and", 7, "expected a primitive"},
+		{"(udp", 4, `expected ")"`},
+		{"udp port 53 and (tcp", 20, `expected ")"`},
+		{"~example.com", 0, "unexpected character"},
+		{"198.18.0.1:9000", 0, "expected a primitive"},
+	} {
+		_, err := Compile(tc.expr, 0)
+		var se *SyntaxError
+		if !errors.As(fmt.Errorf("wrapped: %w", err), &se) {
+			t.Errorf("Compile(%q) = %v, want a *SyntaxError", tc.expr, err)
+			continue
+		}
+		if se.Pos != tc.pos || !strings.HasPrefix(se.Msg, tc.msg) || se.Expr != tc.expr {
+			t.Errorf("Compile(%q): Pos %d, Msg %q, Expr %q; want Pos %d, Msg starting %q", tc.expr, se.Pos, se.Msg, se.Expr, tc.pos, tc.msg)
+		}
 	}
 }

@@ -37,7 +37,7 @@ func DefaultKeyMap() KeyMap {
 		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "pane: next")),
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "pane: previous")),
 		Sort:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort: bytes, packets, rate, last seen")),
-		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter flows (substring)")),
+		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter: pcap (tcp port 443, host 10.0.0.1 and udp), ~text (~CLOSED)")),
 		Follow:   key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "follow the top flow and newest packet (tail -f)")),
 		All:      key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "all packets list ⇄ flow table")),
 		Pause:    key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "pause the display")),

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -88,7 +86,9 @@ type Model struct {
 	ah, aNeed     int // the same for the list of all packets
 	focus         pane
 	sortIdx       int
-	filter        string
+	filter        string // the display filter in effect
+	input         string // the text of the filter prompt (filterprompt.go)
+	inputCheck    decode.FilterCheck
 	editing       bool
 	paused        bool
 	pausedAt      time.Time // the view clock when paused
@@ -493,7 +493,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		m.sortIdx = (m.sortIdx + 1) % len(sortKeys)
 		return m.requestRefresh()
 	case key.Matches(k, m.keys.Filter):
-		m.editing = true
+		m.openPrompt()
 		return nil
 	case key.Matches(k, m.keys.NextPane, m.keys.PrevPane) && m.allMode:
 		// Two panes: the list and the packet.
@@ -538,7 +538,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		default:
 			m.msg = ""
 			if m.filter != "" {
-				m.filter = ""
+				m.filter, m.input = "", ""
 				return m.requestRefresh()
 			}
 		}
@@ -627,42 +627,6 @@ func (m *Model) move(p pane, d int, top, bottom bool) tea.Cmd {
 	m.packets.sync()
 	m.updateHex()
 	return nil
-}
-
-// editKey handles keys while the display filter is typed.
-func (m *Model) editKey(k tea.KeyMsg) tea.Cmd {
-	before := m.filter
-	switch k.Type {
-	case tea.KeyCtrlC:
-		return tea.Quit
-	case tea.KeyEnter:
-		m.editing = false
-	case tea.KeyEsc:
-		m.editing, m.filter = false, ""
-	case tea.KeyBackspace, tea.KeyDelete:
-		if m.filter != "" {
-			_, n := utf8.DecodeLastRuneInString(m.filter)
-			m.filter = m.filter[:len(m.filter)-n]
-		}
-	case tea.KeyCtrlU:
-		m.filter = ""
-	case tea.KeySpace:
-		m.appendFilter([]rune{' '})
-	case tea.KeyRunes:
-		m.appendFilter(k.Runes)
-	}
-	if m.filter != before {
-		return m.requestRefresh()
-	}
-	return nil
-}
-
-func (m *Model) appendFilter(rs []rune) {
-	for _, r := range rs {
-		if unicode.IsPrint(r) && len(m.filter) < maxFilterLen {
-			m.filter += string(r)
-		}
-	}
 }
 
 // save starts saving the retention ring.
@@ -808,7 +772,7 @@ func (m *Model) paneAt(y int) (pane, int) {
 // The smallest terminal the view lays out in.
 const minWidth, minHeight = 60, 15
 
-func (m *Model) View() string {
+func (m *Model) view() string {
 	w, h := m.width, m.height
 	if w <= 0 || h <= 0 {
 		return ""

@@ -183,23 +183,23 @@ func TestTUIDisplayFilter(t *testing.T) {
 	if !e.m.editing {
 		t.Fatal("/ does not start the filter")
 	}
-	e.typeText("examplx")
+	e.typeText("~examplx")
 	e.press("backspace")
 	e.typeText("e.COM") // case-insensitive
 	if len(e.m.flows.rows) != 1 || e.m.flows.rows[0].A != "10.0.0.1:5000" {
 		t.Fatalf("filter %q: flows %v, want the DNS flow", e.m.filter, flowOrder(e.m))
 	}
-	if !strings.Contains(e.m.View(), "filter flows: example.COM") {
+	if !strings.Contains(e.m.View(), "filter flows: ~example.COM") {
 		t.Errorf("filter being typed not shown:\n%s", e.m.View())
 	}
 	e.press("enter")
-	if e.m.editing || e.m.filter != "example.COM" {
+	if e.m.editing || e.m.filter != "~example.COM" {
 		t.Fatalf("enter: editing %v, filter %q", e.m.editing, e.m.filter)
 	}
 	// Keys act again, on the filtered table; the filter stays.
 	e.press("j")
 	e.tick()
-	if len(e.m.flows.rows) != 1 || !strings.Contains(e.m.View(), `filter "example.COM"`) {
+	if len(e.m.flows.rows) != 1 || !strings.Contains(e.m.View(), `filter "~example.COM"`) {
 		t.Errorf("filter lost after enter: %v", flowOrder(e.m))
 	}
 	e.press("esc")
@@ -207,9 +207,9 @@ func TestTUIDisplayFilter(t *testing.T) {
 		t.Errorf("esc: filter %q, %d flows", e.m.filter, len(e.m.flows.rows))
 	}
 	// Esc while typing clears too; q while typing is text.
-	e.press("/", "q", "u")
-	if e.m.filter != "qu" {
-		t.Errorf("typed q u: filter %q", e.m.filter)
+	e.press("/", "~", "q", "u")
+	if e.m.filter != "~qu" {
+		t.Errorf("typed ~ q u: filter %q", e.m.filter)
 	}
 	e.press("esc")
 	if e.m.editing || e.m.filter != "" || len(e.m.flows.rows) != 4 {
@@ -604,7 +604,7 @@ func TestTUIPausedSortAndFilter(t *testing.T) {
 		t.Fatal("space did not pause")
 	}
 	before := len(e.m.flows.rows)
-	e.press("/", "1", "0", ".", "0", ".", "0", ".", "4", "enter")
+	e.press("/", "~", "1", "0", ".", "0", ".", "0", ".", "4", "enter")
 	if got := len(e.m.flows.rows); got != 1 || got == before {
 		t.Errorf("paused, filter 10.0.0.4: %d rows (was %d)", got, before)
 	}
@@ -669,16 +669,16 @@ func TestTUIKeyBurst(t *testing.T) {
 		_, c := e.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/example")})
 		return c
 	}())
-	if !e.m.editing || e.m.filter != "example" {
-		t.Errorf("/example in one message: editing %v, filter %q", e.m.editing, e.m.filter)
+	if !e.m.editing || e.m.input != "example" {
+		t.Errorf("/example in one message: editing %v, prompt %q", e.m.editing, e.m.input)
 	}
 	// A paste in the prompt is its text, whole: "jj" is not movement.
 	e.settle(func() tea.Cmd {
 		_, c := e.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(".com"), Paste: true})
 		return c
 	}())
-	if e.m.filter != "example.com" {
-		t.Errorf("pasted into the prompt: filter %q", e.m.filter)
+	if e.m.input != "example.com" {
+		t.Errorf("pasted into the prompt: %q", e.m.input)
 	}
 }
 

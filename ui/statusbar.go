@@ -71,7 +71,7 @@ func statusBar(st *Styles, cfg *Config, s decode.Stats, paused, follow bool, w i
 func footer(st *Styles, m *Model, w int) string {
 	switch {
 	case m.editing:
-		return fit("filter flows: "+m.filter+"█  (enter keep, esc clear)", w)
+		return promptLines(st, m, w)
 	case m.msg != "" && m.msgErr:
 		return st.Error.Render(fit(m.msg, w))
 	case m.msg != "":

@@ -20,7 +20,7 @@ func TestTUIGolden(t *testing.T) {
 		{"packets-80x24", 80, 24, Config{}, []string{"j", "enter"}},
 		{"hex-80x24", 80, 24, Config{}, []string{"enter", "enter"}},
 		{"hex-120x40", 120, 40, Config{Filter: "ip"}, []string{"enter", "enter"}},
-		{"filter-paused-100x30", 100, 30, Config{}, []string{"s", "/", "1", "0", ".", "0", ".", "0", ".", "1", "enter", "space"}},
+		{"filter-paused-100x30", 100, 30, Config{}, []string{"s", "/", "~", "1", "0", ".", "0", ".", "0", ".", "1", "enter", "space"}},
 		{"help-80x24", 80, 24, Config{}, []string{"?"}},
 		{"help-end-80x24", 80, 24, Config{}, []string{"?", "G"}},
 		{"help-120x40", 120, 40, Config{}, []string{"?"}},
