@@ -128,8 +128,8 @@ func TestCheckFilter(t *testing.T) {
 		{"  ", FilterCheck{Kind: FilterNone}},
 		{"~CLOSED", FilterCheck{Kind: FilterText}},
 		{"tcp port 443", FilterCheck{Kind: FilterPcap}},
-		{"tcp prot 8080", FilterCheck{Kind: FilterInvalid, Pos: 4, Msg: `expected "and", "or" or the end of the expression`}},
-		{"host", FilterCheck{Kind: FilterInvalid, Pos: 4, Msg: "expected an address"}},
+		{"tcp prot 8080", FilterCheck{Kind: FilterInvalid, Pos: 4, Msg: `unknown word "prot": did you mean "port"?`}},
+		{"host", FilterCheck{Kind: FilterInvalid, Pos: 4, Msg: `expected an address after "host"`}},
 		{"(udp", FilterCheck{Kind: FilterInvalid, Pos: 4, Msg: `expected ")"`}},
 	} {
 		if got := CheckFilter(tc.filter); got != tc.want {

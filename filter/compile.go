@@ -30,6 +30,9 @@ func Compile(expr string, snaplen uint32) (Program, error) {
 	p := parser{expr: expr, toks: toks}
 	b, err := p.parse()
 	if err != nil {
+		if se, ok := err.(*SyntaxError); ok {
+			suggest(expr, se)
+		}
 		return nil, err
 	}
 	prog, err := assemble(b, accept)

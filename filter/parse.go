@@ -326,6 +326,12 @@ func (p *parser) parseHeadID() *bexpr {
 	if q.proto == "" && q.dir == "" && q.typ == "" {
 		// A bare id: only after a head, as in "host a or b", "port 80 or 443".
 		if !p.last.set || isKeyword(start) || start.kind != tWord {
+			if _, isMAC := parseMAC(start.text); isMAC && start.kind == tWord {
+				p.failAt(start, `expected "ether host" before a MAC address`)
+			}
+			if _, _, isNet := parseIPv4Net(start.text); (isNet && strings.Contains(start.text, ".") || isIPv6(start.text)) && start.kind == tWord {
+				p.failAt(start, `expected "host" or "net" before an address`)
+			}
 			p.failAt(start, expectPrimitive)
 		}
 		return p.parseID(p.last)
@@ -368,13 +374,19 @@ func (p *parser) number(what string) uint32 {
 func (p *parser) parseID(q qual) *bexpr {
 	t := p.peek()
 	if t.kind != tWord || isKeyword(t) && !t.escaped {
-		switch q.typ {
-		case "port", "portrange":
-			p.fail("expected a port number")
-		case "proto":
-			p.fail("expected a protocol number or name")
+		after := ""
+		if p.i > 0 {
+			after = fmt.Sprintf(" after %q", p.toks[p.i-1].text)
 		}
-		p.fail("expected an address")
+		switch q.typ {
+		case "port":
+			p.fail("expected a port number%s", after)
+		case "portrange":
+			p.fail("expected a port range such as 1024-65535%s", after)
+		case "proto":
+			p.fail("expected a protocol number or name%s", after)
+		}
+		p.fail("expected an address%s", after)
 	}
 	p.next()
 	switch q.typ {

@@ -15,9 +15,20 @@ func TestSyntaxErrors(t *testing.T) {
 		col   int
 		msg   string // part of the message
 	}{
-		{"tcp and prot 5", "prot", 9, "expected a primitive"},
-		{"host", "", 5, "expected an address"},
-		{"tcp port", "", 9, "expected a port number"},
+		{"tcp and prot 5", "prot", 9, `unknown word "prot": did you mean "port" or "proto"?`},
+		{"tcp prot 8080", "prot", 5, `unknown word "prot": did you mean "port"?`},
+		{"udp and hots 10.0.0.1", "hots", 9, `did you mean "host"?`},
+		{"ip host 1.2.3.4 ad tcp", "ad", 17, `did you mean "and"?`},
+		{"TCP", "TCP", 1, `did you mean "tcp"?`},
+		{"example.com", "example.com", 1, "expected a primitive"},
+		{"10.0.0.1", "10.0.0.1", 1, `expected "host" or "net" before an address`},
+		{"tcp and fe80::1", "fe80::1", 9, `expected "host" or "net" before an address`},
+		{"0:1:2:3:4:5", "0:1:2:3:4:5", 1, `expected "ether host" before a MAC address`},
+		{"host", "", 5, `expected an address after "host"`},
+		{"tcp dst", "", 8, `expected an address after "dst"`},
+		{"tcp port", "", 9, `expected a port number after "port"`},
+		{"udp port 53 or portrange", "", 25, `expected a port range such as 1024-65535 after "portrange"`},
+		{"ip proto", "", 9, `expected a protocol number or name after "proto"`},
 		{"port 70000", "70000", 6, "illegal port number 70000 > 65535"},
 		{"host foo.example.com", "foo.example.com", 6, "not resolved"},
 		{"host 1.2.3.4 and", "", 17, "expected a primitive"},
@@ -64,7 +75,12 @@ func TestSyntaxErrors(t *testing.T) {
 
 func TestSyntaxErrorFormat(t *testing.T) {
 	_, err := Compile("tcp and prot 5", 0)
-	want := `filter: syntax error at "prot" (column 9): expected a primitive such as host, net, port, portrange, proto, ip, ip6, arp, tcp, udp, icmp, ether, vlan, less, greater, or "("`
+	want := `filter: syntax error at "prot" (column 9): unknown word "prot": did you mean "port" or "proto"?`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	_, err = Compile("tcp and example.com", 0)
+	want = `filter: syntax error at "example.com" (column 9): expected a primitive such as host, net, port, portrange, proto, ip, ip6, arp, tcp, udp, icmp, ether, vlan, less, greater, or "("`
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
@@ -75,7 +91,8 @@ func TestSyntaxErrorFormat(t *testing.T) {
 func TestLibpcapRejectsToo(t *testing.T) {
 	bin := requireTcpdump(t)
 	for _, expr := range []string{
-		"tcp and prot 5", "host", "tcp port", "port 70000", "(tcp", "tcp)", "ip[0] & 1", "ip[0:3] = 1",
+		"tcp and prot 5", "tcp prot 8080", "udp and hots 10.0.0.1", "ip host 1.2.3.4 ad tcp", "TCP", "10.0.0.1",
+		"tcp and fe80::1", "0:1:2:3:4:5", "tcp dst", "ip proto", "host", "tcp port", "port 70000", "(tcp", "tcp)", "ip[0] & 1", "ip[0:3] = 1",
 		"ip[0] / 0 = 1", "net 10.1.2.3/8", "vlan 5000", "tcp host 1.2.3.4", "host 00:11:22:33:44:55",
 		"ip port 80", "ether", "tcp and 80", "len", "host 1.2.3.4 or or",
 	} {
@@ -171,14 +188,14 @@ func TestSyntaxErrorPrompt(t *testing.T) {
 		pos  int
 		msg  string
 	}{
-		{"tcp prot 8080", 4, `expected "and", "or" or the end of the expression`},
+		{"tcp prot 8080", 4, `unknown word "prot": did you mean "port"?`},
 		{"port", 4, "expected a port number"},
 		{"host", 4, "expected an address"},
 		{"tcp and", 7, "expected a primitive"},
 		{"(udp", 4, `expected ")"`},
 		{"udp port 53 and (tcp", 20, `expected ")"`},
 		{"~example.com", 0, "unexpected character"},
-		{"198.18.0.1:9000", 0, "expected a primitive"},
+		{"198.18.0.1:9000", 0, `expected "host" or "net" before an address`},
 	} {
 		_, err := Compile(tc.expr, 0)
 		var se *SyntaxError

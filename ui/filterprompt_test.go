@@ -56,10 +56,10 @@ func TestFilterPromptChecks(t *testing.T) {
 		t.Fatalf("%d lines, want 40", len(lines))
 	}
 	prompt, caret := lines[38], lines[39]
-	if !strings.HasPrefix(prompt, "filter flows: tcp prot 8080█  ✗ col 5: expected") {
+	if !strings.HasPrefix(prompt, "filter flows: tcp prot 8080█  ✗ col 5: unknown word \"prot\": did you mean \"port\"?") {
 		t.Errorf("prompt line %q", prompt)
 	}
-	if want := strings.Repeat(" ", len(promptPrefix)+4) + "^ expected"; !strings.HasPrefix(caret, want) {
+	if want := strings.Repeat(" ", len(promptPrefix)+4) + "^ unknown word"; !strings.HasPrefix(caret, want) {
 		t.Errorf("caret line %q, want the caret under \"prot\" (%q)", caret, want)
 	}
 	e.press("enter")
