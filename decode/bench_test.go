@@ -202,3 +202,66 @@ func BenchmarkFlowPacketsRefresh(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAddPath adds packets the way the live view does (AddBatch,
+// batches of 1024 frames copied from a 2 MiB buffer, a 64 MiB ring): a
+// one-flow stream of 64-byte UDP frames (the veth benchmark's 64-byte
+// mix) and benchMix, each through the full decode and through the fast
+// path (and with a display filter), so that one run gives their ratio.
+func BenchmarkAddPath(b *testing.B) {
+	udp64 := [][]byte{udpFrame(b, 40000, 22)}
+	for _, mix := range []struct {
+		name   string
+		frames [][]byte
+	}{{"udp64", udp64}, {"mix", benchMix(b)}} {
+		for _, path := range []string{"full", "fast", "fast-filter"} {
+			b.Run(mix.name+"/"+path, func(b *testing.B) {
+				e := NewEngine(Config{})
+				e.noFast = path == "full"
+				if path == "fast-filter" { // a pcap-filter display filter, matched on every packet
+					e.Flows(SortBytes, "udp port 53", time.Time{})
+				}
+				benchAddBatches(b, e, mix.frames)
+			})
+		}
+	}
+}
+
+// benchAddBatches adds frames round and round in batches of 1024 (made
+// once: the engine copies them), after a warm-up that fills the ring once
+// around; b.N counts packets.
+func benchAddBatches(b *testing.B, e *Engine, frames [][]byte) {
+	const perBatch, batches = 1024, 4
+	type batch struct {
+		buf    []byte
+		frames []packet.Packet
+	}
+	var bs [batches]batch
+	for i := range bs {
+		bt := &bs[i]
+		bt.buf = make([]byte, 0, 2<<20)
+		for j := range perBatch {
+			d := frames[(i*perBatch+j)%len(frames)]
+			off := len(bt.buf)
+			bt.buf = append(bt.buf, d...)
+			bt.frames = append(bt.frames, packet.Packet{Data: bt.buf[off:len(bt.buf):len(bt.buf)], OrigLen: uint32(len(d))})
+		}
+	}
+	base := time.Unix(1_700_000_000, 0).UnixNano()
+	n := 0
+	add := func(k int) {
+		for ; k > 0; k -= perBatch {
+			bt := &bs[n/perBatch%batches]
+			fs := bt.frames[:min(k, perBatch)]
+			for i := range fs {
+				fs[i].Nanos = base + int64(n+i)*500
+			}
+			n += len(fs)
+			e.AddBatch(fs, bt.buf, func() {})
+		}
+	}
+	add(e.ring.size / 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	add(b.N)
+}

@@ -54,6 +54,10 @@ type Engine struct {
 	truncated, malformed, unsupported, panics uint64
 	lost, dropped                             uint64
 	disp                                      *displayFilter
+	// The fast path (fast.go): packets it took, and noFast, which
+	// sends every packet through the full decode (tests, benchmarks).
+	fastPackets uint64
+	noFast      bool
 
 	ifnames map[int]string
 	texts   []flowText // by flow slot
@@ -206,8 +210,12 @@ func (e *Engine) worthLending(n, capacity int) bool {
 }
 
 // addLocked is Add, with f's bytes in ring segment seg (lent) or copied
-// (seg < 0). e.mu is held.
+// (seg < 0): through the fast path (fast.go) if it takes f, else through
+// the full decode. e.mu is held.
 func (e *Engine) addLocked(f *packet.Packet, seg int32) {
+	if !e.noFast && e.addFastLocked(f, seg) {
+		return
+	}
 	ts := f.Nanos
 	s := &e.sum
 	e.dec.Decode(f.Data, int(f.OrigLen), s)
@@ -231,15 +239,7 @@ func (e *Engine) addLocked(f *packet.Packet, seg int32) {
 	if e.flows.kernel != nil && s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 {
 		e.flows.kernel.noteKey(f.Data, int(f.Ifindex), &fl.key)
 	}
-	seq, ok := uint64(0), false
-	if seg >= 0 {
-		seq, ok = e.ring.addLent(seg, f.Data, s.Len, ts, int(f.Ifindex), f.Dir, fl.id, fl.lastSeq)
-	}
-	if !ok {
-		seq = e.ring.append(f.Data, s.Len, ts, int(f.Ifindex), f.Dir, fl.id, fl.lastSeq)
-	}
-	fl.lastSeq = seq
-	e.matchAdded(f.Data, s.Len, fl.id)
+	e.retainLocked(f, seg, s.Len, fl)
 }
 
 // SetInterfaceNames names the interfaces by index, for FlowView.Iface
