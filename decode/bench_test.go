@@ -265,3 +265,29 @@ func benchAddBatches(b *testing.B, e *Engine, frames [][]byte) {
 	b.ResetTimer()
 	add(b.N)
 }
+
+// BenchmarkFlowPacketsAllNew is the packet list refreshing under a high
+// rate: all 1000 packets listed are new at every refresh.
+func BenchmarkFlowPacketsAllNew(b *testing.B) {
+	e := NewEngine(Config{})
+	base := time.Unix(1_700_000_000, 0)
+	frame := udpFrame(b, 5000, 22)
+	n := 0
+	add := func(k int) {
+		for range k {
+			e.Add(packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(n) * time.Microsecond)), Data: frame, OrigLen: uint32(len(frame))})
+			n++
+		}
+	}
+	add(2000)
+	id := e.Flows(SortBytes, "", base)[0].ID
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		add(1000)
+		b.StartTimer()
+		if len(e.FlowPackets(id, 1000)) != 1000 {
+			b.Fatal("short list")
+		}
+	}
+}

@@ -75,6 +75,7 @@ type Engine struct {
 	viewMu    sync.Mutex
 	viewFlow  uint64
 	viewCache map[uint64]PacketView
+	viewItems []viewItem // the packets being decoded, kept for the next call
 }
 
 // NewEngine returns an Engine bounded by cfg.
@@ -638,11 +639,6 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 	if max <= 0 {
 		return nil
 	}
-	type item struct {
-		seq uint64
-		rec record
-		sum Summary
-	}
 	e.viewMu.Lock()
 	defer e.viewMu.Unlock()
 	if e.viewFlow != id || e.viewCache == nil {
@@ -676,8 +672,12 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 			fresh++
 		}
 	}
-	// Allocated unlocked, for the reason Snapshot gives.
-	items := touch(make([]item, fresh))[:0]
+	// Allocated unlocked, for the reason Snapshot gives, and kept for the
+	// next call.
+	if cap(e.viewItems) < fresh {
+		e.viewItems = touch(make([]viewItem, fresh))
+	}
+	items := e.viewItems[:0]
 
 	e.mu.Lock()
 	cut := 0     // seqs[:cut] left the ring while the capture was let in
@@ -697,7 +697,7 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 			cut = i + 1
 			continue
 		}
-		items = append(items, item{seq: seq, rec: *rec})
+		items = append(items, viewItem{seq: seq, rec: *rec})
 		it := &items[len(items)-1]
 		e.view.Decode(data, int(rec.origLen), &it.sum)
 		decoded++
@@ -705,22 +705,10 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 	e.mu.Unlock()
 	seqs = seqs[cut:]
 
+	var line []byte
 	for i := range items {
 		it := &items[i]
-		ts := fromUnixNano(it.rec.ts)
-		cache[it.seq] = PacketView{
-			Seq:     it.seq,
-			TS:      ts,
-			Dir:     it.rec.dir,
-			Ifindex: int(it.rec.ifindex),
-			Len:     int(it.rec.origLen),
-			CapLen:  int(it.rec.capLen),
-			Proto:   it.sum.Proto(),
-			Src:     it.sum.Src(),
-			Dst:     it.sum.Dst(),
-			Info:    it.sum.Info(),
-			Line:    it.sum.Line(ts),
-		}
+		cache[it.seq], line = it.view(line)
 	}
 	out := make([]PacketView, len(seqs))
 	for i, seq := range seqs {
