@@ -203,28 +203,57 @@ func BenchmarkFlowPacketsRefresh(b *testing.B) {
 	}
 }
 
-// BenchmarkAddPath adds packets the way the live view does (AddBatch,
-// batches of 1024 frames copied from a 2 MiB buffer, a 64 MiB ring): a
-// one-flow stream of 64-byte UDP frames (the veth benchmark's 64-byte
-// mix) and benchMix, each through the full decode and through the fast
-// path (and with a display filter), so that one run gives their ratio.
+// BenchmarkAddPath adds packets to an engine with a 64 MiB ring in
+// batches of 1024 frames copied from a 2 MiB buffer (AddBatch), or one at
+// a time (Writer, the live view's way, flushed every 1024): a one-flow
+// stream of 64-byte UDP frames (the veth benchmark's 64-byte mix) and
+// benchMix, through the full decode and through the fast path (and with a
+// display filter), so that one run gives their ratios.
 func BenchmarkAddPath(b *testing.B) {
 	udp64 := [][]byte{udpFrame(b, 40000, 22)}
 	for _, mix := range []struct {
 		name   string
 		frames [][]byte
 	}{{"udp64", udp64}, {"mix", benchMix(b)}} {
-		for _, path := range []string{"full", "fast", "fast-filter"} {
+		for _, path := range []string{"full", "fast", "fast-filter", "fast-writer"} {
 			b.Run(mix.name+"/"+path, func(b *testing.B) {
 				e := NewEngine(Config{})
 				e.noFast = path == "full"
-				if path == "fast-filter" { // a pcap-filter display filter, matched on every packet
+				switch path {
+				case "fast-filter": // a pcap-filter display filter, matched on every packet
 					e.Flows(SortBytes, "udp port 53", time.Time{})
+				case "fast-writer": // one at a time, as the live view adds them
+					benchWriter(b, e, mix.frames)
+					return
 				}
 				benchAddBatches(b, e, mix.frames)
 			})
 		}
 	}
+}
+
+// benchWriter adds frames round and round through a Writer, flushed every
+// 1024, after a warm-up that fills the ring once around; b.N counts
+// packets.
+func benchWriter(b *testing.B, e *Engine, frames [][]byte) {
+	w := e.Writer()
+	base := time.Unix(1_700_000_000, 0).UnixNano()
+	n := 0
+	add := func(k int) {
+		for range k {
+			d := frames[n%len(frames)]
+			p := packet.Packet{Nanos: base + int64(n)*500, Data: d, OrigLen: uint32(len(d))}
+			_ = w.Write(&p)
+			if n++; n%1024 == 0 {
+				_ = w.Flush()
+			}
+		}
+		_ = w.Flush()
+	}
+	add(e.ring.size / 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	add(b.N)
 }
 
 // benchAddBatches adds frames round and round in batches of 1024 (made

@@ -491,7 +491,9 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 	e.mu.Unlock()
 
 	out := make([]FlowView, 0, n)
-	step := touch(make([]flowCopy, flowsStep)) // for the reason Snapshot gives
+	// For the reason Snapshot gives; a small table needs no more (the
+	// view asks many times a second).
+	step := touch(make([]flowCopy, min(flowsStep, n+64)))
 	// By slot rather than down the recency list, which changes while the
 	// lock is let go; a flow keeps its slot. Each step is turned into
 	// views unlocked.
