@@ -43,6 +43,24 @@ func (r *Reader) RunDirect(ctx context.Context, w PacketWriter, limit uint64, st
 	return r.loop(ctx, &directSink{r: r, out: newFileSink(w, limit, stop, res)})
 }
 
+// RunPasses is RunDirect for a writer whose packets are to show as soon as
+// a pass has read them (the live view's engine): it flushes w at the end
+// of every pass that wrote to it, not at most every flushEvery, and w may
+// hold what it must not hold between passes (a lock) until then.
+func (r *Reader) RunPasses(ctx context.Context, w PacketWriter, limit uint64, stop func(), res *WriteResult) error {
+	return r.loop(ctx, &passSink{directSink{r: r, out: newFileSink(w, limit, stop, res)}})
+}
+
+// passSink is RunPasses' sink.
+type passSink struct{ directSink }
+
+func (d *passSink) pass(cutoff uint64) {
+	d.directSink.pass(cutoff)
+	if d.out.dirty {
+		d.out.flush()
+	}
+}
+
 // directSink is RunDirect's sink: each pass writes the records it merges.
 type directSink struct {
 	r   *Reader

@@ -1,7 +1,8 @@
 // Package capture owns the user-space side of the capture path: reading the
 // kernel's rings (per-CPU perf rings, or one BPF ring buffer with
 // --ringbuf), records validated and copied out into pooled batches or
-// written straight to a PacketWriter, the monotonic-to-wall-clock
+// written straight to a PacketWriter (a file, or the live view's engine),
+// the monotonic-to-wall-clock
 // conversion of the kernel's timestamps, the capture counters, the session
 // that loads and attaches the programs of package bpf and closes them, and
 // watching the captured interfaces.

@@ -183,6 +183,12 @@ func (s *Session) RunDirect(ctx context.Context, w PacketWriter, limit uint64, s
 	return s.Reader.RunDirect(ctx, w, limit, stop, res)
 }
 
+// RunPasses reads and writes to w until ctx is cancelled; see
+// Reader.RunPasses. Detach before cancelling.
+func (s *Session) RunPasses(ctx context.Context, w PacketWriter, limit uint64, stop func(), res *WriteResult) error {
+	return s.Reader.RunPasses(ctx, w, limit, stop, res)
+}
+
 // Linux capability numbers (linux/capability.h).
 const (
 	capNetAdmin = 12

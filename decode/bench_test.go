@@ -202,3 +202,121 @@ func BenchmarkFlowPacketsRefresh(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAddPath adds packets to an engine with a 64 MiB ring in
+// batches of 1024 frames copied from a 2 MiB buffer (AddBatch), or one at
+// a time (Writer, the live view's way, flushed every 1024): a one-flow
+// stream of 64-byte UDP frames (the veth benchmark's 64-byte mix) and
+// benchMix, through the full decode and through the fast path (and with a
+// display filter), so that one run gives their ratios.
+func BenchmarkAddPath(b *testing.B) {
+	udp64 := [][]byte{udpFrame(b, 40000, 22)}
+	for _, mix := range []struct {
+		name   string
+		frames [][]byte
+	}{{"udp64", udp64}, {"mix", benchMix(b)}} {
+		for _, path := range []string{"full", "fast", "fast-filter", "fast-writer"} {
+			b.Run(mix.name+"/"+path, func(b *testing.B) {
+				e := NewEngine(Config{})
+				e.noFast = path == "full"
+				switch path {
+				case "fast-filter": // a pcap-filter display filter, matched on every packet
+					e.Flows(SortBytes, "udp port 53", time.Time{})
+				case "fast-writer": // one at a time, as the live view adds them
+					benchWriter(b, e, mix.frames)
+					return
+				}
+				benchAddBatches(b, e, mix.frames)
+			})
+		}
+	}
+}
+
+// benchWriter adds frames round and round through a Writer, flushed every
+// 1024, after a warm-up that fills the ring once around; b.N counts
+// packets.
+func benchWriter(b *testing.B, e *Engine, frames [][]byte) {
+	w := e.Writer()
+	base := time.Unix(1_700_000_000, 0).UnixNano()
+	n := 0
+	add := func(k int) {
+		for range k {
+			d := frames[n%len(frames)]
+			p := packet.Packet{Nanos: base + int64(n)*500, Data: d, OrigLen: uint32(len(d))}
+			_ = w.Write(&p)
+			if n++; n%1024 == 0 {
+				_ = w.Flush()
+			}
+		}
+		_ = w.Flush()
+	}
+	add(e.ring.size / 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	add(b.N)
+}
+
+// benchAddBatches adds frames round and round in batches of 1024 (made
+// once: the engine copies them), after a warm-up that fills the ring once
+// around; b.N counts packets.
+func benchAddBatches(b *testing.B, e *Engine, frames [][]byte) {
+	const perBatch, batches = 1024, 4
+	type batch struct {
+		buf    []byte
+		frames []packet.Packet
+	}
+	var bs [batches]batch
+	for i := range bs {
+		bt := &bs[i]
+		bt.buf = make([]byte, 0, 2<<20)
+		for j := range perBatch {
+			d := frames[(i*perBatch+j)%len(frames)]
+			off := len(bt.buf)
+			bt.buf = append(bt.buf, d...)
+			bt.frames = append(bt.frames, packet.Packet{Data: bt.buf[off:len(bt.buf):len(bt.buf)], OrigLen: uint32(len(d))})
+		}
+	}
+	base := time.Unix(1_700_000_000, 0).UnixNano()
+	n := 0
+	add := func(k int) {
+		for ; k > 0; k -= perBatch {
+			bt := &bs[n/perBatch%batches]
+			fs := bt.frames[:min(k, perBatch)]
+			for i := range fs {
+				fs[i].Nanos = base + int64(n+i)*500
+			}
+			n += len(fs)
+			e.AddBatch(fs, bt.buf, func() {})
+		}
+	}
+	add(e.ring.size / 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	add(b.N)
+}
+
+// BenchmarkFlowPacketsAllNew is the packet list refreshing under a high
+// rate: all 1000 packets listed are new at every refresh.
+func BenchmarkFlowPacketsAllNew(b *testing.B) {
+	e := NewEngine(Config{})
+	base := time.Unix(1_700_000_000, 0)
+	frame := udpFrame(b, 5000, 22)
+	n := 0
+	add := func(k int) {
+		for range k {
+			e.Add(packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(n) * time.Microsecond)), Data: frame, OrigLen: uint32(len(frame))})
+			n++
+		}
+	}
+	add(2000)
+	id := e.Flows(SortBytes, "", base)[0].ID
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		add(1000)
+		b.StartTimer()
+		if len(e.FlowPackets(id, 1000)) != 1000 {
+			b.Fatal("short list")
+		}
+	}
+}

@@ -12,9 +12,12 @@
 //   - the flow table (canonical bidirectional flows, TCP state, rates,
 //     idle and LRU eviction), the retention ring and Engine, which ties
 //     them together behind one mutex, shared by the capture (Add,
-//     AddBatch) and the view: the view's reads that grow with the ring or
-//     the table go in bounded steps and let a waiting capture in between
-//     (Engine.yieldLocked), so the capture never waits for a whole one;
+//     AddBatch, Writer) and the view: the view's reads that grow with the
+//     ring or the table go in bounded steps and let a waiting capture in
+//     between (Engine.yieldLocked), so the capture never waits for a
+//     whole one;
+//   - the fast path (fast.go): a plain TCP or UDP frame is accounted from
+//     a few bytes read in place, with the same result as a full decode;
 //   - Detail, the on-demand layer breakdown for the hex pane;
 //   - Reassemble and Engine.FlowStream, follow stream: a flow's payload,
 //     TCP reassembled by sequence number with its gaps marked, datagrams

@@ -54,6 +54,10 @@ type Engine struct {
 	truncated, malformed, unsupported, panics uint64
 	lost, dropped                             uint64
 	disp                                      *displayFilter
+	// The fast path (fast.go): packets it took, and noFast, which
+	// sends every packet through the full decode (tests, benchmarks).
+	fastPackets uint64
+	noFast      bool
 
 	ifnames map[int]string
 	texts   []flowText // by flow slot
@@ -71,6 +75,7 @@ type Engine struct {
 	viewMu     sync.Mutex
 	viewFlow   uint64
 	viewCache  map[uint64]PacketView
+	viewItems  []viewItem            // the packets being decoded, kept for the next call
 	rangeCache map[uint64]PacketView // PacketRange's
 }
 
@@ -207,8 +212,12 @@ func (e *Engine) worthLending(n, capacity int) bool {
 }
 
 // addLocked is Add, with f's bytes in ring segment seg (lent) or copied
-// (seg < 0). e.mu is held.
+// (seg < 0): through the fast path (fast.go) if it takes f, else through
+// the full decode. e.mu is held.
 func (e *Engine) addLocked(f *packet.Packet, seg int32) {
+	if !e.noFast && e.addFastLocked(f, seg) {
+		return
+	}
 	ts := f.Nanos
 	s := &e.sum
 	e.dec.Decode(f.Data, int(f.OrigLen), s)
@@ -229,18 +238,12 @@ func (e *Engine) addLocked(f *packet.Packet, seg int32) {
 
 	e.flows.expire(ts)
 	fl := e.flows.update(s, int(f.Ifindex), ts, s.Len)
-	if e.flows.kernel != nil && s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 {
+	// The kernel keys what decode could not decode, and a fragment that
+	// joined its datagram's flow, otherwise than decode: an alias.
+	if e.flows.kernel != nil && (s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 || s.fragJoined) {
 		e.flows.kernel.noteKey(f.Data, int(f.Ifindex), &fl.key)
 	}
-	seq, ok := uint64(0), false
-	if seg >= 0 {
-		seq, ok = e.ring.addLent(seg, f.Data, s.Len, ts, int(f.Ifindex), f.Dir, fl.id, fl.lastSeq)
-	}
-	if !ok {
-		seq = e.ring.append(f.Data, s.Len, ts, int(f.Ifindex), f.Dir, fl.id, fl.lastSeq)
-	}
-	fl.lastSeq = seq
-	e.matchAdded(f.Data, s.Len, fl.id)
+	e.retainLocked(f, seg, s.Len, fl)
 }
 
 // SetInterfaceNames names the interfaces by index, for FlowView.Iface
@@ -498,7 +501,9 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 	e.mu.Unlock()
 
 	out := make([]FlowView, 0, n)
-	step := touch(make([]flowCopy, flowsStep)) // for the reason Snapshot gives
+	// For the reason Snapshot gives; a small table needs no more (the
+	// view asks many times a second).
+	step := touch(make([]flowCopy, min(flowsStep, n+64)))
 	// By slot rather than down the recency list, which changes while the
 	// lock is let go; a flow keeps its slot. Each step is turned into
 	// views unlocked.
@@ -647,11 +652,6 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 	if max <= 0 {
 		return nil
 	}
-	type item struct {
-		seq uint64
-		rec record
-		sum Summary
-	}
 	e.viewMu.Lock()
 	defer e.viewMu.Unlock()
 	if e.viewFlow != id || e.viewCache == nil {
@@ -685,8 +685,12 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 			fresh++
 		}
 	}
-	// Allocated unlocked, for the reason Snapshot gives.
-	items := touch(make([]item, fresh))[:0]
+	// Allocated unlocked, for the reason Snapshot gives, and kept for the
+	// next call.
+	if cap(e.viewItems) < fresh {
+		e.viewItems = touch(make([]viewItem, fresh))
+	}
+	items := e.viewItems[:0]
 
 	e.mu.Lock()
 	cut := 0     // seqs[:cut] left the ring while the capture was let in
@@ -706,7 +710,7 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 			cut = i + 1
 			continue
 		}
-		items = append(items, item{seq: seq, rec: *rec})
+		items = append(items, viewItem{seq: seq, rec: *rec})
 		it := &items[len(items)-1]
 		e.view.Decode(data, int(rec.origLen), &it.sum)
 		decoded++
@@ -714,8 +718,10 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 	e.mu.Unlock()
 	seqs = seqs[cut:]
 
+	var line []byte
 	for i := range items {
-		cache[items[i].seq] = packetView(items[i].seq, &items[i].rec, &items[i].sum)
+		it := &items[i]
+		cache[it.seq], line = it.view(line)
 	}
 	out := make([]PacketView, len(seqs))
 	for i, seq := range seqs {

@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/bpftop-cap/bpftop-cap/packet"
@@ -73,7 +74,10 @@ func keyOf(s *Summary, k *packet.FlowKey) (srcIsLo bool) {
 // lo. The kernel orders them the same way (flow_key_* in bpf/capture.c),
 // and kernelKey goes through here too.
 func setEnds(k *packet.FlowKey, src, dst [16]byte, sp, dp uint16) (srcIsLo bool) {
-	if c := bytes.Compare(src[:], dst[:]); c < 0 || c == 0 && sp <= dp {
+	// bytes.Compare as two big-endian words: cheaper, on every packet.
+	be := binary.BigEndian
+	s0, s1, d0, d1 := be.Uint64(src[:8]), be.Uint64(src[8:]), be.Uint64(dst[:8]), be.Uint64(dst[8:])
+	if s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && sp <= dp) {
 		k.Lo, k.Hi, k.LoPort, k.HiPort = src, dst, sp, dp
 		return true
 	}
@@ -171,6 +175,7 @@ type flowTable struct {
 	evictedIdle uint64
 	evictedFull uint64
 	key         packet.FlowKey // update's, being looked up
+	last        int32          // slot of the flow find found or made last
 
 	kernel *kernelTrack // for the kernel's flow counts (Config.KernelCounts); nil without
 }
@@ -204,24 +209,8 @@ func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 	k := &t.key
 	srcIsLo := keyOf(s, k)
 	k.Ifindex = uint32(ifindex)
-	i, ok := t.index[*k]
-	if ok {
-		t.unlink(i)
-	} else {
-		i = t.insert(*k, srcIsLo, ts)
-	}
-	t.pushFront(i)
-
-	f := &t.flows[i]
-	dir := 0
-	if srcIsLo != f.aIsLo {
-		dir = 1
-	}
-	f.pkts[dir]++
-	f.bytes[dir] += uint64(n)
-	f.first = min(f.first, ts)
-	f.last = max(f.last, ts)
-	f.rate.add(ts, n)
+	i, ok := t.find()
+	f, dir := t.account(i, ok, srcIsLo, ts, n)
 	if k.Proto == ProtoTCP && k.IsIP() && s.transportDecoded() { // flags unknown with raw ports
 		f.updateTCP(s.TCPFlags, dir)
 	}
@@ -236,6 +225,43 @@ func (t *flowTable) update(s *Summary, ifindex int, ts int64, n int) *flow {
 		f.app = s.App
 	}
 	return f
+}
+
+// find returns the slot of the flow of key t.key and whether there is
+// one. The flow of the last packet is tried before the map: a stream's
+// packets come in runs.
+func (t *flowTable) find() (int32, bool) {
+	if i := t.last; int(i) < len(t.flows) && t.flows[i].id != 0 && t.flows[i].key == t.key {
+		return i, true
+	}
+	i, ok := t.index[t.key]
+	return i, ok
+}
+
+// account counts a packet of n bytes seen at ts, sent by the key's lo
+// endpoint if srcIsLo, to the flow of key t.key in slot i (ok, from find)
+// or to a new one, and returns the flow and the packet's direction in it
+// (0: A to B).
+func (t *flowTable) account(i int32, ok, srcIsLo bool, ts int64, n int) (*flow, int) {
+	if !ok {
+		i = t.insert(t.key, srcIsLo, ts)
+		t.pushFront(i)
+	} else if i != t.head {
+		t.unlink(i)
+		t.pushFront(i)
+	}
+	t.last = i
+	f := &t.flows[i]
+	dir := 0
+	if srcIsLo != f.aIsLo {
+		dir = 1
+	}
+	f.pkts[dir]++
+	f.bytes[dir] += uint64(n)
+	f.first = min(f.first, ts)
+	f.last = max(f.last, ts)
+	f.rate.add(ts, n)
+	return f, dir
 }
 
 // alloc returns a free slot, evicting the least recently seen flow when

@@ -22,12 +22,7 @@ func (e *Engine) PacketRange(first, last uint64) (views []PacketView, ringFirst,
 	if last >= first+maxRange {
 		last = first + maxRange - 1
 	}
-	type item struct {
-		seq uint64
-		rec record
-		sum Summary
-	}
-	var items []item
+	var items []viewItem
 	e.mu.Lock()
 	if e.ring.count() > 0 {
 		ringFirst, ringLast = e.ring.first, e.ring.next-1
@@ -46,13 +41,14 @@ func (e *Engine) PacketRange(first, last uint64) (views []PacketView, ringFirst,
 		if !ok {
 			continue
 		}
-		items = append(items, item{seq: seq, rec: *rec})
+		items = append(items, viewItem{seq: seq, rec: *rec})
 		e.view.Decode(data, int(rec.origLen), &items[len(items)-1].sum)
 		decoded++
 	}
 	e.mu.Unlock()
+	var line []byte
 	for i := range items {
-		e.rangeCache[items[i].seq] = packetView(items[i].seq, &items[i].rec, &items[i].sum)
+		e.rangeCache[items[i].seq], line = items[i].view(line)
 	}
 	for seq := first; seq <= last && ringLast > 0; seq++ {
 		if v, ok := e.rangeCache[seq]; ok {
@@ -66,24 +62,4 @@ func (e *Engine) PacketRange(first, last uint64) (views []PacketView, ringFirst,
 		}
 	}
 	return views, ringFirst, ringLast
-}
-
-// packetView is the view of retained packet seq, described by rec and
-// decoded into sum.
-func packetView(seq uint64, rec *record, sum *Summary) PacketView {
-	ts := fromUnixNano(rec.ts)
-	return PacketView{
-		Seq:     seq,
-		Flow:    rec.flowID,
-		TS:      ts,
-		Dir:     rec.dir,
-		Ifindex: int(rec.ifindex),
-		Len:     int(rec.origLen),
-		CapLen:  int(rec.capLen),
-		Proto:   sum.Proto(),
-		Src:     sum.Src(),
-		Dst:     sum.Dst(),
-		Info:    sum.Info(),
-		Line:    sum.Line(ts),
-	}
 }

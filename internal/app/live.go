@@ -93,17 +93,17 @@ func (v *viewer) start(c *run) error {
 	}
 	v.eng.SetInterfaceNames(v.ifnames)
 
-	batches := make(chan *capture.Batch, 4)
+	// The reader adds every packet to the engine itself, from where the
+	// kernel put it, blocking while the engine works (the must-deliver
+	// path: backpressure lands in the perf ring, where it is counted).
+	// With a limit (-c) it adds that many, then detaches: the view stays
+	// open on what was captured.
 	c.g.Go(cancelling(c.stop, func() error {
-		defer close(batches)
-		return sess.Run(c.readCtx, batches)
-	}))
-	c.g.Go(func() error {
-		return feed(batches, v.eng, c.stop, cfg.Count, func() {
+		return sess.RunPasses(c.readCtx, v.eng.Writer(), cfg.Count, func() {
 			v.reachedCount.Store(true)
 			_ = sess.Detach()
-		})
-	})
+		}, &capture.WriteResult{})
+	}))
 	c.g.Go(cancelling(c.stop, func() error {
 		t := time.NewTicker(counterInterval)
 		defer t.Stop()
@@ -236,48 +236,6 @@ func cancelling(cancel context.CancelCauseFunc, fn func() error) func() error {
 		}
 		return err
 	}
-}
-
-// feed adds every captured packet to the engine, blocking the reader while
-// it works (the must-deliver path: backpressure lands in the perf ring,
-// where it is counted). The engine keeps a full batch's buffer as it is
-// (no copy) until its packets leave the retention ring. After a failure it
-// keeps releasing batches so the reader can drain and stop.
-//
-// With a limit (-c), it adds that many packets, then calls reached once
-// (which detaches: the view stays open on what was captured).
-func feed(in <-chan *capture.Batch, eng *decode.Engine, cancel context.CancelCauseFunc, limit uint64, reached func()) error {
-	var failed error
-	var added uint64
-	for b := range in {
-		if failed != nil || (limit > 0 && added >= limit) {
-			b.Release()
-			continue
-		}
-		pkts := b.Packets
-		if limit > 0 && uint64(len(pkts)) > limit-added {
-			pkts = pkts[:limit-added]
-		}
-		buf, release := b.Keep()
-		if failed = addBatch(eng, pkts, buf, release); failed != nil {
-			cancel(failed)
-		}
-		added += uint64(len(pkts))
-		if limit > 0 && added == limit {
-			reached()
-		}
-	}
-	return failed
-}
-
-func addBatch(eng *decode.Engine, pkts []packet.Packet, buf []byte, release func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = recovered(r)
-		}
-	}()
-	eng.AddBatch(pkts, buf, release)
-	return nil
 }
 
 // copyCounters hands the capture's loss counters to the engine: lost in
