@@ -41,7 +41,7 @@ type hexPane struct {
 	vis  []int // the rows shown, indexes into rows: above the dump, the fields of the cursor's layer only
 	cur  int   // the row under the cursor
 	ttop int   // first shown row (an index into vis)
-	dtop int // first dump line shown
+	dtop int   // first dump line shown
 
 	width  int
 	height int // lines below the title
@@ -293,7 +293,7 @@ func dumpLine(st *Styles, data []byte, n, i, hs, he int) string {
 	off := i * n
 	chunk := data[off:min(off+n, len(data))]
 	s, e := max(hs-off, 0), min(he-off, len(chunk)) // marked bytes of this line
-	var b, run, asc strings.Builder // the line, the marked hex, ASCII text
+	var b, run, asc strings.Builder                 // the line, the marked hex, ASCII text
 	b.Grow(8 + 4*n)
 	b.WriteString(st.Offset.Render(fmt.Sprintf("%04x", off)))
 	b.WriteByte(' ')
