@@ -47,10 +47,17 @@ func Detail(data []byte, origLen int) (out []LayerDetail) {
 	})
 	p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.DecodeOptions{NoCopy: true})
 	off := 0
-	for _, l := range p.Layers() {
+	var prev gopacket.Layer
+	ls := p.Layers()
+	for i, l := range ls {
 		n := len(l.LayerContents())
+		if n == 0 && len(l.LayerPayload()) == 0 && i == len(ls)-1 {
+			// Some decoders (OSPF) keep no contents: the last layer has
+			// the rest of the frame.
+			n = max(len(data)-off, 0)
+		}
 		d := LayerDetail{
-			Name:   printableString(l.LayerType().String()),
+			Name:   layerName(l, prev),
 			Offset: min(off, len(data)),
 			Length: n,
 		}
@@ -58,8 +65,12 @@ func Detail(data []byte, origLen int) (out []LayerDetail) {
 			d.Length = len(data) - d.Offset
 		}
 		d.Fields = layerFields(l, d.Offset, d.Length)
+		if len(d.Fields) == 0 && d.Length > 0 {
+			d.Fields = []Field{{Key: "bytes", Value: strconv.Itoa(d.Length), Offset: d.Offset, Length: d.Length}}
+		}
 		out = append(out, d)
 		off += n
+		prev = l
 	}
 	var s Summary
 	NewDecoder().Decode(data, origLen, &s)
@@ -216,12 +227,46 @@ func layerFields(l gopacket.Layer, base, n int) []Field {
 			}
 			add("answer", a.String())
 		}
+	case *layers.MPLS:
+		at("label", l.Label, 0, 3)
+		at("traffic class", l.TrafficClass, 2, 1)
+		at("bottom of stack", l.StackBottom, 2, 1)
+		at("ttl", l.TTL, 3, 1)
+	case *layers.OSPFv2:
+		ospfFields(at, &l.OSPF)
+		at("auth type", l.AuType, 14, 2)
+	case *layers.OSPFv3:
+		ospfFields(at, &l.OSPF)
+		at("instance", l.Instance, 14, 1)
+	case *layers.MLDv2MulticastListenerReportMessage:
+		at("records", l.NumberOfMulticastAddressRecords, 2, 2)
+		for i, r := range l.MulticastAddressRecords {
+			if i == 8 {
+				break
+			}
+			add("record", fmt.Sprintf("%v %v, %d sources", r.RecordType, r.MulticastAddress, len(r.SourceAddresses)))
+		}
 	case *gopacket.DecodeFailure:
 		add("error", l.Error())
 	case *gopacket.Payload:
 		add("bytes", len(l.Payload()))
 	}
 	return f
+}
+
+// ospfFields adds the fields of the header OSPFv2 and OSPFv3 share.
+func ospfFields(at func(k string, v any, o, ln int), h *layers.OSPF) {
+	at("version", h.Version, 0, 1)
+	at("type", h.Type, 1, 1)
+	at("length", h.PacketLength, 2, 2)
+	at("router id", dottedQuad(h.RouterID), 4, 4)
+	at("area id", dottedQuad(h.AreaID), 8, 4)
+	at("checksum", fmt.Sprintf("0x%04x", h.Checksum), 12, 2)
+}
+
+// dottedQuad writes a 32-bit id as OSPF does, as an IPv4 address.
+func dottedQuad(v uint32) string {
+	return fmt.Sprintf("%d.%d.%d.%d", v>>24, v>>16&0xff, v>>8&0xff, v&0xff)
 }
 
 // etherTypeField names an EtherType with its number ("IPv4 (0x0800)");

@@ -1,8 +1,13 @@
 package decode
 
 import (
+	"regexp"
+	"strings"
+
 	"encoding/binary"
 	"testing"
+
+	"github.com/gopacket/gopacket"
 
 	"github.com/gopacket/gopacket/layers"
 )
@@ -150,4 +155,90 @@ func TestDetailFieldRangesInLayer(t *testing.T) {
 			}
 		}
 	}
+}
+
+// goIdent matches what looks like a Go type name: two or more words run
+// together in CamelCase.
+var goIdent = regexp.MustCompile(`^[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*$`)
+
+func TestLayerNames(t *testing.T) {
+	qinq := serialize(t, eth(layers.EthernetTypeQinQ), vlanTag(10, layers.EthernetTypeDot1Q), vlanTag(20, layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(40000, 7000), payload([]byte("x")))
+	unknown := serialize(t, eth(layers.EthernetType(0x88b6+0x1000)), payload(make([]byte, 46)))
+	mpls := serialize(t, eth(layers.EthernetTypeMPLSUnicast), &layers.MPLS{Label: 1000, TrafficClass: 5, StackBottom: true, TTL: 63}, ip4(layers.IPProtocolUDP), udp(40000, 7000), payload([]byte("x")))
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want []string
+	}{
+		{"qinq", qinq, []string{"Frame", "Ethernet II", "802.1ad (QinQ) tag", "802.1Q VLAN", "IPv4", "UDP", "Data"}},
+		{"unknown ethertype", unknown, []string{"Frame", "Ethernet II", "Unknown EtherType 0x98b6"}},
+		{"mpls", mpls, []string{"Frame", "Ethernet II", "MPLS", "IPv4", "UDP", "Data"}},
+	} {
+		var got []string
+		for _, l := range Detail(tt.data, len(tt.data)) {
+			got = append(got, l.Name)
+		}
+		// Then maybe the summary decoder's own note (Decode).
+		if len(got) > len(tt.want) && got[len(tt.want)] == "Decode" {
+			got = got[:len(tt.want)]
+		}
+		if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%s: layers %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	m := fieldRanges(t, Detail(mpls, len(mpls)), 2)
+	if m["label"] != (rng{14, 3}) || m["ttl"] != (rng{17, 1}) {
+		t.Errorf("mpls fields %v", m)
+	}
+	for _, f := range Detail(mpls, len(mpls))[2].Fields {
+		if f.Key == "label" && f.Value != "1000" || f.Key == "ttl" && f.Value != "63" || f.Key == "bottom of stack" && f.Value != "true" {
+			t.Errorf("mpls %s = %s", f.Key, f.Value)
+		}
+	}
+	for in, want := range map[string]string{"CiscoDiscoveryInfo": "Cisco Discovery Info", "MLDv2MulticastListenerReport": "MLDv2 Multicast Listener Report", "IPv4": "IPv4"} {
+		if got := spaceWords(in); got != want {
+			t.Errorf("spaceWords(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCorpusDetail runs Detail over every packet of the tcpdump test
+// captures: it never panics, no layer is named like a Go type, no layer is
+// left without fields, and every range lies in the frame and its layer.
+func TestCorpusDetail(t *testing.T) {
+	names := map[string]int{}
+	var ospf, packets int
+	eachCorpusPacket(t, func(file string, data []byte, ci gopacket.CaptureInfo) {
+		packets++
+		for _, l := range Detail(data, ci.Length) {
+			names[l.Name]++
+			if l.Name == "Error" {
+				t.Errorf("%s: Detail panicked: %v", file, l.Fields)
+			}
+			if goIdent.MatchString(l.Name) {
+				t.Errorf("%s: layer named like a Go type: %q", file, l.Name)
+			}
+			if l.Length > 0 && len(l.Fields) == 0 {
+				t.Errorf("%s: layer %s [%d:%d] has no fields", file, l.Name, l.Offset, l.Offset+l.Length)
+			}
+			if l.Offset < 0 || l.Length < 0 || l.Offset+l.Length > len(data) {
+				t.Errorf("%s: layer %s at %d+%d outside %d bytes", file, l.Name, l.Offset, l.Length, len(data))
+			}
+			for _, f := range l.Fields {
+				if f.Offset < l.Offset || f.Length < 0 || f.Offset+f.Length > l.Offset+l.Length {
+					t.Errorf("%s: %s field %s at %d+%d outside the layer", file, l.Name, f.Key, f.Offset, f.Length)
+				}
+			}
+			if strings.HasPrefix(l.Name, "OSPF") {
+				ospf++
+				if m := fieldRanges(t, []LayerDetail{l}, 0); m["router id"].n != 4 {
+					t.Errorf("%s: %s without a router id: %v", file, l.Name, l.Fields)
+				}
+			}
+		}
+	})
+	if packets == 0 || ospf == 0 {
+		t.Fatalf("%d packets, %d OSPF layers", packets, ospf)
+	}
+	t.Logf("%d packets, %d layer names", packets, len(names))
 }
