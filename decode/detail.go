@@ -104,7 +104,11 @@ func layerFields(l gopacket.Layer, base, n int) []Field {
 		if ln == 0 {
 			o, ln = 0, n
 		}
-		f = append(f, Field{Key: k, Value: printableString(fmt.Sprint(v)), Offset: base + o, Length: ln})
+		s := printableString(fmt.Sprint(v))
+		if s == "" {
+			s = "none" // IPv4 flags, say
+		}
+		f = append(f, Field{Key: k, Value: s, Offset: base + o, Length: ln})
 	}
 	add := func(k string, v any) { at(k, v, 0, n) }
 	switch l := l.(type) {

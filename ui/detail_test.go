@@ -65,6 +65,18 @@ func TestDetailFieldHighlight(t *testing.T) {
 		if h.cur != len(h.rows)-1 {
 			t.Errorf("%v: G: cursor %d of %d rows", sz, h.cur, len(h.rows))
 		}
+		// Another packet of the flow: the cursor stays on the same field.
+		e.selectField(t, "TCP", "dst port")
+		e.press("esc", "k")
+		if h.seq != 4 {
+			t.Fatalf("%v: packet %d after esc k, want 4", sz, h.seq)
+		}
+		if l, f := h.selectedNames(); l != "TCP" || f != "dst port" {
+			t.Errorf("%v: on the next packet the cursor is on %s %s, want TCP dst port", sz, l, f)
+		}
+		if s, end := h.selection(); s != 36 || end != 38 {
+			t.Errorf("%v: next packet's dst port selects [%d:%d]", sz, s, end)
+		}
 	}
 }
 

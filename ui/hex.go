@@ -148,7 +148,14 @@ func (h *hexPane) layout() {
 	}
 	// Above the dump: the tree takes what the dump leaves, at least half.
 	h.lw = h.width
-	h.th = min(len(h.rows), max(h.height-h.dumpN, (h.height+1)/2))
+	// Sized for the longest the tree can be (every heading and the
+	// fields of the longest layer), so moving the cursor does not move the
+	// dump.
+	most := 0
+	for _, l := range h.layers {
+		most = max(most, len(l.Fields))
+	}
+	h.th = min(len(h.layers)+most, max(h.height-h.dumpN, (h.height+1)/2))
 	h.dh = h.height - h.th
 }
 
