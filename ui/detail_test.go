@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
 )
 
 // selectField presses j in the focused detail pane until the cursor is on
@@ -116,6 +118,30 @@ func TestDumpLineMarks(t *testing.T) {
 	} {
 		if got := dumpLine(&st, data, 16, tt.line, tt.s, tt.e); got != tt.want {
 			t.Errorf("line %d marked [%d:%d]:\n got %q\nwant %q", tt.line, tt.s, tt.e, got, tt.want)
+		}
+	}
+}
+
+// TestDetailClick: a click on a line of the field tree selects it.
+func TestDetailClick(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		e := newEnv(t, sz[0], sz[1], Config{})
+		e.fill()
+		e.tick()
+		e.press("enter", "enter")
+		e.selectField(t, "TCP", "dst port")
+		y := -1
+		for i, l := range strings.Split(e.m.View(), "\n") {
+			if strings.Contains(l, "  seq: 1000") {
+				y = i
+			}
+		}
+		if y < 0 {
+			t.Fatalf("%v: no seq line on screen", sz)
+		}
+		e.m.Update(tea.MouseMsg{X: 4, Y: y, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+		if l, f := e.m.hex.selectedNames(); l != "TCP" || f != "seq" {
+			t.Errorf("%v: click on line %d selected %s %s, want TCP seq", sz, y, l, f)
 		}
 	}
 }

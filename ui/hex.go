@@ -278,6 +278,16 @@ func (h *hexPane) key(k tea.KeyMsg, km *KeyMap) bool {
 	return true
 }
 
+// click puts the cursor on the tree line at row i of the pane, if it is
+// one.
+func (h *hexPane) click(i int) {
+	h.clamp()
+	if i >= 0 && i < h.th && h.ttop+i < len(h.vis) {
+		h.cur = h.vis[h.ttop+i]
+		h.follow()
+	}
+}
+
 // hexWidth is the width of a dump line of n bytes: offset, groups of
 // eight, ASCII column.
 func hexWidth(n int) int { return 4 + 2 + n*3 - 1 + (n-1)/8 + 2 + n }

@@ -740,6 +740,8 @@ func (m *Model) mouse(e tea.MouseEvent) tea.Cmd {
 		m.setFocus(p)
 		if l := m.listOf(p); l != nil && rowIdx >= 0 {
 			return m.move(p, l.offset+rowIdx-l.cursor, false, false)
+		} else if p == paneHex {
+			m.hex.click(rowIdx)
 		}
 	}
 	return nil
