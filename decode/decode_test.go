@@ -199,7 +199,7 @@ func TestDetail(t *testing.T) {
 			}
 		}
 	}
-	want := "Frame@0+110 Ethernet@0+14 IPv4@14+20 UDP@34+8 VXLAN@42+8 Ethernet@50+14 IPv4@64+20 TCP@84+20"
+	want := "Frame@0+110 Ethernet II@0+14 IPv4@14+20 UDP@34+8 VXLAN@42+8 Ethernet II@50+14 IPv4@64+20 TCP@84+20"
 	if got := strings.Join(names, " "); !strings.HasPrefix(got, want) {
 		t.Errorf("vxlan detail:\n got %s\nwant %s", got, want)
 	}

@@ -60,6 +60,11 @@ func FuzzDecode(f *testing.F) {
 			if l.Offset < 0 || l.Length < 0 || l.Offset+l.Length > len(data) {
 				t.Fatalf("layer %s range %d+%d outside %d bytes", l.Name, l.Offset, l.Length, len(data))
 			}
+			for _, f := range l.Fields {
+				if f.Offset < l.Offset || f.Length < 0 || f.Offset+f.Length > l.Offset+l.Length {
+					t.Fatalf("layer %s field %s range %d+%d outside the layer's %d+%d", l.Name, f.Key, f.Offset, f.Length, l.Offset, l.Length)
+				}
+			}
 		}
 	})
 }

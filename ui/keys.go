@@ -17,6 +17,7 @@ type KeyMap struct {
 	Stream           key.Binding // follow stream of the selected flow
 	StreamHex        key.Binding // in follow stream: hex or text (in Stream's help)
 	Stats            key.Binding // statistics: conversations, endpoints, protocols
+	Detail           key.Binding // help only: what the movement keys do in the packet detail
 	Pause            key.Binding
 	Save             key.Binding
 	Help             key.Binding
@@ -48,6 +49,9 @@ func DefaultKeyMap() KeyMap {
 		Stream:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow stream: the flow's payload (x hex/text, esc closes)")),
 		StreamHex: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "in follow stream: hex dump or text")),
 		Stats:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "statistics: conversations, endpoints, protocols (tab/1-3, s sort)")),
+		// The packet detail answers to Up, Down, Top and Bottom with its field
+		// cursor and to PageUp, PageDown, home and end with the hex dump.
+		Detail: key.NewBinding(key.WithKeys("home", "end"), key.WithHelp("in packet", "j/k g/G: fields, their bytes marked; pgup/pgdn home/end: hex")),
 	}
 }
 
@@ -60,7 +64,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Enter, k.Back, k.NextPane, k.PrevPane},
+		{k.Enter, k.Back, k.NextPane, k.PrevPane, k.Detail},
 		{k.All, k.Stream, k.Stats},
 		{k.Sort, k.Filter, k.Follow, k.Pause, k.Save, k.Help, k.Quit},
 	}

@@ -549,6 +549,9 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 
 // moveKey handles the movement keys in the focused pane.
 func (m *Model) moveKey(k tea.KeyMsg) tea.Cmd {
+	if m.focus == paneHex && m.hex.key(k, &m.keys) {
+		return nil
+	}
 	var d int
 	var top, bottom bool
 	switch {
@@ -598,14 +601,7 @@ func (m *Model) move(p pane, d int, top, bottom bool) tea.Cmd {
 	case p == panePackets:
 		l = &m.packets.list
 	default:
-		switch {
-		case top:
-			m.hex.offset = 0
-		case bottom:
-			m.hex.scroll(m.hex.lineCount())
-		default:
-			m.hex.scroll(d)
-		}
+		m.hex.scrollDump(d, top, bottom)
 		return nil
 	}
 	switch {
@@ -721,6 +717,8 @@ func (m *Model) mouse(e tea.MouseEvent) tea.Cmd {
 		m.setFocus(p)
 		if l := m.listOf(p); l != nil && rowIdx >= 0 {
 			return m.move(p, l.offset+rowIdx-l.cursor, false, false)
+		} else if p == paneHex {
+			m.hex.click(rowIdx)
 		}
 	}
 	return nil

@@ -22,6 +22,7 @@ type Styles struct {
 	Dim          lipgloss.Style
 	Layer        lipgloss.Style
 	Offset       lipgloss.Style
+	Field        lipgloss.Style // the selected field's bytes in the hex dump (also bracketed)
 	Message      lipgloss.Style
 	Error        lipgloss.Style
 	HelpKey      lipgloss.Style
@@ -52,6 +53,7 @@ func DefaultStyles() Styles {
 		Dim:          lipgloss.NewStyle().Foreground(lipgloss.Color("8")),
 		Layer:        lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("4")),
 		Offset:       lipgloss.NewStyle().Foreground(lipgloss.Color("8")),
+		Field:        lipgloss.NewStyle().Reverse(true).Foreground(lipgloss.Color("3")),
 		Message:      lipgloss.NewStyle().Foreground(lipgloss.Color("2")),
 		Error:        lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("1")),
 		HelpKey:      lipgloss.NewStyle().Bold(true),
