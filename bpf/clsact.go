@@ -87,11 +87,17 @@ func attachClsact(a *Attachment, ifindex int, ifname string, ingress, egress *eb
 			Fd:          h.prog.FD(), Name: name, DirectAction: true,
 		}
 		err := netlink.FilterAdd(f)
-		if err != nil && h.prio == 1 {
-			// Priority 1 is another kind of classifier's: let the
-			// kernel choose.
+		if err != nil && h.prio != 0 {
+			// The priority is another kind of classifier's (or another
+			// protocol's): let the kernel choose, and say so.
 			f.Priority = 0
-			err = netlink.FilterAdd(f)
+			if err = netlink.FilterAdd(f); err == nil {
+				note := "another tc filter holds the priority bpftop-cap wanted: it may run before bpftop-cap's"
+				if a.Fallback != "" {
+					note = a.Fallback + "; " + note
+				}
+				a.Fallback = note
+			}
 		}
 		if err != nil {
 			_ = a.Close()
@@ -110,24 +116,25 @@ func attachClsact(a *Attachment, ifindex int, ifname string, ingress, egress *eb
 }
 
 // firstPrio is the priority that puts a filter ahead of the ingress
-// filters there: 0 (the kernel's choice, which is one ahead of the first)
-// when the first is above 1; 1 when a filter has 1, which adds ours to
-// the same bpf classifier, at the head of its list.
+// filters there: one less than the lowest (a smaller number runs first);
+// 1 when a filter has 1, which adds ours to that bpf classifier, at the
+// head of its list; 0 (the kernel's choice) when there are none.
 func firstPrio(ifindex int) uint16 {
 	lnk, err := netlink.LinkByIndex(ifindex)
 	if err != nil {
 		return 0
 	}
 	fs, err := netlink.FilterList(lnk, netlink.HANDLE_MIN_INGRESS)
-	if err != nil {
+	if err != nil || len(fs) == 0 {
 		return 0
 	}
+	lowest := uint16(0xffff)
 	for _, f := range fs {
-		if f.Attrs().Priority == 1 {
-			return 1
+		if p := f.Attrs().Priority; p > 0 {
+			lowest = min(lowest, p)
 		}
 	}
-	return 0
+	return max(lowest-1, 1)
 }
 
 // removeFilters deletes the bpf filters under parent whose name matches.

@@ -113,6 +113,9 @@ func (r *Reader) emit(h *bpf.Record, payload []byte) {
 	if n := h.TagLen(payload); n > 0 {
 		r.tagged = h.Tagged(r.tagged[:0], payload)
 		p.Data, p.OrigLen = r.tagged, h.TotLen+n
+		if sl := r.opts.Snaplen; sl > 0 && len(p.Data) > sl {
+			p.Data = p.Data[:sl] // libpcap cuts a tagged frame to the snaplen too
+		}
 	}
 	p.Dir, p.Hook = h.Dir, h.Hook
 	r.write(p)

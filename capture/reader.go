@@ -43,6 +43,9 @@ type Options struct {
 	// RingBufWakeup is the ring buffer's wakeup threshold in bytes, when
 	// the programs write to one (bpf.Config.RingBuf; NewRingBufReader).
 	RingBufWakeup int
+	// Snaplen bounds a packet's captured bytes once a VLAN tag the kernel
+	// took out is put back (4 more), as libpcap cuts it; 0: no bound.
+	Snaplen int
 }
 
 // Default perf ring sizes: DefaultPerCPUBuffer per CPU, halved on
@@ -475,6 +478,9 @@ func (s *batchSink) add(hdr *bpf.Record, payload []byte, release func()) {
 	if n := hdr.TagLen(payload); n > 0 {
 		p = s.batch.pushTagged(hdr, payload)
 		p.OrigLen = hdr.TotLen + n
+		if sl := s.r.opts.Snaplen; sl > 0 && len(p.Data) > sl {
+			p.Data = p.Data[:sl:sl]
+		}
 	} else {
 		p = s.batch.push(payload)
 		p.OrigLen = hdr.TotLen

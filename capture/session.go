@@ -85,6 +85,7 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Reader.Snaplen = int(cfg.BPF.Snaplen)
 	cfg.BPF.Overflow = cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow()
 	cfg.BPF.Bell = true
 	objs, err := bpf.Load(cfg.BPF)
@@ -115,16 +116,22 @@ func Open(cfg Config) (*Session, error) {
 		s.Attachments = append(s.Attachments, att)
 	}
 	s.Iface, s.Attach = ifis[0], s.Attachments[0]
+	var notPromisc []string
+	var promiscErr error
 	for _, ifi := range ifis {
 		if !cfg.Promisc {
 			break
 		}
 		fd, err := promiscuous(ifi.Index)
 		if err != nil {
-			s.PromiscErr = fmt.Errorf("%s not in promiscuous mode: %w", ifi.Name, err)
+			notPromisc, promiscErr = append(notPromisc, ifi.Name), err
 			continue
 		}
 		s.promisc = append(s.promisc, fd)
+	}
+	if promiscErr != nil {
+		// One line for all: the reason is the same for each.
+		s.PromiscErr = fmt.Errorf("%s not in promiscuous mode: %w", strings.Join(notPromisc, ", "), promiscErr)
 	}
 	return s, nil
 }

@@ -209,7 +209,11 @@ func (st *stack) nextOf(lt gopacket.LayerType) gopacket.LayerType {
 // state. It is not safe for concurrent use; give each goroutine its own.
 type Decoder struct {
 	outer, inner *stack
-	frags        fragTable
+	// frags joins later fragments to their datagram's flow: only the
+	// engine's decoder of arriving packets (in order) uses it; a view's
+	// decoder, which sees packets in any order, leaves them as they are.
+	frags     fragTable
+	joinFrags bool
 }
 
 // NewDecoder returns a Decoder with its layers preallocated.
@@ -234,7 +238,9 @@ func (d *Decoder) Decode(data []byte, origLen int, s *Summary) {
 		}
 	}()
 	d.decode(data, s)
-	d.frags.join(s)
+	if d.joinFrags {
+		d.frags.join(s)
+	}
 }
 
 func (d *Decoder) decode(data []byte, s *Summary) {

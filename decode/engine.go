@@ -99,6 +99,7 @@ func NewEngine(cfg Config) *Engine {
 		changed: make(chan struct{}, 1),
 	}
 	e.addDone.L = &e.mu
+	e.dec.joinFrags = true
 	if cfg.KernelCounts {
 		e.flows.kernel = &kernelTrack{}
 	}

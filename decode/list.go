@@ -11,6 +11,17 @@ const maxRange = 512
 // views of the last range are kept, so a list that scrolls or grows
 // decodes only its new rows.
 func (e *Engine) PacketRange(first, last uint64) (views []PacketView, ringFirst, ringLast uint64) {
+	return e.packetRange(first, last, 0)
+}
+
+// PacketTail is PacketRange of the newest n retained packets, the range
+// taken under the same lock as the packets: a list that follows the
+// newest packet always gets it.
+func (e *Engine) PacketTail(n int) (views []PacketView, ringFirst, ringLast uint64) {
+	return e.packetRange(0, 0, max(n, 1))
+}
+
+func (e *Engine) packetRange(first, last uint64, tail int) (views []PacketView, ringFirst, ringLast uint64) {
 	e.viewMu.Lock()
 	defer e.viewMu.Unlock()
 	if e.rangeCache == nil {
@@ -22,10 +33,19 @@ func (e *Engine) PacketRange(first, last uint64) (views []PacketView, ringFirst,
 	if last >= first+maxRange {
 		last = first + maxRange - 1
 	}
-	var items []viewItem
+	want := tail
+	if tail == 0 {
+		want = int(min(last-first+1, maxRange))
+	}
+	// Allocated unlocked, for the reason Snapshot gives.
+	items := make([]viewItem, 0, min(want, maxRange))
 	e.mu.Lock()
 	if e.ring.count() > 0 {
 		ringFirst, ringLast = e.ring.first, e.ring.next-1
+	}
+	if tail > 0 {
+		last = ringLast
+		first = last - min(uint64(tail-1), last)
 	}
 	first, last = max(first, ringFirst), min(last, ringLast)
 	decoded := 0

@@ -178,3 +178,20 @@ func TestFragmentsJoinTheirFlow(t *testing.T) {
 		}
 	}
 }
+
+func TestPacketTail(t *testing.T) {
+	e := NewEngine(Config{})
+	if v, f, l := e.PacketTail(5); v != nil || f != 0 || l != 0 {
+		t.Fatalf("empty ring: %v %d %d", v, f, l)
+	}
+	for i := range 20 {
+		e.Add(packet.Packet{Nanos: packet.Nanos(time.Unix(1_700_000_000, int64(i))), Data: udpFrame(t, 7, 10)})
+	}
+	v, first, last := e.PacketTail(5)
+	if first != 1 || last != 20 || len(v) != 5 || v[0].Seq != 16 || v[4].Seq != 20 {
+		t.Fatalf("tail of 5: %d views from #%d, ring #%d..#%d", len(v), v[0].Seq, first, last)
+	}
+	if v, _, _ := e.PacketTail(100); len(v) != 20 || v[0].Seq != 1 {
+		t.Fatalf("tail of 100 in a ring of 20: %d views", len(v))
+	}
+}

@@ -23,8 +23,9 @@ import (
 
 // dropAll attaches a program dropping every packet to the ingress of
 // ifname in namespace ns, as a CNI or a firewall might: with tcx (after
-// what is there) or as a clsact filter of priority 1; detached at cleanup.
-func dropAll(t *testing.T, ns, ifname string, clsact bool) {
+// what is there) or, prio > 0, as a clsact filter of that priority;
+// detached at cleanup.
+func dropAll(t *testing.T, ns, ifname string, prio uint16) {
 	t.Helper()
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "drop_all", Type: ebpf.SchedCLS, License: "GPL",
@@ -39,7 +40,7 @@ func dropAll(t *testing.T, ns, ifname string, clsact bool) {
 		if err != nil {
 			return err
 		}
-		if !clsact {
+		if prio == 0 {
 			l, err := link.AttachTCX(link.TCXOptions{Interface: lnk.Attrs().Index, Program: prog, Attach: ebpf.AttachTCXIngress})
 			if err != nil {
 				return err
@@ -52,7 +53,7 @@ func dropAll(t *testing.T, ns, ifname string, clsact bool) {
 			return err
 		}
 		f := &netlink.BpfFilter{
-			FilterAttrs: netlink.FilterAttrs{LinkIndex: lnk.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Protocol: unix.ETH_P_ALL, Priority: 1},
+			FilterAttrs: netlink.FilterAttrs{LinkIndex: lnk.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Protocol: unix.ETH_P_ALL, Priority: prio},
 			Fd:          prog.FD(), Name: "drop_all", DirectAction: true,
 		}
 		return netlink.FilterAdd(f)
@@ -72,22 +73,23 @@ func TestOtherProgramsFirst(t *testing.T) {
 	for _, tc := range []struct {
 		mode   string
 		before bool
-	}{{"tcx", true}, {"tcx", false}, {"clsact", true}} {
-		name := fmt.Sprintf("%s, dropper attached %s", tc.mode, map[bool]string{true: "before", false: "after"}[tc.before])
-		t.Run(tc.mode+map[bool]string{true: "-before", false: "-after"}[tc.before], func(t *testing.T) {
+		prio   uint16 // the dropper's clsact priority
+	}{{"tcx", true, 0}, {"tcx", false, 0}, {"clsact", true, 1}, {"clsact", true, 10}} {
+		name := fmt.Sprintf("%s, dropper (prio %d) attached %s", tc.mode, tc.prio, map[bool]string{true: "before", false: "after"}[tc.before])
+		t.Run(fmt.Sprintf("%s-prio%d-%s", tc.mode, tc.prio, map[bool]string{true: "before", false: "after"}[tc.before]), func(t *testing.T) {
 			pair := testutil.NewPair(t)
 			// B learns A's MAC now: the dropper would drop the ARP reply.
 			sendUDPNoWait(t, pair, 9301, 1)
 			time.Sleep(100 * time.Millisecond)
 			if tc.before {
-				dropAll(t, pair.NsA, pair.IfA, tc.mode == "clsact")
+				dropAll(t, pair.NsA, pair.IfA, tc.prio)
 			}
 			dir := t.TempDir()
 			ours, theirs := filepath.Join(dir, "ours.pcap"), filepath.Join(dir, "tcpdump.pcap")
 			p := startCapture(t, pair, "-w", ours, "-Q", "in", "--tc-attach", tc.mode, "udp")
 			td := startTcpdump(t, pair, theirs)
 			if !tc.before {
-				dropAll(t, pair.NsA, pair.IfA, false)
+				dropAll(t, pair.NsA, pair.IfA, 0)
 			}
 			if tc.before && !strings.Contains(p.stderr.String(), "other programs on "+pair.IfA+": ") ||
 				tc.before && !strings.Contains(p.stderr.String(), "drop_all") {

@@ -116,7 +116,7 @@ func (a *allList) columns() (no, src, dst, proto int, time bool, info int) {
 	if time = a.width >= 100; time {
 		rest -= colTime
 	}
-	// Addresses narrow to their minimum before INFO goes below 16 cells.
+	// Addresses narrow to their minimum before INFO goes below minInfo cells.
 	for rest-src-dst < minInfo && (src > colAddrMin || dst > colAddrMin) {
 		if src >= dst {
 			src--

@@ -115,3 +115,40 @@ func TestTUIAllPacketsGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestTUIAllPacketsStreamAndPause: f in the list of all packets follows
+// the selected packet's flow (and shows it); pausing while following
+// keeps the rows shown.
+func TestTUIAllPacketsStreamAndPause(t *testing.T) {
+	e := newEnv(t, 120, 40, Config{})
+	e.fill()
+	e.tick()
+	e.press("a", "g", "j", "j") // #3: the HTTP flow's SYN
+	if e.m.all.selSeq != 3 {
+		t.Fatalf("selected #%d, want #3", e.m.all.selSeq)
+	}
+	e.press("f")
+	v := e.m.View()
+	if e.m.stream == nil || !strings.Contains(v, "Follow TCP stream") || !strings.Contains(v, "10.0.0.1:40000") {
+		t.Fatalf("f in the list of all packets:\n%s", v)
+	}
+	e.press("esc")
+	if e.m.stream != nil || !strings.Contains(e.m.View(), "All packets") {
+		t.Fatalf("esc does not go back to the list:\n%s", e.m.View())
+	}
+	e.press("F", "space")
+	for range 5 {
+		e.add(packet.DirIn, udpFrame(t, "10.9.9.9", 9, "10.0.0.1", 9, []byte("later")))
+	}
+	e.tick()
+	e.tick()
+	from, to := e.m.all.list.visible()
+	for i := from; i < to; i++ {
+		if _, ok := e.m.all.row(e.m.all.first + uint64(i)); !ok {
+			t.Fatalf("paused while following: row #%d blank:\n%s", e.m.all.first+uint64(i), e.m.View())
+		}
+	}
+	if _, ok := e.m.all.selected(); !ok {
+		t.Errorf("paused while following: the selected packet has no row")
+	}
+}

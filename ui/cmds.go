@@ -54,12 +54,11 @@ func fetch(eng *decode.Engine, req refreshReq) refreshMsg {
 	if len(req.histIDs) > 0 {
 		msg.hist = eng.Histories(req.histIDs, req.histNow)
 	}
-	if req.all {
-		from := req.allTop
-		if req.allFollow && msg.stats.LastSeq > 0 {
-			from = msg.stats.LastSeq - min(uint64(req.allRows), msg.stats.LastSeq-1)
-		}
-		msg.allViews, msg.allFirst, msg.allLast = eng.PacketRange(from, from+uint64(req.allRows))
+	switch {
+	case req.all && req.allFollow:
+		msg.allViews, msg.allFirst, msg.allLast = eng.PacketTail(req.allRows + 1)
+	case req.all:
+		msg.allViews, msg.allFirst, msg.allLast = eng.PacketRange(req.allTop, req.allTop+uint64(req.allRows))
 	}
 	if req.packets && msg.hasFlow {
 		msg.packets = eng.FlowPackets(msg.flowID, req.maxPkts)

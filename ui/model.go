@@ -229,7 +229,9 @@ func (m *Model) requestRefresh() tea.Cmd {
 		// The flow table and its packets are not on screen: not fetched.
 		m.req.flows, m.req.packets, m.req.histIDs, m.req.histRows = false, false, nil, 0
 		m.req.all, m.req.allTop, m.req.allRows = true, m.all.topSeq(), max(m.all.list.height, 1)
-		m.req.allFollow = m.follow || !m.all.ok
+		// Paused, the range shown stays (apply): fetch its rows, not the
+		// live tail.
+		m.req.allFollow = m.follow && !m.paused || !m.all.ok
 	}
 	return refresh(m.cfg.Engine, m.req)
 }
@@ -789,6 +791,9 @@ func (m *Model) view() string {
 	if m.statistics != nil {
 		return m.statsScreen(status)
 	}
+	if m.stream != nil {
+		return m.streamScreen(status)
+	}
 	if m.allMode {
 		return strings.Join([]string{
 			status,
@@ -796,9 +801,6 @@ func (m *Model) view() string {
 			m.hex.view(&m.st, m.focus == paneHex, "no packet selected"),
 			footer(&m.st, m, w),
 		}, "\n")
-	}
-	if m.stream != nil {
-		return m.streamScreen(status)
 	}
 	return strings.Join([]string{
 		status,

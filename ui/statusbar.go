@@ -104,7 +104,7 @@ func firstWord(s string) string {
 // HistorySeconds, each with its peak.
 func graphLine(st *Styles, s decode.Stats, w int) string {
 	gw := decode.HistorySeconds
-	if w < 100 {
+	if w < 110 { // two graphs of 30 and their peaks need about 110 cells
 		gw = decode.HistorySeconds / 2
 	}
 	peak := func(h decode.History) float64 {

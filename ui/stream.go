@@ -108,6 +108,13 @@ func loadStream(eng *decode.Engine, req streamReq) streamMsg {
 // openStream opens follow stream on the selected flow.
 func (m *Model) openStream() tea.Cmd {
 	f, ok := m.flows.selected()
+	if m.allMode {
+		// The flow of the packet selected in the list of all packets.
+		ok = false
+		if pk, sel := m.all.selected(); sel {
+			f, ok = m.cfg.Engine.Flow(pk.Flow, m.cfg.Now())
+		}
+	}
 	if !ok {
 		m.setMsg(true, "select a flow to follow its stream")
 		return fade(m.msgGen)

@@ -117,7 +117,7 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	}
 	for i, a := range sess.Attachments {
 		if a.Others != "" {
-			fmt.Fprintf(stderr, "bpftop-cap: other programs on %s: %s; bpftop-cap sees ingress before them and egress after them\n", sess.Ifaces[i].Name, a.Others)
+			fmt.Fprintf(stderr, "bpftop-cap: other programs on %s: %s; %s\n", sess.Ifaces[i].Name, a.Others, whereWeStand(a))
 		}
 	}
 	if sess.PromiscErr != nil {
@@ -252,3 +252,24 @@ func raisePriority(cfg *Config, stderr io.Writer) (restore func()) {
 
 // names is the session's interface names, joined by sep.
 func names(sess *capture.Session, sep string) string { return strings.Join(sess.Names(), sep) }
+
+// whereWeStand says where the capture's programs run among the others
+// found on an interface's hooks: tc ingress programs go first and egress
+// last, but an XDP program runs before any tc program, and on tcx the
+// kernel runs clsact filters after every tcx program, egress too.
+func whereWeStand(a *bpf.Attachment) string {
+	var s []string
+	switch a.Mode {
+	case "xdp":
+		s = append(s, "bpftop-cap's XDP program sees arriving packets before any tc program")
+	default:
+		s = append(s, "bpftop-cap's tc programs see ingress before the other tc programs and egress after them")
+		if a.Mode == "tcx" && strings.Contains(a.Others, "tc egress") {
+			s = append(s, "but before the clsact egress filters, which the kernel runs after tcx: a packet they drop is recorded leaving")
+		}
+		if strings.Contains(a.Others, "xdp: ") {
+			s = append(s, "the XDP program runs before tc and may drop packets before bpftop-cap sees them")
+		}
+	}
+	return strings.Join(s, "; ")
+}
