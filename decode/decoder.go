@@ -251,6 +251,10 @@ func (d *Decoder) decode(data []byte, s *Summary) {
 	if err != nil {
 		return
 	}
+	if stop == layers.LayerTypeOSPF {
+		st.ospf(s, last)
+		return
+	}
 
 	// One level of encapsulation: decode the inner packet with the second
 	// set of layers, keeping the outer addresses as the tunnel's.
@@ -261,8 +265,14 @@ func (d *Decoder) decode(data []byte, s *Summary) {
 		s.Tunnel, s.VNI = TunnelVXLAN, st.vxlan.VNI
 		first, payload = layers.LayerTypeEthernet, st.vxlan.Payload
 	case layers.LayerTypeGRE:
-		s.Tunnel, s.VNI, s.GREProto = TunnelGRE, st.gre.Key, uint16(st.gre.Protocol)
-		first, payload = st.gre.GRE.NextLayerType(), st.gre.Payload
+		g := &st.gre.GRE
+		s.Tunnel, s.VNI, s.GREProto = TunnelGRE, g.Key, uint16(g.Protocol)
+		var shim int
+		shim, first = greInner(uint16(g.Protocol), g.SeqPresent, g.Payload)
+		payload = g.Payload[min(shim, len(g.Payload)):]
+		if first == gopacket.LayerTypeZero {
+			first = g.NextLayerType() // unsupported, for the summary's note
+		}
 	case layers.LayerTypeIPv4, layers.LayerTypeIPv6, layers.LayerTypeIPv6Routing,
 		layers.LayerTypeIPv6Destination, layers.LayerTypeIPv6Fragment:
 		first = st.nextOf(last)
@@ -276,6 +286,9 @@ func (d *Decoder) decode(data []byte, s *Summary) {
 	}
 	s.OuterSrc, s.OuterDst = s.SrcAddr, s.DstAddr
 	if len(payload) == 0 {
+		if last == layers.LayerTypeGRE && st.gre.Protocol == 0 {
+			s.Flags |= FlagKeepalive
+		}
 		return
 	}
 	if first != layers.LayerTypeEthernet && first != layers.LayerTypeIPv4 && first != layers.LayerTypeIPv6 {
@@ -285,13 +298,125 @@ func (d *Decoder) decode(data []byte, s *Summary) {
 	}
 	in := d.inner
 	// The inner packet replaces the outer one in the summary; clear what
-	// the outer transport set.
+	// the outer transport set, and the outer addresses when the inner
+	// packet is a frame that may not be IP.
 	s.IPProto, s.SrcPort, s.DstPort, s.PayloadLen = 0, 0, 0, 0
 	s.Flags &^= FlagFragment
 	s.FragOff, s.FragID, s.MoreFrag = 0, 0, false
+	if first == layers.LayerTypeEthernet {
+		s.Net, s.SrcAddr, s.DstAddr, s.TTL = NetNone, netip.Addr{}, netip.Addr{}, 0
+	}
 	p, stop, err = in.parse(first, payload)
 	last = in.fill(s)
 	d.finish(s, p, last, stop, err)
+	switch {
+	case err != nil:
+	case stop == layers.LayerTypeOSPF:
+		in.ospf(s, last)
+	case last == layers.LayerTypeGRE && in.gre.Protocol == 0 && len(in.gre.Payload) == 0:
+		s.Flags |= FlagKeepalive // a keepalive comes back through the tunnel
+	}
+}
+
+// ospf reads the OSPF header that follows IP layer last: gopacket's OSPF
+// decoder is not a DecodingLayer, and the summary needs only the version,
+// the packet type and the router.
+func (st *stack) ospf(s *Summary, last gopacket.LayerType) {
+	p := st.lastPayload(last)
+	if len(p) < 8 || p[0] != 2 && p[0] != 3 {
+		return // leave it unsupported
+	}
+	s.OSPFVer, s.OSPFType = p[0], p[1]
+	s.OSPFRouter = [4]byte(p[4:8])
+	if s.Stop == layers.LayerTypeOSPF {
+		s.Flags &^= FlagUnsupported
+		s.Stop = 0
+	}
+}
+
+// greInner finds the packet a GRE header of protocol proto carries at the
+// start of payload: the length of any header in between (ERSPAN, Cisco
+// MetaData, WCCP, PPP, an MPLS label stack) and the inner packet's first
+// layer (Ethernet, IPv4 or IPv6), or LayerTypeZero for anything else
+// (keepalives, NHRP, compressed PPP).
+func greInner(proto uint16, seq bool, payload []byte) (shim int, first gopacket.LayerType) {
+	ipByNibble := func(off int) (int, gopacket.LayerType) {
+		if off < len(payload) {
+			switch payload[off] >> 4 {
+			case 4:
+				return off, layers.LayerTypeIPv4
+			case 6:
+				return off, layers.LayerTypeIPv6
+			}
+		}
+		return off, gopacket.LayerTypeZero
+	}
+	switch proto {
+	case 0x0800:
+		return 0, layers.LayerTypeIPv4
+	case 0x86dd:
+		return 0, layers.LayerTypeIPv6
+	case 0x6558: // transparent Ethernet bridging
+		return 0, layers.LayerTypeEthernet
+	case 0x88be: // ERSPAN: type II has an 8-byte header and a GRE sequence; type I neither
+		if seq {
+			return 8, layers.LayerTypeEthernet
+		}
+		return 0, layers.LayerTypeEthernet
+	case 0x22eb: // ERSPAN type III: 12 bytes, 8 more with the O flag
+		if len(payload) >= 12 && payload[11]&1 != 0 {
+			return 20, layers.LayerTypeEthernet
+		}
+		return 12, layers.LayerTypeEthernet
+	case 0x8909: // Cisco MetaData: EtherType, version, length in words after the first
+		if len(payload) < 4 {
+			return 0, gopacket.LayerTypeZero
+		}
+		shim = 4 + 4*int(payload[3])
+		switch uint16(payload[0])<<8 | uint16(payload[1]) {
+		case 0x0800:
+			return shim, layers.LayerTypeIPv4
+		case 0x86dd:
+			return shim, layers.LayerTypeIPv6
+		}
+		return shim, gopacket.LayerTypeZero
+	case 0x883e: // WCCP: version 2 adds a 4-byte redirect header
+		if s, lt := ipByNibble(0); lt == layers.LayerTypeIPv4 {
+			return s, lt
+		}
+		return ipByNibble(4)
+	case 0x880b: // PPP (PPTP), address and control and the protocol maybe compressed
+		off := 0
+		if len(payload) >= 2 && payload[0] == 0xff && payload[1] == 0x03 {
+			off = 2
+		}
+		if off >= len(payload) {
+			return off, gopacket.LayerTypeZero
+		}
+		p := uint16(payload[off])
+		if p&1 == 0 { // an even first byte: the protocol takes two
+			if off+2 > len(payload) {
+				return off, gopacket.LayerTypeZero
+			}
+			p = p<<8 | uint16(payload[off+1])
+			off++
+		}
+		off++
+		switch p {
+		case 0x21:
+			return off, layers.LayerTypeIPv4
+		case 0x57:
+			return off, layers.LayerTypeIPv6
+		}
+		return off, gopacket.LayerTypeZero
+	case 0x8847, 0x8848: // MPLS: the label stack, then IP
+		for off := 0; off+4 <= len(payload) && off < 64; off += 4 {
+			if payload[off+2]&1 != 0 { // bottom of stack
+				return ipByNibble(off + 4)
+			}
+		}
+	}
+	return 0, gopacket.LayerTypeZero
 }
 
 // finish records how a parse that ended after layer last went.

@@ -51,6 +51,20 @@ func etherTypeName(t uint16) string {
 		return "IEEE1905"
 	case 0x88b5, 0x88b6:
 		return "Experimental"
+	case 0x88be:
+		return "ERSPAN"
+	case 0x22eb:
+		return "ERSPAN-III"
+	case 0x6558:
+		return "Ethernet bridging"
+	case 0x880b:
+		return "PPP"
+	case 0x883e:
+		return "WCCP"
+	case 0x2001:
+		return "NHRP" // Cisco's number for NHRP in GRE
+	case 0x8909:
+		return "Cisco MetaData"
 	}
 	return "0x" + string(appendHex16(nil, t))
 }
@@ -288,4 +302,21 @@ func tlsName(record, hs uint8) string {
 		return "Application Data"
 	}
 	return "record " + strconv.Itoa(int(record))
+}
+
+// ospfTypeName names an OSPF packet type.
+func ospfTypeName(t uint8) string {
+	switch t {
+	case 1:
+		return "Hello"
+	case 2:
+		return "Database Description"
+	case 3:
+		return "Link State Request"
+	case 4:
+		return "Link State Update"
+	case 5:
+		return "Link State Ack"
+	}
+	return "type " + strconv.Itoa(int(t))
 }

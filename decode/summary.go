@@ -32,6 +32,9 @@ const (
 	FlagPanic
 	// FlagTextCut: the application text was longer than Summary keeps.
 	FlagTextCut
+	// FlagKeepalive: a GRE keepalive (a GRE header carrying nothing, or
+	// such a packet coming back through the tunnel).
+	FlagKeepalive
 )
 
 // Net is the network-layer kind of a packet.
@@ -99,6 +102,7 @@ const (
 	ProtoUDP    = 17
 	ProtoGRE    = 47
 	ProtoICMPv6 = 58
+	ProtoOSPF   = 89
 	ProtoSCTP   = 132
 )
 
@@ -156,6 +160,10 @@ type Summary struct {
 	QuotedSrc, QuotedDst netip.Addr
 	QuotedSport          uint16
 	QuotedDport          uint16
+
+	// OSPF: version (0 when not OSPF), packet type and router ID.
+	OSPFVer, OSPFType uint8
+	OSPFRouter        [4]byte
 
 	// ARP.
 	ARPOp     uint16
@@ -358,6 +366,22 @@ func (s *Summary) appendInfo(b []byte) []byte {
 			}
 			sep()
 			b = s.appendICMP(b)
+		case ProtoOSPF:
+			if s.OSPFVer == 0 {
+				break
+			}
+			sep()
+			b = append(b, "OSPFv"...)
+			b = strconv.AppendUint(b, uint64(s.OSPFVer), 10)
+			b = append(b, ' ')
+			b = append(b, ospfTypeName(s.OSPFType)...)
+			b = append(b, " router "...)
+			b = netip.AddrFrom4(s.OSPFRouter).AppendTo(b)
+		case ProtoGRE:
+			if s.Flags&FlagKeepalive != 0 {
+				sep()
+				b = append(b, "keepalive"...)
+			}
 		}
 	case NetNone:
 		if s.Stop == layers.LayerTypeEthernet {
