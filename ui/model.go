@@ -52,6 +52,10 @@ type Config struct {
 	MaxPackets   int // packets listed per flow; default 1000
 }
 
+// packetsEvery is how many ticks apart the packet list of the selected
+// flow refreshes while another pane has the focus.
+const packetsEvery = 4
+
 // bigTable is the flow count from which the flow table refreshes every
 // second tick, three times it every fourth, and so on.
 const bigTable = 8192
@@ -211,11 +215,15 @@ func (m *Model) requestRefresh() tea.Cmd {
 		flows: (!m.paused && !m.skipFlows) || m.flows.rows == nil ||
 			// paused, but the rows shown were sorted or filtered otherwise
 			sortKeys[m.sortIdx] != m.rowsSort || m.filter != m.rowsFilter,
-		flowID:   id,
-		hasFlow:  ok,
-		cursor:   m.flows.list.cursor,
-		follow:   m.follow,
-		packets:  !m.paused || !m.pktOK || m.pktFlow != id,
+		flowID:  id,
+		hasFlow: ok,
+		cursor:  m.flows.list.cursor,
+		follow:  m.follow,
+		packets: !m.pktOK || m.pktFlow != id ||
+			// The selected flow's packets, decoded from the ring: every
+			// tick while their pane has the focus, else a few times a
+			// second (at a high rate every one is new each time).
+			!m.paused && (m.focus == panePackets || m.ticks%packetsEvery == 0),
 		maxPkts:  m.cfg.MaxPackets,
 		selected: m.packets.selSeq,
 		histIDs:  m.flows.visibleIDs(),
