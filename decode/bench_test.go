@@ -179,14 +179,18 @@ func BenchmarkEngineBigFrames(b *testing.B) {
 // BenchmarkFlowPacketsRefresh is the live view's packet list refreshing
 // (1000 rows) while its flow gets 50 new packets between refreshes (1000
 // packets/s at 20 refreshes a second).
-func BenchmarkFlowPacketsRefresh(b *testing.B) {
+func BenchmarkFlowPacketsRefresh(b *testing.B) { benchFlowPackets(b, 200, time.Millisecond, 50) }
+
+// benchFlowPackets lists a flow's newest 1000 packets of payload bytes,
+// every gap apart, with fresh new ones added before each listing.
+func benchFlowPackets(b *testing.B, payload int, gap time.Duration, fresh int) {
 	e := NewEngine(Config{})
 	base := time.Unix(1_700_000_000, 0)
-	frame := udpFrame(b, 5000, 200)
+	frame := udpFrame(b, 5000, payload)
 	n := 0
 	add := func(k int) {
 		for range k {
-			e.Add(packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(n) * time.Millisecond)), Data: frame, OrigLen: uint32(len(frame))})
+			e.Add(packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(n) * gap)), Data: frame, OrigLen: uint32(len(frame))})
 			n++
 		}
 	}
@@ -195,7 +199,7 @@ func BenchmarkFlowPacketsRefresh(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		add(50)
+		add(fresh)
 		b.StartTimer()
 		if len(e.FlowPackets(id, 1000)) != 1000 {
 			b.Fatal("short list")
@@ -297,26 +301,4 @@ func benchAddBatches(b *testing.B, e *Engine, frames [][]byte) {
 
 // BenchmarkFlowPacketsAllNew is the packet list refreshing under a high
 // rate: all 1000 packets listed are new at every refresh.
-func BenchmarkFlowPacketsAllNew(b *testing.B) {
-	e := NewEngine(Config{})
-	base := time.Unix(1_700_000_000, 0)
-	frame := udpFrame(b, 5000, 22)
-	n := 0
-	add := func(k int) {
-		for range k {
-			e.Add(packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(n) * time.Microsecond)), Data: frame, OrigLen: uint32(len(frame))})
-			n++
-		}
-	}
-	add(2000)
-	id := e.Flows(SortBytes, "", base)[0].ID
-	b.ReportAllocs()
-	for b.Loop() {
-		b.StopTimer()
-		add(1000)
-		b.StartTimer()
-		if len(e.FlowPackets(id, 1000)) != 1000 {
-			b.Fatal("short list")
-		}
-	}
-}
+func BenchmarkFlowPacketsAllNew(b *testing.B) { benchFlowPackets(b, 22, time.Microsecond, 1000) }

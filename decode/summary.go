@@ -218,16 +218,8 @@ func (s *Summary) addText(b []byte) {
 // Proto returns the highest protocol recognised, e.g. "TCP", "DNS",
 // "TLS", "ARP", "IPv6" or an EtherType name.
 func (s *Summary) Proto() string {
-	switch s.App {
-	case AppDNS:
-		if s.SrcPort == 5353 || s.DstPort == 5353 {
-			return "MDNS"
-		}
-		return "DNS"
-	case AppTLS:
-		return "TLS"
-	case AppHTTP:
-		return "HTTP"
+	if name := appName(s.App, s.SrcPort == 5353 || s.DstPort == 5353); name != "" {
+		return name
 	}
 	switch s.Net {
 	case NetARP:
