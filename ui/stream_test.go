@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,19 +99,7 @@ func TestTUIStreamGolden(t *testing.T) {
 			e.pressS(tc.keys...)
 			got := e.m.View()
 			checkScreen(t, got, tc.w, tc.h)
-			golden := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("view differs from %s (run with -update if intended)\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			golden(t, tc.name, got)
 		})
 	}
 }
