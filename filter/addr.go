@@ -32,6 +32,16 @@ func parseMAC(w string) ([6]byte, bool) {
 		}
 		return mac, true
 	}
+	if len(w) == 12 && !strings.ContainsAny(w, ".:-") { // xxxxxxxxxxxx, as libpcap takes it too
+		for i := range 6 {
+			b, ok := hexByte(w[2*i : 2*i+2])
+			if !ok {
+				return mac, false
+			}
+			mac[i] = b
+		}
+		return mac, true
+	}
 	parts := strings.Split(w, ".")
 	if len(parts) != 3 {
 		return mac, false

@@ -473,7 +473,7 @@ func (p *parser) genPort(t token, q qual) *bexpr {
 	} else {
 		a, b, ok := strings.Cut(t.text, "-")
 		if !ok {
-			p.failAt(t, "expected a port range such as 1024-65535")
+			b = a // one port: a range of one, as libpcap takes it
 		}
 		lo, hi = p.portNum(t, a), p.portNum(t, b)
 		if lo > hi {

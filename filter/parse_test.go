@@ -51,7 +51,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"tcp and 80", "80", 9, "expected a primitive"},
 		{"udp port 53 ; ls", ";", 13, "unexpected character"},
 		{"gateway 1.2.3.4", "gateway", 1, "not supported"},
-		{"portrange 80", "80", 11, "port range"},
+		{"host 001122334455", "001122334455", 6, "ethernet address used in non-ether expression"},
 		{"ip6 host 1.2.3.4", "1.2.3.4", 10, "IPv6"},
 		{"len", "", 4, "comparison operator"},
 		{"tcp[13] = ", "", 11, "expected a number"},
