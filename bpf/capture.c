@@ -20,8 +20,9 @@ volatile const __u32 dir_mask = DIR_IN | DIR_OUT;
 /* Set when a filter expression was spliced in place of pcap_filter's body. */
 volatile const __u8 has_filter = 0;
 
-/* How much of a non-linear skb to make directly readable for the filter. */
-#define FILTER_PULL_LEN 512
+/* How much of a non-linear skb to make directly readable for the filter:
+ * as far as it may read (filter.Program.Reach), set at load. */
+volatile const __u32 filter_pull_len = 512;
 
 /* A perf sample's size lives in a u16 together with its headers: 8 bytes of
  * perf header, 4 of raw size, our 32 byte header, padded to 8. */
@@ -432,7 +433,7 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 	}
 	if (has_filter) {
 		/* The filter reads the linear part only: make the headers linear. */
-		__u32 want = skb->len < FILTER_PULL_LEN ? skb->len : FILTER_PULL_LEN;
+		__u32 want = skb->len < filter_pull_len ? skb->len : filter_pull_len;
 		if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
 			bpf_skb_pull_data(skb, want);
 		void *data = (void *)(long)skb->data;

@@ -69,6 +69,7 @@ const (
 	captureVarBellArmed           = "bell_armed"
 	captureVarCountFlows          = "count_flows"
 	captureVarDirMask             = "dir_mask"
+	captureVarFilterPullLen       = "filter_pull_len"
 	captureVarHasBell             = "has_bell"
 	captureVarHasFilter           = "has_filter"
 	captureVarHasOverflow         = "has_overflow"
@@ -148,6 +149,7 @@ type captureVariableSpecs struct {
 	BellArmed        *ebpf.VariableSpec `ebpf:"bell_armed"`
 	CountFlows       *ebpf.VariableSpec `ebpf:"count_flows"`
 	DirMask          *ebpf.VariableSpec `ebpf:"dir_mask"`
+	FilterPullLen    *ebpf.VariableSpec `ebpf:"filter_pull_len"`
 	HasBell          *ebpf.VariableSpec `ebpf:"has_bell"`
 	HasFilter        *ebpf.VariableSpec `ebpf:"has_filter"`
 	HasOverflow      *ebpf.VariableSpec `ebpf:"has_overflow"`
@@ -204,6 +206,7 @@ type captureVariables struct {
 	BellArmed        *ebpf.Variable `ebpf:"bell_armed"`
 	CountFlows       *ebpf.Variable `ebpf:"count_flows"`
 	DirMask          *ebpf.Variable `ebpf:"dir_mask"`
+	FilterPullLen    *ebpf.Variable `ebpf:"filter_pull_len"`
 	HasBell          *ebpf.Variable `ebpf:"has_bell"`
 	HasFilter        *ebpf.Variable `ebpf:"has_filter"`
 	HasOverflow      *ebpf.Variable `ebpf:"has_overflow"`

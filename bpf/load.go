@@ -128,6 +128,11 @@ func Load(cfg Config) (*Objects, error) {
 		if err := spec.Variables[captureVarHasFilter].Set(uint8(1)); err != nil {
 			return nil, fmt.Errorf("enable filter: %w", err)
 		}
+		// On tc a packet's tail may lie in pages the filter cannot read:
+		// make as much of it readable as the filter may read.
+		if err := spec.Variables[captureVarFilterPullLen].Set(cfg.Filter.Reach()); err != nil {
+			return nil, fmt.Errorf("filter pull length: %w", err)
+		}
 	}
 	// The flow table is made in any case (the programs name it), but of
 	// one entry when nothing is counted into it.
