@@ -380,6 +380,7 @@ type Attachment struct {
 	Mode     string // "tcx", "clsact" or "xdp"
 	Fallback string // why a fallback was taken, or ""
 	Others   string // the other tools' programs found on the hooks (otherPrograms), or ""
+	Egress   string // what to know of egress here (a shaping root qdisc), or ""
 	closers  []io.Closer
 }
 
@@ -426,6 +427,9 @@ func (o *Objects) Attach(ifindex int, ifname string, loopback bool) (*Attachment
 	in, out := o.cfg.In, o.cfg.Out
 	if loopback && in && out {
 		out = false
+	}
+	if q := shapingQdisc(ifindex); out && q != "" {
+		a.Egress = fmt.Sprintf("egress on %s is recorded before its %s qdisc: packets it drops are recorded as sent, and stamped before they wait in it", ifname, q)
 	}
 	if mode != TCClsact {
 		err := o.attachTCX(a, ifindex, ifname, in, out)

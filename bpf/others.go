@@ -75,3 +75,32 @@ func otherPrograms(ifindex int) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// shapingQdisc names the interface's root qdisc when it may hold packets
+// back or drop them (a shaper, a scheduler, an emulator), "" for the
+// queues that send what they are given (noqueue, the fifos, fq,
+// fq_codel, sfq, mq): tc egress runs before the root qdisc, so on a shaped
+// interface what is recorded leaving is what was handed to it, stamped
+// before its wait.
+func shapingQdisc(ifindex int) string {
+	lnk, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return ""
+	}
+	qs, err := netlink.QdiscList(lnk)
+	if err != nil {
+		return ""
+	}
+	for _, q := range qs {
+		if q.Attrs().Parent != netlink.HANDLE_ROOT {
+			continue
+		}
+		switch t := q.Type(); t {
+		case "noqueue", "pfifo_fast", "pfifo", "bfifo", "pfifo_head_drop", "fq", "fq_codel", "sfq", "mq", "codel", "fq_pie":
+			return ""
+		default:
+			return t
+		}
+	}
+	return ""
+}

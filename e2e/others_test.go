@@ -176,3 +176,26 @@ func TestXDPErrorsSayWhy(t *testing.T) {
 	}
 	_ = p.stop(t, syscall.SIGINT)
 }
+
+// TestShapedEgressSaysSo: with a shaper as the root qdisc, the first lines
+// say that egress is recorded before it; without one they do not.
+func TestShapedEgressSaysSo(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "tc")
+	pair := testutil.NewPair(t)
+	run := func() string {
+		out := filepath.Join(t.TempDir(), "x.pcap")
+		p := startCapture(t, pair, "-w", out)
+		_ = p.stop(t, syscall.SIGINT)
+		return p.stderr.String()
+	}
+	if s := run(); strings.Contains(s, "qdisc") {
+		t.Errorf("no shaper, yet:\n%s", s)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", pair.NsA, "tc", "qdisc", "add", "dev", pair.IfA, "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms").CombinedOutput(); err != nil {
+		t.Fatalf("tc qdisc add: %v %s", err, out)
+	}
+	if s := run(); !strings.Contains(s, "egress on "+pair.IfA+" is recorded before its tbf qdisc") {
+		t.Errorf("a tbf root qdisc, not said:\n%s", s)
+	}
+}

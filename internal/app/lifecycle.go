@@ -116,6 +116,9 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 		fmt.Fprintf(stderr, "bpftop-cap: %s\n", sess.Attach.Fallback)
 	}
 	for i, a := range sess.Attachments {
+		if a.Egress != "" {
+			fmt.Fprintf(stderr, "bpftop-cap: %s\n", a.Egress)
+		}
 		if a.Others != "" {
 			fmt.Fprintf(stderr, "bpftop-cap: other programs on %s: %s; %s\n", sess.Ifaces[i].Name, a.Others, whereWeStand(a))
 		}
