@@ -38,9 +38,10 @@ func (c Config) names() []string {
 // Session is a live capture: the programs loaded and attached to one or
 // more interfaces, and the reader over their perf rings.
 type Session struct {
-	Iface       *net.Interface   // the first interface
-	Attach      *bpf.Attachment  // its attachment
-	Ifaces      []*net.Interface // every interface, in the order given
+	Iface       *net.Interface    // the first interface
+	Attach      *bpf.Attachment   // its attachment
+	Ifaces      []*net.Interface  // every interface, in the order given
+	LinkTypes   []packet.LinkType // each interface's (LinkTypeOf)
 	Attachments []*bpf.Attachment
 	Reader      *Reader
 	Clock       *Clock
@@ -49,6 +50,10 @@ type Session struct {
 	detachMu    sync.Mutex
 	promisc     []int // the sockets holding the interfaces promiscuous
 }
+
+// ErrUnsupportedLink is returned for what an interface's link type does
+// not support yet.
+var ErrUnsupportedLink = errors.New("not supported on this link type")
 
 // ErrNoInterface is returned for an interface that does not exist.
 var ErrNoInterface = errors.New("no such interface")
@@ -85,6 +90,15 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	var linkTypes []packet.LinkType
+	for _, ifi := range ifis {
+		lt := LinkTypeOf(ifi)
+		if lt != packet.LinkTypeEthernet && len(cfg.BPF.Filter) > 0 {
+			// The kernel filter is compiled for Ethernet frames.
+			return nil, fmt.Errorf("%w: a capture filter on %s (link-type %s) is not supported yet: capture it without one", ErrUnsupportedLink, ifi.Name, lt.Name())
+		}
+		linkTypes = append(linkTypes, lt)
+	}
 	cfg.Reader.Snaplen = int(cfg.BPF.Snaplen)
 	cfg.BPF.Overflow = cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow()
 	cfg.BPF.Bell = true
@@ -106,7 +120,7 @@ func Open(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	rd.UseBell(objs.Bell(), objs.ArmBell)
-	s := &Session{Ifaces: ifis, Reader: rd, Clock: clock, objs: objs}
+	s := &Session{Ifaces: ifis, LinkTypes: linkTypes, Reader: rd, Clock: clock, objs: objs}
 	for _, ifi := range ifis {
 		att, err := objs.Attach(ifi.Index, ifi.Name, ifi.Flags&net.FlagLoopback != 0)
 		if err != nil {

@@ -20,9 +20,10 @@ type PacketWriter interface {
 
 // IfaceInfo names one captured interface for a pcapng file.
 type IfaceInfo struct {
-	Index int
-	Name  string
-	Hook  string // "tc (tcx)", "xdp", ...
+	Index    int
+	Name     string
+	Hook     string          // "tc (tcx)", "xdp", ...
+	LinkType packet.LinkType // 0: Ethernet
 }
 
 // Unknown marks a statistic that is not known (and is left out of the file).
@@ -57,12 +58,16 @@ func NewPcapngWriter(w io.Writer, snaplen uint32, ifaces []IfaceInfo, filterExpr
 		return nil, fmt.Errorf("pcapng: no interface")
 	}
 	idb := func(i IfaceInfo) pcapgo.NgInterface {
+		lt := layers.LinkTypeEthernet
+		if i.LinkType != 0 {
+			lt = layers.LinkType(i.LinkType)
+		}
 		return pcapgo.NgInterface{
 			Name:                i.Name,
 			Description:         "captured by bpftop-cap at " + i.Hook,
 			Filter:              filterExpr,
 			OS:                  "Linux",
-			LinkType:            layers.LinkTypeEthernet,
+			LinkType:            lt,
 			TimestampResolution: 9,
 			SnapLength:          snaplen,
 		}

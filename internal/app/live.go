@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -65,6 +66,15 @@ type viewer struct {
 }
 
 func (v *viewer) prepare(c *run, cc *capture.Config) error {
+	for _, name := range c.cfg.Ifaces {
+		// The view decodes Ethernet frames; an interface without a
+		// link-layer header is written as RAW by -w.
+		if ifi, err := net.InterfaceByName(name); err == nil {
+			if lt := capture.LinkTypeOf(ifi); lt != packet.LinkTypeEthernet {
+				return fmt.Errorf("the live view shows Ethernet interfaces only yet; %s is link-type %s: capture it with -w FILE", name, lt.Name())
+			}
+		}
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(liveGCPercent)
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/capture"
-	"github.com/bpftop-cap/bpftop-cap/packet"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 )
 
@@ -77,21 +76,28 @@ func (r *recorder) start(c *run) error {
 		return err
 	}
 	var err error
+	lt := sess.LinkTypes[0]
+	for i, t := range sess.LinkTypes {
+		if t != lt && cfg.Format != "pcapng" {
+			// A pcap file has one link type for all its packets.
+			return usageErr("%s is link-type %s and %s %s: write pcapng (--format pcapng) to capture both", sess.Ifaces[0].Name, lt.Name(), sess.Ifaces[i].Name, t.Name())
+		}
+	}
 	if cfg.Format == "pcapng" {
 		var ifaces []pcapfile.IfaceInfo
 		for i, ifi := range sess.Ifaces {
-			ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
+			ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: sess.LinkTypes[i]})
 		}
 		r.ng, err = pcapfile.NewPcapngWriter(r.w, cfg.Snaplen, ifaces, cfg.filterText(), "bpftop-cap "+cfg.Version)
 		r.pw = r.ng
 	} else {
-		r.pw, err = pcapfile.NewPcapWriter(r.w, cfg.Snaplen, uint32(packet.LinkTypeEthernet))
+		r.pw, err = pcapfile.NewPcapWriter(r.w, cfg.Snaplen, uint32(lt))
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type EN10MB (Ethernet), snapshot length %d bytes\n",
-		names(sess, ", "), sess.Attach.Mode, cfg.Direction, filterNote(cfg), cfg.Snaplen)
+	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",
+		names(sess, ", "), sess.Attach.Mode, cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
 	// The reader writes the file itself: no batches.
 	writerStop := func() { faultHook("writer"); c.stop(nil) }
 	c.g.Go(func() error {
