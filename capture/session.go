@@ -22,6 +22,9 @@ type Config struct {
 	Interfaces []string // several, sharing one set of programs and one perf ring
 	BPF        bpf.Config
 	Reader     Options
+	// FilterLink is the link type BPF.Filter was compiled for; 0 is
+	// Ethernet.
+	FilterLink packet.LinkType
 	// Promisc puts every interface in promiscuous mode while capturing,
 	// as tcpdump does unless -p. Not possible (no CAP_NET_RAW): capture
 	// goes on, and Session.PromiscErr says why.
@@ -93,9 +96,9 @@ func Open(cfg Config) (*Session, error) {
 	var linkTypes []packet.LinkType
 	for _, ifi := range ifis {
 		lt := LinkTypeOf(ifi)
-		if lt != packet.LinkTypeEthernet && len(cfg.BPF.Filter) > 0 {
-			// The kernel filter is compiled for Ethernet frames.
-			return nil, fmt.Errorf("%w: a capture filter on %s (link-type %s) is not supported yet: capture it without one", ErrUnsupportedLink, ifi.Name, lt.Name())
+		if want := max(cfg.FilterLink, packet.LinkTypeEthernet); lt != want && len(cfg.BPF.Filter) > 0 {
+			// The kernel filter reads the packet at its link type's offsets.
+			return nil, fmt.Errorf("%w: the capture filter was compiled for link-type %s; %s is %s", ErrUnsupportedLink, want.Name(), ifi.Name, lt.Name())
 		}
 		linkTypes = append(linkTypes, lt)
 	}

@@ -16,6 +16,22 @@ const DefaultSnaplen = 262144
 // common services are not resolved. An invalid expression gives a
 // *SyntaxError.
 func Compile(expr string, snaplen uint32) (Program, error) {
+	return CompileLink(expr, snaplen, LinkEthernet)
+}
+
+// Link types CompileLink compiles for (pcap LINKTYPE_ values).
+const (
+	LinkEthernet = 1
+	LinkRaw      = 101
+)
+
+// CompileLink is Compile for packets of link type linkType: LinkEthernet,
+// or LinkRaw (packets that start at their IP header), where the
+// link-layer primitives (ether, vlan) are refused as libpcap refuses them.
+func CompileLink(expr string, snaplen, linkType uint32) (Program, error) {
+	if linkType != LinkEthernet && linkType != LinkRaw {
+		return nil, fmt.Errorf("filter: link type %d is not supported", linkType)
+	}
 	if snaplen == 0 {
 		snaplen = DefaultSnaplen
 	}
@@ -27,7 +43,7 @@ func Compile(expr string, snaplen uint32) (Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := parser{expr: expr, toks: toks}
+	p := parser{expr: expr, toks: toks, layer: layer{raw: linkType == LinkRaw}}
 	b, err := p.parse()
 	if err != nil {
 		if se, ok := err.(*SyntaxError); ok {
@@ -47,6 +63,11 @@ func Compile(expr string, snaplen uint32) (Program, error) {
 // string.
 func CompileArgs(args []string, snaplen uint32) (Program, error) {
 	return Compile(strings.Join(args, " "), snaplen)
+}
+
+// CompileArgsLink is CompileArgs for link type linkType (CompileLink).
+func CompileArgsLink(args []string, snaplen, linkType uint32) (Program, error) {
+	return CompileLink(strings.Join(args, " "), snaplen, linkType)
 }
 
 // asmInsn is an instruction during layout: jumps name labels, not offsets.

@@ -108,14 +108,34 @@ const (
 // shifts everything after it by 4 bytes, as in libpcap.
 type layer struct {
 	off uint32 // extra bytes of VLAN tags before the link type
+	raw bool   // LINKTYPE_RAW: packets start at the IP header
 }
 
 func (l layer) linkType() uint32 { return etherTypeOff + l.off }
-func (l layer) nl() uint32       { return etherHdrLen + l.off }
+func (l layer) nl() uint32 {
+	if l.raw {
+		return l.off
+	}
+	return etherHdrLen + l.off
+}
+
+// never is a test no packet passes (libpcap's gen_false).
+func never() *bexpr { return leaf(JmpJEQ, 1, Instruction{Op: ClassLD | ModeIMM, K: 0}) }
 
 // etherType tests the link-layer type as libpcap's gen_ether_linktype does:
 // values up to 1500 are 802.2 LLC SAPs, checked in the LLC header.
 func (l layer) etherType(t uint32) *bexpr {
+	if l.raw {
+		// No link-layer header: the IP version says it (libpcap's
+		// gen_linktype for DLT_RAW); nothing else is there.
+		switch t {
+		case etherTypeIP:
+			return mcmp(SizeB, l.nl(), 0xf0, 0x40)
+		case etherTypeIPv6:
+			return mcmp(SizeB, l.nl(), 0xf0, 0x60)
+		}
+		return never()
+	}
 	if t > ethermtu {
 		return cmp(SizeH, l.linkType(), t)
 	}

@@ -250,6 +250,9 @@ func (p *parser) parseRTerm() *bexpr {
 			}
 			return lenTest(JmpJGE, n, false)
 		case "vlan":
+			if p.layer.raw {
+				p.fail("no VLAN support for Raw IP")
+			}
 			p.next()
 			id := -1
 			if n := p.peek(); n.kind == tWord && !isKeyword(n) {
@@ -283,6 +286,9 @@ func (p *parser) parseHeadID() *bexpr {
 		q.proto = t.text
 		p.next()
 		if n := p.peek(); is(n, "broadcast", "multicast") && n.kind == tWord {
+			if p.layer.raw && (q.proto == "ether" || q.proto == "link") {
+				p.failAt(n, "link-layer %s filters are not supported on Raw IP", n.text)
+			}
 			p.next()
 			var b *bexpr
 			var ok bool
@@ -297,6 +303,9 @@ func (p *parser) parseHeadID() *bexpr {
 			return b
 		}
 	} else if is(t, "broadcast", "multicast") && t.kind == tWord {
+		if p.layer.raw {
+			p.failAt(t, "link-layer %s filters are not supported on Raw IP", t.text)
+		}
 		p.next()
 		if t.text == "broadcast" {
 			b, _ := p.layer.broadcast("")
@@ -508,6 +517,9 @@ func (p *parser) genHost(t token, q qual) *bexpr {
 		p.failAt(t, "mask syntax is for networks only: use net")
 	}
 	if mac, ok := parseMAC(w); ok {
+		if p.layer.raw {
+			p.failAt(t, "ethernet addresses supported only on ethernet links, not Raw IP")
+		}
 		if q.proto != "ether" && q.proto != "link" {
 			p.failAt(t, "ethernet address used in non-ether expression (use ether host)")
 		}

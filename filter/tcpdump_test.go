@@ -57,8 +57,14 @@ func parseDD(out string) (Program, error) {
 // libpcapProgram returns libpcap's (optimized) classic BPF for expr.
 func libpcapProgram(t testing.TB, expr string) (Program, error) {
 	t.Helper()
+	return libpcapProgramFor(t, expr, "EN10MB")
+}
+
+// libpcapProgramFor is libpcapProgram for the link type named dlt.
+func libpcapProgramFor(t testing.TB, expr, dlt string) (Program, error) {
+	t.Helper()
 	bin := requireTcpdump(t)
-	cmd := exec.Command(bin, "-dd", "-y", "EN10MB", "--", expr)
+	cmd := exec.Command(bin, "-dd", "-y", dlt, "--", expr)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -323,5 +329,41 @@ func TestRealCaptures(t *testing.T) {
 	}
 	if n < 5 {
 		t.Errorf("only %d usable Ethernet captures in %s", n, dir)
+	}
+}
+
+// TestVerdictsMatchLibpcapRaw: on packets that start at their IP header
+// (LINKTYPE_RAW: tun, WireGuard), every expression tcpdump -y RAW takes
+// keeps the packets libpcap's code keeps, and what it refuses is refused.
+func TestVerdictsMatchLibpcapRaw(t *testing.T) {
+	var raw []frame
+	for _, f := range testFrames(t) {
+		if len(f.data) < 15 {
+			continue
+		}
+		switch uint16(f.data[12])<<8 | uint16(f.data[13]) {
+		case 0x0800, 0x86dd:
+			raw = append(raw, frame{data: f.data[14:], wireLen: f.wireLen - 14, desc: f.desc + " (raw)"})
+		}
+	}
+	compared := 0
+	for _, expr := range equivalenceExprs {
+		theirs, err := libpcapProgramFor(t, expr, "RAW")
+		ours, oerr := CompileLink(expr, 0, LinkRaw)
+		if err != nil {
+			if oerr == nil {
+				t.Errorf("%q on RAW: libpcap refuses it (%v), we compile it", expr, err)
+			}
+			continue
+		}
+		if oerr != nil {
+			t.Errorf("CompileLink(%q, RAW): %v; libpcap compiles it", expr, oerr)
+			continue
+		}
+		compareVerdicts(t, expr, ours, theirs, raw)
+		compared++
+	}
+	if compared < len(equivalenceExprs)/2 {
+		t.Errorf("only %d of %d expressions compared on RAW", compared, len(equivalenceExprs))
 	}
 }

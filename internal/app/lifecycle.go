@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/filter"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // watchInterval is how often a capture checks that its interfaces still
@@ -78,7 +81,12 @@ func (c *run) goneErr() error {
 // runCapture is the lifecycle of a capture on interfaces, for every mode.
 func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	c := &run{cfg: cfg, stdout: stdout, stderr: stderr}
-	if _, err := capture.Precheck(cfg.Ifaces...); err != nil {
+	ifis, err := capture.Precheck(cfg.Ifaces...)
+	if err != nil {
+		return err
+	}
+	filterLink, err := filterFor(cfg, ifis)
+	if err != nil {
 		return err
 	}
 	cc := capture.Config{
@@ -92,7 +100,8 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 			Filter:  cfg.prog,
 			RingBuf: cfg.ringBufBytes(),
 		},
-		Promisc: !cfg.NoPromisc,
+		Promisc:    !cfg.NoPromisc,
+		FilterLink: filterLink,
 	}
 	if err := m.prepare(c, &cc); err != nil {
 		return err
@@ -275,4 +284,25 @@ func whereWeStand(a *bpf.Attachment) string {
 		}
 	}
 	return strings.Join(s, "; ")
+}
+
+// filterFor compiles the capture filter for the interfaces' link type
+// (RAW for those without a link-layer header) into cfg.prog, and returns
+// that link type; interfaces of different link types cannot share one.
+func filterFor(cfg *Config, ifis []*net.Interface) (packet.LinkType, error) {
+	lt := capture.LinkTypeOf(ifis[0])
+	for _, ifi := range ifis[1:] {
+		if t := capture.LinkTypeOf(ifi); t != lt && len(cfg.Filter) > 0 {
+			return 0, usageErr("one capture filter for %s (link-type %s) and %s (link-type %s): capture them apart", ifis[0].Name, lt.Name(), ifi.Name, t.Name())
+		}
+	}
+	if len(cfg.Filter) == 0 || lt == packet.LinkTypeEthernet {
+		return packet.LinkTypeEthernet, nil
+	}
+	prog, err := filter.CompileArgsLink(cfg.Filter, cfg.Snaplen, uint32(lt))
+	if err != nil {
+		return 0, usageErr("%v (on %s, link-type %s)", err, ifis[0].Name, lt.Name())
+	}
+	cfg.prog = prog
+	return lt, nil
 }
