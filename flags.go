@@ -68,6 +68,7 @@ func flags(cfg *app.Config, showVersion *bool) []flagDef {
 		})},
 		{"Q", "in|out|inout", "Capture", "direction (default inout; in with --xdp)", strFlag(&cfg.Direction, "")},
 		{"p", "", "Capture", "do not put the interface in promiscuous mode", boolFlag(&cfg.NoPromisc)},
+		{"D", "", "Capture", "list the interfaces (index, name, state, link type, attach modes) and exit", boolFlag(&cfg.ListIfaces)},
 		{"xdp", "", "Capture", "attach at XDP (ingress only) instead of tc", boolFlag(&cfg.XDP)},
 		{"tc-attach", "MODE", "Capture", "tc attach mode: auto (tcx on Linux 6.6+, else clsact), tcx or clsact",
 			strFlag(&cfg.TCAttach, "auto")},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,6 +69,12 @@ func TestTunIsRaw(t *testing.T) {
 			}
 		}
 	}()
+	// -D lists it as RAW, the veth as Ethernet.
+	list, err := testutil.Cmd(pair.NsA, binary, "-D").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^\d+\.`+name+` \[Up[^]]*\] link-type RAW \(Raw IP\); tc \(tcx\), xdp$`).Match(list) ||
+		!regexp.MustCompile(`(?m)^\d+\.`+pair.IfA+` \[.*\] link-type EN10MB \(Ethernet\)`).Match(list) {
+		t.Errorf("-D: %v\n%s", err, list)
+	}
 	dir := t.TempDir()
 	ours, theirs, ready := filepath.Join(dir, "ours.pcap"), filepath.Join(dir, "tcpdump.pcap"), filepath.Join(dir, "ready")
 	p := start(t, pair.NsA, binary, "-i", name, "-w", ours, "--ready-file", ready)

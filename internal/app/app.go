@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -42,6 +43,8 @@ func dispatch(cfg *Config, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	switch {
+	case cfg.ListIfaces:
+		return listInterfaces(stdout)
 	case cfg.Demo:
 		return runDemo(cfg, stderr)
 	case cfg.Read != "" && cfg.Write == "":
@@ -122,6 +125,19 @@ func writeFileWhole(path string, b []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return err
+	}
+	return nil
+}
+
+// listInterfaces is -D: the interfaces of this network namespace, one a
+// line, as tcpdump -D lists them, with what bpftop-cap captures each as.
+func listInterfaces(stdout io.Writer) error {
+	ifis, err := net.Interfaces()
+	if err != nil {
+		return fmt.Errorf("list interfaces: %w", err)
+	}
+	for i := range ifis {
+		fmt.Fprintln(stdout, capture.Describe(&ifis[i]))
 	}
 	return nil
 }

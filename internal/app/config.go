@@ -22,6 +22,7 @@ type Config struct {
 	Snaplen    uint32   // -s
 	Direction  string   // -Q: in, out or inout ("": inout, in with XDP)
 	NoPromisc  bool     // -p: leave the interfaces' promiscuous mode alone
+	ListIfaces bool     // -D: list the interfaces and what they capture as
 	XDP        bool     // attach at XDP instead of tc
 	TCAttach   string   // auto, tcx or clsact ("": auto)
 	ReadyFile  string   // create once capture is live
@@ -88,6 +89,9 @@ func (c *Config) Validate() error {
 	case bpf.TCAuto, bpf.TCX, bpf.TCClsact:
 	default:
 		return usageErr("invalid --tc-attach %q: must be auto, tcx or clsact", c.TCAttach)
+	}
+	if c.ListIfaces {
+		return nil // -D lists and ends, as tcpdump's
 	}
 	if c.Demo {
 		if c.Read != "" || len(c.Ifaces) > 0 {
