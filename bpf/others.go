@@ -76,12 +76,12 @@ func otherPrograms(ifindex int) string {
 	return strings.Join(parts, "; ")
 }
 
-// shapingQdisc names the interface's root qdisc when it may hold packets
-// back or drop them (a shaper, a scheduler, an emulator), "" for the
-// queues that send what they are given (noqueue, the fifos, fq,
-// fq_codel, sfq, mq): tc egress runs before the root qdisc, so on a shaped
-// interface what is recorded leaving is what was handed to it, stamped
-// before its wait.
+// shapingQdisc names the interface's root qdisc when it shapes, paces or
+// delays what it is given (tbf, htb, netem, cake, fq's pacing, ...): tc
+// egress runs before the root qdisc, so on such an interface what is
+// recorded leaving is what was handed to it, stamped before its wait;
+// "" for the others (a queue that only drops when full, a priority
+// scheduler).
 func shapingQdisc(ifindex int) string {
 	lnk, err := netlink.LinkByIndex(ifindex)
 	if err != nil {
@@ -96,9 +96,7 @@ func shapingQdisc(ifindex int) string {
 			continue
 		}
 		switch t := q.Type(); t {
-		case "noqueue", "pfifo_fast", "pfifo", "bfifo", "pfifo_head_drop", "fq", "fq_codel", "sfq", "mq", "codel", "fq_pie":
-			return ""
-		default:
+		case "tbf", "htb", "hfsc", "cbq", "netem", "cake", "fq", "taprio", "etf", "cbs", "qfq", "drr", "ets":
 			return t
 		}
 	}

@@ -1,13 +1,11 @@
 package capture
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"strings"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // Describe is one line of -D for an interface, as tcpdump -D lists them
@@ -26,13 +24,25 @@ func Describe(ifi *net.Interface) string {
 	if ifi.Flags&net.FlagLoopback != 0 {
 		flags = append(flags, "Loopback")
 	}
-	tc := "tcx"
-	_, err := link.QueryPrograms(link.QueryOptions{Target: ifi.Index, Attach: ebpf.AttachTCXIngress})
-	switch {
-	case errors.Is(err, ebpf.ErrNotSupported):
-		tc = "clsact"
-	case err != nil:
-		tc = "tcx or clsact" // not allowed to ask
+	// tcx came with Linux 6.6; asking the kernel needs privileges -D
+	// does not, so the release says it.
+	tc := "clsact"
+	if kernelAtLeast(6, 6) {
+		tc = "tcx"
 	}
 	return fmt.Sprintf("%d.%s [%s] link-type %s; tc (%s), xdp", ifi.Index, ifi.Name, strings.Join(flags, ", "), LinkTypeOf(ifi).Name(), tc)
+}
+
+// kernelAtLeast reports whether the running kernel's release is at least
+// major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
 }

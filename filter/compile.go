@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -18,6 +19,10 @@ const DefaultSnaplen = 262144
 func Compile(expr string, snaplen uint32) (Program, error) {
 	return CompileLink(expr, snaplen, LinkEthernet)
 }
+
+// ErrRejectsAll is returned for an expression no packet can match (`arp`
+// on Raw IP, `1 = 0`), which tcpdump refuses too.
+var ErrRejectsAll = errors.New("filter: expression rejects all packets")
 
 // Link types CompileLink compiles for (pcap LINKTYPE_ values).
 const (
@@ -50,6 +55,9 @@ func CompileLink(expr string, snaplen, linkType uint32) (Program, error) {
 			suggest(expr, se)
 		}
 		return nil, err
+	}
+	if v, ok := b.constant(); ok && !v {
+		return nil, ErrRejectsAll
 	}
 	prog, err := assemble(b, accept)
 	if err != nil {

@@ -367,3 +367,45 @@ func (l layer) multicast(proto string) (*bexpr, bool) {
 	}
 	return nil, false
 }
+
+// constant reports the value of a test that does not depend on the packet
+// (a leaf on a constant, as never(), and and/or/not of such), known false
+// when it cannot tell: an expression that is constantly false is refused
+// as libpcap refuses it ("expression rejects all packets").
+func (b *bexpr) constant() (value, known bool) {
+	switch b.kind {
+	case bLeaf:
+		if len(b.stmts) != 1 || b.stmts[0].Op != ClassLD|ModeIMM {
+			return false, false
+		}
+		return jumpTaken(b.jmp.Op&0xf0, b.stmts[0].K, b.jmp.K), true
+	case bNot:
+		v, ok := b.l.constant()
+		return !v, ok
+	case bAnd, bOr:
+		lv, lok := b.l.constant()
+		rv, rok := b.r.constant()
+		isAnd := b.kind == bAnd
+		switch {
+		case lok && lv != isAnd, rok && rv != isAnd: // a false in an and, a true in an or
+			return !isAnd, true
+		case lok && rok:
+			return isAnd, true
+		}
+	}
+	return false, false
+}
+
+func jumpTaken(op uint16, a, k uint32) bool {
+	switch op {
+	case JmpJEQ:
+		return a == k
+	case JmpJGT:
+		return a > k
+	case JmpJGE:
+		return a >= k
+	case JmpJSET:
+		return a&k != 0
+	}
+	return false
+}

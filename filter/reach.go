@@ -9,11 +9,11 @@ import "math"
 // X count their end past the largest X can be, which this code sets only
 // from an IP header's length (ldx 4*([k]&0xf): 60 at most) or a
 // constant; anything else (X from a packet byte, from A, from memory)
-// makes it math.MaxUint32: all of the packet.
+// makes it reachAll, the most a load can reach (64 KiB).
 func (p Program) Reach() uint32 {
-	var abs, ind, maxX uint32
+	var abs, ind, maxX uint64 // wide: a large constant X must not wrap
 	for _, in := range p {
-		n := uint32(1)
+		n, k := uint64(1), uint64(in.K)
 		switch size(in.Op) {
 		case SizeW:
 			n = 4
@@ -24,28 +24,32 @@ func (p Program) Reach() uint32 {
 		case ClassLD:
 			switch mode(in.Op) {
 			case ModeABS:
-				abs = max(abs, in.K+n)
+				abs = max(abs, k+n)
 			case ModeIND:
-				ind = max(ind, in.K+n)
+				ind = max(ind, k+n)
 			}
 		case ClassLDX:
 			switch mode(in.Op) {
 			case ModeMSH:
 				maxX = max(maxX, 60)
-				abs = max(abs, in.K+1)
+				abs = max(abs, k+1)
 			case ModeIMM:
-				maxX = max(maxX, in.K)
+				maxX = max(maxX, k)
 			default:
-				return math.MaxUint32
+				return reachAll
 			}
 		case ClassMISC:
 			if in.Op&0xf8 == MiscTAX {
-				return math.MaxUint32
+				return reachAll
 			}
 		}
 	}
 	if ind > 0 {
 		ind += maxX
 	}
-	return max(abs, ind)
+	return uint32(min(max(abs, ind), reachAll))
 }
+
+// reachAll is as far as a load can reach: the translation to eBPF refuses
+// a load that ends past 64 KiB.
+const reachAll = math.MaxUint16 + 1

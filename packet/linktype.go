@@ -1,8 +1,9 @@
 package packet
 
 // LinkType is a pcap LINKTYPE_ value (https://www.tcpdump.org/linktypes.html),
-// as the kernel program writes it in a record's protocol field and the
-// files write it in their headers.
+// as the files write it in their headers. The kernel program writes
+// Ethernet in every record; user space knows each interface's
+// (capture.LinkTypeOf).
 type LinkType uint32
 
 // The link types written today.

@@ -292,8 +292,14 @@ func whereWeStand(a *bpf.Attachment) string {
 func filterFor(cfg *Config, ifis []*net.Interface) (packet.LinkType, error) {
 	lt := capture.LinkTypeOf(ifis[0])
 	for _, ifi := range ifis[1:] {
-		if t := capture.LinkTypeOf(ifi); t != lt && len(cfg.Filter) > 0 {
+		t := capture.LinkTypeOf(ifi)
+		switch {
+		case t == lt:
+		case len(cfg.Filter) > 0:
 			return 0, usageErr("one capture filter for %s (link-type %s) and %s (link-type %s): capture them apart", ifis[0].Name, lt.Name(), ifi.Name, t.Name())
+		case cfg.Write != "" && cfg.Format != "pcapng":
+			// A pcap file has one link type for all its packets.
+			return 0, usageErr("%s is link-type %s and %s %s: write pcapng (--format pcapng) to capture both", ifis[0].Name, lt.Name(), ifi.Name, t.Name())
 		}
 	}
 	if len(cfg.Filter) == 0 || lt == packet.LinkTypeEthernet {

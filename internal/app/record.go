@@ -77,12 +77,7 @@ func (r *recorder) start(c *run) error {
 	}
 	var err error
 	lt := sess.LinkTypes[0]
-	for i, t := range sess.LinkTypes {
-		if t != lt && cfg.Format != "pcapng" {
-			// A pcap file has one link type for all its packets.
-			return usageErr("%s is link-type %s and %s %s: write pcapng (--format pcapng) to capture both", sess.Ifaces[0].Name, lt.Name(), sess.Ifaces[i].Name, t.Name())
-		}
-	}
+
 	if cfg.Format == "pcapng" {
 		var ifaces []pcapfile.IfaceInfo
 		for i, ifi := range sess.Ifaces {
