@@ -704,26 +704,18 @@ func (e *Engine) FlowPackets(id uint64, max int) []PacketView {
 			e.yieldLocked()
 			decoded = 0
 		}
-		rec, data, ok := e.ring.get(seq)
-		if !ok {
+		var ok bool
+		if items, ok = e.decodeLocked(items, seq); !ok {
 			// The ring lets go of its oldest packets first: this one
 			// and every one before it in seqs are gone.
 			cut = i + 1
 			continue
 		}
-		items = append(items, viewItem{seq: seq, rec: *rec})
-		it := &items[len(items)-1]
-		e.view.Decode(data, int(rec.origLen), &it.sum)
 		decoded++
 	}
 	e.mu.Unlock()
 	seqs = seqs[cut:]
-
-	var line []byte
-	for i := range items {
-		it := &items[i]
-		cache[it.seq], line = it.view(line)
-	}
+	viewsInto(cache, items)
 	out := make([]PacketView, len(seqs))
 	for i, seq := range seqs {
 		out[i] = cache[seq]

@@ -57,19 +57,13 @@ func (e *Engine) packetRange(first, last uint64, tail int) (views []PacketView, 
 			e.yieldLocked() // the ring may move: get checks each seq
 			decoded = 0
 		}
-		rec, data, ok := e.ring.get(seq)
-		if !ok {
-			continue
+		var ok bool
+		if items, ok = e.decodeLocked(items, seq); ok {
+			decoded++
 		}
-		items = append(items, viewItem{seq: seq, rec: *rec})
-		e.view.Decode(data, int(rec.origLen), &items[len(items)-1].sum)
-		decoded++
 	}
 	e.mu.Unlock()
-	var line []byte
-	for i := range items {
-		e.rangeCache[items[i].seq], line = items[i].view(line)
-	}
+	viewsInto(e.rangeCache, items)
 	for seq := first; seq <= last && ringLast > 0; seq++ {
 		if v, ok := e.rangeCache[seq]; ok {
 			views = append(views, v)
@@ -82,4 +76,25 @@ func (e *Engine) packetRange(first, last uint64, tail int) (views []PacketView, 
 		}
 	}
 	return views, ringFirst, ringLast
+}
+
+// decodeLocked appends retained packet seq to items, decoded with e.view;
+// ok is false when it has left the ring. e.mu and e.viewMu are held.
+func (e *Engine) decodeLocked(items []viewItem, seq uint64) (_ []viewItem, ok bool) {
+	rec, data, ok := e.ring.get(seq)
+	if !ok {
+		return items, false
+	}
+	items = append(items, viewItem{seq: seq, rec: *rec})
+	e.view.Decode(data, int(rec.origLen), &items[len(items)-1].sum)
+	return items, true
+}
+
+// viewsInto puts the views of the decoded items into cache by sequence
+// number, their lines built in one reused buffer.
+func viewsInto(cache map[uint64]PacketView, items []viewItem) {
+	var line []byte
+	for i := range items {
+		cache[items[i].seq], line = items[i].view(line)
+	}
 }

@@ -22,10 +22,10 @@ func unixSec(ns int64) int64 {
 	return s
 }
 
-// add counts one packet of n bytes seen at ts (Unix nanoseconds). A packet
-// older than the open bucket is counted in it.
-func (r *rate) add(ts int64, n int) {
-	sec := unixSec(ts)
+// add counts one packet of n bytes seen at ts (Unix nanoseconds) and
+// returns its second. A packet older than the open bucket is counted in it.
+func (r *rate) add(ts int64, n int) (sec int64) {
+	sec = unixSec(ts)
 	r.hist.add(sec, uint64(n))
 	if sec > r.sec {
 		if sec == r.sec+1 {
@@ -37,6 +37,7 @@ func (r *rate) add(ts int64, n int) {
 	}
 	r.pkts++
 	r.bytes += uint64(n)
+	return sec
 }
 
 // at returns packets and bits per second over the second before now (Unix

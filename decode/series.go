@@ -91,6 +91,5 @@ type totalRate struct {
 }
 
 func (r *totalRate) add(ts int64, n int) {
-	r.rate.add(ts, n)
-	r.pktHist.add(unixSec(ts), 1)
+	r.pktHist.add(r.rate.add(ts, n), 1)
 }
