@@ -117,6 +117,7 @@ func (r *Reader) emit(h *bpf.Record, payload []byte) {
 			p.Data = p.Data[:sl] // libpcap cuts a tagged frame to the snaplen too
 		}
 	}
+	p.SetLinkType(r.linkOf(h.Ifindex))
 	p.Dir, p.Hook = h.Dir, h.Hook
 	r.write(p)
 }

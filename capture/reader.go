@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -186,6 +187,40 @@ type Reader struct {
 	lastStamp uint64                    // RunDirect's newest stamp written, for Stats.Late
 	write     func(*packet.Packet)      // writePass's
 	emitFunc  func(*bpf.Record, []byte) // r.emit, made once
+	// links holds the interfaces whose packets are not Ethernet (nil when
+	// none are); replaced whole, as interfaces come and go while reading.
+	links atomic.Pointer[map[uint32]packet.LinkType]
+}
+
+// SetLinkType records that packets of interface ifindex begin with a
+// header of link type lt. It is safe to call while the reader runs.
+func (r *Reader) SetLinkType(ifindex uint32, lt packet.LinkType) {
+	old := r.links.Load()
+	if old == nil && lt == packet.LinkTypeEthernet {
+		return
+	}
+	m := make(map[uint32]packet.LinkType)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	if lt == packet.LinkTypeEthernet {
+		delete(m, ifindex)
+	} else {
+		m[ifindex] = lt
+	}
+	r.links.Store(&m)
+}
+
+// linkOf is the link type of interface ifindex's packets.
+func (r *Reader) linkOf(ifindex uint32) packet.LinkType {
+	if m := r.links.Load(); m != nil {
+		if lt, ok := (*m)[ifindex]; ok {
+			return lt
+		}
+	}
+	return packet.LinkTypeEthernet
 }
 
 // source is a kind of kernel ring the reading loop reads: perfRings or a
@@ -487,5 +522,6 @@ func (s *batchSink) add(hdr *bpf.Record, payload []byte, release func()) {
 	}
 	p.Nanos = s.r.clock.WallNanos(hdr.KtimeNs)
 	p.Ifindex = hdr.Ifindex
+	p.SetLinkType(s.r.linkOf(hdr.Ifindex))
 	p.Dir, p.Hook = hdr.Dir, hdr.Hook
 }

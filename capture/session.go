@@ -123,6 +123,9 @@ func Open(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	rd.UseBell(objs.Bell(), objs.ArmBell)
+	for i, ifi := range ifis {
+		rd.SetLinkType(uint32(ifi.Index), linkTypes[i])
+	}
 	s := &Session{Ifaces: ifis, LinkTypes: linkTypes, Reader: rd, Clock: clock, objs: objs}
 	for _, ifi := range ifis {
 		att, err := objs.Attach(ifi.Index, ifi.Name, ifi.Flags&net.FlagLoopback != 0)

@@ -3,30 +3,50 @@ package packet
 // LinkType is a pcap LINKTYPE_ value (https://www.tcpdump.org/linktypes.html),
 // as the files write it in their headers. The kernel program writes
 // Ethernet in every record; user space knows each interface's
-// (capture.LinkTypeOf).
+// (capture.LinkTypeOf) and sets it on each Packet.
 type LinkType uint32
 
-// The link types written today.
+// The link types bpftop-cap captures, reads and decodes.
 const (
-	LinkTypeEthernet LinkType = 1 // LINKTYPE_ETHERNET (DLT_EN10MB)
+	LinkTypeNull     LinkType = 0   // BSD loopback: a 4-byte address family in host order
+	LinkTypeEthernet LinkType = 1   // LINKTYPE_ETHERNET (DLT_EN10MB)
+	LinkTypePPP      LinkType = 9   // PPP, from its protocol field (maybe after ff 03)
+	LinkTypeRaw      LinkType = 101 // the packet starts at its IPv4 or IPv6 header
+	LinkTypeLoop     LinkType = 108 // OpenBSD loopback: the address family in network order
+	LinkTypeSLL      LinkType = 113 // Linux cooked capture v1 (16-byte header)
+	LinkTypeRadiotap LinkType = 127 // 802.11 with a radiotap header
+	LinkTypeIPv4     LinkType = 228
+	LinkTypeIPv6     LinkType = 229
+	LinkTypeSLL2     LinkType = 276 // Linux cooked capture v2 (20-byte header), tcpdump -i any
 )
 
 // LinkTypeMask keeps a file header's link type without the FCS bits above
 // it (the upper 6 bits of the pcap header's field).
 const LinkTypeMask = 0x03ffffff
 
-// LinkTypeRaw is LINKTYPE_RAW: the packet starts at its IPv4 or IPv6
-// header. Interfaces without a link-layer header (tun, WireGuard, ipip,
-// sit) are captured so, as libpcap captures them.
-const LinkTypeRaw LinkType = 101
-
 // Name is the link type as tcpdump names it on its first line.
 func (t LinkType) Name() string {
 	switch t {
+	case LinkTypeNull:
+		return "NULL (BSD loopback)"
 	case LinkTypeEthernet:
 		return "EN10MB (Ethernet)"
+	case LinkTypePPP:
+		return "PPP (PPP)"
 	case LinkTypeRaw:
 		return "RAW (Raw IP)"
+	case LinkTypeLoop:
+		return "LOOP (OpenBSD loopback)"
+	case LinkTypeSLL:
+		return "LINUX_SLL (Linux cooked v1)"
+	case LinkTypeRadiotap:
+		return "IEEE802_11_RADIO (802.11 plus radiotap header)"
+	case LinkTypeIPv4:
+		return "IPV4 (Raw IPv4)"
+	case LinkTypeIPv6:
+		return "IPV6 (Raw IPv6)"
+	case LinkTypeSLL2:
+		return "LINUX_SLL2 (Linux cooked v2)"
 	}
 	return "link type " + itoa(uint32(t))
 }

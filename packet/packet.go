@@ -59,9 +59,19 @@ type Packet struct {
 	Nanos   int64  // capture time, Unix nanoseconds (UTC); 0 when unknown
 	OrigLen uint32 // length on the wire; len(Data) is what was captured
 	Ifindex uint32 // interface it was seen on (0: unknown, e.g. from a pcap file)
-	Dir     Dir
-	Hook    Hook
+	// link is the link type XOR 1, so that the zero value, which every
+	// Packet built without one has, is Ethernet (see LinkType).
+	link LinkType
+	Dir  Dir
+	Hook Hook
 }
+
+// LinkType is how the packet's bytes begin: Ethernet unless SetLinkType
+// said otherwise.
+func (p *Packet) LinkType() LinkType { return p.link ^ 1 }
+
+// SetLinkType sets the packet's link type.
+func (p *Packet) SetLinkType(t LinkType) { p.link = t ^ 1 }
 
 // Time is the capture time (the zero Time when Nanos is 0).
 func (p *Packet) Time() time.Time {
