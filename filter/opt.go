@@ -329,7 +329,7 @@ func atomDef(s *ostmt) int {
 	return -1
 }
 
-func atomMask(n int) uint32        { return 1 << n }
+func atomMask(n int) uint32         { return 1 << n }
 func atomElem(d uint32, n int) bool { return d&atomMask(n) != 0 }
 
 func computeLocalUD(b *oblock) {
