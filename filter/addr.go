@@ -141,7 +141,8 @@ var etherProtoNames = map[string]uint32{
 	"ip": 0x0800, "ip6": 0x86dd, "arp": 0x0806, "rarp": 0x8035, "vlan": 0x8100,
 	"802.1q": 0x8100, "802.1ad": 0x88a8, "mpls": 0x8847, "pppoed": 0x8863, "pppoes": 0x8864,
 	"lldp": 0x88cc, "decnet": 0x6003, "lat": 0x6004, "sca": 0x6007, "moprc": 0x6002,
-	"mopdl": 0x6001, "loopback": 0x9000,
+	"mopdl": 0x6001, "loopback": 0x9000, "atalk": 0x809b, "aarp": 0x80f3,
+	"iso": 0xfe, "stp": 0x42, "ipx": 0xe0, "netbeui": 0xf0, // LLC SAPs, as libpcap's pcap_nametollc
 }
 
 // serviceNames are the port names accepted by port and portrange (the

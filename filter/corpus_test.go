@@ -169,6 +169,10 @@ var corpusExprs = []string{
 	"tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "host 10.0.0.1 or net 192.168.0.0/16", "portrange 1-1023",
 	"greater 500", "ip[6:2] & 0x1fff != 0 or ip6 proto 44", "ether multicast", "sctp", "not ip and not ip6",
 	"ip and not tcp and not udp", "ether[12:2] > 1500 and not ip", "len - 14 = ip[2:2]", "ip[2:2] - 20 < 100",
+	// Link-layer protocols: LLC, IPX and AppleTalk framings, DECnet, PPPoE.
+	"stp", "llc", "iso", "ipx", "decnet", "atalk", "aarp", "netbeui", "pppoed", "not llc and ipx or atalk",
+	"stp or ip6", `ether proto \ipx`, `ether proto \atalk`, "ether proto 0xe0 or ether proto 0x809b",
+	"llc and not stp and not iso",
 }
 
 // TestCorpusMatchesTcpdump compares our verdicts with tcpdump -r on every
