@@ -129,7 +129,7 @@ func (l layer) addressFamily(af uint32) *bexpr {
 func sllLinkType(t uint32) *bexpr {
 	const typeOff, llcOff = 14, 16
 	switch {
-	case t == llcSAPISONS || t == llcSAPIP      || t == llcSAPNetBEUI:
+	case t == llcSAPISONS || t == llcSAPIP || t == llcSAPNetBEUI:
 		return bAndOf(cmp(SizeH, typeOff, sllP8022), cmp(SizeH, llcOff, t<<8|t))
 	case t <= ethermtu:
 		return bAndOf(cmp(SizeH, typeOff, sllP8022), cmp(SizeB, llcOff, t))
