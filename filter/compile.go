@@ -47,7 +47,7 @@ func CompileLink(expr string, snaplen, linkType uint32) (Program, error) {
 // family in the order of the machine that wrote the file, and libpcap
 // compares it in the file's order.
 func CompileFile(expr string, snaplen, linkType uint32, bigEndian bool) (Program, error) {
-	if _, ok := linkNames[linkType]; !ok {
+	if !LinkSupported(linkType) {
 		return nil, fmt.Errorf("filter: link type %d is not supported", linkType)
 	}
 	if snaplen == 0 {

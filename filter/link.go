@@ -177,3 +177,9 @@ func (l layer) direction(out bool) (b *bexpr, ok bool) {
 
 // linkName names the link type in errors as libpcap does.
 func (l layer) linkName() string { return linkNames[l.link] }
+
+// LinkSupported reports whether CompileLink compiles for linkType.
+func LinkSupported(linkType uint32) bool {
+	_, ok := linkNames[linkType]
+	return ok
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/filter"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 	"github.com/bpftop-cap/bpftop-cap/ui"
@@ -31,10 +32,10 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer in.Close()
-	fmt.Fprintf(stderr, "bpftop-cap: reading from %s file %s, link-type %v, snapshot length %d\n", in.Format, cfg.Read, in.LinkTypeName(), in.Snaplen)
-	if len(cfg.prog) > 0 && in.LinkType&packet.LinkTypeMask != uint32(packet.LinkTypeEthernet) {
-		return fmt.Errorf("filter expressions apply to Ethernet captures; %s is %s", cfg.Read, in.LinkTypeName())
+	if err := fileFilter(cfg, in); err != nil {
+		return err
 	}
+	fmt.Fprintf(stderr, "bpftop-cap: reading from %s file %s, link-type %v, snapshot length %d\n", in.Format, cfg.Read, in.LinkTypeName(), in.Snaplen)
 	signal.Ignore(syscall.SIGPIPE) // -w - | head: a write error, not death
 	out, err := openOutput(cfg.Write, stdout)
 	if err != nil {
@@ -81,6 +82,9 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer in.Close()
+	if err := fileFilter(cfg, in); err != nil {
+		return err
+	}
 	if in.LinkType&packet.LinkTypeMask != uint32(packet.LinkTypeEthernet) {
 		return fmt.Errorf("the live view shows Ethernet captures only; %s is %s (convert it with -r FILE -w OUT)",
 			cfg.Read, in.LinkTypeName())
@@ -143,4 +147,27 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "bpftop-cap: %v\n", loadErr)
 	}
 	return viewFailed(ctx, runErr)
+}
+
+// fileFilter compiles the filter for the link type of the file being read
+// (a pcapng file's packets all have the type of its first interface: the
+// others are skipped, as libpcap skips them), with the code tcpdump -r
+// runs on it.
+func fileFilter(cfg *Config, in *pcapfile.File) error {
+	if len(cfg.Filter) == 0 {
+		return nil
+	}
+	lt := in.LinkType & packet.LinkTypeMask
+	if !filter.LinkSupported(lt) {
+		return fmt.Errorf("filter expressions apply to Ethernet, Linux cooked (SLL, SLL2), raw IP, BSD loopback and PPP captures; %s is %s", cfg.Read, in.LinkTypeName())
+	}
+	prog, err := filter.CompileArgsFile(cfg.Filter, cfg.Snaplen, lt, in.BigEndian)
+	if err != nil {
+		if lt == uint32(packet.LinkTypeEthernet) {
+			return usageErr("%v", err)
+		}
+		return usageErr("%v (%s is link-type %s)", err, cfg.Read, in.LinkTypeName())
+	}
+	cfg.prog = prog
+	return nil
 }
