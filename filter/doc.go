@@ -1,8 +1,9 @@
 // Package filter compiles pcap-filter expressions (the tcpdump syntax) for
 // Ethernet frames and the other link types of Linux captures and saved
 // files (Linux cooked, raw IP, BSD loopback, PPP: link.go) to classic BPF,
-// runs classic BPF in user space, and translates classic BPF to an eBPF subprogram that the bpf package splices
-// into the capture program, so the filter runs in the kernel.
+// runs classic BPF in user space, and translates classic BPF to an eBPF
+// subprogram that the bpf package splices into the capture program, so the
+// filter runs in the kernel.
 //
 // It owns:
 //   - the classic BPF instruction set ([Instruction], [Program]) and its
