@@ -12,8 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 
@@ -427,6 +429,54 @@ func TestLinkRandomExpressions(t *testing.T) {
 					continue
 				}
 				compareVerdicts(t, expr, ours, theirs, frames)
+			}
+		})
+	}
+}
+
+// TestToEBPFInKernelPerLink loads the translation of every program compiled
+// for each link type through the verifier (which refuses, among others,
+// instructions no path reaches) and compares the kernel's verdicts with
+// the user-space matcher's on the frames of that type.
+func TestToEBPFInKernelPerLink(t *testing.T) {
+	requireBPF(t)
+	exprs := append(append([]string{}, equivalenceExprs...), linkExprs...)
+	for _, lc := range linkCases {
+		t.Run(lc.name, func(t *testing.T) {
+			frames := linkFrames(t, lc)
+			loaded, ran := 0, 0
+			for i, expr := range exprs {
+				p, err := CompileFile(expr, 0, lc.link, lc.bigEndian)
+				if err != nil {
+					continue
+				}
+				prog, _ := loadFilterProg(t, p)
+				loaded++
+				if testing.Short() && i%8 != 0 {
+					continue
+				}
+				for k, f := range frames {
+					if len(f.data) < 14 {
+						continue
+					}
+					ret, err := prog.Run(&ebpf.RunOptions{Data: f.data})
+					if errors.Is(err, syscall.EINVAL) {
+						// BPF_PROG_TEST_RUN reads the frame as Ethernet and
+						// refuses some (an IP type without an IP header).
+						continue
+					}
+					if err != nil {
+						t.Fatalf("%q: run on frame %d: %v", expr, k, err)
+					}
+					ran++
+					if got, want := ret != 0, p.Match(f.data, uint32(len(f.data))); got != want {
+						t.Errorf("%q: frame %d (%s): kernel %v, Match %v", expr, k, f.desc, got, want)
+					}
+				}
+			}
+			t.Logf("%d programs through the verifier, %d runs", loaded, ran)
+			if loaded < len(exprs)/3 || ran == 0 {
+				t.Errorf("loaded %d of %d programs, ran %d", loaded, len(exprs), ran)
 			}
 		})
 	}
