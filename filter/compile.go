@@ -24,17 +24,30 @@ func Compile(expr string, snaplen uint32) (Program, error) {
 // on Raw IP, `1 = 0`), which tcpdump refuses too.
 var ErrRejectsAll = errors.New("filter: expression rejects all packets")
 
-// Link types CompileLink compiles for (pcap LINKTYPE_ values).
+// Link types CompileLink compiles for (pcap LINKTYPE_ values); link.go
+// has the others.
 const (
 	LinkEthernet = 1
 	LinkRaw      = 101
 )
 
 // CompileLink is Compile for packets of link type linkType: LinkEthernet,
-// or LinkRaw (packets that start at their IP header), where the
-// link-layer primitives (ether, vlan) are refused as libpcap refuses them.
+// LinkRaw (packets that start at their IP header), LinkIPv4, LinkIPv6,
+// LinkSLL, LinkSLL2 (Linux cooked), LinkNull and LinkLoop (BSD loopback;
+// NULL's header taken as little-endian) or LinkPPP, with the code libpcap
+// generates for a saved file of that type. The primitives libpcap refuses
+// for a link type (vlan, ether host, broadcast off Ethernet; inbound and
+// outbound but on Linux cooked) are refused.
 func CompileLink(expr string, snaplen, linkType uint32) (Program, error) {
-	if linkType != LinkEthernet && linkType != LinkRaw {
+	return CompileFile(expr, snaplen, linkType, false)
+}
+
+// CompileFile is CompileLink for a saved capture whose byte order is
+// big-endian when bigEndian: a LINKTYPE_NULL header holds its address
+// family in the order of the machine that wrote the file, and libpcap
+// compares it in the file's order.
+func CompileFile(expr string, snaplen, linkType uint32, bigEndian bool) (Program, error) {
+	if !LinkSupported(linkType) {
 		return nil, fmt.Errorf("filter: link type %d is not supported", linkType)
 	}
 	if snaplen == 0 {
@@ -48,7 +61,7 @@ func CompileLink(expr string, snaplen, linkType uint32) (Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := parser{expr: expr, toks: toks, layer: layer{raw: linkType == LinkRaw}}
+	p := parser{expr: expr, toks: toks, layer: layer{link: linkType, bigEndian: bigEndian}}
 	b, err := p.parse()
 	if err != nil {
 		if se, ok := err.(*SyntaxError); ok {
@@ -56,6 +69,7 @@ func CompileLink(expr string, snaplen, linkType uint32) (Program, error) {
 		}
 		return nil, err
 	}
+	b = fold(b)
 	if v, ok := b.constant(); ok && !v {
 		return nil, ErrRejectsAll
 	}
@@ -76,6 +90,11 @@ func CompileArgs(args []string, snaplen uint32) (Program, error) {
 // CompileArgsLink is CompileArgs for link type linkType (CompileLink).
 func CompileArgsLink(args []string, snaplen, linkType uint32) (Program, error) {
 	return CompileLink(strings.Join(args, " "), snaplen, linkType)
+}
+
+// CompileArgsFile is CompileArgs for a saved capture (CompileFile).
+func CompileArgsFile(args []string, snaplen, linkType uint32, bigEndian bool) (Program, error) {
+	return CompileFile(strings.Join(args, " "), snaplen, linkType, bigEndian)
 }
 
 // asmInsn is an instruction during layout: jumps name labels, not offsets.

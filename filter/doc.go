@@ -1,15 +1,18 @@
 // Package filter compiles pcap-filter expressions (the tcpdump syntax) for
-// Ethernet frames to classic BPF, runs classic BPF in user space, and
-// translates classic BPF to an eBPF subprogram that the bpf package splices
-// into the capture program, so the filter runs in the kernel.
+// Ethernet frames and the other link types of Linux captures and saved
+// files (Linux cooked, raw IP, BSD loopback, PPP: link.go) to classic BPF,
+// runs classic BPF in user space, and translates classic BPF to an eBPF
+// subprogram that the bpf package splices into the capture program, so the
+// filter runs in the kernel.
 //
 // It owns:
 //   - the classic BPF instruction set ([Instruction], [Program]) and its
 //     disassembly in the format of tcpdump -d;
-//   - the expression compiler ([Compile], [CompileArgs]) and its errors
-//     ([SyntaxError], [ErrRejectsAll]), with a port of libpcap's optimizer
-//     (opt.go): verdicts on truncated packets depend on the loads it
-//     removes, so ours are those of libpcap's optimized code;
+//   - the expression compiler ([Compile], [CompileArgs], per link type
+//     [CompileLink], [CompileFile]) and its errors ([SyntaxError],
+//     [ErrRejectsAll]), with a port of libpcap's optimizer (opt.go):
+//     verdicts on truncated packets depend on the loads it removes, so
+//     ours are those of libpcap's optimized code;
 //   - the user-space matcher ([Program.Match]), which gives the same verdicts
 //     as the kernel and libpcap;
 //   - the partial matcher ([Program.MatchPartial]), which tells whether a

@@ -4,10 +4,13 @@ import (
 	"testing"
 )
 
-// FuzzCompile: random expressions never crash the compiler, and every
-// program it emits is valid and translates to eBPF.
+// FuzzCompile: random expressions never crash the compiler, for any link
+// type, and every program it emits is valid and translates to eBPF.
 func FuzzCompile(f *testing.F) {
 	for _, e := range equivalenceExprs {
+		f.Add(e)
+	}
+	for _, e := range linkExprs {
 		f.Add(e)
 	}
 	for _, e := range []string{"", "(", ")", "not", "ip[", "tcp[1:", "host ::", "ether host 0:1:2:3:4:5", "\\", "1-", "a&&b||!c", "vlan vlan vlan vlan"} {
@@ -32,6 +35,20 @@ func FuzzCompile(f *testing.F) {
 			t.Fatalf("ToEBPF of %q: %v", expr, err)
 		}
 		p.Match(frame, uint32(len(frame)))
+		// The same for every other link type.
+		for link := range linkNames {
+			p, err := CompileFile(expr, 0, link, link == LinkNull)
+			if err != nil {
+				continue
+			}
+			if err := p.Validate(); err != nil {
+				t.Fatalf("CompileLink(%q, %s) gave an invalid program: %v\n%s", expr, linkNames[link], err, p)
+			}
+			if _, err := ToEBPF(p, "f"); err != nil {
+				t.Fatalf("ToEBPF of %q on %s: %v", expr, linkNames[link], err)
+			}
+			p.Match(frame, uint32(len(frame)))
+		}
 	})
 }
 

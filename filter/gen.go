@@ -24,10 +24,10 @@ type bexpr struct {
 }
 
 func bAndOf(l, r *bexpr) *bexpr {
-	if l == nil {
+	if l == nil || l.kind == bTrue {
 		return r
 	}
-	if r == nil {
+	if r == nil || r.kind == bTrue {
 		return l
 	}
 	return &bexpr{kind: bAnd, l: l, r: r}
@@ -104,17 +104,20 @@ const (
 	anyProtocol = -1
 )
 
-// layer holds the offsets in force when a primitive is parsed: each "vlan"
-// shifts everything after it by 4 bytes, as in libpcap.
+// layer holds the link type and the offsets in force when a primitive is
+// parsed: each "vlan" shifts everything after it by 4 bytes, as in libpcap.
 type layer struct {
-	off uint32 // extra bytes of VLAN tags before the link type
-	raw bool   // LINKTYPE_RAW: packets start at the IP header
+	off       uint32 // extra bytes of VLAN tags before the link type
+	link      uint32 // the LINKTYPE_ the packets are (link.go)
+	bigEndian bool   // LinkNull: the file's byte order, the header's
 }
 
 func (l layer) linkType() uint32 { return etherTypeOff + l.off }
+
+// nl is the offset of the network-layer header.
 func (l layer) nl() uint32 {
-	if l.raw {
-		return l.off
+	if l.link != LinkEthernet {
+		return linkPayload(l.link) + l.off
 	}
 	return etherHdrLen + l.off
 }
@@ -125,16 +128,8 @@ func never() *bexpr { return leaf(JmpJEQ, 1, Instruction{Op: ClassLD | ModeIMM, 
 // etherType tests the link-layer type as libpcap's gen_ether_linktype does:
 // values up to 1500 are 802.2 LLC SAPs, checked in the LLC header.
 func (l layer) etherType(t uint32) *bexpr {
-	if l.raw {
-		// No link-layer header: the IP version says it (libpcap's
-		// gen_linktype for DLT_RAW); nothing else is there.
-		switch t {
-		case etherTypeIP:
-			return mcmp(SizeB, l.nl(), 0xf0, 0x40)
-		case etherTypeIPv6:
-			return mcmp(SizeB, l.nl(), 0xf0, 0x60)
-		}
-		return never()
+	if l.link != LinkEthernet {
+		return l.otherLinkType(t)
 	}
 	if b, ok := l.etherTypeFramed(t); ok {
 		return b
@@ -377,6 +372,8 @@ func (l layer) multicast(proto string) (*bexpr, bool) {
 // as libpcap refuses it ("expression rejects all packets").
 func (b *bexpr) constant() (value, known bool) {
 	switch b.kind {
+	case bTrue:
+		return true, true
 	case bLeaf:
 		if len(b.stmts) != 1 || b.stmts[0].Op != ClassLD|ModeIMM {
 			return false, false

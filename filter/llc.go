@@ -42,7 +42,13 @@ func (l layer) linkProtoAbbrev(name string) (b *bexpr, ok bool) {
 	case "pppoed":
 		return l.etherType(etherTypePPPoED), true
 	case "llc":
-		if l.raw {
+		switch l.link {
+		case LinkEthernet:
+		case LinkSLL: // libpcap: the cooked header's protocol says 802.2
+			return cmp(SizeH, 14, sllP8022), true
+		case LinkSLL2:
+			return cmp(SizeH, 0, sllP8022), true
+		default:
 			return never(), true
 		}
 		// An 802.3 length, and not NetWare's raw 802.3 (DSAP and SSAP

@@ -43,7 +43,7 @@ func TestOptimizerIsLibpcaps(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		p := parser{expr: expr, toks: toks}
+		p := parser{expr: expr, toks: toks, layer: layer{link: LinkEthernet}}
 		b, err := p.parse()
 		if err != nil {
 			continue

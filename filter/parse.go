@@ -252,8 +252,8 @@ func (p *parser) parseRTerm() *bexpr {
 			}
 			return lenTest(JmpJGE, n, false)
 		case "vlan":
-			if p.layer.raw {
-				p.fail("no VLAN support for Raw IP")
+			if p.layer.link != LinkEthernet {
+				p.fail("no VLAN support for %s", p.layer.linkName())
 			}
 			p.next()
 			id := -1
@@ -275,7 +275,16 @@ func (p *parser) parseRTerm() *bexpr {
 				p.failAt(n, "'gateway' requires a name")
 			}
 			p.failAt(t, "'gateway' needs host name resolution, which is not supported")
-		case "inbound", "outbound", "mpls", "pppoes", "geneve", "protochain", "byte":
+		case "inbound", "outbound":
+			if b, ok := p.layer.direction(t.text == "outbound"); ok {
+				p.next()
+				return b
+			}
+			if p.layer.link != LinkEthernet {
+				p.fail("%s is supported only on Linux cooked captures, not on %s", t.text, p.layer.linkName())
+			}
+			p.fail("%q is not supported", t.text)
+		case "mpls", "pppoes", "geneve", "protochain", "byte":
 			p.fail("%q is not supported", t.text)
 		case "len":
 			p.next()
@@ -294,8 +303,8 @@ func (p *parser) parseHeadID() *bexpr {
 		q.proto = t.text
 		p.next()
 		if n := p.peek(); is(n, "broadcast", "multicast") && n.kind == tWord {
-			if p.layer.raw && (q.proto == "ether" || q.proto == "link") {
-				p.failAt(n, "link-layer %s filters are not supported on Raw IP", n.text)
+			if p.layer.link != LinkEthernet && (q.proto == "ether" || q.proto == "link") {
+				p.failAt(n, "link-layer %s filters are not supported on %s", n.text, p.layer.linkName())
 			}
 			p.next()
 			var b *bexpr
@@ -311,8 +320,8 @@ func (p *parser) parseHeadID() *bexpr {
 			return b
 		}
 	} else if is(t, "broadcast", "multicast") && t.kind == tWord {
-		if p.layer.raw {
-			p.failAt(t, "link-layer %s filters are not supported on Raw IP", t.text)
+		if p.layer.link != LinkEthernet {
+			p.failAt(t, "link-layer %s filters are not supported on %s", t.text, p.layer.linkName())
 		}
 		p.next()
 		if t.text == "broadcast" {
@@ -521,8 +530,8 @@ func (p *parser) genHost(t token, q qual) *bexpr {
 		p.failAt(t, "mask syntax is for networks only: use net")
 	}
 	if mac, ok := parseMAC(w); ok {
-		if p.layer.raw {
-			p.failAt(t, "ethernet addresses supported only on ethernet links, not Raw IP")
+		if p.layer.link != LinkEthernet {
+			p.failAt(t, "ethernet addresses supported only on ethernet links, not %s", p.layer.linkName())
 		}
 		if q.proto != "ether" && q.proto != "link" {
 			p.failAt(t, "ethernet address used in non-ether expression (use ether host)")

@@ -72,7 +72,7 @@ func parseOnly(expr string) error {
 	if err != nil {
 		return err
 	}
-	p := parser{expr: expr, toks: toks}
+	p := parser{expr: expr, toks: toks, layer: layer{link: LinkEthernet}}
 	_, err = p.parse()
 	return err
 }

@@ -25,9 +25,12 @@ type File struct {
 	Format   string // "pcap" or "pcapng"
 	LinkType uint32 // as in the file header, upper (FCS) bits included
 	Snaplen  uint32 // adjusted as libpcap does: 0 or too big means the maximum
-	f        *os.File
-	next     func() (pcapRecord, []byte, error)
-	link     packet.LinkType // of the packet Next returned last
+	// BigEndian is the byte order of the file (of its first section):
+	// a LINKTYPE_NULL header is in it, and filters compare it so.
+	BigEndian bool
+	f         *os.File
+	next      func() (pcapRecord, []byte, error)
+	link      packet.LinkType // of the packet Next returned last
 }
 
 // LinkTypeName names the link type as tcpdump does, roughly.
@@ -44,6 +47,8 @@ const (
 	magicPcapMicro = 0xa1b2c3d4
 	magicPcapNano  = 0xa1b23c4d
 	magicPcapng    = 0x0a0d0d0a
+
+	pcapngByteOrderMagic = 0x1a2b3c4d
 )
 
 // OpenFile opens a pcap or pcapng file ("-" reads standard input).
@@ -79,6 +84,9 @@ func newFile(rd io.Reader) (*File, error) {
 	}
 	cf := &File{}
 	if binary.LittleEndian.Uint32(head) == magicPcapng {
+		if bom, _ := br.Peek(12); len(bom) == 12 {
+			cf.BigEndian = binary.BigEndian.Uint32(bom[8:]) == pcapngByteOrderMagic
+		}
 		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{SkipUnknownVersion: true})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadFile, err)
@@ -115,6 +123,7 @@ func newFile(rd io.Reader) (*File, error) {
 	}
 	cf.Format, cf.LinkType, cf.Snaplen, cf.next = "pcap", r.linkType, r.snaplen, r.next
 	cf.link = packet.LinkType(r.linkType & linkTypeMask)
+	cf.BigEndian = r.order == binary.BigEndian
 	return cf, nil
 }
 

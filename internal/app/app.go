@@ -24,7 +24,7 @@ func Run(cfg *Config, stdout, stderr io.Writer) error {
 }
 
 func dispatch(cfg *Config, stdout, stderr io.Writer) error {
-	if len(cfg.Filter) > 0 {
+	if len(cfg.Filter) > 0 && cfg.Read == "" { // -r compiles for the file's link type
 		prog, err := filter.CompileArgs(cfg.Filter, cfg.Snaplen)
 		if err != nil {
 			return usageErr("%v", err)

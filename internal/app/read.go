@@ -32,10 +32,10 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer in.Close()
-	fmt.Fprintf(stderr, "bpftop-cap: reading from %s file %s, link-type %v, snapshot length %d\n", in.Format, cfg.Read, in.LinkTypeName(), in.Snaplen)
-	if len(cfg.prog) > 0 && in.LinkType&packet.LinkTypeMask != uint32(packet.LinkTypeEthernet) {
-		return fmt.Errorf("filter expressions apply to Ethernet captures; %s is %s", cfg.Read, in.LinkTypeName())
+	if err := fileFilter(cfg, in); err != nil {
+		return err
 	}
+	fmt.Fprintf(stderr, "bpftop-cap: reading from %s file %s, link-type %v, snapshot length %d\n", in.Format, cfg.Read, in.LinkTypeName(), in.Snaplen)
 	signal.Ignore(syscall.SIGPIPE) // -w - | head: a write error, not death
 	out, err := openOutput(cfg.Write, stdout)
 	if err != nil {
@@ -82,16 +82,20 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer in.Close()
+	if err := fileFilter(cfg, in); err != nil {
+		return err
+	}
 	// The filter reads each packet at its link type's offsets: compiled
-	// once per link type met (a pcapng file's interfaces may differ).
-	progs := map[packet.LinkType]filter.Program{packet.LinkTypeEthernet: cfg.prog}
+	// for the file's, and for each other link type a pcapng file's
+	// interfaces may have.
+	progs := map[packet.LinkType]filter.Program{packet.LinkType(in.LinkType & packet.LinkTypeMask): cfg.prog}
 	progFor := func(lt packet.LinkType) (filter.Program, error) {
 		if p, ok := progs[lt]; ok {
 			return p, nil
 		}
-		p, err := filter.CompileArgsLink(cfg.Filter, cfg.Snaplen, uint32(lt))
+		p, err := filter.CompileArgsFile(cfg.Filter, cfg.Snaplen, uint32(lt), in.BigEndian)
 		if err != nil {
-			return nil, fmt.Errorf("%s is %s: %w", cfg.Read, lt.Name(), err)
+			return nil, usageErr("%v (%s has packets of link-type %s)", err, cfg.Read, lt.Name())
 		}
 		progs[lt] = p
 		return p, nil
@@ -161,4 +165,27 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "bpftop-cap: %v\n", loadErr)
 	}
 	return viewFailed(ctx, runErr)
+}
+
+// fileFilter compiles the filter for the link type of the file being read
+// (a pcapng file's packets all have the type of its first interface: the
+// others are skipped, as libpcap skips them), with the code tcpdump -r
+// runs on it.
+func fileFilter(cfg *Config, in *pcapfile.File) error {
+	if len(cfg.Filter) == 0 {
+		return nil
+	}
+	lt := in.LinkType & packet.LinkTypeMask
+	if !filter.LinkSupported(lt) {
+		return fmt.Errorf("filter expressions apply to Ethernet, Linux cooked (SLL, SLL2), raw IP, BSD loopback and PPP captures; %s is %s", cfg.Read, in.LinkTypeName())
+	}
+	prog, err := filter.CompileArgsFile(cfg.Filter, cfg.Snaplen, lt, in.BigEndian)
+	if err != nil {
+		if lt == uint32(packet.LinkTypeEthernet) {
+			return usageErr("%v", err)
+		}
+		return usageErr("%v (%s is link-type %s)", err, cfg.Read, in.LinkTypeName())
+	}
+	cfg.prog = prog
+	return nil
 }
