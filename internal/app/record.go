@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 )
 
@@ -76,9 +77,12 @@ func (r *recorder) start(c *run) error {
 		return err
 	}
 	var err error
-	lt := sess.LinkTypes[0]
+	lt, on := sess.LinkTypes[0], names(sess, ", ")
 
-	if cfg.Format == "pcapng" {
+	if sess.Any() {
+		lt, on = packet.LinkTypeSLL2, capture.AnyName
+		r.pw, r.ng, err = anyWriter(cfg, sess, r.w)
+	} else if cfg.Format == "pcapng" {
 		var ifaces []pcapfile.IfaceInfo
 		for i, ifi := range sess.Ifaces {
 			ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: sess.LinkTypes[i]})
@@ -92,7 +96,7 @@ func (r *recorder) start(c *run) error {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",
-		names(sess, ", "), sess.Attach.Mode, cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
+		on, sess.Attach.Mode, cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
 	// The reader writes the file itself: no batches.
 	writerStop := func() { faultHook("writer"); c.stop(nil) }
 	c.g.Go(func() error {
