@@ -28,7 +28,7 @@ import (
 // of a veth whose two ends it captures).
 type anyPeer struct {
 	name, ns, peer string // our end, the peer's namespace and its end
-	addr, peerAddr     string
+	addr, peerAddr string
 }
 
 // addAnyPeer makes the veth name in namespace ns with its peer in a new
