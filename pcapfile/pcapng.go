@@ -109,6 +109,16 @@ func (p *PcapngWriter) AddInterface(i IfaceInfo) error {
 	return nil
 }
 
+// Indexes are the interfaces the file describes, those added later
+// included.
+func (p *PcapngWriter) Indexes() []int {
+	var idx []int
+	for i := range p.ids {
+		idx = append(idx, i)
+	}
+	return idx
+}
+
 // describes reports whether the file has a block for interface ifindex.
 func (p *PcapngWriter) describes(ifindex uint32) bool {
 	_, ok := p.ids[int(ifindex)]

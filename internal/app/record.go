@@ -131,12 +131,13 @@ func (r *recorder) drained(c *run) (uint64, error) {
 		stats := map[int]pcapfile.IfaceStats{}
 		comment := fmt.Sprintf("all interfaces: kernel saw %d, sent %d to the ring, lost %d in it, filtered %d; %d dropped in user space",
 			counters.Seen, counters.Sent, lost, counters.Filtered, sess.Reader.Stats.Dropped.Load())
-		for _, ifi := range sess.Ifaces {
+		indexes := r.ng.Indexes() // with -i any, those that came later too
+		for _, index := range indexes {
 			st := pcapfile.IfaceStats{Comment: comment, Dropped: pcapfile.Unknown}
-			if len(sess.Ifaces) == 1 {
+			if len(indexes) == 1 {
 				st.Dropped = lost + sess.Reader.Stats.Dropped.Load()
 			}
-			stats[ifi.Index] = st
+			stats[index] = st
 		}
 		r.res.Err = r.ng.Finish(stats)
 	}
