@@ -29,6 +29,7 @@ type Link struct {
 	HWType   uint16  // its ARP hardware type (ARPHRD_*)
 	Addr     [6]byte // its own hardware address, on Ethernet
 	Loopback bool
+	Up       bool
 	LinkType packet.LinkType // how its packets begin at tc (linkTypeOfHW)
 	Hook     string          // tcx or clsact, once attached
 }
@@ -90,7 +91,7 @@ func parseLink(m *syscall.NetlinkMessage) (Link, bool) {
 	if ifim.Family != syscall.AF_UNSPEC {
 		return Link{}, false
 	}
-	l := Link{Index: int(ifim.Index), HWType: ifim.Type, Loopback: ifim.Flags&syscall.IFF_LOOPBACK != 0}
+	l := Link{Index: int(ifim.Index), HWType: ifim.Type, Loopback: ifim.Flags&syscall.IFF_LOOPBACK != 0, Up: ifim.Flags&syscall.IFF_UP != 0}
 	attrs, err := syscall.ParseNetlinkRouteAttr(m)
 	if err != nil {
 		return Link{}, false

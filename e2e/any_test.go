@@ -378,4 +378,18 @@ func TestAnyRefusals(t *testing.T) {
 			t.Errorf("%v: %v\n%s", tc.args, err, out)
 		}
 	}
+	// Down, the tun device does not decide the filter's link type: it is
+	// passed over, and says so.
+	if out, err := exec.Command("ip", "-n", pair.NsA, "link", "set", "bpcanytun", "down").CombinedOutput(); err != nil {
+		t.Fatalf("ip: %v %s", err, out)
+	}
+	ready := filepath.Join(dir, "ready")
+	p := start(t, pair.NsA, binary, "-i", "any", "-w", filepath.Join(dir, "y.pcap"), "--ready-file", ready, "udp")
+	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "not ready:\n%s", p.stderr)
+	if err := p.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("exit: %v\n%s", err, p.stderr)
+	}
+	if want := "bpftop-cap: not capturing on bpcanytun: it is link-type RAW (Raw IP), and the capture filter was compiled for link-type EN10MB (Ethernet)\n"; !strings.Contains(p.stderr.String(), want) {
+		t.Errorf("stderr does not say %q:\n%s", want, p.stderr)
+	}
 }

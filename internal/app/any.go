@@ -33,10 +33,11 @@ func (c *Config) validateAny() error {
 
 // anyFilter compiles the capture filter for -i any. It runs in the kernel
 // on each interface's own packets, Ethernet frames or IP packets, so it
-// is compiled for the link type the interfaces share (libpcap compiles it
-// once, for LINUX_SLL2); interfaces of both kinds with a filter are
-// refused. An interface of the other kind that appears later is passed
-// over (capture.Session says so).
+// is compiled for the link type the interfaces that are up share (libpcap
+// compiles it once, for LINUX_SLL2); interfaces of both kinds up with a
+// filter are refused. An interface of the other kind, down (as the tunl0
+// and sit0 the ipip and sit modules put in every namespace) or appearing
+// later, is passed over, and capture.Session says so.
 func anyFilter(cfg *Config) (packet.LinkType, error) {
 	if len(cfg.Filter) == 0 {
 		return packet.LinkTypeEthernet, nil
@@ -50,7 +51,7 @@ func anyFilter(cfg *Config) (packet.LinkType, error) {
 	for i := range links {
 		t, ok := links[i].Captured()
 		switch {
-		case !ok:
+		case !ok || !links[i].Up:
 		case first == nil:
 			first, lt = &links[i], t
 		case t != lt:
