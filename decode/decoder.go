@@ -6,6 +6,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // maxVLAN is how many VLAN tags a Summary records (802.1ad QinQ).
@@ -124,6 +126,9 @@ type stack struct {
 	// parsers starting at Ethernet, IPv4 and IPv6 (GRE and IP-in-IP carry
 	// IP directly), all sharing the layers above.
 	pEth, pIP4, pIP6 *gopacket.DecodingLayerParser
+	// and at ARP and 802.1Q, where a cooked (SLL) header's protocol says
+	// so.
+	pARP, pDot1Q *gopacket.DecodingLayerParser
 }
 
 func newStack() *stack {
@@ -147,6 +152,8 @@ func newStack() *stack {
 	st.pEth = mk(layers.LayerTypeEthernet)
 	st.pIP4 = mk(layers.LayerTypeIPv4)
 	st.pIP6 = mk(layers.LayerTypeIPv6)
+	st.pARP = mk(layers.LayerTypeARP)
+	st.pDot1Q = mk(layers.LayerTypeDot1Q)
 	return st
 }
 
@@ -161,6 +168,10 @@ func (st *stack) parse(first gopacket.LayerType, data []byte) (p *gopacket.Decod
 		p = st.pIP4
 	case layers.LayerTypeIPv6:
 		p = st.pIP6
+	case layers.LayerTypeARP:
+		p = st.pARP
+	case layers.LayerTypeDot1Q:
+		p = st.pDot1Q
 	default:
 		st.decoded = st.decoded[:0]
 		return nil, first, nil
@@ -209,6 +220,7 @@ func (st *stack) nextOf(lt gopacket.LayerType) gopacket.LayerType {
 // state. It is not safe for concurrent use; give each goroutine its own.
 type Decoder struct {
 	outer, inner *stack
+	radio        *radio // made for the first 802.11 frame
 	// frags joins later fragments to their datagram's flow: only the
 	// engine's decoder of arriving packets (in order) uses it; a view's
 	// decoder, which sees packets in any order, leaves them as they are.
@@ -226,7 +238,12 @@ func NewDecoder() *Decoder {
 // flagged with FlagSnap). Decode never panics: anything unknown, short or
 // broken stops decoding and is recorded in s.Flags, s.Stop and s.Err.
 func (d *Decoder) Decode(data []byte, origLen int, s *Summary) {
-	*s = Summary{Len: max(origLen, len(data)), CapLen: len(data)}
+	d.DecodeLink(packet.LinkTypeEthernet, data, origLen, s)
+}
+
+// DecodeLink is Decode for a frame of link type lt.
+func (d *Decoder) DecodeLink(lt packet.LinkType, data []byte, origLen int, s *Summary) {
+	*s = Summary{Len: max(origLen, len(data)), CapLen: len(data), Link: lt}
 	if origLen > len(data) {
 		s.Flags |= FlagSnap
 	}
@@ -237,15 +254,37 @@ func (d *Decoder) Decode(data []byte, origLen int, s *Summary) {
 			s.Flags |= FlagPanic | FlagMalformed
 		}
 	}()
-	d.decode(data, s)
+	d.decode(lt, data, s)
 	if d.joinFrags {
 		d.frags.join(s)
 	}
 }
 
-func (d *Decoder) decode(data []byte, s *Summary) {
+func (d *Decoder) decode(lt packet.LinkType, data []byte, s *Summary) {
 	st := d.outer
-	p, stop, err := st.parse(layers.LayerTypeEthernet, data)
+	first, off, res := layers.LayerTypeEthernet, 0, linkOK
+	if lt != packet.LinkTypeEthernet {
+		if lt == packet.LinkTypeRadiotap {
+			if d.radio == nil {
+				d.radio = &radio{}
+			}
+			first, off, res = d.radio.start(data, s)
+		} else {
+			first, off, res = linkStart(lt, data, s)
+		}
+		switch res {
+		case linkShort:
+			s.Flags |= FlagTruncated
+			s.Stop = linkLayerType(lt)
+			return
+		case linkUnsupported, linkUnknown:
+			s.Flags |= FlagUnsupported
+			return
+		case linkDone:
+			return
+		}
+	}
+	p, stop, err := st.parse(first, data[off:])
 	last := st.fill(s)
 	d.finish(s, p, last, stop, err)
 	if err != nil {
@@ -258,7 +297,7 @@ func (d *Decoder) decode(data []byte, s *Summary) {
 
 	// One level of encapsulation: decode the inner packet with the second
 	// set of layers, keeping the outer addresses as the tunnel's.
-	var first gopacket.LayerType
+	first = gopacket.LayerTypeZero
 	var payload []byte
 	switch last {
 	case layers.LayerTypeVXLAN:

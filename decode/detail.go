@@ -7,6 +7,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // Field is one key: value line of a LayerDetail. Both are sanitized.
@@ -31,7 +33,12 @@ type LayerDetail struct {
 // gopacket's regular decoder and returns its layers in order, each with
 // its byte range and a few key fields, followed by the application hint
 // found by Decode. It allocates freely and never panics.
-func Detail(data []byte, origLen int) (out []LayerDetail) {
+func Detail(data []byte, origLen int) []LayerDetail {
+	return DetailLink(packet.LinkTypeEthernet, data, origLen)
+}
+
+// DetailLink is Detail for a frame of link type lt.
+func DetailLink(lt packet.LinkType, data []byte, origLen int) (out []LayerDetail) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = append(out, LayerDetail{Name: "Error", Fields: []Field{{Key: "panic", Value: printableString(fmt.Sprint(r))}}})
@@ -45,7 +52,7 @@ func Detail(data []byte, origLen int) (out []LayerDetail) {
 			{Key: "captured", Value: strconv.Itoa(len(data)) + " bytes", Length: len(data)},
 		},
 	})
-	p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.DecodeOptions{NoCopy: true})
+	p := gopacket.NewPacket(data, firstDecoder(lt), gopacket.DecodeOptions{NoCopy: true})
 	off := 0
 	var prev gopacket.Layer
 	ls := p.Layers()
@@ -73,7 +80,7 @@ func Detail(data []byte, origLen int) (out []LayerDetail) {
 		prev = l
 	}
 	var s Summary
-	NewDecoder().Decode(data, origLen, &s)
+	NewDecoder().DecodeLink(lt, data, origLen, &s)
 	if s.App != AppNone {
 		out = append(out, LayerDetail{
 			Name:   s.Proto() + " (hint)",
@@ -295,4 +302,21 @@ func addrString(b []byte) string {
 		return a.String()
 	}
 	return fmt.Sprintf("% x", b)
+}
+
+// firstDecoder is gopacket's decoder for a frame of link type lt: its own
+// for the types it knows, the bytes as data for the others.
+func firstDecoder(lt packet.LinkType) gopacket.Decoder {
+	switch lt {
+	case packet.LinkTypeEthernet:
+		return layers.LayerTypeEthernet
+	case packet.LinkTypeIPv4:
+		return layers.LayerTypeIPv4
+	case packet.LinkTypeIPv6:
+		return layers.LayerTypeIPv6
+	case packet.LinkTypeNull, packet.LinkTypeLoop, packet.LinkTypePPP, packet.LinkTypeRaw,
+		packet.LinkTypeSLL, packet.LinkTypeSLL2, packet.LinkTypeRadiotap:
+		return layers.LinkType(lt)
+	}
+	return gopacket.LayerTypePayload
 }

@@ -69,10 +69,13 @@ func CheckFilter(s string) FilterCheck {
 // expression run by the same matcher as the kernel filter, in user space,
 // over each flow's key and over the packets of each flow.
 type displayFilter struct {
-	expr    string
-	kind    FilterKind
-	text    string         // FilterText: the lower-cased text after the prefix
-	prog    filter.Program // FilterPcap
+	expr string
+	kind FilterKind
+	text string         // FilterText: the lower-cased text after the prefix
+	prog filter.Program // FilterPcap, for Ethernet frames (and the frames made from keys)
+	// others holds the expression compiled for each other link type met,
+	// nil where it does not compile for one (nothing of it matches).
+	others  map[packet.LinkType]filter.Program
 	matches map[uint64]uint64
 	// keyed caches, by flow, the verdicts on the frames made from the
 	// key: per direction (A->B in the low bits) whether it was tried
@@ -232,7 +235,7 @@ func (d *displayFilter) scan(r *ring, n int) bool {
 	seq := max(d.scanNext, r.first) // evicted meanwhile: skipped
 	end := min(d.scanEnd, seq+uint64(n))
 	for ; seq < end; seq++ {
-		if rec, data, ok := r.get(seq); ok && d.prog.Match(data, rec.origLen) {
+		if rec, data, ok := r.get(seq); ok && d.match(rec.linkType(), data, rec.origLen) {
 			d.matches[rec.flowID]++
 		}
 	}
@@ -241,13 +244,29 @@ func (d *displayFilter) scan(r *ring, n int) bool {
 }
 
 // matchAdded accounts one added packet to the display filter. e.mu is held.
-func (e *Engine) matchAdded(data []byte, origLen int, flowID uint64) {
+func (e *Engine) matchAdded(lt packet.LinkType, data []byte, origLen int, flowID uint64) {
 	if e.disp == nil || e.disp.prog == nil {
 		return
 	}
-	if e.disp.prog.Match(data, uint32(origLen)) {
+	if e.disp.match(lt, data, uint32(origLen)) {
 		e.disp.matches[flowID]++
 	}
+}
+
+// match runs the expression on a packet of link type lt.
+func (d *displayFilter) match(lt packet.LinkType, data []byte, origLen uint32) bool {
+	if lt == packet.LinkTypeEthernet {
+		return d.prog.Match(data, origLen)
+	}
+	prog, ok := d.others[lt]
+	if !ok {
+		prog, _ = filter.CompileLink(d.expr, 262144, uint32(lt))
+		if d.others == nil {
+			d.others = map[packet.LinkType]filter.Program{}
+		}
+		d.others[lt] = prog
+	}
+	return len(prog) > 0 && prog.Match(data, origLen)
 }
 
 // prune drops the match counts and key verdicts of flows no longer in the

@@ -46,6 +46,7 @@ type Engine struct {
 	dec   *Decoder
 	view  *Decoder // FlowPackets', made on first use (viewMu guards it)
 	sum   Summary
+	links linkSeen // the link types added
 	flows *flowTable
 	ring  *ring
 
@@ -216,12 +217,15 @@ func (e *Engine) worthLending(n, capacity int) bool {
 // (seg < 0): through the fast path (fast.go) if it takes f, else through
 // the full decode. e.mu is held.
 func (e *Engine) addLocked(f *packet.Packet, seg int32) {
+	if lt := f.LinkType(); !e.links.any || lt != e.links.first {
+		e.links.add(lt)
+	}
 	if !e.noFast && e.addFastLocked(f, seg) {
 		return
 	}
 	ts := f.Nanos
 	s := &e.sum
-	e.dec.Decode(f.Data, int(f.OrigLen), s)
+	e.dec.DecodeLink(f.LinkType(), f.Data, int(f.OrigLen), s)
 
 	e.packets++
 	e.bytes += uint64(s.Len)
@@ -241,7 +245,7 @@ func (e *Engine) addLocked(f *packet.Packet, seg int32) {
 	fl := e.flows.update(s, int(f.Ifindex), ts, s.Len)
 	// The kernel keys what decode could not decode, and a fragment that
 	// joined its datagram's flow, otherwise than decode: an alias.
-	if e.flows.kernel != nil && (s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 || s.fragJoined) {
+	if e.flows.kernel != nil && s.Link == packet.LinkTypeEthernet && (s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 || s.fragJoined) {
 		e.flows.kernel.noteKey(f.Data, int(f.Ifindex), &fl.key)
 	}
 	e.retainLocked(f, seg, s.Len, fl)
@@ -604,7 +608,7 @@ func (c *flowCopy) view() FlowView {
 		}
 		v.APort, v.BPort = aPort, bPort
 	} else {
-		v.Proto = etherTypeName(c.key.EtherType)
+		v.Proto = keyProtoName(c.key.EtherType, c.key.Proto)
 	}
 	return v
 }

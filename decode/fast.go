@@ -176,6 +176,9 @@ func mayLabel(b byte) bool {
 // false, having changed nothing the view sees, for one that needs the
 // full decode. e.mu is held.
 func (e *Engine) addFastLocked(f *packet.Packet, seg int32) bool {
+	if f.LinkType() != packet.LinkTypeEthernet {
+		return false
+	}
 	var fp fastPacket
 	t := e.flows
 	if !fastParse(f.Data, int(f.OrigLen) > len(f.Data), &t.key, &fp) {
@@ -207,11 +210,11 @@ func (e *Engine) addFastLocked(f *packet.Packet, seg int32) bool {
 func (e *Engine) retainLocked(f *packet.Packet, seg int32, n int, fl *flow) {
 	seq, ok := uint64(0), false
 	if seg >= 0 {
-		seq, ok = e.ring.addLent(seg, f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, fl.id, fl.lastSeq)
+		seq, ok = e.ring.addLent(seg, f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), fl.id, fl.lastSeq)
 	}
 	if !ok {
-		seq = e.ring.append(f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, fl.id, fl.lastSeq)
+		seq = e.ring.append(f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), fl.id, fl.lastSeq)
 	}
 	fl.lastSeq = seq
-	e.matchAdded(f.Data, n, fl.id)
+	e.matchAdded(f.LinkType(), f.Data, n, fl.id)
 }

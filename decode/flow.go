@@ -62,6 +62,8 @@ func keyOf(s *Summary, k *packet.FlowKey) (srcIsLo bool) {
 		k.EtherType = s.EtherType
 		if s.Net == NetARP {
 			k.EtherType = 0x0806
+		} else if !s.Link.HasEtherType() {
+			k.EtherType, k.Proto = linkKey(s)
 		}
 		copy(src[:], s.SrcMAC[:])
 		copy(dst[:], s.DstMAC[:])

@@ -98,6 +98,10 @@ var layerNames = map[gopacket.LayerType]string{
 	layers.LayerTypeASF:                          "ASF",
 	layers.LayerTypeASFPresencePong:              "ASF presence pong",
 	layers.LayerTypeLoopback:                     "Loopback",
+	layers.LayerTypeLinuxSLL:                     "Linux cooked capture v1",
+	layers.LayerTypeLinuxSLL2:                    "Linux cooked capture v2",
+	layers.LayerTypeRadioTap:                     "Radiotap header",
+	layers.LayerTypeDot11:                        "IEEE 802.11",
 }
 
 // layerName is the detail's name for layer l, prev the layer before it

@@ -86,7 +86,7 @@ func (e *Engine) decodeLocked(items []viewItem, seq uint64) (_ []viewItem, ok bo
 		return items, false
 	}
 	items = append(items, viewItem{seq: seq, rec: *rec})
-	e.view.Decode(data, int(rec.origLen), &items[len(items)-1].sum)
+	e.view.DecodeLink(rec.linkType(), data, int(rec.origLen), &items[len(items)-1].sum)
 	return items, true
 }
 

@@ -20,6 +20,7 @@ type record struct {
 	seg     int32 // the segment holding its bytes
 	ifindex int32
 	dir     packet.Dir
+	link    uint16 // packet.LinkType XOR 1 (zero: Ethernet), as Packet keeps it
 }
 
 // segment is one buffer of packet bytes: a chunk the ring copies packets
@@ -104,14 +105,14 @@ func (r *ring) fill() float64 {
 
 // append stores a copy of data and returns its sequence number. Packets
 // longer than the budget are cut to its size.
-func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, flowID, prevSeq uint64) uint64 {
+func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, flowID, prevSeq uint64) uint64 {
 	data = data[:min(len(data), r.size)]
 	n := len(data)
 	if n > r.chunk {
 		// A segment of its own, freed with the packet.
 		seg := r.newChunk(n)
 		r.segs[seg].buf = append(r.segs[seg].buf, data...)
-		seq := r.add(seg, 0, n, origLen, ts, ifindex, dir, flowID, prevSeq)
+		seq := r.add(seg, 0, n, origLen, ts, ifindex, dir, link, flowID, prevSeq)
 		r.unpin(seg)
 		return seq
 	}
@@ -122,7 +123,7 @@ func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir packe
 	s := &r.segs[r.cur]
 	off := len(s.buf)
 	s.buf = append(s.buf, data...)
-	return r.add(r.cur, off, n, origLen, ts, ifindex, dir, flowID, prevSeq)
+	return r.add(r.cur, off, n, origLen, ts, ifindex, dir, link, flowID, prevSeq)
 }
 
 // lend makes buf a segment: the packets then added with addLent must lie
@@ -135,7 +136,7 @@ func (r *ring) lend(buf []byte, release func()) int32 {
 
 // addLent is append for a packet whose bytes, data, lie in segment seg
 // (from lend); it reports false, adding nothing, when they do not.
-func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, flowID, prevSeq uint64) (uint64, bool) {
+func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, flowID, prevSeq uint64) (uint64, bool) {
 	buf := r.segs[seg].buf
 	if len(data) == 0 || len(buf) == 0 {
 		return 0, false
@@ -144,7 +145,7 @@ func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex in
 	if off >= uintptr(len(buf)) || uintptr(len(data)) > uintptr(len(buf))-off {
 		return 0, false // not inside buf (off wrapped around if data lies before it)
 	}
-	return r.add(seg, int(off), len(data), origLen, ts, ifindex, dir, flowID, prevSeq), true
+	return r.add(seg, int(off), len(data), origLen, ts, ifindex, dir, link, flowID, prevSeq), true
 }
 
 // endLend ends the adding to a lent segment: it is freed as soon as it
@@ -152,7 +153,7 @@ func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex in
 func (r *ring) endLend(seg int32) { r.unpin(seg) }
 
 // add makes the descriptor of a packet of n bytes at off in segment seg.
-func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir packet.Dir, flowID, prevSeq uint64) uint64 {
+func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, flowID, prevSeq uint64) uint64 {
 	r.segs[seg].live++
 	for r.next-r.first > r.mask {
 		r.evictOldest()
@@ -164,7 +165,7 @@ func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir pa
 	rec := &r.recs[seq&r.mask]
 	rec.ts, rec.flowID, rec.prevSeq = ts, flowID, prevSeq
 	rec.off, rec.capLen, rec.origLen = uint32(off), uint32(n), uint32(min(max(origLen, n), 1<<32-1))
-	rec.seg, rec.ifindex, rec.dir = seg, int32(ifindex), dir
+	rec.seg, rec.ifindex, rec.dir, rec.link = seg, int32(ifindex), dir, uint16(link^1)
 	r.next++
 	r.used += n
 	return seq
@@ -267,14 +268,19 @@ func (r *ring) frame(seq uint64) (packet.Packet, bool) {
 }
 
 func (rec *record) frame(data []byte) packet.Packet {
-	return packet.Packet{
+	p := packet.Packet{
 		Nanos:   rec.ts,
 		Ifindex: uint32(rec.ifindex),
 		Dir:     rec.dir,
 		OrigLen: uint32(rec.origLen),
 		Data:    data,
 	}
+	p.SetLinkType(rec.linkType())
+	return p
 }
+
+// linkType is the packet's link type.
+func (rec *record) linkType() packet.LinkType { return packet.LinkType(rec.link) ^ 1 }
 
 // flowSeqs appends to out, newest first, the sequence numbers of flow
 // id's packets from seq back along the flow's chain, until out holds max,

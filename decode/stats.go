@@ -100,6 +100,9 @@ func (e *Engine) Statistics(by SortKey, now time.Time) Statistics {
 			}
 		}
 		more = slot < len(e.flows.flows)
+		if !more {
+			sum.root = e.links.rootName()
+		}
 		if more {
 			e.yieldLocked() // Unlock does not hand the lock over
 		}
@@ -188,7 +191,7 @@ type endSum struct {
 // protoKey is what places a flow in the protocol hierarchy.
 type protoKey struct {
 	etherType uint16
-	proto     uint8 // IP protocol; 0 for non-IP
+	proto     uint8 // IP protocol; for non-IP, which link-layer header (linkKey)
 	app       App
 	mdns      bool
 }
@@ -199,6 +202,7 @@ type statSum struct {
 	convs          map[pairKey]*convSum
 	ends           map[addrKey]*endSum
 	protos         map[protoKey]*[2]uint64 // packets, bytes
+	root           string                  // the hierarchy's root: the link layer (linkSeen.rootName)
 }
 
 func (s *statSum) add(c *statCopy) {
@@ -236,7 +240,7 @@ func (s *statSum) add(c *statCopy) {
 	s.end(lo, c.pkts[0], c.bytes[0], c.pkts[1], c.bytes[1], true)
 	s.end(hi, c.pkts[1], c.bytes[1], c.pkts[0], c.bytes[0], hi != lo)
 
-	pk := protoKey{etherType: k.EtherType}
+	pk := protoKey{etherType: k.EtherType, proto: k.Proto} // a non-IP key's Proto: linkKey
 	if k.IsIP() {
 		pk.proto, pk.app = k.Proto, c.app
 		pk.mdns = c.app == AppDNS && (k.LoPort == 5353 || k.HiPort == 5353)
@@ -349,15 +353,15 @@ func (n *protoNode) count(p *[2]uint64) {
 	n.bytes += p[1]
 }
 
-// hierarchy builds the protocol tree, Ethernet > network > transport >
-// application, and lists it depth first. Its root is Ethernet: the only
-// link layer the decoder reads.
+// hierarchy builds the protocol tree, link layer > network > transport >
+// application, and lists it depth first. Its root is the packets' link
+// layer (Ethernet, unless another was seen).
 func (s *statSum) hierarchy(by SortKey) []ProtoStat {
-	root := &protoNode{name: "Ethernet"}
+	root := &protoNode{name: cmp.Or(s.root, "Ethernet")}
 	for k, p := range s.protos {
 		root.count(p)
 		if k.etherType != 0x0800 && k.etherType != 0x86dd {
-			root.child(etherTypeName(k.etherType)).count(p)
+			root.child(keyProtoName(k.etherType, k.proto)).count(p)
 			continue
 		}
 		net := root.child("IPv4")

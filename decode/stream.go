@@ -115,7 +115,7 @@ func reassemble(pkts []packet.Packet, maxBytes int, hint netip.AddrPort) Stream 
 	var proto uint8
 	for i := range pkts {
 		p := &pkts[i]
-		payload, ok := d.transportPayload(p.Data, int(p.OrigLen), &s)
+		payload, ok := d.transportPayload(p.LinkType(), p.Data, int(p.OrigLen), &s)
 		if !ok {
 			continue
 		}
@@ -177,9 +177,9 @@ func reassemble(pkts []packet.Packet, maxBytes int, hint netip.AddrPort) Stream 
 // transportPayload decodes a frame and returns the payload of its
 // transport header (of the inner packet, if tunnelled), and whether a
 // transport header was decoded (TCP, UDP, SCTP, ICMP).
-func (d *Decoder) transportPayload(data []byte, origLen int, s *Summary) ([]byte, bool) {
+func (d *Decoder) transportPayload(lt packet.LinkType, data []byte, origLen int, s *Summary) ([]byte, bool) {
 	d.inner.decoded = d.inner.decoded[:0] // non-empty after Decode only if the inner packet was parsed
-	d.Decode(data, origLen, s)
+	d.DecodeLink(lt, data, origLen, s)
 	if s.Flags&FlagPanic != 0 {
 		return nil, false
 	}

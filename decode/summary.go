@@ -7,6 +7,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // Flags record how decoding went and what kind of packet it was.
@@ -126,7 +128,13 @@ type Summary struct {
 	// datagram's first fragment (fragTable), so it counts in that flow.
 	fragJoined bool
 
-	// Link layer (of the innermost frame when tunnelled).
+	// Link layer (of the innermost frame when tunnelled). Link is the
+	// outer frame's link type; on types other than Ethernet, EtherType
+	// holds the protocol field of their header (an address family on
+	// NULL and LOOP, a PPP protocol, the IP version on RAW) when what it
+	// carries is not decoded.
+	Link           packet.LinkType
+	Dot11Type      layers.Dot11Type // 802.11 frame type (radiotap frames)
 	SrcMAC, DstMAC [6]byte
 	EtherType      uint16    // after VLAN tags; 0 for 802.3 length frames (LLC)
 	VLAN           [2]uint16 // outer then inner 802.1Q/802.1ad tag
@@ -230,10 +238,25 @@ func (s *Summary) Proto() string {
 		}
 		return ipProtoName(s.IPProto)
 	}
-	if s.Stop == layers.LayerTypeEthernet {
-		return "Ethernet" // not even the Ethernet header decoded
+	if isLinkHeader(s.Stop) {
+		return linkHeaderName(s.Stop) // not even the link-layer header decoded
 	}
-	return etherTypeName(s.EtherType)
+	switch s.Link {
+	case packet.LinkTypeEthernet, packet.LinkTypeSLL, packet.LinkTypeSLL2, packet.LinkTypeCHDLC:
+		return etherTypeName(s.EtherType) // HasEtherType
+	case packet.LinkTypeNull, packet.LinkTypeLoop:
+		return "Loopback"
+	case packet.LinkTypePPP:
+		if n := pppProtoName(s.EtherType); n != "" {
+			return n
+		}
+		return "PPP"
+	case packet.LinkTypeRadiotap:
+		return "802.11"
+	case packet.LinkTypeRaw:
+		return "Raw IP"
+	}
+	return "DLT " + strconv.Itoa(int(s.Link))
 }
 
 func (s *Summary) netName() string {
@@ -376,8 +399,13 @@ func (s *Summary) appendInfo(b []byte) []byte {
 			}
 		}
 	case NetNone:
-		if s.Stop == layers.LayerTypeEthernet {
-			break // no Ethernet header
+		if isLinkHeader(s.Stop) {
+			break // no link-layer header
+		}
+		if !s.Link.HasEtherType() {
+			sep()
+			b = s.appendLinkInfo(b)
+			break
 		}
 		sep()
 		b = append(b, "ethertype 0x"...)
@@ -653,4 +681,34 @@ func appendMAC(b []byte, m [6]byte) []byte {
 		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
 	}
 	return b
+}
+
+// appendLinkInfo says what the link-layer header of a frame other than
+// Ethernet or cooked carries, when it is not decoded further.
+func (s *Summary) appendLinkInfo(b []byte) []byte {
+	switch s.Link {
+	case packet.LinkTypeNull, packet.LinkTypeLoop:
+		b = append(b, "address family "...)
+		return strconv.AppendUint(b, uint64(s.EtherType), 10)
+	case packet.LinkTypePPP:
+		b = append(b, "PPP protocol 0x"...)
+		b = appendHex16(b, s.EtherType)
+		if n := pppProtoName(s.EtherType); n != "" {
+			b = append(b, " ("...)
+			b = append(b, n...)
+			b = append(b, ')')
+		}
+		return b
+	case packet.LinkTypeNFLOG:
+		b = append(b, "NFLOG of address family "...)
+		return strconv.AppendUint(b, uint64(s.EtherType), 10)
+	case packet.LinkTypeRaw, packet.LinkTypeIPv4, packet.LinkTypeIPv6:
+		b = append(b, "IP version "...)
+		return strconv.AppendUint(b, uint64(s.EtherType), 10)
+	case packet.LinkTypeRadiotap:
+		return s.appendDot11(b)
+	}
+	b = append(b, "link type "...)
+	b = strconv.AppendUint(b, uint64(s.Link), 10)
+	return append(b, ", not decoded"...)
 }

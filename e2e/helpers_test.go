@@ -195,7 +195,7 @@ type frame struct {
 	data []byte
 }
 
-// readPcap reads every packet of a pcap file with pcapgo.
+// readPcap reads every packet of a pcap (or pcapng) file with pcapgo.
 func readPcap(t *testing.T, path string) []frame {
 	t.Helper()
 	return readPcapFile(t, path, false)
@@ -216,7 +216,16 @@ func readPcapFile(t *testing.T, path string, growing bool) []frame {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(f)
+	var r interface {
+		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	}
+	var magic [4]byte
+	_, _ = f.ReadAt(magic[:], 0)
+	if magic == [4]byte{0x0a, 0x0d, 0x0d, 0x0a} {
+		r, err = pcapgo.NewNgReader(f, pcapgo.NgReaderOptions{})
+	} else {
+		r, err = pcapgo.NewReader(f)
+	}
 	if growing && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 		return nil
 	}

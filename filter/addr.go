@@ -115,12 +115,25 @@ func parseIPv4(w string) (uint32, bool) {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), true
 }
 
-// ipProtoNames are the IP protocol names accepted after "proto" (what
-// getprotobyname finds in a usual /etc/protocols).
+// ipProtoNames are the IP protocol names accepted after "proto": the names
+// and aliases of netbase's /etc/protocols, where libpcap's getprotobyname
+// finds them on Debian (so icmp6 is not one: ipv6-icmp is).
 var ipProtoNames = map[string]uint32{
-	"icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "egp": 8, "igrp": 9, "udp": 17, "ipv6": 41,
-	"ipv6-frag": 44, "rsvp": 46, "gre": 47, "esp": 50, "ah": 51, "icmp6": 58, "ipv6-icmp": 58,
-	"ospf": 89, "ospfigp": 89, "pim": 103, "vrrp": 112, "l2tp": 115, "sctp": 132,
+	"ip": 0, "IP": 0, "hopopt": 0, "HOPOPT": 0, "icmp": 1, "ICMP": 1, "igmp": 2, "IGMP": 2, "ggp": 3, "GGP": 3,
+	"ipencap": 4, "IP-ENCAP": 4, "st": 5, "ST": 5, "tcp": 6, "TCP": 6, "egp": 8, "EGP": 8, "igp": 9, "IGP": 9,
+	"pup": 12, "PUP": 12, "udp": 17, "UDP": 17, "hmp": 20, "HMP": 20, "xns-idp": 22, "XNS-IDP": 22, "rdp": 27,
+	"RDP": 27, "iso-tp4": 29, "ISO-TP4": 29, "dccp": 33, "DCCP": 33, "xtp": 36, "XTP": 36, "ddp": 37, "DDP": 37,
+	"idpr-cmtp": 38, "IDPR-CMTP": 38, "ipv6": 41, "IPv6": 41, "ipv6-route": 43, "IPv6-Route": 43,
+	"ipv6-frag": 44, "IPv6-Frag": 44, "idrp": 45, "IDRP": 45, "rsvp": 46, "RSVP": 46, "gre": 47, "GRE": 47,
+	"esp": 50, "IPSEC-ESP": 50, "ah": 51, "IPSEC-AH": 51, "skip": 57, "SKIP": 57, "ipv6-icmp": 58,
+	"IPv6-ICMP": 58, "ipv6-nonxt": 59, "IPv6-NoNxt": 59, "ipv6-opts": 60, "IPv6-Opts": 60, "rspf": 73,
+	"RSPF": 73, "CPHB": 73, "vmtp": 81, "VMTP": 81, "eigrp": 88, "EIGRP": 88, "ospf": 89, "OSPFIGP": 89,
+	"ax.25": 93, "AX.25": 93, "ipip": 94, "IPIP": 94, "etherip": 97, "ETHERIP": 97, "encap": 98, "ENCAP": 98,
+	"pim": 103, "PIM": 103, "ipcomp": 108, "IPCOMP": 108, "vrrp": 112, "VRRP": 112, "l2tp": 115, "L2TP": 115,
+	"isis": 124, "ISIS": 124, "sctp": 132, "SCTP": 132, "fc": 133, "FC": 133, "mobility-header": 135,
+	"Mobility-Header": 135, "udplite": 136, "UDPLite": 136, "mpls-in-ip": 137, "MPLS-in-IP": 137, "manet": 138,
+	"hip": 139, "HIP": 139, "shim6": 140, "Shim6": 140, "wesp": 141, "WESP": 141, "rohc": 142, "ROHC": 142,
+	"ethernet": 143, "Ethernet": 143,
 }
 
 // etherProtoNames are the names accepted after "ether proto".
@@ -128,7 +141,8 @@ var etherProtoNames = map[string]uint32{
 	"ip": 0x0800, "ip6": 0x86dd, "arp": 0x0806, "rarp": 0x8035, "vlan": 0x8100,
 	"802.1q": 0x8100, "802.1ad": 0x88a8, "mpls": 0x8847, "pppoed": 0x8863, "pppoes": 0x8864,
 	"lldp": 0x88cc, "decnet": 0x6003, "lat": 0x6004, "sca": 0x6007, "moprc": 0x6002,
-	"mopdl": 0x6001, "loopback": 0x9000,
+	"mopdl": 0x6001, "loopback": 0x9000, "atalk": 0x809b, "aarp": 0x80f3,
+	"iso": 0xfe, "stp": 0x42, "ipx": 0xe0, "netbeui": 0xf0, // LLC SAPs, as libpcap's pcap_nametollc
 }
 
 // serviceNames are the port names accepted by port and portrange (the

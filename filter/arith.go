@@ -29,29 +29,31 @@ func loadable(proto string) bool {
 	return transportProtos[proto]
 }
 
-// checks returns the protocol tests that must pass before a's loads run, in
-// the order the loads appear (libpcap ands them in front of the comparison).
+// checks returns the protocol tests that must pass before a's loads run,
+// and-ed in libpcap's order (gen_load_internal, gen_arth): the optimizer
+// removes tests by their place, so the same order gives the same verdicts
+// on truncated packets.
 func (a *arith) checks() *bexpr {
 	if a == nil {
 		return nil
 	}
-	var b *bexpr
-	if a.op == "load" {
-		l := a.layer
-		switch {
-		case a.proto == "ip" || a.proto == "ip6" || a.proto == "arp" || a.proto == "rarp":
-			b, _ = l.protoAbbrev(a.proto)
-		case a.proto == "icmp6":
-			b = bAndOf(l.etherType(etherTypeIPv6), cmp(SizeB, l.nl()+6, protoICMP6))
-		case transportProtos[a.proto]:
-			// libpcap tests "tcp or ip6 tcp" and then the IPv4 fragment
-			// field, which can never be 0 at that offset for IPv6 (it holds
-			// the next header), so its optimizer keeps only the IPv4 test.
-			// Do the same, so truncated IPv6 packets get the same verdict.
-			b = bAndOf(l.ipProto(ipProtoNames[a.proto]), l.notFrag())
-		}
+	if a.op != "load" {
+		return bAndOf(a.l.checks(), a.r.checks())
 	}
-	return bAndOf(bAndOf(b, a.l.checks()), a.r.checks())
+	l, idx := a.layer, a.l.checks()
+	switch {
+	case a.proto == "ip" || a.proto == "ip6" || a.proto == "arp" || a.proto == "rarp":
+		b, _ := l.protoAbbrev(a.proto)
+		return bAndOf(idx, b)
+	case a.proto == "icmp6":
+		return bAndOf(bAndOf(idx, l.etherType(etherTypeIPv6)), cmp(SizeB, l.nl()+6, protoICMP6))
+	case transportProtos[a.proto]:
+		// IPv4, then the index's tests, then the protocol (over IPv4 or
+		// IPv6, as libpcap tests it) and a first fragment.
+		p, _ := l.protoAbbrev(a.proto)
+		return bAndOf(l.etherType(etherTypeIP), bAndOf(idx, bAndOf(p, l.notFrag())))
+	}
+	return idx
 }
 
 var aluOps = map[string]uint16{

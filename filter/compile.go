@@ -59,7 +59,7 @@ func CompileLink(expr string, snaplen, linkType uint32) (Program, error) {
 	if v, ok := b.constant(); ok && !v {
 		return nil, ErrRejectsAll
 	}
-	prog, err := assemble(b, accept)
+	prog, err := optimize(b, accept) // libpcap's verdicts are its optimized code's
 	if err != nil {
 		return nil, err
 	}

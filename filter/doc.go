@@ -7,7 +7,9 @@
 //   - the classic BPF instruction set ([Instruction], [Program]) and its
 //     disassembly in the format of tcpdump -d;
 //   - the expression compiler ([Compile], [CompileArgs]) and its errors
-//     ([SyntaxError]);
+//     ([SyntaxError], [ErrRejectsAll]), with a port of libpcap's optimizer
+//     (opt.go): verdicts on truncated packets depend on the loads it
+//     removes, so ours are those of libpcap's optimized code;
 //   - the user-space matcher ([Program.Match]), which gives the same verdicts
 //     as the kernel and libpcap;
 //   - the partial matcher ([Program.MatchPartial]), which tells whether a

@@ -106,7 +106,7 @@ func TestToEBPFInKernel(t *testing.T) {
 	frames := testFrames(t)
 	exprs := append([]string{""}, equivalenceExprs...)
 	for _, expr := range exprs {
-		p, err := Compile(expr, 0)
+		p, err := compileVerdicts(expr, LinkEthernet)
 		if err != nil {
 			t.Fatalf("Compile(%q): %v", expr, err)
 		}

@@ -136,6 +136,9 @@ func (l layer) etherType(t uint32) *bexpr {
 		}
 		return never()
 	}
+	if b, ok := l.etherTypeFramed(t); ok {
+		return b
+	}
 	if t > ethermtu {
 		return cmp(SizeH, l.linkType(), t)
 	}
@@ -200,7 +203,7 @@ func (l layer) protoAbbrev(name string) (b *bexpr, ok bool) {
 	case "esp":
 		return bOrOf(l.ipProto(protoESP), l.ip6Proto(protoESP)), true
 	}
-	return nil, false
+	return l.linkProtoAbbrev(name)
 }
 
 // dirTest combines a source and a destination test by direction qualifier.

@@ -19,6 +19,8 @@ var pnames = map[string]bool{
 	"ether": true, "link": true, "ip": true, "ip6": true, "arp": true, "rarp": true,
 	"tcp": true, "udp": true, "sctp": true, "icmp": true, "icmp6": true, "igmp": true,
 	"igrp": true, "pim": true, "vrrp": true, "ah": true, "esp": true,
+	"stp": true, "iso": true, "netbeui": true, "ipx": true, "atalk": true, "aarp": true, "decnet": true,
+	"pppoed": true, "llc": true,
 }
 
 // keywords are the words that are never an id (a name, number or address).
@@ -267,7 +269,13 @@ func (p *parser) parseRTerm() *bexpr {
 			b := p.layer.vlan(id)
 			p.layer.off += 4
 			return b
-		case "gateway", "inbound", "outbound", "mpls", "pppoed", "pppoes", "geneve", "protochain", "byte":
+		case "gateway":
+			p.next()
+			if n := p.peek(); n.kind == tWord && !isKeyword(n) && !isHostName(n.text) {
+				p.failAt(n, "'gateway' requires a name")
+			}
+			p.failAt(t, "'gateway' needs host name resolution, which is not supported")
+		case "inbound", "outbound", "mpls", "pppoes", "geneve", "protochain", "byte":
 			p.fail("%q is not supported", t.text)
 		case "len":
 			p.next()
@@ -421,10 +429,6 @@ func (p *parser) genProto(t token, q qual) *bexpr {
 		}
 		if v > 0xffff {
 			p.failAt(t, "ether protocol %d out of range", v)
-		}
-		switch v {
-		case 0xe0, 0x809b, 0x80f3:
-			p.failAt(t, "ether proto 0x%x (IPX, AppleTalk) is not supported", v)
 		}
 		return p.layer.etherType(v)
 	case "", "ip", "ip6":

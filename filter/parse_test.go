@@ -50,7 +50,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"ether", "ether", 1, "needs a qualifier"},
 		{"tcp and 80", "80", 9, "expected a primitive"},
 		{"udp port 53 ; ls", ";", 13, "unexpected character"},
-		{"gateway 1.2.3.4", "gateway", 1, "not supported"},
+		{"gateway 1.2.3.4", "1.2.3.4", 9, "requires a name"},
+		{"gateway router", "gateway", 1, "needs host name resolution"},
 		{"host 001122334455", "001122334455", 6, "ethernet address used in non-ether expression"},
 		{"ip6 host 1.2.3.4", "1.2.3.4", 10, "IPv6"},
 		{"len", "", 4, "comparison operator"},
@@ -95,6 +96,8 @@ func TestLibpcapRejectsToo(t *testing.T) {
 		"tcp and fe80::1", "0:1:2:3:4:5", "tcp dst", "ip proto", "host", "tcp port", "port 70000", "(tcp", "tcp)", "ip[0] & 1", "ip[0:3] = 1",
 		"ip[0] / 0 = 1", "net 10.1.2.3/8", "vlan 5000", "tcp host 1.2.3.4", "host 00:11:22:33:44:55",
 		"ip port 80", "ether", "tcp and 80", "len", "host 1.2.3.4 or or",
+		"gateway 1.2.3.4", "gateway foo", "ip proto \\icmp6", "ip[0] / (ip[1] * 0) = 0", "ip[0] % (0 & ip[1]) = 1",
+		"ip[0] << (ip[1] * 0 + 40) = 0",
 	} {
 		if _, err := Compile(expr, 0); err == nil {
 			t.Errorf("Compile(%q) succeeded", expr)

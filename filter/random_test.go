@@ -69,7 +69,7 @@ func TestRandomExpressionsMatchLibpcap(t *testing.T) {
 	}
 	for i := 0; i < n; i++ {
 		expr := randomExpr(r, 3)
-		ours, err := Compile(expr, 0)
+		ours, err := compileVerdicts(expr, LinkEthernet)
 		theirs, terr := libpcapProgram(t, expr)
 		if (err == nil) != (terr == nil) {
 			t.Errorf("%q: ours error %v, libpcap error %v", expr, err, terr)

@@ -12,11 +12,13 @@ const (
 	LinkTypeEthernet LinkType = 1   // LINKTYPE_ETHERNET (DLT_EN10MB)
 	LinkTypePPP      LinkType = 9   // PPP, from its protocol field (maybe after ff 03)
 	LinkTypeRaw      LinkType = 101 // the packet starts at its IPv4 or IPv6 header
+	LinkTypeCHDLC    LinkType = 104 // Cisco HDLC: address, control, EtherType
 	LinkTypeLoop     LinkType = 108 // OpenBSD loopback: the address family in network order
 	LinkTypeSLL      LinkType = 113 // Linux cooked capture v1 (16-byte header)
 	LinkTypeRadiotap LinkType = 127 // 802.11 with a radiotap header
 	LinkTypeIPv4     LinkType = 228
 	LinkTypeIPv6     LinkType = 229
+	LinkTypeNFLOG    LinkType = 239 // Linux netfilter log (tcpdump -i nflog)
 	LinkTypeSLL2     LinkType = 276 // Linux cooked capture v2 (20-byte header), tcpdump -i any
 )
 
@@ -47,8 +49,22 @@ func (t LinkType) Name() string {
 		return "IPV6 (Raw IPv6)"
 	case LinkTypeSLL2:
 		return "LINUX_SLL2 (Linux cooked v2)"
+	case LinkTypeCHDLC:
+		return "C_HDLC (Cisco HDLC)"
+	case LinkTypeNFLOG:
+		return "NFLOG (Linux netfilter log messages)"
 	}
 	return "link type " + itoa(uint32(t))
+}
+
+// HasEtherType reports whether the link-layer header says what it carries
+// with an EtherType.
+func (t LinkType) HasEtherType() bool {
+	switch t {
+	case LinkTypeEthernet, LinkTypeSLL, LinkTypeSLL2, LinkTypeCHDLC:
+		return true
+	}
+	return false
 }
 
 func itoa(v uint32) string {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // ErrBadFile is wrapped by the errors for files that are not captures.
@@ -25,6 +27,7 @@ type File struct {
 	Snaplen  uint32 // adjusted as libpcap does: 0 or too big means the maximum
 	f        *os.File
 	next     func() (pcapRecord, []byte, error)
+	link     packet.LinkType // of the packet Next returned last
 }
 
 // LinkTypeName names the link type as tcpdump does, roughly.
@@ -91,6 +94,12 @@ func newFile(rd io.Reader) (*File, error) {
 			if err != nil {
 				return pcapRecord{}, nil, err
 			}
+			// Interfaces may differ in link type (libpcap refuses such
+			// files; the view shows each packet as what it is).
+			cf.link = packet.LinkType(cf.LinkType & linkTypeMask)
+			if ifc, err := r.Interface(ci.InterfaceIndex); err == nil {
+				cf.link = packet.LinkType(uint32(ifc.LinkType) & linkTypeMask)
+			}
 			rec := recordAt(ci.Timestamp, uint32(len(data)), uint32(ci.Length))
 			if rec.CapLen > cf.Snaplen {
 				rec.CapLen = cf.Snaplen
@@ -105,6 +114,7 @@ func newFile(rd io.Reader) (*File, error) {
 		return nil, err
 	}
 	cf.Format, cf.LinkType, cf.Snaplen, cf.next = "pcap", r.linkType, r.snaplen, r.next
+	cf.link = packet.LinkType(r.linkType & linkTypeMask)
 	return cf, nil
 }
 
@@ -113,6 +123,19 @@ func newFile(rd io.Reader) (*File, error) {
 func (cf *File) Next() (ts time.Time, capLen, origLen uint32, data []byte, err error) {
 	rec, data, err := cf.next()
 	return rec.Time(), rec.CapLen, rec.Len, data, err
+}
+
+// NextPacket is Next as a Packet, with the packet's link type (a pcapng
+// file's interfaces may each have their own). Its Data is valid until the
+// next call.
+func (cf *File) NextPacket() (packet.Packet, error) {
+	rec, data, err := cf.next()
+	if err != nil {
+		return packet.Packet{}, err
+	}
+	p := packet.Packet{Data: data, Nanos: packet.Nanos(rec.Time()), OrigLen: rec.Len}
+	p.SetLinkType(cf.link)
+	return p, nil
 }
 
 // Close closes the file.

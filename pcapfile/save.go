@@ -52,7 +52,16 @@ func SaveFile(path string, pkts []packet.Packet, s Save) (n int, err error) {
 }
 
 func savePcap(f *os.File, pkts []packet.Packet, s Save) (int, error) {
-	pw, err := NewPcapWriter(f, s.Snaplen, uint32(packet.LinkTypeEthernet))
+	// A pcap file has one link type: the packets'.
+	lt := packet.LinkTypeEthernet
+	for i := range pkts {
+		if t := pkts[i].LinkType(); i == 0 {
+			lt = t
+		} else if t != lt {
+			return 0, fmt.Errorf("the packets are of several link types (%s, %s): pcap holds one; save as pcapng", lt.Name(), t.Name())
+		}
+	}
+	pw, err := NewPcapWriter(f, s.Snaplen, uint32(lt))
 	if err != nil {
 		return 0, err
 	}

@@ -64,7 +64,7 @@ func (h *hexPane) show(seq uint64, f packet.Packet, ok bool) {
 	if !ok {
 		return
 	}
-	h.layers = decode.Detail(f.Data, int(f.OrigLen))
+	h.layers = decode.DetailLink(f.LinkType(), f.Data, int(f.OrigLen))
 	for i, l := range h.layers {
 		h.rows = append(h.rows, treeRow{i, -1})
 		for j := range l.Fields {

@@ -66,13 +66,12 @@ type viewer struct {
 }
 
 func (v *viewer) prepare(c *run, cc *capture.Config) error {
+	// The kernel's flow counts key Ethernet frames: not kept when an
+	// interface has another link type.
+	ethernet := true
 	for _, name := range c.cfg.Ifaces {
-		// The view decodes Ethernet frames; an interface without a
-		// link-layer header is written as RAW by -w.
-		if ifi, err := net.InterfaceByName(name); err == nil {
-			if lt := capture.LinkTypeOf(ifi); lt != packet.LinkTypeEthernet {
-				return fmt.Errorf("the live view shows Ethernet interfaces only yet; %s is link-type %s: capture it with -w FILE", name, lt.Name())
-			}
+		if ifi, err := net.InterfaceByName(name); err != nil || capture.LinkTypeOf(ifi) != packet.LinkTypeEthernet {
+			ethernet = false
 		}
 	}
 	if os.Getenv("GOGC") == "" {
@@ -82,7 +81,7 @@ func (v *viewer) prepare(c *run, cc *capture.Config) error {
 	// The kernel counts the packets a full ring refuses by flow, so that
 	// the table's counts stay whole; not with -c, where the table must
 	// hold the first N packets and no more.
-	if c.cfg.Count == 0 {
+	if c.cfg.Count == 0 && ethernet {
 		cc.BPF.CountFlows = uint32(c.cfg.MaxFlows)
 	}
 	c.keepOnGone = true
@@ -199,7 +198,7 @@ func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 	if format == "pcapng" {
 		s.Hooks = map[int]packet.Hook{}
 		for i, ifi := range sess.Ifaces {
-			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode})
+			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: sess.LinkTypes[i]})
 			s.Hooks[ifi.Index] = sess.Attachments[i].Hook
 		}
 		s.Filter, s.Application = cfg.filterText(), "bpftop-cap "+cfg.Version

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/decode"
+	"github.com/bpftop-cap/bpftop-cap/filter"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 	"github.com/bpftop-cap/bpftop-cap/ui"
@@ -81,9 +82,19 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer in.Close()
-	if in.LinkType&packet.LinkTypeMask != uint32(packet.LinkTypeEthernet) {
-		return fmt.Errorf("the live view shows Ethernet captures only; %s is %s (convert it with -r FILE -w OUT)",
-			cfg.Read, in.LinkTypeName())
+	// The filter reads each packet at its link type's offsets: compiled
+	// once per link type met (a pcapng file's interfaces may differ).
+	progs := map[packet.LinkType]filter.Program{packet.LinkTypeEthernet: cfg.prog}
+	progFor := func(lt packet.LinkType) (filter.Program, error) {
+		if p, ok := progs[lt]; ok {
+			return p, nil
+		}
+		p, err := filter.CompileArgsLink(cfg.Filter, cfg.Snaplen, uint32(lt))
+		if err != nil {
+			return nil, fmt.Errorf("%s is %s: %w", cfg.Read, lt.Name(), err)
+		}
+		progs[lt] = p
+		return p, nil
 	}
 	ecfg := engineConfig(cfg)
 	ecfg.IdleTimeout = -1 // a file's flows are all shown, however old
@@ -92,7 +103,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	var n, kept uint64
 	var loadErr error
 	for {
-		ts, _, origLen, data, err := in.Next()
+		pk, err := in.NextPacket()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -104,10 +115,17 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 			break
 		}
 		n++
-		if len(cfg.prog) > 0 && !cfg.prog.Match(data, origLen) {
-			continue
+		if len(cfg.prog) > 0 {
+			prog, err := progFor(pk.LinkType())
+			if err != nil {
+				return err
+			}
+			if !prog.Match(pk.Data, pk.OrigLen) {
+				continue
+			}
 		}
-		eng.Add(packet.Packet{Nanos: packet.Nanos(ts), OrigLen: origLen, Data: data})
+		eng.Add(pk)
+		ts := pk.Time()
 		kept++
 		if ts.After(last) {
 			last = ts
