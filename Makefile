@@ -56,6 +56,7 @@ test-unit: check-go ## the tests that need no root (go test -short, all but e2e/
 bench: ## micro benchmarks, then (as root) the veth capture benchmark and the soak run, all written to BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./... | tee .bench-micro.txt
 	BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -tags benchveth -run TestBenchVeth -count=1 -timeout 60m -v ./e2e/
+	BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -tags benchveth -run TestBenchAny -count=1 -timeout 30m -v ./e2e/
 	@$(MAKE) --no-print-directory soak
 	@{ echo; echo '## Micro benchmarks'; echo; echo 'From the same `make bench` (`go test -run ^$$ -bench . -benchmem ./...`):'; \
 	  echo; echo '```'; grep -E '^(goos|goarch|cpu|pkg|Benchmark)' .bench-micro.txt; echo '```'; } >> BENCHMARKS.md

@@ -55,7 +55,7 @@ func flags(cfg *app.Config, showVersion *bool) []flagDef {
 	var force bool
 	cfg.Snaplen = 262144
 	return []flagDef{
-		{"i", "IFACE", "Capture", "interface to capture on (also the first word); several: -i a -i b or -i a,b",
+		{"i", "IFACE", "Capture", "interface to capture on (also the first word); several: -i a -i b or -i a,b; any: all (with -w)",
 			funcFlag(func(v string) error { cfg.Ifaces = append(cfg.Ifaces, splitList(v)...); return nil })},
 		{"c", "N", "Capture", "stop after N packets", func(fs *flag.FlagSet, name string) { fs.Uint64Var(&cfg.Count, name, 0, "") }},
 		{"s", "SNAPLEN", "Capture", "bytes kept per packet, 1 to 262144 (default 262144)", funcFlag(func(v string) error {

@@ -110,7 +110,7 @@ func (r *Reader) emit(h *bpf.Record, payload []byte) {
 	p.Data = payload
 	p.Nanos = r.clock.WallNanos(h.KtimeNs)
 	p.OrigLen, p.Ifindex = h.TotLen, h.Ifindex
-	if n := h.TagLen(payload); n > 0 {
+	if n := h.TagLen(payload); n > 0 && !r.opts.Cooked {
 		r.tagged = h.Tagged(r.tagged[:0], payload)
 		p.Data, p.OrigLen = r.tagged, h.TotLen+n
 		if sl := r.opts.Snaplen; sl > 0 && len(p.Data) > sl {

@@ -20,7 +20,13 @@ func LinkTypeOf(ifi *net.Interface) packet.LinkType {
 	if err != nil {
 		return packet.LinkTypeEthernet
 	}
-	switch l.Attrs().EncapType {
+	return linkTypeOfEncap(l.Attrs().EncapType)
+}
+
+// linkTypeOfEncap is LinkTypeOf from netlink's name of the ARP hardware
+// type.
+func linkTypeOfEncap(encap string) packet.LinkType {
+	switch encap {
 	case "none", "ipip", "tunnel6", "sit", "gre", "unknown823", "ppp", "unknown519", "slip", "cslip", "slip6", "cslip6":
 		return packet.LinkTypeRaw
 	}

@@ -47,6 +47,10 @@ type Options struct {
 	// Snaplen bounds a packet's captured bytes once a VLAN tag the kernel
 	// took out is put back (4 more), as libpcap cuts it; 0: no bound.
 	Snaplen int
+	// Cooked leaves out a VLAN tag the kernel took out of the frame, as
+	// libpcap does in a Linux cooked capture (-i any: LINUX_SLL2, whose
+	// protocol field is then the frame's EtherType after the tag).
+	Cooked bool
 }
 
 // Default perf ring sizes: DefaultPerCPUBuffer per CPU, halved on
@@ -510,7 +514,7 @@ func (s *batchSink) add(hdr *bpf.Record, payload []byte, release func()) {
 		}
 	}
 	var p *packet.Packet
-	if n := hdr.TagLen(payload); n > 0 {
+	if n := hdr.TagLen(payload); n > 0 && !s.r.opts.Cooked {
 		p = s.batch.pushTagged(hdr, payload)
 		p.OrigLen = hdr.TotLen + n
 		if sl := s.r.opts.Snaplen; sl > 0 && len(p.Data) > sl {

@@ -29,6 +29,14 @@ type Config struct {
 	// as tcpdump does unless -p. Not possible (no CAP_NET_RAW): capture
 	// goes on, and Session.PromiscErr says why.
 	Promisc bool
+	// Any captures on every interface of the network namespace, those
+	// that appear while capturing too (-i any; Interface(s) and Promisc
+	// are not used).
+	Any bool
+	// Note, with Any, prints a line about an interface: passed over, or
+	// attached during the capture with something to know. It may be called
+	// from WatchInterface's goroutine.
+	Note func(string)
 }
 
 func (c Config) names() []string {
@@ -51,7 +59,8 @@ type Session struct {
 	PromiscErr  error // Config.Promisc asked, and an interface could not be made promiscuous
 	objs        *bpf.Objects
 	detachMu    sync.Mutex
-	promisc     []int // the sockets holding the interfaces promiscuous
+	promisc     []int     // the sockets holding the interfaces promiscuous
+	any         *anyState // -i any; nil otherwise
 }
 
 // ErrUnsupportedLink is returned for what an interface's link type does
@@ -89,6 +98,9 @@ func Precheck(names ...string) ([]*net.Interface, error) {
 // Open loads the capture programs and attaches them to every interface.
 // On error nothing is left attached or loaded.
 func Open(cfg Config) (*Session, error) {
+	if cfg.Any {
+		return openAny(cfg)
+	}
 	ifis, err := Precheck(cfg.names()...)
 	if err != nil {
 		return nil, err
@@ -102,33 +114,16 @@ func Open(cfg Config) (*Session, error) {
 		}
 		linkTypes = append(linkTypes, lt)
 	}
-	cfg.Reader.Snaplen = int(cfg.BPF.Snaplen)
-	cfg.BPF.Overflow = cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow()
-	cfg.BPF.Bell = true
-	objs, err := bpf.Load(cfg.BPF)
+	s, err := load(cfg)
 	if err != nil {
 		return nil, err
 	}
-	clock := NewClock()
-	var rd *Reader
-	if rb := objs.RingBuf(); rb != nil {
-		opts := cfg.Reader
-		opts.RingBufWakeup = int(objs.RingBufWakeup())
-		rd, err = NewRingBufReader(rb, clock, opts)
-	} else {
-		rd, err = NewReader(objs.Events(), objs.Overflow(), clock, cfg.Reader)
-	}
-	if err != nil {
-		objs.Close()
-		return nil, err
-	}
-	rd.UseBell(objs.Bell(), objs.ArmBell)
+	s.Ifaces, s.LinkTypes = ifis, linkTypes
 	for i, ifi := range ifis {
-		rd.SetLinkType(uint32(ifi.Index), linkTypes[i])
+		s.Reader.SetLinkType(uint32(ifi.Index), linkTypes[i])
 	}
-	s := &Session{Ifaces: ifis, LinkTypes: linkTypes, Reader: rd, Clock: clock, objs: objs}
 	for _, ifi := range ifis {
-		att, err := objs.Attach(ifi.Index, ifi.Name, ifi.Flags&net.FlagLoopback != 0)
+		att, err := s.objs.Attach(ifi.Index, ifi.Name, ifi.Flags&net.FlagLoopback != 0)
 		if err != nil {
 			_ = s.Close()
 			return nil, err
@@ -156,6 +151,33 @@ func Open(cfg Config) (*Session, error) {
 	return s, nil
 }
 
+// load loads the programs and opens the reader of their rings: a
+// session with nothing attached yet.
+func load(cfg Config) (*Session, error) {
+	cfg.Reader.Snaplen = int(cfg.BPF.Snaplen)
+	cfg.BPF.Overflow = cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow()
+	cfg.BPF.Bell = true
+	objs, err := bpf.Load(cfg.BPF)
+	if err != nil {
+		return nil, err
+	}
+	clock := NewClock()
+	var rd *Reader
+	if rb := objs.RingBuf(); rb != nil {
+		opts := cfg.Reader
+		opts.RingBufWakeup = int(objs.RingBufWakeup())
+		rd, err = NewRingBufReader(rb, clock, opts)
+	} else {
+		rd, err = NewReader(objs.Events(), objs.Overflow(), clock, cfg.Reader)
+	}
+	if err != nil {
+		objs.Close()
+		return nil, err
+	}
+	rd.UseBell(objs.Bell(), objs.ArmBell)
+	return &Session{Reader: rd, Clock: clock, objs: objs}, nil
+}
+
 // LostInRing is how many packets were lost in the rings: the larger of
 // perf's lost count (which a ring writes only when it next takes a record)
 // and c.Failed, the program's count of records no ring took.
@@ -180,6 +202,9 @@ func (s *Session) Counters() (bpf.Counters, error) { return s.objs.Counters() }
 func (s *Session) Detach() error {
 	s.detachMu.Lock()
 	defer s.detachMu.Unlock()
+	if s.any != nil {
+		return s.detachAny()
+	}
 	var errs []error
 	for _, a := range s.Attachments {
 		errs = append(errs, a.Close())
@@ -195,6 +220,9 @@ func (s *Session) Close() error {
 		errs = append(errs, unix.Close(fd))
 	}
 	s.promisc = nil
+	if s.any != nil {
+		s.any.closeEvents()
+	}
 	return errors.Join(errs...)
 }
 

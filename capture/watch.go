@@ -37,7 +37,14 @@ func ifaceName(fd int, index int) (string, error) {
 // then is still drained and saved. It listens to the kernel's link
 // notifications (rtnetlink), so an idle capture does not wake for it;
 // where it cannot, it polls every interval.
+//
+// With -i any (Config.Any) it attaches to the interfaces that appear and
+// detaches from those that go, and never calls gone (followLinks).
 func (s *Session) WatchInterface(ctx context.Context, every time.Duration, gone func(error)) {
+	if s.any != nil {
+		s.followLinks(ctx, every)
+		return
+	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)

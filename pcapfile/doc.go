@@ -1,6 +1,7 @@
 // Package pcapfile owns capture files: reading pcap and pcapng the way
 // libpcap does (-r, and the corpus tests), writing them (PcapWriter,
-// PcapngWriter with interface, direction and statistics blocks), creating
+// PcapngWriter with interface, direction and statistics blocks;
+// CookedWriter, LINUX_SLL2 as tcpdump -i any writes it), creating
 // output files, and the raw-write path that keeps a slow disk from
 // stalling the capture's reader.
 //

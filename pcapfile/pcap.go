@@ -36,13 +36,19 @@ func NewPcapWriter(w io.Writer, snaplen, linkType uint32) (*PcapWriter, error) {
 
 // Write writes one captured packet.
 func (p *PcapWriter) Write(pkt *packet.Packet) error {
-	// Unix nanoseconds to seconds and nanoseconds, floored (a stamp before
-	// 1970 is not expected, but must not give a nanosecond field >= 1e9).
-	sec, nsec := pkt.Nanos/1e9, pkt.Nanos%1e9
-	if nsec < 0 {
-		sec, nsec = sec-1, nsec+1e9
+	sec, nsec := splitNanos(pkt.Nanos)
+	return p.writeRecord(pcapRecord{Sec: sec, Nsec: nsec, CapLen: uint32(len(pkt.Data)), Len: pkt.WireLen()}, pkt.Data)
+}
+
+// splitNanos turns Unix nanoseconds into seconds and nanoseconds, floored
+// (a stamp before 1970 is not expected, but must not give a nanosecond
+// field >= 1e9).
+func splitNanos(n int64) (sec, nsec uint32) {
+	s, ns := n/1e9, n%1e9
+	if ns < 0 {
+		s, ns = s-1, ns+1e9
 	}
-	return p.writeRecord(pcapRecord{Sec: uint32(sec), Nsec: uint32(nsec), CapLen: uint32(len(pkt.Data)), Len: pkt.WireLen()}, pkt.Data)
+	return uint32(s), uint32(ns)
 }
 
 // WriteRecord writes one record as given; data must hold capLen bytes.
@@ -51,8 +57,14 @@ func (p *PcapWriter) WriteRecord(ts time.Time, capLen, origLen uint32, data []by
 }
 
 func (p *PcapWriter) writeRecord(r pcapRecord, data []byte) error {
-	data = data[:r.CapLen]
-	if len(p.buf)+pcapRecordLen+len(data) > cap(p.buf) {
+	return p.writeParts(r, nil, data[:r.CapLen])
+}
+
+// writeParts writes one record whose bytes are head then data (a cooked
+// header before the packet: no copy to join them); r.CapLen must be their
+// length.
+func (p *PcapWriter) writeParts(r pcapRecord, head, data []byte) error {
+	if len(p.buf)+pcapRecordLen+len(head)+len(data) > cap(p.buf) {
 		if err := p.Flush(); err != nil {
 			return err
 		}
@@ -62,6 +74,7 @@ func (p *PcapWriter) writeRecord(r pcapRecord, data []byte) error {
 	b = le.AppendUint32(b, r.Nsec)
 	b = le.AppendUint32(b, r.CapLen)
 	p.buf = le.AppendUint32(b, r.Len)
+	p.buf = append(p.buf, head...)
 	if len(data) < directWrite {
 		p.buf = append(p.buf, data...)
 	} else {

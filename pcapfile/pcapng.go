@@ -49,6 +49,9 @@ type PcapngWriter struct {
 	opts  pcapgo.NgPacketOptions
 	flags pcapgo.NgEpbFlags
 	hooks [4][]string // comment per packet.Hook
+	// For the interface blocks written after the header (AddInterface).
+	snaplen uint32
+	filter  string
 }
 
 // NewPcapngWriter writes the section header and one interface description
@@ -57,40 +60,69 @@ func NewPcapngWriter(w io.Writer, snaplen uint32, ifaces []IfaceInfo, filterExpr
 	if len(ifaces) == 0 {
 		return nil, fmt.Errorf("pcapng: no interface")
 	}
-	idb := func(i IfaceInfo) pcapgo.NgInterface {
-		lt := layers.LinkTypeEthernet
-		if i.LinkType != 0 {
-			lt = layers.LinkType(i.LinkType)
-		}
-		return pcapgo.NgInterface{
-			Name:                i.Name,
-			Description:         "captured by bpftop-cap at " + i.Hook,
-			Filter:              filterExpr,
-			OS:                  "Linux",
-			LinkType:            lt,
-			TimestampResolution: 9,
-			SnapLength:          snaplen,
-		}
-	}
-	ng, err := pcapgo.NewNgWriterInterface(w, idb(ifaces[0]), pcapgo.NgWriterOptions{
+	p := &PcapngWriter{ids: map[int]int{ifaces[0].Index: 0}, count: make([]uint64, 1), start: time.Now(), snaplen: snaplen, filter: filterExpr}
+	ng, err := pcapgo.NewNgWriterInterface(w, p.idb(ifaces[0]), pcapgo.NgWriterOptions{
 		SectionInfo: pcapgo.NgSectionInfo{Application: application, OS: "Linux"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("write pcapng header: %w", err)
 	}
-	p := &PcapngWriter{w: ng, ids: map[int]int{ifaces[0].Index: 0}, count: make([]uint64, len(ifaces)), start: time.Now()}
+	p.w = ng
 	for _, i := range ifaces[1:] {
-		id, err := ng.AddInterface(idb(i))
-		if err != nil {
-			return nil, fmt.Errorf("write pcapng interface %s: %w", i.Name, err)
+		if err := p.AddInterface(i); err != nil {
+			return nil, err
 		}
-		p.ids[i.Index] = id
 	}
 	for h := range p.hooks {
 		p.hooks[h] = []string{"hook: " + packet.Hook(h).String()}
 	}
 	p.opts.Flags = &p.flags
 	return p, nil
+}
+
+// idb is the interface description block of i.
+func (p *PcapngWriter) idb(i IfaceInfo) pcapgo.NgInterface {
+	lt := layers.LinkTypeEthernet
+	if i.LinkType != 0 {
+		lt = layers.LinkType(i.LinkType)
+	}
+	return pcapgo.NgInterface{
+		Name:                i.Name,
+		Description:         "captured by bpftop-cap at " + i.Hook,
+		Filter:              p.filter,
+		OS:                  "Linux",
+		LinkType:            lt,
+		TimestampResolution: 9,
+		SnapLength:          p.snaplen,
+	}
+}
+
+// AddInterface writes an interface description block for i: an interface
+// that appeared during the capture (-i any), before its first packet.
+func (p *PcapngWriter) AddInterface(i IfaceInfo) error {
+	id, err := p.w.AddInterface(p.idb(i))
+	if err != nil {
+		return fmt.Errorf("write pcapng interface %s: %w", i.Name, err)
+	}
+	p.ids[i.Index] = id
+	p.count = append(p.count, 0)
+	return nil
+}
+
+// Indexes are the interfaces the file describes, those added later
+// included.
+func (p *PcapngWriter) Indexes() []int {
+	var idx []int
+	for i := range p.ids {
+		idx = append(idx, i)
+	}
+	return idx
+}
+
+// describes reports whether the file has a block for interface ifindex.
+func (p *PcapngWriter) describes(ifindex uint32) bool {
+	_, ok := p.ids[int(ifindex)]
+	return ok
 }
 
 // Write writes one packet as an enhanced packet block.

@@ -146,7 +146,7 @@ func (c *Config) Validate() error {
 	if len(c.Ifaces) == 0 {
 		return usageErr("no interface given: bpftop-cap [-i] IFACE (see -h)")
 	}
-	return nil
+	return c.validateAny()
 }
 
 // perfBufferBytes is --perf-buffer, or def when not given.

@@ -81,13 +81,23 @@ func (c *run) goneErr() error {
 // runCapture is the lifecycle of a capture on interfaces, for every mode.
 func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	c := &run{cfg: cfg, stdout: stdout, stderr: stderr}
-	ifis, err := capture.Precheck(cfg.Ifaces...)
-	if err != nil {
-		return err
-	}
-	filterLink, err := filterFor(cfg, ifis)
-	if err != nil {
-		return err
+	var filterLink packet.LinkType
+	var err error
+	if cfg.captureAny() {
+		if err := capture.CheckPrivileges(); err != nil {
+			return err
+		}
+		if filterLink, err = anyFilter(cfg); err != nil {
+			return err
+		}
+	} else {
+		var ifis []*net.Interface
+		if ifis, err = capture.Precheck(cfg.Ifaces...); err != nil {
+			return err
+		}
+		if filterLink, err = filterFor(cfg, ifis); err != nil {
+			return err
+		}
 	}
 	cc := capture.Config{
 		Interfaces: cfg.Ifaces,
@@ -102,6 +112,8 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 		},
 		Promisc:    !cfg.NoPromisc,
 		FilterLink: filterLink,
+		Any:        cfg.captureAny(),
+		Note:       anyNote(stderr),
 	}
 	if err := m.prepare(c, &cc); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/capture"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 )
 
@@ -76,9 +77,12 @@ func (r *recorder) start(c *run) error {
 		return err
 	}
 	var err error
-	lt := sess.LinkTypes[0]
+	lt, on := sess.LinkTypes[0], names(sess, ", ")
 
-	if cfg.Format == "pcapng" {
+	if sess.Any() {
+		lt, on = packet.LinkTypeSLL2, capture.AnyName
+		r.pw, r.ng, err = anyWriter(cfg, sess, r.w)
+	} else if cfg.Format == "pcapng" {
 		var ifaces []pcapfile.IfaceInfo
 		for i, ifi := range sess.Ifaces {
 			ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: sess.LinkTypes[i]})
@@ -92,7 +96,7 @@ func (r *recorder) start(c *run) error {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",
-		names(sess, ", "), sess.Attach.Mode, cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
+		on, sess.Attach.Mode, cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
 	// The reader writes the file itself: no batches.
 	writerStop := func() { faultHook("writer"); c.stop(nil) }
 	c.g.Go(func() error {
@@ -127,12 +131,13 @@ func (r *recorder) drained(c *run) (uint64, error) {
 		stats := map[int]pcapfile.IfaceStats{}
 		comment := fmt.Sprintf("all interfaces: kernel saw %d, sent %d to the ring, lost %d in it, filtered %d; %d dropped in user space",
 			counters.Seen, counters.Sent, lost, counters.Filtered, sess.Reader.Stats.Dropped.Load())
-		for _, ifi := range sess.Ifaces {
+		indexes := r.ng.Indexes() // with -i any, those that came later too
+		for _, index := range indexes {
 			st := pcapfile.IfaceStats{Comment: comment, Dropped: pcapfile.Unknown}
-			if len(sess.Ifaces) == 1 {
+			if len(indexes) == 1 {
 				st.Dropped = lost + sess.Reader.Stats.Dropped.Load()
 			}
-			stats[ifi.Index] = st
+			stats[index] = st
 		}
 		r.res.Err = r.ng.Finish(stats)
 	}
