@@ -294,6 +294,21 @@ func (s *Session) Link(ifindex uint32) (Link, bool) {
 	return l, ok
 }
 
+// LinkNames names every interface a -i any session attached since the
+// start, by index.
+func (s *Session) LinkNames() map[int]string {
+	names := map[int]string{}
+	if s.any == nil {
+		return names
+	}
+	if m := s.any.links.Load(); m != nil {
+		for i, l := range *m {
+			names[int(i)] = l.Name
+		}
+	}
+	return names
+}
+
 // Any reports whether the session captures on every interface (-i any).
 func (s *Session) Any() bool { return s.any != nil }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -366,7 +367,6 @@ func TestAnyRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-i", "any"}, "the live view does not capture on any yet"},
 		{[]string{"-i", "any," + pair.IfA, "-w", filepath.Join(dir, "x.pcap")}, "give no other"},
 		{[]string{"-i", "any", "--xdp", "-w", filepath.Join(dir, "x.pcap")}, "drop --xdp"},
 		// A tun device (RAW) beside the veth (Ethernet): one filter
@@ -391,5 +391,53 @@ func TestAnyRefusals(t *testing.T) {
 	}
 	if want := "bpftop-cap: not capturing on bpcanytun: it is link-type RAW (Raw IP), and the capture filter was compiled for link-type EN10MB (Ethernet)\n"; !strings.Contains(p.stderr.String(), want) {
 		t.Errorf("stderr does not say %q:\n%s", want, p.stderr)
+	}
+}
+
+// TestTUIAny runs the live view on -i any: the flows of two veths and of
+// one created while it runs show, each with its interface's name in the IF
+// column, and w saves LINUX_SLL2 as tcpdump -i any writes it, every
+// datagram on its interface.
+func TestTUIAny(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "tcpdump")
+	testutil.RequireTool(t, "tmux")
+	pair := testutil.NewPair(t)
+	ns := pair.NsA
+	first := addAnyPeer(t, ns, "bpanyv1", 31)
+	dir := t.TempDir()
+	s := startLiveView(t, dir, ns, "-i", "any")
+	sendTagged(t, first.ns, first.peerAddr, ns, first.addr, 9101, 0, 3)
+	later := addAnyPeer(t, ns, "bpanyv2", 32) // comes while capturing
+	s.waitFor("the first veth's flow, named", func(text string) bool {
+		return regexp.MustCompile(`bpanyv1\s.*UDP\s+10\.211\.31\.1:9101 <-> 10\.211\.31\.2:\d+\s+3 `).MatchString(text) ||
+			regexp.MustCompile(`bpanyv1\s.*UDP\s+10\.211\.31\.2:\d+ <-> 10\.211\.31\.1:9101\s+3 `).MatchString(text)
+	})
+	// The new interface is attached once the kernel says it is there.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		progs, err := testutil.Attached(ns, later.name)
+		return err == nil && len(progs) > 0
+	}, "nothing attached to the veth created during the capture")
+	sendTagged(t, later.ns, later.peerAddr, ns, later.addr, 9102, 10, 1)
+	s.waitFor("the later veth's flow", contains("bpanyv2"))
+	path, saved := saveFromScreen(t, s, dir)
+	s.keys("q")
+	s.waitExit()
+	if lt, n := tcpdumpLinkType(t, path); lt != "LINUX_SLL2" || n != saved {
+		t.Errorf("saved %d packets; tcpdump reads %d as link-type %s, want LINUX_SLL2", saved, n, lt)
+	}
+	// tcpdump names an SLL2 file's interfaces from the reading host's: read
+	// it in the captured namespace.
+	out, err := testutil.Cmd(ns, "tcpdump", "-nn", "-r", path, "udp").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"bpanyv1 In  IP 10.211.31.2", "bpanyv2 In  IP 10.211.32.2"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("tcpdump -r of the saved file has no %q:\n%s", want, out)
+		}
+	}
+	if c := strings.Count(string(out), "10.211.31.1.9101: UDP"); c != 3 {
+		t.Errorf("%d datagrams to the first veth in the saved file, want 3:\n%s", c, out)
 	}
 }

@@ -19,6 +19,9 @@ type Save struct {
 	Filter      string
 	Application string
 	Comment     string
+	// Cooked, when set, writes every packet as LINUX_SLL2 (-i any), each
+	// interface as it says.
+	Cooked func(ifindex uint32) (CookedIface, bool)
 }
 
 // SaveFile writes pkts to a new file at path (mode 0600, never replacing a
@@ -40,9 +43,12 @@ func SaveFile(path string, pkts []packet.Packet, s Save) (n int, err error) {
 			n = 0
 		}
 	}()
-	if s.Format == "pcapng" {
+	switch {
+	case s.Cooked != nil:
+		n, err = saveCooked(f, pkts, s)
+	case s.Format == "pcapng":
 		n, err = savePcapng(f, pkts, s)
-	} else {
+	default:
 		n, err = savePcap(f, pkts, s)
 	}
 	if err != nil {
@@ -92,4 +98,50 @@ func savePcapng(f *os.File, pkts []packet.Packet, s Save) (int, error) {
 		stats[ifi.Index] = IfaceStats{Dropped: Unknown, Comment: s.Comment}
 	}
 	return len(pkts), ng.Finish(stats)
+}
+
+// saveCooked writes pkts as LINUX_SLL2, in a pcap file or in a pcapng file
+// with one interface block per interface met.
+func saveCooked(f *os.File, pkts []packet.Packet, s Save) (int, error) {
+	var inner PacketWriter
+	var ng *PcapngWriter
+	var err error
+	if s.Format == "pcapng" {
+		var ifaces []IfaceInfo
+		seen := map[uint32]bool{}
+		for i := range pkts {
+			if idx := pkts[i].Ifindex; !seen[idx] {
+				seen[idx] = true
+				ifc, _ := s.Cooked(idx)
+				ifaces = append(ifaces, IfaceInfo{Index: int(idx), Name: ifc.Name, Hook: ifc.Hook, LinkType: packet.LinkTypeSLL2})
+			}
+		}
+		if len(ifaces) == 0 {
+			ifaces = append(ifaces, IfaceInfo{Name: "any", LinkType: packet.LinkTypeSLL2})
+		}
+		ng, err = NewPcapngWriter(f, s.Snaplen, ifaces, s.Filter, s.Application)
+		inner = ng
+	} else {
+		inner, err = NewPcapWriter(f, s.Snaplen, uint32(packet.LinkTypeSLL2))
+	}
+	if err != nil {
+		return 0, err
+	}
+	cw, err := NewCookedWriter(inner, s.Snaplen, s.Cooked)
+	if err != nil {
+		return 0, err
+	}
+	for i := range pkts {
+		if err := cw.Write(&pkts[i]); err != nil {
+			return 0, err
+		}
+	}
+	if ng != nil {
+		stats := map[int]IfaceStats{}
+		for _, ifi := range ng.Indexes() {
+			stats[ifi] = IfaceStats{Dropped: Unknown, Comment: s.Comment}
+		}
+		return len(pkts), ng.Finish(stats)
+	}
+	return len(pkts), cw.Flush()
 }

@@ -22,8 +22,6 @@ func (c *Config) validateAny() error {
 		return usageErr("-i any captures on every interface: give no other")
 	case c.XDP:
 		return usageErr("-i any captures at tc: drop --xdp")
-	case c.Write == "":
-		return usageErr("the live view does not capture on any yet: write every interface's packets to a file with -i any -w FILE")
 	case c.Snaplen <= pcapfile.SLL2HeaderLen:
 		// As libpcap: room for the cooked header and a byte.
 		c.Snaplen = pcapfile.SLL2HeaderLen + 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"runtime/debug"
@@ -116,8 +117,15 @@ func (v *viewer) start(c *run) error {
 	c.g.Go(cancelling(c.stop, func() error {
 		t := time.NewTicker(counterInterval)
 		defer t.Stop()
+		named := v.ifnames
 		for {
 			copyCounters(sess, v.eng)
+			if sess.Any() { // interfaces come and go: name them
+				if names := sess.LinkNames(); !maps.Equal(names, named) {
+					named = names
+					v.eng.SetInterfaceNames(names)
+				}
+			}
 			select {
 			case <-c.ctx.Done():
 				return nil
@@ -158,7 +166,7 @@ func (v *viewer) wait(c *run) error {
 	save, ext := v.saver(c, format), "."+format
 	model := ui.New(ui.Config{
 		Engine:        v.eng,
-		ShowInterface: len(sess.Ifaces) > 1,
+		ShowInterface: len(sess.Ifaces) > 1 || sess.Any(),
 		Interfaces:    v.ifnames,
 		Stopped:       stopped,
 		Source:        names(sess, ","),
@@ -183,6 +191,8 @@ func saveFormat(cfg *Config, ifaces int) (format, note string) {
 	switch {
 	case cfg.Format != "":
 		return cfg.Format, cfg.Format
+	case cfg.captureAny():
+		return "pcap", "pcap: Linux cooked v2, as tcpdump -i any writes (interface and direction kept)"
 	case ifaces > 1:
 		return "pcapng", "pcapng: keeps each packet's interface and direction"
 	case cfg.Direction == "inout":
@@ -195,7 +205,16 @@ func saveFormat(cfg *Config, ifaces int) (format, note string) {
 func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 	cfg, sess := c.cfg, c.sess
 	s := pcapfile.Save{Format: format, Snaplen: cfg.Snaplen}
-	if format == "pcapng" {
+	if sess.Any() {
+		// As -w writes -i any: LINUX_SLL2, each interface as the
+		// session knew it.
+		s.Cooked = func(ifindex uint32) (pcapfile.CookedIface, bool) {
+			l, ok := sess.Link(ifindex)
+			return pcapfile.CookedIface{Name: l.Name, HAType: l.HWType, Addr: l.Addr, Hook: l.Hook}, ok
+		}
+		s.Filter, s.Application = cfg.filterText(), "bpftop-cap "+cfg.Version
+		s.Comment = "saved from the live view's retention ring"
+	} else if format == "pcapng" {
 		s.Hooks = map[int]packet.Hook{}
 		for i, ifi := range sess.Ifaces {
 			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: sess.LinkTypes[i]})
