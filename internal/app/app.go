@@ -139,5 +139,6 @@ func listInterfaces(stdout io.Writer) error {
 	for i := range ifis {
 		fmt.Fprintln(stdout, capture.Describe(&ifis[i]))
 	}
+	fmt.Fprintln(stdout, capture.DescribeAny())
 	return nil
 }
