@@ -102,6 +102,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	}
 	ecfg := engineConfig(cfg)
 	ecfg.IdleTimeout = -1 // a file's flows are all shown, however old
+	ecfg.BigEndian = in.BigEndian
 	eng := decode.NewEngine(ecfg)
 	var first, last time.Time
 	var n, kept uint64
