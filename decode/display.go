@@ -93,7 +93,7 @@ type displayFilter struct {
 	// nil where it does not compile for one (nothing of it matches).
 	others    map[packet.LinkType]filter.Program
 	bigEndian bool // Config.BigEndian
-	matches map[uint64]uint64
+	matches   map[uint64]uint64
 	// keyed caches, by flow, the verdicts on the frames made from the
 	// key: per direction (A->B in the low bits) whether it was tried
 	// (keyTried) and matched (keyMatched).
