@@ -105,6 +105,9 @@ func Open(cfg Config) (*Session, error) {
 	cfg.Reader.Snaplen = int(cfg.BPF.Snaplen)
 	cfg.BPF.Overflow = cfg.BPF.RingBuf == 0 && cfg.Reader.UsesOverflow()
 	cfg.BPF.Bell = true
+	for _, ifi := range ifis {
+		cfg.BPF.Ifindexes = append(cfg.BPF.Ifindexes, ifi.Index)
+	}
 	objs, err := bpf.Load(cfg.BPF)
 	if err != nil {
 		return nil, err

@@ -162,7 +162,7 @@ func (v *viewer) wait(c *run) error {
 		Interfaces:    v.ifnames,
 		Stopped:       stopped,
 		Source:        names(sess, ","),
-		Hook:          sess.Attach.Mode,
+		Hook:          sess.Attach.Where(),
 		Filter:        cfg.filterText(),
 		Live:          true,
 		Save:          save,
@@ -198,7 +198,7 @@ func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 	if format == "pcapng" {
 		s.Hooks = map[int]packet.Hook{}
 		for i, ifi := range sess.Ifaces {
-			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: sess.LinkTypes[i]})
+			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Where(), LinkType: sess.LinkTypes[i]})
 			s.Hooks[ifi.Index] = sess.Attachments[i].Hook
 		}
 		s.Filter, s.Application = cfg.filterText(), "bpftop-cap "+cfg.Version
