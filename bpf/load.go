@@ -217,7 +217,7 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 		if cfg.EgressAt == EgressXmit {
 			return fmt.Errorf("egress at transmit is written to the perf rings: drop --ringbuf or record egress at tc: %w", ErrUnsupported)
 		}
-		xmit, o.xmitWhy = false, "it writes to the perf rings, not to --ringbuf"
+		xmit, o.xmitWhy = false, "the transmit hook writes to the perf rings, not to --ringbuf"
 	}
 	// Only the programs that will be attached: each one loaded costs a
 	// verifier run at start-up.

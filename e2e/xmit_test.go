@@ -296,3 +296,39 @@ func TestEgressAtXmitVLAN(t *testing.T) {
 		}
 	}
 }
+
+// TestEgressAtXmitPcapng: in pcapng, each packet's comment names the hook
+// that recorded it: tc for what arrives, xmit for what leaves; tshark
+// reads them back with the directions.
+func TestEgressAtXmitPcapng(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "tshark")
+	pair := testutil.NewPair(t)
+	out := filepath.Join(t.TempDir(), "cap.pcapng")
+	bc := startCapture(t, pair, "-w", out, "--egress-at", "xmit", "tcp")
+	mixedTraffic(t, pair)
+	if err := bc.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("exit: %v\n%s", err, bc.stderr)
+	}
+	captured, _, _ := summary(t, bc.stderr.String())
+	fields, err := exec.Command("tshark", "-r", out, "-T", "fields", "-E", "separator=|",
+		"-e", "frame.comment", "-e", "frame.packet_flags_direction").Output()
+	if err != nil {
+		t.Fatalf("tshark -r: %v", err)
+	}
+	seen := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(fields)), "\n") {
+		seen[l]++
+	}
+	in, outs := seen["hook: tc|0x00000001"], seen["hook: xmit|0x00000002"]
+	if in == 0 || outs == 0 || in+outs != captured {
+		t.Errorf("tshark reads %v of %d packets, want every arriving one from tc and every leaving one from xmit", seen, captured)
+	}
+	info, err := exec.Command("capinfos", out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("capinfos: %v\n%s", err, info)
+	}
+	if !strings.Contains(string(info), "tcx, egress at xmit") {
+		t.Errorf("the interface's description does not say egress at xmit:\n%s", info)
+	}
+}

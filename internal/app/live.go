@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/packet"
@@ -200,6 +201,12 @@ func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 		for i, ifi := range sess.Ifaces {
 			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Where(), LinkType: sess.LinkTypes[i]})
 			s.Hooks[ifi.Index] = sess.Attachments[i].Hook
+			if sess.Attachments[i].EgressAt == bpf.EgressXmit {
+				if s.OutHooks == nil {
+					s.OutHooks = map[int]packet.Hook{}
+				}
+				s.OutHooks[ifi.Index] = packet.HookXmit
+			}
 		}
 		s.Filter, s.Application = cfg.filterText(), "bpftop-cap "+cfg.Version
 		s.Comment = "saved from the live view's retention ring"
