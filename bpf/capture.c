@@ -604,6 +604,12 @@ struct {
 	__uint(value_size, 8);
 } xmit_scratch SEC(".maps");
 
+/* A dynptr over the skb reads its paged data too (Linux 6.12+ allows it
+ * in tp_btf programs); xmit_dynptr is cleared at load where the kernel
+ * refuses it, and the filter then reads the linear part only. */
+extern int bpf_dynptr_from_skb(struct __sk_buff *s, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym __weak;
+volatile const __u8 xmit_dynptr = 1;
+
 /* Bytes of the skb's linear part (where the headers are) for the flow
  * key: a tracing program reads kernel memory, not the paged data. */
 static __always_inline long xmit_load(struct sk_buff *skb, __u32 off, void *to, const __u32 len)
@@ -633,14 +639,26 @@ int BPF_PROG(capture_xmit, struct sk_buff *skb, struct net_device *dev)
 		__u8 *buf = bpf_map_lookup_elem(&xmit_scratch, &cpu);
 		if (!buf)
 			return 0;
-		/* The linear part: past it the bytes are in pages this program
-		 * cannot read, and the filter sees the packet end there. */
-		__u64 n = len - skb->data_len;
-		/* Kept from clang's folding, so the verifier sees the bound on n. */
-		asm volatile("" : "+r"(n));
+		/* As far as the filter may read: from the pages too with a
+		 * dynptr, else as far as the linear part goes, where the filter
+		 * then sees the packet end. */
+		__u32 head = len - skb->data_len;
+		__u64 n = len;
+		asm volatile("" : "+r"(n)); /* keep the bound visible to the verifier */
 		if (n > filter_pull_len)
 			n = filter_pull_len;
-		if (bpf_probe_read_kernel(buf, n, skb->data))
+		long err = -1;
+		if (n > head && xmit_dynptr) {
+			struct bpf_dynptr ptr;
+			if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &ptr) == 0)
+				err = bpf_dynptr_read(buf, n, &ptr, 0, 0);
+		}
+		if (err) {
+			if (n > head)
+				n = head;
+			err = bpf_probe_read_kernel(buf, n, skb->data);
+		}
+		if (err)
 			n = 0;
 		if (!pcap_filter(buf, buf + n, len)) {
 			c->filtered++;

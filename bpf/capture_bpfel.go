@@ -81,6 +81,7 @@ const (
 	captureVarUnusedFlowCounts    = "unused_flow_counts"
 	captureVarUnusedFlowKey       = "unused_flow_key"
 	captureVarUnusedPcapHdr       = "unused_pcap_hdr"
+	captureVarXmitDynptr          = "xmit_dynptr"
 	captureVarXmitNetns           = "xmit_netns"
 )
 
@@ -165,6 +166,7 @@ type captureVariableSpecs struct {
 	UnusedFlowCounts *ebpf.VariableSpec `ebpf:"unused_flow_counts"`
 	UnusedFlowKey    *ebpf.VariableSpec `ebpf:"unused_flow_key"`
 	UnusedPcapHdr    *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
+	XmitDynptr       *ebpf.VariableSpec `ebpf:"xmit_dynptr"`
 	XmitNetns        *ebpf.VariableSpec `ebpf:"xmit_netns"`
 }
 
@@ -227,6 +229,7 @@ type captureVariables struct {
 	UnusedFlowCounts *ebpf.Variable `ebpf:"unused_flow_counts"`
 	UnusedFlowKey    *ebpf.Variable `ebpf:"unused_flow_key"`
 	UnusedPcapHdr    *ebpf.Variable `ebpf:"unused_pcap_hdr"`
+	XmitDynptr       *ebpf.Variable `ebpf:"xmit_dynptr"`
 	XmitNetns        *ebpf.Variable `ebpf:"xmit_netns"`
 }
 

@@ -68,6 +68,8 @@ type Config struct {
 	// Ifindexes are the interfaces that will be attached, if known at
 	// load: EgressAuto loads the transmit hook when one of them shapes.
 	Ifindexes []int
+
+	xmitLinear bool // tests: the transmit hook as before Linux 6.12 (no skb dynptr)
 }
 
 // Sentinel errors; the top level adds the remedy.
@@ -243,10 +245,24 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 		if err := prepareXmit(spec, cfg); err != nil {
 			return err
 		}
+		if cfg.xmitLinear {
+			if err := spec.Variables[captureVarXmitDynptr].Set(uint8(0)); err != nil {
+				return err
+			}
+		}
 	} else {
 		dropXmit(spec)
 	}
 	coll, err := ebpf.NewCollection(spec)
+	if err != nil && xmit && len(cfg.Filter) > 0 {
+		// Before Linux 6.12 a tp_btf program may not make an skb dynptr:
+		// the filter then reads the packet's linear part only.
+		if spec.Variables[captureVarXmitDynptr].Set(uint8(0)) == nil {
+			if c, err2 := ebpf.NewCollection(spec); err2 == nil {
+				coll, err = c, nil
+			}
+		}
+	}
 	if err != nil && xmit && cfg.EgressAt != EgressXmit {
 		// The kernel lacks what the transmit hook needs (BTF, the
 		// tracepoint, bpf_skb_output) or refuses it: tc egress, then.

@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -24,7 +25,8 @@ import (
 // of the packet in a map value, where the verifier holds every load to the
 // value's size instead of to data_end; filters of every shape of load load
 // (absolute, indexed by the IP header length, indexed by a value read from
-// the packet, the length).
+// the packet, the length), with the copy taken through an skb dynptr and
+// from the linear part alone.
 func TestXmitFilterVerifies(t *testing.T) {
 	testutil.RequireRoot(t)
 	for _, expr := range []string{
@@ -32,27 +34,30 @@ func TestXmitFilterVerifies(t *testing.T) {
 		"udp[8:4] = 0x62707466", "ip[ip[0] & 0xf] = 1", "ether[len - 1] = 0", "len > 100",
 		"vlan 100 and udp", "ip6 and tcp dst port 443", "tcp[600:1] >= 0",
 	} {
-		t.Run(expr, func(t *testing.T) {
-			cfg := Config{Snaplen: 128, In: true, Out: true, EgressAt: EgressXmit}
-			if expr != "" {
-				prog, err := filter.Compile(expr, 262144)
-				if err != nil {
-					t.Fatal(err)
+		// Through an skb dynptr (Linux 6.12+) and from the linear part.
+		for _, linear := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/linear=%v", expr, linear), func(t *testing.T) {
+				cfg := Config{Snaplen: 128, In: true, Out: true, EgressAt: EgressXmit, xmitLinear: linear}
+				if expr != "" {
+					prog, err := filter.Compile(expr, 262144)
+					if err != nil {
+						t.Fatal(err)
+					}
+					cfg.Filter = prog
 				}
-				cfg.Filter = prog
-			}
-			o, err := Load(cfg)
-			if err != nil {
-				t.Fatalf("load with the transmit hook: %v", err)
-			}
-			defer o.Close()
-			if o.objs.CaptureXmit == nil || o.xmitLink == nil {
-				t.Fatal("transmit hook not loaded and attached")
-			}
-			if o.objs.CaptureTcEgress != nil {
-				t.Error("tc egress loaded although egress is recorded at transmit")
-			}
-		})
+				o, err := Load(cfg)
+				if err != nil {
+					t.Fatalf("load with the transmit hook: %v", err)
+				}
+				defer o.Close()
+				if o.objs.CaptureXmit == nil || o.xmitLink == nil {
+					t.Fatal("transmit hook not loaded and attached")
+				}
+				if o.objs.CaptureTcEgress != nil {
+					t.Error("tc egress loaded although egress is recorded at transmit")
+				}
+			})
+		}
 	}
 }
 
