@@ -72,6 +72,8 @@ func flags(cfg *app.Config, showVersion *bool) []flagDef {
 		{"xdp", "", "Capture", "attach at XDP (ingress only) instead of tc", boolFlag(&cfg.XDP)},
 		{"tc-attach", "MODE", "Capture", "tc attach mode: auto (tcx on Linux 6.6+, else clsact), tcx or clsact",
 			strFlag(&cfg.TCAttach, "auto")},
+		{"egress-at", "HOOK", "Capture", "egress recorded at xmit (after the qdisc, as tcpdump), tc (before it) or auto (xmit behind a shaper)",
+			strFlag(&cfg.EgressAt, "auto")},
 		{"r", "FILE", "Capture", "read a pcap or pcapng file (- for stdin) instead; no root needed", strFlag(&cfg.Read, "")},
 		{"demo", "", "Capture", "capture realistic traffic in a private network namespace (root)", boolFlag(&cfg.Demo)},
 		{"w", "FILE", "Output", "write to FILE (- for stdout) instead of the live view; overwrites a file", strFlag(&cfg.Write, "")},

@@ -25,6 +25,7 @@ type Config struct {
 	ListIfaces bool     // -D: list the interfaces and what they capture as
 	XDP        bool     // attach at XDP instead of tc
 	TCAttach   string   // auto, tcx or clsact ("": auto)
+	EgressAt   string   // auto, tc or xmit ("": auto)
 	ReadyFile  string   // create once capture is live
 	StatsFile  string   // rewrite every second with the counters (developers)
 	CPUProfile string   // write a Go CPU profile (developers)
@@ -89,6 +90,9 @@ func (c *Config) Validate() error {
 	case bpf.TCAuto, bpf.TCX, bpf.TCClsact:
 	default:
 		return usageErr("invalid --tc-attach %q: must be auto, tcx or clsact", c.TCAttach)
+	}
+	if err := c.validateEgressAt(); err != nil {
+		return err
 	}
 	if c.ListIfaces {
 		return nil // -D lists and ends, as tcpdump's
@@ -197,3 +201,23 @@ func sizeString(n int) string {
 
 // filterText is the filter expression as one string.
 func (c *Config) filterText() string { return strings.Join(c.Filter, " ") }
+
+// validateEgressAt checks --egress-at against the rest: the transmit hook
+// records egress into the perf rings, and XDP sees no egress.
+func (c *Config) validateEgressAt() error {
+	switch bpf.EgressHook(c.EgressAt) {
+	case "":
+		c.EgressAt = string(bpf.EgressAuto)
+	case bpf.EgressAuto, bpf.EgressTC:
+	case bpf.EgressXmit:
+		switch {
+		case c.XDP:
+			return usageErr("--egress-at xmit with --xdp: XDP sees ingress only; drop --xdp to record egress")
+		case c.RingBuf != "":
+			return usageErr("--egress-at xmit with --ringbuf: egress at transmit is written to the perf rings; drop --ringbuf")
+		}
+	default:
+		return usageErr("invalid --egress-at %q: must be auto, tc or xmit", c.EgressAt)
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/packet"
@@ -190,7 +191,7 @@ func (v *viewer) wait(c *run) error {
 		Interfaces:    v.ifnames,
 		Stopped:       stopped,
 		Source:        names(sess, ","),
-		Hook:          sess.Attach.Mode,
+		Hook:          sess.Attach.Where(),
 		Filter:        cfg.filterText(),
 		Live:          true,
 		Save:          save,
@@ -244,8 +245,14 @@ func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 	} else if format == "pcapng" {
 		s.Hooks = map[int]packet.Hook{}
 		for i, ifi := range sess.Ifaces {
-			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: sess.LinkTypes[i]})
+			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Where(), LinkType: sess.LinkTypes[i]})
 			s.Hooks[ifi.Index] = sess.Attachments[i].Hook
+			if sess.Attachments[i].EgressAt == bpf.EgressXmit {
+				if s.OutHooks == nil {
+					s.OutHooks = map[int]packet.Hook{}
+				}
+				s.OutHooks[ifi.Index] = packet.HookXmit
+			}
 		}
 		s.Filter, s.Application = cfg.filterText(), "bpftop-cap "+cfg.Version
 		s.Comment = "saved from the live view's retention ring"

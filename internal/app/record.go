@@ -85,7 +85,7 @@ func (r *recorder) start(c *run) error {
 	} else if cfg.Format == "pcapng" {
 		var ifaces []pcapfile.IfaceInfo
 		for i, ifi := range sess.Ifaces {
-			ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: sess.LinkTypes[i]})
+			ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Where(), LinkType: sess.LinkTypes[i]})
 		}
 		r.ng, err = pcapfile.NewPcapngWriter(r.w, cfg.Snaplen, ifaces, cfg.filterText(), "bpftop-cap "+cfg.Version)
 		r.pw = r.ng
@@ -96,7 +96,7 @@ func (r *recorder) start(c *run) error {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",
-		on, sess.Attach.Mode, cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
+		on, sess.Attach.Where(), cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
 	// The reader writes the file itself: no batches.
 	writerStop := func() { faultHook("writer"); c.stop(nil) }
 	c.g.Go(func() error {
