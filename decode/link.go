@@ -346,6 +346,7 @@ const (
 	keyLinkVersion            // the IP version of a Raw IP packet that is neither
 	keyLinkNFLOG              // an NFLOG record's address family
 	keyLinkOther              // the link type, whose header is not read
+	keyLinkCHDLC              // a Cisco HDLC protocol (an EtherType, but SLARP is not RARP)
 )
 
 // linkKey is the EtherType and Proto of the key of s (see keyLinkFamily).
@@ -375,6 +376,8 @@ func linkKeyOf(s *Summary) (etherType uint16, proto uint8) {
 		return s.EtherType, keyLinkVersion
 	case packet.LinkTypeNFLOG:
 		return s.EtherType, keyLinkNFLOG
+	case packet.LinkTypeCHDLC:
+		return s.EtherType, keyLinkCHDLC
 	}
 	return uint16(s.Link), keyLinkOther
 }
@@ -397,6 +400,11 @@ func keyProtoName(etherType uint16, proto uint8) string {
 		return "Raw IP"
 	case keyLinkNFLOG:
 		return "NFLOG"
+	case keyLinkCHDLC:
+		if n := chdlcProtoName(etherType); n != "" {
+			return n
+		}
+		return etherTypeName(etherType)
 	}
 	return "DLT " + strconv.Itoa(int(etherType))
 }
