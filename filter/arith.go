@@ -121,17 +121,17 @@ func (p *parser) load(proto string, idx *arth, size uint32) *arth {
 	case proto == "ether" || proto == "link":
 		idx.stmts = append(idx.stmts, toX(idx), ldInd(sz, 0))
 	case transportProtos[proto]:
-		idx.stmts = append(idx.stmts, ldxIPHdrLen(l.nl()), toA(idx), stmt(ClassALU|AluADD|SrcX, 0),
+		idx.stmts = append(append(idx.stmts, l.ldxIPHL()...), toA(idx), stmt(ClassALU|AluADD|SrcX, 0),
 			stmt(ClassMISC|MiscTAX, 0), ldInd(sz, l.nl()))
 		// IPv4, then the index's tests, then the protocol (over IPv4 or
 		// IPv6, as libpcap tests it) and a first fragment.
 		pb, _ := l.protoAbbrev(proto)
 		idx.checks = bAndOf(l.etherType(etherTypeIP), bAndOf(idx.checks, bAndOf(pb, l.notFrag())))
 	case proto == "icmp6":
-		idx.checks = bAndOf(bAndOf(idx.checks, l.etherType(etherTypeIPv6)), cmp(SizeB, l.nl()+6, protoICMP6))
-		idx.stmts = append(idx.stmts, toX(idx), ldInd(sz, l.nl()+ip6HdrLen))
+		idx.checks = bAndOf(bAndOf(idx.checks, l.etherType(etherTypeIPv6)), l.cmpPL(SizeB, l.nl()+6, protoICMP6))
+		idx.stmts = append(append(idx.stmts, l.indexToX(idx)...), ldInd(sz, l.nl()+ip6HdrLen))
 	default: // ip, ip6, arp, rarp
-		idx.stmts = append(idx.stmts, toX(idx), ldInd(sz, l.nl()))
+		idx.stmts = append(append(idx.stmts, l.indexToX(idx)...), ldInd(sz, l.nl()))
 		pb, _ := l.protoAbbrev(proto)
 		idx.checks = bAndOf(idx.checks, pb)
 	}

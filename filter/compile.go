@@ -50,6 +50,10 @@ func CompileFile(expr string, snaplen, linkType uint32, bigEndian bool) (Program
 	if !LinkSupported(linkType) {
 		return nil, fmt.Errorf("filter: link type %d is not supported", linkType)
 	}
+	return compileLayer(expr, snaplen, layer{link: linkType, bigEndian: bigEndian})
+}
+
+func compileLayer(expr string, snaplen uint32, l layer) (Program, error) {
 	if snaplen == 0 {
 		snaplen = DefaultSnaplen
 	}
@@ -57,7 +61,7 @@ func CompileFile(expr string, snaplen, linkType uint32, bigEndian bool) (Program
 	if strings.TrimSpace(expr) == "" {
 		return Program{accept}, nil
 	}
-	b, err := parseFor(expr, layer{link: linkType, bigEndian: bigEndian})
+	b, err := parseFor(expr, l)
 	if err != nil {
 		return nil, err
 	}

@@ -111,6 +111,13 @@ type layer struct {
 	off       uint32 // extra bytes of VLAN tags before the link type
 	link      uint32 // the LINKTYPE_ the packets are (link.go)
 	bigEndian bool   // LinkNull: the file's byte order, the header's
+	// Live on tc (vlan.go): the outer VLAN tag may be in the packet's
+	// metadata, so after the first vlan the offsets are variable, held in
+	// scratch registers plReg (network layer) and ltReg (link type).
+	live         bool
+	vlans        int // vlan primitives parsed so far
+	variable     bool
+	plReg, ltReg uint32
 }
 
 func (l layer) linkType() uint32 { return etherTypeOff + l.off }
@@ -140,32 +147,32 @@ func (l layer) etherType(t uint32) *bexpr {
 		return b
 	}
 	if t > ethermtu {
-		return cmp(SizeH, l.linkType(), t)
+		return l.cmpLT(SizeH, l.linkType(), t)
 	}
-	notLen := bNotOf(leaf(JmpJGT, ethermtu, ldAbs(SizeH, l.linkType())))
+	notLen := bNotOf(leaf(JmpJGT, ethermtu, l.ldLT(SizeH, l.linkType())...))
 	switch t {
 	case 0xfe, 0x06, 0xf0: // ISO, IP and NetBEUI SAPs: DSAP and SSAP both
-		return bAndOf(notLen, cmp(SizeH, l.nl(), t<<8|t))
+		return bAndOf(notLen, l.cmpPL(SizeH, l.nl(), t<<8|t))
 	}
-	return bAndOf(notLen, cmp(SizeB, l.nl(), t))
+	return bAndOf(notLen, l.cmpPL(SizeB, l.nl(), t))
 }
 
 // ipProto tests for IPv4 with the given protocol.
 func (l layer) ipProto(p uint32) *bexpr {
-	return bAndOf(l.etherType(etherTypeIP), cmp(SizeB, l.nl()+9, p))
+	return bAndOf(l.etherType(etherTypeIP), l.cmpPL(SizeB, l.nl()+9, p))
 }
 
 // ip6Proto tests for IPv6 with the given next header, directly or after a
 // fragment header, as libpcap's gen_proto does.
 func (l layer) ip6Proto(p uint32) *bexpr {
-	nh := cmp(SizeB, l.nl()+6, p)
-	frag := bAndOf(cmp(SizeB, l.nl()+6, protoFrag6), cmp(SizeB, l.nl()+ip6HdrLen, p))
+	nh := l.cmpPL(SizeB, l.nl()+6, p)
+	frag := bAndOf(l.cmpPL(SizeB, l.nl()+6, protoFrag6), l.cmpPL(SizeB, l.nl()+ip6HdrLen, p))
 	return bAndOf(l.etherType(etherTypeIPv6), bOrOf(nh, frag))
 }
 
 // notFrag tests that an IPv4 packet is the first or only fragment.
 func (l layer) notFrag() *bexpr {
-	return bNotOf(leaf(JmpJSET, 0x1fff, ldAbs(SizeH, l.nl()+6)))
+	return bNotOf(leaf(JmpJSET, 0x1fff, l.ldPL(SizeH, l.nl()+6)...))
 }
 
 // protoAbbrev is the test for a protocol name used alone (tcp, ip, arp ...).
@@ -225,7 +232,7 @@ func dirTest(dir string, srcT, dstT func() *bexpr) *bexpr {
 func (l layer) hostV4(addr, mask uint32, proto, dir string) *bexpr {
 	one := func(t, srcOff, dstOff uint32) *bexpr {
 		at := func(off uint32) func() *bexpr {
-			return func() *bexpr { return bAndOf(l.etherType(t), mcmp(SizeW, l.nl()+off, mask, addr)) }
+			return func() *bexpr { return bAndOf(l.etherType(t), l.mcmpPL(SizeW, l.nl()+off, mask, addr)) }
 		}
 		return dirTest(dir, at(srcOff), at(dstOff))
 	}
@@ -251,7 +258,7 @@ func (l layer) hostV6(addr, mask [16]byte, dir string) *bexpr {
 			b := l.etherType(etherTypeIPv6)
 			for i := uint32(0); i < 4; i++ {
 				m := be32(mask[4*i:])
-				b = bAndOf(b, mcmp(SizeW, base+4*i, m, be32(addr[4*i:])&m))
+				b = bAndOf(b, l.mcmpPL(SizeW, base+4*i, m, be32(addr[4*i:])&m))
 			}
 			return b
 		}
@@ -292,11 +299,11 @@ func (l layer) portTest(proto int, lo, hi uint32, isRange bool, dir string) *bex
 		return dirTest(dir, func() *bexpr { return atom(ld, 0) }, func() *bexpr { return atom(ld, 2) })
 	}
 	v4 := func(p uint32) *bexpr {
-		return bAndOf(bAndOf(cmp(SizeB, l.nl()+9, p), l.notFrag()),
-			ports(ldxIPHdrLen(l.nl()), ldInd(SizeH, l.nl())))
+		return bAndOf(bAndOf(l.cmpPL(SizeB, l.nl()+9, p), l.notFrag()),
+			ports(append(l.ldxIPHL(), ldInd(SizeH, l.nl()))...))
 	}
 	v6 := func(p uint32) *bexpr {
-		return bAndOf(cmp(SizeB, l.nl()+6, p), ports(ldAbs(SizeH, l.nl()+ip6HdrLen)))
+		return bAndOf(l.cmpPL(SizeB, l.nl()+6, p), ports(l.ldPL(SizeH, l.nl()+ip6HdrLen)...))
 	}
 	each := func(one func(uint32) *bexpr) *bexpr {
 		if proto != anyProtocol {
@@ -311,10 +318,9 @@ func (l layer) portTest(proto int, lo, hi uint32, isRange bool, dir string) *bex
 // vlan tests for an 802.1Q/802.1ad tag (and its VLAN ID when id >= 0) at the
 // current link type offset; the caller then shifts the layer by 4.
 func (l layer) vlan(id int) *bexpr {
-	b := bAny(cmp(SizeH, l.linkType(), etherType8021Q), cmp(SizeH, l.linkType(), etherTypeQinQ),
-		cmp(SizeH, l.linkType(), etherType9100))
+	b := l.vlanTPID()
 	if id >= 0 {
-		b = bAndOf(b, mcmp(SizeH, l.nl(), 0x0fff, uint32(id)))
+		b = bAndOf(b, l.vlanID(id))
 	}
 	return b
 }
@@ -338,7 +344,7 @@ func (l layer) broadcast(proto string) (*bexpr, bool) {
 		return bAndOf(cmp(SizeW, 2, 0xffffffff), cmp(SizeH, 0, 0xffff)), true
 	case "ip":
 		return bAndOf(l.etherType(etherTypeIP),
-			bOrOf(cmp(SizeW, l.nl()+16, 0), cmp(SizeW, l.nl()+16, 0xffffffff))), true
+			bOrOf(l.cmpPL(SizeW, l.nl()+16, 0), l.cmpPL(SizeW, l.nl()+16, 0xffffffff))), true
 	}
 	return nil, false
 }
@@ -348,9 +354,9 @@ func (l layer) multicast(proto string) (*bexpr, bool) {
 	case "", "ether", "link":
 		return leaf(JmpJSET, 1, ldAbs(SizeB, 0)), true
 	case "ip":
-		return bAndOf(l.etherType(etherTypeIP), leaf(JmpJGE, 224, ldAbs(SizeB, l.nl()+16))), true
+		return bAndOf(l.etherType(etherTypeIP), leaf(JmpJGE, 224, l.ldPL(SizeB, l.nl()+16)...)), true
 	case "ip6":
-		return bAndOf(l.etherType(etherTypeIPv6), cmp(SizeB, l.nl()+24, 255)), true
+		return bAndOf(l.etherType(etherTypeIPv6), l.cmpPL(SizeB, l.nl()+24, 255)), true
 	}
 	return nil, false
 }

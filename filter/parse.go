@@ -138,6 +138,7 @@ func (p *parser) parse() (b *bexpr, err error) {
 	if p.peek().kind != tEOF {
 		p.fail(`expected "and", "or" or the end of the expression`)
 	}
+	p.layer.offsetPrologue(b)
 	return b, nil
 }
 
@@ -267,8 +268,14 @@ func (p *parser) parseRTerm() *bexpr {
 					id = int(v)
 				}
 			}
-			b := p.layer.vlan(id)
-			p.layer.off += 4
+			var b *bexpr
+			if p.layer.live && p.layer.vlans == 0 {
+				b = p.liveVLAN(id)
+			} else {
+				b = p.layer.vlan(id)
+				p.layer.off += 4
+			}
+			p.layer.vlans++
 			return b
 		case "gateway":
 			p.next()
