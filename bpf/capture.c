@@ -142,16 +142,17 @@ static __always_inline __u32 clamp_len(__u32 len)
 
 /* The pcap-filter expression. Its body is replaced at load time by the
  * eBPF translation of the compiled classic BPF (filter.ToEBPF, spliced by
- * load.go): R1 = data, R2 = data_end, R3 = wire length, and R0 = 0 drops
- * the packet. This stand-in is only called when has_filter is set, that is
+ * load.go): R1 = data, R2 = data_end, R3 = wire length, R4 = the VLAN tag
+ * in the skb's metadata (0 for none, else TPID << 16 | TCI; 0 on XDP),
+ * and R0 = 0 drops the packet. This stand-in is only called when has_filter is set, that is
  * never before it is replaced. noinline keeps it a subprogram with this
  * signature; its result must not be known to the compiler, or the call
  * would be folded away. */
-static __attribute__((noinline)) __u32 pcap_filter(void *data, void *data_end, __u32 len)
+static __attribute__((noinline)) __u32 pcap_filter(void *data, void *data_end, __u32 len, __u32 vlan)
 {
 	if (data + 1 > data_end)
 		return 0;
-	return len;
+	return len | vlan;
 }
 
 static __always_inline struct counters *count_seen(void)
@@ -439,6 +440,17 @@ static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, _
 	return err;
 }
 
+/* The VLAN tag the kernel moved out of the frame into the skb (always on
+ * receive): 0 for none, else TPID << 16 | TCI. User space puts it back, as
+ * libpcap does from the packet socket's auxiliary data, and the filter reads
+ * it as libpcap's live code reads the ancillary data. */
+static __always_inline __u32 skb_vlan(struct __sk_buff *skb)
+{
+	if (!skb->vlan_present)
+		return 0;
+	return ((__u32)bpf_ntohs((__u16)skb->vlan_proto) << 16) | (skb->vlan_tci & 0xffff);
+}
+
 /* use_rb: how the record is written (OUT_PERF, OUT_RB_SKB, OUT_RB_XDP). */
 static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_rb)
 {
@@ -456,7 +468,7 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 			bpf_skb_pull_data(skb, want);
 		void *data = (void *)(long)skb->data;
 		void *data_end = (void *)(long)skb->data_end;
-		if (!pcap_filter(data, data_end, skb->len)) {
+		if (!pcap_filter(data, data_end, skb->len, skb_vlan(skb))) {
 			c->filtered++;
 			return TC_ACT_UNSPEC;
 		}
@@ -464,13 +476,7 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 	/* A packet the ring could not take is counted in its flow: user space
 	 * adds these to what it decoded, so a full ring costs the flow table
 	 * nothing, and a packet that made it costs no lookup. */
-	/* A VLAN tag the kernel moved out of the frame into the skb (always
-	 * on receive): user space puts it back, as libpcap does from the
-	 * packet socket's auxiliary data. */
-	__u32 vlan = 0;
-	if (skb->vlan_present)
-		vlan = ((__u32)bpf_ntohs((__u16)skb->vlan_proto) << 16) | (skb->vlan_tci & 0xffff);
-	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb, vlan) && count_flows) {
+	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb, skb_vlan(skb)) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_skb(skb, &k, clamp_len(skb->len));
 		if (side >= 0) {
@@ -505,7 +511,7 @@ static __always_inline int xdp_capture(struct xdp_md *ctx, int use_rb)
 		c->filtered++;
 		return XDP_PASS;
 	}
-	if (has_filter && !pcap_filter(data, data_end, len)) {
+	if (has_filter && !pcap_filter(data, data_end, len, 0)) {
 		c->filtered++;
 		return XDP_PASS;
 	}
@@ -634,6 +640,16 @@ int BPF_PROG(capture_xmit, struct sk_buff *skb, struct net_device *dev)
 	if (!c)
 		return 0;
 	__u32 len = skb->len;
+	/* A VLAN tag in the skb's metadata: for the record, and for the
+	 * filter as on tc. */
+	__u32 vlan = 0;
+	__u16 tci = skb->vlan_tci;
+	__u16 proto = skb->vlan_proto;
+	int present = proto != 0 || tci != 0; /* 6.2+: skb_vlan_tag_present */
+	if (bpf_core_field_exists(struct sk_buff___vlan_present, vlan_present))
+		present = BPF_CORE_READ_BITFIELD((struct sk_buff___vlan_present *)skb, vlan_present);
+	if (present)
+		vlan = ((__u32)bpf_ntohs(proto) << 16) | tci;
 	if (has_filter) {
 		__u32 cpu = bpf_get_smp_processor_id();
 		__u8 *buf = bpf_map_lookup_elem(&xmit_scratch, &cpu);
@@ -660,19 +676,11 @@ int BPF_PROG(capture_xmit, struct sk_buff *skb, struct net_device *dev)
 		}
 		if (err)
 			n = 0;
-		if (!pcap_filter(buf, buf + n, len)) {
+		if (!pcap_filter(buf, buf + n, len, vlan)) {
 			c->filtered++;
 			return 0;
 		}
 	}
-	__u32 vlan = 0;
-	__u16 tci = skb->vlan_tci;
-	__u16 proto = skb->vlan_proto;
-	int present = proto != 0 || tci != 0; /* 6.2+: skb_vlan_tag_present */
-	if (bpf_core_field_exists(struct sk_buff___vlan_present, vlan_present))
-		present = BPF_CORE_READ_BITFIELD((struct sk_buff___vlan_present *)skb, vlan_present);
-	if (present)
-		vlan = ((__u32)bpf_ntohs(proto) << 16) | tci;
 	if (emit(skb, c, ifindex, len, DIR_OUT, HOOK_XMIT, OUT_SKB_BTF, vlan) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_xmit(skb, &k, clamp_len(len));
