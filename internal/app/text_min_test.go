@@ -1,0 +1,4 @@
+package app
+
+// minAgreement: see TestTextCorpus.
+const minAgreement = 0.95
