@@ -353,42 +353,105 @@ func appendEtherTypeLong(b []byte, et uint16) []byte {
 	return append(b, ')')
 }
 
-// appendARP prints an ARP packet as tcpdump does.
+// appendARP prints an ARP packet as tcpdump does (print-arp.c), with
+// the addresses at the offsets the header's lengths give.
 func (p *textPkt) appendARP(b []byte, off int) []byte {
 	d := p.data[min(off, len(p.data)):]
 	n := max(p.wire-off, 0)
 	if len(d) < 8 {
-		b = append(b, "ARP, truncated"...)
-		return b
+		return append(b, "[|ARP]"...)
 	}
-	htype, ptype := binary.BigEndian.Uint16(d[0:2]), binary.BigEndian.Uint16(d[2:4])
+	hrd, pro := binary.BigEndian.Uint16(d[0:2]), binary.BigEndian.Uint16(d[2:4])
 	hl, pl, op := int(d[4]), int(d[5]), binary.BigEndian.Uint16(d[6:8])
-	if htype != 1 || ptype != 0x0800 || hl != 6 || pl != 4 || len(d) < 28 {
-		b = append(b, "ARP, "...)
-		b = append(b, arpOp(op)...)
-		b = append(b, ", length "...)
-		return strconv.AppendInt(b, int64(n), 10)
+	sha, spa := 8, 8+hl
+	tha, tpa := spa+pl, spa+pl+hl
+	if tpa+pl > len(d) {
+		return append(b, "[|ARP]"...)
 	}
-	sha, spa, tha, tpa := d[8:14], d[14:18], d[18:24], d[24:28]
-	b = append(b, "ARP, "...)
-	switch op {
-	case 1:
-		b = append(b, "Request who-has "...)
-		b = netip.AddrFrom4([4]byte(tpa)).AppendTo(b)
-		if [6]byte(tha) != ([6]byte{}) {
-			b = append(b, " ("...)
-			b = appendMAC(b, [6]byte(tha))
+	if !p.t.opt.Link {
+		b = append(b, "ARP, "...)
+	}
+	ipProto := pro == 0x0800 || pro == 0x1000
+	if !ipProto || pl != 4 || hl == 0 || p.t.opt.Verbose > 0 {
+		if hrd == 1 {
+			b = append(b, "Ethernet"...)
+		} else {
+			b = append(b, "Unknown Hardware ("...)
+			b = strconv.AppendUint(b, uint64(hrd), 10)
 			b = append(b, ')')
 		}
+		b = append(b, " (len "...)
+		b = strconv.AppendInt(b, int64(hl), 10)
+		b = append(b, "), "...)
+		if pro == 0x0800 {
+			b = append(b, "IPv4"...)
+		} else {
+			b = append(b, "Unknown Protocol (0x"...)
+			b = appendHex16(b, pro)
+			b = append(b, ')')
+		}
+		b = append(b, " (len "...)
+		b = strconv.AppendInt(b, int64(pl), 10)
+		b = append(b, ')')
+		if p.t.opt.Verbose == 0 {
+			b = append(b, ", length "...)
+			return strconv.AppendInt(b, int64(n), 10)
+		}
+		b = append(b, ", "...)
+	}
+	paddr := func(b []byte, at int) []byte {
+		switch {
+		case !ipProto:
+			return append(b, "<wrong proto type>"...)
+		case pl != 4:
+			return append(b, "<wrong len>"...)
+		}
+		return netip.AddrFrom4([4]byte(d[at : at+4])).AppendTo(b)
+	}
+	haddr := func(b []byte, at int) []byte {
+		for i, c := range d[at : at+hl] {
+			if i > 0 {
+				b = append(b, ':')
+			}
+			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		return b
+	}
+	b = append(b, arpOp(op)...)
+	b = append(b, ' ')
+	switch op {
+	case 1:
+		b = append(b, "who-has "...)
+		b = paddr(b, tpa)
+		for _, c := range d[tha : tha+hl] {
+			if c != 0 {
+				b = append(b, " ("...)
+				b = haddr(b, tha)
+				b = append(b, ')')
+				break
+			}
+		}
 		b = append(b, " tell "...)
-		b = netip.AddrFrom4([4]byte(spa)).AppendTo(b)
+		b = paddr(b, spa)
 	case 2:
-		b = append(b, "Reply "...)
-		b = netip.AddrFrom4([4]byte(spa)).AppendTo(b)
+		b = paddr(b, spa)
 		b = append(b, " is-at "...)
-		b = appendMAC(b, [6]byte(sha))
+		b = haddr(b, sha)
+	case 3, 8:
+		b = append(b, "who-is "...)
+		b = haddr(b, tha)
+		b = append(b, " tell "...)
+		b = haddr(b, sha)
+	case 4:
+		b = haddr(b, tha)
+		b = append(b, " at "...)
+		b = paddr(b, tpa)
+	case 9:
+		b = haddr(b, sha)
+		b = append(b, " at "...)
+		b = paddr(b, spa)
 	default:
-		b = append(b, arpOp(op)...)
+		return b // tcpdump dumps the packet in hex instead of a length
 	}
 	b = append(b, ", length "...)
 	return strconv.AppendInt(b, int64(n), 10)
@@ -404,6 +467,12 @@ func arpOp(op uint16) string {
 		return "Reverse Request"
 	case 4:
 		return "Reverse Reply"
+	case 8:
+		return "Inverse Request"
+	case 9:
+		return "Inverse Reply"
+	case 10:
+		return "NACK Reply"
 	}
 	return "Unknown (" + strconv.Itoa(int(op)) + ")"
 }

@@ -142,6 +142,11 @@ func (p *textPkt) appendIPv6(b []byte, off int) []byte {
 	if plen == 0 { // a jumbogram, or TSO: the frame's length
 		plen = max(p.wire-off-40, 0)
 	}
+	if miss := 40 + plen - (p.wire - off); miss > 0 {
+		b = append(b, "truncated-ip6 - "...)
+		b = strconv.AppendInt(b, int64(miss), 10)
+		b = append(b, " bytes missing!"...)
+	}
 	if p.t.opt.Verbose > 0 {
 		b = append(b, '(')
 		flow := binary.BigEndian.Uint32(d[0:4]) & 0xfffff
@@ -371,6 +376,13 @@ func (p *textPkt) appendTCP(b []byte, h ipHdr, d []byte, length int) []byte {
 	b = append(b, ", length "...)
 	b = strconv.AppendInt(b, int64(plen), 10)
 	if plen > 0 && hlen <= len(d) {
+		if (sport == 53 || dport == 53) && !p.t.opt.Quiet {
+			// DNS over TCP: a two-byte length, then the message.
+			if pl := d[hlen:]; len(pl) >= 2 {
+				b = append(b, ' ')
+				return appendDNS(b, pl[2:], int(binary.BigEndian.Uint16(pl)))
+			}
+		}
 		b = appendTCPApp(b, sport, dport, d[hlen:])
 	}
 	return b
@@ -528,16 +540,14 @@ func (p *textPkt) appendUDP(b []byte, h ipHdr, d []byte, length int) []byte {
 		ulen = length // a jumbogram
 	}
 	if ulen < 8 {
-		b = append(b, "UDP, bad length "...)
-		b = strconv.AppendInt(b, int64(ulen), 10)
-		b = append(b, " < 8"...)
-		return b
+		b = append(b, "truncated-udplength "...)
+		return strconv.AppendInt(b, int64(ulen), 10)
 	}
 	if ulen > length {
 		b = append(b, "UDP, bad length "...)
-		b = strconv.AppendInt(b, int64(ulen), 10)
+		b = strconv.AppendInt(b, int64(ulen-8), 10)
 		b = append(b, " > "...)
-		return strconv.AppendInt(b, int64(length), 10)
+		return strconv.AppendInt(b, int64(max(length-8, 0)), 10)
 	}
 	pl := d[8:min(ulen, len(d))]
 	if !p.t.opt.Quiet && (isDNSPort(sport) || isDNSPort(dport)) {
@@ -550,7 +560,7 @@ func (p *textPkt) appendUDP(b []byte, h ipHdr, d []byte, length int) []byte {
 // appendICMP prints an ICMPv4 message as tcpdump does.
 func (p *textPkt) appendICMP(b []byte, d []byte, length int) []byte {
 	b = append(b, "ICMP "...)
-	if len(d) < 4 {
+	if len(d) < 2 {
 		return append(b, "[|icmp]"...)
 	}
 	typ, code := d[0], d[1]
@@ -565,7 +575,7 @@ func (p *textPkt) appendICMP(b []byte, d []byte, length int) []byte {
 		}
 	case 3:
 		var q Summary
-		if len(d) >= 8 {
+		if len(d) > 8 {
 			q.quoted(d[8:])
 		}
 		switch {
