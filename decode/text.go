@@ -118,10 +118,12 @@ func (t *TextPrinter) appendTime(b []byte, ns int64) []byte {
 			from = t.first
 		}
 		d := ns - from
-		neg := d < 0
-		if neg {
+		// tcpdump's sign column: a space, or '-' for a time that went back.
+		if d < 0 {
 			d = -d
 			b = append(b, '-')
+		} else {
+			b = append(b, ' ')
 		}
 		sec := d / 1e9
 		b = append2(b, int(sec/3600))
@@ -183,6 +185,10 @@ type textPkt struct {
 	// tStart and tEnd: the transport header's offset and the IP
 	// payload's end, once known.
 	tStart, tEnd int
+	// linkShown: -e printed a link-layer header that names the network
+	// protocol, so "IP " or "IP6 " is not printed again.
+	linkShown bool
+	frag      bool // a fragment: no transport checksum to check
 }
 
 // appendLink prints the link-layer header (with -e) and what it carries.
@@ -204,6 +210,7 @@ func (p *textPkt) appendLink(b []byte, lt packet.LinkType) []byte {
 			b = append(b, ", length "...)
 			b = strconv.AppendInt(b, int64(p.wire), 10)
 			b = append(b, ": "...)
+			p.linkShown = true
 		}
 		for (et == 0x8100 || et == 0x88a8 || et == 0x9100) && len(d) >= off+4 {
 			tci := binary.BigEndian.Uint16(d[off:])
@@ -237,6 +244,7 @@ func (p *textPkt) appendLink(b []byte, lt packet.LinkType) []byte {
 		p.hdrLen = off
 		if p.t.opt.Link {
 			b = p.appendSLL(b, lt)
+			p.linkShown = true
 		}
 		return p.appendEtherType(b, s.EtherType, off)
 	case packet.LinkTypeRaw, packet.LinkTypeIPv4, packet.LinkTypeIPv6, packet.LinkTypeNull,
@@ -344,7 +352,10 @@ func appendEtherTypeLong(b []byte, et uint16) []byte {
 	}
 	b = append(b, "ethertype "...)
 	name := etherTypeName(et)
-	if name[0] == '0' {
+	switch {
+	case et == 0x88a8:
+		name = "802.1Q-QinQ"
+	case name[0] == '0':
 		name = "Unknown"
 	}
 	b = append(b, name...)
@@ -368,7 +379,7 @@ func (p *textPkt) appendARP(b []byte, off int) []byte {
 	if tpa+pl > len(d) {
 		return append(b, "[|ARP]"...)
 	}
-	if !p.t.opt.Link {
+	if !p.linkShown {
 		b = append(b, "ARP, "...)
 	}
 	ipProto := pro == 0x0800 || pro == 0x1000

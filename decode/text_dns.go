@@ -9,7 +9,7 @@ import (
 // appendDNS prints a DNS message as tcpdump does without -v: the id and
 // flags, the question of a query, the counts and answers of a response,
 // and the message's length in parentheses.
-func appendDNS(b []byte, m []byte, length int) []byte {
+func appendDNS(b []byte, m []byte, length int, verbose bool) []byte {
 	if len(m) < 12 {
 		return append(b, "[|domain]"...)
 	}
@@ -54,7 +54,7 @@ func appendDNS(b []byte, m []byte, length int) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b, off, ok = appendRR(b, m, off)
+			b, off, ok = appendRR(b, m, off, verbose)
 		}
 	} else {
 		if f1&0x01 != 0 {
@@ -116,7 +116,14 @@ func appendCount(b []byte, n uint16, what string) []byte {
 }
 
 // appendRR prints one answer: its type and, for the common ones, its data.
-func appendRR(b, m []byte, off int) ([]byte, int, bool) {
+func appendRR(b, m []byte, off int, verbose bool) ([]byte, int, bool) {
+	if verbose { // -v names the owner of each answer
+		b = append(b, ' ')
+		var ok bool
+		if b, _, ok = appendName(b, m, off); !ok {
+			return b, off, false
+		}
+	}
 	off, ok := skipName(m, off)
 	if !ok || off+10 > len(m) {
 		return b, off, false

@@ -19,7 +19,9 @@ type ipHdr struct {
 func (p *textPkt) appendIPv4(b []byte, off int) []byte {
 	d := p.data[min(off, len(p.data)):]
 	length := max(p.wire-off, 0) // what the link layer says is left
-	b = append(b, "IP "...)
+	if !p.linkShown {
+		b = append(b, "IP "...)
+	}
 	if len(d) < 20 {
 		return append(b, "[|ip]"...)
 	}
@@ -47,6 +49,7 @@ func (p *textPkt) appendIPv4(b []byte, off int) []byte {
 		b = append(b, " bytes missing! "...)
 	}
 	frag := binary.BigEndian.Uint16(d[6:8])
+	p.frag = frag&0x2000 != 0
 	h := ipHdr{src: netip.AddrFrom4([4]byte(d[12:16])), dst: netip.AddrFrom4([4]byte(d[16:20])), proto: d[9]}
 	if p.t.opt.Verbose > 0 {
 		b = append(b, "(tos 0x"...)
@@ -133,7 +136,9 @@ func (p *textPkt) setTransport(start, end int) { p.tStart, p.tEnd = start, end }
 // headers tcpdump walks.
 func (p *textPkt) appendIPv6(b []byte, off int) []byte {
 	d := p.data[min(off, len(p.data)):]
-	b = append(b, "IP6 "...)
+	if !p.linkShown {
+		b = append(b, "IP6 "...)
+	}
 	if len(d) < 40 {
 		return append(b, "[|ip6]"...)
 	}
@@ -187,6 +192,7 @@ func (p *textPkt) appendIPv6(b []byte, off int) []byte {
 				return p.ip6Short(b, h)
 			}
 			fo := binary.BigEndian.Uint16(d[pos+2:]) &^ 7
+			p.frag = true
 			nh, pos = d[pos], pos+8
 			if fo != 0 {
 				b = h.src.AppendTo(b)
@@ -329,6 +335,18 @@ func (p *textPkt) appendTCP(b []byte, h ipHdr, d []byte, length int) []byte {
 		b = append(b, "none"...)
 	}
 	b = append(b, ']')
+	if p.t.opt.Verbose > 0 && !p.frag && length <= len(d) {
+		stored := binary.BigEndian.Uint16(d[16:18])
+		b = append(b, ", cksum 0x"...)
+		b = appendHex16(b, stored)
+		if sum := transportSum(h, d[:length]); sum == 0 {
+			b = append(b, " (correct)"...)
+		} else {
+			b = append(b, " (incorrect -> 0x"...)
+			b = appendHex16(b, shouldBe(stored, sum))
+			b = append(b, ')')
+		}
+	}
 	if hlen < 20 {
 		b = append(b, ", bad hdr length "...)
 		b = strconv.AppendInt(b, int64(hlen), 10)
@@ -380,7 +398,7 @@ func (p *textPkt) appendTCP(b []byte, h ipHdr, d []byte, length int) []byte {
 			// DNS over TCP: a two-byte length, then the message.
 			if pl := d[hlen:]; len(pl) >= 2 {
 				b = append(b, ' ')
-				return appendDNS(b, pl[2:], int(binary.BigEndian.Uint16(pl)))
+				return appendDNS(b, pl[2:], int(binary.BigEndian.Uint16(pl)), p.t.opt.Verbose > 0)
 			}
 		}
 		b = appendTCPApp(b, sport, dport, d[hlen:])
@@ -549,9 +567,26 @@ func (p *textPkt) appendUDP(b []byte, h ipHdr, d []byte, length int) []byte {
 		b = append(b, " > "...)
 		return strconv.AppendInt(b, int64(max(length-8, 0)), 10)
 	}
+	if v := p.t.opt.Verbose; v > 0 && !p.frag && (h.v6 || v > 1) {
+		stored := binary.BigEndian.Uint16(d[6:8])
+		switch {
+		case stored == 0 && !h.v6:
+			b = append(b, "[no cksum] "...)
+		case ulen <= len(d):
+			if sum := transportSum(h, d[:ulen]); sum == 0 {
+				b = append(b, "[udp sum ok] "...)
+			} else {
+				b = append(b, "[bad udp cksum 0x"...)
+				b = appendHex16(b, stored)
+				b = append(b, " -> 0x"...)
+				b = appendHex16(b, shouldBe(stored, sum))
+				b = append(b, "!] "...)
+			}
+		}
+	}
 	pl := d[8:min(ulen, len(d))]
 	if !p.t.opt.Quiet && (isDNSPort(sport) || isDNSPort(dport)) {
-		return appendDNS(b, pl, ulen-8)
+		return appendDNS(b, pl, ulen-8, p.t.opt.Verbose > 0)
 	}
 	b = append(b, "UDP, length "...)
 	return strconv.AppendInt(b, int64(ulen-8), 10)
@@ -675,3 +710,35 @@ var (
 		8: "TS", 11: "cc", 12: "ccnew", 13: "ccecho", 19: "md5", 20: "scps", 27: "qs", 28: "uto",
 		29: "tcp-ao", 30: "mptcp", 34: "tfo", 253: "exp", 254: "exp"}
 )
+
+// transportSum is the ones' complement sum of a TCP or UDP segment with
+// its IP pseudo-header, folded and inverted: 0 when the checksum is right.
+func transportSum(h ipHdr, seg []byte) uint16 {
+	var sum uint32
+	add := func(b []byte) {
+		for i := 0; i+1 < len(b); i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(b[i:]))
+		}
+		if len(b)%2 == 1 {
+			sum += uint32(b[len(b)-1]) << 8
+		}
+	}
+	src, dst := h.src.AsSlice(), h.dst.AsSlice()
+	add(src)
+	add(dst)
+	sum += uint32(len(seg)>>16) + uint32(len(seg)&0xffff) + uint32(h.proto)
+	add(seg)
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+// shouldBe is the checksum a segment should have carried, given the one
+// it carries and the sum over it (tcpdump's in_cksum_shouldbe).
+func shouldBe(stored, sum uint16) uint16 {
+	v := uint32(stored) + uint32(sum)
+	v = v&0xffff + v>>16
+	v = v&0xffff + v>>16
+	return uint16(v)
+}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -177,4 +178,81 @@ func TestTextCorpus(t *testing.T) {
 		t.Errorf("agreement %.2f%% (Ethernet %.2f%%) below %.0f%% (%.0f%%); TEXT_DISAGREE=1 lists the packets",
 			100*rate, 100*ethRate, 100*minAgreement, 100*minEthernetAgreement)
 	}
+}
+
+// TestTextFlags compares the output of the flags that shape the lines
+// with tcpdump's, byte for byte: the hex and ASCII dumps (-x, -xx, -X,
+// -XX, -A, -AA), the link-layer header (-e), the time formats (-t to
+// -ttttt), -q and -v's IP header.
+func TestTextFlags(t *testing.T) {
+	t.Setenv("TZ", "UTC")
+	dir := testutil.Corpus(t)
+	files := []string{"dns_udp.pcap", "ipv4_tcp_http_xml.pcap", "icmp-rfc8335.pcap", "802.1ad_QinQ.pcap",
+		"arp-too-long-tha.pcap", "icmpv6-ra-pref64.pcap", "gso-ipv6.pcap", "bfd-sbfd.pcap", "dns_tcp.pcap"}
+	for _, tc := range []struct {
+		args  []string
+		set   func(*Config)
+		files []string // nil: all of files
+	}{
+		{[]string{"-x"}, func(c *Config) { c.Hex = 1 }, nil},
+		{[]string{"-xx"}, func(c *Config) { c.Hex = 2 }, nil},
+		{[]string{"-X"}, func(c *Config) { c.HexASCII = 1 }, nil},
+		{[]string{"-XX"}, func(c *Config) { c.HexASCII = 2 }, nil},
+		{[]string{"-A"}, func(c *Config) { c.ASCII = 1 }, nil},
+		{[]string{"-AA"}, func(c *Config) { c.ASCII = 2 }, nil},
+		{[]string{"-e"}, func(c *Config) { c.LinkHeader = true }, nil},
+		{[]string{"-t"}, func(c *Config) { c.TimeFormat = 1 }, nil},
+		{[]string{"-tt"}, func(c *Config) { c.TimeFormat = 2 }, nil},
+		{[]string{"-ttt"}, func(c *Config) { c.TimeFormat = 3 }, nil},
+		{[]string{"-tttt"}, func(c *Config) { c.TimeFormat = 4 }, nil},
+		{[]string{"-ttttt"}, func(c *Config) { c.TimeFormat = 5 }, nil},
+		{[]string{"-q"}, func(c *Config) { c.Quiet = true }, nil},
+		{[]string{"-c", "3", "udp"}, func(c *Config) { c.Count = 3; c.Filter = []string{"udp"} }, nil},
+		// -v's IP header fields and transport checksums; what tcpdump -v
+		// adds beyond (HTTP headers, ICMPv6 options) is not printed.
+		{[]string{"-v"}, func(c *Config) { c.Verbose = 1 },
+			[]string{"dns_udp.pcap", "bfd-sbfd.pcap", "gso-ipv6.pcap", "802.1ad_QinQ.pcap", "icmp-rfc8335.pcap", "dns_tcp.pcap"}},
+		{[]string{"-v", "tcp"}, func(c *Config) { c.Verbose = 1; c.Filter = []string{"tcp"} }, []string{"dns_tcp.pcap"}},
+	} {
+		names := files
+		if tc.files != nil {
+			names = tc.files
+		}
+		for _, name := range names {
+			path := filepath.Join(dir, name)
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			want := tcpdumpText(t, path, tc.args...)
+			cfg := &Config{Read: path, Snaplen: 262144}
+			tc.set(cfg)
+			got, err := ourText(t, cfg)
+			if err != nil {
+				t.Errorf("%v %s: %v", tc.args, name, err)
+				continue
+			}
+			if got != want {
+				t.Errorf("%v %s differs from tcpdump's:\n%s", tc.args, name, firstDiff(got, want))
+			}
+		}
+	}
+}
+
+// firstDiff shows the first line where got and want differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(g), len(w)) {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return "line " + strconv.Itoa(i+1) + ":\n  ours:    " + strconv.Quote(gl) + "\n  tcpdump: " + strconv.Quote(wl)
+		}
+	}
+	return ""
 }
