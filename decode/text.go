@@ -75,7 +75,14 @@ func NewTextPrinter(opt TextOptions) *TextPrinter {
 // dump after it when asked for. iface, when not empty, is the name of the
 // interface it was seen on, printed with its direction as tcpdump -i any
 // does. Nothing from the packet is appended that could drive a terminal.
-func (t *TextPrinter) Append(b []byte, pk *packet.Packet, iface string) []byte {
+func (t *TextPrinter) Append(b []byte, pk *packet.Packet, iface string) (line []byte) {
+	start := len(b)
+	defer func() {
+		// Last resort, as for Decode: the printers are bounds-checked.
+		if r := recover(); r != nil {
+			line = append(t.appendTime(b[:start], pk.Nanos), "[|printer panic]\n"...)
+		}
+	}()
 	lt := pk.LinkType()
 	data := pk.Data
 	t.dec.DecodeLink(lt, data, int(pk.OrigLen), &t.s)
