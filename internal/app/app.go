@@ -47,10 +47,14 @@ func dispatch(cfg *Config, stdout, stderr io.Writer) error {
 		return listInterfaces(stdout)
 	case cfg.Demo:
 		return runDemo(cfg, stderr)
+	case cfg.Read != "" && cfg.Write == "" && textMode(cfg, stdout):
+		return printFile(cfg, stdout, stderr)
 	case cfg.Read != "" && cfg.Write == "":
 		return viewFile(cfg, stdout, stderr)
 	case cfg.Read != "":
 		return convert(cfg, stdout, stderr)
+	case cfg.Write == "" && textMode(cfg, stdout):
+		return printLive(cfg, stdout, stderr)
 	case cfg.Write == "":
 		return live(cfg, stdout, stderr)
 	}

@@ -40,6 +40,18 @@ type Config struct {
 	Filter     []string // the filter expression's words
 	Version    string   // what --version prints after the name
 
+	// Text mode (text.go): packets printed as tcpdump's lines.
+	Print        bool // --print: print even with -w
+	LineBuffered bool // -l: flush every line (always to a pipe)
+	NoResolve    int  // -n, -nn: accepted, names are never looked up
+	Verbose      int  // -v count
+	LinkHeader   bool // -e
+	Quiet        bool // -q
+	Hex          int  // -x count (2: from the link-layer header)
+	HexASCII     int  // -X count
+	ASCII        int  // -A count
+	TimeFormat   int  // -t count
+
 	prog filter.Program // Filter compiled; nil keeps everything
 }
 
@@ -93,6 +105,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateEgressAt(); err != nil {
 		return err
+	}
+	if c.Print && c.Write == "-" {
+		return usageErr("--print and -w - both write to stdout: write the file elsewhere")
 	}
 	if c.ListIfaces {
 		return nil // -D lists and ends, as tcpdump's

@@ -95,6 +95,11 @@ func (r *recorder) start(c *run) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Print {
+		tw := newTextWriter(cfg, c.stdout)
+		tw.ifname = ifaceNamer(sess)
+		r.pw = teeWriter{file: r.pw, text: tw}
+	}
 	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",
 		on, sess.Attach.Where(), cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
 	// The reader writes the file itself: no batches.
