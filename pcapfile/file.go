@@ -40,6 +40,9 @@ type File struct {
 // LinkTypeName names the link type as tcpdump does, roughly.
 func (cf *File) LinkTypeName() string {
 	lt := cf.LinkType & linkTypeMask
+	if name := packet.LinkType(lt).Name(); !strings.HasPrefix(name, "link type") {
+		return name // tcpdump's name
+	}
 	if name := layers.LinkType(lt).String(); !strings.HasPrefix(name, "Unknown") {
 		return name
 	}
