@@ -118,17 +118,59 @@ type layer struct {
 	vlans        int // vlan primitives parsed so far
 	variable     bool
 	plReg, ltReg uint32
+	liveRegs     bool   // liveVLAN's registers, zeroed before the first test
+	livePL       uint32 // (pppoes may then share plReg for the link type)
+	liveLT       uint32
+	// encap.go: MPLS labels shift the network layer (libpcap's off_nl);
+	// pppoes and geneve push a new link-layer header (PUSH_LINKHDR) whose
+	// offsets replace the link type's.
+	labels               int
+	nlOff                uint32
+	pushed               bool
+	hdrOff, ltOff, plOff uint32
+	hdrVar               bool // the link-layer header is at hdrReg's offset plus hdrOff
+	hdrReg               uint32
 }
 
-func (l layer) linkType() uint32 { return etherTypeOff + l.off }
+// hdr is the offset of the link-layer header, where ether[] loads are
+// relative to (libpcap's off_linkhdr).
+func (l layer) hdr() uint32 {
+	if l.pushed {
+		return l.hdrOff
+	}
+	return 0
+}
 
-// nl is the offset of the network-layer header.
-func (l layer) nl() uint32 {
-	if l.link != LinkEthernet {
+// linkType is the offset of the link-layer type field (libpcap's
+// off_linktype).
+func (l layer) linkType() uint32 {
+	switch {
+	case l.pushed:
+		return l.ltOff + l.off
+	case l.link == LinkPPP:
+		return 2
+	case l.link == LinkSLL:
+		return 14
+	case l.link == LinkSLL2:
+		return 0
+	}
+	return etherTypeOff + l.off
+}
+
+// pl is the offset of the link-layer payload (libpcap's off_linkpl), where
+// an 802.2 LLC header is.
+func (l layer) pl() uint32 {
+	switch {
+	case l.pushed:
+		return l.plOff + l.off
+	case l.link != LinkEthernet:
 		return linkPayload(l.link) + l.off
 	}
 	return etherHdrLen + l.off
 }
+
+// nl is the offset of the network-layer header, after any MPLS labels.
+func (l layer) nl() uint32 { return l.pl() + l.nlOff }
 
 // never is a test no packet passes (libpcap's gen_false).
 func never() *bexpr { return leaf(JmpJEQ, 0, Instruction{Op: ClassLD | ModeIMM, K: 1}) }
@@ -140,6 +182,9 @@ func always() *bexpr { return &bexpr{kind: bTrue} }
 // etherType tests the link-layer type as libpcap's gen_ether_linktype does:
 // values up to 1500 are 802.2 LLC SAPs, checked in the LLC header.
 func (l layer) etherType(t uint32) *bexpr {
+	if l.labels > 0 {
+		return l.mplsLinkType(t)
+	}
 	if l.link != LinkEthernet {
 		return l.otherLinkType(t)
 	}
@@ -239,6 +284,9 @@ func (l layer) hostV4(addr, mask uint32, proto, dir string) *bexpr {
 	ip := func() *bexpr { return one(etherTypeIP, 12, 16) }
 	arp := func() *bexpr { return one(etherTypeARP, 14, 24) }
 	rarp := func() *bexpr { return one(etherTypeRARP, 14, 24) }
+	if proto == "" && l.labels > 0 {
+		return ip() // libpcap tests no ARP inside MPLS
+	}
 	switch proto {
 	case "ip":
 		return ip()

@@ -53,7 +53,7 @@ func (l layer) linkProtoAbbrev(name string) (b *bexpr, ok bool) {
 		}
 		// An 802.3 length, and not NetWare's raw 802.3 (DSAP and SSAP
 		// 0xff).
-		return bAndOf(l.isLength(), bNotOf(l.cmpPL(SizeH, l.nl(), 0xffff))), true
+		return bAndOf(l.isLength(), bNotOf(l.cmpPL(SizeH, l.pl(), 0xffff))), true
 	}
 	return nil, false
 }
