@@ -89,7 +89,7 @@ func (p *parser) pppoes() *bexpr {
 	}
 	hdr := l.nl() + 6
 	n := &p.layer
-	n.link, n.pushed = LinkPPP, true
+	n.link, n.pushed, n.geneve = LinkPPP, true, false
 	n.hdrOff, n.ltOff, n.plOff = hdr, hdr, hdr+2
 	n.off, n.nlOff = 0, 0
 	if n.variable {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// encapExprs are the encapsulation primitives (mpls, pppoes) and what
+// encapExprs are the encapsulation primitives (mpls, pppoes, geneve) and what
 // follows them, compared with libpcap's code on every link type.
 var encapExprs = []string{
 	"mpls", "mpls 100", "mpls and ip", "mpls and ip6", "mpls 100 and mpls 200", "mpls and mpls and tcp port 80",
@@ -22,6 +22,14 @@ var encapExprs = []string{
 	"pppoes and iso", "pppoes and decnet", "pppoes and atalk", "pppoes and broadcast", "pppoes and ip multicast",
 	"pppoes and ether proto 0x8864", "pppoes 23 and udp[8:4] = 0", "pppoed or pppoes and icmp", "not pppoes",
 	"pppoes and inbound", "pppoes and ether host 1:2:3:4:5:6",
+	"geneve", "geneve 5", "geneve 16777216", "geneve 0xffffff", "geneve and ip", "geneve 5 and ip", "geneve and ip6",
+	"geneve and tcp port 80", "geneve and udp", "geneve and ether host 1:2:3:4:5:6", "geneve and ether src 1:2:3:4:5:6",
+	"geneve and broadcast", "geneve and ether multicast", "geneve and ip broadcast", "geneve and ether[0] = 1",
+	"geneve and ip[0] = 0x45", "geneve and tcp[13] = 2", "geneve and vlan", "geneve and vlan 10 and ip",
+	"geneve and mpls", "geneve and mpls 3 and ip", "geneve and pppoes and ip", "geneve and geneve and ip",
+	"geneve and arp", "geneve and host 10.0.0.1", "geneve and net fe80::/10", "geneve and stp", "geneve and llc",
+	"geneve and icmp6[0] = 128", "not geneve", "geneve or ip6", "vlan and geneve and ip", "mpls and geneve",
+	"pppoes and geneve and tcp", "geneve and portrange 1-1024", "geneve and len > 100", "geneve and ipx",
 }
 
 // TestEncapIsLibpcaps: the code for encapsulations is libpcap's,

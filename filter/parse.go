@@ -70,6 +70,8 @@ type parser struct {
 	// furthest is the speculative error that got furthest, reported when
 	// the final parse fails earlier in the expression.
 	furthest *SyntaxError
+	// noOptimize: libpcap leaves the code as generated (geneve).
+	noOptimize bool
 }
 
 const noRelop = "expected a comparison operator (=, !=, <, <=, >, >=)"
@@ -307,7 +309,9 @@ func (p *parser) parseRTerm() *bexpr {
 			return p.mpls()
 		case "pppoes":
 			return p.pppoes()
-		case "geneve", "protochain", "byte":
+		case "geneve":
+			return p.geneve()
+		case "protochain", "byte":
 			p.fail("%q is not supported", t.text)
 		case "len":
 			p.next()
@@ -587,7 +591,7 @@ func (p *parser) genHost(t token, q qual) *bexpr {
 		if q.typ == "net" || maskBits >= 0 || haveMaskV4 {
 			p.failAt(t, "ethernet address used with net or a mask")
 		}
-		return etherHost(mac, q.dir)
+		return p.layer.etherHost(mac, q.dir)
 	}
 	if q.proto == "ether" || q.proto == "link" {
 		p.failAt(t, "illegal link layer address %q", w)
