@@ -145,14 +145,28 @@ var etherProtoNames = map[string]uint32{
 	"iso": 0xfe, "stp": 0x42, "ipx": 0xe0, "netbeui": 0xf0, // LLC SAPs, as libpcap's pcap_nametollc
 }
 
+// service is a port name: its number and the transport protocols
+// /etc/services gives it as libpcap finds them (pcap_nametoport:
+// protoTCP, protoUDP, or anyProtocol when both, which then means TCP, UDP
+// and SCTP).
+type service struct {
+	port  uint32
+	proto int
+}
+
 // serviceNames are the port names accepted by port and portrange (the
-// /etc/services entries people type), so that no lookup is needed.
-var serviceNames = map[string]uint32{
-	"ftp-data": 20, "ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "dns": 53,
-	"bootps": 67, "bootpc": 68, "tftp": 69, "http": 80, "www": 80, "kerberos": 88, "pop3": 110,
-	"sunrpc": 111, "ntp": 123, "netbios-ns": 137, "netbios-dgm": 138, "netbios-ssn": 139,
-	"imap": 143, "snmp": 161, "snmp-trap": 162, "bgp": 179, "ldap": 389, "https": 443,
-	"microsoft-ds": 445, "syslog": 514, "submission": 587, "ldaps": 636, "imaps": 993,
-	"pop3s": 995, "openvpn": 1194, "mysql": 3306, "rdp": 3389, "postgresql": 5432,
-	"mdns": 5353, "http-alt": 8080,
+// /etc/services entries people type), with the protocols libpcap 1.10 on
+// Linux (glibc, Debian's /etc/services) restricts them to, so that no
+// lookup is needed.
+var serviceNames = map[string]service{
+	"ftp-data": {20, protoTCP}, "ftp": {21, protoTCP}, "ssh": {22, protoTCP}, "telnet": {23, protoTCP},
+	"smtp": {25, protoTCP}, "domain": {53, anyProtocol}, "bootps": {67, protoUDP}, "bootpc": {68, protoUDP},
+	"tftp": {69, protoUDP}, "http": {80, protoTCP}, "www": {80, protoTCP}, "kerberos": {88, anyProtocol},
+	"pop3": {110, protoTCP}, "sunrpc": {111, anyProtocol}, "ntp": {123, protoUDP}, "netbios-ns": {137, protoUDP},
+	"netbios-dgm": {138, protoUDP}, "netbios-ssn": {139, protoTCP}, "imap": {143, protoTCP},
+	"snmp": {161, anyProtocol}, "snmp-trap": {162, anyProtocol}, "bgp": {179, protoTCP}, "ldap": {389, anyProtocol},
+	"https": {443, anyProtocol}, "microsoft-ds": {445, protoTCP}, "syslog": {514, anyProtocol},
+	"submission": {587, protoTCP}, "ldaps": {636, anyProtocol}, "imaps": {993, protoTCP}, "pop3s": {995, protoTCP},
+	"openvpn": {1194, anyProtocol}, "mysql": {3306, protoTCP}, "postgresql": {5432, protoTCP}, "mdns": {5353, protoUDP},
+	"http-alt": {8080, protoTCP},
 }

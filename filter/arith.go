@@ -119,7 +119,12 @@ func (p *parser) load(proto string, idx *arth, size uint32) *arth {
 	p.regs.free(idx.reg)
 	switch {
 	case proto == "ether" || proto == "link":
-		idx.stmts = append(idx.stmts, toX(idx), ldInd(sz, 0))
+		if l.hdrVar {
+			idx.stmts = append(idx.stmts, stmt(ClassLDX|ModeMEM, l.hdrReg), toA(idx), stmt(ClassALU|AluADD|SrcX, 0),
+				stmt(ClassMISC|MiscTAX, 0), ldInd(sz, l.hdr()))
+		} else {
+			idx.stmts = append(idx.stmts, toX(idx), ldInd(sz, l.hdr()))
+		}
 	case transportProtos[proto]:
 		idx.stmts = append(append(idx.stmts, l.ldxIPHL()...), toA(idx), stmt(ClassALU|AluADD|SrcX, 0),
 			stmt(ClassMISC|MiscTAX, 0), ldInd(sz, l.nl()))

@@ -61,28 +61,38 @@ func compileLayer(expr string, snaplen uint32, l layer) (Program, error) {
 	if strings.TrimSpace(expr) == "" {
 		return Program{accept}, nil
 	}
-	b, err := parseFor(expr, l)
+	b, opt, err := parseOpt(expr, l)
 	if err != nil {
 		return nil, err
+	}
+	if !opt {
+		return unoptimized(b, accept)
 	}
 	return optimize(b, accept) // libpcap's verdicts are its optimized code's
 }
 
 // parseFor parses expr into its tree of tests for the packets of l.
 func parseFor(expr string, l layer) (*bexpr, error) {
+	b, _, err := parseOpt(expr, l)
+	return b, err
+}
+
+// parseOpt is parseFor that also says whether libpcap optimizes the
+// code (not after geneve, whose code jumps among statements).
+func parseOpt(expr string, l layer) (b *bexpr, optimize bool, err error) {
 	toks, err := lex(expr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	p := parser{expr: expr, toks: toks, layer: l}
-	b, err := p.parse()
+	b, err = p.parse()
 	if err != nil {
 		if se, ok := err.(*SyntaxError); ok {
 			suggest(expr, se)
 		}
-		return nil, err
+		return nil, false, err
 	}
-	return b, nil
+	return b, !p.noOptimize, nil
 }
 
 // CompileArgs compiles an expression given as several command-line arguments,

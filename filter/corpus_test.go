@@ -173,6 +173,14 @@ var corpusExprs = []string{
 	"stp", "llc", "iso", "ipx", "decnet", "atalk", "aarp", "netbeui", "pppoed", "not llc and ipx or atalk",
 	"stp or ip6", `ether proto \ipx`, `ether proto \atalk`, "ether proto 0xe0 or ether proto 0x809b",
 	"llc and not stp and not iso",
+	// Encapsulations: MPLS labels, PPPoE sessions, Geneve.
+	"mpls", "mpls and ip", "mpls 100704", "mpls 100704 and udp", "mpls and tcp port 179", "mpls and mpls", "mpls and ip6",
+	"mpls and udp port 3503 or mpls 16006", "not mpls and ip", "mpls and ip[40] = 0 or mpls",
+	"pppoes", "pppoes and ip", "pppoes and ip6", "pppoes 0x17", "pppoes and tcp", "pppoes and udp port 53",
+	"pppoes and ip[30] = 1 or pppoes", "pppoes and mpls",
+	"geneve", "geneve 10", "geneve 0xb and icmp", "geneve and tcp port 22", "geneve and host 30.0.0.1", "geneve and ip6",
+	"geneve 0 and tcp port 8080", "geneve and ether host 00:00:00:00:00:00 or geneve and arp", "not geneve and udp",
+	"geneve and ether broadcast", "geneve and tcp[13] & 2 != 0",
 }
 
 // TestCorpusMatchesTcpdump compares our verdicts with tcpdump -r on every

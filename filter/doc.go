@@ -12,7 +12,9 @@
 //     [CompileLink], [CompileFile], for the kernel filter on tc
 //     [CompileLiveTC], where vlan reads the tag the kernel moved into the
 //     packet's metadata, vlan.go) and its errors ([SyntaxError],
-//     [ErrRejectsAll]), with a port of libpcap's optimizer (opt.go):
+//     [ErrRejectsAll]; mpls, pppoes and geneve move the offsets of what
+//     follows, encap.go and geneve.go), with a port of libpcap's
+//     optimizer (opt.go):
 //     verdicts on truncated packets depend on the loads it removes, so
 //     ours are those of libpcap's optimized code;
 //   - the user-space matcher ([Program.Match]), which gives the same verdicts

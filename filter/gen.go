@@ -118,17 +118,60 @@ type layer struct {
 	vlans        int // vlan primitives parsed so far
 	variable     bool
 	plReg, ltReg uint32
+	liveRegs     bool   // liveVLAN's registers, zeroed before the first test
+	livePL       uint32 // (pppoes may then share plReg for the link type)
+	liveLT       uint32
+	// encap.go: MPLS labels shift the network layer (libpcap's off_nl);
+	// pppoes and geneve push a new link-layer header (PUSH_LINKHDR) whose
+	// offsets replace the link type's.
+	labels               int
+	nlOff                uint32
+	pushed               bool
+	hdrOff, ltOff, plOff uint32
+	hdrVar               bool // the link-layer header is at hdrReg's offset plus hdrOff
+	hdrReg               uint32
+	geneve               bool // inside Geneve (geneve.go), until pppoes
 }
 
-func (l layer) linkType() uint32 { return etherTypeOff + l.off }
+// hdr is the offset of the link-layer header, where ether[] loads are
+// relative to (libpcap's off_linkhdr).
+func (l layer) hdr() uint32 {
+	if l.pushed {
+		return l.hdrOff
+	}
+	return 0
+}
 
-// nl is the offset of the network-layer header.
-func (l layer) nl() uint32 {
-	if l.link != LinkEthernet {
+// linkType is the offset of the link-layer type field (libpcap's
+// off_linktype).
+func (l layer) linkType() uint32 {
+	switch {
+	case l.pushed:
+		return l.ltOff + l.off
+	case l.link == LinkPPP:
+		return 2
+	case l.link == LinkSLL:
+		return 14
+	case l.link == LinkSLL2:
+		return 0
+	}
+	return etherTypeOff + l.off
+}
+
+// pl is the offset of the link-layer payload (libpcap's off_linkpl), where
+// an 802.2 LLC header is.
+func (l layer) pl() uint32 {
+	switch {
+	case l.pushed:
+		return l.plOff + l.off
+	case l.link != LinkEthernet:
 		return linkPayload(l.link) + l.off
 	}
 	return etherHdrLen + l.off
 }
+
+// nl is the offset of the network-layer header, after any MPLS labels.
+func (l layer) nl() uint32 { return l.pl() + l.nlOff }
 
 // never is a test no packet passes (libpcap's gen_false).
 func never() *bexpr { return leaf(JmpJEQ, 0, Instruction{Op: ClassLD | ModeIMM, K: 1}) }
@@ -140,6 +183,9 @@ func always() *bexpr { return &bexpr{kind: bTrue} }
 // etherType tests the link-layer type as libpcap's gen_ether_linktype does:
 // values up to 1500 are 802.2 LLC SAPs, checked in the LLC header.
 func (l layer) etherType(t uint32) *bexpr {
+	if l.labels > 0 {
+		return l.mplsLinkType(t)
+	}
 	if l.link != LinkEthernet {
 		return l.otherLinkType(t)
 	}
@@ -152,9 +198,11 @@ func (l layer) etherType(t uint32) *bexpr {
 	notLen := bNotOf(leaf(JmpJGT, ethermtu, l.ldLT(SizeH, l.linkType())...))
 	switch t {
 	case 0xfe, 0x06, 0xf0: // ISO, IP and NetBEUI SAPs: DSAP and SSAP both
-		return bAndOf(notLen, l.cmpPL(SizeH, l.nl(), t<<8|t))
+		return bAndOf(notLen, l.cmpPL(SizeH, l.pl(), t<<8|t))
 	}
-	return bAndOf(notLen, l.cmpPL(SizeB, l.nl(), t))
+	// The DSAP, read after the length (it differs from the payload's
+	// offset inside Geneve).
+	return bAndOf(notLen, l.cmpLT(SizeB, l.linkType()+2, t))
 }
 
 // ipProto tests for IPv4 with the given protocol.
@@ -239,6 +287,9 @@ func (l layer) hostV4(addr, mask uint32, proto, dir string) *bexpr {
 	ip := func() *bexpr { return one(etherTypeIP, 12, 16) }
 	arp := func() *bexpr { return one(etherTypeARP, 14, 24) }
 	rarp := func() *bexpr { return one(etherTypeRARP, 14, 24) }
+	if proto == "" && l.labels > 0 {
+		return ip() // libpcap tests no ARP inside MPLS
+	}
 	switch proto {
 	case "ip":
 		return ip()
@@ -271,12 +322,12 @@ func be32(b []byte) uint32 {
 }
 
 // etherHost tests a MAC address in the Ethernet header (never shifted by
-// vlan).
-func etherHost(mac [6]byte, dir string) *bexpr {
+// vlan; inside Geneve, the encapsulated one's).
+func (l layer) etherHost(mac [6]byte, dir string) *bexpr {
 	at := func(off uint32) *bexpr {
-		return bAndOf(cmp(SizeW, off+2, be32(mac[2:])), cmp(SizeH, off, uint32(mac[0])<<8|uint32(mac[1])))
+		return bAndOf(l.cmpHdr(SizeW, off+2, be32(mac[2:])), l.cmpHdr(SizeH, off, uint32(mac[0])<<8|uint32(mac[1])))
 	}
-	return dirTest(dir, func() *bexpr { return at(6) }, func() *bexpr { return at(0) })
+	return bAndOf(l.llCheck(), dirTest(dir, func() *bexpr { return at(6) }, func() *bexpr { return at(0) }))
 }
 
 // portTest tests a transport port (lo == hi, not a range) or port range
@@ -284,6 +335,12 @@ func etherHost(mac [6]byte, dir string) *bexpr {
 // extension headers) or IPv4 (first fragments only), as libpcap's gen_port6
 // or gen_port and their range versions do, in their order.
 func (l layer) portTest(proto int, lo, hi uint32, isRange bool, dir string) *bexpr {
+	return bOrOf(l.portTestIP(6, proto, lo, hi, isRange, dir), l.portTestIP(4, proto, lo, hi, isRange, dir))
+}
+
+// portTestIP is portTest over one IP version (libpcap's gen_port6 or
+// gen_port and their range versions).
+func (l layer) portTestIP(version, proto int, lo, hi uint32, isRange bool, dir string) *bexpr {
 	atom := func(ld []Instruction, off uint32) *bexpr {
 		at := func(jop uint16, k uint32) *bexpr {
 			stmts := append([]Instruction(nil), ld...)
@@ -312,7 +369,10 @@ func (l layer) portTest(proto int, lo, hi uint32, isRange bool, dir string) *bex
 		// libpcap or-s SCTP before TCP or UDP.
 		return bAny(one(protoSCTP), one(protoTCP), one(protoUDP))
 	}
-	return bOrOf(bAndOf(l.etherType(etherTypeIPv6), each(v6)), bAndOf(l.etherType(etherTypeIP), each(v4)))
+	if version == 6 {
+		return bAndOf(l.etherType(etherTypeIPv6), each(v6))
+	}
+	return bAndOf(l.etherType(etherTypeIP), each(v4))
 }
 
 // vlan tests for an 802.1Q/802.1ad tag (and its VLAN ID when id >= 0) at the
@@ -341,7 +401,7 @@ func lenTest(jop uint16, n uint32, negate bool) *bexpr {
 func (l layer) broadcast(proto string) (*bexpr, bool) {
 	switch proto {
 	case "", "ether", "link":
-		return bAndOf(cmp(SizeW, 2, 0xffffffff), cmp(SizeH, 0, 0xffff)), true
+		return bAndOf(l.llCheck(), bAndOf(l.cmpHdr(SizeW, 2, 0xffffffff), l.cmpHdr(SizeH, 0, 0xffff))), true
 	case "ip":
 		return bAndOf(l.etherType(etherTypeIP),
 			bOrOf(l.cmpPL(SizeW, l.nl()+16, 0), l.cmpPL(SizeW, l.nl()+16, 0xffffffff))), true
@@ -352,7 +412,7 @@ func (l layer) broadcast(proto string) (*bexpr, bool) {
 func (l layer) multicast(proto string) (*bexpr, bool) {
 	switch proto {
 	case "", "ether", "link":
-		return leaf(JmpJSET, 1, ldAbs(SizeB, 0)), true
+		return bAndOf(l.llCheck(), leaf(JmpJSET, 1, l.ldHdr(SizeB, 0)...)), true
 	case "ip":
 		return bAndOf(l.etherType(etherTypeIP), leaf(JmpJGE, 224, l.ldPL(SizeB, l.nl()+16)...)), true
 	case "ip6":

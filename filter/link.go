@@ -97,7 +97,7 @@ func (l layer) otherLinkType(t uint32) *bexpr {
 	case LinkSLL2:
 		return cmp(SizeH, 0, t)
 	case LinkPPP:
-		return cmp(SizeH, 2, pppType(t))
+		return l.cmpLT(SizeH, l.linkType(), pppType(t))
 	case LinkNull, LinkLoop:
 		switch t {
 		case etherTypeIP:

@@ -53,7 +53,7 @@ func (l layer) linkProtoAbbrev(name string) (b *bexpr, ok bool) {
 		}
 		// An 802.3 length, and not NetWare's raw 802.3 (DSAP and SSAP
 		// 0xff).
-		return bAndOf(l.isLength(), bNotOf(l.cmpPL(SizeH, l.nl(), 0xffff))), true
+		return bAndOf(l.isLength(), bNotOf(l.cmpPL(SizeH, l.pl(), 0xffff))), true
 	}
 	return nil, false
 }
@@ -66,7 +66,7 @@ func (l layer) isLength() *bexpr {
 // snap tests for an 802.2 SNAP header with the given OUI and type, as
 // libpcap's gen_snap and gen_bcmp do (the last word first).
 func (l layer) snap(oui, typ uint32) *bexpr {
-	return bAndOf(l.cmpPL(SizeW, l.nl()+4, oui<<16|typ), l.cmpPL(SizeW, l.nl(), 0xaaaa0300|oui>>16))
+	return bAndOf(l.cmpPL(SizeW, l.pl()+4, oui<<16|typ), l.cmpPL(SizeW, l.pl(), 0xaaaa0300|oui>>16))
 }
 
 // etherTypeFramed is the test for the protocols that have more than one
@@ -77,7 +77,7 @@ func (l layer) etherTypeFramed(t uint32) (b *bexpr, ok bool) {
 		// Ethernet II, or on 802.3: the IPX SAP, raw 802.3 (0xffff) or
 		// SNAP.
 		llc := bOrOf(l.snap(etherTypeSNAPOUI, etherTypeIPX),
-			bOrOf(l.cmpPL(SizeB, l.nl(), sapIPX), l.cmpPL(SizeH, l.nl(), 0xffff)))
+			bOrOf(l.cmpPL(SizeB, l.pl(), sapIPX), l.cmpPL(SizeH, l.pl(), 0xffff)))
 		return bOrOf(l.cmpLT(SizeH, l.linkType(), etherTypeIPX), bAndOf(l.isLength(), llc)), true
 	case etherTypeATalk, etherTypeAARP:
 		oui := uint32(0x080007)

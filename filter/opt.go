@@ -25,8 +25,9 @@ const (
 )
 
 type ostmt struct {
-	code int
-	k    uint32
+	code   int
+	k      uint32
+	jt, jf uint8 // a jump among the statements (geneve's; such code is never optimized)
 }
 
 // oedge is an edge of the flow graph (libpcap's struct edge).
@@ -109,7 +110,7 @@ func buildGraph(b *bexpr, accept Instruction) *oblock {
 		case bLeaf:
 			blk := &oblock{s: ostmt{code: int(b.jmp.Op), k: b.jmp.K}}
 			for _, s := range b.stmts {
-				blk.stmts = append(blk.stmts, ostmt{code: int(s.Op), k: s.K})
+				blk.stmts = append(blk.stmts, ostmt{code: int(s.Op), k: s.K, jt: s.Jt, jf: s.Jf})
 			}
 			blk.et.succ, blk.ef.succ = t, f
 			return blk
@@ -1112,7 +1113,7 @@ func (o *optimizer) convert() (Program, error) {
 				if s.code == optNOP {
 					continue
 				}
-				prog[dst] = Instruction{Op: uint16(s.code), K: s.k}
+				prog[dst] = Instruction{Op: uint16(s.code), K: s.k, Jt: s.jt, Jf: s.jf}
 				dst++
 			}
 			prog[dst] = Instruction{Op: uint16(p.s.code), K: p.s.k}

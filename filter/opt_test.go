@@ -65,32 +65,8 @@ func TestOptimizerIsLibpcaps(t *testing.T) {
 			writeLinkPcap(t, path, lc, nil)
 			compared := 0
 			for _, expr := range all {
-				theirs, terr := libpcapFileProgram(t, path, expr)
-				ours, oerr := CompileFile(expr, 0, lc.link, lc.bigEndian)
-				if agreeOnRefusal(t, lc.name, expr, theirs, terr, oerr) {
-					continue
-				}
-				compared++
-				b, err := parseFor(expr, layer{link: lc.link, bigEndian: lc.bigEndian})
-				if err != nil {
-					t.Fatalf("%q: %v", expr, err)
-				}
-				unopt, err := unoptimized(b, Instruction{Op: ClassRET | RetK, K: DefaultSnaplen})
-				if err != nil {
-					t.Errorf("%q: %v", expr, err)
-					continue
-				}
-				theirsUnopt, err := libpcapFileUnoptimized(t, path, expr)
-				if err != nil {
-					t.Errorf("%q: tcpdump -O: %v", expr, err)
-					continue
-				}
-				if !equalPrograms(unopt, theirsUnopt) {
-					t.Errorf("%q on %s: unoptimized code differs:\nours:\n%s\nlibpcap:\n%s", expr, lc.name, unopt, theirsUnopt)
-					continue
-				}
-				if !equalPrograms(ours, theirs) {
-					t.Errorf("%q on %s: the same code before optimizing, not after:\nours:\n%s\nlibpcap:\n%s", expr, lc.name, ours, theirs)
+				if sameAsLibpcap(t, path, lc, expr) {
+					compared++
 				}
 			}
 			if compared < len(all)/3 {
@@ -146,4 +122,38 @@ func TestProtoNamesMatchLibpcap(t *testing.T) {
 			t.Errorf("%q:\nours:\n%s\nlibpcap:\n%s", expr, ours, theirs)
 		}
 	}
+}
+
+// sameAsLibpcap compares our unoptimized and optimized code for expr with
+// libpcap's for a file of link type lc at path (tcpdump -O -dd -r, tcpdump
+// -dd -r), or checks that both refuse it; compared is false then.
+func sameAsLibpcap(t *testing.T, path string, lc linkCase, expr string) (compared bool) {
+	t.Helper()
+	theirs, terr := libpcapFileProgram(t, path, expr)
+	ours, oerr := CompileFile(expr, 0, lc.link, lc.bigEndian)
+	if agreeOnRefusal(t, lc.name, expr, theirs, terr, oerr) {
+		return false
+	}
+	b, err := parseFor(expr, layer{link: lc.link, bigEndian: lc.bigEndian})
+	if err != nil {
+		t.Fatalf("%q: %v", expr, err)
+	}
+	unopt, err := unoptimized(b, Instruction{Op: ClassRET | RetK, K: DefaultSnaplen})
+	if err != nil {
+		t.Errorf("%q: %v", expr, err)
+		return true
+	}
+	theirsUnopt, err := libpcapFileUnoptimized(t, path, expr)
+	if err != nil {
+		t.Errorf("%q: tcpdump -O: %v", expr, err)
+		return true
+	}
+	if !equalPrograms(unopt, theirsUnopt) {
+		t.Errorf("%q on %s: unoptimized code differs:\nours:\n%s\nlibpcap:\n%s", expr, lc.name, unopt, theirsUnopt)
+		return true
+	}
+	if !equalPrograms(ours, theirs) {
+		t.Errorf("%q on %s: the same code before optimizing, not after:\nours:\n%s\nlibpcap:\n%s", expr, lc.name, ours, theirs)
+	}
+	return true
 }

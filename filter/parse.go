@@ -70,6 +70,8 @@ type parser struct {
 	// furthest is the speculative error that got furthest, reported when
 	// the final parse fails earlier in the expression.
 	furthest *SyntaxError
+	// noOptimize: libpcap leaves the code as generated (geneve).
+	noOptimize bool
 }
 
 const noRelop = "expected a comparison operator (=, !=, <, <=, >, >=)"
@@ -212,6 +214,14 @@ func (p *parser) startsArith() bool {
 
 func (p *parser) parseRTerm() *bexpr {
 	t := p.peek()
+	defer func() {
+		if r := recover(); r != nil {
+			if le, ok := r.(layerError); ok {
+				p.failAt(t, "%s", string(le))
+			}
+			panic(r)
+		}
+	}()
 	var relErr *SyntaxError
 	if p.startsArith() {
 		var b *bexpr
@@ -254,6 +264,9 @@ func (p *parser) parseRTerm() *bexpr {
 			}
 			return lenTest(JmpJGE, n, false)
 		case "vlan":
+			if p.layer.labels > 0 {
+				p.fail("no VLAN match after MPLS")
+			}
 			if p.layer.link != LinkEthernet {
 				p.fail("no VLAN support for %s", p.layer.linkName())
 			}
@@ -269,7 +282,7 @@ func (p *parser) parseRTerm() *bexpr {
 				}
 			}
 			var b *bexpr
-			if p.layer.live && p.layer.vlans == 0 {
+			if p.layer.live && p.layer.vlans == 0 && !p.layer.pushed {
 				b = p.liveVLAN(id)
 			} else {
 				b = p.layer.vlan(id)
@@ -292,7 +305,13 @@ func (p *parser) parseRTerm() *bexpr {
 				p.fail("%s is supported only on Linux cooked captures, not on %s", t.text, p.layer.linkName())
 			}
 			p.fail("%q is not supported", t.text)
-		case "mpls", "pppoes", "geneve", "protochain", "byte":
+		case "mpls":
+			return p.mpls()
+		case "pppoes":
+			return p.pppoes()
+		case "geneve":
+			return p.geneve()
+		case "protochain", "byte":
 			p.fail("%q is not supported", t.text)
 		case "len":
 			p.next()
@@ -470,45 +489,70 @@ func (p *parser) genProto(t token, q qual) *bexpr {
 	return nil
 }
 
-func (p *parser) portNum(t token, s string) uint32 {
+// portNum resolves a port number or name, with the protocols a name is
+// restricted to (anyProtocol for a number).
+func (p *parser) portNum(t token, s, what string) (uint32, int) {
 	v, ok := parseNum(s)
+	proto := anyProtocol
 	if !ok {
-		if v, ok = serviceNames[s]; !ok {
-			p.failAt(t, "unknown port %q (use a number)", s)
+		svc, ok := serviceNames[s]
+		if !ok {
+			p.failAt(t, "unknown port %s%q (use a number)", what, s)
 		}
+		v, proto = svc.port, svc.proto
 	}
 	if v > 65535 {
 		p.failAt(t, "illegal port number %d > 65535", v)
 	}
-	return v
+	return v, proto
 }
 
+var protoNames = map[int]string{protoTCP: "tcp", protoUDP: "udp", protoSCTP: "sctp"}
+
 func (p *parser) genPort(t token, q qual) *bexpr {
-	proto := anyProtocol
 	switch q.proto {
-	case "":
-	case "tcp":
-		proto = protoTCP
-	case "udp":
-		proto = protoUDP
-	case "sctp":
-		proto = protoSCTP
+	case "", "tcp", "udp", "sctp":
 	default:
 		p.failAt(t, "illegal qualifier of %q: %q (use tcp, udp or sctp)", q.typ, q.proto)
 	}
+	what := ""
+	if q.typ == "portrange" {
+		what = "in range "
+	}
 	var lo, hi uint32
+	var real int
 	if q.typ == "port" {
-		lo = p.portNum(t, t.text)
+		lo, real = p.portNum(t, t.text, what)
 		hi = lo
 	} else {
 		a, b, ok := strings.Cut(t.text, "-")
 		if !ok {
-			b = a // one port: a range of one, as libpcap takes it
+			// One number is a range of one, as libpcap takes it; one
+			// name is not a range.
+			if _, num := parseNum(a); !num {
+				p.failAt(t, "unknown port in range %q", t.text)
+			}
+			b = a
 		}
-		lo, hi = p.portNum(t, a), p.portNum(t, b)
+		var realHi int
+		lo, real = p.portNum(t, a, what)
+		hi, realHi = p.portNum(t, b, what)
+		if real != realHi {
+			real = anyProtocol
+		}
 		if lo > hi {
 			lo, hi = hi, lo
 		}
+	}
+	// A qualifier narrows a name listed for both protocols and refuses a
+	// name listed only for the other (pcap_nametoport, gen_ncode).
+	proto := real
+	if q.proto != "" {
+		want := map[string]int{"tcp": protoTCP, "udp": protoUDP, "sctp": protoSCTP}[q.proto]
+		if real != anyProtocol && real != want {
+			p.failAt(t, "port %s%q is %s", what, t.text, protoNames[real])
+		}
+		proto = want
 	}
 	return p.layer.portTest(proto, lo, hi, q.typ == "portrange", q.dir)
 }
@@ -547,7 +591,7 @@ func (p *parser) genHost(t token, q qual) *bexpr {
 		if q.typ == "net" || maskBits >= 0 || haveMaskV4 {
 			p.failAt(t, "ethernet address used with net or a mask")
 		}
-		return etherHost(mac, q.dir)
+		return p.layer.etherHost(mac, q.dir)
 	}
 	if q.proto == "ether" || q.proto == "link" {
 		p.failAt(t, "illegal link layer address %q", w)

@@ -77,9 +77,10 @@ func (p *parser) liveVLAN(id int) *bexpr {
 			bAndOf(bNotOf(present()), l.vlanID(id)))
 	}
 	if !p.layer.variable {
-		p.layer.variable = true
+		p.layer.variable, p.layer.liveRegs = true, true
 		p.layer.plReg = p.allocReg()
 		p.layer.ltReg = p.allocReg()
+		p.layer.livePL, p.layer.liveLT = p.layer.plReg, p.layer.ltReg
 	}
 	add4 := func(r uint32) []Instruction {
 		return []Instruction{stmt(ClassLD|ModeMEM, r), aluK(AluADD, 4), stmt(ClassST, r)}
@@ -158,9 +159,9 @@ func (l layer) indexToX(idx *arth) []Instruction {
 // offsetPrologue sets the offset registers to 0 before the first test
 // (libpcap's insert_compute_vloffsets).
 func (l layer) offsetPrologue(b *bexpr) {
-	if !l.variable {
+	if !l.liveRegs {
 		return
 	}
 	first := firstLeaf(b)
-	first.stmts = append([]Instruction{stmt(ClassLD|ModeIMM, 0), stmt(ClassST, l.plReg), stmt(ClassST, l.ltReg)}, first.stmts...)
+	first.stmts = append([]Instruction{stmt(ClassLD|ModeIMM, 0), stmt(ClassST, l.livePL), stmt(ClassST, l.liveLT)}, first.stmts...)
 }

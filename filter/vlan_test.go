@@ -19,6 +19,8 @@ var liveVLANExprs = []string{
 	"vlan", "vlan 100", "vlan 10", "vlan and udp", "vlan 100 and vlan 200", "vlan 100 and vlan 10 and tcp port 80",
 	"not vlan", "vlan and ip[0] = 0x45", "vlan and host 1.2.3.4", "ip or vlan 100", "vlan and (tcp[13] & 2 != 0 or icmp)",
 	"vlan 4095 and arp", "vlan and vlan and ip6", "vlan and tcp[tcp[12] >> 4] = 0", "vlan 1 or vlan 100",
+	"vlan and mpls and ip", "vlan 100 and pppoes and tcp", "vlan and pppoes and ether[0] = 1", "vlan and geneve and ip",
+	"vlan and geneve 10 and ether host 1:2:3:4:5:6",
 }
 
 // vlanCase is a frame as tc sees it: its outer tag in the frame, or moved
