@@ -127,6 +127,8 @@ func set(fs *flag.FlagSet, f *flag.Flag, given, value string) error {
 		switch {
 		case errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange), err.Error() == "value out of range":
 			err = errors.New("out of range")
+		case isBool(f) && err.Error() == "parse error":
+			err = errors.New("takes no value, or =true or =false")
 		case errors.As(err, &ne), err.Error() == "parse error":
 			err = errors.New("not a number")
 		}

@@ -99,8 +99,8 @@ func perCPUBuffer(total int64, n int) int {
 const linkTypeDOCSIS packet.LinkType = 143
 
 // offeredLinkTypes are the link types an interface can be captured as,
-// the first its own, as tcpdump -L lists them (-i any: LINUX_SLL2 only,
-// where libpcap offers LINUX_SLL too).
+// the first its own, as tcpdump -L lists them: DOCSIS too on Ethernet but
+// loopback; -i any: LINUX_SLL2 only, where libpcap offers LINUX_SLL too.
 func offeredLinkTypes(name string) ([]packet.LinkType, error) {
 	if name == capture.AnyName {
 		return []packet.LinkType{packet.LinkTypeSLL2}, nil
@@ -110,7 +110,7 @@ func offeredLinkTypes(name string) ([]packet.LinkType, error) {
 		return nil, fmt.Errorf("no such interface: %q", name)
 	}
 	lt := capture.LinkTypeOf(ifi)
-	if lt == packet.LinkTypeEthernet {
+	if lt == packet.LinkTypeEthernet && ifi.Flags&net.FlagLoopback == 0 { // libpcap: not on loopback
 		return []packet.LinkType{lt, linkTypeDOCSIS}, nil
 	}
 	return []packet.LinkType{lt}, nil
