@@ -117,7 +117,7 @@ func (r *recorder) start(c *run) error {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",
-		on, sess.Attach.Mode, cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
+		on, sess.Attach.Mode, cfg.Direction, filterNote(cfg), fileLinkTypeName(lt), cfg.Snaplen)
 	// The reader writes the file itself: no batches.
 	writerStop := func() { faultHook("writer"); c.stop(nil) }
 	c.g.Go(func() error {

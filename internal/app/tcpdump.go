@@ -126,6 +126,14 @@ func linkTypeName(lt packet.LinkType) (name, rest string) {
 	return name, rest
 }
 
+// fileLinkTypeName is lt as the first line names it: EN10MB (Ethernet).
+func fileLinkTypeName(lt packet.LinkType) string {
+	if lt == linkTypeDOCSIS {
+		return "DOCSIS (DOCSIS)"
+	}
+	return lt.Name()
+}
+
 // validateListLinkTypes checks -L: an interface to list (the default
 // route's, given none).
 func (c *Config) validateListLinkTypes() error {
