@@ -107,7 +107,7 @@ func flags(cfg *app.Config, m *mainFlags) []flagDef {
 		{"time-stamp-precision", "micro|nano", "Output", "time stamps in files (default nano; micro: the classic pcap, for old readers)", strFlag(&cfg.Precision, "")},
 		{"micro", "", "Output", "--time-stamp-precision=micro", funcBoolFlag(func() { cfg.Precision = "micro" })},
 		{"nano", "", "Output", "--time-stamp-precision=nano", funcBoolFlag(func() { cfg.Precision = "nano" })},
-		{"U|packet-buffered", "", "Output", "write each packet to -w's file as it is read (by default within 100 ms)", boolFlag(&cfg.PacketBuffered)},
+		{"U|packet-buffered", "", "Output", "packet-buffered -w: the rings read every 200 ms at least, the file written after each read", boolFlag(&cfg.PacketBuffered)},
 		{"ready-file", "FILE", "Output", "create FILE (holding the PID) once capture is live", strFlag(&cfg.ReadyFile, "")},
 		{"force", "", "Output", "accepted for old scripts: -w overwrites anyway", boolFlag(&force)},
 		{"n", "", "Compatibility", "no name resolution (-nn too): bpftop-cap never resolves names", boolFlag(&ignored)},
