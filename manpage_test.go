@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
@@ -125,5 +127,38 @@ func TestMakeInstall(t *testing.T) {
 	out, err := exec.Command(filepath.Join(dest, "/opt/bc/bin/bpftop-cap"), "--version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "bpftop-cap ") {
 		t.Errorf("installed binary --version: %q, %v", out, err)
+	}
+}
+
+// zshDriver types a command line and a TAB into an interactive zsh (in a
+// zpty) with the completion loaded, and waits until what it prints holds
+// the pattern; the test's context ends a zsh that never does.
+const zshDriver = `zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z "PS1='>' ; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D; bpftop-cap() {}"
+zpty -w z "$2"$'\t'
+zpty -r z out "*$3*" && print -r -- found
+zpty -d z
+`
+
+// TestZshCompletion: the zsh completion parses, and completes a long flag
+// and the values of -Q in a real zsh.
+func TestZshCompletion(t *testing.T) {
+	zsh := testutil.RequireTool(t, "zsh")
+	if out, err := exec.Command(zsh, "-n", "completions/_bpftop-cap").CombinedOutput(); err != nil {
+		t.Fatalf("zsh -n: %v\n%s", err, out)
+	}
+	dir, _ := filepath.Abs("completions")
+	for _, tc := range []struct{ line, want string }{
+		{"bpftop-cap --snap", "snapshot-length"},
+		{"bpftop-cap --time-stamp-precision=", "micro"},
+		{"bpftop-cap -Q ", "inout"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, zsh, "-f", "-c", zshDriver, "zsh", dir, tc.line, tc.want).CombinedOutput()
+		cancel()
+		if err != nil || !strings.HasSuffix(string(out), "found\n") {
+			t.Errorf("%q<TAB> does not offer %q: %v\n%q", tc.line, tc.want, err, out)
+		}
 	}
 }
