@@ -12,7 +12,7 @@ FUZZTIME  ?= 20s
 # not a duration: go1.26's fuzz coordinator can fail a duration-bounded run
 # with a spurious "context deadline exceeded" (golang/go#75804).
 FUZZSHORT ?= 20000x
-FUZZ_TARGETS := ./bpf:FuzzParseRecord ./pcapfile:FuzzReadCapture ./decode:FuzzDecode ./decode:FuzzReassemble ./decode:FuzzFastPath ./filter:FuzzCompile ./filter:FuzzMatch
+FUZZ_TARGETS := ./bpf:FuzzParseRecord ./pcapfile:FuzzReadCapture ./decode:FuzzDecode ./decode:FuzzDecodeLink ./decode:FuzzReassemble ./decode:FuzzFastPath ./filter:FuzzCompile ./filter:FuzzMatch
 BENCHTIME ?= 1s
 # staticcheck for make lint, installed into .bin/ when missing: 2026.2.2
 # supports Go 1.26.

@@ -77,7 +77,7 @@ func TestUnknownFlags(t *testing.T) {
 		{[]string{"-nY", "-i", "lo"}, "bpftop-cap: unknown flag -Y (see -h)\n"},
 		{[]string{"-i", "lo", "--frobnicate=3"}, "bpftop-cap: unknown flag --frobnicate (see -h)\n"},
 		{[]string{"-i", "lo", "--perf-reader", "mmap"}, "bpftop-cap: unknown flag --perf-reader (see -h)\n"},
-		{[]string{"-xdp", "-i", "lo"}, "bpftop-cap: unknown flag -x in -xdp: long flags take two dashes (--xdp) (see -h)\n"},
+		{[]string{"-xdp", "-i", "lo"}, "bpftop-cap: unknown flag -d in -xdp: long flags take two dashes (--xdp) (see -h)\n"},
 		{[]string{"-i"}, "bpftop-cap: flag -i needs a value (see -h)\n"},
 		{[]string{"-i", "lo", "--snapshot-length"}, "bpftop-cap: flag --snapshot-length needs a value (see -h)\n"},
 		{[]string{"-c", "many"}, "bpftop-cap: invalid value \"many\" for -c: not a number (see -h)\n"},
@@ -395,5 +395,32 @@ func writeBigCapture(t *testing.T, path string, n int) {
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAbsoluteSeqAsTcpdump: -S prints TCP sequence numbers as they are,
+// as tcpdump -S does, on the captures whose lines are tcpdump's.
+func TestAbsoluteSeqAsTcpdump(t *testing.T) {
+	testutil.RequireTool(t, "tcpdump")
+	for _, name := range []string{"dns_tcp.pcap", "dns_tcp_8053.pcap", "print-flags.pcap", "zmtp1.pcap"} {
+		in := corpusFile(t, name)
+		text := func(args ...string) string {
+			var stdout, stderr bytes.Buffer
+			if code := run(append(args, "-r", in), &stdout, &stderr); code != 0 {
+				t.Fatalf("%s %q: exit %d: %s", name, args, code, stderr.String())
+			}
+			return stdout.String()
+		}
+		theirs, err := exec.Command("tcpdump", "-nn", "-S", "-r", in).Output()
+		if err != nil {
+			t.Fatalf("tcpdump -S -r %s: %v", name, err)
+		}
+		abs := text("-nnS")
+		if abs != string(theirs) {
+			t.Errorf("%s: -S\n%s\ntcpdump -S:\n%s", name, abs, theirs)
+		}
+		if abs == text("-nn") {
+			t.Errorf("%s: -S changed nothing", name)
+		}
 	}
 }

@@ -11,6 +11,8 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 #include "capture.h"
 
@@ -63,14 +65,30 @@ struct {
 volatile const __u8 has_bell = 0;
 volatile __u32 bell_armed = 0;
 
-static __always_inline void ring_bell(void *ctx)
+/* How emit writes a record: to the perf event array from a tc or XDP
+ * program's context (OUT_PERF), to rb (OUT_RB_SKB, OUT_RB_XDP), or to the
+ * perf event array from a tracing program, whose ctx is then the kernel's
+ * struct sk_buff (OUT_SKB_BTF: bpf_skb_output). */
+#define OUT_PERF 0
+#define OUT_RB_SKB 1
+#define OUT_RB_XDP 2
+#define OUT_SKB_BTF 3
+
+static __always_inline long perf_out(void *ctx, int out, void *map, __u64 flags, void *data, __u64 size)
+{
+	if (out == OUT_SKB_BTF)
+		return bpf_skb_output(ctx, map, flags, data, size);
+	return bpf_perf_event_output(ctx, map, flags, data, size);
+}
+
+static __always_inline void ring_bell(void *ctx, int out)
 {
 	if (has_bell && bell_armed) {
 		bell_armed = 0;
 		__u32 one = 1;
 		/* Not rung (no ring for this CPU, nested or full): the next record
 		 * tries again. */
-		if (bpf_perf_event_output(ctx, &bell, BPF_F_CURRENT_CPU, &one, sizeof(one)))
+		if (perf_out(ctx, out, &bell, BPF_F_CURRENT_CPU, &one, sizeof(one)))
 			bell_armed = 1;
 	}
 }
@@ -124,16 +142,17 @@ static __always_inline __u32 clamp_len(__u32 len)
 
 /* The pcap-filter expression. Its body is replaced at load time by the
  * eBPF translation of the compiled classic BPF (filter.ToEBPF, spliced by
- * load.go): R1 = data, R2 = data_end, R3 = wire length, and R0 = 0 drops
- * the packet. This stand-in is only called when has_filter is set, that is
+ * load.go): R1 = data, R2 = data_end, R3 = wire length, R4 = the VLAN tag
+ * in the skb's metadata (0 for none, else TPID << 16 | TCI; 0 on XDP),
+ * and R0 = 0 drops the packet. This stand-in is only called when has_filter is set, that is
  * never before it is replaced. noinline keeps it a subprogram with this
  * signature; its result must not be known to the compiler, or the call
  * would be folded away. */
-static __attribute__((noinline)) __u32 pcap_filter(void *data, void *data_end, __u32 len)
+static __attribute__((noinline)) __u32 pcap_filter(void *data, void *data_end, __u32 len, __u32 vlan)
 {
 	if (data + 1 > data_end)
 		return 0;
-	return len;
+	return len | vlan;
 }
 
 static __always_inline struct counters *count_seen(void)
@@ -389,7 +408,7 @@ static __always_inline void count_flow(struct flow_key *k, int side, __u32 len)
 
 /* emit writes the record; it returns 0, or the error of a record the ring
  * could not take. */
-static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int use_rb, __u32 vlan)
+static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int out, __u32 vlan)
 {
 	struct pcap_hdr hdr = {
 		.magic = PCAP_HDR_MAGIC,
@@ -400,28 +419,39 @@ static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, _
 		.cap_len = clamp_len(len),
 	};
 	long err;
-	if (use_rb == 1)
+	if (out == OUT_RB_SKB)
 		err = rb_output_skb(ctx, &hdr);
-	else if (use_rb == 2)
+	else if (out == OUT_RB_XDP)
 		err = rb_output_xdp(ctx, &hdr);
 	else {
 		__u64 flags = BPF_F_CURRENT_CPU | ((__u64)hdr.cap_len << 32);
-		err = bpf_perf_event_output(ctx, &events, flags, &hdr, sizeof(hdr));
+		err = perf_out(ctx, out, &events, flags, &hdr, sizeof(hdr));
 		if (err && has_overflow) {
-			err = bpf_perf_event_output(ctx, &overflow, flags, &hdr, sizeof(hdr));
+			err = perf_out(ctx, out, &overflow, flags, &hdr, sizeof(hdr));
 			if (err == 0)
 				c->overflowed++;
 		}
 	}
 	if (err == 0) {
 		c->sent++;
-		ring_bell(ctx);
+		ring_bell(ctx, out);
 	} else
 		c->failed++;
 	return err;
 }
 
-/* use_rb: 0 writes to the perf event array, 1 (skb) or 2 (xdp) to rb. */
+/* The VLAN tag the kernel moved out of the frame into the skb (always on
+ * receive): 0 for none, else TPID << 16 | TCI. User space puts it back, as
+ * libpcap does from the packet socket's auxiliary data, and the filter reads
+ * it as libpcap's live code reads the ancillary data. */
+static __always_inline __u32 skb_vlan(struct __sk_buff *skb)
+{
+	if (!skb->vlan_present)
+		return 0;
+	return ((__u32)bpf_ntohs((__u16)skb->vlan_proto) << 16) | (skb->vlan_tci & 0xffff);
+}
+
+/* use_rb: how the record is written (OUT_PERF, OUT_RB_SKB, OUT_RB_XDP). */
 static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_rb)
 {
 	struct counters *c = count_seen();
@@ -438,7 +468,7 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 			bpf_skb_pull_data(skb, want);
 		void *data = (void *)(long)skb->data;
 		void *data_end = (void *)(long)skb->data_end;
-		if (!pcap_filter(data, data_end, skb->len)) {
+		if (!pcap_filter(data, data_end, skb->len, skb_vlan(skb))) {
 			c->filtered++;
 			return TC_ACT_UNSPEC;
 		}
@@ -446,13 +476,7 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 	/* A packet the ring could not take is counted in its flow: user space
 	 * adds these to what it decoded, so a full ring costs the flow table
 	 * nothing, and a packet that made it costs no lookup. */
-	/* A VLAN tag the kernel moved out of the frame into the skb (always
-	 * on receive): user space puts it back, as libpcap does from the
-	 * packet socket's auxiliary data. */
-	__u32 vlan = 0;
-	if (skb->vlan_present)
-		vlan = ((__u32)bpf_ntohs((__u16)skb->vlan_proto) << 16) | (skb->vlan_tci & 0xffff);
-	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb, vlan) && count_flows) {
+	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb, skb_vlan(skb)) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_skb(skb, &k, clamp_len(skb->len));
 		if (side >= 0) {
@@ -487,7 +511,7 @@ static __always_inline int xdp_capture(struct xdp_md *ctx, int use_rb)
 		c->filtered++;
 		return XDP_PASS;
 	}
-	if (has_filter && !pcap_filter(data, data_end, len)) {
+	if (has_filter && !pcap_filter(data, data_end, len, 0)) {
 		c->filtered++;
 		return XDP_PASS;
 	}
@@ -525,6 +549,147 @@ SEC("xdp")
 int capture_xdp_rb(struct xdp_md *ctx)
 {
 	return xdp_capture(ctx, 2);
+}
+
+/* Egress at transmit (--egress-at xmit): the net_dev_start_xmit tracepoint
+ * fires in xmit_one, after the root qdisc let the packet go and right
+ * after the packet taps (tcpdump's AF_PACKET socket) saw it, before the
+ * driver. A packet the qdisc dropped never gets here, and the stamp is
+ * taken after its wait. The tracepoint fires for every interface of every
+ * network namespace: the program records only the interfaces in
+ * xmit_ifaces (their index, set by user space at attach) of the capture's
+ * namespace (xmit_netns). */
+
+/* The kernel's types, as far as read here: CO-RE relocates each field to
+ * where the running kernel has it (its BTF), so no vmlinux.h is needed. */
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct net_device {
+	int ifindex;
+	struct {
+		struct net *net;
+	} nd_net; /* possible_net_t */
+} __attribute__((preserve_access_index));
+
+struct sk_buff {
+	unsigned int len;      /* at xmit: the frame from its link-layer header */
+	unsigned int data_len; /* of len, the bytes in pages (not linear) */
+	__u16 vlan_proto;      /* a VLAN tag kept out of the frame (big endian) */
+	__u16 vlan_tci;
+	unsigned char *data;
+} __attribute__((preserve_access_index));
+
+/* Kernels before 6.2 say whether vlan_tci holds a tag in this bit. */
+struct sk_buff___vlan_present {
+	__u8 vlan_present : 1;
+} __attribute__((preserve_access_index));
+
+volatile const __u32 xmit_netns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} xmit_ifaces SEC(".maps");
+
+/* The filter reads packets through direct pointers, which a tracing
+ * program does not have: it runs on a copy of the packet's first bytes
+ * (as far as the filter may read, filter_pull_len) in this per-CPU buffer
+ * (entry: the CPU; value size set at load to at least filter_pull_len). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(value_size, 8);
+} xmit_scratch SEC(".maps");
+
+/* A dynptr over the skb reads its paged data too (Linux 6.12+ allows it
+ * in tp_btf programs); xmit_dynptr is cleared at load where the kernel
+ * refuses it, and the filter then reads the linear part only. */
+extern int bpf_dynptr_from_skb(struct __sk_buff *s, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym __weak;
+volatile const __u8 xmit_dynptr = 1;
+
+/* Bytes of the skb's linear part (where the headers are) for the flow
+ * key: a tracing program reads kernel memory, not the paged data. */
+static __always_inline long xmit_load(struct sk_buff *skb, __u32 off, void *to, const __u32 len)
+{
+	__u32 head = skb->len - skb->data_len;
+	if (off > 1024 || off + len > head)
+		return -1;
+	return bpf_probe_read_kernel(to, len, skb->data + off);
+}
+
+FLOW_KEY(flow_key_xmit, struct sk_buff, xmit_load)
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(capture_xmit, struct sk_buff *skb, struct net_device *dev)
+{
+	__u32 ifindex = dev->ifindex;
+	if (!bpf_map_lookup_elem(&xmit_ifaces, &ifindex))
+		return 0;
+	if (dev->nd_net.net->ns.inum != xmit_netns)
+		return 0;
+	struct counters *c = count_seen();
+	if (!c)
+		return 0;
+	__u32 len = skb->len;
+	/* A VLAN tag in the skb's metadata: for the record, and for the
+	 * filter as on tc. */
+	__u32 vlan = 0;
+	__u16 tci = skb->vlan_tci;
+	__u16 proto = skb->vlan_proto;
+	int present = proto != 0 || tci != 0; /* 6.2+: skb_vlan_tag_present */
+	if (bpf_core_field_exists(struct sk_buff___vlan_present, vlan_present))
+		present = BPF_CORE_READ_BITFIELD((struct sk_buff___vlan_present *)skb, vlan_present);
+	if (present)
+		vlan = ((__u32)bpf_ntohs(proto) << 16) | tci;
+	if (has_filter) {
+		__u32 cpu = bpf_get_smp_processor_id();
+		__u8 *buf = bpf_map_lookup_elem(&xmit_scratch, &cpu);
+		if (!buf)
+			return 0;
+		/* As far as the filter may read: from the pages too with a
+		 * dynptr, else as far as the linear part goes, where the filter
+		 * then sees the packet end. */
+		__u32 head = len - skb->data_len;
+		__u64 n = len;
+		asm volatile("" : "+r"(n)); /* keep the bound visible to the verifier */
+		if (n > filter_pull_len)
+			n = filter_pull_len;
+		long err = -1;
+		if (n > head && xmit_dynptr) {
+			struct bpf_dynptr ptr;
+			if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &ptr) == 0)
+				err = bpf_dynptr_read(buf, n, &ptr, 0, 0);
+		}
+		if (err) {
+			if (n > head)
+				n = head;
+			err = bpf_probe_read_kernel(buf, n, skb->data);
+		}
+		if (err)
+			n = 0;
+		if (!pcap_filter(buf, buf + n, len, vlan)) {
+			c->filtered++;
+			return 0;
+		}
+	}
+	if (emit(skb, c, ifindex, len, DIR_OUT, HOOK_XMIT, OUT_SKB_BTF, vlan) && count_flows) {
+		struct flow_key k;
+		int side = flow_key_xmit(skb, &k, clamp_len(len));
+		if (side >= 0) {
+			k.ifindex = ifindex;
+			count_flow(&k, side, len);
+		}
+	}
+	return 0;
 }
 
 char __license[] SEC("license") = "Dual MIT/GPL";

@@ -28,6 +28,7 @@ struct pcap_hdr {
 
 #define HOOK_TC 1
 #define HOOK_XDP 2
+#define HOOK_XMIT 3 /* the net_dev_start_xmit tracepoint: egress after the qdisc */
 
 /* Per-CPU counters; index 0 of the counters map. */
 struct counters {

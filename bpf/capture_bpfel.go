@@ -60,12 +60,15 @@ const (
 	captureMapFlows               = "flows"
 	captureMapOverflow            = "overflow"
 	captureMapRb                  = "rb"
+	captureMapXmitIfaces          = "xmit_ifaces"
+	captureMapXmitScratch         = "xmit_scratch"
 	captureProgCaptureTcEgress    = "capture_tc_egress"
 	captureProgCaptureTcEgressRb  = "capture_tc_egress_rb"
 	captureProgCaptureTcIngress   = "capture_tc_ingress"
 	captureProgCaptureTcIngressRb = "capture_tc_ingress_rb"
 	captureProgCaptureXdp         = "capture_xdp"
 	captureProgCaptureXdpRb       = "capture_xdp_rb"
+	captureProgCaptureXmit        = "capture_xmit"
 	captureVarBellArmed           = "bell_armed"
 	captureVarCountFlows          = "count_flows"
 	captureVarDirMask             = "dir_mask"
@@ -78,6 +81,8 @@ const (
 	captureVarUnusedFlowCounts    = "unused_flow_counts"
 	captureVarUnusedFlowKey       = "unused_flow_key"
 	captureVarUnusedPcapHdr       = "unused_pcap_hdr"
+	captureVarXmitDynptr          = "xmit_dynptr"
+	captureVarXmitNetns           = "xmit_netns"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -128,18 +133,21 @@ type captureProgramSpecs struct {
 	CaptureTcIngressRb *ebpf.ProgramSpec `ebpf:"capture_tc_ingress_rb"`
 	CaptureXdp         *ebpf.ProgramSpec `ebpf:"capture_xdp"`
 	CaptureXdpRb       *ebpf.ProgramSpec `ebpf:"capture_xdp_rb"`
+	CaptureXmit        *ebpf.ProgramSpec `ebpf:"capture_xmit"`
 }
 
 // captureMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	Bell     *ebpf.MapSpec `ebpf:"bell"`
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Flows    *ebpf.MapSpec `ebpf:"flows"`
-	Overflow *ebpf.MapSpec `ebpf:"overflow"`
-	Rb       *ebpf.MapSpec `ebpf:"rb"`
+	Bell        *ebpf.MapSpec `ebpf:"bell"`
+	Counters    *ebpf.MapSpec `ebpf:"counters"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	Flows       *ebpf.MapSpec `ebpf:"flows"`
+	Overflow    *ebpf.MapSpec `ebpf:"overflow"`
+	Rb          *ebpf.MapSpec `ebpf:"rb"`
+	XmitIfaces  *ebpf.MapSpec `ebpf:"xmit_ifaces"`
+	XmitScratch *ebpf.MapSpec `ebpf:"xmit_scratch"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -158,6 +166,8 @@ type captureVariableSpecs struct {
 	UnusedFlowCounts *ebpf.VariableSpec `ebpf:"unused_flow_counts"`
 	UnusedFlowKey    *ebpf.VariableSpec `ebpf:"unused_flow_key"`
 	UnusedPcapHdr    *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
+	XmitDynptr       *ebpf.VariableSpec `ebpf:"xmit_dynptr"`
+	XmitNetns        *ebpf.VariableSpec `ebpf:"xmit_netns"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -180,12 +190,14 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	Bell     *ebpf.Map `ebpf:"bell"`
-	Counters *ebpf.Map `ebpf:"counters"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Flows    *ebpf.Map `ebpf:"flows"`
-	Overflow *ebpf.Map `ebpf:"overflow"`
-	Rb       *ebpf.Map `ebpf:"rb"`
+	Bell        *ebpf.Map `ebpf:"bell"`
+	Counters    *ebpf.Map `ebpf:"counters"`
+	Events      *ebpf.Map `ebpf:"events"`
+	Flows       *ebpf.Map `ebpf:"flows"`
+	Overflow    *ebpf.Map `ebpf:"overflow"`
+	Rb          *ebpf.Map `ebpf:"rb"`
+	XmitIfaces  *ebpf.Map `ebpf:"xmit_ifaces"`
+	XmitScratch *ebpf.Map `ebpf:"xmit_scratch"`
 }
 
 func (m *captureMaps) Close() error {
@@ -196,6 +208,8 @@ func (m *captureMaps) Close() error {
 		m.Flows,
 		m.Overflow,
 		m.Rb,
+		m.XmitIfaces,
+		m.XmitScratch,
 	)
 }
 
@@ -215,6 +229,8 @@ type captureVariables struct {
 	UnusedFlowCounts *ebpf.Variable `ebpf:"unused_flow_counts"`
 	UnusedFlowKey    *ebpf.Variable `ebpf:"unused_flow_key"`
 	UnusedPcapHdr    *ebpf.Variable `ebpf:"unused_pcap_hdr"`
+	XmitDynptr       *ebpf.Variable `ebpf:"xmit_dynptr"`
+	XmitNetns        *ebpf.Variable `ebpf:"xmit_netns"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.
@@ -227,6 +243,7 @@ type capturePrograms struct {
 	CaptureTcIngressRb *ebpf.Program `ebpf:"capture_tc_ingress_rb"`
 	CaptureXdp         *ebpf.Program `ebpf:"capture_xdp"`
 	CaptureXdpRb       *ebpf.Program `ebpf:"capture_xdp_rb"`
+	CaptureXmit        *ebpf.Program `ebpf:"capture_xmit"`
 }
 
 func (p *capturePrograms) Close() error {
@@ -237,6 +254,7 @@ func (p *capturePrograms) Close() error {
 		p.CaptureTcIngressRb,
 		p.CaptureXdp,
 		p.CaptureXdpRb,
+		p.CaptureXmit,
 	)
 }
 

@@ -63,6 +63,13 @@ type Config struct {
 	// Bell has the programs ring a doorbell (Objects.Bell) at the first
 	// record after the reader armed it (Objects.ArmBell).
 	Bell bool
+	// EgressAt is where egress is recorded ("" is EgressAuto).
+	EgressAt EgressHook
+	// Ifindexes are the interfaces that will be attached, if known at
+	// load: EgressAuto loads the transmit hook when one of them shapes.
+	Ifindexes []int
+
+	xmitLinear bool // tests: the transmit hook as before Linux 6.12 (no skb dynptr)
 }
 
 // Sentinel errors; the top level adds the remedy.
@@ -84,6 +91,9 @@ type Objects struct {
 	keys    []captureFlowKey
 	vals    []captureFlowCounts
 	delKeys []captureFlowKey
+
+	xmitLink link.Link // the transmit program's tracepoint, or nil
+	xmitWhy  string    // why it was wanted (EgressAuto) and is not there
 }
 
 // Load loads the capture programs with cfg's constants.
@@ -120,7 +130,7 @@ func Load(cfg Config) (*Objects, error) {
 			return nil, err
 		}
 		for _, name := range []string{captureProgCaptureTcIngress, captureProgCaptureTcEgress, captureProgCaptureXdp,
-			captureProgCaptureTcIngressRb, captureProgCaptureTcEgressRb, captureProgCaptureXdpRb} {
+			captureProgCaptureTcIngressRb, captureProgCaptureTcEgressRb, captureProgCaptureXdpRb, captureProgCaptureXmit} {
 			if err := spliceFilter(spec.Programs[name], body); err != nil {
 				return nil, err
 			}
@@ -145,6 +155,17 @@ func Load(cfg Config) (*Objects, error) {
 	o := &Objects{cfg: cfg}
 	if err := o.load(spec); err != nil {
 		return nil, err
+	}
+	if o.objs.CaptureXmit != nil {
+		if err := o.attachXmit(); err != nil {
+			if cfg.EgressAt == EgressXmit {
+				o.Close()
+				return nil, err
+			}
+			o.xmitWhy = err.Error()
+			o.objs.CaptureXmit.Close()
+			o.objs.CaptureXmit = nil
+		}
 	}
 	return o, nil
 }
@@ -193,26 +214,64 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 			return fmt.Errorf("enable doorbell: %w", err)
 		}
 	}
+	xmit := cfg.xmitWanted()
+	if xmit && cfg.RingBuf > 0 {
+		if cfg.EgressAt == EgressXmit {
+			return fmt.Errorf("egress at transmit is written to the perf rings: drop --ringbuf or record egress at tc: %w", ErrUnsupported)
+		}
+		xmit, o.xmitWhy = false, "the transmit hook writes to the perf rings, not to --ringbuf"
+	}
 	// Only the programs that will be attached: each one loaded costs a
 	// verifier run at start-up.
 	var want []string
 	switch {
 	case cfg.XDP:
 		want = names[2:]
-	case cfg.In && cfg.Out:
+	case cfg.In && cfg.Out && !(xmit && cfg.EgressAt == EgressXmit):
 		want = names[:2]
 	case cfg.In:
 		want = names[:1]
-	default:
+	case !xmit || cfg.EgressAt != EgressXmit:
 		want = names[1:2]
 	}
+	want = append(want, captureProgCaptureXmit) // dropped below unless wanted
 	for name := range spec.Programs {
 		if !slices.Contains(want, name) {
 			delete(spec.Programs, name)
 		}
 	}
 	delete(spec.Maps, unused)
+	if xmit {
+		if err := prepareXmit(spec, cfg); err != nil {
+			return err
+		}
+		if cfg.xmitLinear {
+			if err := spec.Variables[captureVarXmitDynptr].Set(uint8(0)); err != nil {
+				return err
+			}
+		}
+	} else {
+		dropXmit(spec)
+	}
 	coll, err := ebpf.NewCollection(spec)
+	if err != nil && xmit && len(cfg.Filter) > 0 {
+		// Before Linux 6.12 a tp_btf program may not make an skb dynptr:
+		// the filter then reads the packet's linear part only.
+		if spec.Variables[captureVarXmitDynptr].Set(uint8(0)) == nil {
+			if c, err2 := ebpf.NewCollection(spec); err2 == nil {
+				coll, err = c, nil
+			}
+		}
+	}
+	if err != nil && xmit && cfg.EgressAt != EgressXmit {
+		// The kernel lacks what the transmit hook needs (BTF, the
+		// tracepoint, bpf_skb_output) or refuses it: tc egress, then.
+		xerr := classify("load the transmit hook", err)
+		dropXmit(spec)
+		if coll, err = ebpf.NewCollection(spec); err == nil {
+			xmit, o.xmitWhy = false, xerr.Error()
+		}
+	}
 	if err != nil {
 		return classify("load BPF programs", err)
 	}
@@ -237,8 +296,13 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 			o.objs.Overflow = coll.DetachMap(captureMapOverflow)
 		}
 	}
+	if xmit {
+		o.objs.CaptureXmit = coll.DetachProgram(captureProgCaptureXmit)
+		o.objs.XmitIfaces = coll.DetachMap(captureMapXmitIfaces)
+		o.objs.XmitScratch = coll.DetachMap(captureMapXmitScratch)
+	}
 	if cfg.XDP {
-		o.objs.CaptureXdp = coll.DetachProgram(want[0])
+		o.objs.CaptureXdp = coll.DetachProgram(names[2])
 	} else {
 		if cfg.In {
 			o.objs.CaptureTcIngress = coll.DetachProgram(names[0])
@@ -344,7 +408,14 @@ var fence atomic.Uint32
 
 // Close releases the programs and maps. Attachments made through bpf links
 // hold their own reference and must be closed first.
-func (o *Objects) Close() error { return o.objs.Close() }
+func (o *Objects) Close() error {
+	var err error
+	if o.xmitLink != nil {
+		err = o.xmitLink.Close()
+		o.xmitLink = nil
+	}
+	return errors.Join(err, o.objs.Close())
+}
 
 // Counters are the kernel-side counters, summed over CPUs.
 type Counters struct {
@@ -381,7 +452,22 @@ type Attachment struct {
 	Fallback string // why a fallback was taken, or ""
 	Others   string // the other tools' programs found on the hooks (otherPrograms), or ""
 	Egress   string // what to know of egress here (a shaping root qdisc), or ""
+	// EgressAt is where egress is recorded: "tc", "xmit" (at transmit,
+	// after the qdisc), or "" when it is not.
+	EgressAt EgressHook
 	closers  []io.Closer
+}
+
+// Where says where the programs run, for the first line and the pcapng
+// interface description: the attach mode, and egress at transmit.
+func (a *Attachment) Where() string {
+	switch {
+	case a.EgressAt != EgressXmit:
+		return a.Mode
+	case a.Mode == "":
+		return "egress at xmit"
+	}
+	return a.Mode + ", egress at xmit"
 }
 
 // Close detaches everything this attachment added, in reverse order.
@@ -428,25 +514,61 @@ func (o *Objects) Attach(ifindex int, ifname string, loopback bool) (*Attachment
 	if loopback && in && out {
 		out = false
 	}
-	if q := shapingQdisc(ifindex); out && q != "" {
-		a.Egress = fmt.Sprintf("egress on %s is recorded before its %s qdisc: packets it drops are recorded as sent, and stamped before they wait in it", ifname, q)
+	q := shapingQdisc(ifindex)
+	xmit := out && o.objs.CaptureXmit != nil && (o.cfg.EgressAt == EgressXmit || q != "")
+	switch {
+	case xmit:
+		a.EgressAt = EgressXmit
+		if q != "" {
+			a.Egress = fmt.Sprintf("egress on %s is recorded at transmit, after its %s qdisc", ifname, q)
+		}
+	case out:
+		a.EgressAt = EgressTC
+		if q != "" {
+			a.Egress = fmt.Sprintf("egress on %s is recorded before its %s qdisc: packets it drops are recorded as sent, and stamped before they wait in it", ifname, q)
+			if why := o.xmitUnavailable(); why != "" {
+				a.Egress += " (not at transmit: " + why + ")"
+			}
+		}
 	}
+	if xmit && !in {
+		// Nothing at tc.
+		if err := o.recordAtXmit(a, ifindex, ifname); err != nil {
+			return nil, err
+		}
+		return a, nil
+	}
+	if err := o.attachTC(a, mode, ifindex, ifname, in, out && !xmit); err != nil {
+		return nil, err
+	}
+	if xmit {
+		if err := o.recordAtXmit(a, ifindex, ifname); err != nil {
+			_ = a.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// attachTC attaches the tc programs of the directions asked (tcx, or a
+// clsact qdisc's filters) and sets a.Mode; on error nothing stays attached.
+func (o *Objects) attachTC(a *Attachment, mode TCMode, ifindex int, ifname string, in, out bool) error {
 	if mode != TCClsact {
 		err := o.attachTCX(a, ifindex, ifname, in, out)
 		if err == nil {
 			a.Mode = "tcx"
-			return a, nil
+			return nil
 		}
 		if mode == TCX || !errors.Is(err, ErrUnsupported) {
-			return nil, err
+			return err
 		}
 		a.Fallback = "tcx not supported (kernel before 6.6), using a clsact qdisc"
 	}
 	if err := attachClsact(a, ifindex, ifname, o.objs.CaptureTcIngress, o.objs.CaptureTcEgress, in, out); err != nil {
-		return nil, err
+		return err
 	}
 	a.Mode = "clsact"
-	return a, nil
+	return nil
 }
 
 func (o *Objects) attachTCX(a *Attachment, ifindex int, ifname string, in, out bool) error {

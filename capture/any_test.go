@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,8 +100,10 @@ func TestAnyFollowsLinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sess.Close()
-			if names := strings.Join(sess.Names(), ","); names != "lo,"+pair.IfA || !sess.Any() {
-				t.Errorf("attached to %s, want lo,%s", names, pair.IfA)
+			// Only what the test made is asserted on: a namespace also
+			// gets tunl0, sit0, gre0 ... where their modules are loaded.
+			if names := sess.Names(); !slices.Contains(names, "lo") || !slices.Contains(names, pair.IfA) || !sess.Any() {
+				t.Errorf("attached to %v, want lo and %s among them", names, pair.IfA)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -152,7 +155,7 @@ func TestAnyFollowsLinks(t *testing.T) {
 			testutil.Eventually(t, 10*time.Second, func() bool {
 				mu.Lock()
 				defer mu.Unlock()
-				return len(notes) > 0
+				return slices.ContainsFunc(notes, func(s string) bool { return strings.Contains(s, "bpctun9") })
 			}, "the tun device was not passed over")
 			ip("-n", pair.NsA, "link", "set", "bpctun9", "up") // a notification: not said again
 			if err := sess.Detach(); err != nil {
@@ -168,7 +171,13 @@ func TestAnyFollowsLinks(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if len(notes) != 1 || notes[0] != "not capturing on bpctun9: it is link-type RAW (Raw IP), and the capture filter was compiled for link-type EN10MB (Ethernet)" {
+			var ours []string
+			for _, n := range notes {
+				if strings.Contains(n, "bpctun9") || strings.Contains(n, "bpclate") {
+					ours = append(ours, n)
+				}
+			}
+			if len(ours) != 1 || ours[0] != "not capturing on bpctun9: it is link-type RAW (Raw IP), and the capture filter was compiled for link-type EN10MB (Ethernet)" {
 				t.Errorf("notes %q", notes)
 			}
 		})

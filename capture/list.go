@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // Describe is one line of -D for an interface, as tcpdump -D lists them
@@ -31,6 +33,16 @@ func Describe(ifi *net.Interface) string {
 		tc = "tcx"
 	}
 	return fmt.Sprintf("%d.%s [%s] link-type %s; tc (%s), xdp", ifi.Index, ifi.Name, strings.Join(flags, ", "), LinkTypeOf(ifi).Name(), tc)
+}
+
+// DescribeAny is -D's line for -i any, as tcpdump lists its pseudo-device,
+// with the link type it is written as and the hook.
+func DescribeAny() string {
+	tc := "clsact"
+	if kernelAtLeast(6, 6) {
+		tc = "tcx"
+	}
+	return fmt.Sprintf("%s (Pseudo-device that captures on all interfaces) [Up, Running] link-type %s; tc (%s)", AnyName, packet.LinkTypeSLL2.Name(), tc)
 }
 
 // kernelAtLeast reports whether the running kernel's release is at least

@@ -114,6 +114,9 @@ func Open(cfg Config) (*Session, error) {
 		}
 		linkTypes = append(linkTypes, lt)
 	}
+	for _, ifi := range ifis {
+		cfg.BPF.Ifindexes = append(cfg.BPF.Ifindexes, ifi.Index)
+	}
 	s, err := load(cfg)
 	if err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ func CheckFilter(s string) FilterCheck {
 		return FilterCheck{Kind: FilterText}
 	}
 	_, err := filter.Compile(s, 0)
-	if err == nil {
+	if err == nil || compilesOffEthernet(s) {
 		return FilterCheck{Kind: FilterPcap}
 	}
 	var se *filter.SyntaxError
@@ -63,6 +63,22 @@ func CheckFilter(s string) FilterCheck {
 		return FilterCheck{Kind: FilterInvalid, Pos: se.Pos, Msg: se.Msg}
 	}
 	return FilterCheck{Kind: FilterInvalid, Pos: -1, Msg: strings.TrimPrefix(err.Error(), "filter: ")}
+}
+
+// displayLinks are the link types other than Ethernet a display filter may
+// be compiled for.
+var displayLinks = []packet.LinkType{packet.LinkTypeSLL, packet.LinkTypeSLL2, packet.LinkTypeRaw,
+	packet.LinkTypeIPv4, packet.LinkTypeIPv6, packet.LinkTypeNull, packet.LinkTypeLoop, packet.LinkTypePPP}
+
+// compilesOffEthernet reports whether an expression that does not compile
+// for Ethernet does for another link type (inbound on a cooked capture).
+func compilesOffEthernet(s string) bool {
+	for _, lt := range displayLinks {
+		if _, err := filter.CompileLink(s, 0, uint32(lt)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // displayFilter is the live view's display filter: text, or a pcap-filter
@@ -75,8 +91,9 @@ type displayFilter struct {
 	prog filter.Program // FilterPcap, for Ethernet frames (and the frames made from keys)
 	// others holds the expression compiled for each other link type met,
 	// nil where it does not compile for one (nothing of it matches).
-	others  map[packet.LinkType]filter.Program
-	matches map[uint64]uint64
+	others    map[packet.LinkType]filter.Program
+	bigEndian bool // Config.BigEndian
+	matches   map[uint64]uint64
 	// keyed caches, by flow, the verdicts on the frames made from the
 	// key: per direction (A->B in the low bits) whether it was tried
 	// (keyTried) and matched (keyMatched).
@@ -113,11 +130,13 @@ func (e *Engine) setDisplayLocked(s string) *displayFilter {
 		d.kind, d.text = FilterText, strings.ToLower(s[len(TextPrefix):])
 	default:
 		prog, err := filter.Compile(s, 262144)
-		if err != nil {
+		if err != nil && !compilesOffEthernet(s) {
 			d.kind = FilterInvalid
 			break
 		}
-		d.kind, d.prog = FilterPcap, prog
+		// prog is nil when only other link types take the expression:
+		// then no Ethernet frame, nor a frame made from a key, matches.
+		d.kind, d.prog, d.bigEndian = FilterPcap, prog, e.cfg.BigEndian
 		d.matches = make(map[uint64]uint64)
 		d.keyed = make(map[uint64]uint8)
 		d.scanNext, d.scanEnd = e.ring.first, e.ring.next
@@ -165,6 +184,9 @@ func (d *displayFilter) matchKey(f *flow, dir int) bool {
 	dst, dp := f.b()
 	if dir == 1 {
 		src, sp, dst, dp = dst, dp, src, sp
+	}
+	if d.prog == nil || !f.key.IsIP() && f.key.Proto != 0 {
+		return false // no Ethernet program; a key of another link type's header (linkKey)
 	}
 	n := keyFrame(&d.frame, &d.known, &f.key, src, dst, sp, dp)
 	m, sure := d.prog.MatchPartial(d.frame[:n], d.known[:n])
@@ -229,7 +251,7 @@ func (e *Engine) scanDisplayLocked(d *displayFilter) {
 // scan matches up to n of the packets that were in the ring when the
 // filter was set and reports whether any are left. e.mu is held.
 func (d *displayFilter) scan(r *ring, n int) bool {
-	if d.prog == nil {
+	if d.kind != FilterPcap {
 		return false
 	}
 	seq := max(d.scanNext, r.first) // evicted meanwhile: skipped
@@ -245,7 +267,7 @@ func (d *displayFilter) scan(r *ring, n int) bool {
 
 // matchAdded accounts one added packet to the display filter. e.mu is held.
 func (e *Engine) matchAdded(lt packet.LinkType, data []byte, origLen int, flowID uint64) {
-	if e.disp == nil || e.disp.prog == nil {
+	if e.disp == nil || e.disp.kind != FilterPcap {
 		return
 	}
 	if e.disp.match(lt, data, uint32(origLen)) {
@@ -256,11 +278,11 @@ func (e *Engine) matchAdded(lt packet.LinkType, data []byte, origLen int, flowID
 // match runs the expression on a packet of link type lt.
 func (d *displayFilter) match(lt packet.LinkType, data []byte, origLen uint32) bool {
 	if lt == packet.LinkTypeEthernet {
-		return d.prog.Match(data, origLen)
+		return len(d.prog) > 0 && d.prog.Match(data, origLen)
 	}
 	prog, ok := d.others[lt]
 	if !ok {
-		prog, _ = filter.CompileLink(d.expr, 262144, uint32(lt))
+		prog, _ = filter.CompileFile(d.expr, 262144, uint32(lt), d.bigEndian)
 		if d.others == nil {
 			d.others = map[packet.LinkType]filter.Program{}
 		}

@@ -28,6 +28,10 @@ type Config struct {
 	// KernelCounts keeps the keys of evicted flows for TakeEvicted: the
 	// caller counts flows in the kernel too (SetKernelCounts).
 	KernelCounts bool
+	// BigEndian: the packets come from a file written big-endian, whose
+	// BSD loopback (NULL) headers are in that order (display filters
+	// compare them so).
+	BigEndian bool
 }
 
 // Engine decodes frames, keeps the flow table, the retention ring and the
@@ -517,7 +521,7 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 		step = step[:0]
 		for end := min(slot+flowsStep, len(e.flows.flows)); slot < end; slot++ {
 			f := &e.flows.flows[slot]
-			if f.id == 0 || disp != nil && (disp.kind == FilterInvalid || disp.prog != nil && !disp.keepLocked(f)) {
+			if f.id == 0 || disp != nil && (disp.kind == FilterInvalid || disp.kind == FilterPcap && !disp.keepLocked(f)) {
 				continue // a free slot, or neither its key nor a packet of it matches
 			}
 			step = append(step, e.copyLocked(int32(slot), nowNs))

@@ -62,7 +62,7 @@ func keyOf(s *Summary, k *packet.FlowKey) (srcIsLo bool) {
 		k.EtherType = s.EtherType
 		if s.Net == NetARP {
 			k.EtherType = 0x0806
-		} else if !s.Link.HasEtherType() {
+		} else if !s.Link.HasEtherType() || s.Link == packet.LinkTypeCHDLC {
 			k.EtherType, k.Proto = linkKey(s)
 		}
 		copy(src[:], s.SrcMAC[:])

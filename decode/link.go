@@ -122,7 +122,7 @@ func nflogStart(data []byte, s *Summary) (gopacket.LayerType, int, linkResult) {
 		return 0, 0, linkShort
 	}
 	order := binary.ByteOrder(binary.LittleEndian)
-	if len(data) >= 6 && binary.LittleEndian.Uint16(data[4:6]) > uint16(len(data)) {
+	if len(data) >= 6 && int(binary.LittleEndian.Uint16(data[4:6])) > len(data) {
 		order = binary.BigEndian
 	}
 	fam := data[0]
@@ -250,6 +250,20 @@ func linkHeaderName(lt gopacket.LayerType) string {
 	return lt.String()
 }
 
+// chdlcProtoName names what Cisco HDLC carries where its protocol field
+// is not an EtherType's meaning.
+func chdlcProtoName(p uint16) string {
+	switch p {
+	case 0x8035:
+		return "SLARP"
+	case 0xfefe:
+		return "OSI"
+	case 0x2000:
+		return "CDP"
+	}
+	return ""
+}
+
 // pppProtoName names the PPP protocols a capture shows most.
 func pppProtoName(p uint16) string {
 	switch p {
@@ -278,6 +292,7 @@ func pppProtoName(p uint16) string {
 type radio struct {
 	rt    layers.RadioTap
 	dot11 layers.Dot11
+	buf   []byte // a frame without its FCS, with room for one
 }
 
 // start reads the radiotap and 802.11 headers: the frame's type and
@@ -288,8 +303,11 @@ func (r *radio) start(data []byte, s *Summary) (gopacket.LayerType, int, linkRes
 	}
 	off := len(r.rt.Contents)
 	body := data[off:]
-	if len(r.rt.RadioTapValues) > 0 && r.rt.RadioTapValues[0].Flags.FCS() && len(body) >= 4 {
-		body = body[:len(body)-4]
+	if len(r.rt.RadioTapValues) == 0 || !r.rt.RadioTapValues[0].Flags.FCS() {
+		// gopacket's Dot11 takes the last 4 bytes for the FCS, always:
+		// give it 4 more where the frame has none.
+		r.buf = append(append(r.buf[:0], body...), 0, 0, 0, 0)
+		body = r.buf
 	}
 	if err := r.dot11.DecodeFromBytes(body, gopacket.NilDecodeFeedback); err != nil {
 		return 0, off, linkShort
@@ -328,10 +346,22 @@ const (
 	keyLinkVersion            // the IP version of a Raw IP packet that is neither
 	keyLinkNFLOG              // an NFLOG record's address family
 	keyLinkOther              // the link type, whose header is not read
+	keyLinkCHDLC              // a Cisco HDLC protocol (an EtherType, but SLARP is not RARP)
 )
 
 // linkKey is the EtherType and Proto of the key of s (see keyLinkFamily).
 func linkKey(s *Summary) (etherType uint16, proto uint8) {
+	etherType, proto = linkKeyOf(s)
+	switch etherType {
+	case 0x0800, 0x86dd, 0x0806:
+		// Never an IP or ARP key (FlowKey.IsIP): a header that claims
+		// one (a hostile family or PPP protocol) and did not decode.
+		etherType = 0xffff
+	}
+	return etherType, proto
+}
+
+func linkKeyOf(s *Summary) (etherType uint16, proto uint8) {
 	if isLinkHeader(s.Stop) && s.Flags&FlagTruncated != 0 {
 		return uint16(s.Link), keyLinkOther // the header is cut short
 	}
@@ -346,6 +376,8 @@ func linkKey(s *Summary) (etherType uint16, proto uint8) {
 		return s.EtherType, keyLinkVersion
 	case packet.LinkTypeNFLOG:
 		return s.EtherType, keyLinkNFLOG
+	case packet.LinkTypeCHDLC:
+		return s.EtherType, keyLinkCHDLC
 	}
 	return uint16(s.Link), keyLinkOther
 }
@@ -368,6 +400,11 @@ func keyProtoName(etherType uint16, proto uint8) string {
 		return "Raw IP"
 	case keyLinkNFLOG:
 		return "NFLOG"
+	case keyLinkCHDLC:
+		if n := chdlcProtoName(etherType); n != "" {
+			return n
+		}
+		return etherTypeName(etherType)
 	}
 	return "DLT " + strconv.Itoa(int(etherType))
 }

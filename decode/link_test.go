@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -370,7 +372,103 @@ func TestEngineLinkTypes(t *testing.T) {
 		t.Error("no LCP flow for the PPP frame")
 	}
 	// The display filter matches each packet at its link type's offsets.
+	// A hostile header claiming IP that did not decode is no IP flow.
+	add(e, packet.LinkTypeNull, []byte{0x00, 0x08, 0, 0, 1, 2})
+	for _, f := range e.Flows(SortBytes, "", testTS) {
+		if f.AAddr.IsValid() && f.Proto != "UDP" {
+			t.Errorf("flow %s %s <-> %s: an IP flow from a header that did not decode", f.Proto, f.A, f.B)
+		}
+	}
 	if n := len(e.Flows(SortBytes, "udp port 5353", testTS)); n != 1 {
 		t.Errorf("udp port 5353 keeps %d flows, want the Raw IP one", n)
+	}
+}
+
+// TestRadiotapMatchesTshark: every 802.11 frame of the corpus's radiotap
+// captures, concatenated, has the receiver and transmitter addresses and
+// the frame type tshark gives it, and is not called truncated where
+// tshark decodes its header.
+func TestRadiotapMatchesTshark(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	tshark := testutil.RequireTool(t, "tshark")
+	mergecap := testutil.RequireTool(t, "mergecap")
+	dir := testutil.Corpus(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, ent := range entries {
+		pkts, ok := readLinkPackets(filepath.Join(dir, ent.Name()))
+		if ok && len(pkts) > 0 && pkts[0].link == packet.LinkTypeRadiotap && strings.HasSuffix(ent.Name(), ".pcap") {
+			files = append(files, filepath.Join(dir, ent.Name()))
+		}
+	}
+	merged := filepath.Join(t.TempDir(), "radiotap.pcap")
+	if out, err := exec.Command(mergecap, append([]string{"-a", "-F", "pcap", "-w", merged}, files...)...).CombinedOutput(); err != nil {
+		t.Fatalf("mergecap: %v %s", err, out)
+	}
+	out, err := exec.Command(tshark, "-r", merged, "-T", "fields", "-E", "separator=;", "-e", "wlan.ra", "-e", "wlan.ta", "-e", "wlan.fc.type_subtype", "-e", "_ws.malformed").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	pkts, _ := readLinkPackets(merged)
+	if len(lines) != len(pkts) {
+		t.Fatalf("tshark printed %d lines for %d frames", len(lines), len(pkts))
+	}
+	d := NewDecoder()
+	var s Summary
+	var compared, agreed int
+	for i, p := range pkts {
+		f := strings.Split(lines[i], ";")
+		if len(f) < 4 || f[2] == "" || f[3] != "" {
+			continue // tshark found no frame control, or calls it malformed
+		}
+		d.DecodeLink(p.link, p.data, p.len, &s)
+		compared++
+		mac := func(b [6]byte) string { return net.HardwareAddr(b[:]).String() }
+		typ := uint8(s.Dot11Type)
+		sub := fmt.Sprintf("0x%04x", uint16(typ&3)<<4|uint16(typ>>2))
+		ok := (f[0] == "" || f[0] == mac(s.DstMAC)) && (f[1] == "" || f[1] == mac(s.SrcMAC)) && f[2] == sub && s.Flags&FlagTruncated == 0
+		if ok {
+			agreed++
+		} else if compared-agreed <= 10 {
+			t.Errorf("frame %d: tshark ra %s ta %s type %s; ours %s > %s type %s flags %v (%s)", i+1, f[0], f[1], f[2], mac(s.SrcMAC), mac(s.DstMAC), sub, s.Flags, s.Info())
+		}
+	}
+	t.Logf("%d radiotap captures, %d frames; %d compared with tshark, %d agree", len(files), len(pkts), compared, agreed)
+	if compared < 100 || agreed != compared {
+		t.Errorf("%d of %d frames agree with tshark", agreed, compared)
+	}
+}
+
+// TestDisplayFilterPerLinkType: inbound, which only cooked captures have,
+// is a valid display filter and matches their incoming packets; a big-endian
+// NULL file's packets match ip with the file's byte order.
+func TestDisplayFilterPerLinkType(t *testing.T) {
+	ip := udpFrame(t, 5353, 20)[14:]
+	if c := CheckFilter("inbound"); c.Kind != FilterPcap {
+		t.Errorf("CheckFilter(inbound) = %+v, want pcap", c)
+	}
+	add := func(e *Engine, lt packet.LinkType, data []byte) {
+		p := packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(len(data)), Data: data}
+		p.SetLinkType(lt)
+		e.Add(p)
+	}
+	e := NewEngine(Config{MaxFlows: 16, RingBytes: 1 << 20})
+	in := append([]byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 8, 0}, ip...)                          // SLL, to us
+	out := append([]byte{0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 8, 0}, udpFrame(t, 5354, 20)[14:]...) // SLL, outgoing
+	add(e, packet.LinkTypeSLL, in)
+	add(e, packet.LinkTypeSLL, out)
+	if fs := e.Flows(SortBytes, "inbound", testTS); len(fs) != 1 || fs[0].APort != 5353 && fs[0].BPort != 5353 {
+		t.Errorf("inbound keeps %+v, want the flow of the incoming datagram", fs)
+	}
+	be := NewEngine(Config{MaxFlows: 16, RingBytes: 1 << 20, BigEndian: true})
+	add(be, packet.LinkTypeNull, append([]byte{0, 0, 0, 2}, ip...))
+	if n := len(be.Flows(SortBytes, "ip and greater 20", testTS)); n != 1 {
+		t.Errorf("big-endian NULL: ip and greater 20 keeps %d flows, want 1", n)
 	}
 }

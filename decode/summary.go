@@ -242,7 +242,12 @@ func (s *Summary) Proto() string {
 		return linkHeaderName(s.Stop) // not even the link-layer header decoded
 	}
 	switch s.Link {
-	case packet.LinkTypeEthernet, packet.LinkTypeSLL, packet.LinkTypeSLL2, packet.LinkTypeCHDLC:
+	case packet.LinkTypeCHDLC:
+		if n := chdlcProtoName(s.EtherType); n != "" {
+			return n
+		}
+		return etherTypeName(s.EtherType)
+	case packet.LinkTypeEthernet, packet.LinkTypeSLL, packet.LinkTypeSLL2:
 		return etherTypeName(s.EtherType) // HasEtherType
 	case packet.LinkTypeNull, packet.LinkTypeLoop:
 		return "Loopback"
@@ -253,8 +258,10 @@ func (s *Summary) Proto() string {
 		return "PPP"
 	case packet.LinkTypeRadiotap:
 		return "802.11"
-	case packet.LinkTypeRaw:
+	case packet.LinkTypeRaw, packet.LinkTypeIPv4, packet.LinkTypeIPv6:
 		return "Raw IP"
+	case packet.LinkTypeNFLOG:
+		return "NFLOG"
 	}
 	return "DLT " + strconv.Itoa(int(s.Link))
 }
@@ -410,7 +417,11 @@ func (s *Summary) appendInfo(b []byte) []byte {
 		sep()
 		b = append(b, "ethertype 0x"...)
 		b = appendHex16(b, s.EtherType)
-		if n := etherTypeName(s.EtherType); n[0] != '0' {
+		n := etherTypeName(s.EtherType)
+		if c := chdlcProtoName(s.EtherType); s.Link == packet.LinkTypeCHDLC && c != "" {
+			n = c
+		}
+		if n[0] != '0' {
 			b = append(b, " ("...)
 			b = append(b, n...)
 			b = append(b, ')')

@@ -441,3 +441,28 @@ func TestTUIAny(t *testing.T) {
 		t.Errorf("%d datagrams to the first veth in the saved file, want 3:\n%s", c, out)
 	}
 }
+
+// TestTUIAnyNotesWait: what -i any says of an interface that comes while
+// the view is on the screen (a tun device, passed over as the filter is
+// compiled for Ethernet) is not written over the view, but after it.
+func TestTUIAnyNotesWait(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "tmux")
+	pair := testutil.NewPair(t)
+	dir := t.TempDir()
+	s := startLiveView(t, dir, pair.NsA, "-i", "any", "udp")
+	tun := openTun(t, pair.NsA, "bpcanyvt", "10.79.0.1")
+	defer tun.Close()
+	first := addAnyPeer(t, pair.NsA, "bpanyn1", 33) // after the tun: its attach says the tun was seen
+	sendTagged(t, first.ns, first.peerAddr, pair.NsA, first.addr, 9201, 0, 2)
+	s.waitFor("the flow of the veth created after the tun", contains("bpanyn1"))
+	s.keys("q")
+	s.waitExit()
+	// The screen's stderr goes to a file here, so the order tells: the
+	// note comes after the summary line, printed once the view is gone.
+	errText := s.errText()
+	note, summary := strings.Index(errText, "bpftop-cap: not capturing on bpcanyvt"), strings.Index(errText, "packets captured")
+	if note < 0 || summary < 0 || note < summary {
+		t.Errorf("stderr does not have the note after the view's summary:\n%s", errText)
+	}
+}

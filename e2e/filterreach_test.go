@@ -18,6 +18,14 @@ import (
 // `tcp[600:1] >= 0`, which keeps exactly the frames longer than that.
 func TestFilterReadsPastTheLinearPart(t *testing.T) {
 	testutil.RequireRoot(t)
+	// At tc egress, and at transmit (--egress-at xmit), where the filter
+	// reads a copy of the packet taken through an skb dynptr.
+	for _, hook := range []string{"tc", "xmit"} {
+		t.Run(hook, func(t *testing.T) { filterReadsPastTheLinearPart(t, "--egress-at", hook) })
+	}
+}
+
+func filterReadsPastTheLinearPart(t *testing.T, args ...string) {
 	pair := testutil.NewPair(t)
 	dir := t.TempDir()
 	all, far := filepath.Join(dir, "all.pcap"), filepath.Join(dir, "far.pcap")
@@ -27,7 +35,7 @@ func TestFilterReadsPastTheLinearPart(t *testing.T) {
 		expr []string
 	}{{all, []string{"tcp"}}, {far, []string{"tcp[600:1]", ">=", "0"}}} {
 		ready := c.out + ".ready"
-		p := start(t, pair.NsB, binary, append([]string{"-i", pair.IfB, "-Q", "out", "-s", "128", "-w", c.out, "--ready-file", ready}, c.expr...)...)
+		p := start(t, pair.NsB, binary, append([]string{"-i", pair.IfB, "-Q", "out", "-s", "128", "-w", c.out, "--ready-file", ready}, append(args, c.expr...)...)...)
 		testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "never ready:\n%s", p.stderr)
 		procs = append(procs, p)
 	}

@@ -58,7 +58,7 @@ func TestTUIReadEveryLinkType(t *testing.T) {
 		{"LINKTYPE_RAW_ipv4.pcap", []string{"IPv4 [0:20]"}},
 		{"bgp_vpn_attrset.pcap", []string{"PPP [0:", "IPv4 ["}},
 		{"nflog.pcap", []string{"74.82.42.42:53", "UDP"}},
-		{"HDLC.pcap", []string{"Flows"}},
+		{"HDLC.pcap", []string{"CDP ", "SLARP ", "ICMP ", "10.0.0.1 <-> 10.0.0.2"}},
 		{"ieee802.11_meshid.pcap", []string{"802.11", "Radiotap header [0:56]", "IEEE 802.11 [56:80]"}},
 		{"OSPFv3_NBMA_adjacencies.pcap", []string{"DLT 107", "link type 107, not decoded", "0000  "}},
 	} {

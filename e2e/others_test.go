@@ -178,14 +178,15 @@ func TestXDPErrorsSayWhy(t *testing.T) {
 }
 
 // TestShapedEgressSaysSo: with a shaper as the root qdisc, the first lines
-// say that egress is recorded before it; without one they do not.
+// say where egress is recorded: at transmit, after it (by default), or
+// before it (--egress-at tc); without one they say nothing of a qdisc.
 func TestShapedEgressSaysSo(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireTool(t, "tc")
 	pair := testutil.NewPair(t)
-	run := func() string {
+	run := func(args ...string) string {
 		out := filepath.Join(t.TempDir(), "x.pcap")
-		p := startCapture(t, pair, "-w", out)
+		p := startCapture(t, pair, append([]string{"-w", out}, args...)...)
 		_ = p.stop(t, syscall.SIGINT)
 		return p.stderr.String()
 	}
@@ -195,7 +196,10 @@ func TestShapedEgressSaysSo(t *testing.T) {
 	if out, err := exec.Command("ip", "netns", "exec", pair.NsA, "tc", "qdisc", "add", "dev", pair.IfA, "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms").CombinedOutput(); err != nil {
 		t.Fatalf("tc qdisc add: %v %s", err, out)
 	}
-	if s := run(); !strings.Contains(s, "egress on "+pair.IfA+" is recorded before its tbf qdisc") {
+	if s := run(); !strings.Contains(s, "egress on "+pair.IfA+" is recorded at transmit, after its tbf qdisc") {
 		t.Errorf("a tbf root qdisc, not said:\n%s", s)
+	}
+	if s := run("--egress-at", "tc"); !strings.Contains(s, "egress on "+pair.IfA+" is recorded before its tbf qdisc") {
+		t.Errorf("a tbf root qdisc and --egress-at tc, not said:\n%s", s)
 	}
 }

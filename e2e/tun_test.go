@@ -72,7 +72,8 @@ func TestTunIsRaw(t *testing.T) {
 	// -D lists it as RAW, the veth as Ethernet.
 	list, err := testutil.Cmd(pair.NsA, binary, "-D").CombinedOutput()
 	if err != nil || !regexp.MustCompile(`(?m)^\d+\.`+name+` \[Up[^]]*\] link-type RAW \(Raw IP\); tc \(tcx\), xdp$`).Match(list) ||
-		!regexp.MustCompile(`(?m)^\d+\.`+pair.IfA+` \[.*\] link-type EN10MB \(Ethernet\)`).Match(list) {
+		!regexp.MustCompile(`(?m)^\d+\.`+pair.IfA+` \[.*\] link-type EN10MB \(Ethernet\)`).Match(list) ||
+		!regexp.MustCompile(`(?m)^any \(Pseudo-device that captures on all interfaces\) \[Up, Running\] link-type LINUX_SLL2 \(Linux cooked v2\); tc \(tcx\)$`).Match(list) {
 		t.Errorf("-D: %v\n%s", err, list)
 	}
 	dir := t.TempDir()

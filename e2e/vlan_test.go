@@ -39,6 +39,13 @@ func macOf(t *testing.T, ns, ifname string) net.HardwareAddr {
 // skb's metadata, as a NIC with VLAN offload does.
 func injectTagged(t *testing.T, pair *testutil.Pair, tags []layers.EthernetType, ids []uint16, n int) {
 	t.Helper()
+	injectTaggedFrom(t, pair, tags, ids, 0, n)
+}
+
+// injectTaggedFrom is injectTagged with the datagrams tagged first,
+// first+1 ...; tags of just IPv4 and no ids send untagged frames.
+func injectTaggedFrom(t *testing.T, pair *testutil.Pair, tags []layers.EthernetType, ids []uint16, first, n int) {
+	t.Helper()
 	src, dst := macOf(t, pair.NsB, pair.IfB), macOf(t, pair.NsA, pair.IfA)
 	var fd int
 	var ifindex int
@@ -67,7 +74,7 @@ func injectTagged(t *testing.T, pair *testutil.Pair, tags []layers.EthernetType,
 			SrcIP: net.ParseIP(pair.AddrB).To4(), DstIP: net.ParseIP(pair.AddrA).To4()}
 		udp := &layers.UDP{SrcPort: 4000, DstPort: 9700}
 		_ = udp.SetNetworkLayerForChecksum(ip)
-		ls = append(ls, ip, udp, gopacket.Payload(tag(i)))
+		ls = append(ls, ip, udp, gopacket.Payload(tag(first+i)))
 		buf := gopacket.NewSerializeBuffer()
 		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
 			t.Fatal(err)
@@ -127,5 +134,66 @@ func TestVLANTagsPutBack(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVLANLiveFilters: live filters on untagged, 802.1Q and QinQ traffic
+// keep what tcpdump's live filter keeps on the same traffic, on tc (the
+// outer tag in the skb's metadata, read as libpcap's live code reads it)
+// and on XDP (the tags in the frame).
+func TestVLANLiveFilters(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "tcpdump")
+	dot1q, qinq, ipv4 := layers.EthernetTypeDot1Q, layers.EthernetTypeQinQ, layers.EthernetTypeIPv4
+	kinds := []struct {
+		tags []layers.EthernetType
+		ids  []uint16
+	}{
+		{[]layers.EthernetType{ipv4}, nil},
+		{[]layers.EthernetType{dot1q}, []uint16{100}},
+		{[]layers.EthernetType{dot1q}, []uint16{300}},
+		{[]layers.EthernetType{qinq, dot1q}, []uint16{100, 200}},
+		{[]layers.EthernetType{qinq, dot1q}, []uint16{300, 200}},
+		{[]layers.EthernetType{dot1q, dot1q}, []uint16{100, 200}},
+	}
+	const each = 3
+	for _, hook := range []struct {
+		name string
+		args []string
+	}{{"tc", nil}, {"XDP", []string{"--xdp"}}} {
+		for _, expr := range []string{"vlan", "vlan 100", "vlan and udp", "vlan 100 and vlan 200", "not vlan"} {
+			t.Run(hook.name+"/"+strings.ReplaceAll(expr, " ", "_"), func(t *testing.T) {
+				pair := testutil.NewPair(t)
+				dir := t.TempDir()
+				ours, theirs, ready := filepath.Join(dir, "ours.pcap"), filepath.Join(dir, "tcpdump.pcap"), filepath.Join(dir, "ready")
+				args := append([]string{"-i", pair.IfA, "-Q", "in", "-w", ours, "--ready-file", ready}, hook.args...)
+				p := start(t, pair.NsA, binary, append(args, strings.Fields(expr)...)...)
+				td := start(t, pair.NsA, "tcpdump", "-i", pair.IfA, "-Q", "in", "--immediate-mode", "-B", "65536", "-U", "-nn",
+					"-s", "262144", "-w", theirs, expr)
+				testutil.Eventually(t, 10*time.Second, func() bool {
+					_, err := os.Stat(ready)
+					return err == nil && strings.Contains(td.stderr.String(), "listening on")
+				}, "captures never started:\n%s\n%s", p.stderr, td.stderr)
+				for k, kind := range kinds {
+					injectTaggedFrom(t, pair, kind.tags, kind.ids, k*each, each)
+				}
+				time.Sleep(200 * time.Millisecond)
+				_ = p.stop(t, syscall.SIGINT)
+				_ = td.stop(t, syscall.SIGINT)
+				got, want := byTag(t, readPcap(t, ours), "ours"), byTag(t, readPcap(t, theirs), "tcpdump")
+				if len(want) == 0 {
+					t.Fatalf("tcpdump kept none of the datagrams")
+				}
+				for i := range len(kinds) * each {
+					_, g := got[i]
+					_, w := want[i]
+					if g != w {
+						k := kinds[i/each]
+						t.Errorf("datagram %d (tags %v, ids %v): bpftop-cap kept %v, tcpdump %v", i, k.tags, k.ids, g, w)
+					}
+				}
+				t.Logf("%q on %s: tcpdump kept %d of %d, bpftop-cap %d", expr, hook.name, len(want), len(kinds)*each, len(got))
+			})
+		}
 	}
 }

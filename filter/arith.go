@@ -1,18 +1,39 @@
 package filter
 
-import "fmt"
+// Arithmetic (ip[0] & 0xf > 5) as libpcap's gen_loadi, gen_load, gen_arth,
+// gen_neg and gen_relation generate it: every value goes through a scratch
+// register, allocated in the same order, so the unoptimized code is
+// libpcap's and its optimizer removes the same loads.
 
-// arith is an arithmetic expression of a relation (ip[0] & 0xf > 5).
-type arith struct {
-	op    string // "num", "len", "load", "neg", or a binary operator
-	k     uint32 // num
-	l, r  *arith // operands; l is the index of a load
-	proto string // load: ether, ip, tcp ...
-	size  uint32 // load: 1, 2 or 4
-	layer layer  // load: offsets in force where it was parsed
+// arth is a value being computed (libpcap's struct arth): statements that
+// leave it in scratch register reg, and the protocol tests that must hold
+// before they run.
+type arth struct {
+	stmts  []Instruction
+	checks *bexpr
+	reg    uint32
+	num    bool // a number alone
 }
 
-func (a *arith) isNum() bool { return a.op == "num" }
+// regs is libpcap's scratch register allocator: the next register is
+// searched from the last one given.
+type regs struct {
+	cur  int
+	used [ScratchSlots]bool
+}
+
+func (r *regs) alloc() (uint32, bool) {
+	for n := 0; n < ScratchSlots; n++ {
+		if !r.used[r.cur] {
+			r.used[r.cur] = true
+			return uint32(r.cur), true
+		}
+		r.cur = (r.cur + 1) % ScratchSlots
+	}
+	return 0, false
+}
+
+func (r *regs) free(n uint32) { r.used[n] = false }
 
 // transportProtos are the protocols whose [] loads are relative to the
 // transport header after a variable-length IPv4 header.
@@ -29,155 +50,115 @@ func loadable(proto string) bool {
 	return transportProtos[proto]
 }
 
-// checks returns the protocol tests that must pass before a's loads run,
-// and-ed in libpcap's order (gen_load_internal, gen_arth): the optimizer
-// removes tests by their place, so the same order gives the same verdicts
-// on truncated packets.
-func (a *arith) checks() *bexpr {
-	if a == nil {
-		return nil
-	}
-	if a.op != "load" {
-		return bAndOf(a.l.checks(), a.r.checks())
-	}
-	l, idx := a.layer, a.l.checks()
-	switch {
-	case a.proto == "ip" || a.proto == "ip6" || a.proto == "arp" || a.proto == "rarp":
-		b, _ := l.protoAbbrev(a.proto)
-		return bAndOf(idx, b)
-	case a.proto == "icmp6":
-		return bAndOf(bAndOf(idx, l.etherType(etherTypeIPv6)), cmp(SizeB, l.nl()+6, protoICMP6))
-	case transportProtos[a.proto]:
-		// IPv4, then the index's tests, then the protocol (over IPv4 or
-		// IPv6, as libpcap tests it) and a first fragment.
-		p, _ := l.protoAbbrev(a.proto)
-		return bAndOf(l.etherType(etherTypeIP), bAndOf(idx, bAndOf(p, l.notFrag())))
-	}
-	return idx
-}
-
 var aluOps = map[string]uint16{
 	"+": AluADD, "-": AluSUB, "*": AluMUL, "/": AluDIV, "%": AluMOD,
 	"&": AluAND, "|": AluOR, "^": AluXOR, "<<": AluLSH, ">>": AluRSH,
 }
 
-// binaryOp builds l op r, folding constants. It returns an error message for
-// a constant division by zero or a constant shift by more than 31.
-func binaryOp(op string, l, r *arith) (*arith, string) {
-	if r.isNum() {
+func stmt(op uint16, k uint32) Instruction { return Instruction{Op: op, K: k} }
+func toX(a *arth) Instruction              { return stmt(ClassLDX|ModeMEM, a.reg) }
+func toA(a *arth) Instruction              { return stmt(ClassLD|ModeMEM, a.reg) }
+
+func (p *parser) allocReg() uint32 {
+	r, ok := p.regs.alloc()
+	if !ok {
+		p.fail("too many registers needed to evaluate expression")
+	}
+	return r
+}
+
+// loadi is a number (gen_loadi).
+func (p *parser) loadi(k uint32) *arth {
+	r := p.allocReg()
+	return &arth{stmts: []Instruction{stmt(ClassLD|ModeIMM, k), stmt(ClassST, r)}, reg: r, num: true}
+}
+
+// loadLen is len (gen_loadlen).
+func (p *parser) loadLen() *arth {
+	r := p.allocReg()
+	return &arth{stmts: []Instruction{stmt(ClassLD|SizeW|ModeLEN, 0), stmt(ClassST, r)}, reg: r}
+}
+
+// neg is -a (gen_neg).
+func (p *parser) neg(a *arth) *arth {
+	a.stmts = append(a.stmts, toA(a), stmt(ClassALU|AluNEG, 0), stmt(ClassST, a.reg))
+	a.num = false
+	return a
+}
+
+// arith is a0 op a1 (gen_arth). As in libpcap, the protocol tests of a1
+// are dropped (ip[0] + tcp[0] tests for IPv4 only), and division by zero
+// or a shift past 31 is refused when a1's code starts with that constant.
+func (p *parser) arith(op string, a0, a1 *arth, at token) *arth {
+	first := a1.stmts[0]
+	if first.Op == ClassLD|ModeIMM {
 		switch {
-		case (op == "/" || op == "%") && r.k == 0:
-			if op == "/" {
-				return nil, "division by zero"
-			}
-			return nil, "modulus by zero"
-		case (op == "<<" || op == ">>") && r.k > 31:
-			return nil, "shift by more than 31 bits"
-		}
-		if l.isNum() {
-			v, _ := alu(aluOps[op], l.k, r.k)
-			return &arith{op: "num", k: v}, ""
+		case op == "/" && first.K == 0:
+			p.failAt(at, "division by zero")
+		case op == "%" && first.K == 0:
+			p.failAt(at, "modulus by zero")
+		case (op == "<<" || op == ">>") && first.K > 31:
+			p.failAt(at, "shift by more than 31 bits")
 		}
 	}
-	return &arith{op: op, l: l, r: r}, ""
+	a0.stmts = append(append(a0.stmts, a1.stmts...), toX(a1), toA(a0), stmt(ClassALU|aluOps[op]|SrcX, 0))
+	p.regs.free(a0.reg)
+	p.regs.free(a1.reg)
+	a0.reg = p.allocReg()
+	a0.stmts = append(a0.stmts, stmt(ClassST, a0.reg))
+	a0.num = false
+	return a0
 }
 
-// codeGen emits the statements of arithmetic expressions into A, using
-// scratch memory M[depth...] for intermediate values.
-type codeGen struct {
-	code []Instruction
-	err  string
-}
-
-func (g *codeGen) emit(ins ...Instruction) { g.code = append(g.code, ins...) }
-
-func (g *codeGen) slot(depth int) uint32 {
-	if depth >= ScratchSlots && g.err == "" {
-		g.err = fmt.Sprintf("expression too complex: needs more than %d scratch slots", ScratchSlots)
-	}
-	return uint32(depth % ScratchSlots)
-}
-
-// value leaves the value of a in A.
-func (g *codeGen) value(a *arith, depth int) {
-	switch a.op {
-	case "num":
-		g.emit(Instruction{Op: ClassLD | ModeIMM, K: a.k})
-	case "len":
-		g.emit(Instruction{Op: ClassLD | SizeW | ModeLEN})
-	case "neg":
-		g.value(a.l, depth)
-		g.emit(Instruction{Op: ClassALU | AluNEG})
-	case "load":
-		g.load(a, depth)
-	default:
-		op := aluOps[a.op]
-		if a.r.isNum() {
-			g.value(a.l, depth)
-			g.emit(aluK(op, a.r.k))
-			return
-		}
-		m := g.slot(depth)
-		g.value(a.r, depth+1)
-		g.emit(Instruction{Op: ClassST, K: m})
-		g.value(a.l, depth+1)
-		g.emit(Instruction{Op: ClassLDX | ModeMEM, K: m}, Instruction{Op: ClassALU | op | SrcX})
-	}
-}
-
-func (g *codeGen) load(a *arith, depth int) {
-	sz := map[uint32]uint16{1: SizeB, 2: SizeH, 4: SizeW}[a.size]
-	var base uint32
+// load is proto[idx:size] (gen_load): the index's code, the load relative
+// to proto's header, and the tests that the packet has that header.
+func (p *parser) load(proto string, idx *arth, size uint32) *arth {
+	l := p.layer
+	sz := map[uint32]uint16{1: SizeB, 2: SizeH, 4: SizeW}[size]
+	r := p.allocReg()
+	p.regs.free(idx.reg)
 	switch {
-	case a.proto == "ether" || a.proto == "link":
-		base = 0
-	case a.proto == "icmp6":
-		base = a.layer.nl() + ip6HdrLen
-	default:
-		base = a.layer.nl()
+	case proto == "ether" || proto == "link":
+		idx.stmts = append(idx.stmts, toX(idx), ldInd(sz, 0))
+	case transportProtos[proto]:
+		idx.stmts = append(append(idx.stmts, l.ldxIPHL()...), toA(idx), stmt(ClassALU|AluADD|SrcX, 0),
+			stmt(ClassMISC|MiscTAX, 0), ldInd(sz, l.nl()))
+		// IPv4, then the index's tests, then the protocol (over IPv4 or
+		// IPv6, as libpcap tests it) and a first fragment.
+		pb, _ := l.protoAbbrev(proto)
+		idx.checks = bAndOf(l.etherType(etherTypeIP), bAndOf(idx.checks, bAndOf(pb, l.notFrag())))
+	case proto == "icmp6":
+		idx.checks = bAndOf(bAndOf(idx.checks, l.etherType(etherTypeIPv6)), l.cmpPL(SizeB, l.nl()+6, protoICMP6))
+		idx.stmts = append(append(idx.stmts, l.indexToX(idx)...), ldInd(sz, l.nl()+ip6HdrLen))
+	default: // ip, ip6, arp, rarp
+		idx.stmts = append(append(idx.stmts, l.indexToX(idx)...), ldInd(sz, l.nl()))
+		pb, _ := l.protoAbbrev(proto)
+		idx.checks = bAndOf(idx.checks, pb)
 	}
-	transport := transportProtos[a.proto]
-	idx := a.l
-	if idx.isNum() {
-		if transport {
-			g.emit(ldxIPHdrLen(a.layer.nl()), ldInd(sz, base+idx.k))
-		} else {
-			g.emit(ldAbs(sz, base+idx.k))
-		}
-		return
-	}
-	g.value(idx, depth)
-	if transport {
-		m := g.slot(depth)
-		g.emit(Instruction{Op: ClassST, K: m}, ldxIPHdrLen(a.layer.nl()),
-			Instruction{Op: ClassLD | ModeMEM, K: m}, Instruction{Op: ClassALU | AluADD | SrcX})
-	}
-	g.emit(Instruction{Op: ClassMISC | MiscTAX}, ldInd(sz, base))
+	idx.reg = r
+	idx.stmts = append(idx.stmts, stmt(ClassST, r))
+	idx.num = false
+	return idx
 }
 
-// relation builds the test "l op r" for a comparison operator.
-func relation(op string, l, r *arith) (*bexpr, string) {
-	var g codeGen
-	jop, negate := map[string]uint16{
+// relation is the test "a0 op a1" (gen_relation): a0's code, a1's, then
+// a compare of A with X; = compares the difference with 0.
+func (p *parser) relation(op string, a0, a1 *arth) *bexpr {
+	jop, reversed := map[string]uint16{
 		"=": JmpJEQ, "==": JmpJEQ, "!=": JmpJEQ, ">": JmpJGT, ">=": JmpJGE, "<": JmpJGE, "<=": JmpJGT,
 	}[op], op == "!=" || op == "<" || op == "<="
-	var jmp Instruction
-	if r.isNum() {
-		g.value(l, 0)
-		jmp = Instruction{Op: ClassJMP | jop | SrcK, K: r.k}
+	stmts := append(append(a0.stmts, a1.stmts...), toX(a1), toA(a0))
+	var b *bexpr
+	if jop == JmpJEQ {
+		stmts = append(stmts, stmt(ClassALU|AluSUB|SrcX, 0))
+		b = &bexpr{kind: bLeaf, stmts: stmts, jmp: Instruction{Op: ClassJMP | JmpJEQ | SrcK}}
 	} else {
-		g.value(r, 1)
-		g.emit(Instruction{Op: ClassST, K: 0})
-		g.value(l, 1)
-		g.emit(Instruction{Op: ClassLDX | ModeMEM, K: 0})
-		jmp = Instruction{Op: ClassJMP | jop | SrcX}
+		b = &bexpr{kind: bLeaf, stmts: stmts, jmp: Instruction{Op: ClassJMP | jop | SrcX}}
 	}
-	if g.err != "" {
-		return nil, g.err
-	}
-	var b *bexpr = &bexpr{kind: bLeaf, stmts: g.code, jmp: jmp}
-	if negate {
+	if reversed {
 		b = bNotOf(b)
 	}
-	return bAndOf(bAndOf(l.checks(), r.checks()), b), ""
+	p.regs.free(a0.reg)
+	p.regs.free(a1.reg)
+	return bAndOf(bAndOf(a0.checks, a1.checks), b)
 }

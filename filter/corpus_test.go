@@ -159,8 +159,8 @@ func truncate(frames []frame, snap int) []frame {
 	return out
 }
 
-// corpusExprs are the expressions checked on the whole corpus: those where
-// the unoptimized code and libpcap's differ on short packets first.
+// corpusExprs are the expressions checked on the whole corpus: first those
+// where libpcap's unoptimized and optimized code differ on short packets.
 var corpusExprs = []string{
 	"ip[100] = 0 or ip", "tcp[100] = 1 or tcp", "udp port 53 or ip6", "host 1.2.3.4 and tcp or arp",
 	"ip6 and tcp port 80", "tcp[13] = 2 or udp", "udp[8:4] = 0 or icmp", "ip[40] = 0 and ip or ip6",

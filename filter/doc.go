@@ -9,7 +9,9 @@
 //   - the classic BPF instruction set ([Instruction], [Program]) and its
 //     disassembly in the format of tcpdump -d;
 //   - the expression compiler ([Compile], [CompileArgs], per link type
-//     [CompileLink], [CompileFile]) and its errors ([SyntaxError],
+//     [CompileLink], [CompileFile], for the kernel filter on tc
+//     [CompileLiveTC], where vlan reads the tag the kernel moved into the
+//     packet's metadata, vlan.go) and its errors ([SyntaxError],
 //     [ErrRejectsAll]), with a port of libpcap's optimizer (opt.go):
 //     verdicts on truncated packets depend on the loads it removes, so
 //     ours are those of libpcap's optimized code;

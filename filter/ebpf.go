@@ -12,7 +12,8 @@ const (
 	regData    = asm.R1 // in: pointer to the first byte of the packet
 	regDataEnd = asm.R2 // in: pointer past the last byte (data_end)
 	regWireLen = asm.R3 // in: wire length (skb->len)
-	regX       = asm.R4 // classic X
+	regVLAN    = asm.R4 // in: VLAN tag in the packet's metadata (vlan.go)
+	regX       = asm.R4 // classic X, once regVLAN is saved
 	regTmp     = asm.R5 // packet pointer being bounds-checked
 )
 
@@ -36,10 +37,14 @@ type ebpfInsn struct {
 // program and reach it with asm.Call.Label(symbol).
 //
 // Calling contract: on entry R1 points to the first byte of the packet
-// (data), R2 to its end (data_end) and R3 holds the wire length (skb->len,
-// or data_end - data); on return R0 is 0 to drop the packet and non-zero to
-// keep it. The subprogram clobbers R0-R5, leaves R6-R9 alone and uses up to
-// 64 bytes of its own stack for M[]. Every packet load is bounds-checked
+// (data), R2 to its end (data_end), R3 holds the wire length (skb->len,
+// or data_end - data) and R4 the VLAN tag the kernel moved into the
+// packet's metadata (tc: 0 for none, else the TPID in the high 16 bits and
+// the TCI in the low 16; 0 on XDP, where tags are in the frame), read by
+// the ancillary loads of CompileLiveTC's programs; on return R0 is 0 to
+// drop the packet and non-zero to keep it. The subprogram clobbers R0-R5,
+// leaves R6-R9 alone and uses up to 68 bytes of its own stack for M[]
+// and R4. Every packet load is bounds-checked
 // against data_end in a way the verifier follows (indexed offsets are clamped
 // first); a load past the end and a division by zero return 0, as in the
 // kernel's classic BPF. Jumps are raw offsets inside the subprogram, so the
@@ -60,8 +65,16 @@ func ToEBPF(p Program, symbol string) (asm.Instructions, error) {
 	reject := func(ins asm.Instruction) { emit(ins, rejectTarget) }
 	memOff := func(k uint32) int16 { return -4 * int16(k+1) }
 
-	// Prologue: A = X = 0 and the scratch slots in use zeroed, so that every
-	// read is of initialized state, as the verifier demands.
+	// Prologue: the VLAN metadata saved if the program reads it, A = X = 0
+	// and the scratch slots in use zeroed, so that every read is of
+	// initialized state, as the verifier demands.
+	vlanOff := memOff(ScratchSlots)
+	for _, ins := range p {
+		if ins.Op&^(SizeW|SizeH|SizeB) == ClassLD|ModeABS && isAncillary(ins.K) {
+			plain(asm.StoreMem(asm.R10, vlanOff, regVLAN, asm.Word))
+			break
+		}
+	}
 	plain(asm.Mov.Imm32(regA, 0), asm.Mov.Imm32(regX, 0))
 	var used [ScratchSlots]bool
 	for _, ins := range p {
@@ -118,7 +131,23 @@ func ToEBPF(p Program, symbol string) (asm.Instructions, error) {
 			case ModeMEM:
 				plain(asm.LoadMem(regA, asm.R10, memOff(k), asm.Word))
 			case ModeABS, ModeIND:
-				loadPacket(regA, k, ebpfSize(size(ins.Op)), mode(ins.Op) == ModeIND)
+				if mode(ins.Op) == ModeABS && isAncillary(k) {
+					// Any size reads the whole value, as in the kernel.
+					switch k {
+					case ancVLANTagPresent:
+						skip := asm.JEq.Imm(regA, 0, "")
+						skip.Offset = 1
+						plain(asm.LoadMem(regA, asm.R10, vlanOff, asm.Word), skip, asm.Mov.Imm32(regA, 1))
+					case ancVLANTag:
+						plain(asm.LoadMem(regA, asm.R10, vlanOff, asm.Word), asm.And.Imm32(regA, 0xffff))
+					case ancVLANTPID:
+						plain(asm.LoadMem(regA, asm.R10, vlanOff, asm.Word), asm.RSh.Imm32(regA, 16))
+					default: // ancillary data we do not pass: reject, as an unknown load does
+						reject(asm.Ja.Label(""))
+					}
+				} else {
+					loadPacket(regA, k, ebpfSize(size(ins.Op)), mode(ins.Op) == ModeIND)
+				}
 			}
 		case ClassLDX:
 			switch mode(ins.Op) {

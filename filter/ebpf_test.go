@@ -17,6 +17,7 @@ import (
 // __sk_buff field offsets (linux/bpf.h).
 const (
 	skbLen     = 0
+	skbMark    = 8
 	skbData    = 76
 	skbDataEnd = 80
 )
@@ -32,11 +33,13 @@ func loadFilterProg(t *testing.T, p Program) (*ebpf.Program, asm.Instructions) {
 	}
 	insns := asm.Instructions{
 		asm.LoadMem(asm.R4, asm.R1, skbLen, asm.Word),
+		asm.LoadMem(asm.R5, asm.R1, skbMark, asm.Word),
 		asm.LoadMem(asm.R2, asm.R1, skbData, asm.Word),
 		asm.LoadMem(asm.R3, asm.R1, skbDataEnd, asm.Word),
 		asm.Mov.Reg(asm.R1, asm.R2),
 		asm.Mov.Reg(asm.R2, asm.R3),
 		asm.Mov.Reg(asm.R3, asm.R4),
+		asm.Mov.Reg(asm.R4, asm.R5), // the VLAN metadata, from skb->mark in tests
 		asm.Call.Label("bpftop_filter"),
 		asm.Return(),
 	}

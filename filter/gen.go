@@ -24,10 +24,10 @@ type bexpr struct {
 }
 
 func bAndOf(l, r *bexpr) *bexpr {
-	if l == nil || l.kind == bTrue {
+	if l == nil {
 		return r
 	}
-	if r == nil || r.kind == bTrue {
+	if r == nil {
 		return l
 	}
 	return &bexpr{kind: bAnd, l: l, r: r}
@@ -66,9 +66,10 @@ func aluK(op uint16, k uint32) Instruction { return Instruction{Op: ClassALU | o
 // cmp tests that the value of size sz at off equals k.
 func cmp(sz uint16, off, k uint32) *bexpr { return leaf(JmpJEQ, k, ldAbs(sz, off)) }
 
-// mcmp tests that the value of size sz at off, masked, equals k.
+// mcmp tests that the value of size sz at off, masked, equals k (libpcap's
+// gen_mcmp: the and is left out for a mask of all 32 bits only).
 func mcmp(sz uint16, off, mask, k uint32) *bexpr {
-	if mask == 0xffffffff || sz == SizeH && mask == 0xffff || sz == SizeB && mask == 0xff {
+	if mask == 0xffffffff {
 		return cmp(sz, off, k)
 	}
 	return leaf(JmpJEQ, k, ldAbs(sz, off), aluK(AluAND, mask))
@@ -110,6 +111,13 @@ type layer struct {
 	off       uint32 // extra bytes of VLAN tags before the link type
 	link      uint32 // the LINKTYPE_ the packets are (link.go)
 	bigEndian bool   // LinkNull: the file's byte order, the header's
+	// Live on tc (vlan.go): the outer VLAN tag may be in the packet's
+	// metadata, so after the first vlan the offsets are variable, held in
+	// scratch registers plReg (network layer) and ltReg (link type).
+	live         bool
+	vlans        int // vlan primitives parsed so far
+	variable     bool
+	plReg, ltReg uint32
 }
 
 func (l layer) linkType() uint32 { return etherTypeOff + l.off }
@@ -123,7 +131,11 @@ func (l layer) nl() uint32 {
 }
 
 // never is a test no packet passes (libpcap's gen_false).
-func never() *bexpr { return leaf(JmpJEQ, 1, Instruction{Op: ClassLD | ModeIMM, K: 0}) }
+func never() *bexpr { return leaf(JmpJEQ, 0, Instruction{Op: ClassLD | ModeIMM, K: 1}) }
+
+// always is a test every packet passes (libpcap's gen_true), kept as a
+// test in the graph as libpcap keeps it: the optimizer removes it.
+func always() *bexpr { return &bexpr{kind: bTrue} }
 
 // etherType tests the link-layer type as libpcap's gen_ether_linktype does:
 // values up to 1500 are 802.2 LLC SAPs, checked in the LLC header.
@@ -135,32 +147,32 @@ func (l layer) etherType(t uint32) *bexpr {
 		return b
 	}
 	if t > ethermtu {
-		return cmp(SizeH, l.linkType(), t)
+		return l.cmpLT(SizeH, l.linkType(), t)
 	}
-	notLen := bNotOf(leaf(JmpJGT, ethermtu, ldAbs(SizeH, l.linkType())))
+	notLen := bNotOf(leaf(JmpJGT, ethermtu, l.ldLT(SizeH, l.linkType())...))
 	switch t {
 	case 0xfe, 0x06, 0xf0: // ISO, IP and NetBEUI SAPs: DSAP and SSAP both
-		return bAndOf(notLen, cmp(SizeH, l.nl(), t<<8|t))
+		return bAndOf(notLen, l.cmpPL(SizeH, l.nl(), t<<8|t))
 	}
-	return bAndOf(notLen, cmp(SizeB, l.nl(), t))
+	return bAndOf(notLen, l.cmpPL(SizeB, l.nl(), t))
 }
 
 // ipProto tests for IPv4 with the given protocol.
 func (l layer) ipProto(p uint32) *bexpr {
-	return bAndOf(l.etherType(etherTypeIP), cmp(SizeB, l.nl()+9, p))
+	return bAndOf(l.etherType(etherTypeIP), l.cmpPL(SizeB, l.nl()+9, p))
 }
 
 // ip6Proto tests for IPv6 with the given next header, directly or after a
 // fragment header, as libpcap's gen_proto does.
 func (l layer) ip6Proto(p uint32) *bexpr {
-	nh := cmp(SizeB, l.nl()+6, p)
-	frag := bAndOf(cmp(SizeB, l.nl()+6, protoFrag6), cmp(SizeB, l.nl()+ip6HdrLen, p))
+	nh := l.cmpPL(SizeB, l.nl()+6, p)
+	frag := bAndOf(l.cmpPL(SizeB, l.nl()+6, protoFrag6), l.cmpPL(SizeB, l.nl()+ip6HdrLen, p))
 	return bAndOf(l.etherType(etherTypeIPv6), bOrOf(nh, frag))
 }
 
 // notFrag tests that an IPv4 packet is the first or only fragment.
 func (l layer) notFrag() *bexpr {
-	return bNotOf(leaf(JmpJSET, 0x1fff, ldAbs(SizeH, l.nl()+6)))
+	return bNotOf(leaf(JmpJSET, 0x1fff, l.ldPL(SizeH, l.nl()+6)...))
 }
 
 // protoAbbrev is the test for a protocol name used alone (tcp, ip, arp ...).
@@ -215,12 +227,14 @@ func dirTest(dir string, srcT, dstT func() *bexpr) *bexpr {
 }
 
 // hostV4 tests an IPv4 address under mask in the IP, ARP or RARP header
-// (proto "" means all three, as libpcap does).
+// (proto "" means all three, as libpcap does), each direction with its own
+// link-layer test as libpcap's gen_hostop.
 func (l layer) hostV4(addr, mask uint32, proto, dir string) *bexpr {
 	one := func(t, srcOff, dstOff uint32) *bexpr {
-		return bAndOf(l.etherType(t), dirTest(dir,
-			func() *bexpr { return mcmp(SizeW, l.nl()+srcOff, mask, addr) },
-			func() *bexpr { return mcmp(SizeW, l.nl()+dstOff, mask, addr) }))
+		at := func(off uint32) func() *bexpr {
+			return func() *bexpr { return bAndOf(l.etherType(t), l.mcmpPL(SizeW, l.nl()+off, mask, addr)) }
+		}
+		return dirTest(dir, at(srcOff), at(dstOff))
 	}
 	ip := func() *bexpr { return one(etherTypeIP, 12, 16) }
 	arp := func() *bexpr { return one(etherTypeARP, 14, 24) }
@@ -236,25 +250,20 @@ func (l layer) hostV4(addr, mask uint32, proto, dir string) *bexpr {
 	return bAny(ip(), arp(), rarp())
 }
 
-// hostV6 tests an IPv6 address under mask in the IPv6 header.
+// hostV6 tests an IPv6 address under mask in the IPv6 header: the link
+// type, then the four words under their masks (libpcap's gen_hostop6).
 func (l layer) hostV6(addr, mask [16]byte, dir string) *bexpr {
-	words := func(base uint32) *bexpr {
-		var b *bexpr
-		for i := uint32(0); i < 4; i++ {
-			m := be32(mask[4*i:])
-			if m == 0 {
-				continue
+	at := func(base uint32) func() *bexpr {
+		return func() *bexpr {
+			b := l.etherType(etherTypeIPv6)
+			for i := uint32(0); i < 4; i++ {
+				m := be32(mask[4*i:])
+				b = bAndOf(b, l.mcmpPL(SizeW, base+4*i, m, be32(addr[4*i:])&m))
 			}
-			b = bAndOf(b, mcmp(SizeW, base+4*i, m, be32(addr[4*i:])&m))
+			return b
 		}
-		if b == nil {
-			return &bexpr{kind: bTrue}
-		}
-		return b
 	}
-	return bAndOf(l.etherType(etherTypeIPv6), dirTest(dir,
-		func() *bexpr { return words(l.nl() + 8) },
-		func() *bexpr { return words(l.nl() + 24) }))
+	return dirTest(dir, at(l.nl()+8), at(l.nl()+24))
 }
 
 func be32(b []byte) uint32 {
@@ -270,62 +279,48 @@ func etherHost(mac [6]byte, dir string) *bexpr {
 	return dirTest(dir, func() *bexpr { return at(6) }, func() *bexpr { return at(0) })
 }
 
-// portTest tests a transport port (lo == hi) or port range in TCP, UDP or
-// SCTP (proto anyProtocol for all three) over IPv4 (first fragments only)
-// and IPv6 (no extension headers), as libpcap's gen_port and gen_port6 do.
-func (l layer) portTest(proto int, lo, hi uint32, dir string) *bexpr {
-	atom := func(ld Instruction, off uint32) *bexpr {
-		ld.K += off
-		if lo == hi {
-			return leaf(JmpJEQ, lo, ld)
+// portTest tests a transport port (lo == hi, not a range) or port range
+// in TCP, UDP or SCTP (proto anyProtocol for all three) over IPv6 (no
+// extension headers) or IPv4 (first fragments only), as libpcap's gen_port6
+// or gen_port and their range versions do, in their order.
+func (l layer) portTest(proto int, lo, hi uint32, isRange bool, dir string) *bexpr {
+	atom := func(ld []Instruction, off uint32) *bexpr {
+		at := func(jop uint16, k uint32) *bexpr {
+			stmts := append([]Instruction(nil), ld...)
+			stmts[len(stmts)-1].K += off
+			return leaf(jop, k, stmts...)
 		}
-		return bAndOf(leaf(JmpJGE, lo, ld), bNotOf(leaf(JmpJGT, hi, ld)))
-	}
-	ports := func(ld Instruction, pre ...Instruction) *bexpr {
-		withPre := func(b *bexpr) *bexpr {
-			if len(pre) > 0 {
-				// The first leaf of each atom loads X first.
-				first := b
-				for first.kind != bLeaf {
-					first = first.l
-				}
-				first.stmts = append(append([]Instruction{}, pre...), first.stmts...)
-			}
-			return b
+		if !isRange {
+			return at(JmpJEQ, lo)
 		}
-		return dirTest(dir,
-			func() *bexpr { return withPre(atom(ld, 0)) },
-			func() *bexpr { return withPre(atom(ld, 2)) })
+		return bAndOf(at(JmpJGE, lo), bNotOf(at(JmpJGT, hi)))
 	}
-	protos := []uint32{protoTCP, protoUDP, protoSCTP}
-	if proto != anyProtocol {
-		protos = []uint32{uint32(proto)}
+	ports := func(ld ...Instruction) *bexpr {
+		return dirTest(dir, func() *bexpr { return atom(ld, 0) }, func() *bexpr { return atom(ld, 2) })
 	}
 	v4 := func(p uint32) *bexpr {
-		return bAndOf(bAndOf(cmp(SizeB, l.nl()+9, p), l.notFrag()),
-			ports(ldInd(SizeH, l.nl()), ldxIPHdrLen(l.nl())))
+		return bAndOf(bAndOf(l.cmpPL(SizeB, l.nl()+9, p), l.notFrag()),
+			ports(append(l.ldxIPHL(), ldInd(SizeH, l.nl()))...))
 	}
 	v6 := func(p uint32) *bexpr {
-		return bAndOf(cmp(SizeB, l.nl()+6, p), ports(ldAbs(SizeH, l.nl()+ip6HdrLen)))
+		return bAndOf(l.cmpPL(SizeB, l.nl()+6, p), ports(l.ldPL(SizeH, l.nl()+ip6HdrLen)...))
 	}
-	var b4, b6 *bexpr
-	for _, p := range protos {
-		if b4 == nil {
-			b4, b6 = v4(p), v6(p)
-		} else {
-			b4, b6 = bOrOf(b4, v4(p)), bOrOf(b6, v6(p))
+	each := func(one func(uint32) *bexpr) *bexpr {
+		if proto != anyProtocol {
+			return one(uint32(proto))
 		}
+		// libpcap or-s SCTP before TCP or UDP.
+		return bAny(one(protoSCTP), one(protoTCP), one(protoUDP))
 	}
-	return bOrOf(bAndOf(l.etherType(etherTypeIP), b4), bAndOf(l.etherType(etherTypeIPv6), b6))
+	return bOrOf(bAndOf(l.etherType(etherTypeIPv6), each(v6)), bAndOf(l.etherType(etherTypeIP), each(v4)))
 }
 
 // vlan tests for an 802.1Q/802.1ad tag (and its VLAN ID when id >= 0) at the
 // current link type offset; the caller then shifts the layer by 4.
 func (l layer) vlan(id int) *bexpr {
-	b := bAny(cmp(SizeH, l.linkType(), etherType8021Q), cmp(SizeH, l.linkType(), etherTypeQinQ),
-		cmp(SizeH, l.linkType(), etherType9100))
+	b := l.vlanTPID()
 	if id >= 0 {
-		b = bAndOf(b, mcmp(SizeH, l.nl(), 0x0fff, uint32(id)))
+		b = bAndOf(b, l.vlanID(id))
 	}
 	return b
 }
@@ -349,7 +344,7 @@ func (l layer) broadcast(proto string) (*bexpr, bool) {
 		return bAndOf(cmp(SizeW, 2, 0xffffffff), cmp(SizeH, 0, 0xffff)), true
 	case "ip":
 		return bAndOf(l.etherType(etherTypeIP),
-			bOrOf(cmp(SizeW, l.nl()+16, 0), cmp(SizeW, l.nl()+16, 0xffffffff))), true
+			bOrOf(l.cmpPL(SizeW, l.nl()+16, 0), l.cmpPL(SizeW, l.nl()+16, 0xffffffff))), true
 	}
 	return nil, false
 }
@@ -359,53 +354,9 @@ func (l layer) multicast(proto string) (*bexpr, bool) {
 	case "", "ether", "link":
 		return leaf(JmpJSET, 1, ldAbs(SizeB, 0)), true
 	case "ip":
-		return bAndOf(l.etherType(etherTypeIP), leaf(JmpJGE, 224, ldAbs(SizeB, l.nl()+16))), true
+		return bAndOf(l.etherType(etherTypeIP), leaf(JmpJGE, 224, l.ldPL(SizeB, l.nl()+16)...)), true
 	case "ip6":
-		return bAndOf(l.etherType(etherTypeIPv6), cmp(SizeB, l.nl()+24, 255)), true
+		return bAndOf(l.etherType(etherTypeIPv6), l.cmpPL(SizeB, l.nl()+24, 255)), true
 	}
 	return nil, false
-}
-
-// constant reports the value of a test that does not depend on the packet
-// (a leaf on a constant, as never(), and and/or/not of such), known false
-// when it cannot tell: an expression that is constantly false is refused
-// as libpcap refuses it ("expression rejects all packets").
-func (b *bexpr) constant() (value, known bool) {
-	switch b.kind {
-	case bTrue:
-		return true, true
-	case bLeaf:
-		if len(b.stmts) != 1 || b.stmts[0].Op != ClassLD|ModeIMM {
-			return false, false
-		}
-		return jumpTaken(b.jmp.Op&0xf0, b.stmts[0].K, b.jmp.K), true
-	case bNot:
-		v, ok := b.l.constant()
-		return !v, ok
-	case bAnd, bOr:
-		lv, lok := b.l.constant()
-		rv, rok := b.r.constant()
-		isAnd := b.kind == bAnd
-		switch {
-		case lok && lv != isAnd, rok && rv != isAnd: // a false in an and, a true in an or
-			return !isAnd, true
-		case lok && rok:
-			return isAnd, true
-		}
-	}
-	return false, false
-}
-
-func jumpTaken(op uint16, a, k uint32) bool {
-	switch op {
-	case JmpJEQ:
-		return a == k
-	case JmpJGT:
-		return a > k
-	case JmpJGE:
-		return a >= k
-	case JmpJSET:
-		return a&k != 0
-	}
-	return false
 }

@@ -92,6 +92,18 @@ func (ins Instruction) String() string {
 	return strings.TrimRight(ins.format(-1), " ")
 }
 
+// absOperand is the operand of an absolute load, with libpcap's names for
+// the VLAN ancillary data.
+func absOperand(k uint32) string {
+	switch k {
+	case ancVLANTagPresent:
+		return "[vlanp]"
+	case ancVLANTag:
+		return "[vlan_tci]"
+	}
+	return fmt.Sprintf("[%d]", int32(k))
+}
+
 // format disassembles ins at index n as bpf_image in libpcap does. With n < 0
 // the index is omitted and jump targets are printed as relative offsets.
 func (ins Instruction) format(n int) string {
@@ -121,11 +133,11 @@ func (ins Instruction) image(n int) (op, operand string) {
 	case ClassRET | RetX:
 		return "ret", "x"
 	case ClassLD | SizeW | ModeABS:
-		return "ld", dec("[%d]")
+		return "ld", absOperand(k)
 	case ClassLD | SizeH | ModeABS:
-		return "ldh", dec("[%d]")
+		return "ldh", absOperand(k)
 	case ClassLD | SizeB | ModeABS:
-		return "ldb", dec("[%d]")
+		return "ldb", absOperand(k)
 	case ClassLD | SizeW | ModeLEN:
 		return "ld", "#pktlen"
 	case ClassLD | SizeW | ModeIND:

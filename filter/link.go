@@ -58,6 +58,8 @@ const (
 	pppIPv6       = 0x57
 	pppDECnet     = 0x27
 	pppNS         = 0x25
+	pppAppleTalk  = 0x29
+	pppIPX        = 0x2b
 	pppOSI        = 0x23
 	pppBridgePDU  = 0x31
 	llcSAPIP      = 0x06
@@ -65,9 +67,9 @@ const (
 )
 
 // bsdAFInet6 are the values of AF_INET6 of the systems that write BSD
-// loopback files (BSD and Npcap, FreeBSD, Darwin), which libpcap all takes
-// for ip6 in a saved file.
-var bsdAFInet6 = []uint32{24, 28, 30}
+// loopback files (Darwin, BSD and Npcap, FreeBSD), which libpcap all takes
+// for ip6 in a saved file, in the order its code tests them.
+var bsdAFInet6 = []uint32{30, 24, 28}
 
 // otherLinkType is etherType for a link type other than Ethernet: the test
 // that the link-layer protocol is t (an Ethernet type, or an 802.2 SAP up
@@ -84,14 +86,14 @@ func (l layer) otherLinkType(t uint32) *bexpr {
 		}
 	case LinkIPv4:
 		if t == etherTypeIP {
-			return &bexpr{kind: bTrue}
+			return always()
 		}
 	case LinkIPv6:
 		if t == etherTypeIPv6 {
-			return &bexpr{kind: bTrue}
+			return always()
 		}
 	case LinkSLL:
-		return sllLinkType(t)
+		return l.sllLinkType(t)
 	case LinkSLL2:
 		return cmp(SizeH, 0, t)
 	case LinkPPP:
@@ -125,14 +127,24 @@ func (l layer) addressFamily(af uint32) *bexpr {
 }
 
 // sllLinkType is libpcap's gen_linux_sll_linktype: 802.2 frames have the
-// protocol 4 and their SAPs after the header.
-func sllLinkType(t uint32) *bexpr {
+// protocol 4 and their SAPs after the header; IPX and AppleTalk have
+// their other framings too.
+func (l layer) sllLinkType(t uint32) *bexpr {
 	const typeOff, llcOff = 14, 16
+	const sllP8023 = 0x0001 // Novell's raw 802.3
+	is8022 := func() *bexpr { return cmp(SizeH, typeOff, sllP8022) }
 	switch {
 	case t == llcSAPISONS || t == llcSAPIP || t == llcSAPNetBEUI:
-		return bAndOf(cmp(SizeH, typeOff, sllP8022), cmp(SizeH, llcOff, t<<8|t))
+		return bAndOf(is8022(), cmp(SizeH, llcOff, t<<8|t))
+	case t == sapIPX:
+		llc := bOrOf(cmp(SizeB, llcOff, sapIPX), l.snap(etherTypeSNAPOUI, etherTypeIPX))
+		return bAny(cmp(SizeH, typeOff, etherTypeIPX), cmp(SizeH, typeOff, sllP8023), bAndOf(is8022(), llc))
+	case t == etherTypeATalk:
+		return bOrOf(cmp(SizeH, typeOff, t), bAndOf(is8022(), l.snap(0x080007, t)))
+	case t == etherTypeAARP:
+		return bOrOf(cmp(SizeH, typeOff, t), bAndOf(is8022(), l.snap(etherTypeSNAPOUI, t)))
 	case t <= ethermtu:
-		return bAndOf(cmp(SizeH, typeOff, sllP8022), cmp(SizeB, llcOff, t))
+		return bAndOf(is8022(), cmp(SizeB, llcOff, t))
 	}
 	return cmp(SizeH, typeOff, t)
 }
@@ -149,6 +161,10 @@ func pppType(t uint32) uint32 {
 		return pppDECnet
 	case etherTypeNS:
 		return pppNS
+	case etherTypeATalk:
+		return pppAppleTalk
+	case sapIPX:
+		return pppIPX
 	case llcSAPISONS:
 		return pppOSI
 	case llcSAP8021D:

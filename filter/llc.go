@@ -53,20 +53,20 @@ func (l layer) linkProtoAbbrev(name string) (b *bexpr, ok bool) {
 		}
 		// An 802.3 length, and not NetWare's raw 802.3 (DSAP and SSAP
 		// 0xff).
-		return bAndOf(l.isLength(), bNotOf(cmp(SizeH, l.nl(), 0xffff))), true
+		return bAndOf(l.isLength(), bNotOf(l.cmpPL(SizeH, l.nl(), 0xffff))), true
 	}
 	return nil, false
 }
 
 // isLength tests that the type field is an 802.3 length.
 func (l layer) isLength() *bexpr {
-	return bNotOf(leaf(JmpJGT, ethermtu, ldAbs(SizeH, l.linkType())))
+	return bNotOf(leaf(JmpJGT, ethermtu, l.ldLT(SizeH, l.linkType())...))
 }
 
 // snap tests for an 802.2 SNAP header with the given OUI and type, as
 // libpcap's gen_snap and gen_bcmp do (the last word first).
 func (l layer) snap(oui, typ uint32) *bexpr {
-	return bAndOf(cmp(SizeW, l.nl()+4, oui<<16|typ), cmp(SizeW, l.nl(), 0xaaaa0300|oui>>16))
+	return bAndOf(l.cmpPL(SizeW, l.nl()+4, oui<<16|typ), l.cmpPL(SizeW, l.nl(), 0xaaaa0300|oui>>16))
 }
 
 // etherTypeFramed is the test for the protocols that have more than one
@@ -77,14 +77,14 @@ func (l layer) etherTypeFramed(t uint32) (b *bexpr, ok bool) {
 		// Ethernet II, or on 802.3: the IPX SAP, raw 802.3 (0xffff) or
 		// SNAP.
 		llc := bOrOf(l.snap(etherTypeSNAPOUI, etherTypeIPX),
-			bOrOf(cmp(SizeB, l.nl(), sapIPX), cmp(SizeH, l.nl(), 0xffff)))
-		return bOrOf(cmp(SizeH, l.linkType(), etherTypeIPX), bAndOf(l.isLength(), llc)), true
+			bOrOf(l.cmpPL(SizeB, l.nl(), sapIPX), l.cmpPL(SizeH, l.nl(), 0xffff)))
+		return bOrOf(l.cmpLT(SizeH, l.linkType(), etherTypeIPX), bAndOf(l.isLength(), llc)), true
 	case etherTypeATalk, etherTypeAARP:
 		oui := uint32(0x080007)
 		if t == etherTypeAARP {
 			oui = etherTypeSNAPOUI
 		}
-		return bOrOf(cmp(SizeH, l.linkType(), t), bAndOf(l.isLength(), l.snap(oui, t))), true
+		return bOrOf(l.cmpLT(SizeH, l.linkType(), t), bAndOf(l.isLength(), l.snap(oui, t))), true
 	}
 	return nil, false
 }

@@ -154,6 +154,14 @@ func optimize(b *bexpr, accept Instruction) (prog Program, err error) {
 	return o.convert()
 }
 
+// unoptimized lays b out without optimizing, as libpcap does under
+// tcpdump -O: tests compare it with libpcap's code to know that both
+// optimizers start from the same graph.
+func unoptimized(b *bexpr, accept Instruction) (Program, error) {
+	o := &optimizer{root: buildGraph(b, accept)}
+	return o.convert()
+}
+
 func (o *optimizer) unmarkAll() { o.curMark++ }
 func (o *optimizer) isMarked(b *oblock) bool {
 	return b.mark == o.curMark

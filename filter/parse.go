@@ -65,6 +65,7 @@ type parser struct {
 	toks  []token
 	i     int
 	layer layer
+	regs  regs // scratch registers of arithmetic, allocated as libpcap does
 	last  qual
 	// furthest is the speculative error that got furthest, reported when
 	// the final parse fails earlier in the expression.
@@ -137,20 +138,21 @@ func (p *parser) parse() (b *bexpr, err error) {
 	if p.peek().kind != tEOF {
 		p.fail(`expected "and", "or" or the end of the expression`)
 	}
+	p.layer.offsetPrologue(b)
 	return b, nil
 }
 
 // try runs f and reports whether it completed; on failure the parser is
 // restored and the error returned.
 func (p *parser) try(f func()) (err *SyntaxError) {
-	saved, savedLayer, savedLast := p.i, p.layer, p.last
+	saved, savedLayer, savedLast, savedRegs := p.i, p.layer, p.last, p.regs
 	defer func() {
 		if r := recover(); r != nil {
 			a, ok := r.(abort)
 			if !ok {
 				panic(r)
 			}
-			p.i, p.layer, p.last = saved, savedLayer, savedLast
+			p.i, p.layer, p.last, p.regs = saved, savedLayer, savedLast, savedRegs
 			err = a.err
 			if p.furthest == nil || err.Pos > p.furthest.Pos {
 				p.furthest = err
@@ -266,8 +268,14 @@ func (p *parser) parseRTerm() *bexpr {
 					id = int(v)
 				}
 			}
-			b := p.layer.vlan(id)
-			p.layer.off += 4
+			var b *bexpr
+			if p.layer.live && p.layer.vlans == 0 {
+				b = p.liveVLAN(id)
+			} else {
+				b = p.layer.vlan(id)
+				p.layer.off += 4
+			}
+			p.layer.vlans++
 			return b
 		case "gateway":
 			p.next()
@@ -502,7 +510,7 @@ func (p *parser) genPort(t token, q qual) *bexpr {
 			lo, hi = hi, lo
 		}
 	}
-	return p.layer.portTest(proto, lo, hi, q.dir)
+	return p.layer.portTest(proto, lo, hi, q.typ == "portrange", q.dir)
 }
 
 // genHost handles host and net ids and the default (host) type: IPv4 and
@@ -622,7 +630,7 @@ func (p *parser) parseRelation() *bexpr {
 	l := p.parseArith(1)
 	t := p.peek()
 	if t.kind != tPunct || !is(t, "=", "==", "!=", "<", "<=", ">", ">=") {
-		if p.i == start+1 && l.isNum() {
+		if p.i == start+1 && l.num {
 			// A lone number is no relation: it is a misplaced id.
 			p.failAt(p.toks[start], expectPrimitive)
 		}
@@ -630,19 +638,16 @@ func (p *parser) parseRelation() *bexpr {
 	}
 	p.next()
 	r := p.parseArith(1)
-	b, msg := relation(t.text, l, r)
-	if msg != "" {
-		p.failAt(t, "%s", msg)
-	}
-	return b
+	return p.relation(t.text, l, r)
 }
 
 var arithPrec = map[string]int{"|": 1, "&": 2, "<<": 3, ">>": 3, "+": 4, "-": 4, "*": 5, "/": 5, "%": 5}
 
 // parseArith parses binary operators of precedence >= minPrec, C-like except
 // for '^', which (as in libpcap, where it has no declared precedence) takes
-// everything to its right as its right operand.
-func (p *parser) parseArith(minPrec int) *arith {
+// everything to its right as its right operand. Code is generated as each
+// operation is reduced, in the order of libpcap's parser.
+func (p *parser) parseArith(minPrec int) *arth {
 	l := p.parseUnary()
 	for {
 		t := p.peek()
@@ -652,32 +657,25 @@ func (p *parser) parseArith(minPrec int) *arith {
 		}
 		p.next()
 		r := p.parseArith(prec + 1)
-		var msg string
-		if l, msg = binaryOp(t.text, l, r); msg != "" {
-			p.failAt(t, "%s", msg)
-		}
+		l = p.arith(t.text, l, r, t)
 	}
 }
 
-func (p *parser) parseUnary() *arith {
+func (p *parser) parseUnary() *arth {
 	if t := p.peek(); t.kind == tPunct && t.text == "-" {
 		p.next()
-		x := p.parseUnary()
-		if x.isNum() {
-			return &arith{op: "num", k: -x.k}
-		}
-		return &arith{op: "neg", l: x}
+		return p.neg(p.parseUnary())
 	}
 	x := p.parsePrimary()
 	if t := p.peek(); t.kind == tPunct && t.text == "^" {
 		p.next()
 		r := p.parseArith(1)
-		x, _ = binaryOp("^", x, r)
+		x = p.arith("^", x, r, t)
 	}
 	return x
 }
 
-func (p *parser) parsePrimary() *arith {
+func (p *parser) parsePrimary() *arth {
 	t := p.peek()
 	switch {
 	case t.kind == tPunct && t.text == "(":
@@ -688,7 +686,7 @@ func (p *parser) parsePrimary() *arith {
 	case t.kind != tWord || t.escaped:
 	case t.text == "len":
 		p.next()
-		return &arith{op: "len"}
+		return p.loadLen()
 	case pnames[t.text] && is(p.peekN(1), "["):
 		if !loadable(t.text) {
 			p.fail("%s[] is not supported", t.text)
@@ -706,15 +704,15 @@ func (p *parser) parsePrimary() *arith {
 			}
 		}
 		p.expect("]")
-		return &arith{op: "load", proto: t.text, l: idx, size: size, layer: p.layer}
+		return p.load(t.text, idx, size)
 	default:
 		if v, ok := parseNum(t.text); ok {
 			p.next()
-			return &arith{op: "num", k: v}
+			return p.loadi(v)
 		}
 		if v, ok := namedConsts[t.text]; ok {
 			p.next()
-			return &arith{op: "num", k: v}
+			return p.loadi(v)
 		}
 	}
 	p.fail("expected a number, len, a named field or proto[offset]")

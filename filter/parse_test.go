@@ -145,13 +145,13 @@ func TestEmptyAcceptsAll(t *testing.T) {
 	}
 }
 
-// TestGolden compares our code with tcpdump -d text where the unoptimized
-// code is the same as libpcap's optimized code.
+// TestGolden compares our code with tcpdump -d text.
 func TestGolden(t *testing.T) {
 	bin := requireTcpdump(t)
 	for _, expr := range []string{
 		"ip", "arp", "ip6", "len > 5", "ip6 multicast", "ether proto 0x800", "ip[0:2]=1",
 		"icmp6[icmp6type] = icmp6-echo", "ip[0] & 0xf0 = 0x40", "ip[0] << 2 = 4",
+		"port 53", "host 1.2.3.4", "tcp[13] & 0x12 = 0x12 or ip[6:2] & 0x1fff = 0", "portrange 80",
 	} {
 		p, err := Compile(expr, 0)
 		if err != nil {

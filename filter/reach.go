@@ -24,7 +24,9 @@ func (p Program) Reach() uint32 {
 		case ClassLD:
 			switch mode(in.Op) {
 			case ModeABS:
-				abs = max(abs, k+n)
+				if !isAncillary(in.K) {
+					abs = max(abs, k+n)
+				}
 			case ModeIND:
 				ind = max(ind, k+n)
 			}

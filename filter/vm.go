@@ -9,8 +9,13 @@ package filter
 // A load past the end of pkt and a division by zero reject, as do jumps out
 // of range, bad scratch indexes and unknown opcodes; Match never panics, but
 // the verdict of a program that fails [Program.Validate] is not meaningful.
-// Match does not allocate.
-func (p Program) Match(pkt []byte, wireLen uint32) bool {
+// Match does not allocate. It sees no VLAN tag in the packet's metadata
+// (tags are in the frame in user space).
+func (p Program) Match(pkt []byte, wireLen uint32) bool { return p.matchVLAN(pkt, wireLen, 0) }
+
+// matchVLAN is Match for a packet whose outer VLAN tag is in its metadata
+// (vlan as ToEBPF's R4: 0 for none), as on tc.
+func (p Program) matchVLAN(pkt []byte, wireLen, vlan uint32) bool {
 	var a, x uint32
 	var mem [ScratchSlots]uint32
 	n := uint64(len(pkt))
@@ -31,6 +36,14 @@ func (p Program) Match(pkt []byte, wireLen uint32) bool {
 		case ClassLD:
 			switch mode(ins.Op) {
 			case ModeABS, ModeIND:
+				if mode(ins.Op) == ModeABS && isAncillary(k) {
+					v, ok := ancillaryValue(k, vlan)
+					if !ok {
+						return false
+					}
+					a = v
+					break
+				}
 				off := uint64(k)
 				if mode(ins.Op) == ModeIND {
 					off += uint64(x)

@@ -34,15 +34,18 @@ const (
 	HookUnknown Hook = 0
 	HookTC      Hook = 1
 	HookXDP     Hook = 2
+	HookXmit    Hook = 3 // at transmit, after the qdisc (net_dev_start_xmit)
 )
 
-// String returns "tc", "xdp" or "?".
+// String returns "tc", "xdp", "xmit" or "?".
 func (h Hook) String() string {
 	switch h {
 	case HookTC:
 		return "tc"
 	case HookXDP:
 		return "xdp"
+	case HookXmit:
+		return "xmit"
 	}
 	return "?"
 }

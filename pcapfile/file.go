@@ -2,6 +2,7 @@ package pcapfile
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,11 +32,17 @@ type File struct {
 	f         *os.File
 	next      func() (pcapRecord, []byte, error)
 	link      packet.LinkType // of the packet Next returned last
+	// Skipped counts the packets CopyTo left out: a pcapng file's packets
+	// of an interface of another link type than the first's.
+	Skipped uint64
 }
 
 // LinkTypeName names the link type as tcpdump does, roughly.
 func (cf *File) LinkTypeName() string {
 	lt := cf.LinkType & linkTypeMask
+	if name := packet.LinkType(lt).Name(); !strings.HasPrefix(name, "link type") {
+		return name // tcpdump's name
+	}
 	if name := layers.LinkType(lt).String(); !strings.HasPrefix(name, "Unknown") {
 		return name
 	}
@@ -87,23 +94,37 @@ func newFile(rd io.Reader) (*File, error) {
 		if bom, _ := br.Peek(12); len(bom) == 12 {
 			cf.BigEndian = binary.BigEndian.Uint32(bom[8:]) == pcapngByteOrderMagic
 		}
-		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{SkipUnknownVersion: true})
+		// Interfaces may differ in link type: every packet is read, each
+		// with its own (libpcap refuses such files; the view shows each
+		// packet as what it is, a conversion to pcap keeps the first's).
+		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{SkipUnknownVersion: true, WantMixedLinkType: true})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadFile, err)
 		}
-		cf.Format, cf.LinkType = "pcapng", uint32(r.LinkType())
-		snap := uint32(0)
-		if ifc, err := r.Interface(0); err == nil {
-			snap = ifc.SnapLength
+		// The first interface, which names the file's link type and
+		// snapshot length, comes before the first packet: read it now.
+		first, firstCI, firstErr := r.ReadPacketData()
+		ifc0, err := r.Interface(0)
+		if err != nil {
+			if firstErr != nil && !errors.Is(firstErr, io.EOF) {
+				return nil, fmt.Errorf("%w: %v", ErrBadFile, firstErr)
+			}
+			return nil, fmt.Errorf("%w: no interface description block", ErrBadFile)
 		}
-		cf.Snaplen = adjustSnaplen(cf.LinkType, snap)
+		first = bytes.Clone(first) // the reader's buffer is reused
+		pending := true
+		cf.Format, cf.LinkType = "pcapng", uint32(ifc0.LinkType)
+		cf.Snaplen = adjustSnaplen(cf.LinkType, ifc0.SnapLength)
 		cf.next = func() (pcapRecord, []byte, error) {
-			data, ci, err := r.ReadPacketData()
+			data, ci, err := first, firstCI, firstErr
+			if pending {
+				pending = false
+			} else {
+				data, ci, err = r.ReadPacketData()
+			}
 			if err != nil {
 				return pcapRecord{}, nil, err
 			}
-			// Interfaces may differ in link type (libpcap refuses such
-			// files; the view shows each packet as what it is).
 			cf.link = packet.LinkType(cf.LinkType & linkTypeMask)
 			if ifc, err := r.Interface(ci.InterfaceIndex); err == nil {
 				cf.link = packet.LinkType(uint32(ifc.LinkType) & linkTypeMask)
@@ -176,6 +197,10 @@ func (cf *File) CopyN(w *PcapWriter, keep func(data []byte, wireLen uint32) bool
 		}
 		if err != nil {
 			return n, fmt.Errorf("after %d packets: %w", n, err)
+		}
+		if cf.link != packet.LinkType(cf.LinkType&linkTypeMask) {
+			cf.Skipped++ // a pcap file has one link type
+			continue
 		}
 		if keep != nil && !keep(data, rec.Len) {
 			continue

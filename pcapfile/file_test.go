@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 func pcapBytes(t testing.TB, order binary.ByteOrder, magic uint32, recs int) []byte {
@@ -134,4 +136,52 @@ func FuzzReadCapture(f *testing.F) {
 		w, _ := NewPcapWriter(io.Discard, cf.Snaplen, cf.LinkType)
 		_, _ = cf.CopyTo(w, nil)
 	})
+}
+
+// TestMixedLinkTypesPcapng: a pcapng file whose interfaces differ in link
+// type (the view's w on an Ethernet and a tun interface writes one) gives
+// every packet with its own link type; CopyTo to pcap keeps the first
+// interface's and counts the others.
+func TestMixedLinkTypesPcapng(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mixed.pcapng")
+	eth := make([]byte, 60)
+	eth[12], eth[13] = 0x08, 0x00
+	raw := []byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}
+	pkts := []packet.Packet{{Ifindex: 1, Data: eth, OrigLen: 60, Nanos: 1e9}, {Ifindex: 2, Data: raw, OrigLen: 20, Nanos: 2e9}, {Ifindex: 1, Data: eth, OrigLen: 60, Nanos: 3e9}}
+	pkts[1].SetLinkType(packet.LinkTypeRaw)
+	_, err := SaveFile(path, pkts, Save{Format: "pcapng", Snaplen: 262144, Ifaces: []IfaceInfo{
+		{Index: 1, Name: "eth0", LinkType: packet.LinkTypeEthernet}, {Index: 2, Name: "tun0", LinkType: packet.LinkTypeRaw}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []packet.LinkType
+	for {
+		p, err := cf.NextPacket()
+		if err != nil {
+			break
+		}
+		got = append(got, p.LinkType())
+	}
+	cf.Close()
+	if want := []packet.LinkType{packet.LinkTypeEthernet, packet.LinkTypeRaw, packet.LinkTypeEthernet}; !slices.Equal(got, want) {
+		t.Errorf("link types read %v, want %v", got, want)
+	}
+	cf, err = OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cf.Close()
+	var buf bytes.Buffer
+	pw, err := NewPcapWriter(&buf, cf.Snaplen, cf.LinkType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := cf.CopyTo(pw, nil)
+	if err != nil || n != 2 || cf.Skipped != 1 || cf.LinkType != 1 {
+		t.Errorf("CopyTo: %d written, %d skipped, link type %d, %v; want 2, 1, Ethernet", n, cf.Skipped, cf.LinkType, err)
+	}
 }

@@ -16,6 +16,7 @@ type Save struct {
 	// writing application, and a comment on each interface's statistics.
 	Ifaces      []IfaceInfo
 	Hooks       map[int]packet.Hook
+	OutHooks    map[int]packet.Hook // where egress is recorded at another hook
 	Filter      string
 	Application string
 	Comment     string
@@ -89,6 +90,9 @@ func savePcapng(f *os.File, pkts []packet.Packet, s Save) (int, error) {
 	for i := range pkts {
 		p := pkts[i]
 		p.Hook = s.Hooks[int(p.Ifindex)]
+		if h, ok := s.OutHooks[int(p.Ifindex)]; ok && p.Dir == packet.DirOut {
+			p.Hook = h
+		}
 		if err := ng.Write(&p); err != nil {
 			return 0, err
 		}

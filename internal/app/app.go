@@ -49,10 +49,14 @@ func dispatch(cfg *Config, stdout, stderr io.Writer) error {
 		return listLinkTypes(cfg, stdout)
 	case cfg.Demo:
 		return runDemo(cfg, stderr)
+	case cfg.Read != "" && cfg.Write == "" && textMode(cfg, stdout):
+		return printFile(cfg, stdout, stderr)
 	case cfg.Read != "" && cfg.Write == "":
 		return viewFile(cfg, stdout, stderr)
 	case cfg.Read != "":
 		return convert(cfg, stdout, stderr)
+	case cfg.Write == "" && textMode(cfg, stdout):
+		return printLive(cfg, stdout, stderr)
 	case cfg.Write == "":
 		return live(cfg, stdout, stderr)
 	}
@@ -141,5 +145,6 @@ func listInterfaces(stdout io.Writer) error {
 	for i := range ifis {
 		fmt.Fprintln(stdout, capture.Describe(&ifis[i]))
 	}
+	fmt.Fprintln(stdout, capture.DescribeAny())
 	return nil
 }

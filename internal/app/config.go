@@ -26,6 +26,7 @@ type Config struct {
 	ListIfaces bool     // -D: list the interfaces and what they capture as
 	XDP        bool     // attach at XDP instead of tc
 	TCAttach   string   // auto, tcx or clsact ("": auto)
+	EgressAt   string   // auto, tc or xmit ("": auto)
 	ReadyFile  string   // create once capture is live
 	StatsFile  string   // rewrite every second with the counters (developers)
 	CPUProfile string   // write a Go CPU profile (developers)
@@ -39,6 +40,18 @@ type Config struct {
 	Args       []string // the command line as given (the demo's child gets it again)
 	Filter     []string // the filter expression's words
 	Version    string   // what --version prints after the name
+
+	// Text mode (text.go): packets printed as tcpdump's lines.
+	Print        bool // --print: print even with -w
+	LineBuffered bool // -l: flush every line (always to a pipe)
+	NoResolve    int  // -n, -nn: accepted, names are never looked up
+	Verbose      int  // -v count
+	LinkHeader   bool // -e
+	Quiet        bool // -q
+	Hex          int  // -x count (2: from the link-layer header)
+	HexASCII     int  // -X count
+	ASCII        int  // -A count
+	TimeFormat   int  // -t count
 
 	// tcpdump's flags (tcpdump.go):
 	ListLinkTypes  bool   // -L: list the link types the interface offers
@@ -110,6 +123,12 @@ func (c *Config) Validate() error {
 	case bpf.TCAuto, bpf.TCX, bpf.TCClsact:
 	default:
 		return usageErr("invalid --tc-attach %q: must be auto, tcx or clsact", c.TCAttach)
+	}
+	if err := c.validateEgressAt(); err != nil {
+		return err
+	}
+	if c.Print && c.Write == "-" {
+		return usageErr("--print and -w - both write to stdout: write the file elsewhere")
 	}
 	if c.ListIfaces {
 		return nil // -D lists and ends, as tcpdump's
@@ -224,3 +243,23 @@ func sizeString(n int) string {
 
 // filterText is the filter expression as one string.
 func (c *Config) filterText() string { return strings.Join(c.Filter, " ") }
+
+// validateEgressAt checks --egress-at against the rest: the transmit hook
+// records egress into the perf rings, and XDP sees no egress.
+func (c *Config) validateEgressAt() error {
+	switch bpf.EgressHook(c.EgressAt) {
+	case "":
+		c.EgressAt = string(bpf.EgressAuto)
+	case bpf.EgressAuto, bpf.EgressTC:
+	case bpf.EgressXmit:
+		switch {
+		case c.XDP:
+			return usageErr("--egress-at xmit with --xdp: XDP sees ingress only; drop --xdp to record egress")
+		case c.RingBuf != "":
+			return usageErr("--egress-at xmit with --ringbuf: egress at transmit is written to the perf rings; drop --ringbuf")
+		}
+	default:
+		return usageErr("invalid --egress-at %q: must be auto, tc or xmit", c.EgressAt)
+	}
+	return nil
+}

@@ -102,13 +102,14 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	cc := capture.Config{
 		Interfaces: cfg.Ifaces,
 		BPF: bpf.Config{
-			Snaplen: cfg.Snaplen,
-			In:      cfg.Direction != "out",
-			Out:     cfg.Direction != "in",
-			XDP:     cfg.XDP,
-			TCMode:  bpf.TCMode(cfg.TCAttach),
-			Filter:  cfg.prog,
-			RingBuf: cfg.ringBufBytes(),
+			Snaplen:  cfg.Snaplen,
+			In:       cfg.Direction != "out",
+			Out:      cfg.Direction != "in",
+			XDP:      cfg.XDP,
+			TCMode:   bpf.TCMode(cfg.TCAttach),
+			EgressAt: bpf.EgressHook(cfg.EgressAt),
+			Filter:   cfg.prog,
+			RingBuf:  cfg.ringBufBytes(),
 		},
 		Promisc:    !cfg.NoPromisc,
 		FilterLink: filterLink,
@@ -303,7 +304,7 @@ func whereWeStand(a *bpf.Attachment) string {
 }
 
 // filterFor compiles the capture filter for the interfaces' link type
-// (RAW for those without a link-layer header) into cfg.prog, and returns
+// (RAW for those without a link-layer header) and hook into cfg.prog, and returns
 // that link type; interfaces of different link types cannot share one.
 func filterFor(cfg *Config, ifis []*net.Interface) (packet.LinkType, error) {
 	lt := capture.LinkTypeOf(ifis[0])
@@ -318,7 +319,20 @@ func filterFor(cfg *Config, ifis []*net.Interface) (packet.LinkType, error) {
 			return 0, usageErr("%s is link-type %s and %s %s: write pcapng (--format pcapng) to capture both", ifis[0].Name, lt.Name(), ifi.Name, t.Name())
 		}
 	}
-	if len(cfg.Filter) == 0 || lt == packet.LinkTypeEthernet {
+	if len(cfg.Filter) == 0 {
+		return packet.LinkTypeEthernet, nil
+	}
+	if lt == packet.LinkTypeEthernet {
+		if !cfg.XDP {
+			// On tc the outer VLAN tag is in the skb's metadata: vlan as
+			// tcpdump compiles it for a live interface. XDP sees it in
+			// the frame, as dispatch compiled it.
+			prog, err := filter.CompileArgsLiveTC(cfg.Filter, cfg.Snaplen)
+			if err != nil {
+				return 0, usageErr("%v", err)
+			}
+			cfg.prog = prog
+		}
 		return packet.LinkTypeEthernet, nil
 	}
 	prog, err := filter.CompileArgsLink(cfg.Filter, cfg.Snaplen, uint32(lt))

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/capture"
 	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/packet"
@@ -64,9 +65,29 @@ type viewer struct {
 	kflows       *kernelFlows
 	ifnames      map[int]string
 	saves        sync.WaitGroup // saves in flight, finished before we exit
+	// Lines the capture says while the view is on the screen (-i any: an
+	// interface passed over) wait until it is gone.
+	viewing atomic.Bool
+	notesMu sync.Mutex
+	notes   []string
+}
+
+// note is the capture's Config.Note in the live view: to stderr before the
+// view starts, kept for after it while it runs.
+func (v *viewer) note(stderr io.Writer) func(string) {
+	return func(s string) {
+		v.notesMu.Lock()
+		defer v.notesMu.Unlock()
+		if v.viewing.Load() {
+			v.notes = append(v.notes, s)
+			return
+		}
+		fmt.Fprintf(stderr, "bpftop-cap: %s\n", s)
+	}
 }
 
 func (v *viewer) prepare(c *run, cc *capture.Config) error {
+	cc.Note = v.note(c.stderr)
 	// The kernel's flow counts key Ethernet frames: not kept when an
 	// interface has another link type.
 	ethernet := true
@@ -170,7 +191,7 @@ func (v *viewer) wait(c *run) error {
 		Interfaces:    v.ifnames,
 		Stopped:       stopped,
 		Source:        names(sess, ","),
-		Hook:          sess.Attach.Mode,
+		Hook:          sess.Attach.Where(),
 		Filter:        cfg.filterText(),
 		Live:          true,
 		Save:          save,
@@ -178,7 +199,14 @@ func (v *viewer) wait(c *run) error {
 		SaveNote:      note,
 		SaveTag:       names(sess, "_"),
 	})
+	v.notesMu.Lock()
+	v.viewing.Store(true)
+	v.notesMu.Unlock()
 	err := viewFailed(c.ctx, runView(c.ctx, model, v.tty))
+	v.notesMu.Lock()
+	v.viewing.Store(false)
+	c.notes = append(c.notes, v.notes...)
+	v.notesMu.Unlock()
 	v.saves.Wait() // a save still running (a signal ended the view) is finished
 	return err
 }
@@ -217,8 +245,14 @@ func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 	} else if format == "pcapng" {
 		s.Hooks = map[int]packet.Hook{}
 		for i, ifi := range sess.Ifaces {
-			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: sess.LinkTypes[i]})
+			s.Ifaces = append(s.Ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Where(), LinkType: sess.LinkTypes[i]})
 			s.Hooks[ifi.Index] = sess.Attachments[i].Hook
+			if sess.Attachments[i].EgressAt == bpf.EgressXmit {
+				if s.OutHooks == nil {
+					s.OutHooks = map[int]packet.Hook{}
+				}
+				s.OutHooks[ifi.Index] = packet.HookXmit
+			}
 		}
 		s.Filter, s.Application = cfg.filterText(), "bpftop-cap "+cfg.Version
 		s.Comment = "saved from the live view's retention ring"

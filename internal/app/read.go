@@ -74,6 +74,9 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 	flushErr := pw.Flush()
 	closeErr := out.close()
 	fmt.Fprintf(stderr, "%d packets written\n", n)
+	if in.Skipped > 0 {
+		fmt.Fprintf(stderr, "bpftop-cap: %d packets of interfaces of other link types than %s left out: a pcap file holds one\n", in.Skipped, in.LinkTypeName())
+	}
 	switch {
 	case copyErr != nil:
 		return fmt.Errorf("read %s: %w", cfg.Read, copyErr)
@@ -117,6 +120,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	}
 	ecfg := engineConfig(cfg)
 	ecfg.IdleTimeout = -1 // a file's flows are all shown, however old
+	ecfg.BigEndian = in.BigEndian
 	eng := decode.NewEngine(ecfg)
 	var first, last time.Time
 	var n, kept uint64
@@ -183,9 +187,9 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 }
 
 // fileFilter compiles the filter for the link type of the file being read
-// (a pcapng file's packets all have the type of its first interface: the
-// others are skipped, as libpcap skips them), with the code tcpdump -r
-// runs on it.
+// (a pcapng file's first interface's: viewFile compiles it for the others
+// as it meets them, a conversion to pcap leaves their packets out), with
+// the code tcpdump -r runs on it.
 func fileFilter(cfg *Config, in *pcapfile.File) error {
 	if len(cfg.Filter) == 0 {
 		return nil

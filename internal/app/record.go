@@ -98,7 +98,7 @@ func (r *recorder) start(c *run) error {
 		case cfg.Format == "pcapng":
 			var ifaces []pcapfile.IfaceInfo
 			for i, ifi := range sess.Ifaces {
-				ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Mode, LinkType: cfg.fileLinkType(sess.LinkTypes[i])})
+				ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Where(), LinkType: cfg.fileLinkType(sess.LinkTypes[i])})
 			}
 			ng, err := pcapfile.NewPcapngWriter(w, cfg.Snaplen, ifaces, cfg.filterText(), "bpftop-cap "+cfg.Version)
 			return ng, ng, err
@@ -116,8 +116,13 @@ func (r *recorder) start(c *run) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Print {
+		tw := newTextWriter(cfg, c.stdout)
+		tw.ifname = ifaceNamer(sess)
+		r.pw = teeWriter{file: r.pw, text: tw}
+	}
 	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",
-		on, sess.Attach.Mode, cfg.Direction, filterNote(cfg), fileLinkTypeName(lt), cfg.Snaplen)
+		on, sess.Attach.Where(), cfg.Direction, filterNote(cfg), fileLinkTypeName(lt), cfg.Snaplen)
 	// The reader writes the file itself: no batches.
 	writerStop := func() { faultHook("writer"); c.stop(nil) }
 	c.g.Go(func() error {
