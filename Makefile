@@ -18,8 +18,14 @@ BENCHTIME ?= 1s
 # supports Go 1.26.
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := $(CURDIR)/.bin/staticcheck
+# make install: DESTDIR (staging) and PREFIX as usual.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 
-.PHONY: all build check-go generate check-generated test test-unit bench soak fuzz lint screenshot help clean
+.PHONY: all build check-go generate check-generated man install test test-unit bench soak fuzz lint screenshot help clean
 
 all: build
 
@@ -42,6 +48,17 @@ generate: ## rebuild the BPF objects and Go bindings with clang (Debian: clang l
 
 check-generated: generate ## fail if the committed BPF objects differ from the source
 	git diff --exit-code -- bpf/
+
+man: check-go ## write the man page and the bash and zsh completions from the flag table (committed; a test checks them)
+	$(GO) run . --man-page > docs/bpftop-cap.1
+	$(GO) run . --completion bash > completions/bpftop-cap.bash
+	$(GO) run . --completion zsh > completions/_bpftop-cap
+
+install: build ## install the binary, the man page and the completions into $(DESTDIR)$(PREFIX) (/usr/local)
+	install -D -m 0755 $(BINARY) $(DESTDIR)$(BINDIR)/bpftop-cap
+	install -D -m 0644 docs/bpftop-cap.1 $(DESTDIR)$(MANDIR)/man1/bpftop-cap.1
+	install -D -m 0644 completions/bpftop-cap.bash $(DESTDIR)$(BASHCOMPDIR)/bpftop-cap
+	install -D -m 0644 completions/_bpftop-cap $(DESTDIR)$(ZSHCOMPDIR)/_bpftop-cap
 
 test: check-go ## run all tests (as root: installs what they need, then e2e tests attach real BPF programs in private namespaces), then each fuzz target briefly
 	@if [ "$$(id -u)" = 0 ]; then .ci/deps; \

@@ -29,16 +29,25 @@ func main() {
 // run is the whole command: its exit status, with at most one line on
 // stderr for an error.
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg, showVersion, err := parse(args)
+	cfg, m, err := parse(args)
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errHelp):
 		writeHelp(stdout)
 		return 0
 	case err != nil:
 		fmt.Fprintf(stderr, "bpftop-cap: %v (see -h)\n", err)
 		return 2
-	case showVersion:
+	case m.version:
 		fmt.Fprintln(stdout, "bpftop-cap", versionString())
+		return 0
+	case m.man:
+		writeMan(stdout)
+		return 0
+	case m.completion != "":
+		if err := writeCompletion(stdout, m.completion); err != nil {
+			fmt.Fprintf(stderr, "bpftop-cap: %v\n", err)
+			return 2
+		}
 		return 0
 	}
 	if err = cfg.Validate(); err == nil {
@@ -62,25 +71,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// parse reads the command line into a Config. Flags may come before and
-// after the interface, as with tcpdump.
-func parse(args []string) (cfg *app.Config, showVersion bool, err error) {
-	cfg = &app.Config{Args: append([]string(nil), args...)}
+// parse reads the command line into a Config (parse.go says how).
+func parse(args []string) (cfg *app.Config, m *mainFlags, err error) {
+	cfg, m = &app.Config{Args: append([]string(nil), args...)}, &mainFlags{}
 	fs := flag.NewFlagSet("bpftop-cap", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors become one line; -h is writeHelp
-	fs.Usage = func() {}
-	for _, f := range flags(cfg, &showVersion) {
-		f.define(fs, f.name)
+	fs.SetOutput(io.Discard)
+	names := map[string]string{}
+	for _, f := range flags(cfg, m) {
+		all := f.names()
+		f.define(fs, all[0])
+		for _, n := range all {
+			names[n] = all[0]
+		}
 	}
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, false, err
-		}
-		if args = fs.Args(); len(args) == 0 {
-			break
-		}
-		positional, args = append(positional, args[0]), args[1:]
+	positional, err := parseArgs(fs, names, args)
+	if err != nil {
+		return nil, nil, err
 	}
 	cfg.Version = versionString()
 	fs.Visit(func(f *flag.Flag) { cfg.NiceGiven = cfg.NiceGiven || f.Name == "nice" })
@@ -89,7 +95,7 @@ func parse(args []string) (cfg *app.Config, showVersion bool, err error) {
 		cfg.Ifaces, positional = splitList(positional[0]), positional[1:]
 	}
 	cfg.Filter = positional
-	return cfg, showVersion, nil
+	return cfg, m, nil
 }
 
 // splitList splits a comma list of interfaces.

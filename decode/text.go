@@ -37,6 +37,7 @@ type TextOptions struct {
 	Hex      int            // -x: 1 from the network header, 2 from the link header
 	HexASCII int            // -X: the same with ASCII
 	ASCII    int            // -A: ASCII only
+	Absolute bool           // -S: TCP sequence numbers as they are, not relative
 }
 
 // maxTCPConns bounds the table of TCP connections whose first sequence

@@ -354,7 +354,7 @@ func (p *textPkt) appendTCP(b []byte, h ipHdr, d []byte, length int) []byte {
 	}
 	var thseq, thack uint32
 	rev := false
-	if flags&TCPAck != 0 {
+	if flags&TCPAck != 0 && !p.t.opt.Absolute { // -S: as they are
 		seq, ack, thseq, thack, rev = p.t.tcpRel(h, sport, dport, seq, ack, flags&TCPSyn != 0)
 	}
 	if hlen > length {

@@ -180,8 +180,14 @@ func (cf *File) Close() error {
 // nil) to w and returns how many it wrote. A file that ends mid-record
 // gives an error after the packets before it.
 func (cf *File) CopyTo(w *PcapWriter, keep func(data []byte, wireLen uint32) bool) (uint64, error) {
+	return cf.CopyN(w, keep, 0)
+}
+
+// CopyN is CopyTo that stops after limit packets written (0: no limit), as
+// -c does.
+func (cf *File) CopyN(w *PcapWriter, keep func(data []byte, wireLen uint32) bool, limit uint64) (uint64, error) {
 	var n uint64
-	for {
+	for limit == 0 || n < limit {
 		rec, data, err := cf.next()
 		if errors.Is(err, io.EOF) {
 			return n, nil
@@ -204,4 +210,5 @@ func (cf *File) CopyTo(w *PcapWriter, keep func(data []byte, wireLen uint32) boo
 		}
 		n++
 	}
+	return n, nil
 }

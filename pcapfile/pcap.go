@@ -13,9 +13,10 @@ import (
 // record is appended to it (header and data, no call per field) and the
 // buffer goes to the file in one write when full.
 type PcapWriter struct {
-	w   io.Writer
-	buf []byte
-	n   uint64
+	w     io.Writer
+	buf   []byte
+	n     uint64
+	micro bool // microsecond stamps (the classic magic)
 }
 
 // pcapBufferSize is the write size: big enough that the write calls cost
@@ -33,6 +34,18 @@ func NewPcapWriter(w io.Writer, snaplen, linkType uint32) (*PcapWriter, error) {
 	p.buf = appendPcapHeader(p.buf, snaplen, linkType)
 	return p, nil
 }
+
+// NewPcapWriterMicro is NewPcapWriter for a microsecond pcap, the classic
+// format that readers older than nanosecond pcap take (tcpdump's default;
+// --time-stamp-precision=micro): stamps are cut to the microsecond.
+func NewPcapWriterMicro(w io.Writer, snaplen, linkType uint32) (*PcapWriter, error) {
+	p := &PcapWriter{w: w, buf: make([]byte, 0, pcapBufferSize), micro: true}
+	p.buf = appendPcapHeaderMagic(p.buf, magicPcapMicro, snaplen, linkType)
+	return p, nil
+}
+
+// Buffered is how many bytes are written but not yet passed on.
+func (p *PcapWriter) Buffered() int { return len(p.buf) }
 
 // Write writes one captured packet.
 func (p *PcapWriter) Write(pkt *packet.Packet) error {
@@ -68,6 +81,9 @@ func (p *PcapWriter) writeParts(r pcapRecord, head, data []byte) error {
 		if err := p.Flush(); err != nil {
 			return err
 		}
+	}
+	if p.micro {
+		r.Nsec /= 1000
 	}
 	le := binary.LittleEndian
 	b := le.AppendUint32(p.buf, r.Sec)

@@ -187,8 +187,14 @@ func (p *pcapReader) readData(n int) ([]byte, error) {
 // appendPcapHeader appends the file header of a nanosecond pcap in host
 // (little-endian) order, as tcpdump --time-stamp-precision=nano -w writes.
 func appendPcapHeader(b []byte, snaplen, linkType uint32) []byte {
+	return appendPcapHeaderMagic(b, magicPcapNano, snaplen, linkType)
+}
+
+// appendPcapHeaderMagic appends a pcap file header with the given magic:
+// magicPcapNano or magicPcapMicro.
+func appendPcapHeaderMagic(b []byte, magic, snaplen, linkType uint32) []byte {
 	le := binary.LittleEndian
-	b = le.AppendUint32(b, magicPcapNano)
+	b = le.AppendUint32(b, magic)
 	b = le.AppendUint16(b, pcapVersionMajor)
 	b = le.AppendUint16(b, pcapVersionMinor)
 	b = le.AppendUint32(b, 0) // thiszone

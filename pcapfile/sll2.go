@@ -173,6 +173,15 @@ func (c *CookedWriter) Write(p *packet.Packet) error {
 	return c.ng.Write(&c.out)
 }
 
+// Buffered is how many bytes are written but not yet passed on, or -1 if
+// the writer cannot say (pcapng).
+func (c *CookedWriter) Buffered() int {
+	if c.pcap != nil {
+		return c.pcap.Buffered()
+	}
+	return -1
+}
+
 // Flush writes out what is buffered.
 func (c *CookedWriter) Flush() error {
 	if c.pcap != nil {

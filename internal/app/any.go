@@ -89,7 +89,7 @@ func anyWriter(cfg *Config, sess *capture.Session, w io.Writer) (capture.PacketW
 		ng, err = pcapfile.NewPcapngWriter(w, cfg.Snaplen, ifaces, cfg.filterText(), "bpftop-cap "+cfg.Version)
 		inner = ng
 	} else {
-		inner, err = pcapfile.NewPcapWriter(w, cfg.Snaplen, uint32(packet.LinkTypeSLL2))
+		inner, err = cfg.newPcapWriter(w, cfg.Snaplen, uint32(packet.LinkTypeSLL2))
 	}
 	if err != nil {
 		return nil, nil, err

@@ -45,6 +45,8 @@ func dispatch(cfg *Config, stdout, stderr io.Writer) error {
 	switch {
 	case cfg.ListIfaces:
 		return listInterfaces(stdout)
+	case cfg.ListLinkTypes:
+		return listLinkTypes(cfg, stdout)
 	case cfg.Demo:
 		return runDemo(cfg, stderr)
 	case cfg.Read != "" && cfg.Write == "" && textMode(cfg, stdout):

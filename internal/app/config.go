@@ -8,6 +8,7 @@ import (
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/filter"
+	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
 // Config is one run of bpftop-cap, as the command line asks for it. Main
@@ -52,6 +53,23 @@ type Config struct {
 	ASCII        int  // -A count
 	TimeFormat   int  // -t count
 
+	// tcpdump's flags (tcpdump.go):
+	ListLinkTypes  bool   // -L: list the link types the interface offers
+	LinkType       string // -y: the link type to capture as
+	FilterFile     string // -F: the filter expression from a file
+	BufferKiB      int    // -B: the kernel buffer in KiB, for all CPUs
+	User           string // -Z: the user to become once capturing (as root)
+	FileSize       string // -C: rotate -w's file past this size
+	FileCount      int    // -W: a ring of files (-C), or stop after (-G)
+	RotateSeconds  int    // -G: rotate -w's file every so many seconds
+	Precision      string // --time-stamp-precision: nano (""), micro
+	PacketBuffered bool   // -U: flush -w's file after every pass
+	AbsoluteSeq    bool   // -S: absolute TCP sequence numbers in text output
+
+	rot      rotation        // -C, -W, -G checked
+	user     *switchUser     // -Z looked up; nil: stay
+	linkType packet.LinkType // -y checked (0: the interface's own)
+
 	prog filter.Program // Filter compiled; nil keeps everything
 }
 
@@ -77,6 +95,9 @@ func (e *ExitError) Error() string { return e.Msg }
 // the default direction and format, and the interface of the default route
 // for the live view given none.
 func (c *Config) Validate() error {
+	if err := c.validateTcpdump(); err != nil {
+		return err
+	}
 	if c.Nice < -20 || c.Nice > 19 {
 		return usageErr("invalid --nice %d: must be -20 to 19", c.Nice)
 	}
@@ -111,6 +132,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ListIfaces {
 		return nil // -D lists and ends, as tcpdump's
+	}
+	if c.ListLinkTypes {
+		return c.validateListLinkTypes()
 	}
 	if c.Demo {
 		if c.Read != "" || len(c.Ifaces) > 0 {
@@ -165,7 +189,10 @@ func (c *Config) Validate() error {
 	if len(c.Ifaces) == 0 {
 		return usageErr("no interface given: bpftop-cap [-i] IFACE (see -h)")
 	}
-	return c.validateAny()
+	if err := c.validateAny(); err != nil {
+		return err
+	}
+	return c.validateCaptureTcpdump()
 }
 
 // perfBufferBytes is --perf-buffer, or def when not given.

@@ -49,12 +49,12 @@ func runDemo(cfg *Config, stderr io.Writer) error {
 
 	var args []string
 	for _, a := range cfg.Args {
-		if a == "--demo" || a == "-demo" || strings.HasPrefix(a, "--demo=") || strings.HasPrefix(a, "-demo=") {
+		if a == "--demo" || strings.HasPrefix(a, "--demo=") {
 			continue
 		}
 		args = append(args, a)
 	}
-	args = append(args, "-i", env.IfA)
+	args = append([]string{"-i", env.IfA}, args...) // before a "--" that ends the flags
 	// The traffic starts once the capture is live (its ready file), so
 	// that the first round, which has every kind, is in it: started at
 	// once, on a loaded machine it went by before the programs were
@@ -67,7 +67,7 @@ func runDemo(cfg *Config, stderr io.Writer) error {
 		}
 		defer os.RemoveAll(dir)
 		ready = filepath.Join(dir, "ready")
-		args = append(args, "--ready-file", ready)
+		args = append([]string{"--ready-file", ready}, args...)
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr

@@ -162,6 +162,10 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 	defer stopRead()
 	c.readCtx = readCtx
 
+	if err := dropPrivileges(c, m); err != nil { // -Z
+		m.abort()
+		return err
+	}
 	if err := m.start(c); err != nil {
 		m.abort()
 		return err

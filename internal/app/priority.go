@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -31,6 +32,10 @@ type Priority struct {
 	Autogroup    bool // the session's autogroup set to it too
 	nice         int
 	oldAutogroup int
+	// autogroup is /proc/self/autogroup, opened when it was raised: once
+	// -Z has made the process another user, the kernel lets only an
+	// already open file give it back.
+	autogroup *os.File
 }
 
 // RaisePriority sets the nice value of every thread of the process (threads
@@ -97,6 +102,7 @@ func RaisePriority(nice int) (p *Priority, err error) {
 		return p, fmt.Errorf("session autogroup: %w", err)
 	}
 	p.Autogroup, p.oldAutogroup = true, old
+	p.autogroup, _ = os.OpenFile("/proc/self/autogroup", os.O_RDWR, 0)
 	return p, nil
 }
 
@@ -107,10 +113,31 @@ func (p *Priority) Restore() {
 	if p == nil || !p.Autogroup {
 		return
 	}
-	if cur, err := autogroupNice(); err == nil && cur == p.nice {
+	if p.autogroup != nil {
+		defer p.autogroup.Close()
+		var b [64]byte
+		if n, err := p.autogroup.ReadAt(b[:], 0); n > 0 && (err == nil || errors.Is(err, io.EOF)) {
+			if cur, err := parseAutogroup(b[:n]); err == nil && cur == p.nice {
+				_ = writeAutogroup(p.autogroup, p.oldAutogroup)
+			}
+		}
+	} else if cur, err := autogroupNice(); err == nil && cur == p.nice {
 		_ = setAutogroupNice(p.oldAutogroup)
 	}
 	p.Autogroup = false
+}
+
+// writeAutogroup writes a nice value to an open /proc/self/autogroup,
+// again while the kernel says EAGAIN (see setAutogroupNice).
+func writeAutogroup(f *os.File, nice int) error {
+	var err error
+	for range 5 {
+		if _, err = f.Write([]byte(strconv.Itoa(nice))); !errors.Is(err, unix.EAGAIN) {
+			return err
+		}
+		time.Sleep(110 * time.Millisecond)
+	}
+	return err
 }
 
 // setAutogroupNice writes /proc/self/autogroup. Without CAP_SYS_ADMIN the
@@ -134,6 +161,11 @@ func autogroupNice() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseAutogroup(b)
+}
+
+// parseAutogroup reads the nice value of "/autogroup-123 nice 0".
+func parseAutogroup(b []byte) (int, error) {
 	f := strings.Fields(string(b))
 	if len(f) != 3 || f[1] != "nice" {
 		return 0, fmt.Errorf("unexpected /proc/self/autogroup: %q", b)

@@ -37,25 +37,40 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "bpftop-cap: reading from %s file %s, link-type %v, snapshot length %d\n", in.Format, cfg.Read, in.LinkTypeName(), in.Snaplen)
 	signal.Ignore(syscall.SIGPIPE) // -w - | head: a write error, not death
-	out, err := openOutput(cfg.Write, stdout)
+	name, opened := cfg.Write, time.Now()
+	if cfg.rot.on() {
+		name = cfg.rot.fileName(name, 0, opened)
+	}
+	out, err := openOutput(name, stdout)
 	if err != nil {
 		return err
 	}
 	defer out.close()
-	err = out.start()
-	var pw *pcapfile.PcapWriter
-	if err == nil {
-		pw, err = pcapfile.NewPcapWriter(out.w, in.Snaplen, in.LinkType)
-	}
-	if err != nil {
-		out.discard()
-		return err
+	if err = cfg.user.become(out.file); err == nil { // -Z, as tcpdump: once the files are open
+		err = out.start()
 	}
 	var keep func([]byte, uint32) bool
 	if len(cfg.prog) > 0 {
 		keep = cfg.prog.Match
 	}
-	n, copyErr := in.CopyTo(pw, keep)
+	if err == nil && cfg.rot.on() {
+		n, err := convertRotating(cfg, in, out, name, opened, keep)
+		fmt.Fprintf(stderr, "%d packets written\n", n)
+		if errors.Is(err, errFilesDone) {
+			fmt.Fprintf(stderr, "bpftop-cap: maximum file limit reached: %d\n", cfg.rot.count)
+			err = nil
+		}
+		return err
+	}
+	var pw *pcapfile.PcapWriter
+	if err == nil {
+		pw, err = cfg.newPcapWriter(out.w, in.Snaplen, in.LinkType)
+	}
+	if err != nil {
+		out.discard()
+		return err
+	}
+	n, copyErr := in.CopyN(pw, keep, cfg.Count)
 	flushErr := pw.Flush()
 	closeErr := out.close()
 	fmt.Fprintf(stderr, "%d packets written\n", n)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,6 +47,9 @@ func record(cfg *Config, stdout, stderr io.Writer) error {
 // recorder is the -w mode: the reader writes each packet to the file
 // straight from the rings.
 type recorder struct {
+	rot       *rotator  // -C, -G: the files
+	path      string    // the first file (-w's, or its rotation's name)
+	opened    time.Time // when the first file was named (-G)
 	out       *output
 	w         io.Writer
 	pw        capture.PacketWriter
@@ -55,7 +59,11 @@ type recorder struct {
 }
 
 func (r *recorder) prepare(c *run, cc *capture.Config) error {
-	out, err := openOutput(c.cfg.Write, c.stdout)
+	r.path, r.opened = c.cfg.Write, time.Now()
+	if c.cfg.rot.on() {
+		r.path = c.cfg.rot.fileName(r.path, 0, r.opened)
+	}
+	out, err := openOutput(r.path, c.stdout)
 	if err != nil {
 		return err
 	}
@@ -64,6 +72,9 @@ func (r *recorder) prepare(c *run, cc *capture.Config) error {
 	// No screen waits for a lone packet: reading below the rings'
 	// watermark less often than the live view does costs less.
 	cc.Reader.FlushInterval = flushInterval(r.w)
+	if c.cfg.PacketBuffered {
+		cc.Reader.FlushInterval = headlessFlushInterval
+	}
 	cc.Reader.IdleFlushInterval = headlessIdleFlushInterval
 	if f, ok := r.w.(*os.File); ok {
 		r.w = pcapfile.OutputWriter(f)
@@ -76,21 +87,31 @@ func (r *recorder) start(c *run) error {
 	if err := r.out.start(); err != nil {
 		return err
 	}
-	var err error
-	lt, on := sess.LinkTypes[0], names(sess, ", ")
-
+	lt, on := cfg.fileLinkType(sess.LinkTypes[0]), names(sess, ", ")
 	if sess.Any() {
 		lt, on = packet.LinkTypeSLL2, capture.AnyName
-		r.pw, r.ng, err = anyWriter(cfg, sess, r.w)
-	} else if cfg.Format == "pcapng" {
-		var ifaces []pcapfile.IfaceInfo
-		for i, ifi := range sess.Ifaces {
-			ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Where(), LinkType: sess.LinkTypes[i]})
+	}
+	newW := func(w io.Writer) (capture.PacketWriter, *pcapfile.PcapngWriter, error) {
+		switch {
+		case sess.Any():
+			return anyWriter(cfg, sess, w)
+		case cfg.Format == "pcapng":
+			var ifaces []pcapfile.IfaceInfo
+			for i, ifi := range sess.Ifaces {
+				ifaces = append(ifaces, pcapfile.IfaceInfo{Index: ifi.Index, Name: ifi.Name, Hook: sess.Attachments[i].Where(), LinkType: cfg.fileLinkType(sess.LinkTypes[i])})
+			}
+			ng, err := pcapfile.NewPcapngWriter(w, cfg.Snaplen, ifaces, cfg.filterText(), "bpftop-cap "+cfg.Version)
+			return ng, ng, err
 		}
-		r.ng, err = pcapfile.NewPcapngWriter(r.w, cfg.Snaplen, ifaces, cfg.filterText(), "bpftop-cap "+cfg.Version)
-		r.pw = r.ng
+		pw, err := cfg.newPcapWriter(w, cfg.Snaplen, uint32(lt))
+		return pw, nil, err
+	}
+	var err error
+	if cfg.rot.on() {
+		r.rot, err = startRotation(cfg.Write, cfg.rot, r.out, r.path, r.opened, time.Now, newW)
+		r.pw = r.rot
 	} else {
-		r.pw, err = pcapfile.NewPcapWriter(r.w, cfg.Snaplen, uint32(lt))
+		r.pw, r.ng, err = newW(r.w)
 	}
 	if err != nil {
 		return err
@@ -101,14 +122,19 @@ func (r *recorder) start(c *run) error {
 		r.pw = teeWriter{file: r.pw, text: tw}
 	}
 	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",
-		on, sess.Attach.Where(), cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
+		on, sess.Attach.Where(), cfg.Direction, filterNote(cfg), fileLinkTypeName(lt), cfg.Snaplen)
 	// The reader writes the file itself: no batches.
 	writerStop := func() { faultHook("writer"); c.stop(nil) }
 	c.g.Go(func() error {
 		defer c.stop(nil) // a reader that fails ends the capture
 		var readErr error
 		r.writerErr = noPanic(func() error {
-			readErr = sess.RunDirect(c.readCtx, r.pw, cfg.Count, writerStop, &r.res)
+			if cfg.PacketBuffered {
+				// -U: each pass's packets go to the file at its end.
+				readErr = sess.RunPasses(c.readCtx, r.pw, cfg.Count, writerStop, &r.res)
+			} else {
+				readErr = sess.RunDirect(c.readCtx, r.pw, cfg.Count, writerStop, &r.res)
+			}
 			return nil
 		})()
 		if r.writerErr != nil {
@@ -121,6 +147,8 @@ func (r *recorder) start(c *run) error {
 
 func (r *recorder) abort() { r.out.discard() }
 
+func (r *recorder) outputFile() *pcapfile.Output { return r.out.file }
+
 func (r *recorder) wait(c *run) error {
 	<-c.ctx.Done()
 	return nil
@@ -128,6 +156,13 @@ func (r *recorder) wait(c *run) error {
 
 func (r *recorder) drained(c *run) (uint64, error) {
 	sess := c.sess
+	if r.rot != nil {
+		r.ng, r.out = r.rot.ng, r.rot.out // the last file
+		if errors.Is(r.res.Err, errFilesDone) {
+			fmt.Fprintf(c.stderr, "bpftop-cap: maximum file limit reached: %d\n", c.cfg.rot.count)
+			r.res.Err = nil
+		}
+	}
 	if r.ng != nil && r.res.Err == nil {
 		counters, _ := sess.Counters()
 		lost := sess.LostInRing(counters)

@@ -45,6 +45,7 @@ func (c *Config) textOptions() decode.TextOptions {
 		Hex:      c.Hex,
 		HexASCII: c.HexASCII,
 		ASCII:    c.ASCII,
+		Absolute: c.AbsoluteSeq,
 	}
 }
 
