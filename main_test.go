@@ -25,25 +25,25 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"unknown interface", []string{"-i", "nosuchif0", "-w", filepath.Join(dir, "a.pcap")}, 1, `no such interface: "nosuchif0"`},
-		{"no interface", []string{"-w", "x.pcap"}, 2, "no interface given"},
-		{"bad direction", []string{"-i", "lo", "-Q", "sideways", "-w", "x"}, 2, `invalid direction "sideways"`},
-		{"bad snaplen", []string{"-i", "lo", "-s", "x", "-w", "x"}, 2, `invalid value "x" for -s: not a number`},
-		{"huge snaplen", []string{"-i", "lo", "-s", "300000", "-w", "x"}, 2, "invalid snapshot length 300000"},
-		{"xdp egress", []string{"-i", "lo", "--xdp", "-Q", "out", "-w", "x"}, 2, "XDP sees ingress only"},
-		{"bad tc attach", []string{"-i", "lo", "--tc-attach", "magic", "-w", "x"}, 2, `invalid --tc-attach "magic"`},
+		{"no interface", []string{"-w", filepath.Join(dir, "x.pcap")}, 2, "no interface given"},
+		{"bad direction", []string{"-i", "lo", "-Q", "sideways", "-w", filepath.Join(dir, "x")}, 2, `invalid direction "sideways"`},
+		{"bad snaplen", []string{"-i", "lo", "-s", "x", "-w", filepath.Join(dir, "x")}, 2, `invalid value "x" for -s: not a number`},
+		{"huge snaplen", []string{"-i", "lo", "-s", "300000", "-w", filepath.Join(dir, "x")}, 2, "invalid snapshot length 300000"},
+		{"xdp egress", []string{"-i", "lo", "--xdp", "-Q", "out", "-w", filepath.Join(dir, "x")}, 2, "XDP sees ingress only"},
+		{"bad tc attach", []string{"-i", "lo", "--tc-attach", "magic", "-w", filepath.Join(dir, "x")}, 2, `invalid --tc-attach "magic"`},
 		{"unknown flag", []string{"-i", "lo", "--frobnicate"}, 2, "unknown flag --frobnicate"},
 		{"bad count", []string{"-i", "lo", "-c", "many"}, 2, `invalid value "many"`},
 		{"unwritable output", []string{"-i", "lo", "-w", filepath.Join(dir, "missing", "x.pcap")}, 1, "no such file or directory"},
 		{"existing output, unknown interface", []string{"-i", "nosuchif0", "-w", existing}, 1, `no such interface: "nosuchif0"`},
-		{"bad filter", []string{"lo", "-w", "x", "tcp", "prot", "80"}, 2, `filter: syntax error at "prot" (column 5)`},
-		{"unresolved host", []string{"lo", "-w", "x", "host", "example.com"}, 2, `not resolved`},
+		{"bad filter", []string{"lo", "-w", filepath.Join(dir, "x"), "tcp", "prot", "80"}, 2, `filter: syntax error at "prot" (column 5)`},
+		{"unresolved host", []string{"lo", "-w", filepath.Join(dir, "x"), "host", "example.com"}, 2, `not resolved`},
 		{"bad ring size", []string{"lo", "--ring-size", "12 parsecs"}, 2, `invalid --ring-size`},
 		{"tiny ring", []string{"lo", "--ring-size", "1KiB"}, 2, `invalid --ring-size`},
-		{"bad perf buffer", []string{"lo", "--perf-buffer", "3MiB", "-w", "x"}, 2, `invalid --perf-buffer "3MiB"`},
-		{"removed flag", []string{"lo", "--perf-reader", "mmap", "-w", "x"}, 2, "unknown flag --perf-reader (see -h)"},
-		{"bad format", []string{"lo", "--format", "json", "-w", "x"}, 2, `invalid --format "json"`},
+		{"bad perf buffer", []string{"lo", "--perf-buffer", "3MiB", "-w", filepath.Join(dir, "x")}, 2, `invalid --perf-buffer "3MiB"`},
+		{"removed flag", []string{"lo", "--perf-reader", "mmap", "-w", filepath.Join(dir, "x")}, 2, "unknown flag --perf-reader (see -h)"},
+		{"bad format", []string{"lo", "--format", "json", "-w", filepath.Join(dir, "x")}, 2, `invalid --format "json"`},
 		{"bad max flows", []string{"lo", "--max-flows", "0"}, 2, `invalid --max-flows`},
-		{"bad nice", []string{"lo", "--nice", "40", "-w", "x"}, 2, `invalid --nice 40: must be -20 to 19`},
+		{"bad nice", []string{"lo", "--nice", "40", "-w", filepath.Join(dir, "x")}, 2, `invalid --nice 40: must be -20 to 19`},
 		// Without a terminal the packets are printed as text: not with the
 		// pcap stream on stdout.
 		{"print with -w -", []string{"lo", "--print", "-w", "-"}, 2, "--print and -w - both write to stdout"},
@@ -71,6 +71,14 @@ func TestBadInput(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
 		t.Error("a run that failed before capturing changed an existing output file")
+	}
+	// Bad input leaves no file behind.
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("files left in the output directory: %v", names)
 	}
 }
 
