@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -170,5 +171,24 @@ func TestReadConvert(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(garbage); string(b) != "this is not a capture file at all" {
 		t.Errorf("-r F -w F changed F: %q", b)
+	}
+}
+
+// TestPrintWhileConverting: -r F -w OUT --print writes the file and prints
+// each packet written, as tcpdump --print does: the same lines.
+func TestPrintWhileConverting(t *testing.T) {
+	testutil.RequireTool(t, "tcpdump")
+	in := filepath.Join(testutil.Corpus(t), "tcp-handshake-nano.pcap")
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-r", in, "-w", filepath.Join(dir, "ours.pcap"), "--print", "-c", "2"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want, err := exec.Command("tcpdump", "-n", "-r", in, "-w", filepath.Join(dir, "theirs.pcap"), "--print", "-c", "2").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout.String() != string(want) || strings.Count(stdout.String(), "\n") != 2 {
+		t.Errorf("printed:\n%s\ntcpdump --print:\n%s", stdout.String(), want)
 	}
 }

@@ -35,6 +35,8 @@ type File struct {
 	// Skipped counts the packets CopyTo left out: a pcapng file's packets
 	// of an interface of another link type than the first's.
 	Skipped uint64
+	// Copied, when set, is called with each packet CopyTo writes (--print).
+	Copied func(*packet.Packet)
 }
 
 // LinkTypeName names the link type as tcpdump does, roughly.
@@ -207,6 +209,11 @@ func (cf *File) CopyN(w *PcapWriter, keep func(data []byte, wireLen uint32) bool
 		}
 		if err := w.writeRecord(rec, data); err != nil {
 			return n, err
+		}
+		if cf.Copied != nil {
+			p := packet.Packet{Data: data, Nanos: packet.Nanos(rec.Time()), OrigLen: rec.Len}
+			p.SetLinkType(cf.link)
+			cf.Copied(&p)
 		}
 		n++
 	}

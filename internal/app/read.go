@@ -53,6 +53,11 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 	if len(cfg.prog) > 0 {
 		keep = cfg.prog.Match
 	}
+	if cfg.Print { // and write: each packet written is printed too, as tcpdump --print
+		tw := newTextWriter(cfg, stdout)
+		in.Copied = func(p *packet.Packet) { _ = tw.Write(p) }
+		defer func() { _ = tw.Flush() }()
+	}
 	if err == nil && cfg.rot.on() {
 		n, err := convertRotating(cfg, in, out, name, opened, keep)
 		fmt.Fprintf(stderr, "%d packets written\n", n)

@@ -221,6 +221,10 @@ func convertRotating(cfg *Config, in *pcapfile.File, out *output, name string, o
 			r.close()
 			return n, fmt.Errorf("read %s after %d packets: %w", cfg.Read, n, err)
 		}
+		if pk.LinkType() != packet.LinkType(in.LinkType&packet.LinkTypeMask) {
+			in.Skipped++ // a pcap file has one link type
+			continue
+		}
 		if keep != nil && !keep(pk.Data, pk.OrigLen) {
 			continue
 		}
@@ -229,6 +233,9 @@ func convertRotating(cfg *Config, in *pcapfile.File, out *output, name string, o
 				r.close()
 			}
 			return n, err
+		}
+		if in.Copied != nil {
+			in.Copied(&pk)
 		}
 		n++
 	}
