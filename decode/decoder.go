@@ -297,7 +297,6 @@ func (d *Decoder) decode(lt packet.LinkType, data []byte, s *Summary) {
 
 	// One level of encapsulation: decode the inner packet with the second
 	// set of layers, keeping the outer addresses as the tunnel's.
-	first = gopacket.LayerTypeZero
 	var payload []byte
 	switch last {
 	case layers.LayerTypeVXLAN:
