@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -54,34 +53,6 @@ func addAnyPeer(t *testing.T, ns, name string, subnet int) *anyPeer {
 		}
 	}
 	return p
-}
-
-// udpSink counts the datagrams a socket receives.
-type udpSink struct {
-	conn net.PacketConn
-	n    atomic.Int64
-}
-
-func listenUDP(t *testing.T, ns, addr string) *udpSink {
-	t.Helper()
-	s := &udpSink{}
-	if err := testutil.InNetns(ns, func() (err error) {
-		s.conn, err = net.ListenPacket("udp4", addr)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.conn.Close() })
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			if _, _, err := s.conn.ReadFrom(buf); err != nil {
-				return
-			}
-			s.n.Add(1)
-		}
-	}()
-	return s
 }
 
 // sendTagged sends datagrams tagged first, first+1, ... from fromAddr in

@@ -138,32 +138,9 @@ var tagRE = regexp.MustCompile(`bpftop-e2e-(\d{6});`)
 // It returns the payloads.
 func sendUDP(t *testing.T, pair *testutil.Pair, port int, sizes []int) [][]byte {
 	t.Helper()
-	var rx net.PacketConn
-	if err := testutil.InNetns(pair.NsA, func() (err error) {
-		rx, err = net.ListenPacket("udp4", net.JoinHostPort(pair.AddrA, strconv.Itoa(port)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
-	var received atomic.Int64
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			if _, _, err := rx.ReadFrom(buf); err != nil {
-				return
-			}
-			received.Add(1)
-		}
-	}()
-
-	var tx net.Conn
-	if err := testutil.InNetns(pair.NsB, func() (err error) {
-		tx, err = net.Dial("udp4", net.JoinHostPort(pair.AddrA, strconv.Itoa(port)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sink := listenUDP(t, pair.NsA, net.JoinHostPort(pair.AddrA, strconv.Itoa(port)))
+	defer sink.conn.Close()
+	tx := dialUDP(t, pair.NsB, net.JoinHostPort(pair.AddrA, strconv.Itoa(port)))
 	defer tx.Close()
 	var payloads [][]byte
 	for i, n := range sizes {
@@ -174,9 +151,50 @@ func sendUDP(t *testing.T, pair *testutil.Pair, port int, sizes []int) [][]byte 
 		}
 		payloads = append(payloads, p)
 	}
-	testutil.Eventually(t, 10*time.Second, func() bool { return received.Load() >= int64(len(sizes)) },
+	testutil.Eventually(t, 10*time.Second, func() bool { return sink.n.Load() >= int64(len(sizes)) },
 		"%d datagrams sent to port %d were not all received", len(sizes), port)
 	return payloads
+}
+
+// udpSink counts the datagrams a socket receives.
+type udpSink struct {
+	conn net.PacketConn
+	n    atomic.Int64
+}
+
+func listenUDP(t *testing.T, ns, addr string) *udpSink {
+	t.Helper()
+	s := &udpSink{}
+	if err := testutil.InNetns(ns, func() (err error) {
+		s.conn, err = net.ListenPacket("udp4", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.conn.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			if _, _, err := s.conn.ReadFrom(buf); err != nil {
+				return
+			}
+			s.n.Add(1)
+		}
+	}()
+	return s
+}
+
+// dialUDP is a UDP socket in namespace ns sending to addr.
+func dialUDP(t *testing.T, ns, addr string) net.Conn {
+	t.Helper()
+	var c net.Conn
+	if err := testutil.InNetns(ns, func() (err error) {
+		c, err = net.Dial("udp4", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // readerOf drains a PacketConn as an io.Reader.

@@ -10,9 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
@@ -130,16 +127,7 @@ func TestTUITunView(t *testing.T) {
 		if _, err := c.WriteTo([]byte(tag(i)), &net.UDPAddr{IP: net.IPv4(10, 78, 0, 2), Port: 9000}); err != nil {
 			t.Fatal(err)
 		}
-		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(10, 78, 0, 2).To4(), DstIP: net.IPv4(10, 78, 0, 1).To4()}
-		udp := &layers.UDP{SrcPort: 9000, DstPort: 9001}
-		_ = udp.SetNetworkLayerForChecksum(ip)
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, udp, gopacket.Payload(tag(5+i))); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tun.Write(buf.Bytes()); err != nil {
-			t.Fatal(err)
-		}
+		injectUDP(t, tun, net.IPv4(10, 78, 0, 2), net.IPv4(10, 78, 0, 1), 9000, 9001, tag(5+i))
 	}
 	s.waitFor("the tun flow with 10 packets", func(text string) bool {
 		return regexp.MustCompile(`UDP\s+10\.78\.0\.1:9001 <-> 10\.78\.0\.2:9000\s+10 `).MatchString(text)

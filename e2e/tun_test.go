@@ -51,6 +51,22 @@ func openTun(t *testing.T, ns, name, addr string) *os.File {
 	return f
 }
 
+// injectUDP writes an IPv4 UDP datagram into a tun device, as its peer
+// process: the host receives it from the device.
+func injectUDP(t *testing.T, tun *os.File, src, dst net.IP, sport, dport uint16, payload string) {
+	t.Helper()
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.To4(), DstIP: dst.To4()}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
+	_ = udp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, udp, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tun.Write(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestTunIsRaw: a tun device has no link-layer header; its packets are
 // written as LINKTYPE_RAW, each byte for byte as tcpdump writes it, both
 // ways: datagrams routed out through it, and datagrams its peer process
@@ -115,16 +131,7 @@ func TestTunIsRaw(t *testing.T) {
 	}
 	// In: 5 datagrams the peer writes into the device.
 	for i := 5; i < 10; i++ {
-		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(10, 77, 0, 2).To4(), DstIP: net.IPv4(10, 77, 0, 1).To4()}
-		udp := &layers.UDP{SrcPort: 9000, DstPort: 9001}
-		_ = udp.SetNetworkLayerForChecksum(ip)
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, udp, gopacket.Payload(tag(i))); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tun.Write(buf.Bytes()); err != nil {
-			t.Fatal(err)
-		}
+		injectUDP(t, tun, net.IPv4(10, 77, 0, 2), net.IPv4(10, 77, 0, 1), 9000, 9001, tag(i))
 	}
 	time.Sleep(200 * time.Millisecond)
 	_ = p.stop(t, syscall.SIGINT)

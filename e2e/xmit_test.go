@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -57,31 +56,9 @@ func knowB(t *testing.T, pair *testutil.Pair) {
 // once A's qdisc has let go of all it kept.
 func sendOut(t *testing.T, pair *testutil.Pair, port int, sizes []int) int {
 	t.Helper()
-	var rx net.PacketConn
-	if err := testutil.InNetns(pair.NsB, func() (err error) {
-		rx, err = net.ListenPacket("udp4", net.JoinHostPort(pair.AddrB, strconv.Itoa(port)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
-	var received atomic.Int64
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			if _, _, err := rx.ReadFrom(buf); err != nil {
-				return
-			}
-			received.Add(1)
-		}
-	}()
-	var tx net.Conn
-	if err := testutil.InNetns(pair.NsA, func() (err error) {
-		tx, err = net.Dial("udp4", net.JoinHostPort(pair.AddrB, strconv.Itoa(port)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sink := listenUDP(t, pair.NsB, net.JoinHostPort(pair.AddrB, strconv.Itoa(port)))
+	defer sink.conn.Close()
+	tx := dialUDP(t, pair.NsA, net.JoinHostPort(pair.AddrB, strconv.Itoa(port)))
 	defer tx.Close()
 	for i, n := range sizes {
 		p := bytes.Repeat([]byte{byte('a' + i%26)}, n)
@@ -91,7 +68,7 @@ func sendOut(t *testing.T, pair *testutil.Pair, port int, sizes []int) int {
 	waitQdiscEmpty(t, pair)
 	// What left A reaches B's socket; what B received so far is what the
 	// captures must have seen at least.
-	return int(received.Load())
+	return int(sink.n.Load())
 }
 
 // xmitLinks lists the tracing links of bpftop-cap's transmit program.
