@@ -318,3 +318,54 @@ func TestProtochainAfterAH(t *testing.T) {
 	}
 	compareWithTcpdump(t, "after-ah", frames, []string{"protochain 6", "protochain 0", "protochain 60", "ip6 protochain 51", "ip protochain 51"})
 }
+
+// TestProtochainPartial: MatchPartial follows the walk: sure of Match's
+// verdict on a whole chain with every bit known, and sound (the verdict
+// holds whatever the unknown bits) when some bits are unknown.
+func TestProtochainPartial(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	frames := chainFrames(r)
+	for _, expr := range protochainExprs[:16] {
+		p, err := Compile(expr, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sure := 0
+		for _, f := range frames {
+			all := make([]byte, len(f.data))
+			for i := range all {
+				all[i] = 0xff
+			}
+			m, ok := p.MatchPartial(f.data, all)
+			if ok && m != p.Match(f.data, f.wireLen) {
+				t.Fatalf("%q on %s: MatchPartial %v, Match %v", expr, f.desc, m, !m)
+			}
+			if ok {
+				sure++
+			}
+			known := make([]byte, len(f.data))
+			for i := range known {
+				known[i] = []byte{0, 0xff, 0xff, byte(r.Uint32())}[r.IntN(4)]
+			}
+			m, ok = p.MatchPartial(f.data, known)
+			if !ok {
+				continue
+			}
+			for range 8 {
+				pkt := append([]byte(nil), f.data...)
+				for i := range pkt {
+					pkt[i] = pkt[i]&known[i] | byte(r.Uint32())&^known[i]
+				}
+				for extra := r.IntN(80); extra > 0; extra-- {
+					pkt = append(pkt, byte(r.Uint32()))
+				}
+				if got := p.Match(pkt, uint32(len(pkt)+r.IntN(2000))); got != m {
+					t.Fatalf("%q: MatchPartial(%x, known %x) = %v sure, but Match(%x) = %v", expr, f.data, known, m, pkt, got)
+				}
+			}
+		}
+		if sure < len(frames)/2 {
+			t.Errorf("%q: sure on %d of %d whole frames", expr, sure, len(frames))
+		}
+	}
+}
