@@ -70,7 +70,7 @@ type parser struct {
 	// furthest is the speculative error that got furthest, reported when
 	// the final parse fails earlier in the expression.
 	furthest *SyntaxError
-	// noOptimize: libpcap leaves the code as generated (geneve).
+	// noOptimize: libpcap leaves the code as generated (geneve, protochain).
 	noOptimize bool
 }
 

@@ -17,8 +17,9 @@ package filter
 // register are libpcap's, including its AH step, which sets X to the AH
 // header's length, (len+2)*4, rather than adding it to X: a header after
 // an AH header is read where libpcap reads it, so the verdicts are
-// libpcap's. As libpcap, we do not optimize such code (it jumps among its
-// statements).
+// libpcap's (where that makes libpcap's walk come back to the same AH
+// header forever, ours ends, without a match). As libpcap, we do not
+// optimize such code (it jumps among its statements).
 
 const (
 	protochainDepth = 8
