@@ -78,7 +78,7 @@ func parseFor(expr string, l layer) (*bexpr, error) {
 }
 
 // parseOpt is parseFor that also says whether libpcap optimizes the
-// code (not after geneve, whose code jumps among statements).
+// code (not after geneve or protochain, whose code jumps among statements).
 func parseOpt(expr string, l layer) (b *bexpr, optimize bool, err error) {
 	toks, err := lex(expr)
 	if err != nil {

@@ -13,7 +13,8 @@
 //     [CompileLiveTC], where vlan reads the tag the kernel moved into the
 //     packet's metadata, vlan.go) and its errors ([SyntaxError],
 //     [ErrRejectsAll]; mpls, pppoes and geneve move the offsets of what
-//     follows, encap.go and geneve.go), with a port of libpcap's
+//     follows, encap.go and geneve.go; protochain walks IPv6 extension
+//     headers unrolled, protochain.go), with a port of libpcap's
 //     optimizer (opt.go):
 //     verdicts on truncated packets depend on the loads it removes, so
 //     ours are those of libpcap's optimized code;

@@ -70,7 +70,7 @@ type parser struct {
 	// furthest is the speculative error that got furthest, reported when
 	// the final parse fails earlier in the expression.
 	furthest *SyntaxError
-	// noOptimize: libpcap leaves the code as generated (geneve).
+	// noOptimize: libpcap leaves the code as generated (geneve, protochain).
 	noOptimize bool
 }
 
@@ -311,7 +311,7 @@ func (p *parser) parseRTerm() *bexpr {
 			return p.pppoes()
 		case "geneve":
 			return p.geneve()
-		case "protochain", "byte":
+		case "byte":
 			p.fail("%q is not supported", t.text)
 		case "len":
 			p.next()
@@ -372,7 +372,7 @@ func (p *parser) parseHeadID() *bexpr {
 		}
 	}
 	// Type.
-	if t := p.peek(); t.kind == tWord && is(t, "host", "net", "port", "portrange", "proto") {
+	if t := p.peek(); t.kind == tWord && is(t, "host", "net", "port", "portrange", "proto", "protochain") {
 		p.next()
 		q.typ = t.text
 	}
@@ -436,7 +436,7 @@ func (p *parser) parseID(q qual) *bexpr {
 			p.fail("expected a port number%s", after)
 		case "portrange":
 			p.fail("expected a port range such as 1024-65535%s", after)
-		case "proto":
+		case "proto", "protochain":
 			p.fail("expected a protocol number or name%s", after)
 		}
 		p.fail("expected an address%s", after)
@@ -445,6 +445,8 @@ func (p *parser) parseID(q qual) *bexpr {
 	switch q.typ {
 	case "proto":
 		return p.genProto(t, q)
+	case "protochain":
+		return p.genProtochain(t, q)
 	case "port", "portrange":
 		return p.genPort(t, q)
 	case "gateway":
