@@ -35,6 +35,10 @@ type Config struct {
 	// (the interface went away): the status bar shows it, the view stays
 	// so that w can still save what was captured.
 	Stopped func() string
+	// Status, when set, is what the status bar says of the source in
+	// place of the capture's loss and ring counters: a stream being read
+	// is live, or has ended and why.
+	Status func() string
 
 	Save     SaveFunc // nil disables w
 	SaveDir  string   // where w saves; "" is the current directory

@@ -46,13 +46,14 @@ func statusBar(st *Styles, cfg *Config, s decode.Stats, paused, follow bool, w i
 		}
 		return st.StatusBar.Render
 	}
-	if cfg.Live {
+	switch {
+	case cfg.Status != nil:
+		add(st.StatusBar.Render, "%s", safe(cfg.Status()))
+	case cfg.Live:
 		add(warn(s.Lost), "lost %s", count(s.Lost))
 		add(warn(s.Dropped), "dropped %s", count(s.Dropped))
-	}
-	if cfg.Live {
 		add(st.StatusBar.Render, "ring %.0f%%", s.RingFill)
-	} else if cfg.Facts != "" {
+	case cfg.Facts != "":
 		add(st.StatusBar.Render, "%s", safe(cfg.Facts))
 	}
 	add(st.StatusBar.Render, "%d flows", s.Flows)

@@ -100,6 +100,9 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if liveStream(cfg.Read) {
+		return viewStream(cfg, tty, stderr)
+	}
 	in, err := pcapfile.OpenFile(cfg.Read)
 	if err != nil {
 		return err
