@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -158,4 +159,64 @@ func TestTUIStreamQuitEarly(t *testing.T) {
 			t.Errorf("stderr: %s", s.errText())
 		}
 	})
+}
+
+// TestStreamTextAndWrite reads a FIFO the test writes to, without the
+// view: the lines (stdout a pipe) and -w OUT -U's packets come out while
+// the writer still holds the FIFO open, before it writes the rest.
+func TestStreamTextAndWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{{"text", nil}, {"write", []string{"-w", "out.pcap", "-U"}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "stream")
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			fifo, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fifo.Close()
+			cmd := exec.Command(binary, append([]string{"-r", path}, tc.args...)...)
+			cmd.Dir = dir
+			var stdout syncBuffer
+			cmd.Stdout = &stdout
+			p := startCmd(t, cmd)
+			stderr := p.stderr
+			out := filepath.Join(dir, "out.pcap")
+			got := func() int {
+				if tc.args == nil {
+					return strings.Count(stdout.String(), "\n")
+				}
+				if _, err := os.Stat(out); err != nil {
+					return 0
+				}
+				return len(readGrowingPcap(t, out))
+			}
+			if _, err := fifo.Write(udpPcap(t, true, "192.0.2.1", "192.0.2.2", 1111, 2222, "one", "two")); err != nil {
+				t.Fatal(err)
+			}
+			testutil.Eventually(t, 10*time.Second, func() bool { return got() == 2 },
+				"the first 2 packets not out while the stream is open; stdout:\n%s\nstderr:\n%s", &stdout, stderr)
+			if _, err := fifo.Write(udpPcap(t, false, "192.0.2.3", "192.0.2.4", 3333, 4444, "three")); err != nil {
+				t.Fatal(err)
+			}
+			fifo.Close()
+			select {
+			case err := <-p.done:
+				p.done <- err
+				if err != nil {
+					t.Fatalf("bpftop-cap: %v\n%s", err, stderr)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("bpftop-cap still running after the stream ended; stderr:\n%s", stderr)
+			}
+			if n := got(); n != 3 {
+				t.Errorf("%d packets out, want 3; stdout:\n%s\nstderr:\n%s", n, &stdout, stderr)
+			}
+		})
+	}
 }

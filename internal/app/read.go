@@ -75,6 +75,15 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 		out.discard()
 		return err
 	}
+	if cfg.PacketBuffered { // -U: each packet out as it comes, a live stream's too
+		copied := in.Copied
+		in.Copied = func(p *packet.Packet) {
+			if copied != nil {
+				copied(p)
+			}
+			_ = pw.Flush() // an error sticks: the next write returns it
+		}
+	}
 	n, copyErr := in.CopyN(pw, keep, cfg.Count)
 	flushErr := pw.Flush()
 	closeErr := out.close()
