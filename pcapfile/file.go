@@ -37,6 +37,7 @@ type File struct {
 	Skipped uint64
 	// Copied, when set, is called with each packet CopyTo writes (--print).
 	Copied func(*packet.Packet)
+	ng     *ngState // pcapng only: interfaces, direction, statistics
 }
 
 // LinkTypeName names the link type as tcpdump does, roughly.
@@ -99,13 +100,18 @@ func newFile(rd io.Reader) (*File, error) {
 		// Interfaces may differ in link type: every packet is read, each
 		// with its own (libpcap refuses such files; the view shows each
 		// packet as what it is, a conversion to pcap keeps the first's).
-		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{SkipUnknownVersion: true, WantMixedLinkType: true})
+		ng := &ngState{}
+		cf.ng = ng
+		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{
+			SkipUnknownVersion: true, WantMixedLinkType: true,
+			SectionEndCallback: ng.sectionEnd, StatisticsCallback: ng.statistics,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadFile, err)
 		}
 		// The first interface, which names the file's link type and
 		// snapshot length, comes before the first packet: read it now.
-		first, firstCI, firstErr := r.ReadPacketData()
+		first, firstCI, firstOpts, firstErr := r.ReadPacketDataWithOptions()
 		ifc0, err := r.Interface(0)
 		if err != nil {
 			if firstErr != nil && !errors.Is(firstErr, io.EOF) {
@@ -118,11 +124,11 @@ func newFile(rd io.Reader) (*File, error) {
 		cf.Format, cf.LinkType = "pcapng", uint32(ifc0.LinkType)
 		cf.Snaplen = adjustSnaplen(cf.LinkType, ifc0.SnapLength)
 		cf.next = func() (pcapRecord, []byte, error) {
-			data, ci, err := first, firstCI, firstErr
+			data, ci, opts, err := first, firstCI, firstOpts, firstErr
 			if pending {
 				pending = false
 			} else {
-				data, ci, err = r.ReadPacketData()
+				data, ci, opts, err = r.ReadPacketDataWithOptions()
 			}
 			if err != nil {
 				return pcapRecord{}, nil, err
@@ -130,6 +136,7 @@ func newFile(rd io.Reader) (*File, error) {
 			cf.link = packet.LinkType(cf.LinkType & linkTypeMask)
 			if ifc, err := r.Interface(ci.InterfaceIndex); err == nil {
 				cf.link = packet.LinkType(uint32(ifc.LinkType) & linkTypeMask)
+				ng.packet(ci.InterfaceIndex, ifc.Name, opts.Flags, cf.BigEndian)
 			}
 			rec := recordAt(ci.Timestamp, uint32(len(data)), uint32(ci.Length))
 			if rec.CapLen > cf.Snaplen {
@@ -167,6 +174,9 @@ func (cf *File) NextPacket() (packet.Packet, error) {
 	}
 	p := packet.Packet{Data: data, Nanos: packet.Nanos(rec.Time()), OrigLen: rec.Len}
 	p.SetLinkType(cf.link)
+	if cf.ng != nil {
+		p.Ifindex, p.Dir = cf.ng.ifindex, cf.ng.dir
+	}
 	return p, nil
 }
 
