@@ -117,6 +117,8 @@ func FuzzReadCapture(f *testing.F) {
 	f.Add(pcapBytes(f, binary.LittleEndian, magicPcapMicro, 2))
 	f.Add(pcapBytes(f, binary.BigEndian, magicPcapNano, 1))
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a})
+	ng, _ := twoIfacePcapng(f)
+	f.Add(ng)
 	if dir, err := testutil.CorpusDir(); err == nil {
 		ents, _ := os.ReadDir(dir)
 		for i, e := range ents {
@@ -135,6 +137,18 @@ func FuzzReadCapture(f *testing.F) {
 		}
 		w, _ := NewPcapWriter(io.Discard, cf.Snaplen, cf.LinkType)
 		_, _ = cf.CopyTo(w, nil)
+		// The view's path: interfaces, directions, statistics.
+		cf, _ = newFile(bytes.NewReader(b))
+		for {
+			p, err := cf.NextPacket()
+			if err != nil {
+				break
+			}
+			if p.Ifindex != 0 && cf.Interfaces()[int(p.Ifindex)] == "" {
+				t.Fatalf("packet of interface %d, which has no name", p.Ifindex)
+			}
+		}
+		_ = cf.CaptureDropped()
 	})
 }
 

@@ -18,7 +18,7 @@ import (
 // twoIfacePcapng is what bpftop-cap -i any -w - --format pcapng sends: two
 // interfaces (the second announced mid-stream), packets in both
 // directions, statistics blocks with drops at the end.
-func twoIfacePcapng(t *testing.T) ([]byte, []packet.Packet) {
+func twoIfacePcapng(t testing.TB) ([]byte, []packet.Packet) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := NewPcapngWriter(&buf, 262144, []IfaceInfo{{Index: 7, Name: "eth0", Hook: "tcx"}}, "", "test")
