@@ -31,6 +31,10 @@ type Config struct {
 	// Interfaces names the captured interfaces by index, for the packet
 	// detail's heading.
 	Interfaces map[int]string
+	// InterfaceNames, when set, names the interfaces as a stream
+	// announces them (pcapng): it replaces Interfaces on each tick, and
+	// the IF column shows once there are several.
+	InterfaceNames func() map[int]string
 	// Stopped, when set and returning a reason, says capture has stopped
 	// (the interface went away): the status bar shows it, the view stays
 	// so that w can still save what was captured.
@@ -263,6 +267,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		// on every tick only while small, else a few times a second (keys
 		// and the other panes still answer on every tick).
 		m.ticks++
+		if m.cfg.InterfaceNames != nil {
+			names := m.cfg.InterfaceNames()
+			m.hex.ifnames, m.flows.showIf = names, m.cfg.ShowInterface || len(names) > 1
+		}
 		every := uint64(1 + len(m.flows.rows)/bigTable)
 		m.skipFlows = m.flows.rows != nil && m.ticks%every != 0
 		cmd := m.requestRefresh()

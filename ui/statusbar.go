@@ -56,6 +56,11 @@ func statusBar(st *Styles, cfg *Config, s decode.Stats, paused, follow bool, w i
 	case cfg.Facts != "":
 		add(st.StatusBar.Render, "%s", safe(cfg.Facts))
 	}
+	if (!cfg.Live || cfg.Status != nil) && s.Lost+s.Dropped > 0 {
+		// A file's or stream's counters are the writing capture's (pcapng
+		// statistics blocks), not ours.
+		add(st.Warn.Render, "capture dropped %s", count(s.Lost+s.Dropped))
+	}
 	add(st.StatusBar.Render, "%d flows", s.Flows)
 	line := strings.Join(parts, st.StatusBar.Render("│"))
 	if visibleWidth(line) > w {

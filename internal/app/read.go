@@ -177,6 +177,9 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	if n == 0 && loadErr != nil {
 		return loadErr
 	}
+	// A pcapng file names its interfaces and says what its capture lost.
+	eng.SetInterfaceNames(in.Interfaces())
+	eng.SetCaptureCounters(0, in.CaptureDropped())
 
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopSignals()
@@ -185,10 +188,12 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		name = "stdin"
 	}
 	model := ui.New(ui.Config{
-		Engine: eng,
-		Source: name,
-		Hook:   "file",
-		Filter: cfg.filterText(),
+		Engine:        eng,
+		Source:        name,
+		Hook:          "file",
+		Filter:        cfg.filterText(),
+		ShowInterface: in.InterfaceCount() > 1,
+		Interfaces:    in.Interfaces(),
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: in.Snaplen})
 		},

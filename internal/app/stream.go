@@ -101,6 +101,8 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 	var failed atomic.Pointer[error]
 	var snaplen atomic.Uint32
 	snaplen.Store(uint32(cfg.Snaplen))
+	var ifnames atomic.Pointer[map[int]string]
+	ifnames.Store(new(map[int]string))
 
 	// The reader: opening a FIFO waits for its writer, and a read waits
 	// for the next packet; quitting closes the file, and a read that a
@@ -128,8 +130,22 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 		snaplen.Store(f.Snaplen)
 		progFor := linkFilters(cfg, f)
 		setStatus("live")
+		var nIfaces int
+		var dropped uint64
 		for ctx.Err() == nil {
 			pk, err := f.NextPacket()
+			// A pcapng stream announces interfaces as they appear and
+			// sends its statistics (the remote capture's drops) at the end.
+			if k := f.InterfaceCount(); k != nIfaces {
+				nIfaces = k
+				names := f.Interfaces()
+				eng.SetInterfaceNames(names)
+				ifnames.Store(&names)
+			}
+			if d := f.CaptureDropped(); d != dropped {
+				dropped = d
+				eng.SetCaptureCounters(0, d)
+			}
 			if err != nil {
 				clock.end()
 				switch {
@@ -163,12 +179,13 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 		name = "stdin"
 	}
 	model := ui.New(ui.Config{
-		Engine: eng,
-		Source: name,
-		Hook:   "stream",
-		Filter: cfg.filterText(),
-		Live:   true,
-		Status: func() string { return *status.Load() },
+		Engine:         eng,
+		Source:         name,
+		Hook:           "stream",
+		Filter:         cfg.filterText(),
+		Live:           true,
+		Status:         func() string { return *status.Load() },
+		InterfaceNames: func() map[int]string { return *ifnames.Load() },
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: snaplen.Load()})
 		},
