@@ -26,9 +26,8 @@ import (
 const directSlack = uint64(2 * time.Millisecond)
 
 // perfSlack is the slack for perf rings. What it leaves in the rings must
-// fit: directSlack's 2 ms of a fast TCP stream overflowed the small hot
-// rings and small --perf-buffer rings, 250 µs did not (the runs:
-// docs/performance.md, "the slack").
+// fit: directSlack's of a fast TCP stream overflowed the small hot rings
+// and small --perf-buffer rings (docs/performance.md, "the slack").
 const perfSlack = uint64(250 * time.Microsecond)
 
 // RunDirect reads records until ctx is cancelled, as Run does, but writes

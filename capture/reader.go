@@ -67,12 +67,8 @@ const (
 // defaultWatermarkShare: the reader is woken once a CPU's ring holds this
 // share of it (Options.Watermark). A hot ring wakes at a quarter of it
 // (NewReader). With one ring per CPU (a --perf-buffer under 16MiB), an
-// eighth rather than a 32nd halved the capture's CPU and lost about as
-// many during an in-process TCP stream to /dev/null (4-5 interleaved runs
-// each):
-// 8 MiB rings 340-455 ms against 700-1,270, lost 0-316 against 84-534;
-// 2 MiB rings 845-1,100 ms against 1,870-2,230, lost 1.8-3.3% against
-// 1.6-3.1%. Each wakeup costs a pass over the rings.
+// eighth rather than a 32nd costs the capture less CPU for no more loss
+// (docs/performance.md). Each wakeup costs a pass over the rings.
 const defaultWatermarkShare = 8
 
 // DefaultHotBuffer is the first perf ring's size per CPU (Options.HotBuffer)

@@ -111,8 +111,8 @@ const (
 )
 
 // scanSlice is how many ring packets one Flows call matches at most,
-// scanStep how many per step of it (see yieldLocked): 65,536 in one go
-// held the lock for 8 to 12 ms.
+// scanStep how many per step of it (see yieldLocked): matching a whole
+// ring in one go held the lock too long (docs/performance.md).
 const scanSlice = 65536
 
 var scanStep = 2048
