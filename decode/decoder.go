@@ -424,22 +424,10 @@ func greInner(proto uint16, seq bool, payload []byte) (shim int, first gopacket.
 		}
 		return ipByNibble(4)
 	case 0x880b: // PPP (PPTP), address and control and the protocol maybe compressed
-		off := 0
-		if len(payload) >= 2 && payload[0] == 0xff && payload[1] == 0x03 {
-			off = 2
-		}
-		if off >= len(payload) {
+		off, p, ok := pppHeader(payload)
+		if !ok {
 			return off, gopacket.LayerTypeZero
 		}
-		p := uint16(payload[off])
-		if p&1 == 0 { // an even first byte: the protocol takes two
-			if off+2 > len(payload) {
-				return off, gopacket.LayerTypeZero
-			}
-			p = p<<8 | uint16(payload[off+1])
-			off++
-		}
-		off++
 		switch p {
 		case 0x21:
 			return off, layers.LayerTypeIPv4

@@ -435,7 +435,13 @@ func (l *linkSeen) rootName() string {
 	case l.mixed:
 		return "Frame"
 	}
-	switch l.first {
+	return linkName(l.first)
+}
+
+// linkName is the short name of a link type, for the protocol column and
+// the root of the protocol hierarchy.
+func linkName(lt packet.LinkType) string {
+	switch lt {
 	case packet.LinkTypeRaw, packet.LinkTypeIPv4, packet.LinkTypeIPv6:
 		return "Raw IP"
 	case packet.LinkTypeSLL:
@@ -445,8 +451,8 @@ func (l *linkSeen) rootName() string {
 	case packet.LinkTypeNFLOG:
 		return "NFLOG"
 	}
-	if lt := linkLayerType(l.first); lt != gopacket.LayerTypeZero {
-		return linkHeaderName(lt)
+	if l := linkLayerType(lt); l != gopacket.LayerTypeZero {
+		return linkHeaderName(l)
 	}
-	return "DLT " + strconv.Itoa(int(l.first))
+	return "DLT " + strconv.Itoa(int(lt))
 }

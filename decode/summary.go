@@ -249,21 +249,12 @@ func (s *Summary) Proto() string {
 		return etherTypeName(s.EtherType)
 	case packet.LinkTypeEthernet, packet.LinkTypeSLL, packet.LinkTypeSLL2:
 		return etherTypeName(s.EtherType) // HasEtherType
-	case packet.LinkTypeNull, packet.LinkTypeLoop:
-		return "Loopback"
 	case packet.LinkTypePPP:
 		if n := pppProtoName(s.EtherType); n != "" {
 			return n
 		}
-		return "PPP"
-	case packet.LinkTypeRadiotap:
-		return "802.11"
-	case packet.LinkTypeRaw, packet.LinkTypeIPv4, packet.LinkTypeIPv6:
-		return "Raw IP"
-	case packet.LinkTypeNFLOG:
-		return "NFLOG"
 	}
-	return "DLT " + strconv.Itoa(int(s.Link))
+	return linkName(s.Link)
 }
 
 func (s *Summary) netName() string {
