@@ -54,23 +54,23 @@ func RaisePriority(nice int) (p *Priority, err error) {
 		return p, nil
 	}
 	// A thread made while the list is walked may copy an old value from
-	// its maker, so walk until a pass finds no thread not yet seen.
+	// its maker, and shows in /proc only once it is made: walk, setting
+	// every thread not yet at the value, until two passes a moment apart
+	// find none to set.
 	seen := map[int]bool{}
-	for pass := 0; pass < 5; pass++ {
+	for pass, quiet := 0, 0; pass < 20 && quiet < 2; pass++ {
 		tasks, err := os.ReadDir("/proc/self/task")
 		if err != nil {
 			return p, err
 		}
-		fresh := 0
+		set := 0
 		for _, t := range tasks {
 			tid, err := strconv.Atoi(t.Name())
-			if err != nil || seen[tid] {
+			if err != nil {
 				continue
 			}
-			seen[tid] = true
-			fresh++
 			// The raw call returns 20 - nice.
-			if raw, err := unix.Getpriority(unix.PRIO_PROCESS, tid); nice < 0 && err == nil && 20-raw <= nice {
+			if raw, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && (nice < 0 && 20-raw <= nice || nice > 0 && 20-raw == nice) {
 				continue
 			}
 			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil {
@@ -82,10 +82,16 @@ func RaisePriority(nice int) (p *Priority, err error) {
 				}
 				return p, fmt.Errorf("setpriority: %w", err)
 			}
-			p.Threads++
+			set++
+			if !seen[tid] {
+				seen[tid] = true
+				p.Threads++
+			}
 		}
-		if fresh == 0 {
-			break
+		if set > 0 {
+			quiet = 0
+		} else if quiet++; quiet < 2 {
+			time.Sleep(time.Millisecond)
 		}
 	}
 	if nice > 0 || !autogroupsOn() {
