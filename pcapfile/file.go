@@ -83,6 +83,17 @@ func OpenFile(path string) (*File, error) {
 	return cf, nil
 }
 
+// OpenStream reads a capture from r as it comes (a remote capture's
+// stream, named name in errors). Close closes r if it is an *os.File.
+func OpenStream(r io.Reader, name string) (*File, error) {
+	cf, err := newFile(r)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	cf.f, _ = r.(*os.File)
+	return cf, nil
+}
+
 func newFile(rd io.Reader) (*File, error) {
 	br := bufio.NewReaderSize(rd, 64<<10)
 	head, err := br.Peek(4)

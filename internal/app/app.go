@@ -43,6 +43,8 @@ func dispatch(cfg *Config, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	switch {
+	case len(cfg.Remotes) > 0:
+		return runRemote(cfg, stdout, stderr)
 	case cfg.ListIfaces:
 		return listInterfaces(stdout)
 	case cfg.ListLinkTypes:

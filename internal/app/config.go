@@ -40,6 +40,8 @@ type Config struct {
 	Args       []string // the command line as given (the demo's child gets it again)
 	Filter     []string // the filter expression's words
 	Version    string   // what --version prints after the name
+	Remotes    []string // --remote: capture on these hosts over ssh (remote.go)
+	SSH        string   // --ssh: the ssh command line ("": ssh)
 
 	// Text mode (text.go): packets printed as tcpdump's lines.
 	Print        bool // --print: print even with -w
@@ -71,6 +73,10 @@ type Config struct {
 	linkType packet.LinkType // -y checked (0: the interface's own)
 
 	prog filter.Program // Filter compiled; nil keeps everything
+
+	remotes []remoteHost // --remote checked
+	ssh     []string     // --ssh split into words
+	input   *os.File     // what -r reads instead of Read: --remote's merged stream
 }
 
 // UsageError is a mistake on the command line: one line, exit status 2.
@@ -95,6 +101,9 @@ func (e *ExitError) Error() string { return e.Msg }
 // the default direction and format, and the interface of the default route
 // for the live view given none.
 func (c *Config) Validate() error {
+	if len(c.Remotes) > 0 {
+		return c.validateRemote()
+	}
 	if err := c.validateTcpdump(); err != nil {
 		return err
 	}

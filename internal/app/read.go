@@ -27,7 +27,7 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 			return usageErr("-w %s is the file -r reads; write to another file", cfg.Write)
 		}
 	}
-	in, err := pcapfile.OpenFile(cfg.Read)
+	in, err := openInput(cfg)
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,9 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 	if err := fileFilter(cfg, in); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "bpftop-cap: reading from %s file %s, link-type %v, snapshot length %d\n", in.Format, cfg.Read, in.LinkTypeName(), in.Snaplen)
+	if cfg.input == nil { // --remote's hosts say where they capture
+		fmt.Fprintf(stderr, "bpftop-cap: reading from %s file %s, link-type %v, snapshot length %d\n", in.Format, cfg.Read, in.LinkTypeName(), in.Snaplen)
+	}
 	signal.Ignore(syscall.SIGPIPE) // -w - | head: a write error, not death
 	name, opened := cfg.Write, time.Now()
 	if cfg.rot.on() {

@@ -111,7 +111,7 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 	var in *pcapfile.File
 	quit := false
 	go func() {
-		f, err := pcapfile.OpenFile(cfg.Read)
+		f, err := openInput(cfg)
 		if err != nil {
 			cancel(err)
 			return

@@ -108,7 +108,7 @@ func quietPipe(err error) error {
 // printFile prints a saved capture (-r FILE, no -w, stdout not a
 // terminal or --print).
 func printFile(cfg *Config, stdout, stderr io.Writer) error {
-	in, err := pcapfile.OpenFile(cfg.Read)
+	in, err := openInput(cfg)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,9 @@ func printFile(cfg *Config, stdout, stderr io.Writer) error {
 	if err := fileFilter(cfg, in); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "reading from file %s, link-type %s, snapshot length %d\n", cfg.Read, in.LinkTypeName(), in.Snaplen)
+	if cfg.input == nil { // --remote's hosts say where they capture
+		fmt.Fprintf(stderr, "reading from file %s, link-type %s, snapshot length %d\n", cfg.Read, in.LinkTypeName(), in.Snaplen)
+	}
 	signal.Ignore(syscall.SIGPIPE) // | head: a write error, not death
 	progFor := linkFilters(cfg, in)
 	tw := newTextWriter(cfg, stdout)
