@@ -269,7 +269,8 @@ type prepared struct {
 
 // prepare probes the host and copies this binary there if need be.
 func prepare(ctx context.Context, cfg *Config, h remoteHost, self string) (*prepared, error) {
-	out, lines, code, err := runSSH(ctx, cfg, h, probeScript, nil)
+	needRoute := len(cfg.Ifaces) == 0 && !cfg.ListIfaces
+	out, lines, code, err := runSSH(ctx, cfg, h, probeScript(needRoute), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +284,7 @@ func prepare(ctx context.Context, cfg *Config, h remoteHost, self string) (*prep
 	if !p.probe.root && p.probe.sudo == "" {
 		return nil, fmt.Errorf("%s: %s is not root there and there is no sudo: connect as root", h.label, p.probe.user)
 	}
-	if len(cfg.Ifaces) == 0 && !cfg.ListIfaces {
+	if needRoute {
 		if p.iface = parseDefaultRoute(strings.NewReader(p.probe.routes)); p.iface == "" {
 			return nil, fmt.Errorf("%s: no default route there to pick an interface by: give -i", h.label)
 		}

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -98,13 +99,21 @@ func parseRemotes(specs []string) ([]remoteHost, error) {
 // splitCommand splits --ssh's command line into words as a shell would for
 // simple quoting: blanks separate words; '…' keeps everything; "…" keeps
 // everything but \" \\ \$ \`; a backslash outside quotes keeps the next
-// character. No expansions.
+// character. A ~ or ~/ starting a word is the home directory; no other
+// expansions.
 func splitCommand(s string) ([]string, error) {
 	var words []string
 	var w strings.Builder
 	inWord := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if !inWord && c == '~' && (i+1 == len(s) || strings.IndexByte(" \t\n/", s[i+1]) >= 0) {
+			if home, err := os.UserHomeDir(); err == nil {
+				w.WriteString(home)
+				inWord = true
+				continue
+			}
+		}
 		switch {
 		case c == ' ' || c == '\t' || c == '\n':
 			if inWord {
@@ -176,11 +185,17 @@ const (
 
 // probeScript asks the host, in one round trip, what the capture needs:
 // the system and architecture (for a copy of this binary), whether the
-// user is root, where bpftop-cap and sudo are, and the routes (the
-// default interface, when -i is not given).
-const probeScript = `echo; echo ` + probeMarker + `; uname -s; uname -m; id -u; id -un
-command -v bpftop-cap || echo; command -v sudo || echo
-cat /proc/net/route 2>/dev/null; exit 0`
+// user is root, where bpftop-cap and sudo are, and with routes its
+// default routes (the interface, when -i is not given), as
+// /proc/net/route has them.
+func probeScript(routes bool) string {
+	s := `echo; echo ` + probeMarker + `; uname -s; uname -m; id -u; id -un
+command -v bpftop-cap || echo; command -v sudo || echo`
+	if routes {
+		s += "\necho Iface; grep '^[^\t]*\t00000000\t' /proc/net/route 2>/dev/null"
+	}
+	return s + "\nexit 0"
+}
 
 // probe is what probeScript found.
 type probe struct {
