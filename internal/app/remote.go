@@ -234,7 +234,9 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 		return nil // a signal here stopped it all: ssh may have had it too
 	case len(hostErrs) > 0:
 		for _, err := range hostErrs[:len(hostErrs)-1] { // a line each
-			fmt.Fprintln(stderr, "bpftop-cap: "+Message(err))
+			if err.Error() != "" {
+				fmt.Fprintln(stderr, "bpftop-cap: "+Message(err))
+			}
 		}
 		return hostErrs[len(hostErrs)-1]
 	}
@@ -400,6 +402,7 @@ type session struct {
 	stdin     *os.File // ours: closed to stop
 	stdout    *os.File // the stream
 	stderr    *lineTail
+	echo      bool        // its stderr is shown as it comes
 	started   atomic.Bool // the remote shell printed its marker
 	ended     atomic.Bool // the stream ended (the merger's reader saw it)
 	stopping  atomic.Bool // stopped here while its stream went on
@@ -413,7 +416,7 @@ type session struct {
 // remote capture's stderr lines as they come, named by the host; onReady
 // runs once the remote capture says it is capturing.
 func startSession(cfg *Config, p *prepared, echo io.Writer, onReady func()) (*session, error) {
-	s := &session{cfg: cfg, host: p.host, prep: p, exited: make(chan struct{})}
+	s := &session{cfg: cfg, host: p.host, prep: p, echo: echo != nil, exited: make(chan struct{})}
 	argv := sshArgv(cfg.ssh, p.host, runScript(p.command(cfg), p.dir))
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -431,10 +434,7 @@ func startSession(cfg *Config, p *prepared, echo io.Writer, onReady func()) (*se
 			once.Do(onReady)
 		}
 		if echo != nil {
-			if msg, ok := strings.CutPrefix(line, "bpftop-cap: "); ok {
-				line = msg
-			}
-			fmt.Fprintf(echo, "bpftop-cap: %s: %s\n", p.host.label, printable(line))
+			fmt.Fprintln(echo, "bpftop-cap: "+printable(hostLine(p.host.label, line)))
 		}
 	})
 	s.cmd = exec.Command(argv[0], argv[1:]...)
@@ -492,7 +492,10 @@ func (s *session) wait() error {
 	case s.stopping.Load():
 		return nil // whatever it said after
 	case errors.As(s.waitErr, &ee) && ee.Exited() && ee.ExitCode() != 0:
-		return remoteError(s.host.label, ee.ExitCode(), s.stderr.last())
+		if lines := s.stderr.last(); !s.echo || len(lines) == 0 {
+			return remoteError(s.host.label, ee.ExitCode(), lines)
+		}
+		return &ExitError{Code: 1} // its lines said why
 	case s.waitErr != nil && (ee == nil || !ee.Exited()):
 		return fmt.Errorf("%s: ssh: %v", s.host.label, s.waitErr)
 	case s.streamErr != nil:

@@ -372,6 +372,19 @@ func remoteArgs(cfg *Config, iface string) []string {
 	return a
 }
 
+// hostLine is a line of a remote stderr as shown here: named by the host,
+// the remote bpftop-cap's own name and pointer to -h left out, sudo's
+// with the remedy.
+func hostLine(label, line string) string {
+	if msg, ok := strings.CutPrefix(line, "bpftop-cap: "); ok {
+		return label + ": " + strings.TrimSuffix(msg, " (see -h)")
+	}
+	if strings.HasPrefix(line, "sudo: ") {
+		return label + ": " + line + ": bpftop-cap runs there with sudo -n; allow it without a password, or connect as root"
+	}
+	return label + ": " + line
+}
+
 // remoteError is the line for a host's failure: ssh's own (exit status
 // 255: refused, unreachable, authentication), sudo's, or the remote
 // bpftop-cap's, from the last lines of stderr.
@@ -384,11 +397,8 @@ func remoteError(label string, code int, lines []string) error {
 		}
 	}
 	for i := len(lines) - 1; i >= 0 && code != 255; i-- {
-		if msg, ok := strings.CutPrefix(lines[i], "bpftop-cap: "); ok {
-			return fmt.Errorf("%s: %s", label, strings.TrimSuffix(msg, " (see -h)"))
-		}
-		if strings.HasPrefix(lines[i], "sudo: ") {
-			return fmt.Errorf("%s: %s: bpftop-cap runs there with sudo -n; allow it without a password, or connect as root", label, lines[i])
+		if strings.HasPrefix(lines[i], "bpftop-cap: ") || strings.HasPrefix(lines[i], "sudo: ") {
+			return errors.New(hostLine(label, lines[i]))
 		}
 	}
 	switch {
