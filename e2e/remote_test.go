@@ -371,7 +371,10 @@ func TestTUIRemote(t *testing.T) {
 			t.Errorf("copies: %q", h.copies())
 		}
 		sendUDP(t, h.pair, 7003, []int{100, 100, 100})
-		s.waitFor("the remote flow", contains(h.addr, h.pair.AddrB, "7003"))
+		screen := s.waitFor("the remote flow", contains(h.addr, h.pair.AddrB, "7003"))
+		if testing.Verbose() {
+			t.Logf("screen:\n%s", screen)
+		}
 		switch how {
 		case "q":
 			s.keys("q")
@@ -391,6 +394,8 @@ func TestTUIRemote(t *testing.T) {
 			s.waitExit()
 			if e := s.errText(); !strings.Contains(e, h.addr+": ") {
 				t.Errorf("no line naming the host after its ssh was killed:\n%s", e)
+			} else {
+				t.Logf("after its ssh was killed:\n%s", e)
 			}
 		}
 		h.requireClean(t)

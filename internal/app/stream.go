@@ -149,7 +149,7 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 			if err != nil {
 				clock.end()
 				switch {
-				case errors.Is(err, io.EOF):
+				case errors.Is(err, io.EOF), errors.Is(err, os.ErrClosed): // closed: quitting
 					setStatus(fmt.Sprintf("stream ended after %d packets", n.Load()))
 				default:
 					setStatus(fmt.Sprintf("stream ended after %d packets: %v", n.Load(), err))
