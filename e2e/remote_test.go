@@ -475,3 +475,42 @@ func TestRemoteErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteTwo: two --remote at once (one host through two
+// specs, each a capture of its own) merge into one file: each datagram
+// twice, once on each interface, named as given.
+func TestRemoteTwo(t *testing.T) {
+	testutil.RequireTool(t, "tshark")
+	h := newSSHHost(t, sshHostOpts{})
+	out := filepath.Join(t.TempDir(), "two.pcapng")
+	second := h.remote() + ":" + h.port
+	p, _ := startRemote(t, h, "--remote", second, "-i", h.pair.IfA, "-w", out, "udp", "port", "7004")
+	if len(h.copies()) != 2 {
+		t.Errorf("copies: %q, want one per capture", h.copies())
+	}
+	const n = 10
+	sizes := make([]int, n)
+	for i := range sizes {
+		sizes[i] = 100
+	}
+	sendUDP(t, h.pair, 7004, sizes)
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return len(readGrowingPcap(t, out)) >= 2*n
+	}, "the file never held every datagram twice")
+	if err := p.stop(t, syscall.SIGINT); err != nil {
+		t.Errorf("exit after SIGINT: %v\n%s", err, p.stderr)
+	}
+	ts, err := exec.Command("tshark", "-r", out, "-T", "fields", "-e", "frame.interface_name").Output()
+	if err != nil {
+		t.Fatalf("tshark -r: %v", err)
+	}
+	count := map[string]int{}
+	for _, name := range strings.Fields(string(ts)) {
+		count[name]++
+	}
+	want := map[string]int{h.remote() + ":" + h.pair.IfA: n, second + ":" + h.pair.IfA: n}
+	if fmt.Sprint(count) != fmt.Sprint(want) {
+		t.Errorf("packets by interface: %v, want %v", count, want)
+	}
+	h.requireClean(t)
+}
