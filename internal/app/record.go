@@ -73,7 +73,9 @@ func (r *recorder) prepare(c *run, cc *capture.Config) error {
 	// watermark less often than the live view does costs less.
 	cc.Reader.FlushInterval = flushInterval(r.w)
 	if c.cfg.PacketBuffered {
-		cc.Reader.FlushInterval = headlessFlushInterval
+		// -U feeds a program showing packets as they come (a view across
+		// a pipe, --remote, an extcap): read as often as the live view.
+		cc.Reader.FlushInterval = 0
 	}
 	cc.Reader.IdleFlushInterval = headlessIdleFlushInterval
 	if f, ok := r.w.(*os.File); ok {
