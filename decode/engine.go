@@ -64,9 +64,9 @@ type Engine struct {
 	fastPackets uint64
 	noFast      bool
 
-	ifnames map[int]string
+	ifnames  map[int]string
 	procName func(pid uint32) string // SetProcessNames
-	texts   []flowText // by flow slot
+	texts    []flowText              // by flow slot
 
 	changed chan struct{} // Changed's; holds one value at most
 
