@@ -44,6 +44,29 @@ func (i *Info) Label() string {
 	return s
 }
 
+// Comments are the pcapng packet comments that name the process:
+// "process: curl (pid 4123)", then "container: docker ID" or "cgroup:
+// PATH" when known (Wireshark's frame.comment finds them).
+func (i *Info) Comments() []string {
+	c := []string{"process: " + i.Comm + " (pid " + strconv.FormatUint(uint64(i.Pid), 10) + ")"}
+	switch {
+	case i.Container.ID != "":
+		c = append(c, "container: "+i.Container.Runtime+" "+i.Container.Short())
+	case i.Cgroup != "":
+		c = append(c, "cgroup: "+i.Cgroup)
+	}
+	return c
+}
+
+// Comments is Info.Comments of pid, nil for 0 or a pid the kernel
+// recorded nothing of. The slice is shared: do not change it.
+func (t *Table) Comments(pid uint32) []string {
+	if e := t.get(pid); e != nil {
+		return e.comments
+	}
+	return nil
+}
+
 // Table names processes by pid, from what the kernel recorded of them
 // (lookup) and the cgroup v2 hierarchy mounted at root. It caches, and
 // asks the kernel again about a pid seen more than refresh ago (a pid
@@ -61,9 +84,10 @@ type Table struct {
 }
 
 type entry struct {
-	info  Info
-	label string
-	at    time.Time
+	info     Info
+	label    string
+	comments []string
+	at       time.Time
 }
 
 // refresh is how long a pid's name is kept before the kernel is asked
@@ -128,7 +152,7 @@ func (t *Table) get(pid uint32) *entry {
 	if len(t.byPid) >= maxPids {
 		clear(t.byPid)
 	}
-	e = &entry{info: info, label: info.Label(), at: now}
+	e = &entry{info: info, label: info.Label(), comments: info.Comments(), at: now}
 	t.byPid[pid] = e
 	return e
 }

@@ -46,6 +46,12 @@ func TestTable(t *testing.T) {
 	if info, _ := tab.Lookup(4194302); info.Cgroup != "/system.slice/nginx.service" {
 		t.Errorf("cgroup path %q", info.Cgroup)
 	}
+	if got := tab.Comments(4194301); len(got) != 2 || got[0] != "process: redis-server (pid 4194301)" || got[1] != "container: docker "+id[:12] {
+		t.Errorf("comments: %q", got)
+	}
+	if got := tab.Comments(4194302); len(got) != 2 || got[1] != "cgroup: /system.slice/nginx.service" {
+		t.Errorf("comments: %q", got)
+	}
 	if got := tab.Label(0); got != "" {
 		t.Errorf("pid 0: %q", got)
 	}
