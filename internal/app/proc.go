@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
@@ -25,12 +28,9 @@ func procSetup(c *run) func(*bpf.Objects) {
 			return
 		}
 		var lacks []string
-		root := ""
-		if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-			root, err = bpf.Cgroup2Root(string(mi))
-			if err != nil {
-				lacks = append(lacks, "new sockets ("+err.Error()+")")
-			}
+		root, err := cgroup2Root()
+		if err != nil {
+			lacks = append(lacks, "new sockets ("+err.Error()+")")
 		}
 		if root != "" {
 			missing, err := objs.AttachProc(root)
@@ -55,6 +55,63 @@ func procSetup(c *run) func(*bpf.Objects) {
 			fmt.Fprintf(c.stderr, "bpftop-cap: process attribution without %s\n", strings.Join(lacks, "; "))
 		}
 	}
+}
+
+// cgroup2Root finds the cgroup v2 hierarchy: in this process's mounts,
+// else (ip netns exec mounts a sysfs of its own over /sys, hiding the
+// cgroup file systems) mounted privately (privateCgroup2).
+func cgroup2Root() (string, error) {
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	root, err := bpf.Cgroup2Root(string(mi))
+	if err == nil {
+		return root, nil
+	}
+	if r, err1 := privateCgroup2(); err1 == nil {
+		return r, nil
+	}
+	return "", err
+}
+
+// privateCgroup2 mounts the cgroup v2 hierarchy in a mount namespace of
+// one thread's own, which goes with the thread, and returns a path to it
+// that works from every thread: /proc/self/fd/N/ of a descriptor kept
+// open for the process's life. Nothing is mounted where others see it.
+func privateCgroup2() (string, error) {
+	dir, err := os.MkdirTemp("", "bpftop-cap-cgroup-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(dir)
+	type result struct {
+		fd  int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread and its namespace go with the goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			done <- result{err: err}
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			done <- result{err: err}
+			return
+		}
+		if err := unix.Mount("cgroup2", dir, "cgroup2", 0, ""); err != nil {
+			done <- result{err: err}
+			return
+		}
+		fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		done <- result{fd, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		return "", fmt.Errorf("mount the cgroup v2 hierarchy: %w", r.err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d/", r.fd), nil
 }
 
 // procLine puts the process of a packet (named by name; nothing when pid
