@@ -150,3 +150,101 @@ func TestProcUDP(t *testing.T) {
 		t.Errorf("%d text lines, want 20:\n%s", lines, text)
 	}
 }
+
+// TestProcTCPListener: a connection accepted by a server that listened
+// before the capture is its server's from the first SYN (the listener's
+// owner, seeded at start, found by the kernel's own socket lookup) to the
+// last ACK, the client closing first.
+func TestProcTCPListener(t *testing.T) {
+	// Known failure, being worked on: on Linux 6.18 bpf_sk_lookup_tcp
+	// returns for a listener a socket whose storage is not the one set
+	// through the listener's descriptor (established sockets and UDP are
+	// found fine). Not skipped under CI, so it stays visible there.
+	if !testutil.InCI() {
+		t.Skip("listener attribution: bpf_sk_lookup_tcp's listener has no owner (work in progress)")
+	}
+	pair := testutil.NewPair(t)
+	srv, _ := startHelper(t, pair.NsA, "bpctcpsrv", "tcp-echo", pair.AddrA+":7003")
+	file := filepath.Join(t.TempDir(), "tcp.pcapng")
+	cap, _ := startProcCapture(t, pair, "-w", file, "tcp")
+	runClient(t, pair.NsB, "bpctcpcli", "tcp-client", pair.AddrA+":7003", "3")
+	// The server's FIN and the client's last ACK follow the client's
+	// exit: wait for them in the file before stopping.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return len(tsharkRows(t, file, "frame.number")) >= 14
+	}, "the connection's packets never all reached the file")
+	if err := cap.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("bpftop-cap: %v\n%s", err, cap.stderr)
+	}
+	want := "process: bpctcpsrv (pid " + strconv.Itoa(srv.cmd.Process.Pid) + ")"
+	rows := tsharkRows(t, file, "frame.comment", "tcp.flags.str", "tcp.srcport", "tcp.dstport")
+	if len(rows) == 0 || !strings.Contains(rows[0][1], "S") || strings.Contains(rows[0][1], "A") {
+		t.Fatalf("the first packet is not the SYN: %v", rows)
+	}
+	for i, r := range rows {
+		if !strings.Contains(r[0], want) {
+			t.Errorf("packet %d (%s %s -> %s): comment %q, want %q", i+1, r[1], r[2], r[3], r[0], want)
+		}
+	}
+}
+
+// TestProcForwarded: traffic a namespace routes between two others names
+// no process there (no socket of the router's has it), not the sender's
+// nor anyone's: "-" in the files and the text lines.
+func TestProcForwarded(t *testing.T) {
+	// A client namespace and a server namespace, each joined to the
+	// router (the pair's A) by a veth pair of its own.
+	pair := testutil.NewPair(t) // A: the router, B: the server
+	cli := "bpc-c-" + strconv.Itoa(os.Getpid())
+	ifR, ifC := "bpcr"+strconv.Itoa(os.Getpid()%10000), "bpcc"+strconv.Itoa(os.Getpid()%10000)
+	base := strings.TrimSuffix(pair.AddrA, ".1")
+	base = base[:strings.LastIndex(base, ".")] // 198.18
+	sub := strings.Split(pair.AddrA, ".")[2]
+	cliNet := base + ".250." // a /24 of its own beside the pair's
+	if sub == "250" {
+		cliNet = base + ".251."
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", cli).Run() })
+	for _, c := range [][]string{
+		{"netns", "add", cli},
+		{"link", "add", ifR, "netns", pair.NsA, "type", "veth", "peer", "name", ifC, "netns", cli},
+		{"-n", pair.NsA, "addr", "add", cliNet + "1/24", "dev", ifR},
+		{"-n", cli, "addr", "add", cliNet + "2/24", "dev", ifC},
+		{"-n", pair.NsA, "link", "set", ifR, "up"},
+		{"-n", cli, "link", "set", ifC, "up"},
+		{"-n", cli, "link", "set", "lo", "up"},
+		{"-n", cli, "route", "add", "default", "via", cliNet + "1"},
+		{"-n", pair.NsB, "route", "add", cliNet + "0/24", "via", pair.AddrA},
+		{"netns", "exec", pair.NsA, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+		{"netns", "exec", cli, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"},
+	} {
+		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	startHelper(t, pair.NsB, "bpcfwdsrv", "udp-echo", pair.AddrB+":7004")
+	file := filepath.Join(t.TempDir(), "fwd.pcapng")
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := testutil.Cmd(pair.NsA, binary, "-i", pair.IfA+","+ifR, "--ready-file", ready, "-w", file, "--print", "udp")
+	text := &syncBuffer{}
+	cmd.Stdout = text
+	cap := startCmd(t, cmd)
+	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil },
+		"bpftop-cap never became ready:\n%s", cap.stderr)
+	runClient(t, cli, "bpcfwdcli", "udp-client", pair.AddrB+":7004", "3")
+	if err := cap.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("bpftop-cap: %v\n%s", err, cap.stderr)
+	}
+	rows := tsharkRows(t, file, "frame.comment", "udp.srcport")
+	if len(rows) != 12 { // 3 each way, seen entering and leaving the router
+		t.Errorf("%d packets, want 12", len(rows))
+	}
+	for i, r := range rows {
+		if strings.Contains(r[0], "process:") {
+			t.Errorf("forwarded packet %d names a process: %q", i+1, r[0])
+		}
+	}
+	if strings.Contains(text.String(), "process") {
+		t.Errorf("forwarded packets' lines name a process:\n%s", text)
+	}
+}
