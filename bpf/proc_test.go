@@ -35,7 +35,7 @@ func TestCgroup2Root(t *testing.T) {
 
 // udpTo is an Ethernet frame of a UDP datagram from src to dst (IPv4),
 // for BPF_PROG_TEST_RUN.
-func udpTo(t *testing.T, src, dst *net.UDPAddr) []byte {
+func udpTo(t testing.TB, src, dst *net.UDPAddr) []byte {
 	t.Helper()
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.IP.To4(), DstIP: dst.IP.To4()}
