@@ -97,6 +97,7 @@ func flags(cfg *app.Config, m *mainFlags) []flagDef {
 			strFlag(&cfg.TCAttach, "auto")},
 		{"egress-at", "HOOK", "Capture", "egress recorded at xmit (after the qdisc, as tcpdump), tc (before it) or auto (xmit behind a shaper)",
 			strFlag(&cfg.EgressAt, "auto")},
+		{"no-proc", "", "Capture", "do not name the process of each packet (cgroup socket hooks, sock_diag at start)", boolFlag(&cfg.NoProc)},
 		{"r", "FILE", "Capture", "read a pcap or pcapng file (- for stdin) instead; no root needed", strFlag(&cfg.Read, "")},
 		{"Z|relinquish-privileges", "USER", "Capture", "as root, become USER (and its group) once capturing, the output file then USER's", strFlag(&cfg.User, "")},
 		{"demo", "", "Capture", "capture realistic traffic in a private network namespace (root)", boolFlag(&cfg.Demo)},

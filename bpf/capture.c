@@ -406,10 +406,120 @@ static __always_inline void count_flow(struct flow_key *k, int side, __u32 len)
 	}
 }
 
+/* Process attribution (with_proc): which process's socket sent the packet
+ * (egress) or will receive it (ingress). The owner lives in the socket
+ * itself (sk_owner), so it goes away with the socket, is found for every
+ * socket whatever its network namespace, and is copied to the connections a
+ * listener accepts (BPF_F_CLONE). It is written in process context by the
+ * cgroup socket hooks and the send and receive tracepoints below, and by
+ * user space at start for the sockets already open (load.go). */
+volatile const __u8 with_proc = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct owner);
+} sk_owner SEC(".maps");
+
+/* The owners by tgid, for user space: the name and cgroup of a process
+ * that may have exited by the time its packets are read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct owner);
+} procs SEC(".maps");
+
+const struct owner *unused_owner __attribute__((unused));
+
+static __always_inline __u32 owner_of(struct bpf_sock *sk)
+{
+	struct owner *o = bpf_sk_storage_get(&sk_owner, sk, 0, 0);
+	return o ? o->tgid : 0;
+}
+
+/* Egress: the socket the packet was sent from, on the skb. A SYN-ACK's is
+ * the connection request: its listener's owner. A time-wait socket has no
+ * owner any more; a forwarded packet has no socket (the stack dropped its
+ * sender's reference when it was received). */
+static __always_inline __u32 egress_owner(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	if (!sk)
+		return 0;
+	struct bpf_sock *full = bpf_sk_fullsock(sk);
+	if (!full) {
+		full = bpf_get_listener_sock(sk);
+		if (!full)
+			return 0;
+	}
+	return owner_of(full);
+}
+
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+
+/* Ingress: the socket the stack will deliver the packet to, found as the
+ * stack finds it (bpf_sk_lookup_*: established, then listening or bound,
+ * in the interface's network namespace), so a listener's owner gets its
+ * first SYN and a bound UDP socket's its first datagram; a packet no
+ * local socket takes (forwarded) has none. IPv4 and IPv6 without
+ * extension headers, TCP and UDP, the first fragment only. */
+static __always_inline __u32 ingress_owner(struct __sk_buff *skb)
+{
+	struct bpf_sock_tuple t = {};
+	__u32 size;
+	__u8 proto;
+	__u8 ports[4];
+	if (skb->protocol == bpf_htons(ETH_IP)) {
+		__u8 ip[20];
+		if (bpf_skb_load_bytes_relative(skb, 0, ip, sizeof(ip), BPF_HDR_START_NET))
+			return 0;
+		proto = ip[9];
+		if ((proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_) || (((ip[6] & 0x1f) << 8) | ip[7]) != 0)
+			return 0;
+		__u32 ihl = (ip[0] & 0xf) * 4;
+		if (ihl < 20 || bpf_skb_load_bytes_relative(skb, ihl, ports, 4, BPF_HDR_START_NET))
+			return 0;
+		__builtin_memcpy(&t.ipv4.saddr, ip + 12, 4);
+		__builtin_memcpy(&t.ipv4.daddr, ip + 16, 4);
+		__builtin_memcpy(&t.ipv4.sport, ports, 2);
+		__builtin_memcpy(&t.ipv4.dport, ports + 2, 2);
+		size = sizeof(t.ipv4);
+	} else if (skb->protocol == bpf_htons(ETH_IP6)) {
+		__u8 ip[40];
+		if (bpf_skb_load_bytes_relative(skb, 0, ip, sizeof(ip), BPF_HDR_START_NET))
+			return 0;
+		proto = ip[6];
+		if (proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_)
+			return 0;
+		if (bpf_skb_load_bytes_relative(skb, 40, ports, 4, BPF_HDR_START_NET))
+			return 0;
+		__builtin_memcpy(t.ipv6.saddr, ip + 8, 16);
+		__builtin_memcpy(t.ipv6.daddr, ip + 24, 16);
+		__builtin_memcpy(&t.ipv6.sport, ports, 2);
+		__builtin_memcpy(&t.ipv6.dport, ports + 2, 2);
+		size = sizeof(t.ipv6);
+	} else
+		return 0;
+	struct bpf_sock *sk;
+	if (proto == IPPROTO_TCP_)
+		sk = bpf_sk_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_udp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	__u32 tgid = owner_of(sk);
+	bpf_sk_release(sk);
+	return tgid;
+}
+
 /* emit writes the record; it returns 0, or the error of a record the ring
  * could not take. */
-static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int out, __u32 vlan)
+static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, __u32 len, __u8 dir, __u8 hook, int out, __u32 vlan, __u32 tgid)
 {
+	__u32 cpu = bpf_get_smp_processor_id() + 1;
 	struct pcap_hdr hdr = {
 		.magic = PCAP_HDR_MAGIC,
 		.protocol = 1 | (vlan & 0xffff0000), /* LINKTYPE_ETHERNET; a tag's TPID above */
@@ -417,6 +527,7 @@ static __always_inline long emit(void *ctx, struct counters *c, __u32 ifindex, _
 		.ktime_ns = bpf_ktime_get_ns(),
 		.tot_len = len,
 		.cap_len = clamp_len(len),
+		.task = (tgid & TASK_PID_MASK) | (cpu < (1u << (32 - TASK_PID_BITS)) ? cpu << TASK_PID_BITS : 0),
 	};
 	long err;
 	if (out == OUT_RB_SKB)
@@ -476,7 +587,10 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 	/* A packet the ring could not take is counted in its flow: user space
 	 * adds these to what it decoded, so a full ring costs the flow table
 	 * nothing, and a packet that made it costs no lookup. */
-	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb, skb_vlan(skb)) && count_flows) {
+	__u32 tgid = 0;
+	if (with_proc)
+		tgid = dir == DIR_OUT ? egress_owner(skb) : ingress_owner(skb);
+	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb, skb_vlan(skb), tgid) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_skb(skb, &k, clamp_len(skb->len));
 		if (side >= 0) {
@@ -515,7 +629,7 @@ static __always_inline int xdp_capture(struct xdp_md *ctx, int use_rb)
 		c->filtered++;
 		return XDP_PASS;
 	}
-	if (emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP, use_rb, 0) && count_flows) {
+	if (emit(ctx, c, ctx->ingress_ifindex, len, DIR_IN, HOOK_XDP, use_rb, 0, 0) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_xdp(ctx, &k, clamp_len(len));
 		if (side >= 0) {
@@ -577,7 +691,10 @@ struct net_device {
 	} nd_net; /* possible_net_t */
 } __attribute__((preserve_access_index));
 
+struct sock;
+
 struct sk_buff {
+	struct sock *sk;       /* the sending socket, if any */
 	unsigned int len;      /* at xmit: the frame from its link-layer header */
 	unsigned int data_len; /* of len, the bytes in pages (not linear) */
 	__u16 vlan_proto;      /* a VLAN tag kept out of the frame (big endian) */
@@ -627,6 +744,18 @@ static __always_inline long xmit_load(struct sk_buff *skb, __u32 off, void *to, 
 }
 
 FLOW_KEY(flow_key_xmit, struct sk_buff, xmit_load)
+
+
+/* Egress at transmit: the sending socket is on the skb, as at tc (a
+ * SYN-ACK's request socket is not followed to its listener here). */
+static __always_inline __u32 xmit_owner(struct sk_buff *skb)
+{
+	struct sock *sk = skb->sk;
+	if (!sk)
+		return 0;
+	struct owner *o = bpf_sk_storage_get(&sk_owner, sk, 0, 0); /* NULL unless a full socket */
+	return o ? o->tgid : 0;
+}
 
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(capture_xmit, struct sk_buff *skb, struct net_device *dev)
@@ -681,7 +810,10 @@ int BPF_PROG(capture_xmit, struct sk_buff *skb, struct net_device *dev)
 			return 0;
 		}
 	}
-	if (emit(skb, c, ifindex, len, DIR_OUT, HOOK_XMIT, OUT_SKB_BTF, vlan) && count_flows) {
+	__u32 tgid = 0;
+	if (with_proc)
+		tgid = xmit_owner(skb);
+	if (emit(skb, c, ifindex, len, DIR_OUT, HOOK_XMIT, OUT_SKB_BTF, vlan, tgid) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_xmit(skb, &k, clamp_len(len));
 		if (side >= 0) {
@@ -689,6 +821,112 @@ int BPF_PROG(capture_xmit, struct sk_buff *skb, struct net_device *dev)
 			count_flow(&k, side, len);
 		}
 	}
+	return 0;
+}
+
+
+/* The owners' hooks (with_proc): each runs in the process that creates,
+ * binds, connects or uses a socket, and writes it down as the socket's
+ * owner when it is not already. The cgroup ones are attached at the root
+ * of the cgroup v2 hierarchy, which runs them for every process whatever
+ * its cgroup or network namespace; the tracepoints (Linux 6.3+) catch a
+ * socket used by another process than the one that made it (a forked
+ * worker, a socket passed over a UNIX socket, an accepted connection). */
+
+struct task_struct {
+	struct task_struct *group_leader;
+	char comm[16];
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+	unsigned short skc_family;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+
+static __always_inline void own(void *sk)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+	__u32 tgid = pt >> 32;
+	if (tgid == 0)
+		return; /* not a process */
+	struct owner *o = bpf_sk_storage_get(&sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o || o->tgid == tgid)
+		return;
+	struct owner v = {.tgid = tgid, .pid = (__u32)pt, .cgroup_id = bpf_get_current_cgroup_id()};
+	/* The process's name is its leader's: another thread may have named
+	 * itself (a JVM's, a browser's). */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	if (!leader || bpf_probe_read_kernel_str(v.comm, sizeof(v.comm), &leader->comm) < 0)
+		bpf_get_current_comm(v.comm, sizeof(v.comm));
+	*o = v;
+	bpf_map_update_elem(&procs, &tgid, &v, BPF_ANY);
+}
+
+SEC("cgroup/sock_create")
+int proc_sock_create(struct bpf_sock *sk)
+{
+	own(sk);
+	return 1;
+}
+
+SEC("cgroup/post_bind4")
+int proc_post_bind4(struct bpf_sock *sk)
+{
+	own(sk);
+	return 1;
+}
+
+SEC("cgroup/post_bind6")
+int proc_post_bind6(struct bpf_sock *sk)
+{
+	own(sk);
+	return 1;
+}
+
+#define SOCK_ADDR_HOOK(NAME, SECNAME)                   \
+	SEC(SECNAME)                                    \
+	int NAME(struct bpf_sock_addr *ctx)             \
+	{                                               \
+		struct bpf_sock *sk = ctx->sk;          \
+		if (sk)                                 \
+			own(sk);                        \
+		return 1;                               \
+	}
+
+SOCK_ADDR_HOOK(proc_connect4, "cgroup/connect4")
+SOCK_ADDR_HOOK(proc_connect6, "cgroup/connect6")
+SOCK_ADDR_HOOK(proc_sendmsg4, "cgroup/sendmsg4")
+SOCK_ADDR_HOOK(proc_sendmsg6, "cgroup/sendmsg6")
+SOCK_ADDR_HOOK(proc_recvmsg4, "cgroup/recvmsg4")
+SOCK_ADDR_HOOK(proc_recvmsg6, "cgroup/recvmsg6")
+
+#define AF_INET_ 2
+#define AF_INET6_ 10
+
+static __always_inline void own_inet(struct sock *sk)
+{
+	if (!sk)
+		return;
+	unsigned short family = sk->__sk_common.skc_family;
+	if (family == AF_INET_ || family == AF_INET6_)
+		own(sk);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(proc_send, struct sock *sk, int ret, int flags)
+{
+	own_inet(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(proc_recv, struct sock *sk, int ret, int flags)
+{
+	own_inet(sk);
 	return 0;
 }
 

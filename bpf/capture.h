@@ -21,7 +21,13 @@ struct pcap_hdr {
 	__u64 ktime_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u32 tot_len;  /* length on the wire */
 	__u32 cap_len;  /* bytes that follow this header */
-};
+	__u32 task;     /* bits 0-21: the tgid of the process whose socket sent or
+	                 * receives the packet, 0 if none is known (pids are below
+	                 * 2^22); bits 22-31: the CPU + 1, 0 if not recorded */
+} __attribute__((packed, aligned(4)));
+
+#define TASK_PID_BITS 22
+#define TASK_PID_MASK ((1u << TASK_PID_BITS) - 1)
 
 #define DIR_IN 1
 #define DIR_OUT 2
@@ -60,6 +66,18 @@ struct flow_key {
 struct flow_counts {
 	__u64 pkts[2];
 	__u64 bytes[2]; /* wire lengths */
+};
+
+/* Who owns a socket (process attribution): kept in the socket itself
+ * (sk_owner, socket local storage) and, by tgid, in the procs map for user
+ * space. Written in the owner's process context by the cgroup socket hooks
+ * and the send and receive tracepoints, and by user space at start for the
+ * sockets older than the capture. */
+struct owner {
+	__u32 tgid;
+	__u32 pid;       /* the thread */
+	__u64 cgroup_id; /* its cgroup v2 (the directory's inode number) */
+	char comm[16];   /* the process's name (its thread group leader's comm) */
 };
 
 #endif

@@ -40,6 +40,14 @@ type captureFlowKey struct {
 	HiPort    uint16
 }
 
+type captureOwner struct {
+	_        structs.HostLayout
+	Tgid     uint32
+	Pid      uint32
+	CgroupId uint64
+	Comm     [16]int8
+}
+
 type capturePcapHdr struct {
 	_        structs.HostLayout
 	Magic    uint32
@@ -48,6 +56,7 @@ type capturePcapHdr struct {
 	KtimeNs  uint64
 	TotLen   uint32
 	CapLen   uint32
+	Task     uint32
 }
 
 // Names of all BPF objects in the ELF.
@@ -59,7 +68,9 @@ const (
 	captureMapEvents              = "events"
 	captureMapFlows               = "flows"
 	captureMapOverflow            = "overflow"
+	captureMapProcs               = "procs"
 	captureMapRb                  = "rb"
+	captureMapSkOwner             = "sk_owner"
 	captureMapXmitIfaces          = "xmit_ifaces"
 	captureMapXmitScratch         = "xmit_scratch"
 	captureProgCaptureTcEgress    = "capture_tc_egress"
@@ -69,6 +80,17 @@ const (
 	captureProgCaptureXdp         = "capture_xdp"
 	captureProgCaptureXdpRb       = "capture_xdp_rb"
 	captureProgCaptureXmit        = "capture_xmit"
+	captureProgProcConnect4       = "proc_connect4"
+	captureProgProcConnect6       = "proc_connect6"
+	captureProgProcPostBind4      = "proc_post_bind4"
+	captureProgProcPostBind6      = "proc_post_bind6"
+	captureProgProcRecv           = "proc_recv"
+	captureProgProcRecvmsg4       = "proc_recvmsg4"
+	captureProgProcRecvmsg6       = "proc_recvmsg6"
+	captureProgProcSend           = "proc_send"
+	captureProgProcSendmsg4       = "proc_sendmsg4"
+	captureProgProcSendmsg6       = "proc_sendmsg6"
+	captureProgProcSockCreate     = "proc_sock_create"
 	captureVarBellArmed           = "bell_armed"
 	captureVarCountFlows          = "count_flows"
 	captureVarDirMask             = "dir_mask"
@@ -80,7 +102,9 @@ const (
 	captureVarSnaplen             = "snaplen"
 	captureVarUnusedFlowCounts    = "unused_flow_counts"
 	captureVarUnusedFlowKey       = "unused_flow_key"
+	captureVarUnusedOwner         = "unused_owner"
 	captureVarUnusedPcapHdr       = "unused_pcap_hdr"
+	captureVarWithProc            = "with_proc"
 	captureVarXmitDynptr          = "xmit_dynptr"
 	captureVarXmitNetns           = "xmit_netns"
 )
@@ -134,6 +158,17 @@ type captureProgramSpecs struct {
 	CaptureXdp         *ebpf.ProgramSpec `ebpf:"capture_xdp"`
 	CaptureXdpRb       *ebpf.ProgramSpec `ebpf:"capture_xdp_rb"`
 	CaptureXmit        *ebpf.ProgramSpec `ebpf:"capture_xmit"`
+	ProcConnect4       *ebpf.ProgramSpec `ebpf:"proc_connect4"`
+	ProcConnect6       *ebpf.ProgramSpec `ebpf:"proc_connect6"`
+	ProcPostBind4      *ebpf.ProgramSpec `ebpf:"proc_post_bind4"`
+	ProcPostBind6      *ebpf.ProgramSpec `ebpf:"proc_post_bind6"`
+	ProcRecv           *ebpf.ProgramSpec `ebpf:"proc_recv"`
+	ProcRecvmsg4       *ebpf.ProgramSpec `ebpf:"proc_recvmsg4"`
+	ProcRecvmsg6       *ebpf.ProgramSpec `ebpf:"proc_recvmsg6"`
+	ProcSend           *ebpf.ProgramSpec `ebpf:"proc_send"`
+	ProcSendmsg4       *ebpf.ProgramSpec `ebpf:"proc_sendmsg4"`
+	ProcSendmsg6       *ebpf.ProgramSpec `ebpf:"proc_sendmsg6"`
+	ProcSockCreate     *ebpf.ProgramSpec `ebpf:"proc_sock_create"`
 }
 
 // captureMapSpecs contains maps before they are loaded into the kernel.
@@ -145,7 +180,9 @@ type captureMapSpecs struct {
 	Events      *ebpf.MapSpec `ebpf:"events"`
 	Flows       *ebpf.MapSpec `ebpf:"flows"`
 	Overflow    *ebpf.MapSpec `ebpf:"overflow"`
+	Procs       *ebpf.MapSpec `ebpf:"procs"`
 	Rb          *ebpf.MapSpec `ebpf:"rb"`
+	SkOwner     *ebpf.MapSpec `ebpf:"sk_owner"`
 	XmitIfaces  *ebpf.MapSpec `ebpf:"xmit_ifaces"`
 	XmitScratch *ebpf.MapSpec `ebpf:"xmit_scratch"`
 }
@@ -165,7 +202,9 @@ type captureVariableSpecs struct {
 	Snaplen          *ebpf.VariableSpec `ebpf:"snaplen"`
 	UnusedFlowCounts *ebpf.VariableSpec `ebpf:"unused_flow_counts"`
 	UnusedFlowKey    *ebpf.VariableSpec `ebpf:"unused_flow_key"`
+	UnusedOwner      *ebpf.VariableSpec `ebpf:"unused_owner"`
 	UnusedPcapHdr    *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
+	WithProc         *ebpf.VariableSpec `ebpf:"with_proc"`
 	XmitDynptr       *ebpf.VariableSpec `ebpf:"xmit_dynptr"`
 	XmitNetns        *ebpf.VariableSpec `ebpf:"xmit_netns"`
 }
@@ -195,7 +234,9 @@ type captureMaps struct {
 	Events      *ebpf.Map `ebpf:"events"`
 	Flows       *ebpf.Map `ebpf:"flows"`
 	Overflow    *ebpf.Map `ebpf:"overflow"`
+	Procs       *ebpf.Map `ebpf:"procs"`
 	Rb          *ebpf.Map `ebpf:"rb"`
+	SkOwner     *ebpf.Map `ebpf:"sk_owner"`
 	XmitIfaces  *ebpf.Map `ebpf:"xmit_ifaces"`
 	XmitScratch *ebpf.Map `ebpf:"xmit_scratch"`
 }
@@ -207,7 +248,9 @@ func (m *captureMaps) Close() error {
 		m.Events,
 		m.Flows,
 		m.Overflow,
+		m.Procs,
 		m.Rb,
+		m.SkOwner,
 		m.XmitIfaces,
 		m.XmitScratch,
 	)
@@ -228,7 +271,9 @@ type captureVariables struct {
 	Snaplen          *ebpf.Variable `ebpf:"snaplen"`
 	UnusedFlowCounts *ebpf.Variable `ebpf:"unused_flow_counts"`
 	UnusedFlowKey    *ebpf.Variable `ebpf:"unused_flow_key"`
+	UnusedOwner      *ebpf.Variable `ebpf:"unused_owner"`
 	UnusedPcapHdr    *ebpf.Variable `ebpf:"unused_pcap_hdr"`
+	WithProc         *ebpf.Variable `ebpf:"with_proc"`
 	XmitDynptr       *ebpf.Variable `ebpf:"xmit_dynptr"`
 	XmitNetns        *ebpf.Variable `ebpf:"xmit_netns"`
 }
@@ -244,6 +289,17 @@ type capturePrograms struct {
 	CaptureXdp         *ebpf.Program `ebpf:"capture_xdp"`
 	CaptureXdpRb       *ebpf.Program `ebpf:"capture_xdp_rb"`
 	CaptureXmit        *ebpf.Program `ebpf:"capture_xmit"`
+	ProcConnect4       *ebpf.Program `ebpf:"proc_connect4"`
+	ProcConnect6       *ebpf.Program `ebpf:"proc_connect6"`
+	ProcPostBind4      *ebpf.Program `ebpf:"proc_post_bind4"`
+	ProcPostBind6      *ebpf.Program `ebpf:"proc_post_bind6"`
+	ProcRecv           *ebpf.Program `ebpf:"proc_recv"`
+	ProcRecvmsg4       *ebpf.Program `ebpf:"proc_recvmsg4"`
+	ProcRecvmsg6       *ebpf.Program `ebpf:"proc_recvmsg6"`
+	ProcSend           *ebpf.Program `ebpf:"proc_send"`
+	ProcSendmsg4       *ebpf.Program `ebpf:"proc_sendmsg4"`
+	ProcSendmsg6       *ebpf.Program `ebpf:"proc_sendmsg6"`
+	ProcSockCreate     *ebpf.Program `ebpf:"proc_sock_create"`
 }
 
 func (p *capturePrograms) Close() error {
@@ -255,6 +311,17 @@ func (p *capturePrograms) Close() error {
 		p.CaptureXdp,
 		p.CaptureXdpRb,
 		p.CaptureXmit,
+		p.ProcConnect4,
+		p.ProcConnect6,
+		p.ProcPostBind4,
+		p.ProcPostBind6,
+		p.ProcRecv,
+		p.ProcRecvmsg4,
+		p.ProcRecvmsg6,
+		p.ProcSend,
+		p.ProcSendmsg4,
+		p.ProcSendmsg6,
+		p.ProcSockCreate,
 	)
 }
 

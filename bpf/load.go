@@ -20,10 +20,11 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
-// The hand-written parser and the C struct must agree.
+// The hand-written parser and the C struct (packed: Go pads it to 8) must
+// agree.
 var (
-	_ [HeaderSize - unsafe.Sizeof(capturePcapHdr{})]struct{}
-	_ [unsafe.Sizeof(capturePcapHdr{}) - HeaderSize]struct{}
+	_ [HeaderSize - unsafe.Offsetof(capturePcapHdr{}.Task) - 4]struct{}
+	_ [unsafe.Offsetof(capturePcapHdr{}.Task) + 4 - HeaderSize]struct{}
 )
 
 // TCMode chooses how the tc program is attached.
@@ -69,6 +70,11 @@ type Config struct {
 	// load: EgressAuto loads the transmit hook when one of them shapes.
 	Ifindexes []int
 
+	// Proc has the tc programs record in each packet's record the process
+	// that owns its socket (proc.go); AttachProc then attaches the hooks
+	// that find the owners.
+	Proc bool
+
 	xmitLinear bool // tests: the transmit hook as before Linux 6.12 (no skb dynptr)
 }
 
@@ -94,6 +100,10 @@ type Objects struct {
 
 	xmitLink link.Link // the transmit program's tracepoint, or nil
 	xmitWhy  string    // why it was wanted (EgressAuto) and is not there
+
+	hookSpec  *ebpf.CollectionSpec // the owner hooks to load (Config.Proc), or nil
+	procLinks []link.Link          // the owner hooks attached
+	procWhy   string               // why Config.Proc was asked and records carry no process
 }
 
 // Load loads the capture programs with cfg's constants.
@@ -110,6 +120,10 @@ func Load(cfg Config) (*Objects, error) {
 	spec, err := loadCapture()
 	if err != nil {
 		return nil, fmt.Errorf("read embedded BPF object: %w", err)
+	}
+	var hookSpec *ebpf.CollectionSpec
+	if cfg.Proc {
+		hookSpec = spec.Copy()
 	}
 	mask := uint32(0)
 	if cfg.In {
@@ -153,9 +167,32 @@ func Load(cfg Config) (*Objects, error) {
 		}
 	}
 	o := &Objects{cfg: cfg}
+	if cfg.Proc {
+		// Without what attribution needs (socket storage, Linux 5.2; the
+		// socket lookups), capture goes on without it.
+		if err := prepareProc(spec, true); err != nil {
+			return nil, fmt.Errorf("enable process attribution: %w", err)
+		}
+		err := o.load(spec.Copy())
+		if err == nil {
+			o.hookSpec = hookSpec
+			return o.loaded(cfg)
+		}
+		o.procWhy, _, _ = strings.Cut(err.Error(), "\n")
+		o.cfg.Proc = false
+		_ = spec.Variables[captureVarWithProc].Set(uint8(0))
+	}
+	if err := prepareProc(spec, false); err != nil {
+		return nil, err
+	}
 	if err := o.load(spec); err != nil {
 		return nil, err
 	}
+	return o.loaded(cfg)
+}
+
+// loaded attaches the transmit hook of a loaded o.
+func (o *Objects) loaded(cfg Config) (*Objects, error) {
 	if o.objs.CaptureXmit != nil {
 		if err := o.attachXmit(); err != nil {
 			if cfg.EgressAt == EgressXmit {
@@ -277,6 +314,10 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 	}
 	defer coll.Close() // what was not detached below
 	o.objs.Counters = coll.DetachMap(captureMapCounters)
+	if cfg.Proc {
+		o.objs.SkOwner = coll.DetachMap(captureMapSkOwner)
+		o.objs.Procs = coll.DetachMap(captureMapProcs)
+	}
 	if cfg.CountFlows > 0 {
 		o.objs.Flows = coll.DetachMap(captureMapFlows)
 	}
@@ -409,9 +450,9 @@ var fence atomic.Uint32
 // Close releases the programs and maps. Attachments made through bpf links
 // hold their own reference and must be closed first.
 func (o *Objects) Close() error {
-	var err error
+	err := o.closeProc()
 	if o.xmitLink != nil {
-		err = o.xmitLink.Close()
+		err = errors.Join(err, o.xmitLink.Close())
 		o.xmitLink = nil
 	}
 	return errors.Join(err, o.objs.Close())

@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -39,10 +40,13 @@ func BenchmarkKernelOutput(b *testing.B) {
 		b.Skip("needs root to load BPF programs")
 	}
 	for _, size := range []int{64, 1442} {
-		for _, out := range []string{"none", "perf", "perf+hot", "perf+flows", "full", "full+flows", "ringbuf"} {
+		for _, out := range []string{"none", "perf", "perf+hot", "perf+flows", "full", "full+flows", "ringbuf", "perf-in", "perf-in+proc"} {
 			b.Run(map[int]string{64: "64B/", 1442: "1442B/"}[size]+out, func(b *testing.B) {
 				prog, drain := loadForOutput(b, out)
 				pkt := udpFrame(size)
+				if strings.HasPrefix(out, "perf-in") {
+					pkt = toBoundSocket(b, prog, size)
+				}
 				const repeat = 2000
 				var total time.Duration
 				runs := 0
@@ -115,6 +119,11 @@ func loadForOutput(b *testing.B, out string) (*ebpf.Program, func()) {
 		}
 	}
 	cfg := Config{Snaplen: 262144, Out: true}
+	if strings.HasPrefix(out, "perf-in") {
+		// Ingress, where attribution costs most: the packet's socket is
+		// looked up as the stack would (toBoundSocket).
+		cfg = Config{Snaplen: 262144, In: true, Proc: strings.HasSuffix(out, "+proc")}
+	}
 	if strings.HasSuffix(out, "+flows") {
 		cfg.CountFlows = 1 << 16
 	}
@@ -154,7 +163,12 @@ func loadForOutput(b *testing.B, out string) (*ebpf.Program, func()) {
 		rds = append(rds, open(o.Events(), 16<<20))
 	}
 	var rec perf.Record
-	return o.objs.CaptureTcEgress, func() {
+	prog := o.objs.CaptureTcEgress
+	if cfg.In {
+		prog = o.objs.CaptureTcIngress
+		benchObjs = o
+	}
+	return prog, func() {
 		for _, rd := range rds {
 			rd.SetDeadline(time.Now())
 			for rd.ReadInto(&rec) == nil {
@@ -285,4 +299,34 @@ func udpFrame(n int) []byte {
 	b := frame(n)
 	b[14], b[20], b[21], b[23] = 0x45, 0, 0, 17 // IHL 5, not a fragment, UDP
 	return b
+}
+
+// benchObjs are the objects of the last ingress benchmark loaded, for
+// toBoundSocket to seed.
+var benchObjs *Objects
+
+// toBoundSocket binds a UDP socket on 127.0.0.1, gives it an owner (as a
+// capture seeds the sockets older than it) and returns a frame of size
+// bytes to it, so that attribution finds its socket and owner.
+func toBoundSocket(b *testing.B, prog *ebpf.Program, size int) []byte {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	if benchObjs != nil && benchObjs.cfg.Proc {
+		f, err := c.File()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := benchObjs.SeedOwner(int(f.Fd()), Owner{Tgid: uint32(os.Getpid()), Comm: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	pkt := udpTo(b, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 999}, c.LocalAddr().(*net.UDPAddr))
+	if len(pkt) < size {
+		pkt = append(pkt, make([]byte, size-len(pkt))...) // padding after the datagram
+	}
+	return pkt
 }

@@ -12,7 +12,7 @@ import (
 const Magic = 0xb7fca7
 
 // HeaderSize is the size of the bpf_pcap_hdr that precedes the packet bytes.
-const HeaderSize = 32
+const HeaderSize = 36
 
 // MaxCapLen is the most packet bytes one record carries: a perf sample's size
 // is a u16 that also covers its headers (MAX_CAP_LEN in capture.c).
@@ -31,7 +31,15 @@ type Record struct {
 	// programs read it there): its TPID (0x8100, 0x88a8), 0 if none, and
 	// TCI. Put back by Tagged.
 	VlanTPID, VlanTCI uint16
+	// Pid is the tgid of the process whose socket sent or receives the
+	// packet (Config.Proc), 0 if none is known.
+	Pid uint32
+	// CPU is the CPU the program ran on, -1 if not recorded.
+	CPU int32
 }
+
+// taskPidBits: the pid's share of the record's task field (capture.h).
+const taskPidBits = 22
 
 // Tagged appends to dst the frame payload with r's VLAN tag put back after
 // the two MAC addresses, as libpcap does from a packet socket's auxiliary
@@ -91,6 +99,9 @@ func ParseInto(r *Record, raw []byte) ([]byte, error) {
 	r.KtimeNs = le.Uint64(raw[16:24])
 	r.TotLen = le.Uint32(raw[24:28])
 	r.CapLen = le.Uint32(raw[28:32])
+	task := le.Uint32(raw[32:36])
+	r.Pid = task & (1<<taskPidBits - 1)
+	r.CPU = int32(task>>taskPidBits) - 1
 	switch {
 	case r.CapLen > r.TotLen:
 		return nil, fmt.Errorf("%w: cap_len %d > tot_len %d", ErrBadRecord, r.CapLen, r.TotLen)
@@ -116,6 +127,7 @@ func AppendRecord(dst []byte, r Record, payload []byte) []byte {
 	dst = le.AppendUint64(dst, r.KtimeNs)
 	dst = le.AppendUint32(dst, r.TotLen)
 	dst = le.AppendUint32(dst, r.CapLen)
+	dst = le.AppendUint32(dst, r.Pid&(1<<taskPidBits-1)|uint32(r.CPU+1)<<taskPidBits)
 	dst = append(dst, payload...)
 	for (len(dst)+4)%8 != 0 { // perf's u32 size field + sample, padded to 8
 		dst = append(dst, 0)

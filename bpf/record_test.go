@@ -10,7 +10,7 @@ import (
 )
 
 func TestParseRecord(t *testing.T) {
-	good := Record{Protocol: packet.LinkTypeEthernet, Ifindex: 7, Dir: packet.DirOut, Hook: packet.HookXDP, KtimeNs: 123456789, TotLen: 100, CapLen: 5}
+	good := Record{Protocol: packet.LinkTypeEthernet, Ifindex: 7, Dir: packet.DirOut, Hook: packet.HookXDP, KtimeNs: 123456789, TotLen: 100, CapLen: 5, Pid: 4194303, CPU: 1022}
 	payload := []byte{1, 2, 3, 4, 5}
 	raw := AppendRecord(nil, good, payload)
 

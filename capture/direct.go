@@ -117,6 +117,7 @@ func (r *Reader) emit(h *bpf.Record, payload []byte) {
 		}
 	}
 	p.SetLinkType(r.linkOf(h.Ifindex))
+	p.SetTask(h.Pid, int(h.CPU))
 	p.Dir, p.Hook = h.Dir, h.Hook
 	r.write(p)
 }

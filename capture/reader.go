@@ -523,5 +523,6 @@ func (s *batchSink) add(hdr *bpf.Record, payload []byte, release func()) {
 	p.Nanos = s.r.clock.WallNanos(hdr.KtimeNs)
 	p.Ifindex = hdr.Ifindex
 	p.SetLinkType(s.r.linkOf(hdr.Ifindex))
+	p.SetTask(hdr.Pid, int(hdr.CPU))
 	p.Dir, p.Hook = hdr.Dir, hdr.Hook
 }

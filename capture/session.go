@@ -37,6 +37,11 @@ type Config struct {
 	// attached during the capture with something to know. It may be called
 	// from WatchInterface's goroutine.
 	Note func(string)
+	// BeforeAttach, if set, is called with the loaded programs before any
+	// interface is attached (process attribution attaches its hooks and
+	// seeds the sockets already open there, so the first packet finds
+	// them).
+	BeforeAttach func(*bpf.Objects)
 }
 
 func (c Config) names() []string {
@@ -178,6 +183,9 @@ func load(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	rd.UseBell(objs.Bell(), objs.ArmBell)
+	if cfg.BeforeAttach != nil {
+		cfg.BeforeAttach(objs)
+	}
 	return &Session{Reader: rd, Clock: clock, objs: objs}, nil
 }
 

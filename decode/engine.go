@@ -64,8 +64,9 @@ type Engine struct {
 	fastPackets uint64
 	noFast      bool
 
-	ifnames map[int]string
-	texts   []flowText // by flow slot
+	ifnames  map[int]string
+	procName func(pid uint32) string // SetProcessNames
+	texts    []flowText              // by flow slot
 
 	changed chan struct{} // Changed's; holds one value at most
 
@@ -370,6 +371,11 @@ type FlowView struct {
 	Tunnel           string // e.g. "VXLAN vni=42"
 	Ifindex          int    // the interface it was captured on
 	Iface            string // its name, when SetInterfaceNames gave one
+	// Pid is the process owning the flow on this host (the newest packet
+	// that named one), 0 if none; Process names it (SetProcessNames):
+	// "curl[4123]", with its container or systemd unit.
+	Pid     uint32
+	Process string
 	// The packets decoded, and those the ring could not take, counted by
 	// the kernel (SetKernelCounts). PktsAB and PktsBA are their sums,
 	// direction by direction.
@@ -394,7 +400,7 @@ func (v *FlowView) String() string {
 	b.WriteString(v.A)
 	b.WriteString(" <-> ")
 	b.WriteString(v.B)
-	for _, s := range [...]string{v.State, v.Label, v.Tunnel} {
+	for _, s := range [...]string{v.State, v.Label, v.Tunnel, v.Process} {
 		if s != "" {
 			b.WriteByte(' ')
 			b.WriteString(s)
@@ -457,6 +463,7 @@ type flowCopy struct {
 	tcp         TCPState
 	pps, bps    float64
 	text        flowText
+	pid         uint32
 }
 
 // copyLocked copies the flow in slot i for a view. e.mu is held.
@@ -470,7 +477,7 @@ func (e *Engine) copyLocked(i int32, nowNs int64) flowCopy {
 		decoded: f.pkts[0] + f.pkts[1],
 		kernel:  f.kpkts[0] + f.kpkts[1],
 		first:   f.first, last: f.last, tcp: f.tcp, pps: pps, bps: bps,
-		text: *e.textLocked(i),
+		text: *e.textLocked(i), pid: f.pid,
 	}
 }
 
@@ -527,7 +534,7 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 			step = append(step, e.copyLocked(int32(slot), nowNs))
 		}
 		more = slot < len(e.flows.flows)
-		names := e.ifnames
+		names, procName := e.ifnames, e.procName
 		if more {
 			e.yieldLocked() // Unlock does not hand the lock over
 		}
@@ -535,6 +542,9 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 		for i := range step {
 			v := step[i].view()
 			v.Iface = names[v.Ifindex]
+			if v.Pid != 0 && procName != nil {
+				v.Process = procName(v.Pid)
+			}
 			if text != "" && !strings.Contains(strings.ToLower(v.String()), text) {
 				continue
 			}
@@ -572,8 +582,13 @@ func (e *Engine) Flow(id uint64, now time.Time) (FlowView, bool) {
 		return FlowView{}, false
 	}
 	c := e.copyLocked(int32(uint32(id)), nowNs)
+	procName := e.procName
 	e.mu.Unlock()
-	return c.view(), true
+	v := c.view()
+	if v.Pid != 0 && procName != nil {
+		v.Process = procName(v.Pid)
+	}
+	return v, true
 }
 
 func (c *flowCopy) view() FlowView {
@@ -587,6 +602,7 @@ func (c *flowCopy) view() FlowView {
 	v := FlowView{
 		ID:      c.id,
 		Ifindex: int(c.key.Ifindex),
+		Pid:     c.pid,
 		A:       c.text.a,
 		B:       c.text.b,
 		PktsAB:  c.pkts[0],

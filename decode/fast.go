@@ -210,10 +210,13 @@ func (e *Engine) addFastLocked(f *packet.Packet, seg int32) bool {
 func (e *Engine) retainLocked(f *packet.Packet, seg int32, n int, fl *flow) {
 	seq, ok := uint64(0), false
 	if seg >= 0 {
-		seq, ok = e.ring.addLent(seg, f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), fl.id, fl.lastSeq)
+		seq, ok = e.ring.addLent(seg, f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), f.Pid(), fl.id, fl.lastSeq)
 	}
 	if !ok {
-		seq = e.ring.append(f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), fl.id, fl.lastSeq)
+		seq = e.ring.append(f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), f.Pid(), fl.id, fl.lastSeq)
+	}
+	if pid := f.Pid(); pid != 0 {
+		fl.pid = pid
 	}
 	fl.lastSeq = seq
 	e.matchAdded(f.LinkType(), f.Data, n, fl.id)

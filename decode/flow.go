@@ -110,6 +110,7 @@ type flow struct {
 	label    [labelCap]byte
 	labelLen uint8
 	app      App    // the first application recognised (statistics' protocol hierarchy)
+	pid      uint32 // the process owning it on this host (the newest packet that named one), 0 if none
 	lastSeq  uint64 // newest packet of this flow in the ring, 0 if none
 
 	prev, next int32 // LRU list: prev is more recently seen

@@ -420,7 +420,7 @@ func TestRingCopyOutEvicted(t *testing.T) {
 	frames := map[uint64][]byte{}
 	add := func() uint64 {
 		d := bytes.Repeat([]byte{byte(len(frames))}, 100+len(frames)%50)
-		seq := r.append(d, len(d), int64(len(frames)), 1, packet.DirIn, packet.LinkTypeEthernet, 1, 0)
+		seq := r.append(d, len(d), int64(len(frames)), 1, packet.DirIn, packet.LinkTypeEthernet, 0, 1, 0)
 		frames[seq] = d
 		return seq
 	}

@@ -13,12 +13,15 @@ import (
 type record struct {
 	ts      int64 // Unix nanoseconds
 	flowID  uint64
-	prevSeq uint64 // previous packet of the same flow, 0 if none
 	off     uint32 // where its bytes start in its segment
 	capLen  uint32
 	origLen uint32
 	seg     int32 // the segment holding its bytes
 	ifindex int32
+	// prevGap is how many packets back the previous packet of the same
+	// flow is, 0 if none (or too far back to be still in the ring).
+	prevGap uint32
+	pid     uint32 // the owning process (packet.Packet's Pid)
 	dir     packet.Dir
 	link    uint16 // packet.LinkType XOR 1 (zero: Ethernet), as Packet keeps it
 }
@@ -105,14 +108,14 @@ func (r *ring) fill() float64 {
 
 // append stores a copy of data and returns its sequence number. Packets
 // longer than the budget are cut to its size.
-func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, flowID, prevSeq uint64) uint64 {
+func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, pid uint32, flowID, prevSeq uint64) uint64 {
 	data = data[:min(len(data), r.size)]
 	n := len(data)
 	if n > r.chunk {
 		// A segment of its own, freed with the packet.
 		seg := r.newChunk(n)
 		r.segs[seg].buf = append(r.segs[seg].buf, data...)
-		seq := r.add(seg, 0, n, origLen, ts, ifindex, dir, link, flowID, prevSeq)
+		seq := r.add(seg, 0, n, origLen, ts, ifindex, dir, link, pid, flowID, prevSeq)
 		r.unpin(seg)
 		return seq
 	}
@@ -123,7 +126,7 @@ func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir packe
 	s := &r.segs[r.cur]
 	off := len(s.buf)
 	s.buf = append(s.buf, data...)
-	return r.add(r.cur, off, n, origLen, ts, ifindex, dir, link, flowID, prevSeq)
+	return r.add(r.cur, off, n, origLen, ts, ifindex, dir, link, pid, flowID, prevSeq)
 }
 
 // lend makes buf a segment: the packets then added with addLent must lie
@@ -136,7 +139,7 @@ func (r *ring) lend(buf []byte, release func()) int32 {
 
 // addLent is append for a packet whose bytes, data, lie in segment seg
 // (from lend); it reports false, adding nothing, when they do not.
-func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, flowID, prevSeq uint64) (uint64, bool) {
+func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, pid uint32, flowID, prevSeq uint64) (uint64, bool) {
 	buf := r.segs[seg].buf
 	if len(data) == 0 || len(buf) == 0 {
 		return 0, false
@@ -145,7 +148,7 @@ func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex in
 	if off >= uintptr(len(buf)) || uintptr(len(data)) > uintptr(len(buf))-off {
 		return 0, false // not inside buf (off wrapped around if data lies before it)
 	}
-	return r.add(seg, int(off), len(data), origLen, ts, ifindex, dir, link, flowID, prevSeq), true
+	return r.add(seg, int(off), len(data), origLen, ts, ifindex, dir, link, pid, flowID, prevSeq), true
 }
 
 // endLend ends the adding to a lent segment: it is freed as soon as it
@@ -153,7 +156,7 @@ func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex in
 func (r *ring) endLend(seg int32) { r.unpin(seg) }
 
 // add makes the descriptor of a packet of n bytes at off in segment seg.
-func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, flowID, prevSeq uint64) uint64 {
+func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, pid uint32, flowID, prevSeq uint64) uint64 {
 	r.segs[seg].live++
 	for r.next-r.first > r.mask {
 		r.evictOldest()
@@ -163,7 +166,10 @@ func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir pa
 	// copied with wide loads, which stall on its narrow stores (a third of
 	// append's time in BenchmarkEngineAdd).
 	rec := &r.recs[seq&r.mask]
-	rec.ts, rec.flowID, rec.prevSeq = ts, flowID, prevSeq
+	rec.ts, rec.flowID, rec.prevGap, rec.pid = ts, flowID, 0, pid
+	if prevSeq != 0 && prevSeq < seq && seq-prevSeq <= 1<<32-1 {
+		rec.prevGap = uint32(seq - prevSeq)
+	}
 	rec.off, rec.capLen, rec.origLen = uint32(off), uint32(n), uint32(min(max(origLen, n), 1<<32-1))
 	rec.seg, rec.ifindex, rec.dir, rec.link = seg, int32(ifindex), dir, uint16(link^1)
 	r.next++
@@ -276,6 +282,7 @@ func (rec *record) frame(data []byte) packet.Packet {
 		Data:    data,
 	}
 	p.SetLinkType(rec.linkType())
+	p.SetTask(rec.pid, -1)
 	return p
 }
 
@@ -295,10 +302,10 @@ func (r *ring) flowSeqs(out []uint64, id, seq uint64, max, n int) ([]uint64, uin
 			return out, 0
 		}
 		out = append(out, seq)
-		if rec.prevSeq >= seq {
+		if rec.prevGap == 0 {
 			return out, 0
 		}
-		seq = rec.prevSeq
+		seq -= uint64(rec.prevGap)
 	}
 	return out, seq
 }

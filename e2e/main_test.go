@@ -12,6 +12,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(runHelper(mode)) // prochelper_test.go
+	}
 	dir, err := os.MkdirTemp("", "bpftop-cap-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

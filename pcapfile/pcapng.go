@@ -49,6 +49,12 @@ type PcapngWriter struct {
 	opts  pcapgo.NgPacketOptions
 	flags pcapgo.NgEpbFlags
 	hooks [4][]string // comment per packet.Hook
+	// Process attribution (SetProcessComments); comments is the reused
+	// list of a packet's comments.
+	procComments func(pid uint32) []string
+	comments     []string
+	id           uint64 // the last packet's epb_packetid
+	queue        uint32 // the packet's epb_queue
 	// For the interface blocks written after the header (AddInterface).
 	snaplen uint32
 	filter  string
@@ -141,6 +147,22 @@ func (p *PcapngWriter) Write(pkt *packet.Packet) error {
 	p.opts.Comments = nil
 	if int(pkt.Hook) < len(p.hooks) {
 		p.opts.Comments = p.hooks[pkt.Hook]
+	}
+	if pid := pkt.Pid(); pid != 0 && p.procComments != nil {
+		if pc := p.procComments(pid); len(pc) > 0 {
+			p.comments = append(append(p.comments[:0], p.opts.Comments...), pc...)
+			p.opts.Comments = p.comments
+		}
+	}
+	// A packet id unique in the file (the record's 48-bit id names the
+	// interface, direction and hook, the same for all their packets), and
+	// the CPU that captured it as its queue.
+	p.id++
+	p.opts.PacketID = &p.id
+	p.opts.Queue = nil
+	if cpu := pkt.CPU(); cpu >= 0 {
+		p.queue = uint32(cpu)
+		p.opts.Queue = &p.queue
 	}
 	ci := gopacket.CaptureInfo{
 		Timestamp:      pkt.Time(),

@@ -32,7 +32,11 @@ type flowTable struct {
 	selID  uint64
 	ok     bool // selID is set
 	showIf bool // an IF column: several interfaces are captured
-	width  int
+	// showProc: a PROCESS column (process attribution is on); procW is its
+	// width, grown to the longest name seen, as protoW.
+	showProc bool
+	procW    int
+	width    int
 	// The widths the content asked for so far: they grow with it and never
 	// shrink, so the headers do not shift as flows come and go.
 	protoW, endsW int
@@ -101,6 +105,8 @@ const (
 	colProto    = 6
 	colProtoMax = 12
 	colIf       = 9
+	colProc     = 8 // "PROCESS "; grows to the longest name, up to colProcMax
+	colProcMax  = 30
 	colPkts     = 8
 	colBytes    = 9
 	colRate     = 10
@@ -172,6 +178,13 @@ func (t *flowTable) columns() (proto, ends, graph, state, info int) {
 	if t.showIf {
 		rest -= colIf
 	}
+	if t.showProc {
+		t.procW = max(t.procW, colProc)
+		for i := from; i < to; i++ {
+			t.procW = max(t.procW, min(ansi.StringWidth(t.rows[i].Process)+1, colProcMax))
+		}
+		rest -= t.procW
+	}
 	if t.width >= 100 {
 		state = colState
 		rest -= state
@@ -208,6 +221,9 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 	if t.showIf {
 		hdr = fit("IF", colIf) + hdr
 	}
+	if t.showProc {
+		hdr += fit("PROCESS", t.procW)
+	}
 	if stateW > 0 {
 		hdr += fit("STATE", stateW)
 	}
@@ -234,6 +250,9 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 		if t.showIf {
 			line = fit(safe(f.Iface), colIf) + line
 		}
+		if t.showProc {
+			line += fit(procName(f.Process), t.procW)
+		}
 		if stateW > 0 {
 			line += fit(safe(f.State), stateW)
 		}
@@ -248,4 +267,12 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 		b.WriteString("\n" + fit("", t.width))
 	}
 	return b.String()
+}
+
+// procName is the PROCESS cell: "-" when no local socket owns the flow.
+func procName(p string) string {
+	if p == "" {
+		return "-"
+	}
+	return safe(p)
 }

@@ -28,6 +28,9 @@ type Config struct {
 	// ShowInterface adds an interface column to the flow table (several
 	// interfaces captured at once).
 	ShowInterface bool
+	// ShowProcess adds a PROCESS column to the flow table (the capture
+	// names the processes owning the flows: FlowView.Process).
+	ShowProcess bool
 	// Interfaces names the captured interfaces by index, for the packet
 	// detail's heading.
 	Interfaces map[int]string
@@ -168,6 +171,7 @@ func New(cfg Config) *Model {
 	// A file does not move: nothing to pause.
 	m.keys.Pause.SetEnabled(cfg.Live)
 	m.flows.showIf = cfg.ShowInterface
+	m.flows.showProc = cfg.ShowProcess
 	m.flows.graphs = cfg.Live
 	m.hex.ifnames = cfg.Interfaces
 	return m

@@ -27,6 +27,7 @@ type Config struct {
 	XDP        bool     // attach at XDP instead of tc
 	TCAttach   string   // auto, tcx or clsact ("": auto)
 	EgressAt   string   // auto, tc or xmit ("": auto)
+	NoProc     bool     // --no-proc: no process attribution
 	ReadyFile  string   // create once capture is live
 	StatsFile  string   // rewrite every second with the counters (developers)
 	CPUProfile string   // write a Go CPU profile (developers)

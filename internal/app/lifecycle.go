@@ -19,6 +19,7 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/filter"
 	"github.com/bpftop-cap/bpftop-cap/packet"
+	"github.com/bpftop-cap/bpftop-cap/proc"
 )
 
 // watchInterval is how often a capture checks that its interfaces still
@@ -67,7 +68,8 @@ type run struct {
 	// not end it (the live view stays open on what was captured).
 	keepOnGone bool
 	gone       atomic.Pointer[error]
-	notes      []string // printed after the summary
+	notes      []string    // printed after the summary
+	procs      *proc.Table // names the packets' processes; nil without attribution (proc.go)
 }
 
 // goneErr is the error of an interface that went away, or nil.
@@ -110,11 +112,17 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 			EgressAt: bpf.EgressHook(cfg.EgressAt),
 			Filter:   cfg.prog,
 			RingBuf:  cfg.ringBufBytes(),
+			Proc:     !cfg.NoProc && !cfg.XDP,
 		},
 		Promisc:    !cfg.NoPromisc,
 		FilterLink: filterLink,
 		Any:        cfg.captureAny(),
 		Note:       anyNote(stderr),
+	}
+	if cc.BPF.Proc {
+		cc.BeforeAttach = procSetup(c)
+	} else if !cfg.NoProc {
+		fmt.Fprintln(stderr, "bpftop-cap: no process attribution at XDP, which runs before the stack finds a packet's socket (capture at tc for it)")
 	}
 	if err := m.prepare(c, &cc); err != nil {
 		return err

@@ -123,6 +123,9 @@ func (v *viewer) start(c *run) error {
 		v.ifnames[ifi.Index] = ifi.Name
 	}
 	v.eng.SetInterfaceNames(v.ifnames)
+	if c.procs != nil {
+		v.eng.SetProcessNames(c.procs.Label)
+	}
 
 	// The reader adds every packet to the engine itself, from where the
 	// kernel put it, blocking while the engine works (the must-deliver
@@ -188,6 +191,7 @@ func (v *viewer) wait(c *run) error {
 	model := ui.New(ui.Config{
 		Engine:        v.eng,
 		ShowInterface: len(sess.Ifaces) > 1 || sess.Any(),
+		ShowProcess:   c.procs != nil,
 		Interfaces:    v.ifnames,
 		Stopped:       stopped,
 		Source:        names(sess, ","),

@@ -108,6 +108,12 @@ func (r *recorder) start(c *run) error {
 		pw, err := cfg.newPcapWriter(w, cfg.Snaplen, uint32(lt))
 		return pw, nil, err
 	}
+	newFile := newW
+	newW = func(w io.Writer) (capture.PacketWriter, *pcapfile.PcapngWriter, error) {
+		pw, ng, err := newFile(w)
+		c.nameProcesses(ng)
+		return pw, ng, err
+	}
 	var err error
 	if cfg.rot.on() {
 		r.rot, err = startRotation(cfg.Write, cfg.rot, r.out, r.path, r.opened, time.Now, newW)
@@ -120,7 +126,7 @@ func (r *recorder) start(c *run) error {
 	}
 	if cfg.Print {
 		tw := newTextWriter(cfg, c.stdout)
-		tw.ifname = ifaceNamer(sess)
+		tw.ifname, tw.proc = ifaceNamer(sess), c.procLabels()
 		r.pw = teeWriter{file: r.pw, text: tw}
 	}
 	fmt.Fprintf(c.stderr, "bpftop-cap: capturing on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",

@@ -58,6 +58,7 @@ type textWriter struct {
 	line   []byte
 	flush  bool                        // after every line (-l, or a pipe)
 	ifname func(ifindex uint32) string // nil: one interface, not named
+	proc   func(pid uint32) string     // names a packet's process (procLine), or nil
 	err    error
 }
 
@@ -82,6 +83,9 @@ func (t *textWriter) Write(pk *packet.Packet) error {
 		name = t.ifname(pk.Ifindex)
 	}
 	t.line = t.p.Append(t.line[:0], pk, name)
+	if t.proc != nil {
+		t.line = procLine(t.line, pk.Pid(), t.proc)
+	}
 	if _, t.err = t.w.Write(t.line); t.err == nil && t.flush {
 		t.err = t.w.Flush()
 	}
@@ -198,7 +202,7 @@ func (p *printer) start(c *run) error {
 	if sess.Any() {
 		lt, on = packet.LinkTypeSLL2, capture.AnyName
 	}
-	p.tw.ifname = ifaceNamer(sess)
+	p.tw.ifname, p.tw.proc = ifaceNamer(sess), c.procLabels()
 	fmt.Fprintf(c.stderr, "bpftop-cap: listening on %s (%s, %s%s), link-type %s, snapshot length %d bytes\n",
 		on, sess.Attach.Mode, cfg.Direction, filterNote(cfg), lt.Name(), cfg.Snaplen)
 	stop := func() { c.stop(nil) }

@@ -1,0 +1,242 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// Process attribution (Config.Proc): the tc programs put in each record
+// the tgid of the process that owns the packet's socket, read from the
+// socket's local storage (sk_owner), which the owner hooks fill in process
+// context and SeedOwner fills for the sockets older than the capture.
+// docs/design.md, "Which process".
+
+// Owner is who owns a socket: the kernel's struct owner.
+type Owner struct {
+	Tgid, Pid uint32 // the process and the thread
+	CgroupID  uint64 // its cgroup v2 (the directory's inode number)
+	Comm      string // the process's name
+}
+
+func (o *captureOwner) owner() Owner {
+	var b []byte
+	for _, c := range o.Comm {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return Owner{Tgid: o.Tgid, Pid: o.Pid, CgroupID: o.CgroupId, Comm: string(b)}
+}
+
+func (ow Owner) kernel() captureOwner {
+	k := captureOwner{Tgid: ow.Tgid, Pid: ow.Pid, CgroupId: ow.CgroupID}
+	for i := 0; i < len(k.Comm)-1 && i < len(ow.Comm); i++ {
+		k.Comm[i] = int8(ow.Comm[i])
+	}
+	return k
+}
+
+// procHooks are the owner hooks: the program, where it attaches, and
+// what a user loses without it.
+var procHooks = []struct {
+	prog   string
+	attach ebpf.AttachType
+	what   string
+}{
+	{captureProgProcSockCreate, ebpf.AttachCGroupInetSockCreate, "socket creation"},
+	{captureProgProcPostBind4, ebpf.AttachCGroupInet4PostBind, "bind (IPv4)"},
+	{captureProgProcPostBind6, ebpf.AttachCGroupInet6PostBind, "bind (IPv6)"},
+	{captureProgProcConnect4, ebpf.AttachCGroupInet4Connect, "connect (IPv4)"},
+	{captureProgProcConnect6, ebpf.AttachCGroupInet6Connect, "connect (IPv6)"},
+	{captureProgProcSendmsg4, ebpf.AttachCGroupUDP4Sendmsg, "UDP sendto (IPv4)"},
+	{captureProgProcSendmsg6, ebpf.AttachCGroupUDP6Sendmsg, "UDP sendto (IPv6)"},
+	{captureProgProcRecvmsg4, ebpf.AttachCGroupUDP4Recvmsg, "UDP recvfrom (IPv4)"},
+	{captureProgProcRecvmsg6, ebpf.AttachCGroupUDP6Recvmsg, "UDP recvfrom (IPv6)"},
+	{captureProgProcSend, ebpf.AttachTraceRawTp, "sends by another process than the socket's maker (Linux 6.3+)"},
+	{captureProgProcRecv, ebpf.AttachTraceRawTp, "receives by another process than the socket's maker (Linux 6.3+)"},
+}
+
+// prepareProc sets up the owner maps in spec for Load: with attribution
+// the tc programs look the owner up (with_proc); without it the socket
+// storage map, which they still name, becomes a hash of one entry, so
+// that a kernel without socket storage (before 5.2) still loads them.
+func prepareProc(spec *ebpf.CollectionSpec, on bool) error {
+	if on {
+		return spec.Variables[captureVarWithProc].Set(uint8(1))
+	}
+	m := spec.Maps[captureMapSkOwner]
+	m.Type, m.Flags, m.MaxEntries = ebpf.Hash, 0, 1
+	spec.Maps[captureMapProcs].MaxEntries = 1
+	return nil
+}
+
+// ProcUnavailable says why records carry no process although Config.Proc
+// asked for it ("" when they do).
+func (o *Objects) ProcUnavailable() string { return o.procWhy }
+
+// AttachProc loads the owner hooks and attaches them: the cgroup ones at
+// cgroupRoot (the root of the cgroup v2 hierarchy, so that they run for
+// every process), as bpf links, the tracepoints as tracing links; all go
+// away with the process. A hook the kernel refuses is left out and named
+// in missing, a short phrase for the user; err is for a failure that
+// leaves no hook at all. Attach the hooks before seeding the sockets
+// already open (SeedOwner), so that no socket falls between the two.
+func (o *Objects) AttachProc(cgroupRoot string) (missing []string, err error) {
+	if o.hookSpec == nil {
+		return nil, errors.New("process attribution was not loaded")
+	}
+	dir, err := os.Open(cgroupRoot)
+	if err != nil {
+		return nil, fmt.Errorf("open the cgroup v2 root: %w", err)
+	}
+	defer dir.Close()
+	var attached int
+	for _, h := range procHooks {
+		l, err := o.attachHook(h.prog, h.attach, int(dir.Fd()))
+		if err != nil {
+			missing = append(missing, h.what)
+			continue
+		}
+		o.procLinks = append(o.procLinks, l)
+		attached++
+	}
+	if attached == 0 {
+		return missing, errors.New("the kernel refused every socket owner hook")
+	}
+	return missing, nil
+}
+
+// attachHook loads one hook alone (so that one the kernel refuses does not
+// take the others with it), sharing the owner maps, and attaches it.
+func (o *Objects) attachHook(name string, attach ebpf.AttachType, cgroup int) (link.Link, error) {
+	spec := o.hookSpec.Copy()
+	for n := range spec.Programs {
+		if n != name {
+			delete(spec.Programs, n)
+		}
+	}
+	// The hooks read no global: none of the other maps is made for them.
+	for n := range spec.Maps {
+		if n != captureMapSkOwner && n != captureMapProcs {
+			delete(spec.Maps, n)
+		}
+	}
+	clear(spec.Variables)
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+		MapReplacements: map[string]*ebpf.Map{captureMapSkOwner: o.objs.SkOwner, captureMapProcs: o.objs.Procs},
+	})
+	if err != nil {
+		return nil, classify("load "+name, err)
+	}
+	defer coll.Close()
+	prog := coll.Programs[name]
+	if attach == ebpf.AttachTraceRawTp {
+		return link.AttachTracing(link.TracingOptions{Program: prog, AttachType: attach})
+	}
+	// A bpf link only, never the older program attachment, which would
+	// outlive a killed capture.
+	return link.AttachRawLink(link.RawLinkOptions{Target: cgroup, Program: prog, Attach: attach})
+}
+
+// SeedOwner records ow as the owner of the socket open as fd in this
+// process (a duplicate of another process's), unless a hook already
+// recorded one.
+func (o *Objects) SeedOwner(fd int, ow Owner) error {
+	if o.objs.SkOwner == nil || o.objs.SkOwner.Type() != ebpf.SkStorage {
+		return errors.New("process attribution was not loaded")
+	}
+	v := ow.kernel()
+	err := o.objs.SkOwner.Update(int32(fd), &v, ebpf.UpdateNoExist)
+	if err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+		return fmt.Errorf("record the owner of a socket: %w", err)
+	}
+	if err == nil {
+		// A process a hook saw keeps what the hook wrote.
+		_ = o.objs.Procs.Update(ow.Tgid, &v, ebpf.UpdateNoExist)
+	}
+	return nil
+}
+
+// LookupOwner returns what the kernel last recorded of the process tgid
+// as a socket's owner.
+func (o *Objects) LookupOwner(tgid uint32) (Owner, bool) {
+	if o.objs.Procs == nil {
+		return Owner{}, false
+	}
+	var v captureOwner
+	if err := o.objs.Procs.Lookup(tgid, &v); err != nil {
+		return Owner{}, false
+	}
+	return v.owner(), true
+}
+
+// closeProc detaches the owner hooks.
+func (o *Objects) closeProc() error {
+	var errs []error
+	for _, l := range o.procLinks {
+		errs = append(errs, l.Close())
+	}
+	o.procLinks = nil
+	return errors.Join(errs...)
+}
+
+// Cgroup2Root finds where the cgroup v2 hierarchy is mounted, from
+// mountinfo (/proc/self/mountinfo): /sys/fs/cgroup, or on a hybrid system
+// /sys/fs/cgroup/unified. Only a mount of the hierarchy's root will do.
+func Cgroup2Root(mountinfo string) (string, error) {
+	for line := range strings.Lines(mountinfo) {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if len(f) < 5 || len(g) < 1 || g[0] != "cgroup2" || f[3] != "/" {
+			continue
+		}
+		return unescapeMount(f[4]), nil
+	}
+	return "", errors.New("no cgroup v2 hierarchy is mounted")
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, ok := octal3(s[i+1 : i+4]); ok {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func octal3(s string) (byte, bool) {
+	if len(s) != 3 {
+		return 0, false
+	}
+	var v int
+	for i := 0; i < 3; i++ {
+		if s[i] < '0' || s[i] > '7' {
+			return 0, false
+		}
+		v = v*8 + int(s[i]-'0')
+	}
+	if v > 255 {
+		return 0, false
+	}
+	return byte(v), true
+}

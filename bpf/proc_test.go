@@ -1,0 +1,184 @@
+package bpf
+
+import (
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+func TestCgroup2Root(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n", "/sys/fs/cgroup/unified"},
+		{"35 24 0:30 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate\n", "/sys/fs/cgroup"},
+		// A bind mount of a sub-hierarchy is not the root; a v1 hierarchy is not v2.
+		{"50 30 0:37 /system.slice /mnt/x rw - cgroup2 cgroup2 rw\n41 30 0:38 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n" +
+			"60 30 0:37 / /mnt/with\\040space rw - cgroup2 cgroup2 rw\n", "/mnt/with space"},
+	} {
+		got, err := Cgroup2Root(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("Cgroup2Root(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := Cgroup2Root("41 30 0:38 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"); err == nil {
+		t.Error("no cgroup2 mount: no error")
+	}
+}
+
+// udpTo is an Ethernet frame of a UDP datagram from src to dst (IPv4),
+// for BPF_PROG_TEST_RUN.
+func udpTo(t testing.TB, src, dst *net.UDPAddr) []byte {
+	t.Helper()
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.IP.To4(), DstIP: dst.IP.To4()}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port), DstPort: layers.UDPPort(dst.Port)}
+	_ = udp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload("proc")); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestProcIngressOwner: the tc ingress program finds the socket a
+// datagram is for as the stack would (BPF_PROG_TEST_RUN runs it in this
+// process's network namespace) and records its owner: written by the bind
+// hook for a socket bound after the hooks were attached, by SeedOwner for
+// one bound before, and none for a datagram no socket takes.
+func TestProcIngressOwner(t *testing.T) {
+	testutil.RequireRoot(t)
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := Cgroup2Root(string(mi))
+	if err != nil {
+		t.Skip(err)
+	}
+	// Bound before the hooks: only a seed can name its owner.
+	old, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+
+	o, rd := loadWithReader(t, Config{Snaplen: 128, In: true, Out: true, Proc: true})
+	if why := o.ProcUnavailable(); why != "" {
+		t.Fatalf("attribution unavailable: %s", why)
+	}
+	missing, err := o.AttachProc(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range missing {
+		if !strings.Contains(m, "6.3") {
+			t.Errorf("hook missing: %s", m)
+		}
+	}
+	// Bound after: the bind hook names this process.
+	fresh, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+
+	f, err := old.File() // a duplicate, as SeedOwner gets another process's socket
+	if err != nil {
+		t.Fatal(err)
+	}
+	const seeded = 4194303 // no process of ours: the seed's, not a hook's
+	if err := o.SeedOwner(int(f.Fd()), Owner{Tgid: seeded, Pid: seeded, Comm: "seeded"}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	peer := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 999}
+	unbound := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+	for _, tc := range []struct {
+		name string
+		dst  *net.UDPAddr
+		want uint32
+	}{
+		{"bound after the hooks", fresh.LocalAddr().(*net.UDPAddr), uint32(os.Getpid())},
+		{"bound before, seeded", old.LocalAddr().(*net.UDPAddr), seeded},
+		{"no socket", unbound, 0},
+	} {
+		if _, err := o.objs.CaptureTcIngress.Run(&ebpf.RunOptions{Data: udpTo(t, peer, tc.dst)}); err != nil {
+			t.Fatal(err)
+		}
+		rd.SetDeadline(time.Now().Add(time.Second))
+		rec, err := rd.Read()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		hdr, _, err := ParseRecord(rec.RawSample)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Pid != tc.want || hdr.CPU != int32(rec.CPU) {
+			t.Errorf("%s: pid %d on CPU %d, want %d on CPU %d", tc.name, hdr.Pid, hdr.CPU, tc.want, rec.CPU)
+		}
+	}
+	ow, ok := o.LookupOwner(uint32(os.Getpid()))
+	if !ok || ow.Comm != exeName() || ow.Tgid != uint32(os.Getpid()) {
+		t.Errorf("owner of this process: %+v %v, want the name %q", ow, ok, exeName())
+	}
+	if ow, ok := o.LookupOwner(seeded); !ok || ow.Comm != "seeded" {
+		t.Errorf("seeded owner: %+v %v", ow, ok)
+	}
+}
+
+func exeName() string {
+	b, _ := os.ReadFile("/proc/self/comm")
+	return strings.TrimSpace(string(b))
+}
+
+// TestProcHooksGoWithTheProcess: the owner hooks are bpf links: closing
+// the objects leaves no program on the cgroup.
+func TestProcHooksGoWithTheProcess(t *testing.T) {
+	testutil.RequireRoot(t)
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	root, err := Cgroup2Root(string(mi))
+	if err != nil {
+		t.Skip(err)
+	}
+	before := cgroupProgs(t, root)
+	o, err := Load(Config{Snaplen: 128, In: true, Out: true, Proc: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.AttachProc(root); err != nil {
+		t.Fatal(err)
+	}
+	if during := cgroupProgs(t, root); during <= before {
+		t.Errorf("%d programs on the cgroup root while attached, %d before", during, before)
+	}
+	o.Close()
+	if after := cgroupProgs(t, root); after != before {
+		t.Errorf("%d programs on the cgroup root after Close, %d before", after, before)
+	}
+}
+
+// cgroupProgs counts the programs attached to the cgroup at the socket
+// creation hook.
+func cgroupProgs(t *testing.T, dir string) int {
+	t.Helper()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := link.QueryPrograms(link.QueryOptions{Target: int(f.Fd()), Attach: ebpf.AttachCGroupInetSockCreate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(res.Programs)
+}

@@ -1,0 +1,250 @@
+package e2e
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+// startHelper runs the helper mode as a process named comm in namespace
+// ns; a server's start waits until it listens. The pid is the helper's
+// (ip netns exec executes it in its own place).
+func startHelper(t *testing.T, ns, comm, mode string, args ...string) (*proc, *syncBuffer) {
+	t.Helper()
+	cmd := testutil.Cmd(ns, helperAs(t, comm), args...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	p := startCmd(t, cmd)
+	if strings.HasSuffix(mode, "-echo") {
+		testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(out.String(), "ready") },
+			"%s never listened: %s", comm, p.stderr)
+	}
+	return p, out
+}
+
+// runClient runs a client helper to its end.
+func runClient(t *testing.T, ns, comm, mode string, args ...string) int {
+	t.Helper()
+	p, out := startHelper(t, ns, comm, mode, args...)
+	pid := p.cmd.Process.Pid
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil || !strings.Contains(out.String(), "done") {
+			t.Fatalf("%s: %v: %s", comm, err, p.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not finish: %s", comm, p.stderr)
+	}
+	return pid
+}
+
+// startProcCapture runs bpftop-cap on the pair's interface A with args,
+// its stdout kept, and waits until capture is live.
+func startProcCapture(t *testing.T, pair *testutil.Pair, args ...string) (*proc, *syncBuffer) {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := testutil.Cmd(pair.NsA, binary, append([]string{"-i", pair.IfA, "--ready-file", ready}, args...)...)
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	p := startCmd(t, cmd)
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		_, err := os.Stat(ready)
+		return err == nil
+	}, "bpftop-cap never became ready:\n%s", p.stderr)
+	return p, out
+}
+
+// tsharkRows reads fields of every packet of a pcapng file with tshark.
+func tsharkRows(t *testing.T, file string, fields ...string) [][]string {
+	t.Helper()
+	tshark := testutil.RequireTool(t, "tshark")
+	args := []string{"-r", file, "-T", "fields", "-E", "separator=|"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command(tshark, args...).Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	var rows [][]string
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		rows = append(rows, strings.Split(sc.Text(), "|"))
+	}
+	return rows
+}
+
+// TestProcUDP: a UDP server started before the capture and a client
+// started after it, both in the capture's namespace, each talking to a
+// peer in the other namespace: every packet of each, both ways, names its
+// process and pid in the pcapng file's comments (tshark's frame.comment),
+// with a packet id unique in the file and the CPU as its queue, and at the
+// end of its text line.
+func TestProcUDP(t *testing.T) {
+	pair := testutil.NewPair(t)
+	srv, _ := startHelper(t, pair.NsA, "bpcudpsrv", "udp-echo", pair.AddrA+":7001")
+	startHelper(t, pair.NsB, "bpcpeer", "udp-echo", pair.AddrB+":7002")
+	file := filepath.Join(t.TempDir(), "proc.pcapng")
+	cap, text := startProcCapture(t, pair, "-w", file, "--print", "udp")
+	cliPid := runClient(t, pair.NsA, "bpcudpcli", "udp-client", pair.AddrB+":7002", "5")
+	runClient(t, pair.NsB, "bpcpeercli", "udp-client", pair.AddrA+":7001", "5")
+	if err := cap.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("bpftop-cap: %v\n%s", err, cap.stderr)
+	}
+	want := map[string]string{ // port on A -> its process's comment
+		"7001": "process: bpcudpsrv (pid " + strconv.Itoa(srv.cmd.Process.Pid) + ")",
+	}
+	ids := map[string]bool{}
+	n := map[string]int{}
+	for _, r := range tsharkRows(t, file, "frame.comment", "frame.packet_id", "frame.interface_queue", "udp.srcport", "udp.dstport") {
+		comment, id, queue, sport, dport := r[0], r[1], r[2], r[3], r[4]
+		wantComment := want["7001"]
+		if sport != "7001" && dport != "7001" {
+			wantComment = "process: bpcudpcli (pid " + strconv.Itoa(cliPid) + ")"
+		}
+		if !strings.Contains(comment, wantComment) || !strings.Contains(comment, "hook: tc") {
+			t.Errorf("packet %s (%s -> %s): comment %q, want %q", id, sport, dport, comment, wantComment)
+		}
+		if id == "" || ids[id] {
+			t.Errorf("packet id %q missing or repeated", id)
+		}
+		ids[id] = true
+		if _, err := strconv.Atoi(queue); err != nil {
+			t.Errorf("packet %s: queue %q, want the CPU", id, queue)
+		}
+		n[wantComment]++
+	}
+	for comment, k := range n {
+		if k != 10 {
+			t.Errorf("%d packets named %q, want 10 (5 each way)", k, comment)
+		}
+	}
+	if len(n) != 2 {
+		t.Errorf("processes named: %v", n)
+	}
+	lines := 0
+	for _, l := range strings.Split(text.String(), "\n") {
+		if l == "" {
+			continue
+		}
+		lines++
+		wantProc := ", process bpcudpcli[" + strconv.Itoa(cliPid) + "]"
+		if strings.Contains(l, ".7001") {
+			wantProc = ", process bpcudpsrv[" + strconv.Itoa(srv.cmd.Process.Pid) + "]"
+		}
+		if !strings.Contains(l, wantProc) {
+			t.Errorf("text line %q does not end with %q", l, wantProc)
+		}
+	}
+	if lines != 20 {
+		t.Errorf("%d text lines, want 20:\n%s", lines, text)
+	}
+}
+
+// TestProcTCPListener: a connection accepted by a server that listened
+// before the capture is its server's from the first SYN (the listener's
+// owner, seeded at start, found by the kernel's own socket lookup) to the
+// last ACK, the client closing first.
+func TestProcTCPListener(t *testing.T) {
+	// Known failure, being worked on: on Linux 6.18 bpf_sk_lookup_tcp
+	// returns for a listener a socket whose storage is not the one set
+	// through the listener's descriptor (established sockets and UDP are
+	// found fine). Not skipped under CI, so it stays visible there.
+	if !testutil.InCI() {
+		t.Skip("listener attribution: bpf_sk_lookup_tcp's listener has no owner (work in progress)")
+	}
+	pair := testutil.NewPair(t)
+	srv, _ := startHelper(t, pair.NsA, "bpctcpsrv", "tcp-echo", pair.AddrA+":7003")
+	file := filepath.Join(t.TempDir(), "tcp.pcapng")
+	cap, _ := startProcCapture(t, pair, "-w", file, "tcp")
+	runClient(t, pair.NsB, "bpctcpcli", "tcp-client", pair.AddrA+":7003", "3")
+	// The server's FIN and the client's last ACK follow the client's
+	// exit: wait for them in the file before stopping.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return len(tsharkRows(t, file, "frame.number")) >= 14
+	}, "the connection's packets never all reached the file")
+	if err := cap.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("bpftop-cap: %v\n%s", err, cap.stderr)
+	}
+	want := "process: bpctcpsrv (pid " + strconv.Itoa(srv.cmd.Process.Pid) + ")"
+	rows := tsharkRows(t, file, "frame.comment", "tcp.flags.str", "tcp.srcport", "tcp.dstport")
+	if len(rows) == 0 || !strings.Contains(rows[0][1], "S") || strings.Contains(rows[0][1], "A") {
+		t.Fatalf("the first packet is not the SYN: %v", rows)
+	}
+	for i, r := range rows {
+		if !strings.Contains(r[0], want) {
+			t.Errorf("packet %d (%s %s -> %s): comment %q, want %q", i+1, r[1], r[2], r[3], r[0], want)
+		}
+	}
+}
+
+// TestProcForwarded: traffic a namespace routes between two others names
+// no process there (no socket of the router's has it), not the sender's
+// nor anyone's: "-" in the files and the text lines.
+func TestProcForwarded(t *testing.T) {
+	// A client namespace and a server namespace, each joined to the
+	// router (the pair's A) by a veth pair of its own.
+	pair := testutil.NewPair(t) // A: the router, B: the server
+	cli := "bpc-c-" + strconv.Itoa(os.Getpid())
+	ifR, ifC := "bpcr"+strconv.Itoa(os.Getpid()%10000), "bpcc"+strconv.Itoa(os.Getpid()%10000)
+	base := strings.TrimSuffix(pair.AddrA, ".1")
+	base = base[:strings.LastIndex(base, ".")] // 198.18
+	sub := strings.Split(pair.AddrA, ".")[2]
+	cliNet := base + ".250." // a /24 of its own beside the pair's
+	if sub == "250" {
+		cliNet = base + ".251."
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", cli).Run() })
+	for _, c := range [][]string{
+		{"netns", "add", cli},
+		{"link", "add", ifR, "netns", pair.NsA, "type", "veth", "peer", "name", ifC, "netns", cli},
+		{"-n", pair.NsA, "addr", "add", cliNet + "1/24", "dev", ifR},
+		{"-n", cli, "addr", "add", cliNet + "2/24", "dev", ifC},
+		{"-n", pair.NsA, "link", "set", ifR, "up"},
+		{"-n", cli, "link", "set", ifC, "up"},
+		{"-n", cli, "link", "set", "lo", "up"},
+		{"-n", cli, "route", "add", "default", "via", cliNet + "1"},
+		{"-n", pair.NsB, "route", "add", cliNet + "0/24", "via", pair.AddrA},
+		{"netns", "exec", pair.NsA, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+		{"netns", "exec", cli, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"},
+	} {
+		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	startHelper(t, pair.NsB, "bpcfwdsrv", "udp-echo", pair.AddrB+":7004")
+	file := filepath.Join(t.TempDir(), "fwd.pcapng")
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := testutil.Cmd(pair.NsA, binary, "-i", pair.IfA+","+ifR, "--ready-file", ready, "-w", file, "--print", "udp")
+	text := &syncBuffer{}
+	cmd.Stdout = text
+	cap := startCmd(t, cmd)
+	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil },
+		"bpftop-cap never became ready:\n%s", cap.stderr)
+	runClient(t, cli, "bpcfwdcli", "udp-client", pair.AddrB+":7004", "3")
+	if err := cap.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("bpftop-cap: %v\n%s", err, cap.stderr)
+	}
+	rows := tsharkRows(t, file, "frame.comment", "udp.srcport")
+	if len(rows) != 12 { // 3 each way, seen entering and leaving the router
+		t.Errorf("%d packets, want 12", len(rows))
+	}
+	for i, r := range rows {
+		if strings.Contains(r[0], "process:") {
+			t.Errorf("forwarded packet %d names a process: %q", i+1, r[0])
+		}
+	}
+	if strings.Contains(text.String(), "process") {
+		t.Errorf("forwarded packets' lines name a process:\n%s", text)
+	}
+}
