@@ -40,6 +40,7 @@ type Config struct {
 	Args       []string // the command line as given (the demo's child gets it again)
 	Filter     []string // the filter expression's words
 	Version    string   // what --version prints after the name
+	Extcap     Extcap   // Wireshark's extcap flags (extcap.go)
 
 	// Text mode (text.go): packets printed as tcpdump's lines.
 	Print        bool // --print: print even with -w
@@ -95,6 +96,11 @@ func (e *ExitError) Error() string { return e.Msg }
 // the default direction and format, and the interface of the default route
 // for the live view given none.
 func (c *Config) Validate() error {
+	if c.Extcap.On() {
+		if done, err := c.validateExtcap(); done || err != nil {
+			return err
+		}
+	}
 	if err := c.validateTcpdump(); err != nil {
 		return err
 	}
