@@ -44,6 +44,8 @@ type Extcap struct {
 	ControlIn   string // --extcap-control-in: Wireshark's control pipe to us
 	ControlOut  string // --extcap-control-out: ours to Wireshark
 	Hook        string // --extcap-hook: tc (""), xmit or xdp
+
+	fifoOpen bool // extcapCapture has the FIFO open: Validate makes the capture -w to it
 }
 
 // On reports whether Wireshark ran bpftop-cap as an extcap.
@@ -66,11 +68,11 @@ func (e *Extcap) ifaceName() (string, error) {
 	return name, nil
 }
 
-// validateExtcap checks the extcap flags. For a capture it sets what the
-// rest of the configuration does for -w: the interface, the FIFO as a
-// pcapng output written after every pass (-U), the filter and the hook,
-// and done is false so that Validate goes on as for -w. A question needs
-// nothing more (done).
+// validateExtcap checks the extcap flags. A question needs nothing more
+// (done). A capture is checked in two steps: first its flags, then, once
+// extcapCapture has the FIFO open, it becomes -w to the FIFO (the
+// interface, pcapng written after every pass as -U, the filter and the
+// hook) and done is false, so that Validate goes on as for -w.
 func (c *Config) validateExtcap() (done bool, err error) {
 	e := &c.Extcap
 	if !e.Capture {
@@ -83,11 +85,13 @@ func (c *Config) validateExtcap() (done bool, err error) {
 	if err != nil {
 		return true, err
 	}
-	if e.Fifo == "" {
+	switch {
+	case e.Fifo == "":
 		return true, usageErr("--capture needs --fifo")
-	}
-	if c.Write != "" || c.Read != "" || len(c.Ifaces) > 0 || len(c.Filter) > 0 {
+	case c.Write != "" || c.Read != "" || len(c.Ifaces) > 0 || len(c.Filter) > 0:
 		return true, usageErr("--capture takes its interface, output and filter from --extcap-interface, --fifo and --extcap-capture-filter")
+	case !e.fifoOpen:
+		return true, nil
 	}
 	c.Ifaces, c.Write, c.Format, c.PacketBuffered = []string{name}, e.Fifo, "pcapng", true
 	if strings.TrimSpace(e.Filter) != "" {
@@ -236,13 +240,34 @@ func extcapCheckFilter(cfg *Config) string {
 }
 
 // extcapCapture is --capture: -w to the FIFO in pcapng, one pass at a time
-// (-U), until Wireshark closes the FIFO or sends SIGTERM. Wireshark shows
-// anything on stderr as an error, so the capture's lines (the start line,
-// the summary, notes) are not written: its drops are in the file's
+// (-U), until Wireshark closes the FIFO or sends SIGTERM.
+//
+// The FIFO is opened first, before anything can fail: Wireshark's reader
+// (dumpcap) opens it without waiting for a writer and then waits for data,
+// and only a writer closing it ends that wait; an extcap that fails before
+// opening it can leave tshark waiting for ever. Wireshark shows anything
+// on stderr as an error, so the capture's lines (the start line, the
+// summary, notes) are not written: its drops are in the file's
 // statistics, and an error is still the one line main prints.
 func extcapCapture(cfg *Config, stdout io.Writer) error {
+	fifo, err := os.OpenFile(cfg.Extcap.Fifo, os.O_WRONLY, 0) // blocks until the reader opens it
+	if err != nil {
+		return fmt.Errorf("open --fifo: %w", err)
+	}
+	defer fifo.Close()
 	hold := holdControlPipe(cfg.Extcap.ControlIn)
 	defer hold.Close()
+	cfg.Extcap.fifoOpen = true
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if len(cfg.Filter) > 0 { // as dispatch does for -w
+		prog, err := filter.CompileArgs(cfg.Filter, cfg.Snaplen)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		cfg.prog = prog
+	}
 	return runCapture(cfg, stdout, io.Discard, &extcapRecorder{})
 }
 

@@ -1,0 +1,326 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
+)
+
+// extcapTshark runs tshark in the pair's namespace A with bpftop-cap as its
+// only extcap: a link to the binary in a folder of the test's, mounted over
+// Wireshark's extcap folder in a mount namespace of tshark's own, so the
+// machine's folder is never written and the link goes with the namespace.
+// (tshark ignores WIRESHARK_EXTCAP_DIR when run as root, and 4.0 has no
+// personal extcap folder.) HOME, XDG_CONFIG_HOME and TMPDIR (where tshark
+// makes the FIFO) are the test's too.
+type extcapTshark struct {
+	pair      *testutil.Pair
+	dir, home string
+	global    string // Wireshark's extcap folder, as tshark -G folders names it
+}
+
+func newExtcapTshark(t *testing.T, pair *testutil.Pair) *extcapTshark {
+	t.Helper()
+	testutil.RequireTool(t, "tshark")
+	testutil.RequireTool(t, "unshare")
+	out, err := exec.Command("tshark", "-G", "folders").Output()
+	if err != nil {
+		t.Fatalf("tshark -G folders: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^(?:Global )?Extcap path:\s*(\S.*)$`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("tshark -G folders names no extcap folder:\n%s", out)
+	}
+	x := &extcapTshark{pair: pair, dir: t.TempDir(), home: t.TempDir(), global: strings.TrimSpace(string(m[1]))}
+	// The name Wireshark runs it by is the link's; it is a link, as make
+	// install-extcap makes.
+	if err := os.Symlink(binary, filepath.Join(x.dir, "bpftop-cap")); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// cmd is tshark with args, in namespace A, seeing only our extcap folder.
+func (x *extcapTshark) cmd(args ...string) *exec.Cmd {
+	script := `mount --bind "$1" "$2" && shift 2 && exec tshark "$@"`
+	cmd := testutil.Cmd(x.pair.NsA, "unshare", append([]string{"--mount", "--propagation", "private",
+		"sh", "-c", script, "sh", x.dir, x.global}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+x.home, "XDG_CONFIG_HOME="+filepath.Join(x.home, "config"), "TMPDIR="+x.home)
+	return cmd
+}
+
+// bpftopProcs lists the processes running the test's bpftop-cap binary.
+func bpftopProcs(t *testing.T) []string {
+	t.Helper()
+	want, err := filepath.EvalSymlinks(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == want {
+			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			found = append(found, e.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		}
+	}
+	return found
+}
+
+// requireExtcapGone fails unless nothing is attached on interface A and no
+// bpftop-cap process is left.
+func requireExtcapGone(t *testing.T, pair *testutil.Pair) {
+	t.Helper()
+	requireNothingAttached(t, pair)
+	deadline := time.Now().Add(5 * time.Second)
+	for left := bpftopProcs(t); len(left) > 0; left = bpftopProcs(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bpftop-cap still running after tshark ended: %q", left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitAttached waits until bpftop-cap's programs are on interface A: the
+// capture is live from then (what arrives before its reader runs waits in
+// the rings). tshark has no ready signal of its own.
+func waitAttached(t *testing.T, pair *testutil.Pair, p *proc) {
+	t.Helper()
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("tshark exited early (%v):\n%s", err, p.stderr)
+		default:
+		}
+		left, err := testutil.Attached(pair.NsA, pair.IfA)
+		return err == nil && len(left) > 0
+	}, "bpftop-cap never attached to %s under tshark:\n%s", pair.IfA, p.stderr)
+}
+
+// TestExtcapTshark: tshark, through the same extcap machinery as
+// Wireshark, lists bpftop-cap's interfaces and captures through one:
+// datagrams both ways on the veth, with a capture filter and the direction
+// set as a preference, read back with their interface name and direction,
+// the same packets tcpdump captured beside it; a bad filter is one error
+// naming it; and each time nothing stays attached and no bpftop-cap runs.
+func TestExtcapTshark(t *testing.T) {
+	pair := testutil.NewPair(t)
+	x := newExtcapTshark(t, pair)
+	ext := "bpftop-cap:" + pair.IfA
+
+	t.Run("list", func(t *testing.T) {
+		out, err := x.cmd("-D").Output()
+		if err != nil {
+			t.Fatalf("tshark -D: %v", err)
+		}
+		for _, want := range []string{
+			ext + " (bpftop-cap eBPF: " + pair.IfA + ")",
+			"bpftop-cap:lo (bpftop-cap eBPF: lo)",
+			"bpftop-cap:any (bpftop-cap eBPF: any interface)",
+		} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("tshark -D does not list %q:\n%s", want, out)
+			}
+		}
+		// The namespace's own interfaces stay listed as Wireshark's.
+		if !regexp.MustCompile(`(?m)^\d+\. ` + regexp.QuoteMeta(pair.IfA) + `$`).Match(out) {
+			t.Errorf("tshark -D lost its own %s:\n%s", pair.IfA, out)
+		}
+	})
+
+	t.Run("capture", func(t *testing.T) {
+		testutil.RequireTool(t, "tcpdump")
+		const n, port = 12, 7411
+		dir := t.TempDir()
+		file, tdFile := filepath.Join(dir, "tshark.pcapng"), filepath.Join(dir, "tcpdump.pcap")
+		td := startTcpdump(t, pair, tdFile)
+		ts := startCmd(t, x.cmd("-i", ext, "-f", fmt.Sprintf("udp port %d", port), "-c", strconv.Itoa(2*n), "-w", file))
+		waitAttached(t, pair, ts)
+		dirs := sendBothWays(t, pair, port, n)
+		select {
+		case err := <-ts.done:
+			ts.done <- err
+			if err != nil {
+				t.Fatalf("tshark: %v\n%s", err, ts.stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("tshark -c %d did not end:\n%s", 2*n, ts.stderr)
+		}
+		if strings.Contains(ts.stderr.String(), "Error by extcap") {
+			t.Errorf("tshark reports an extcap error:\n%s", ts.stderr)
+		}
+		requireExtcapGone(t, pair)
+		// tcpdump wrote each packet as it came (-U): all of them are in
+		// its file once tshark had its own.
+		if err := td.stop(t, syscall.SIGINT); err != nil {
+			t.Fatalf("tcpdump: %v\n%s", err, td.stderr)
+		}
+
+		ours, theirs := byTag(t, readPcap(t, file), "tshark"), byTag(t, readPcap(t, tdFile), "tcpdump")
+		if len(ours) != 2*n || len(theirs) != 2*n {
+			t.Fatalf("tshark through bpftop-cap has %d datagrams, tcpdump %d; want %d each", len(ours), len(theirs), 2*n)
+		}
+		for i := range 2 * n {
+			o, th := ours[i], theirs[i]
+			if !bytes.Equal(o.data, th.data) || o.ci.Length != th.ci.Length {
+				t.Errorf("datagram %d: %d bytes (wire %d), tcpdump's %d (wire %d), or other bytes", i, len(o.data), o.ci.Length, len(th.data), th.ci.Length)
+			}
+		}
+
+		fields, err := exec.Command("tshark", "-r", file, "-T", "fields", "-E", "separator=|",
+			"-e", "frame.interface_name", "-e", "frame.packet_flags_direction", "-e", "data.data").Output()
+		if err != nil {
+			t.Fatalf("tshark -r: %v", err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(fields)), "\n")
+		if len(lines) != 2*n {
+			t.Fatalf("tshark -r reads %d packets, want %d:\n%s", len(lines), 2*n, fields)
+		}
+		for _, l := range lines {
+			f := strings.Split(l, "|")
+			if len(f) != 3 || f[0] != pair.IfA {
+				t.Fatalf("tshark -r line %q: want interface %s", l, pair.IfA)
+			}
+			i := tagOfHex(t, f[2])
+			if f[1] != dirs[i] {
+				t.Errorf("datagram %d: direction %s, want %s", i, f[1], dirs[i])
+			}
+		}
+	})
+
+	t.Run("direction-preference", func(t *testing.T) {
+		// A setting of the capture dialog, given as Wireshark keeps it.
+		const n, port = 5, 7412
+		file := filepath.Join(t.TempDir(), "in.pcapng")
+		pref := "extcap." + strings.NewReplacer("-", "_", ":", "_").Replace(ext) + ".direction:in"
+		ts := startCmd(t, x.cmd("-o", pref, "-i", ext, "-f", fmt.Sprintf("udp port %d", port), "-c", strconv.Itoa(n), "-w", file))
+		waitAttached(t, pair, ts)
+		dirs := sendBothWays(t, pair, port, n)
+		select {
+		case err := <-ts.done:
+			ts.done <- err
+			if err != nil {
+				t.Fatalf("tshark: %v\n%s", err, ts.stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("tshark -c %d did not end:\n%s", n, ts.stderr)
+		}
+		requireExtcapGone(t, pair)
+		got := byTag(t, readPcap(t, file), "tshark")
+		if len(got) != n {
+			t.Fatalf("%d datagrams, want %d", len(got), n)
+		}
+		for i := range got {
+			if dirs[i] != dirIn {
+				t.Errorf("datagram %d went out and was captured with -Q in", i)
+			}
+		}
+	})
+
+	t.Run("stop", func(t *testing.T) {
+		// tshark interrupted, as a user stops Wireshark: it sends the
+		// extcap SIGTERM, and the file holds what came.
+		const n, port = 4, 7413
+		file := filepath.Join(t.TempDir(), "stop.pcapng")
+		ts := startCmd(t, x.cmd("-i", ext, "-f", fmt.Sprintf("udp port %d", port), "-w", file))
+		waitAttached(t, pair, ts)
+		sendBothWays(t, pair, port, n)
+		testutil.Eventually(t, 20*time.Second, func() bool {
+			_, err := os.Stat(file)
+			return err == nil && len(byTag(t, readGrowingPcap(t, file), "tshark")) == 2*n
+		}, "tshark never wrote the %d datagrams:\n%s", 2*n, ts.stderr)
+		if err := ts.stop(t, syscall.SIGINT); err != nil {
+			t.Fatalf("tshark: %v\n%s", err, ts.stderr)
+		}
+		if strings.Contains(ts.stderr.String(), "Error by extcap") {
+			t.Errorf("tshark reports an extcap error:\n%s", ts.stderr)
+		}
+		requireExtcapGone(t, pair)
+		if got := byTag(t, readPcap(t, file), "tshark"); len(got) != 2*n {
+			t.Errorf("%d datagrams in the file, want %d", len(got), 2*n)
+		}
+	})
+
+	t.Run("bad-filter", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "bad.pcapng")
+		ts := startCmd(t, x.cmd("-i", ext, "-f", "udp and", "-c", "1", "-w", file))
+		var err error
+		select {
+		case err = <-ts.done:
+			ts.done <- err
+		case <-time.After(30 * time.Second):
+			t.Fatalf("tshark still runs with a bad capture filter:\n%s", ts.stderr)
+		}
+		if err == nil {
+			t.Fatalf("tshark took the filter %q:\n%s", "udp and", ts.stderr)
+		}
+		if !strings.Contains(ts.stderr.String(), "Error by extcap pipe: bpftop-cap: filter: syntax error") {
+			t.Errorf("tshark's error does not carry bpftop-cap's line about the filter:\n%s", ts.stderr)
+		}
+		requireExtcapGone(t, pair)
+	})
+}
+
+// Wireshark's frame.packet_flags_direction.
+const (
+	dirIn  = "0x00000001"
+	dirOut = "0x00000002"
+)
+
+// sendBothWays sends n tagged datagrams from B to A's port, then n from A
+// to B's (tags n to 2n-1), each to a socket that takes them, and waits
+// until all are received. It returns each tag's direction on A.
+func sendBothWays(t *testing.T, pair *testutil.Pair, port, n int) map[int]string {
+	t.Helper()
+	dirs := map[int]string{}
+	for _, way := range []struct {
+		from, to, addr, dir string
+	}{{pair.NsB, pair.NsA, pair.AddrA, dirIn}, {pair.NsA, pair.NsB, pair.AddrB, dirOut}} {
+		hostPort := net.JoinHostPort(way.addr, strconv.Itoa(port))
+		sink := listenUDP(t, way.to, hostPort)
+		tx := dialUDP(t, way.from, hostPort)
+		for range n {
+			i := len(dirs)
+			p := append([]byte(tag(i)), bytes.Repeat([]byte{'x'}, 40+i)...)
+			if _, err := tx.Write(p); err != nil {
+				t.Fatalf("send datagram %d: %v", i, err)
+			}
+			dirs[i] = way.dir
+		}
+		testutil.Eventually(t, 10*time.Second, func() bool { return sink.n.Load() >= int64(n) },
+			"%d datagrams to %s were not all received", n, hostPort)
+		tx.Close()
+		sink.conn.Close()
+	}
+	return dirs
+}
+
+// tagOfHex is the tag number in a payload tshark printed as hex.
+func tagOfHex(t *testing.T, hex string) int {
+	t.Helper()
+	var b []byte
+	if _, err := fmt.Sscanf(hex, "%x", &b); err != nil {
+		t.Fatalf("payload %q: %v", hex, err)
+	}
+	m := tagRE.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("payload %q has no tag", b)
+	}
+	i, _ := strconv.Atoi(string(m[1]))
+	return i
+}
