@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -323,4 +324,85 @@ func tagOfHex(t *testing.T, hex string) int {
 	}
 	i, _ := strconv.Atoi(string(m[1]))
 	return i
+}
+
+// TestExtcapFifo runs bpftop-cap --capture as Wireshark does, with the test
+// as the FIFO's reader (Wireshark's dumpcap): the capture ends when the
+// reader closes the FIFO, with no packet coming to find out by writing,
+// and on SIGTERM with the stream whole; both times exit 0, nothing on
+// stderr (which Wireshark would show as an error), nothing attached.
+func TestExtcapFifo(t *testing.T) {
+	pair := testutil.NewPair(t)
+	for _, end := range []string{"reader-closes", "sigterm"} {
+		t.Run(end, func(t *testing.T) {
+			const n, port = 6, 7421
+			fifo := filepath.Join(t.TempDir(), "wireshark_extcap_fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stream syncBuffer
+			opened, copied := make(chan *os.File, 1), make(chan error, 1)
+			go func() {
+				r, err := os.OpenFile(fifo, os.O_RDONLY, 0) // until the writer opens it
+				if err != nil {
+					copied <- err
+					return
+				}
+				opened <- r
+				_, err = io.Copy(&stream, r)
+				copied <- err
+			}()
+			bc := start(t, pair.NsA, binary, "--capture", "--extcap-interface", "bpftop-cap:"+pair.IfA,
+				"--fifo", fifo, "--extcap-capture-filter", fmt.Sprintf("udp port %d", port))
+			var r *os.File
+			select {
+			case r = <-opened:
+				defer r.Close()
+			case err := <-copied:
+				t.Fatalf("open the FIFO: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("bpftop-cap never opened the FIFO:\n%s", bc.stderr)
+			}
+			waitAttached(t, pair, bc)
+			sendBothWays(t, pair, port, n)
+			testutil.Eventually(t, 10*time.Second, func() bool {
+				return len(tagRE.FindAllString(stream.String(), -1)) == 2*n
+			}, "the FIFO never carried the %d datagrams", 2*n)
+			var exitErr error
+			if end == "sigterm" {
+				exitErr = bc.stop(t, syscall.SIGTERM)
+			} else {
+				r.Close()
+				select {
+				case exitErr = <-bc.done:
+					bc.done <- exitErr
+				case <-time.After(15 * time.Second):
+					t.Fatalf("bpftop-cap still runs after its reader closed the FIFO:\n%s", bc.stderr)
+				}
+			}
+			if exitErr != nil || bc.stderr.String() != "" {
+				t.Fatalf("exit %v, stderr %q; want 0 and nothing", exitErr, bc.stderr)
+			}
+			requireNothingAttached(t, pair)
+			if end != "sigterm" {
+				return
+			}
+			if err := <-copied; err != nil {
+				t.Fatalf("read the FIFO: %v", err)
+			}
+			file := filepath.Join(t.TempDir(), "stream.pcapng")
+			if err := os.WriteFile(file, []byte(stream.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := byTag(t, readPcap(t, file), "stream"); len(got) != 2*n {
+				t.Errorf("%d datagrams in the stream, want %d", len(got), 2*n)
+			}
+			// The stream ends whole: capinfos reads it to the statistics
+			// block after the last packet.
+			info, err := exec.Command("capinfos", file).CombinedOutput()
+			if err != nil || !strings.Contains(string(info), "Number of stat entries = 1") || !strings.Contains(string(info), "Name = "+pair.IfA) {
+				t.Errorf("capinfos (%v):\n%s", err, info)
+			}
+		})
+	}
 }
