@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
 // runExtcap runs the command as Wireshark runs an extcap: it wants exit 0
@@ -199,5 +204,57 @@ func TestExtcapErrors(t *testing.T) {
 		if code == 0 || strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
 			t.Errorf("%q: exit %d, stderr %q, stdout %q; want one line with %q", tc.args, code, stderr.String(), stdout.String(), tc.want)
 		}
+	}
+}
+
+// TestMakeInstallExtcap: make install-extcap installs and links the binary
+// into the extcap folder tshark -G folders names (under DESTDIR here), the
+// installed binary answers Wireshark there, and make uninstall-extcap
+// removes the link and nothing else.
+func TestMakeInstallExtcap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	testutil.RequireTool(t, "make")
+	testutil.RequireTool(t, "tshark")
+	out, err := exec.Command("tshark", "-G", "folders").Output()
+	if err != nil {
+		t.Fatalf("tshark -G folders: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^(?:Personal |Global )?Extcap path:\s*(\S.*)$`).FindAllSubmatch(out, -1)
+	if m == nil {
+		t.Fatalf("tshark -G folders names no extcap folder:\n%s", out)
+	}
+	extcapDir := strings.TrimSpace(string(m[0][1])) // the personal one comes first where there is one
+	tmp := t.TempDir()
+	dest := filepath.Join(tmp, "stage")
+	vars := []string{"DESTDIR=" + dest, "PREFIX=/opt/bc", "BINARY=" + filepath.Join(tmp, "bpftop-cap")}
+	if out, err := exec.Command("make", append([]string{"install-extcap"}, vars...)...).CombinedOutput(); err != nil {
+		t.Fatalf("make install-extcap: %v\n%s", err, out)
+	}
+	link := filepath.Join(dest, extcapDir, "bpftop-cap")
+	if target, err := os.Readlink(link); err != nil || target != "/opt/bc/bin/bpftop-cap" {
+		t.Fatalf("%s: link to %q (%v), want /opt/bc/bin/bpftop-cap", link, target, err)
+	}
+	// The link leads out of the staging tree: run the staged binary by
+	// the link's name, as Wireshark would run the link.
+	alias := filepath.Join(tmp, "extcap", "bpftop-cap")
+	if err := os.MkdirAll(filepath.Dir(alias), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dest, "/opt/bc/bin/bpftop-cap"), alias); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(alias, "--extcap-interfaces", "--extcap-version=4.0").Output(); err != nil || !strings.Contains(string(out), "interface {value=bpftop-cap:lo}") {
+		t.Errorf("%s --extcap-interfaces: %v\n%s", alias, err, out)
+	}
+	if out, err := exec.Command("make", append([]string{"uninstall-extcap"}, vars...)...).CombinedOutput(); err != nil {
+		t.Fatalf("make uninstall-extcap: %v\n%s", err, out)
+	}
+	if _, err := os.Lstat(link); !os.IsNotExist(err) {
+		t.Errorf("%s after make uninstall-extcap: %v", link, err)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "/opt/bc/bin/bpftop-cap")); err != nil {
+		t.Errorf("make uninstall-extcap took the binary: %v", err)
 	}
 }
