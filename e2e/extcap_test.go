@@ -61,10 +61,10 @@ func (x *extcapTshark) cmd(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// bpftopProcs lists the processes running the test's bpftop-cap binary.
-func bpftopProcs(t *testing.T) []string {
+// bpftopProcs lists the processes running the bpftop-cap binary at exe.
+func bpftopProcs(t *testing.T, exe string) []string {
 	t.Helper()
-	want, err := filepath.EvalSymlinks(binary)
+	want, err := filepath.EvalSymlinks(exe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,12 +83,15 @@ func bpftopProcs(t *testing.T) []string {
 }
 
 // requireExtcapGone fails unless nothing is attached on interface A and no
-// bpftop-cap process is left.
-func requireExtcapGone(t *testing.T, pair *testutil.Pair) {
+// bpftop-cap process is left (of the test's binary, or the one at exe).
+func requireExtcapGone(t *testing.T, pair *testutil.Pair, exe ...string) {
 	t.Helper()
 	requireNothingAttached(t, pair)
 	deadline := time.Now().Add(5 * time.Second)
-	for left := bpftopProcs(t); len(left) > 0; left = bpftopProcs(t) {
+	if len(exe) == 0 {
+		exe = []string{binary}
+	}
+	for left := bpftopProcs(t, exe[0]); len(left) > 0; left = bpftopProcs(t, exe[0]) {
 		if time.Now().After(deadline) {
 			t.Fatalf("bpftop-cap still running after tshark ended: %q", left)
 		}
@@ -275,6 +278,73 @@ func TestExtcapTshark(t *testing.T) {
 		}
 		requireExtcapGone(t, pair)
 	})
+}
+
+// TestExtcapUnprivileged: Wireshark as a user, as it mostly runs: tshark
+// as nobody finds bpftop-cap through WIRESHARK_EXTCAP_DIR (honoured when
+// not root) and runs it as nobody, and a copy of the binary given the
+// capabilities the README names captures through it.
+func TestExtcapUnprivileged(t *testing.T) {
+	pair := testutil.NewPair(t)
+	testutil.RequireTool(t, "tshark")
+	testutil.RequireTool(t, "setpriv")
+	setcap := testutil.RequireTool(t, "setcap")
+	// A folder nobody can reach (t.TempDir's parent is root's alone).
+	dir, err := os.MkdirTemp("", "bpftop-cap-extcap-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ext, home := filepath.Join(dir, "extcap"), filepath.Join(dir, "home")
+	for _, d := range []string{dir, ext, home} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(home, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(ext, "bpftop-cap")
+	b, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(setcap, "cap_bpf,cap_perfmon,cap_net_admin,cap_ipc_lock,cap_net_raw+ep", exe).CombinedOutput(); err != nil {
+		testutil.SkipOrFail(t, "setcap on %s: %v: %s", exe, err, out)
+	}
+	nobody := func(args ...string) *exec.Cmd {
+		cmd := testutil.Cmd(pair.NsA, "setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "tshark"}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "TMPDIR="+home, "WIRESHARK_EXTCAP_DIR="+ext)
+		return cmd
+	}
+	extIf := "bpftop-cap:" + pair.IfA
+	if out, err := nobody("-D").Output(); err != nil || !strings.Contains(string(out), extIf+" (bpftop-cap eBPF: "+pair.IfA+")") {
+		t.Fatalf("tshark -D as nobody (%v) does not list %s:\n%s", err, extIf, out)
+	}
+	const n, port = 5, 7431
+	file := filepath.Join(home, "nobody.pcapng")
+	ts := startCmd(t, nobody("-i", extIf, "-f", fmt.Sprintf("udp port %d", port), "-c", strconv.Itoa(2*n), "-w", file))
+	waitAttached(t, pair, ts)
+	sendBothWays(t, pair, port, n)
+	select {
+	case err := <-ts.done:
+		ts.done <- err
+		if err != nil || strings.Contains(ts.stderr.String(), "Error by extcap") {
+			t.Fatalf("tshark as nobody: %v\n%s", err, ts.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("tshark -c %d as nobody did not end:\n%s", 2*n, ts.stderr)
+	}
+	requireExtcapGone(t, pair, exe)
+	if got := byTag(t, readPcap(t, file), "tshark"); len(got) != 2*n {
+		t.Errorf("%d datagrams captured as nobody, want %d", len(got), 2*n)
+	}
 }
 
 // Wireshark's frame.packet_flags_direction.
