@@ -24,8 +24,11 @@ BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+# make install-extcap: Wireshark's extcap folder as tshark -G folders names
+# it, the personal one where there is one (Wireshark 4.2+), else the global.
+EXTCAPDIR   ?= $(shell tshark -G folders 2>/dev/null | awk -F'\t' '/^Personal Extcap path:/ {p = $$NF} /^(Global )?Extcap path:/ {g = $$NF} END {print (p != "" ? p : g)}')
 
-.PHONY: all build check-go generate check-generated man install test test-unit bench soak fuzz lint screenshot help clean
+.PHONY: all build check-go generate check-generated man install install-extcap uninstall-extcap test test-unit bench soak fuzz lint screenshot help clean
 
 all: build
 
@@ -59,6 +62,15 @@ install: build ## install the binary, the man page and the completions into $(DE
 	install -D -m 0644 docs/bpftop-cap.1 $(DESTDIR)$(MANDIR)/man1/bpftop-cap.1
 	install -D -m 0644 completions/bpftop-cap.bash $(DESTDIR)$(BASHCOMPDIR)/bpftop-cap
 	install -D -m 0644 completions/_bpftop-cap $(DESTDIR)$(ZSHCOMPDIR)/_bpftop-cap
+
+install-extcap: install ## install, then link bpftop-cap into Wireshark's extcap folder (EXTCAPDIR; tshark -G folders names it)
+	$(if $(EXTCAPDIR),,$(error tshark -G folders names no extcap folder: give EXTCAPDIR=DIR))
+	install -d $(DESTDIR)$(EXTCAPDIR)
+	ln -sf $(BINDIR)/bpftop-cap $(DESTDIR)$(EXTCAPDIR)/bpftop-cap
+
+uninstall-extcap: ## remove the link make install-extcap made
+	$(if $(EXTCAPDIR),,$(error tshark -G folders names no extcap folder: give EXTCAPDIR=DIR))
+	if [ -L $(DESTDIR)$(EXTCAPDIR)/bpftop-cap ]; then rm $(DESTDIR)$(EXTCAPDIR)/bpftop-cap; fi
 
 test: check-go ## run all tests (as root: installs what they need, then e2e tests attach real BPF programs in private namespaces), then each fuzz target briefly
 	@if [ "$$(id -u)" = 0 ]; then .ci/deps; \

@@ -43,6 +43,7 @@ type Config struct {
 	Version    string   // what --version prints after the name
 	Remotes    []string // --remote: capture on these hosts over ssh (remote.go)
 	SSH        string   // --ssh: the ssh command line ("": ssh)
+	Extcap     Extcap   // Wireshark's extcap flags (extcap.go)
 
 	// Text mode (text.go): packets printed as tcpdump's lines.
 	Print        bool // --print: print even with -w
@@ -102,6 +103,11 @@ func (e *ExitError) Error() string { return e.Msg }
 // the default direction and format, and the interface of the default route
 // for the live view given none.
 func (c *Config) Validate() error {
+	if c.Extcap.On() {
+		if done, err := c.validateExtcap(); done || err != nil {
+			return err
+		}
+	}
 	if len(c.Remotes) > 0 {
 		return c.validateRemote()
 	}
