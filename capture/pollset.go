@@ -122,6 +122,11 @@ func (p *pollSet) openRings(events *ebpf.Map, pages int, attr unix.PerfEventAttr
 		mem, err := unix.Mmap(fd, 0, (1+pages)*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		if err != nil {
 			unix.Close(fd)
+			if errors.Is(err, unix.EPERM) {
+				// Perf rings are locked memory: past perf_event_mlock_kb
+				// and RLIMIT_MEMLOCK the kernel wants CAP_IPC_LOCK.
+				return fmt.Errorf("map perf ring of CPU %d: %w (locked memory beyond the limits: needs CAP_IPC_LOCK, or a smaller --perf-buffer, or --ringbuf)", cpu, err)
+			}
 			return fmt.Errorf("map perf ring of CPU %d: %w", cpu, err)
 		}
 		rg := &mmapRing{cpu: cpu, fd: fd, mem: mem, meta: (*unix.PerfEventMmapPage)(unsafe.Pointer(&mem[0])), array: events}
