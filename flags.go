@@ -98,6 +98,7 @@ func flags(cfg *app.Config, m *mainFlags) []flagDef {
 		{"egress-at", "HOOK", "Capture", "egress recorded at xmit (after the qdisc, as tcpdump), tc (before it) or auto (xmit behind a shaper)",
 			strFlag(&cfg.EgressAt, "auto")},
 		{"r", "FILE", "Capture", "read a pcap or pcapng file (- for stdin) instead; no root needed", strFlag(&cfg.Read, "")},
+		{"follow", "", "Capture", "with -r FILE: follow it as it grows, as tail -f, until Ctrl-C (the view does while a process writes it)", boolFlag(&cfg.Follow)},
 		{"Z|relinquish-privileges", "USER", "Capture", "as root, become USER (and its group) once capturing, the output file then USER's", strFlag(&cfg.User, "")},
 		{"demo", "", "Capture", "capture realistic traffic in a private network namespace (root)", boolFlag(&cfg.Demo)},
 		{"w", "FILE", "Output", "write to FILE (- for stdout) instead of the live view; overwrites a file", strFlag(&cfg.Write, "")},

@@ -29,14 +29,20 @@ func OpenFollow(path string, always bool) (*File, error) {
 	if path == "-" {
 		return OpenFile(path)
 	}
-	f, err := os.Open(path)
+	f, err := os.Open(path) // a FIFO's open waits for its writer
 	if err != nil {
 		return nil, fmt.Errorf("open capture: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		return OpenFile(path)
+		// Opened once: a FIFO's writer may be gone before a second open.
+		cf, err := newFile(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		cf.f = f
+		return cf, nil
 	}
 	t := &tail{f: f, always: always, watch: writerWatch{file: st}, stop: make(chan struct{})}
 	cf, err := newFile(t)
