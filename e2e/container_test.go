@@ -147,7 +147,7 @@ func initPID(t *testing.T, unsharePID int) int {
 	return pid
 }
 
-var captureNameRE = regexp.MustCompile(`^node1-\d{8}-\d{6}\.pcap$`)
+var captureNameRE = regexp.MustCompile(`^node1-\d{8}-\d{6}\.pcapng$`)
 
 // TestContainerCapture runs the DaemonSet's capture (docs/kubernetes.md:
 // -i any, a strftime -w into the hostPath, -G and -C) from the image's
@@ -189,7 +189,8 @@ func testContainerCapture(t *testing.T, rootfs, caps string, args []string) {
 	tdFile := filepath.Join(t.TempDir(), "tcpdump.pcap")
 	td := startTcpdump(t, pair, tdFile)
 
-	argv := []string{containerBin, "-i", "any", "-w", "/captures/node1-%Y%m%d-%H%M%S.pcap", "-G", "3600", "-C", "100"}
+	// The DaemonSet's arguments, $(NODE_NAME) as Kubernetes expands it.
+	argv := []string{containerBin, "-i", "any", "-w", "/captures/node1-%Y%m%d-%H%M%S.pcapng", "-G", "3600", "-C", "1000"}
 	argv = append(append(argv, args...), "--ready-file", "/captures/ready", "udp")
 	p := startCmd(t, containerCmd(pair.NsA, rootfs, capDir, caps, argv...))
 	testutil.Eventually(t, 15*time.Second, func() bool {
@@ -262,10 +263,11 @@ func testContainerCapture(t *testing.T, rootfs, caps string, args []string) {
 			t.Errorf("datagram %d: not in the container's file", i)
 			continue
 		}
-		// -i any writes Linux cooked v2 (20 bytes), tcpdump -i veth
-		// Ethernet (14): the same IP packet after them.
-		if got, want := a.data[20:], b.data[14:]; string(got) != string(want) {
-			t.Errorf("datagram %d: the container recorded %d bytes of IP, tcpdump %d, or they differ", i, len(got), len(want))
+		// The same IP packet after the link-layer header (tcpdump's
+		// Ethernet, whatever -i any's pcapng interface has).
+		want := b.data[14:]
+		if len(a.data) < len(want) || string(a.data[len(a.data)-len(want):]) != string(want) {
+			t.Errorf("datagram %d: the container recorded %d bytes, tcpdump %d of IP after Ethernet, or they differ", i, len(a.data), len(want))
 		}
 	}
 	if n := tcpdumpCount(t, filepath.Join(capDir, names[0])); n < len(sizes) {
