@@ -99,6 +99,7 @@ func flags(cfg *app.Config, m *mainFlags) []flagDef {
 			strFlag(&cfg.EgressAt, "auto")},
 		{"no-proc", "", "Capture", "do not name the process of each packet (cgroup socket hooks, sock_diag at start)", boolFlag(&cfg.NoProc)},
 		{"r", "FILE", "Capture", "read a pcap or pcapng file (- for stdin) instead; no root needed", strFlag(&cfg.Read, "")},
+		{"follow", "", "Capture", "with -r FILE: follow it as it grows, as tail -f, until Ctrl-C (the view does while a process writes it)", boolFlag(&cfg.Follow)},
 		{"Z|relinquish-privileges", "USER", "Capture", "as root, become USER (and its group) once capturing, the output file then USER's", strFlag(&cfg.User, "")},
 		{"demo", "", "Capture", "capture realistic traffic in a private network namespace (root)", boolFlag(&cfg.Demo)},
 		{"remote", "[USER@]HOST[:PORT]", "Capture", "capture on HOST over ssh (sudo -n there unless root; copied there if missing); again for more hosts",

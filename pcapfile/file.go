@@ -38,6 +38,7 @@ type File struct {
 	// Copied, when set, is called with each packet CopyTo writes (--print).
 	Copied func(*packet.Packet)
 	ng     *ngState // pcapng only: interfaces, direction, statistics
+	tail   *tail    // a followed file (OpenFollow)
 }
 
 // LinkTypeName names the link type as tcpdump does, roughly.
@@ -193,6 +194,7 @@ func (cf *File) NextPacket() (packet.Packet, error) {
 
 // Close closes the file.
 func (cf *File) Close() error {
+	cf.Stop()
 	if cf.f == nil || cf.f == os.Stdin {
 		return nil
 	}

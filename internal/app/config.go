@@ -17,6 +17,7 @@ import (
 type Config struct {
 	Ifaces     []string // interfaces to capture on (-i, or the first word)
 	Read       string   // -r: a capture file ("-": stdin)
+	Follow     bool     // --follow: -r's file is followed as it grows, as tail -f
 	Write      string   // -w: an output file ("-": stdout)
 	Format     string   // pcap or pcapng; "" picks by -w's name, or for the live view's w by what there is to keep
 	Count      uint64   // -c: stop after this many packets (0: never)
@@ -151,6 +152,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ListLinkTypes {
 		return c.validateListLinkTypes()
+	}
+	if c.Follow && c.Read == "" {
+		return usageErr("--follow follows the file -r reads: give -r FILE")
 	}
 	if c.Demo {
 		if c.Read != "" || len(c.Ifaces) > 0 {

@@ -27,11 +27,12 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 			return usageErr("-w %s is the file -r reads; write to another file", cfg.Write)
 		}
 	}
-	in, err := openInput(cfg)
+	in, err := openRead(cfg)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	defer stopOnSignal(in)()
 	if err := fileFilter(cfg, in); err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if liveStream(cfg.Read) {
+	if liveStream(cfg.Read) || growing(cfg) != "" {
 		return viewStream(cfg, tty, stderr)
 	}
 	in, err := pcapfile.OpenFile(cfg.Read)
@@ -144,6 +145,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	var first, last time.Time
 	var n, kept uint64
 	var loadErr error
+	var facts string
 	for {
 		pk, err := in.NextPacket()
 		if errors.Is(err, io.EOF) {
@@ -175,6 +177,10 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		if first.IsZero() || ts.Before(first) {
 			first = ts
 		}
+		if kept == cfg.Count { // -c: the first N that pass the filter, as tcpdump -r
+			facts = fmt.Sprintf("the first %d packets (-c)", kept)
+			break
+		}
 	}
 	if n == 0 && loadErr != nil {
 		return loadErr
@@ -194,6 +200,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		Source:        name,
 		Hook:          "file",
 		Filter:        cfg.filterText(),
+		Facts:         facts,
 		ShowInterface: in.InterfaceCount() > 1,
 		Interfaces:    in.Interfaces(),
 		Save: func(path string, pkts []packet.Packet) (int, error) {

@@ -252,14 +252,6 @@ func labels(hosts []remoteHost) string {
 	return strings.Join(l, ",")
 }
 
-// openInput opens what -r reads: the file, or --remote's merged stream.
-func openInput(cfg *Config) (*pcapfile.File, error) {
-	if cfg.input != nil {
-		return pcapfile.OpenStream(cfg.input, cfg.Read)
-	}
-	return pcapfile.OpenFile(cfg.Read)
-}
-
 // prepared is a host ready to capture: the binary to run there.
 type prepared struct {
 	host   remoteHost
