@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/internal/nsutil"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 	"github.com/bpftop-cap/bpftop-cap/proc"
 )
@@ -89,25 +89,19 @@ func privateCgroup2() (string, error) {
 		fd  int
 		err error
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread and its namespace go with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			done <- result{err: err}
+	var r result
+	nsutil.OffMain(func() { // the thread and its mount namespace end after
+		if r.err = unix.Unshare(unix.CLONE_NEWNS); r.err != nil {
 			return
 		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			done <- result{err: err}
+		if r.err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); r.err != nil {
 			return
 		}
-		if err := unix.Mount("cgroup2", dir, "cgroup2", 0, ""); err != nil {
-			done <- result{err: err}
+		if r.err = unix.Mount("cgroup2", dir, "cgroup2", 0, ""); r.err != nil {
 			return
 		}
-		fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		done <- result{fd, err}
-	}()
-	r := <-done
+		r.fd, r.err = unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	})
 	if r.err != nil {
 		return "", fmt.Errorf("mount the cgroup v2 hierarchy: %w", r.err)
 	}
