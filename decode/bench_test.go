@@ -219,7 +219,7 @@ func BenchmarkAddPath(b *testing.B) {
 		name   string
 		frames [][]byte
 	}{{"udp64", udp64}, {"mix", benchMix(b)}} {
-		for _, path := range []string{"full", "fast", "fast-filter", "fast-writer"} {
+		for _, path := range []string{"full", "fast", "fast-filter", "fast-writer", "fast-proc"} {
 			b.Run(mix.name+"/"+path, func(b *testing.B) {
 				e := NewEngine(Config{})
 				e.noFast = path == "full"
@@ -229,8 +229,12 @@ func BenchmarkAddPath(b *testing.B) {
 				case "fast-writer": // one at a time, as the live view adds them
 					benchWriter(b, e, mix.frames)
 					return
+				case "fast-proc": // each frame of a process, counted for it (Processes)
+					e.SetProcessNames(func(uint32) string { return "" })
+					benchAddBatches(b, e, mix.frames, true)
+					return
 				}
-				benchAddBatches(b, e, mix.frames)
+				benchAddBatches(b, e, mix.frames, false)
 			})
 		}
 	}
@@ -262,22 +266,33 @@ func benchWriter(b *testing.B, e *Engine, frames [][]byte) {
 
 // benchAddBatches adds frames round and round in batches of 1024 (made
 // once: the engine copies them), after a warm-up that fills the ring once
-// around; b.N counts packets.
-func benchAddBatches(b *testing.B, e *Engine, frames [][]byte) {
+// around; b.N counts packets. With pids, each flow is of one of 8
+// processes (by its ports).
+func benchAddBatches(b *testing.B, e *Engine, frames [][]byte, pids bool) {
 	const perBatch, batches = 1024, 4
 	type batch struct {
 		buf    []byte
 		frames []packet.Packet
 	}
 	var bs [batches]batch
+	dec := NewDecoder()
 	for i := range bs {
 		bt := &bs[i]
 		bt.buf = make([]byte, 0, 2<<20)
 		for j := range perBatch {
-			d := frames[(i*perBatch+j)%len(frames)]
+			k := (i*perBatch + j) % len(frames)
+			d := frames[k]
 			off := len(bt.buf)
 			bt.buf = append(bt.buf, d...)
-			bt.frames = append(bt.frames, packet.Packet{Data: bt.buf[off:len(bt.buf):len(bt.buf)], OrigLen: uint32(len(d))})
+			p := packet.Packet{Data: bt.buf[off:len(bt.buf):len(bt.buf)], OrigLen: uint32(len(d))}
+			if pids {
+				var s Summary
+				var key packet.FlowKey
+				dec.Decode(d, len(d), &s)
+				keyOf(&s, &key)
+				p.SetTask(uint32(1000+(key.LoPort^key.HiPort)%8), 0)
+			}
+			bt.frames = append(bt.frames, p)
 		}
 	}
 	base := time.Unix(1_700_000_000, 0).UnixNano()
