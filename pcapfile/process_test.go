@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"path/filepath"
 	"testing"
 )
 
@@ -88,5 +89,43 @@ func TestProcComments(t *testing.T) {
 	}
 	if p, ok := procComments([]string{"hook: tc", "process: a b (pid 4194303)"}); !ok || p.Pid != 4194303 || p.Comm != "a b" {
 		t.Errorf("the largest pid: %+v %v", p, ok)
+	}
+}
+
+// TestSaveProcesses: the live view's w, to pcapng, names the processes as
+// -w does, read back as a file's.
+func TestSaveProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ring.pcapng")
+	ps := testPackets()
+	for i := range ps {
+		ps[i].Ifindex = 3
+		ps[i].SetTask(uint32(500+i%2), -1)
+	}
+	n, err := SaveFile(path, ps, Save{Format: "pcapng", Snaplen: 65535, Ifaces: []IfaceInfo{{Index: 3, Name: "veth0", Hook: "tcx"}},
+		Processes: func(pid uint32) []string {
+			if pid == 500 {
+				return []string{"process: srv (pid 500)"}
+			}
+			return nil
+		}})
+	if err != nil || n != len(ps) {
+		t.Fatalf("save: %d, %v", n, err)
+	}
+	cf, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cf.Close()
+	for i := 0; ; i++ {
+		p, err := cf.NextPacket()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if want := uint32(500 * (1 - i%2)); err != nil || p.Pid() != want {
+			t.Errorf("packet %d: pid %d, %v; want %d", i, p.Pid(), err, want)
+		}
+	}
+	if p, ok := cf.Process(500); !ok || p.Comm != "srv" {
+		t.Errorf("Process(500): %+v %v", p, ok)
 	}
 }

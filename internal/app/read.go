@@ -141,6 +141,10 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	ecfg.IdleTimeout = -1 // a file's flows are all shown, however old
 	ecfg.BigEndian = in.BigEndian
 	eng := decode.NewEngine(ecfg)
+	if in.Format == "pcapng" { // its comments may name the processes
+		eng.SetProcessNames(fileProcLabel(in))
+		eng.SetProcessContainers(fileProcContainer(in))
+	}
 	var first, last time.Time
 	var n, kept uint64
 	var loadErr error
@@ -195,6 +199,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		Hook:          "file",
 		Filter:        cfg.filterText(),
 		ShowInterface: in.InterfaceCount() > 1,
+		ShowProcess:   in.HasProcesses(),
 		Interfaces:    in.Interfaces(),
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: in.Snaplen})
