@@ -317,3 +317,26 @@ func benchAddBatches(b *testing.B, e *Engine, frames [][]byte, pids bool) {
 // BenchmarkFlowPacketsAllNew is the packet list refreshing under a high
 // rate: all 1000 packets listed are new at every refresh.
 func BenchmarkFlowPacketsAllNew(b *testing.B) { benchFlowPackets(b, 22, time.Microsecond, 1000) }
+
+// BenchmarkProcesses is one refresh of the processes view: 1,000
+// processes of 4 flows each (the view's cost grows with the processes,
+// not with the packets).
+func BenchmarkProcesses(b *testing.B) {
+	e := NewEngine(Config{})
+	e.SetProcessNames(func(uint32) string { return "" })
+	base := time.Unix(1_700_000_000, 0)
+	for i := range 4000 {
+		d := udpFrame(b, uint16(1000+i), 64)
+		p := packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(i) * time.Microsecond)), Data: d, OrigLen: uint32(len(d))}
+		p.SetTask(uint32(100+i/4), 0)
+		e.Add(p)
+	}
+	now := base.Add(time.Second)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if ps := e.Processes(SortRate, now); len(ps) != 1000 {
+			b.Fatalf("%d processes", len(ps))
+		}
+	}
+}

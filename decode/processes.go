@@ -164,6 +164,7 @@ func (e *Engine) Processes(key SortKey, now time.Time) []ProcessView {
 	e.mu.Unlock()
 
 	out := make([]ProcessView, 0, n)
+	hists := make([]uint32, 0, n*HistorySeconds) // one allocation for them all
 	step := make([]procCopy, 0, min(flowsStep, n+16))
 	var buf [HistorySeconds]uint32
 	for slot, more := 0, true; more; {
@@ -196,8 +197,10 @@ func (e *Engine) Processes(key SortKey, now time.Time) []ProcessView {
 				PktsIn: c.pkts[0], PktsOut: c.pkts[1], BytesIn: c.bytes[0], BytesOut: c.bytes[1],
 				PPSIn: c.pps[0], PPSOut: c.pps[1], BPSIn: c.bps[0], BPSOut: c.bps[1],
 				First: fromUnixNano(c.first), Last: fromUnixNano(c.last),
-				History: History(slices.Clone(c.hist[:])),
 			}
+			k := len(hists)
+			hists = append(hists, c.hist[:]...)
+			v.History = History(hists[k:len(hists):len(hists)])
 			if v.Pid != 0 {
 				if name != nil {
 					v.Process = name(v.Pid)
