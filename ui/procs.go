@@ -233,8 +233,8 @@ func (m *Model) sizeProcs() {
 }
 
 // procsKey handles the keys of the processes view: all but help, pause,
-// save and ctrl+c while it is shown; p, and esc on the flow table, while
-// the flow table lists a row's flows. It reports false for the keys it
+// save and ctrl+c while it is shown; p, and esc on the flow table with no
+// filter, while the flow table lists a row's flows. It reports false for the keys it
 // leaves to the rest of the model.
 func (m *Model) procsKey(k tea.KeyMsg) (tea.Cmd, bool) {
 	if !m.procsShown() {
@@ -243,8 +243,8 @@ func (m *Model) procsKey(k tea.KeyMsg) (tea.Cmd, bool) {
 			return nil, false
 		case key.Matches(k, m.keys.Procs):
 			return m.openProcs(), true
-		case key.Matches(k, m.keys.Back) && m.procs != nil && m.focus == paneFlows && !m.allMode:
-			return m.openProcs(), true
+		case key.Matches(k, m.keys.Back) && m.procs != nil && m.focus == paneFlows && !m.allMode && m.filter == "":
+			return m.openProcs(), true // a filter is cleared first, as without a drill
 		}
 		return nil, false
 	}

@@ -225,6 +225,15 @@ func TestTUIProcessesDrill(t *testing.T) {
 	if len(m.flows.rows) != 1 || m.flows.rows[0].B != "10.0.0.2:53" {
 		t.Errorf("filter ~:53 in curl's flows: %+v", m.flows.rows)
 	}
+	// Esc clears the filter first, then goes back.
+	e.press("esc")
+	if m.filter != "" || m.procsShown() || len(m.flows.rows) != 2 {
+		t.Errorf("esc with a filter: filter %q, %d flows, processes shown %v", m.filter, len(m.flows.rows), m.procsShown())
+	}
+	e.press("esc")
+	if !m.procsShown() {
+		t.Error("esc without a filter does not go back to the processes")
+	}
 }
 
 // TestTUIProcessesOff: without process attribution p does nothing, and
