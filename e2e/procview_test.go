@@ -16,7 +16,8 @@ import (
 // process; p lists both processes with rates in and out; enter on the
 // client lists its flows only, the status bar saying whose, and goes on
 // to its packets; esc comes back. The ring saved (w, pcapng) and read
-// back (-r) lists them too, from its comments.
+// back (-r) lists them too, from its comments, and so does a view of a
+// capture piped to it as pcapng (-w - | -r -).
 func TestTUIProcesses(t *testing.T) {
 	testutil.RequireRoot(t)
 	pair := testutil.NewPair(t)
@@ -75,6 +76,20 @@ func TestTUIProcesses(t *testing.T) {
 	r.waitFor("the file's processes", contains("Processes", srvName, cliName))
 	r.keys("q", "q")
 	r.waitExit()
+
+	// A capture piped as pcapng to a view (-r -) names them as they come.
+	ready := filepath.Join(t.TempDir(), "ready")
+	pipe := shellQuote(binary, "-i", pair.IfA, "--ready-file", ready, "-w", "-", "--format", "pcapng", "udp") + " | " + shellQuote(binary, "-r", "-")
+	p := startScreen(t, dir, 120, 40, "ip", "netns", "exec", pair.NsA, "sh", "-c", pipe)
+	p.waitFor("the stream's flows, each with its process", func(text string) bool {
+		return rowWith(text, srvAddr, srvName) && rowWith(text, echoAddr, cliName)
+	})
+	p.keys("p")
+	p.waitFor("the stream's processes with rates", func(text string) bool {
+		return movingProc(text, srvName) && movingProc(text, cliName)
+	})
+	p.keys("q", "q")
+	p.waitExit()
 }
 
 // rowWith reports whether a line of the screen holds all of subs.

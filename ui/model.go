@@ -38,6 +38,9 @@ type Config struct {
 	// announces them (pcapng): it replaces Interfaces on each tick, and
 	// the IF column shows once there are several.
 	InterfaceNames func() map[int]string
+	// Processes, when set, says whether the packets name their processes
+	// yet (a stream's pcapng comments): ShowProcess, and p, from then on.
+	Processes func() bool
 	// Stopped, when set and returning a reason, says capture has stopped
 	// (the interface went away): the status bar shows it, the view stays
 	// so that w can still save what was captured.
@@ -283,6 +286,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.cfg.InterfaceNames != nil {
 			names := m.cfg.InterfaceNames()
 			m.hex.ifnames, m.flows.showIf = names, m.cfg.ShowInterface || len(names) > 1
+		}
+		if m.cfg.Processes != nil && !m.flows.showProc && m.cfg.Processes() {
+			m.flows.showProc = true
+			m.keys.Procs.SetEnabled(true)
 		}
 		every := uint64(1 + len(m.flows.rows)/bigTable)
 		m.skipFlows = m.flows.rows != nil && m.ticks%every != 0

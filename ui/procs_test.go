@@ -302,3 +302,26 @@ func TestProcColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestTUIProcessesLater: a stream that names processes only once its
+// packets come (Config.Processes) gets the PROCESS column and p then.
+func TestTUIProcessesLater(t *testing.T) {
+	named := false
+	e := newEnv(t, 120, 40, Config{Processes: func() bool { return named }})
+	e.fill()
+	e.tick()
+	e.press("p")
+	if e.m.procs != nil || strings.Contains(e.m.View(), "PROCESS") {
+		t.Fatal("p or PROCESS before the stream names a process")
+	}
+	named = true
+	e.tick()
+	e.press("p")
+	if !e.m.procsShown() {
+		t.Error("p does nothing once the stream names processes")
+	}
+	e.press("esc")
+	if !strings.Contains(e.m.View(), "PROCESS") {
+		t.Errorf("no PROCESS column:\n%s", e.m.View())
+	}
+}

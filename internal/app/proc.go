@@ -166,9 +166,13 @@ func containerOf(t *proc.Table) func(uint32) string {
 
 // fileProcInfo is what a pcapng file's comments say of pid, as the live
 // capture's proc.Info: "container: RUNTIME ID", else the systemd unit of
-// "cgroup: PATH".
-func fileProcInfo(in *pcapfile.File, pid uint32) (proc.Info, bool) {
-	p, ok := in.Process(pid)
+// "cgroup: PATH". in gives the file, nil while a stream is not open yet.
+func fileProcInfo(in func() *pcapfile.File, pid uint32) (proc.Info, bool) {
+	f := in()
+	if f == nil {
+		return proc.Info{}, false
+	}
+	p, ok := f.Process(pid)
 	if !ok {
 		return proc.Info{}, false
 	}
@@ -183,7 +187,7 @@ func fileProcInfo(in *pcapfile.File, pid uint32) (proc.Info, bool) {
 
 // fileProcLabel names the processes of a file read (-r) as the live view
 // does, from the file's comments.
-func fileProcLabel(in *pcapfile.File) func(uint32) string {
+func fileProcLabel(in func() *pcapfile.File) func(uint32) string {
 	return func(pid uint32) string {
 		if i, ok := fileProcInfo(in, pid); ok {
 			return i.Label()
@@ -193,7 +197,7 @@ func fileProcLabel(in *pcapfile.File) func(uint32) string {
 }
 
 // fileProcContainer is containerOf for a file read (-r).
-func fileProcContainer(in *pcapfile.File) func(uint32) string {
+func fileProcContainer(in func() *pcapfile.File) func(uint32) string {
 	return func(pid uint32) string {
 		if i, ok := fileProcInfo(in, pid); ok && i.Container.ID != "" {
 			return i.Container.Runtime + " " + i.Container.Short()

@@ -142,8 +142,9 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	ecfg.BigEndian = in.BigEndian
 	eng := decode.NewEngine(ecfg)
 	if in.Format == "pcapng" { // its comments may name the processes
-		eng.SetProcessNames(fileProcLabel(in))
-		eng.SetProcessContainers(fileProcContainer(in))
+		file := func() *pcapfile.File { return in }
+		eng.SetProcessNames(fileProcLabel(file))
+		eng.SetProcessContainers(fileProcContainer(file))
 	}
 	var first, last time.Time
 	var n, kept uint64
