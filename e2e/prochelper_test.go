@@ -18,7 +18,9 @@ import (
 const helperEnv = "BPFTOP_E2E_HELPER"
 
 // runHelper is the helper's main: udp-echo ADDR, udp-client DST N,
-// tcp-echo ADDR, tcp-client DST N. Servers print "ready" once listening.
+// tcp-echo ADDR, tcp-client DST N, udp-pinger DST (a datagram every 20
+// ms, until killed, each reply awaited a second at most). Servers print
+// "ready" once listening.
 func runHelper(mode string) int {
 	args := os.Args[1:]
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, mode+":", err); return 1 }
@@ -54,6 +56,21 @@ func runHelper(mode string) int {
 				defer c.Close()
 				_, _ = io.Copy(c, c) // until the client closes
 			}()
+		}
+	case "udp-pinger":
+		c, err := net.Dial("udp4", args[0])
+		if err != nil {
+			return fail(err)
+		}
+		buf := make([]byte, 2048)
+		tick := time.NewTicker(20 * time.Millisecond)
+		for i := 0; ; i++ {
+			// A datagram refused (no server yet) or a reply lost is not
+			// the pinger's business: it goes on.
+			_, _ = fmt.Fprintf(c, "%s %d\n", tag(i), i)
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			_, _ = c.Read(buf)
+			<-tick.C
 		}
 	case "udp-client", "tcp-client":
 		proto := map[string]string{"udp-client": "udp4", "tcp-client": "tcp4"}[mode]

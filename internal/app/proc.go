@@ -146,3 +146,56 @@ func (c *run) procLabels() func(uint32) string {
 	}
 	return c.procs.Label
 }
+
+// containerOf names the container of a process for the processes view:
+// "docker 3f2a1b2c3d4e", "" if none.
+func containerOf(t *proc.Table) func(uint32) string {
+	return func(pid uint32) string {
+		if i, ok := t.Lookup(pid); ok && i.Container.ID != "" {
+			return i.Container.Runtime + " " + i.Container.Short()
+		}
+		return ""
+	}
+}
+
+// fileProcInfo is what a pcapng file's comments say of pid, as the live
+// capture's proc.Info: "container: RUNTIME ID", else the systemd unit of
+// "cgroup: PATH". in gives the file, nil while a stream is not open yet.
+func fileProcInfo(in func() *pcapfile.File, pid uint32) (proc.Info, bool) {
+	f := in()
+	if f == nil {
+		return proc.Info{}, false
+	}
+	p, ok := f.Process(pid)
+	if !ok {
+		return proc.Info{}, false
+	}
+	i := proc.Info{Pid: p.Pid, Comm: p.Comm, Cgroup: p.Cgroup}
+	if rt, id, ok := strings.Cut(p.Container, " "); ok {
+		i.Container = proc.Container{Runtime: rt, ID: id}
+	} else {
+		i.Unit = proc.UnitOf(p.Cgroup)
+	}
+	return i, true
+}
+
+// fileProcLabel names the processes of a file read (-r) as the live view
+// does, from the file's comments.
+func fileProcLabel(in func() *pcapfile.File) func(uint32) string {
+	return func(pid uint32) string {
+		if i, ok := fileProcInfo(in, pid); ok {
+			return i.Label()
+		}
+		return ""
+	}
+}
+
+// fileProcContainer is containerOf for a file read (-r).
+func fileProcContainer(in func() *pcapfile.File) func(uint32) string {
+	return func(pid uint32) string {
+		if i, ok := fileProcInfo(in, pid); ok && i.Container.ID != "" {
+			return i.Container.Runtime + " " + i.Container.Short()
+		}
+		return ""
+	}
+}

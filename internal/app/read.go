@@ -142,6 +142,11 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	ecfg.IdleTimeout = -1 // a file's flows are all shown, however old
 	ecfg.BigEndian = in.BigEndian
 	eng := decode.NewEngine(ecfg)
+	if in.Format == "pcapng" { // its comments may name the processes
+		file := func() *pcapfile.File { return in }
+		eng.SetProcessNames(fileProcLabel(file))
+		eng.SetProcessContainers(fileProcContainer(file))
+	}
 	var first, last time.Time
 	var n, kept uint64
 	var loadErr error
@@ -202,6 +207,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		Filter:        cfg.filterText(),
 		Facts:         facts,
 		ShowInterface: in.InterfaceCount() > 1,
+		ShowProcess:   in.HasProcesses(),
 		Interfaces:    in.Interfaces(),
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: in.Snaplen})

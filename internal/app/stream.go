@@ -108,6 +108,11 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 	snaplen.Store(uint32(cfg.Snaplen))
 	var ifnames atomic.Pointer[map[int]string]
 	ifnames.Store(new(map[int]string))
+	// A pcapng stream's comments may name the packets' processes.
+	var opened atomic.Pointer[pcapfile.File]
+	file := opened.Load
+	eng.SetProcessNames(fileProcLabel(file))
+	eng.SetProcessContainers(fileProcContainer(file))
 
 	// The reader: opening a FIFO waits for its writer, and a read waits
 	// for the next packet; quitting closes the file, and a read that a
@@ -133,6 +138,7 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 			return
 		}
 		snaplen.Store(f.Snaplen)
+		opened.Store(f)
 		progFor := linkFilters(cfg, f)
 		if followed != "" {
 			setStatus("live, " + followed)
@@ -204,6 +210,7 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 		Live:           true,
 		Status:         func() string { return *status.Load() },
 		InterfaceNames: func() map[int]string { return *ifnames.Load() },
+		Processes:      func() bool { f := opened.Load(); return f != nil && f.HasProcesses() },
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: snaplen.Load()})
 		},
