@@ -54,6 +54,13 @@ func (c *Config) validateRemote() error {
 		}
 		return usageErr("invalid --ssh %q: %v", c.SSH, err)
 	}
+	if port := sshPortOption(c.ssh); port != "" {
+		for _, h := range c.remotes {
+			if h.port != "" {
+				return usageErr("--ssh gives the port (%s) and --remote %s another: ssh keeps the first; give one", port, h.spec)
+			}
+		}
+	}
 	switch {
 	case c.Read != "":
 		return usageErr("--remote captures there: drop -r")
@@ -137,14 +144,14 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := eachLine(stderr, errs); err != nil {
 		for _, p := range preps {
 			p.removeCopy(cfg)
 		}
 		return err
 	}
 	if list {
-		return listRemote(cfg, preps, stdout, stderr)
+		return eachLine(stderr, listRemote(cfg, preps, stdout))
 	}
 
 	sessions := make([]*session, len(preps))
@@ -233,14 +240,26 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 	case ctx.Err() != nil:
 		return nil // a signal here stopped it all: ssh may have had it too
 	case len(hostErrs) > 0:
-		for _, err := range hostErrs[:len(hostErrs)-1] { // a line each
-			if err.Error() != "" {
-				fmt.Fprintln(stderr, "bpftop-cap: "+Message(err))
-			}
-		}
-		return hostErrs[len(hostErrs)-1]
+		return eachLine(stderr, hostErrs)
 	}
 	return consumerErr
+}
+
+// eachLine prints every error but the last (nil ones skipped) as a line
+// of its own, as main prints the last, which it returns: hosts' errors
+// joined would come out as one line.
+func eachLine(stderr io.Writer, errs []error) error {
+	var last error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if last != nil && last.Error() != "" {
+			fmt.Fprintln(stderr, "bpftop-cap: "+Message(last))
+		}
+		last = err
+	}
+	return last
 }
 
 // labels names the hosts together: the view's source, the text mode's.
@@ -275,8 +294,8 @@ func prepare(ctx context.Context, cfg *Config, h remoteHost, self string) (*prep
 	if p.probe, err = parseProbe(out); err != nil {
 		return nil, fmt.Errorf("%s: %w", h.label, err)
 	}
-	if !p.probe.root && p.probe.sudo == "" {
-		return nil, fmt.Errorf("%s: %s is not root there and there is no sudo: connect as root", h.label, p.probe.user)
+	if err := checkUser(p.probe); err != nil {
+		return nil, fmt.Errorf("%s: %w", h.label, err)
 	}
 	if needRoute {
 		if p.iface = parseDefaultRoute(strings.NewReader(p.probe.routes)); p.iface == "" {
@@ -358,10 +377,10 @@ func runSSH(ctx context.Context, cfg *Config, h remoteHost, script string, stdin
 
 // listRemote is -D or -L on each host: its lines, named by the host when
 // there are several.
-func listRemote(cfg *Config, preps []*prepared, stdout, stderr io.Writer) error {
+func listRemote(cfg *Config, preps []*prepared, stdout io.Writer) []error {
 	var errs []error
 	for _, p := range preps {
-		out, lines, code, err := runSSH(context.Background(), cfg, p.host, runScript(p.command(cfg), p.dir), nil)
+		out, lines, code, err := runSSH(context.Background(), cfg, p.host, listScript(p.command(cfg), p.dir), nil)
 		p.dir = "" // the script removed it
 		if err == nil && code != 0 {
 			err = remoteError(p.host.label, code, lines)
@@ -381,7 +400,7 @@ func listRemote(cfg *Config, preps []*prepared, stdout, stderr io.Writer) error 
 			io.WriteString(stdout, printable(l))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // session is one host's capture: its ssh, whose stdin we hold (closing it
