@@ -184,7 +184,14 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 			s.stop()
 		}
 	}
-	defer context.AfterFunc(ctx, stopAll)()
+	// A host whose stream had ended when the signal came failed of
+	// itself: its error is not the signal's.
+	defer context.AfterFunc(ctx, func() {
+		for _, s := range sessions {
+			s.endedFirst.Store(s.ended.Load())
+		}
+		stopAll()
+	})()
 
 	// With -c each host stops itself after as many: one asked to stop as
 	// it does so may die of the second signal without its summary line.
@@ -212,6 +219,12 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 		cfg.Filter, cfg.prog = nil, nil // applied there
 		switch {
 		case view:
+			// ssh asks for a passphrase or password on the terminal: the
+			// view takes it only once every host is past that.
+			if !settled(ctx, sessions) {
+				break
+			}
+			cfg.hostStatus = func() string { return failedHosts(sessions) }
 			consumerErr = viewStream(cfg, tty, stderr)
 		case cfg.Write == "":
 			consumerErr = printFile(cfg, stdout, stderr)
@@ -232,17 +245,48 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 	stopAll()
 	var hostErrs []error
 	for _, s := range sessions {
-		if err := s.wait(); err != nil {
+		err := s.wait()
+		// After a signal (ssh may have had it too) only a host that had
+		// failed before it is an error.
+		if err != nil && (ctx.Err() == nil || s.endedFirst.Load()) {
 			hostErrs = append(hostErrs, err)
 		}
 	}
 	switch {
-	case ctx.Err() != nil:
-		return nil // a signal here stopped it all: ssh may have had it too
 	case len(hostErrs) > 0:
 		return eachLine(stderr, hostErrs)
+	case ctx.Err() != nil:
+		return nil
 	}
 	return consumerErr
+}
+
+// settled waits until every host has started its stream or failed; false
+// if a signal came first.
+func settled(ctx context.Context, sessions []*session) bool {
+	for _, s := range sessions {
+		select {
+		case <-s.settled:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// failedHosts is the view's word on hosts whose stream ended while it
+// was open: the others are still live.
+func failedHosts(sessions []*session) string {
+	var l []string
+	for _, s := range sessions {
+		if s.ended.Load() && !s.stopping.Load() && s.failed() {
+			l = append(l, s.host.label)
+		}
+	}
+	if len(l) == 0 {
+		return ""
+	}
+	return strings.Join(l, ", ") + " failed (see the end)"
 }
 
 // eachLine prints every error but the last (nil ones skipped) as a line
@@ -406,28 +450,30 @@ func listRemote(cfg *Config, preps []*prepared, stdout io.Writer) []error {
 // session is one host's capture: its ssh, whose stdin we hold (closing it
 // stops the capture), whose stdout is the stream.
 type session struct {
-	cfg       *Config
-	host      remoteHost
-	prep      *prepared
-	cmd       *exec.Cmd
-	stdin     *os.File // ours: closed to stop
-	stdout    *os.File // the stream
-	stderr    *lineTail
-	echo      bool        // its stderr is shown as it comes
-	started   atomic.Bool // the remote shell printed its marker
-	ended     atomic.Bool // the stream ended (the merger's reader saw it)
-	stopping  atomic.Bool // stopped here while its stream went on
-	stopOnce  sync.Once
-	exited    chan struct{}
-	waitErr   error
-	streamErr error // the stream's, set by the merger's reader
+	cfg        *Config
+	host       remoteHost
+	prep       *prepared
+	cmd        *exec.Cmd
+	stdin      *os.File // ours: closed to stop
+	stdout     *os.File // the stream
+	stderr     *lineTail
+	echo       bool          // its stderr is shown as it comes
+	started    atomic.Bool   // the remote shell printed its marker
+	ended      atomic.Bool   // the stream ended (the merger's reader saw it)
+	stopping   atomic.Bool   // stopped here while its stream went on
+	endedFirst atomic.Bool   // its stream had ended when a signal came
+	settled    chan struct{} // closed when the marker came or the stream ended
+	stopOnce   sync.Once
+	exited     chan struct{}
+	waitErr    error
+	streamErr  error // the stream's, set by the merger's reader
 }
 
 // startSession starts the capture on p's host. echo, if not nil, gets the
 // remote capture's stderr lines as they come, named by the host; onReady
 // runs once the remote capture says it is capturing.
 func startSession(cfg *Config, p *prepared, echo io.Writer, onReady func()) (*session, error) {
-	s := &session{cfg: cfg, host: p.host, prep: p, echo: echo != nil, exited: make(chan struct{})}
+	s := &session{cfg: cfg, host: p.host, prep: p, echo: echo != nil, exited: make(chan struct{}), settled: make(chan struct{})}
 	argv := sshArgv(cfg.ssh, p.host, runScript(p.command(cfg), p.dir))
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -513,6 +559,20 @@ func (s *session) wait() error {
 		return fmt.Errorf("%s: %w", s.host.label, s.streamErr)
 	}
 	return nil
+}
+
+// failed says whether the ended stream of s was a failure so far: not
+// read to its end, or its ssh gone with an error (-c ends well).
+func (s *session) failed() bool {
+	if s.streamErr != nil {
+		return true
+	}
+	select {
+	case <-s.exited:
+		return s.waitErr != nil
+	default:
+		return false
+	}
 }
 
 // lineTail is a remote stderr: each line to a callback as it comes, the
@@ -635,6 +695,9 @@ func newMerger(cfg *Config, sessions []*session) *merger {
 			drops, err := m.read(i, s)
 			s.streamErr = err
 			s.ended.Store(true)
+			if !s.started.Load() {
+				close(s.settled)
+			}
 			m.ch <- mergeMsg{host: i, end: true, drops: drops}
 		}()
 	}
@@ -663,6 +726,7 @@ func (m *merger) read(i int, s *session) (uint64, error) {
 		}
 	}
 	s.started.Store(true)
+	close(s.settled)
 	f, err := pcapfile.OpenStream(r, "the stream")
 	if err != nil {
 		return 0, err

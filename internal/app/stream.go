@@ -196,13 +196,21 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 	if followed != "" {
 		hook = "followed"
 	}
+	statusText := func() string {
+		if cfg.hostStatus != nil { // --remote: hosts that failed
+			if h := cfg.hostStatus(); h != "" {
+				return *status.Load() + "; " + h
+			}
+		}
+		return *status.Load()
+	}
 	model := ui.New(ui.Config{
 		Engine:         eng,
 		Source:         name,
 		Hook:           hook,
 		Filter:         cfg.filterText(),
 		Live:           true,
-		Status:         func() string { return *status.Load() },
+		Status:         statusText,
 		InterfaceNames: func() map[int]string { return *ifnames.Load() },
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: snaplen.Load()})
