@@ -489,8 +489,7 @@ func TestRemoteTwo(t *testing.T) {
 	testutil.RequireTool(t, "tshark")
 	h := newSSHHost(t, sshHostOpts{})
 	out := filepath.Join(t.TempDir(), "two.pcapng")
-	second := h.remote() + ":" + h.port
-	h.sshCmd = h.ssh("userkey", "") // the port of --ssh and --remote's do not go together
+	second := h.addr // root too: the local user's (--ssh gives the port)
 	p, _ := startRemote(t, h, "--remote", second, "-i", h.pair.IfA, "-w", out, "udp", "port", "7004")
 	if len(h.copies()) != 2 {
 		t.Errorf("copies: %q, want one per capture", h.copies())
