@@ -77,9 +77,10 @@ type Config struct {
 
 	prog filter.Program // Filter compiled; nil keeps everything
 
-	remotes []remoteHost // --remote checked
-	ssh     []string     // --ssh split into words
-	input   *os.File     // what -r reads instead of Read: --remote's merged stream
+	remotes    []remoteHost  // --remote checked
+	ssh        []string      // --ssh split into words
+	input      *os.File      // what -r reads instead of Read: --remote's merged stream
+	hostStatus func() string // --remote: the view's word on failed hosts ("" none)
 }
 
 // UsageError is a mistake on the command line: one line, exit status 2.

@@ -202,13 +202,21 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 	if followed != "" {
 		hook = "followed"
 	}
+	statusText := func() string {
+		if cfg.hostStatus != nil { // --remote: hosts that failed
+			if h := cfg.hostStatus(); h != "" {
+				return *status.Load() + "; " + h
+			}
+		}
+		return *status.Load()
+	}
 	model := ui.New(ui.Config{
 		Engine:         eng,
 		Source:         name,
 		Hook:           hook,
 		Filter:         cfg.filterText(),
 		Live:           true,
-		Status:         func() string { return *status.Load() },
+		Status:         statusText,
 		InterfaceNames: func() map[int]string { return *ifnames.Load() },
 		Processes:      func() bool { f := opened.Load(); return f != nil && f.HasProcesses() },
 		Save: func(path string, pkts []packet.Packet) (int, error) {
