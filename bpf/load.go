@@ -174,6 +174,12 @@ func Load(cfg Config) (*Objects, error) {
 			return nil, fmt.Errorf("enable process attribution: %w", err)
 		}
 		err := o.load(spec.Copy())
+		if err != nil {
+			// A verifier that refuses the MPTCP lookup costs that alone.
+			if spec.Variables[captureVarWithMptcp].Set(uint8(0)) == nil {
+				err = o.load(spec.Copy())
+			}
+		}
 		if err == nil {
 			o.hookSpec = hookSpec
 			return o.loaded(cfg)
