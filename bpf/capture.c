@@ -433,10 +433,35 @@ struct {
 
 const struct owner *unused_owner __attribute__((unused));
 
+/* MPTCP (with_mptcp: the kernel has bpf_skc_to_mptcp_sock, 5.12+): the
+ * descriptor of an MPTCP socket, through which hooks and the seeding
+ * record its owner, holds the MPTCP socket; the TCP sockets the stack
+ * looks up and sends from are its subflows, sockets of the kernel's own.
+ * Go (1.24+) listens with MPTCP by default where the kernel has it. */
+volatile const __u8 with_mptcp = 0;
+
+/* owner_of returns the tgid recorded for a full socket sk, or for the
+ * MPTCP socket it is a subflow of. An owner found there is copied to the
+ * subflow, so that the connections a listening subflow accepts (plain TCP
+ * when the client does not speak MPTCP) inherit it (BPF_F_CLONE) from
+ * the SYN the lookup is made for. */
 static __always_inline __u32 owner_of(struct bpf_sock *sk)
 {
 	struct owner *o = bpf_sk_storage_get(&sk_owner, sk, 0, 0);
-	return o ? o->tgid : 0;
+	if (o)
+		return o->tgid;
+	if (!with_mptcp)
+		return 0;
+	struct mptcp_sock *msk = bpf_skc_to_mptcp_sock(sk);
+	if (!msk)
+		return 0;
+	o = bpf_sk_storage_get(&sk_owner, msk, 0, 0);
+	if (!o)
+		return 0;
+	struct owner *sub = bpf_sk_storage_get(&sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (sub)
+		*sub = *o;
+	return o->tgid;
 }
 
 /* Egress: the socket the packet was sent from, on the skb. A SYN-ACK's is
@@ -747,7 +772,11 @@ FLOW_KEY(flow_key_xmit, struct sk_buff, xmit_load)
 
 
 /* Egress at transmit: the sending socket is on the skb, as at tc (a
- * SYN-ACK's request socket is not followed to its listener here). */
+ * SYN-ACK's request socket is not followed to its listener here: its
+ * pointer to it is a union member the verifier reads as a number). An
+ * MPTCP subflow has its MPTCP socket's owner once tc has copied it there
+ * (owner_of): here the path to that socket is not one the verifier
+ * trusts. */
 static __always_inline __u32 xmit_owner(struct sk_buff *skb)
 {
 	struct sock *sk = skb->sk;

@@ -104,6 +104,7 @@ const (
 	captureVarUnusedFlowKey       = "unused_flow_key"
 	captureVarUnusedOwner         = "unused_owner"
 	captureVarUnusedPcapHdr       = "unused_pcap_hdr"
+	captureVarWithMptcp           = "with_mptcp"
 	captureVarWithProc            = "with_proc"
 	captureVarXmitDynptr          = "xmit_dynptr"
 	captureVarXmitNetns           = "xmit_netns"
@@ -204,6 +205,7 @@ type captureVariableSpecs struct {
 	UnusedFlowKey    *ebpf.VariableSpec `ebpf:"unused_flow_key"`
 	UnusedOwner      *ebpf.VariableSpec `ebpf:"unused_owner"`
 	UnusedPcapHdr    *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
+	WithMptcp        *ebpf.VariableSpec `ebpf:"with_mptcp"`
 	WithProc         *ebpf.VariableSpec `ebpf:"with_proc"`
 	XmitDynptr       *ebpf.VariableSpec `ebpf:"xmit_dynptr"`
 	XmitNetns        *ebpf.VariableSpec `ebpf:"xmit_netns"`
@@ -273,6 +275,7 @@ type captureVariables struct {
 	UnusedFlowKey    *ebpf.Variable `ebpf:"unused_flow_key"`
 	UnusedOwner      *ebpf.Variable `ebpf:"unused_owner"`
 	UnusedPcapHdr    *ebpf.Variable `ebpf:"unused_pcap_hdr"`
+	WithMptcp        *ebpf.Variable `ebpf:"with_mptcp"`
 	WithProc         *ebpf.Variable `ebpf:"with_proc"`
 	XmitDynptr       *ebpf.Variable `ebpf:"xmit_dynptr"`
 	XmitNetns        *ebpf.Variable `ebpf:"xmit_netns"`

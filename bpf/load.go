@@ -174,6 +174,13 @@ func Load(cfg Config) (*Objects, error) {
 			return nil, fmt.Errorf("enable process attribution: %w", err)
 		}
 		err := o.load(spec.Copy())
+		var mptcp uint8
+		if err != nil && spec.Variables[captureVarWithMptcp].Get(&mptcp) == nil && mptcp == 1 {
+			// A verifier that refuses the MPTCP lookup costs that alone.
+			if spec.Variables[captureVarWithMptcp].Set(uint8(0)) == nil {
+				err = o.load(spec.Copy())
+			}
+		}
 		if err == nil {
 			o.hookSpec = hookSpec
 			return o.loaded(cfg)

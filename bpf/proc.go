@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 )
 
@@ -68,6 +70,13 @@ var procHooks = []struct {
 // that a kernel without socket storage (before 5.2) still loads them.
 func prepareProc(spec *ebpf.CollectionSpec, on bool) error {
 	if on {
+		// Without bpf_skc_to_mptcp_sock (before 5.12) tc finds the
+		// owner of an MPTCP socket only where a hook saw its subflows.
+		if features.HaveProgramHelper(ebpf.SchedCLS, asm.FnSkcToMptcpSock) == nil {
+			if err := spec.Variables[captureVarWithMptcp].Set(uint8(1)); err != nil {
+				return err
+			}
+		}
 		return spec.Variables[captureVarWithProc].Set(uint8(1))
 	}
 	m := spec.Maps[captureMapSkOwner]

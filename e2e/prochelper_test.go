@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The process attribution tests run small programs under distinctive
@@ -18,9 +21,11 @@ import (
 const helperEnv = "BPFTOP_E2E_HELPER"
 
 // runHelper is the helper's main: udp-echo ADDR, udp-client DST N,
-// tcp-echo ADDR, tcp-client DST N, udp-pinger DST (a datagram every 20
-// ms, until killed, each reply awaited a second at most). Servers print
-// "ready" once listening.
+// tcp-echo and mptcp-echo ADDR, tcp-client and mptcp-client DST N,
+// udp-pinger DST (a datagram every 20 ms, until killed, each reply awaited
+// a second at most). Servers print "ready" once listening (a TCP one then
+// "tcp" or "mptcp", what its socket is); an MPTCP client prints "mptcp"
+// when the connection is MPTCP end to end.
 func runHelper(mode string) int {
 	args := os.Args[1:]
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, mode+":", err); return 1 }
@@ -41,12 +46,16 @@ func runHelper(mode string) int {
 				return fail(err)
 			}
 		}
-	case "tcp-echo":
-		ln, err := net.Listen("tcp4", args[0])
+	case "tcp-echo", "mptcp-echo":
+		// MPTCP asked for or refused: Go's default (1.24+) is MPTCP for
+		// a listener where the kernel has it.
+		var lc net.ListenConfig
+		lc.SetMultipathTCP(mode == "mptcp-echo")
+		ln, err := lc.Listen(context.Background(), "tcp4", args[0])
 		if err != nil {
 			return fail(err)
 		}
-		fmt.Println("ready")
+		fmt.Println("ready", listenerProto(ln))
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -72,11 +81,18 @@ func runHelper(mode string) int {
 			_, _ = c.Read(buf)
 			<-tick.C
 		}
-	case "udp-client", "tcp-client":
-		proto := map[string]string{"udp-client": "udp4", "tcp-client": "tcp4"}[mode]
-		c, err := net.DialTimeout(proto, args[0], 5*time.Second)
+	case "udp-client", "tcp-client", "mptcp-client":
+		proto := map[string]string{"udp-client": "udp4", "tcp-client": "tcp4", "mptcp-client": "tcp4"}[mode]
+		d := net.Dialer{Timeout: 5 * time.Second}
+		d.SetMultipathTCP(mode == "mptcp-client")
+		c, err := d.Dial(proto, args[0])
 		if err != nil {
 			return fail(err)
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			if mp, err := tc.MultipathTCP(); err == nil && mp {
+				fmt.Println("mptcp") // both ends speak it
+			}
 		}
 		var n int
 		fmt.Sscan(args[1], &n)
@@ -116,4 +132,20 @@ func helperAs(t *testing.T, comm string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// listenerProto says what ln's socket is: "mptcp" or "tcp".
+func listenerProto(ln net.Listener) string {
+	sc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		return "tcp"
+	}
+	proto := 0
+	_ = sc.Control(func(fd uintptr) {
+		proto, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	})
+	if proto == unix.IPPROTO_MPTCP {
+		return "mptcp"
+	}
+	return "tcp"
 }
