@@ -348,14 +348,7 @@ func parseUpload(out string) (string, error) {
 // capture ends, the watch goes and dir, a copied binary's, is removed.
 // The exit status is the capture's.
 func runScript(argv []string, dir string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = shQuote(a)
-	}
-	var b strings.Builder
-	if dir != "" {
-		fmt.Fprintf(&b, "d=%s; trap 'rm -rf \"$d\"' EXIT\n", shQuote(dir))
-	}
+	q, b := scriptStart(argv, dir)
 	// A background job's stdin is /dev/null: the watch reads a copy (3).
 	b.WriteString(`exec 3<&0 </dev/null
 printf '\n` + streamMarker + `\n'
@@ -372,18 +365,25 @@ exit $s`)
 	return b.String()
 }
 
-// listScript runs -D or -L (argv) with no watch: ssh's stdin is not
-// held open for it, and a watch reading its end at once would end the
-// listing before it printed. dir, a copied binary's, is removed after.
-func listScript(argv []string, dir string) string {
+// scriptStart quotes argv for the remote shell and begins a script that
+// removes dir (a copied binary's; "": none) when it exits.
+func scriptStart(argv []string, dir string) ([]string, *strings.Builder) {
 	q := make([]string, len(argv))
 	for i, a := range argv {
 		q[i] = shQuote(a)
 	}
-	var b strings.Builder
+	b := &strings.Builder{}
 	if dir != "" {
-		fmt.Fprintf(&b, "d=%s; trap 'rm -rf \"$d\"' EXIT\n", shQuote(dir))
+		fmt.Fprintf(b, "d=%s; trap 'rm -rf \"$d\"' EXIT\n", shQuote(dir))
 	}
+	return q, b
+}
+
+// listScript runs -D or -L (argv) with no watch: ssh's stdin is not
+// held open for it, and a watch reading its end at once would end the
+// listing before it printed. dir, a copied binary's, is removed after.
+func listScript(argv []string, dir string) string {
+	q, b := scriptStart(argv, dir)
 	b.WriteString(`printf '\n` + streamMarker + `\n'
 ` + strings.Join(q, " ") + ` </dev/null
 exit $?`)
