@@ -92,11 +92,12 @@ func TestKernelFilter(t *testing.T) {
 			pair := testutil.NewPair(t)
 			dir := t.TempDir()
 			ours, all := filepath.Join(dir, "ours.pcap"), filepath.Join(dir, "all.pcap")
-			td := start(t, pair.NsA, "tcpdump", "-i", pair.IfA, "-U", "-nn", "-s", "262144", "--time-stamp-precision=nano", "-w", all, "ip")
+			td := start(t, pair.NsA, "tcpdump", "-i", pair.IfA, "--immediate-mode", "-U", "-nn", "-s", "262144", "--time-stamp-precision=nano", "-w", all, "ip")
 			testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(td.stderr.String(), "listening on") }, "tcpdump: %s", td.stderr)
 			bc := startCapture(t, pair, append([]string{"-w", ours}, strings.Fields(expr)...)...)
 			mixedTraffic(t, pair)
-			// tcpdump has everything when its file stops growing.
+			// tcpdump (--immediate-mode: no buffer timeout holding packets
+			// back) has everything when its file stops growing
 			// (the same count over five polls 10 ms apart).
 			last, same := -1, 0
 			testutil.Eventually(t, 10*time.Second, func() bool {
