@@ -23,6 +23,9 @@ type Save struct {
 	// Cooked, when set, writes every packet as LINUX_SLL2 (-i any), each
 	// interface as it says.
 	Cooked func(ifindex uint32) (CookedIface, bool)
+	// ProcessComments, when set, names each packet's process in pcapng
+	// (PcapngWriter.SetProcessComments).
+	ProcessComments func(pid uint32) []string
 }
 
 // SaveFile writes pkts to a new file at path (mode 0600, never replacing a
@@ -87,6 +90,9 @@ func savePcapng(f *os.File, pkts []packet.Packet, s Save) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if s.ProcessComments != nil {
+		ng.SetProcessComments(s.ProcessComments)
+	}
 	for i := range pkts {
 		p := pkts[i]
 		p.Hook = s.Hooks[int(p.Ifindex)]
@@ -124,6 +130,9 @@ func saveCooked(f *os.File, pkts []packet.Packet, s Save) (int, error) {
 			ifaces = append(ifaces, IfaceInfo{Name: "any", LinkType: packet.LinkTypeSLL2})
 		}
 		ng, err = NewPcapngWriter(f, s.Snaplen, ifaces, s.Filter, s.Application)
+		if err == nil && s.ProcessComments != nil {
+			ng.SetProcessComments(s.ProcessComments)
+		}
 		inner = ng
 	} else {
 		inner, err = NewPcapWriter(f, s.Snaplen, uint32(packet.LinkTypeSLL2))

@@ -261,6 +261,9 @@ func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 		s.Filter, s.Application = cfg.filterText(), "bpftop-cap "+cfg.Version
 		s.Comment = "saved from the live view's retention ring"
 	}
+	if c.procs != nil { // as -w: each packet's process in its comments
+		s.ProcessComments = c.procs.Comments
+	}
 	return trackSaves(&v.saves, func(path string, pkts []packet.Packet) (int, error) {
 		return pcapfile.SaveFile(path, pkts, s)
 	})
