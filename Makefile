@@ -24,8 +24,11 @@ BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+# make install-extcap: Wireshark's extcap folder as tshark -G folders names
+# it, the personal one where there is one (Wireshark 4.2+), else the global.
+EXTCAPDIR   ?= $(shell tshark -G folders 2>/dev/null | awk -F'\t' '/^Personal Extcap path:/ {p = $$NF} /^(Global )?Extcap path:/ {g = $$NF} END {print (p != "" ? p : g)}')
 
-.PHONY: all build check-go generate check-generated man install test test-unit bench soak fuzz lint screenshot help clean
+.PHONY: all build check-go generate check-generated man install install-extcap uninstall-extcap test test-unit bench soak fuzz lint screenshot image rootfs help clean
 
 all: build
 
@@ -59,6 +62,15 @@ install: build ## install the binary, the man page and the completions into $(DE
 	install -D -m 0644 docs/bpftop-cap.1 $(DESTDIR)$(MANDIR)/man1/bpftop-cap.1
 	install -D -m 0644 completions/bpftop-cap.bash $(DESTDIR)$(BASHCOMPDIR)/bpftop-cap
 	install -D -m 0644 completions/_bpftop-cap $(DESTDIR)$(ZSHCOMPDIR)/_bpftop-cap
+
+install-extcap: install ## install, then link bpftop-cap into Wireshark's extcap folder (EXTCAPDIR; tshark -G folders names it)
+	$(if $(EXTCAPDIR),,$(error tshark -G folders names no extcap folder: give EXTCAPDIR=DIR))
+	install -d $(DESTDIR)$(EXTCAPDIR)
+	ln -sf $(BINDIR)/bpftop-cap $(DESTDIR)$(EXTCAPDIR)/bpftop-cap
+
+uninstall-extcap: ## remove the link make install-extcap made
+	$(if $(EXTCAPDIR),,$(error tshark -G folders names no extcap folder: give EXTCAPDIR=DIR))
+	if [ -L $(DESTDIR)$(EXTCAPDIR)/bpftop-cap ]; then rm $(DESTDIR)$(EXTCAPDIR)/bpftop-cap; fi
 
 test: check-go ## run all tests (as root: installs what they need, then e2e tests attach real BPF programs in private namespaces), then each fuzz target briefly
 	@if [ "$$(id -u)" = 0 ]; then .ci/deps; \
@@ -98,6 +110,21 @@ $(STATICCHECK):
 
 screenshot: ## (root, tmux) docs/screenshot.svg, the README's picture, from a real --demo run (scripts/screenshot.sh)
 	GO=$(GO) scripts/screenshot.sh docs/screenshot.svg
+
+# make image: the container image (Containerfile), named IMAGE, built by
+# the first of podman, docker and buildah found. make rootfs: the same
+# files as a directory, ROOTFS, for a machine with none of them.
+IMAGE  ?= bpftop-cap:$(VERSION)
+ROOTFS ?= rootfs
+CONTAINER_ENGINE ?= $(firstword $(foreach e,podman docker buildah,$(shell command -v $(e) 2>/dev/null)))
+
+image: build ## the container image IMAGE (FROM scratch and the static binary: Containerfile) with podman, docker or buildah
+	$(if $(CONTAINER_ENGINE),,$(error no podman, docker or buildah found: make rootfs lays out the image's files as a directory))
+	$(CONTAINER_ENGINE) build -f Containerfile -t $(IMAGE) .
+
+rootfs: build ## the image's root filesystem as a directory, ROOTFS (./rootfs): usr/local/bin/bpftop-cap, nothing else
+	install -d -m 0755 $(ROOTFS)/usr/local/bin
+	install -m 0755 $(BINARY) $(ROOTFS)/usr/local/bin/bpftop-cap
 
 clean:
 	rm -f $(BINARY)

@@ -122,6 +122,9 @@ func (p *pollSet) openRings(events *ebpf.Map, pages int, attr unix.PerfEventAttr
 		mem, err := unix.Mmap(fd, 0, (1+pages)*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		if err != nil {
 			unix.Close(fd)
+			if errors.Is(err, unix.EPERM) { // locked memory, counted against ulimit -l
+				return fmt.Errorf("map perf ring of CPU %d: %w: the rings exceed the locked-memory limit; grant CAP_IPC_LOCK, or make them smaller (-B, --perf-buffer) or use --ringbuf", cpu, err)
+			}
 			return fmt.Errorf("map perf ring of CPU %d: %w", cpu, err)
 		}
 		rg := &mmapRing{cpu: cpu, fd: fd, mem: mem, meta: (*unix.PerfEventMmapPage)(unsafe.Pointer(&mem[0])), array: events}

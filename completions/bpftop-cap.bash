@@ -12,7 +12,7 @@ _bpftop_cap() {
         --time-stamp-precision) COMPREPLY=($(compgen -W "micro nano" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "-i --interface -c -s --snapshot-length -Q --direction -p --no-promiscuous-mode -D --list-interfaces -L --list-data-link-types -y --linktype -F -B --buffer-size --xdp --tc-attach --egress-at --no-proc --pid --comm --cgroup -r -Z --relinquish-privileges --demo --remote --ssh -w -C -W -G --format --time-stamp-precision --micro --nano -U --packet-buffered --ready-file --force --print -l -n -v -e -q -t -x -X -A -K --dont-verify-checksums -N -S --absolute-tcp-sequence-numbers --immediate-mode --ring-size --max-flows --perf-buffer --ringbuf --nice -h --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "-i --interface -c -s --snapshot-length -Q --direction -p --no-promiscuous-mode -D --list-interfaces -L --list-data-link-types -y --linktype -F -B --buffer-size --xdp --tc-attach --egress-at --no-proc --pid --comm --cgroup -r --follow -Z --relinquish-privileges --demo --remote --ssh -w -C -W -G --format --time-stamp-precision --micro --nano -U --packet-buffered --ready-file --force --print -l -n -v -e -q -t -x -X -A -K --dont-verify-checksums -N -S --absolute-tcp-sequence-numbers --immediate-mode --ring-size --max-flows --perf-buffer --ringbuf --nice -h --help --version" -- "$cur"))
     fi
 }
 complete -o default -F _bpftop_cap bpftop-cap

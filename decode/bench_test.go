@@ -219,7 +219,7 @@ func BenchmarkAddPath(b *testing.B) {
 		name   string
 		frames [][]byte
 	}{{"udp64", udp64}, {"mix", benchMix(b)}} {
-		for _, path := range []string{"full", "fast", "fast-filter", "fast-writer"} {
+		for _, path := range []string{"full", "fast", "fast-filter", "fast-writer", "fast-proc"} {
 			b.Run(mix.name+"/"+path, func(b *testing.B) {
 				e := NewEngine(Config{})
 				e.noFast = path == "full"
@@ -229,8 +229,12 @@ func BenchmarkAddPath(b *testing.B) {
 				case "fast-writer": // one at a time, as the live view adds them
 					benchWriter(b, e, mix.frames)
 					return
+				case "fast-proc": // each frame of a process, counted for it (Processes)
+					e.SetProcessNames(func(uint32) string { return "" })
+					benchAddBatches(b, e, mix.frames, true)
+					return
 				}
-				benchAddBatches(b, e, mix.frames)
+				benchAddBatches(b, e, mix.frames, false)
 			})
 		}
 	}
@@ -262,22 +266,33 @@ func benchWriter(b *testing.B, e *Engine, frames [][]byte) {
 
 // benchAddBatches adds frames round and round in batches of 1024 (made
 // once: the engine copies them), after a warm-up that fills the ring once
-// around; b.N counts packets.
-func benchAddBatches(b *testing.B, e *Engine, frames [][]byte) {
+// around; b.N counts packets. With pids, each flow is of one of 8
+// processes (by its ports).
+func benchAddBatches(b *testing.B, e *Engine, frames [][]byte, pids bool) {
 	const perBatch, batches = 1024, 4
 	type batch struct {
 		buf    []byte
 		frames []packet.Packet
 	}
 	var bs [batches]batch
+	dec := NewDecoder()
 	for i := range bs {
 		bt := &bs[i]
 		bt.buf = make([]byte, 0, 2<<20)
 		for j := range perBatch {
-			d := frames[(i*perBatch+j)%len(frames)]
+			k := (i*perBatch + j) % len(frames)
+			d := frames[k]
 			off := len(bt.buf)
 			bt.buf = append(bt.buf, d...)
-			bt.frames = append(bt.frames, packet.Packet{Data: bt.buf[off:len(bt.buf):len(bt.buf)], OrigLen: uint32(len(d))})
+			p := packet.Packet{Data: bt.buf[off:len(bt.buf):len(bt.buf)], OrigLen: uint32(len(d))}
+			if pids {
+				var s Summary
+				var key packet.FlowKey
+				dec.Decode(d, len(d), &s)
+				keyOf(&s, &key)
+				p.SetTask(uint32(1000+(key.LoPort^key.HiPort)%8), 0)
+			}
+			bt.frames = append(bt.frames, p)
 		}
 	}
 	base := time.Unix(1_700_000_000, 0).UnixNano()
@@ -302,3 +317,26 @@ func benchAddBatches(b *testing.B, e *Engine, frames [][]byte) {
 // BenchmarkFlowPacketsAllNew is the packet list refreshing under a high
 // rate: all 1000 packets listed are new at every refresh.
 func BenchmarkFlowPacketsAllNew(b *testing.B) { benchFlowPackets(b, 22, time.Microsecond, 1000) }
+
+// BenchmarkProcesses is one refresh of the processes view: 1,000
+// processes of 4 flows each (the view's cost grows with the processes,
+// not with the packets).
+func BenchmarkProcesses(b *testing.B) {
+	e := NewEngine(Config{})
+	e.SetProcessNames(func(uint32) string { return "" })
+	base := time.Unix(1_700_000_000, 0)
+	for i := range 4000 {
+		d := udpFrame(b, uint16(1000+i), 64)
+		p := packet.Packet{Nanos: packet.Nanos(base.Add(time.Duration(i) * time.Microsecond)), Data: d, OrigLen: uint32(len(d))}
+		p.SetTask(uint32(100+i/4), 0)
+		e.Add(p)
+	}
+	now := base.Add(time.Second)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if ps := e.Processes(SortRate, now); len(ps) != 1000 {
+			b.Fatalf("%d processes", len(ps))
+		}
+	}
+}

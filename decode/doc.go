@@ -25,6 +25,9 @@
 //   - Engine.Statistics: the flow table summed up as conversations,
 //     endpoints and a protocol hierarchy (Wireshark's Statistics menu),
 //     copied in bounded steps like Flows;
+//   - Engine.Processes: each process's traffic in and out (its flows'
+//     packets, counted as they are added once SetProcessNames names
+//     processes), GroupProcesses by container, FlowsOf a row's flows;
 //   - Printable and PrintableASCII: every string derived from packet bytes
 //     goes through them before it reaches the terminal;
 //   - the display filter (CheckFilter): a pcap-filter expression (package

@@ -68,6 +68,11 @@ type Engine struct {
 	procName func(pid uint32) string // SetProcessNames
 	texts    []flowText              // by flow slot
 
+	// The processes' counters (processes.go), from SetProcessNames on;
+	// procContainer names their containers.
+	procs         *procTable
+	procContainer func(pid uint32) string
+
 	changed chan struct{} // Changed's; holds one value at most
 
 	// For yieldLocked: the Add and AddBatch calls waiting for mu, the
@@ -498,6 +503,16 @@ var flowsStep = 1024
 // made meanwhile may be missing, and the flows are copied as of slightly
 // different moments. Sorting and the text filter run unlocked.
 func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
+	return e.FlowsOf(nil, key, filter, now)
+}
+
+// FlowsOf is Flows of the flows attributed to the processes pids (0: to
+// none, FlowView.Pid); nil pids keeps them all.
+func (e *Engine) FlowsOf(pids []uint32, key SortKey, filter string, now time.Time) []FlowView {
+	if pids != nil {
+		pids = slices.Clone(pids)
+		slices.Sort(pids) // searched for every flow, under the lock
+	}
 	nowNs := unixNano(now)
 	e.mu.Lock()
 	e.flows.expire(nowNs)
@@ -530,6 +545,9 @@ func (e *Engine) Flows(key SortKey, filter string, now time.Time) []FlowView {
 			f := &e.flows.flows[slot]
 			if f.id == 0 || disp != nil && (disp.kind == FilterInvalid || disp.kind == FilterPcap && !disp.keepLocked(f)) {
 				continue // a free slot, or neither its key nor a packet of it matches
+			}
+			if _, of := slices.BinarySearch(pids, f.pid); pids != nil && !of {
+				continue
 			}
 			step = append(step, e.copyLocked(int32(slot), nowNs))
 		}

@@ -218,6 +218,9 @@ func (e *Engine) retainLocked(f *packet.Packet, seg int32, n int, fl *flow) {
 	if pid := f.Pid(); pid != 0 {
 		fl.pid = pid
 	}
+	if e.procs != nil {
+		e.procs.account(fl, f.Dir, f.Nanos, n)
+	}
 	fl.lastSeq = seq
 	e.matchAdded(f.LinkType(), f.Data, n, fl.id)
 }

@@ -111,6 +111,7 @@ type flow struct {
 	labelLen uint8
 	app      App    // the first application recognised (statistics' protocol hierarchy)
 	pid      uint32 // the process owning it on this host (the newest packet that named one), 0 if none
+	proc     int32  // the slot + 1 of the process it is counted for (processes.go), 0 if none
 	lastSeq  uint64 // newest packet of this flow in the ring, 0 if none
 
 	prev, next int32 // LRU list: prev is more recently seen
@@ -181,6 +182,7 @@ type flowTable struct {
 	last        int32          // slot of the flow find found or made last
 
 	kernel *kernelTrack // for the kernel's flow counts (Config.KernelCounts); nil without
+	procs  *procTable   // the processes' counters (processes.go); nil until named
 }
 
 func newFlowTable(maxFlows int, idle int64) *flowTable {
@@ -318,6 +320,9 @@ func (t *flowTable) remove(i int32) {
 	f := &t.flows[i]
 	if t.kernel != nil {
 		t.kernel.evict(f.key)
+	}
+	if f.proc != 0 {
+		t.procs.release(f.proc - 1)
 	}
 	delete(t.index, f.key)
 	t.unlink(i)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,6 +104,18 @@ func TestProcUDP(t *testing.T) {
 	startHelper(t, pair.NsB, "bpcpeer", "udp-echo", pair.AddrB+":7002")
 	file := filepath.Join(t.TempDir(), "proc.pcapng")
 	cap, text := startProcCapture(t, pair, "-w", file, "--print", "udp")
+	// The walk of B's sockets switched a thread into B, never the main
+	// thread, whose namespace /proc shows as the process's.
+	var inA, capNs syscall.Stat_t
+	if err := syscall.Stat("/run/netns/"+pair.NsA, &inA); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", cap.cmd.Process.Pid), &capNs); err != nil {
+		t.Fatal(err)
+	}
+	if capNs.Ino != inA.Ino {
+		t.Errorf("the capture's main thread left its network namespace (%d, not A's %d)", capNs.Ino, inA.Ino)
+	}
 	cliPid := runClient(t, pair.NsA, "bpcudpcli", "udp-client", pair.AddrB+":7002", "5")
 	runClient(t, pair.NsB, "bpcpeercli", "udp-client", pair.AddrA+":7001", "5")
 	if err := cap.stop(t, syscall.SIGINT); err != nil {

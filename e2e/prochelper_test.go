@@ -25,10 +25,11 @@ const helperEnv = "BPFTOP_E2E_HELPER"
 const helperWaitEnv = "BPFTOP_E2E_WAIT"
 
 // runHelper is the helper's main: udp-echo ADDR, udp-client DST N,
-// tcp-echo and mptcp-echo ADDR, tcp-client and mptcp-client DST N.
-// Servers print "ready" once listening (a TCP one then "tcp" or "mptcp",
-// what its socket is); an MPTCP client prints "mptcp" when the connection
-// is MPTCP end to end.
+// tcp-echo and mptcp-echo ADDR, tcp-client and mptcp-client DST N,
+// udp-pinger DST (a datagram every 20 ms, until killed, each reply awaited
+// a second at most). Servers print "ready" once listening (a TCP one then
+// "tcp" or "mptcp", what its socket is); an MPTCP client prints "mptcp"
+// when the connection is MPTCP end to end.
 func runHelper(mode string) int {
 	args := os.Args[1:]
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, mode+":", err); return 1 }
@@ -68,6 +69,21 @@ func runHelper(mode string) int {
 				defer c.Close()
 				_, _ = io.Copy(c, c) // until the client closes
 			}()
+		}
+	case "udp-pinger":
+		c, err := net.Dial("udp4", args[0])
+		if err != nil {
+			return fail(err)
+		}
+		buf := make([]byte, 2048)
+		tick := time.NewTicker(20 * time.Millisecond)
+		for i := 0; ; i++ {
+			// A datagram refused (no server yet) or a reply lost is not
+			// the pinger's business: it goes on.
+			_, _ = fmt.Fprintf(c, "%s %d\n", tag(i), i)
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			_, _ = c.Read(buf)
+			<-tick.C
 		}
 	case "udp-client", "tcp-client", "mptcp-client":
 		if os.Getenv(helperWaitEnv) != "" {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -124,10 +125,15 @@ func newSSHHost(t *testing.T, o sshHostOpts) *sshHost {
 	return h
 }
 
-// ssh is an --ssh command line with the given key and port.
+// ssh is an --ssh command line with the given key and port ("": none,
+// for --remote HOST:PORT).
 func (h *sshHost) ssh(key, port string) string {
-	return "ssh -F /dev/null -i " + filepath.Join(h.dir, key) + " -o UserKnownHostsFile=" + filepath.Join(h.dir, "known_hosts") +
-		" -o StrictHostKeyChecking=accept-new -o BatchMode=yes -p " + port
+	s := "ssh -F /dev/null -i " + filepath.Join(h.dir, key) + " -o UserKnownHostsFile=" + filepath.Join(h.dir, "known_hosts") +
+		" -o StrictHostKeyChecking=accept-new -o BatchMode=yes"
+	if port != "" {
+		s += " -p " + port
+	}
+	return s
 }
 
 // remote is the --remote of the host.
@@ -483,7 +489,7 @@ func TestRemoteTwo(t *testing.T) {
 	testutil.RequireTool(t, "tshark")
 	h := newSSHHost(t, sshHostOpts{})
 	out := filepath.Join(t.TempDir(), "two.pcapng")
-	second := h.remote() + ":" + h.port
+	second := h.addr // root too: the local user's (--ssh gives the port)
 	p, _ := startRemote(t, h, "--remote", second, "-i", h.pair.IfA, "-w", out, "udp", "port", "7004")
 	if len(h.copies()) != 2 {
 		t.Errorf("copies: %q, want one per capture", h.copies())
@@ -513,4 +519,89 @@ func TestRemoteTwo(t *testing.T) {
 		t.Errorf("packets by interface: %v, want %v", count, want)
 	}
 	h.requireClean(t)
+}
+
+// TestRemoteList: --remote -D lists the remote host's interfaces (its
+// namespace's veth, not this one's) through a copy, which goes after.
+func TestRemoteList(t *testing.T) {
+	h := newSSHHost(t, sshHostOpts{})
+	cmd := testutil.Cmd(h.pair.NsB, binary, "--ssh", h.sshCmd, "--remote", h.remote(), "-D")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("--remote -D: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(string(out), "."+h.pair.IfA+" [") || strings.Contains(string(out), h.pair.IfB) {
+		t.Errorf("--remote -D does not list %s (and only the remote host's):\n%s\n%s", h.pair.IfA, out, stderr.String())
+	}
+	h.requireClean(t)
+}
+
+// TestRemoteErrorsTwo: two hosts refusing at once: a line each, each
+// naming its host, and a failing exit status.
+func TestRemoteErrorsTwo(t *testing.T) {
+	h := newSSHHost(t, sshHostOpts{})
+	specs := []string{h.remote() + ":2223", h.remote() + ":2224"}
+	cmd := testutil.Cmd(h.pair.NsB, binary, "--ssh", h.ssh("userkey", ""), "--remote", specs[0], "--remote", specs[1],
+		"-i", h.pair.IfA, "-w", filepath.Join(t.TempDir(), "x.pcap"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("exit status 0; stderr:\n%s", stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 lines, got:\n%s", stderr.String())
+	}
+	for i, spec := range specs {
+		if !strings.HasPrefix(lines[i], "bpftop-cap: "+spec+": ") || !strings.Contains(lines[i], "Connection refused") {
+			t.Errorf("line %d = %q, want bpftop-cap: %s: …Connection refused", i, lines[i], spec)
+		}
+	}
+}
+
+// TestRemoteOneFails: of two captures (one host through two specs) one
+// fails at start (its -i rewritten to a missing interface by an --ssh
+// wrapper) while the other runs: after SIGTERM the exit status says so
+// and the failing host is named; in the view, the status bar names it.
+func TestRemoteOneFails(t *testing.T) {
+	testutil.RequireTool(t, "bash")
+	h := newSSHHost(t, sshHostOpts{installed: true})
+	bad := h.addr // the local user is root too: the same host as h.remote()
+	wrapper := filepath.Join(t.TempDir(), "ssh-wrapper")
+	writeFile(t, wrapper, `#!/bin/bash
+args=("$@"); n=${#args[@]}
+from="'`+h.pair.IfA+`'" to="'nosuch0'"
+if [ "${args[n-2]}" = `+shellQuote(bad)+` ]; then args[n-1]=${args[n-1]//"$from"/"$to"}; fi
+exec `+h.sshCmd+` "${args[@]}"
+`, 0o755)
+	argv := []string{"--ssh", wrapper, "--remote", h.remote(), "--remote", bad, "-i", h.pair.IfA}
+
+	t.Run("write", func(t *testing.T) {
+		cmd := testutil.Cmd(h.pair.NsB, binary, append(argv, "-w", filepath.Join(t.TempDir(), "x.pcapng"))...)
+		cmd.Dir = t.TempDir()
+		p := startCmd(t, cmd)
+		testutil.Eventually(t, 30*time.Second, func() bool {
+			e := p.stderr.String()
+			return strings.Contains(e, "bpftop-cap: "+h.remote()+": capturing on "+h.pair.IfA) && strings.Contains(e, "bpftop-cap: "+bad+": ") && strings.Contains(e, "nosuch0")
+		}, "never one capturing and the other failed:\n%s", p.stderr)
+		err := p.stop(t, syscall.SIGTERM)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("exit after SIGTERM with a host failed: %v, want status 1\n%s", err, p.stderr)
+		}
+		h.requireClean(t)
+	})
+
+	t.Run("view", func(t *testing.T) {
+		s := startScreen(t, t.TempDir(), 140, 40, append([]string{"ip", "netns", "exec", h.pair.NsB, binary}, argv...)...)
+		s.waitFor("the failed host in the status bar", contains(bad+" failed"))
+		s.keys("q")
+		s.waitExit()
+		if e := s.errText(); !strings.Contains(e, "bpftop-cap: "+bad+": ") || !strings.Contains(e, "nosuch0") {
+			t.Errorf("no line naming the failed host after q:\n%s", e)
+		}
+		h.requireClean(t)
+	})
 }

@@ -61,13 +61,14 @@ func readLine(t *testing.T, p *proc, rd *bufio.Reader) string {
 
 // TestTextLive: without a terminal on stdout, a capture prints each
 // packet as tcpdump's line as it comes (the first is read before the rest
-// are sent), stops after -c of them, and exits 0.
+// are sent), stops after -c of them, and exits 0. Each line ends with the
+// process that receives the datagram: this test's.
 func TestTextLive(t *testing.T) {
 	pair := testutil.NewPair(t)
 	const port = 41230
 	p, rd := startText(t, pair, "-i", pair.IfA, "-c", "20", "udp", "and", "dst", "port", fmt.Sprint(port))
 	lineRE := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6} IP ` + regexp.QuoteMeta(pair.AddrB) + `\.\d+ > ` +
-		regexp.QuoteMeta(pair.AddrA) + fmt.Sprintf(`\.%d: UDP, length (\d+)\n$`, port))
+		regexp.QuoteMeta(pair.AddrA) + fmt.Sprintf(`\.%d: UDP, length (\d+), process e2e\.test\[%d\]\n$`, port, os.Getpid()))
 
 	sendUDP(t, pair, port, []int{100})
 	first := readLine(t, p, rd)
@@ -107,11 +108,11 @@ func TestTextLive(t *testing.T) {
 }
 
 // TestTextLiveAny: with -i any each line names the interface and the
-// direction, as tcpdump -i any prints them.
+// direction, as tcpdump -i any prints them (--no-proc: exactly).
 func TestTextLiveAny(t *testing.T) {
 	pair := testutil.NewPair(t)
 	const port = 41231
-	p, rd := startText(t, pair, "-i", "any", "-c", "3", "udp", "and", "dst", "port", fmt.Sprint(port))
+	p, rd := startText(t, pair, "-i", "any", "--no-proc", "-c", "3", "udp", "and", "dst", "port", fmt.Sprint(port))
 	sendUDP(t, pair, port, []int{60, 61, 62})
 	want := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6} ` + regexp.QuoteMeta(fmt.Sprintf("%-5s In  IP %s.", pair.IfA, pair.AddrB)) +
 		`\d+ > ` + regexp.QuoteMeta(fmt.Sprintf("%s.%d: UDP, length ", pair.AddrA, port)) + `6[012]\n$`)

@@ -1,5 +1,6 @@
 // Package pcapfile owns capture files: reading pcap and pcapng the way
-// libpcap does (-r, and the corpus tests), writing them (PcapWriter,
+// libpcap does (-r, and the corpus tests; OpenFollow follows a file as it
+// is written, Writers tells who writes it), writing them (PcapWriter,
 // PcapngWriter with interface, direction and statistics blocks;
 // CookedWriter, LINUX_SLL2 as tcpdump -i any writes it), creating
 // output files, and the raw-write path that keeps a slow disk from

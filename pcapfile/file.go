@@ -38,6 +38,7 @@ type File struct {
 	// Copied, when set, is called with each packet CopyTo writes (--print).
 	Copied func(*packet.Packet)
 	ng     *ngState // pcapng only: interfaces, direction, statistics
+	tail   *tail    // a followed file (OpenFollow)
 }
 
 // LinkTypeName names the link type as tcpdump does, roughly.
@@ -145,9 +146,10 @@ func newFile(rd io.Reader) (*File, error) {
 				return pcapRecord{}, nil, err
 			}
 			cf.link = packet.LinkType(cf.LinkType & linkTypeMask)
+			ng.pid = 0
 			if ifc, err := r.Interface(ci.InterfaceIndex); err == nil {
 				cf.link = packet.LinkType(uint32(ifc.LinkType) & linkTypeMask)
-				ng.packet(ci.InterfaceIndex, ifc.Name, opts.Flags, cf.BigEndian)
+				ng.packet(ci.InterfaceIndex, ifc.Name, &opts, cf.BigEndian)
 			}
 			rec := recordAt(ci.Timestamp, uint32(len(data)), uint32(ci.Length))
 			if rec.CapLen > cf.Snaplen {
@@ -187,12 +189,14 @@ func (cf *File) NextPacket() (packet.Packet, error) {
 	p.SetLinkType(cf.link)
 	if cf.ng != nil {
 		p.Ifindex, p.Dir = cf.ng.ifindex, cf.ng.dir
+		p.SetTask(cf.ng.pid, -1)
 	}
 	return p, nil
 }
 
 // Close closes the file.
 func (cf *File) Close() error {
+	cf.Stop()
 	if cf.f == nil || cf.f == os.Stdin {
 		return nil
 	}

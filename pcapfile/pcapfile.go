@@ -84,6 +84,9 @@ type pcapReader struct {
 	n        int
 }
 
+// atEnd reports whether a short read met the end of the file.
+func atEnd(err error) bool { return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) }
+
 func truncated(what string, want, got int) error {
 	return fmt.Errorf("truncated capture file; tried to read %d %s bytes, only got %d", want, what, got)
 }
@@ -127,6 +130,9 @@ func (p *pcapReader) next() (pcapRecord, []byte, error) {
 		if n == 0 && (errors.Is(err, io.EOF)) {
 			return pcapRecord{}, nil, io.EOF
 		}
+		if !atEnd(err) {
+			return pcapRecord{}, nil, err // a read error, not the end of the file
+		}
 		return pcapRecord{}, nil, truncated("record header", p.recLen, n)
 	}
 	rec := pcapRecord{
@@ -166,6 +172,9 @@ func (p *pcapReader) readData(n int) ([]byte, error) {
 		}
 		data := p.buf[:n]
 		if got, err := io.ReadFull(p.r, data); err != nil {
+			if !atEnd(err) {
+				return nil, err
+			}
 			return nil, truncated("captured", n, got)
 		}
 		return data, nil
@@ -176,6 +185,9 @@ func (p *pcapReader) readData(n int) ([]byte, error) {
 		data = slices.Grow(data, chunk)
 		got, err := io.ReadFull(p.r, data[len(data):len(data)+chunk])
 		data = data[:len(data)+got]
+		if err != nil && !atEnd(err) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, truncated("captured", n, len(data))
 		}

@@ -18,6 +18,8 @@ type ngState struct {
 	dropped map[int]uint64 // ifindex -> the latest ISB's isb_ifdrop
 	ifindex uint32         // of the packet read last
 	dir     packet.Dir     // of the packet read last
+	pid     uint32         // of the packet read last, from its comments (0: none)
+	procs   procNames      // what the comments said of each pid
 }
 
 // sectionEnd numbers the next section's interfaces after this one's:
@@ -36,9 +38,15 @@ func (s *ngState) statistics(id int, st pcapgo.NgInterfaceStatistics) {
 	s.dropped[s.base+id+1] = st.PacketsDropped // cumulative: the latest counts
 }
 
-// packet notes the interface (id in its section) and the EPB flags of the
-// packet just read.
-func (s *ngState) packet(id int, name string, flags *pcapgo.NgEpbFlags, bigEndian bool) {
+// packet notes the interface (id in its section), the EPB flags and the
+// process comments of the packet just read.
+func (s *ngState) packet(id int, name string, opts *pcapgo.NgPacketOptions, bigEndian bool) {
+	s.pid = 0
+	if p, ok := procComments(opts.Comments); ok {
+		s.pid = p.Pid
+		s.procs.note(p)
+	}
+	flags := opts.Flags
 	s.ifindex = uint32(s.base + id + 1) // 0 stays "unknown"
 	if _, ok := s.names[int(s.ifindex)]; !ok {
 		if s.names == nil {

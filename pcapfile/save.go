@@ -23,9 +23,9 @@ type Save struct {
 	// Cooked, when set, writes every packet as LINUX_SLL2 (-i any), each
 	// interface as it says.
 	Cooked func(ifindex uint32) (CookedIface, bool)
-	// ProcessComments, when set, names each packet's process in pcapng
-	// (PcapngWriter.SetProcessComments).
-	ProcessComments func(pid uint32) []string
+	// Processes, when set, names each packet's process in a pcapng
+	// file's comments (PcapngWriter.SetProcessComments).
+	Processes func(pid uint32) []string
 }
 
 // SaveFile writes pkts to a new file at path (mode 0600, never replacing a
@@ -90,8 +90,8 @@ func savePcapng(f *os.File, pkts []packet.Packet, s Save) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if s.ProcessComments != nil {
-		ng.SetProcessComments(s.ProcessComments)
+	if s.Processes != nil {
+		ng.SetProcessComments(s.Processes)
 	}
 	for i := range pkts {
 		p := pkts[i]
@@ -130,8 +130,8 @@ func saveCooked(f *os.File, pkts []packet.Packet, s Save) (int, error) {
 			ifaces = append(ifaces, IfaceInfo{Name: "any", LinkType: packet.LinkTypeSLL2})
 		}
 		ng, err = NewPcapngWriter(f, s.Snaplen, ifaces, s.Filter, s.Application)
-		if err == nil && s.ProcessComments != nil {
-			ng.SetProcessComments(s.ProcessComments)
+		if err == nil && s.Processes != nil {
+			ng.SetProcessComments(s.Processes)
 		}
 		inner = ng
 	} else {

@@ -6,7 +6,8 @@
 // processes through /proc/PID/fd (Sockets), so that the kernel can be told
 // their owners.
 //
-// It imports the standard library and golang.org/x/sys/unix only; the
+// It imports the standard library, golang.org/x/sys/unix and internal/nsutil
+// (a thread for each namespace walked, never the main one) only; the
 // kernel's side (the owner map) comes in as functions. It must not import
 // bpf, capture, decode, ui or internal/app.
 package proc

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
+	"github.com/bpftop-cap/bpftop-cap/internal/nsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -128,8 +128,8 @@ func linkInode(l, kind string) (uint64, bool) {
 }
 
 // dumpIn runs DumpSockets in the network namespace at nsPath, on a thread
-// of its own that is not switched back (it exits with its goroutine), as
-// internal/nsutil does; in this thread's namespace, on this one.
+// of its own that is not switched back (nsutil.OffMain: it exits after);
+// in this thread's namespace, on this one.
 func dumpIn(nsPath string) ([]DiagSocket, error) {
 	var a, b unix.Stat_t
 	if unix.Stat(nsPath, &a) == nil && unix.Stat("/proc/thread-self/ns/net", &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
@@ -139,24 +139,21 @@ func dumpIn(nsPath string) ([]DiagSocket, error) {
 		list []DiagSocket
 		err  error
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
+	var r result
+	nsutil.OffMain(func() {
 		fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			done <- result{err: err}
+			r.err = err
 			return
 		}
 		err = unix.Setns(fd, unix.CLONE_NEWNET)
 		unix.Close(fd)
 		if err != nil {
-			done <- result{err: fmt.Errorf("enter: %w", err)}
+			r.err = fmt.Errorf("enter: %w", err)
 			return
 		}
-		list, err := DumpSockets()
-		done <- result{list, err}
-	}()
-	r := <-done
+		r.list, r.err = DumpSockets()
+	})
 	return r.list, r.err
 }
 

@@ -36,7 +36,7 @@ func fetch(eng *decode.Engine, req refreshReq) refreshMsg {
 	msg := refreshMsg{req: req, stats: eng.Stats(req.now)}
 	msg.flowID, msg.hasFlow = req.flowID, req.hasFlow
 	if req.flows {
-		msg.flows = eng.Flows(req.sort, req.filter, req.now)
+		msg.flows = eng.FlowsOf(req.pids, req.sort, req.filter, req.now)
 		// The packets shown are those of the row the table will select.
 		msg.hasFlow = false
 		i := selectRow(msg.flows, req.flowID, req.hasFlow, req.cursor)

@@ -124,11 +124,16 @@ func (e *env) add(dir packet.Dir, data []byte) {
 // sleeps), and neither is anything else: the tests run commands they want
 // by hand.
 func (e *env) settle(tea.Cmd) {
-	for i := 0; e.m.inflight; i++ {
+	for i := 0; e.m.inflight || e.m.procs != nil && e.m.procs.inflight; i++ {
 		if i > 10 {
 			e.t.Fatal("refreshes never settle")
 		}
-		e.m.Update(fetch(e.eng, e.m.req))
+		if e.m.inflight {
+			e.m.Update(fetch(e.eng, e.m.req))
+		}
+		if e.m.procs != nil && e.m.procs.inflight { // the processes view's
+			e.m.Update(fetchProcs(e.eng, e.m.procs.req)())
+		}
 	}
 }
 

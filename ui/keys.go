@@ -17,6 +17,7 @@ type KeyMap struct {
 	Stream           key.Binding // follow stream of the selected flow
 	StreamHex        key.Binding // in follow stream: hex or text (in Stream's help)
 	Stats            key.Binding // statistics: conversations, endpoints, protocols
+	Procs            key.Binding // the processes view (process attribution only)
 	Detail           key.Binding // help only: what the movement keys do in the packet detail
 	Pause            key.Binding
 	Save             key.Binding
@@ -49,6 +50,7 @@ func DefaultKeyMap() KeyMap {
 		Stream:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow stream: the flow's payload (x hex/text, esc closes)")),
 		StreamHex: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "in follow stream: hex dump or text")),
 		Stats:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "statistics: conversations, endpoints, protocols (tab/1-3, s sort)")),
+		Procs:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "processes: traffic per process and container (enter: its flows, esc back)")),
 		// The packet detail answers to Up, Down, Top and Bottom with its field
 		// cursor and to PageUp, PageDown, home and end with the hex dump.
 		Detail: key.NewBinding(key.WithKeys("home", "end"), key.WithHelp("in packet", "j/k g/G: fields, their bytes marked; pgup/pgdn home/end: hex")),
@@ -57,7 +59,7 @@ func DefaultKeyMap() KeyMap {
 
 // ShortHelp is the footer line.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Help, k.Quit, k.Enter, k.Back, k.NextPane, k.All, k.Save, k.Pause, k.Filter, k.Sort}
+	return []key.Binding{k.Help, k.Quit, k.Enter, k.Back, k.NextPane, k.All, k.Procs, k.Save, k.Pause, k.Filter, k.Sort}
 }
 
 // FullHelp is the help screen, in groups.
@@ -65,7 +67,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Enter, k.Back, k.NextPane, k.PrevPane, k.Detail},
-		{k.All, k.Stream, k.Stats},
+		{k.All, k.Stream, k.Stats, k.Procs},
 		{k.Sort, k.Filter, k.Follow, k.Pause, k.Save, k.Help, k.Quit},
 	}
 }

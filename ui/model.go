@@ -38,6 +38,9 @@ type Config struct {
 	// announces them (pcapng): it replaces Interfaces on each tick, and
 	// the IF column shows once there are several.
 	InterfaceNames func() map[int]string
+	// Processes, when set, says whether the packets name their processes
+	// yet (a stream's pcapng comments): ShowProcess, and p, from then on.
+	Processes func() bool
 	// Stopped, when set and returning a reason, says capture has stopped
 	// (the interface went away): the status bar shows it, the view stays
 	// so that w can still save what was captured.
@@ -131,6 +134,9 @@ type Model struct {
 
 	stream     *streamView // follow stream (f), nil when closed
 	statistics *statsView  // statistics (S), nil when closed
+	procs      *procView   // processes (p) and their drill, nil when closed
+	scopeGen   uint64      // counts the changes of the processes the flow table lists
+	rowsScope  uint64      // the scopeGen of the flow rows shown
 
 	req      refreshReq // the last refresh asked for
 	inflight bool       // a refresh is running
@@ -170,6 +176,7 @@ func New(cfg Config) *Model {
 	m := &Model{cfg: cfg, keys: DefaultKeyMap(), st: DefaultStyles()}
 	// A file does not move: nothing to pause.
 	m.keys.Pause.SetEnabled(cfg.Live)
+	m.keys.Procs.SetEnabled(cfg.ShowProcess)
 	m.flows.showIf = cfg.ShowInterface
 	m.flows.showProc = cfg.ShowProcess
 	m.flows.graphs = cfg.Live
@@ -226,7 +233,7 @@ func (m *Model) requestRefresh() tea.Cmd {
 		filter: m.filter,
 		flows: (!m.paused && !m.skipFlows) || m.flows.rows == nil ||
 			// paused, but the rows shown were sorted or filtered otherwise
-			sortKeys[m.sortIdx] != m.rowsSort || m.filter != m.rowsFilter,
+			sortKeys[m.sortIdx] != m.rowsSort || m.filter != m.rowsFilter || m.scopeGen != m.rowsScope,
 		flowID:  id,
 		hasFlow: ok,
 		cursor:  m.flows.list.cursor,
@@ -245,6 +252,7 @@ func (m *Model) requestRefresh() tea.Cmd {
 	if m.paused {
 		m.req.histNow = m.pausedAt
 	}
+	m.req.pids, m.req.scopeGen = m.scopePids(), m.scopeGen
 	if m.allMode {
 		// The flow table and its packets are not on screen: not fetched.
 		m.req.flows, m.req.packets, m.req.histIDs, m.req.histRows = false, false, nil, 0
@@ -252,6 +260,10 @@ func (m *Model) requestRefresh() tea.Cmd {
 		// Paused, the range shown stays (apply): fetch its rows, not the
 		// live tail.
 		m.req.allFollow = m.follow && !m.paused || !m.all.ok
+	}
+	if m.procsShown() {
+		// The flow table and its packets are not on screen: not fetched.
+		m.req.flows, m.req.packets, m.req.histIDs, m.req.histRows = false, false, nil, 0
 	}
 	return refresh(m.cfg.Engine, m.req)
 }
@@ -275,11 +287,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			names := m.cfg.InterfaceNames()
 			m.hex.ifnames, m.flows.showIf = names, m.cfg.ShowInterface || len(names) > 1
 		}
+		if m.cfg.Processes != nil && !m.flows.showProc && m.cfg.Processes() {
+			m.flows.showProc = true
+			m.keys.Procs.SetEnabled(true)
+		}
 		every := uint64(1 + len(m.flows.rows)/bigTable)
 		m.skipFlows = m.flows.rows != nil && m.ticks%every != 0
 		cmd := m.requestRefresh()
 		m.skipFlows = false
-		return m, tea.Batch(m.nextTick(), cmd, m.refreshStream(false), m.refreshStats(false))
+		return m, tea.Batch(m.nextTick(), cmd, m.refreshStream(false), m.refreshStats(false), m.refreshProcs(false))
 	case changedMsg:
 		m.waiting = false
 		if !m.idle {
@@ -295,6 +311,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.applyStream(msg)
 	case statsMsg:
 		return m, m.applyStats(msg)
+	case procsMsg:
+		return m, m.applyProcs(msg)
 	case savedMsg:
 		m.saving = false
 		switch {
@@ -351,11 +369,11 @@ func (m *Model) apply(msg refreshMsg) tea.Cmd {
 		}
 	}
 	if msg.req.flows {
-		if msg.req.sort != sortKeys[m.sortIdx] || msg.req.filter != m.filter {
-			m.dirty = true // the order or filter changed meanwhile
+		if msg.req.sort != sortKeys[m.sortIdx] || msg.req.filter != m.filter || msg.req.scopeGen != m.scopeGen {
+			m.dirty = true // the order, filter or processes changed meanwhile
 		} else {
 			m.flows.setRows(msg.flows, m.follow)
-			m.rowsSort, m.rowsFilter = msg.req.sort, msg.req.filter
+			m.rowsSort, m.rowsFilter, m.rowsScope = msg.req.sort, msg.req.filter, msg.req.scopeGen
 		}
 	}
 	sel, ok := m.flows.selected()
@@ -466,6 +484,9 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		if cmd, ok := m.streamKey(k); ok {
 			return cmd
 		}
+	}
+	if cmd, ok := m.procsKey(k); ok {
+		return cmd
 	}
 	switch {
 	case key.Matches(k, m.keys.Quit) && m.saving:
@@ -730,6 +751,9 @@ func (m *Model) mouse(e tea.MouseEvent) tea.Cmd {
 	if m.stream != nil && !m.help {
 		return m.streamMouse(e)
 	}
+	if m.procsShown() && !m.help {
+		return m.procsMouse(e)
+	}
 	p, rowIdx := m.paneAt(e.Y)
 	if p < 0 {
 		return nil
@@ -805,7 +829,7 @@ func (m *Model) view() string {
 		// Below this the panes cannot hold their columns: one line says so.
 		return fit(fmt.Sprintf("terminal %dx%d too small: bpftop-cap needs %dx%d (q quits)", w, h, minWidth, minHeight), w)
 	}
-	status := statusBar(&m.st, &m.cfg, m.stats, m.paused, m.follow, w)
+	status := statusBar(&m.st, &m.cfg, m.stats, m.paused, m.follow, m.drillLabel(), w)
 	if m.graphRows() > 0 {
 		status += "\n" + graphLine(&m.st, m.stats, w)
 	}
@@ -817,6 +841,9 @@ func (m *Model) view() string {
 	}
 	if m.stream != nil {
 		return m.streamScreen(status)
+	}
+	if m.procsShown() {
+		return m.procsScreen(status)
 	}
 	if m.allMode {
 		return strings.Join([]string{
@@ -839,6 +866,9 @@ func (m *Model) flowsHeading() string {
 	s := fmt.Sprintf("Flows %d", len(m.flows.rows))
 	if m.filter != "" {
 		s += fmt.Sprintf(" of %d · filter %q", m.stats.Flows, m.filter)
+	}
+	if d := m.drillLabel(); d != "" {
+		s += " of " + d + " (esc: processes)"
 	}
 	return s + " · sort " + sortName(sortKeys[m.sortIdx])
 }

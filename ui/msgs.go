@@ -39,6 +39,10 @@ type refreshReq struct {
 	allRows   int
 	allFollow bool
 	histNow   time.Time // the moment they end (the pause's while paused)
+	// The flow table's processes (the processes view's drill), nil for
+	// all, and the count of their changes (Model.scopeGen).
+	pids     []uint32
+	scopeGen uint64
 }
 
 // refreshMsg carries views of the engine, fetched off the update loop.

@@ -10,8 +10,9 @@ import (
 )
 
 // statusBar renders the top line: source, hook, capture filter, counters,
-// ring fill (live) or the file's facts, PAUSED and FOLLOW.
-func statusBar(st *Styles, cfg *Config, s decode.Stats, paused, follow bool, w int) string {
+// ring fill (live) or the file's facts, PAUSED, FOLLOW and the process
+// whose flows the flow table lists (drill).
+func statusBar(st *Styles, cfg *Config, s decode.Stats, paused, follow bool, drill string, w int) string {
 	var parts []string
 	add := func(style func(...string) string, format string, a ...any) {
 		parts = append(parts, style(" "+fmt.Sprintf(format, a...)+" "))
@@ -26,6 +27,9 @@ func statusBar(st *Styles, cfg *Config, s decode.Stats, paused, follow bool, w i
 	}
 	if follow {
 		add(st.Paused.Render, "FOLLOW")
+	}
+	if drill != "" {
+		add(st.Paused.Render, "FLOWS OF %s", drill)
 	}
 	src := safe(cfg.Source)
 	if cfg.Hook != "" {

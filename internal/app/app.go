@@ -24,6 +24,9 @@ func Run(cfg *Config, stdout, stderr io.Writer) error {
 }
 
 func dispatch(cfg *Config, stdout, stderr io.Writer) error {
+	if cfg.Extcap.query() {
+		return extcapQuery(cfg, stdout) // Wireshark asks (extcap.go)
+	}
 	if len(cfg.Filter) > 0 && cfg.Read == "" { // -r compiles for the file's link type
 		prog, err := filter.CompileArgs(cfg.Filter, cfg.Snaplen)
 		if err != nil {
@@ -51,6 +54,8 @@ func dispatch(cfg *Config, stdout, stderr io.Writer) error {
 		return listLinkTypes(cfg, stdout)
 	case cfg.Demo:
 		return runDemo(cfg, stderr)
+	case cfg.Extcap.Capture:
+		return extcapCapture(cfg, stdout)
 	case cfg.Read != "" && cfg.Write == "" && textMode(cfg, stdout):
 		return printFile(cfg, stdout, stderr)
 	case cfg.Read != "" && cfg.Write == "":

@@ -17,6 +17,7 @@ import (
 type Config struct {
 	Ifaces     []string // interfaces to capture on (-i, or the first word)
 	Read       string   // -r: a capture file ("-": stdin)
+	Follow     bool     // --follow: -r's file is followed as it grows, as tail -f
 	Write      string   // -w: an output file ("-": stdout)
 	Format     string   // pcap or pcapng; "" picks by -w's name, or for the live view's w by what there is to keep
 	Count      uint64   // -c: stop after this many packets (0: never)
@@ -46,6 +47,7 @@ type Config struct {
 	Version    string   // what --version prints after the name
 	Remotes    []string // --remote: capture on these hosts over ssh (remote.go)
 	SSH        string   // --ssh: the ssh command line ("": ssh)
+	Extcap     Extcap   // Wireshark's extcap flags (extcap.go)
 
 	// Text mode (text.go): packets printed as tcpdump's lines.
 	Print        bool // --print: print even with -w
@@ -78,9 +80,10 @@ type Config struct {
 
 	prog filter.Program // Filter compiled; nil keeps everything
 
-	remotes []remoteHost // --remote checked
-	ssh     []string     // --ssh split into words
-	input   *os.File     // what -r reads instead of Read: --remote's merged stream
+	remotes    []remoteHost  // --remote checked
+	ssh        []string      // --ssh split into words
+	input      *os.File      // what -r reads instead of Read: --remote's merged stream
+	hostStatus func() string // --remote: the view's word on failed hosts ("" none)
 }
 
 // UsageError is a mistake on the command line: one line, exit status 2.
@@ -105,6 +108,11 @@ func (e *ExitError) Error() string { return e.Msg }
 // the default direction and format, and the interface of the default route
 // for the live view given none.
 func (c *Config) Validate() error {
+	if c.Extcap.On() {
+		if done, err := c.validateExtcap(); done || err != nil {
+			return err
+		}
+	}
 	if len(c.Remotes) > 0 {
 		return c.validateRemote()
 	}
@@ -151,6 +159,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ListLinkTypes {
 		return c.validateListLinkTypes()
+	}
+	if c.Follow && c.Read == "" {
+		return usageErr("--follow follows the file -r reads: give -r FILE")
 	}
 	if c.Demo {
 		if c.Read != "" || len(c.Ifaces) > 0 {

@@ -125,10 +125,10 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 		Any:        cfg.captureAny(),
 		Note:       anyNote(stderr),
 	}
+	// XDP runs before the stack finds a packet's socket: no attribution
+	// there, as the README says, and no line each time saying so.
 	if cc.BPF.Proc {
 		cc.BeforeAttach = procSetup(c)
-	} else if !cfg.NoProc {
-		fmt.Fprintln(stderr, "bpftop-cap: no process attribution at XDP, which runs before the stack finds a packet's socket (capture at tc for it)")
 	}
 	if err := m.prepare(c, &cc); err != nil {
 		return err

@@ -125,6 +125,7 @@ func (v *viewer) start(c *run) error {
 	v.eng.SetInterfaceNames(v.ifnames)
 	if c.procs != nil {
 		v.eng.SetProcessNames(c.procs.Label)
+		v.eng.SetProcessContainers(containerOf(c.procs))
 	}
 
 	// The reader adds every packet to the engine itself, from where the
@@ -237,6 +238,9 @@ func saveFormat(cfg *Config, ifaces int) (format, note string) {
 func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 	cfg, sess := c.cfg, c.sess
 	s := pcapfile.Save{Format: format, Snaplen: cfg.Snaplen}
+	if c.procs != nil {
+		s.Processes = c.procs.Comments
+	}
 	if sess.Any() {
 		// As -w writes -i any: LINUX_SLL2, each interface as the
 		// session knew it.
@@ -260,9 +264,6 @@ func (v *viewer) saver(c *run, format string) ui.SaveFunc {
 		}
 		s.Filter, s.Application = cfg.filterText(), "bpftop-cap "+cfg.Version
 		s.Comment = "saved from the live view's retention ring"
-	}
-	if c.procs != nil { // as -w: each packet's process in its comments
-		s.ProcessComments = c.procs.Comments
 	}
 	return trackSaves(&v.saves, func(path string, pkts []packet.Packet) (int, error) {
 		return pcapfile.SaveFile(path, pkts, s)

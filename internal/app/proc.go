@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/internal/nsutil"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 	"github.com/bpftop-cap/bpftop-cap/proc"
 )
@@ -103,25 +103,19 @@ func privateCgroup2() (string, error) {
 		fd  int
 		err error
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread and its namespace go with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			done <- result{err: err}
+	var r result
+	nsutil.OffMain(func() { // the thread and its mount namespace end after
+		if r.err = unix.Unshare(unix.CLONE_NEWNS); r.err != nil {
 			return
 		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			done <- result{err: err}
+		if r.err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); r.err != nil {
 			return
 		}
-		if err := unix.Mount("cgroup2", dir, "cgroup2", 0, ""); err != nil {
-			done <- result{err: err}
+		if r.err = unix.Mount("cgroup2", dir, "cgroup2", 0, ""); r.err != nil {
 			return
 		}
-		fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		done <- result{fd, err}
-	}()
-	r := <-done
+		r.fd, r.err = unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	})
 	if r.err != nil {
 		return "", fmt.Errorf("mount the cgroup v2 hierarchy: %w", r.err)
 	}
@@ -165,4 +159,57 @@ func (c *run) procLabels() func(uint32) string {
 		return nil
 	}
 	return c.procs.Label
+}
+
+// containerOf names the container of a process for the processes view:
+// "docker 3f2a1b2c3d4e", "" if none.
+func containerOf(t *proc.Table) func(uint32) string {
+	return func(pid uint32) string {
+		if i, ok := t.Lookup(pid); ok && i.Container.ID != "" {
+			return i.Container.Runtime + " " + i.Container.Short()
+		}
+		return ""
+	}
+}
+
+// fileProcInfo is what a pcapng file's comments say of pid, as the live
+// capture's proc.Info: "container: RUNTIME ID", else the systemd unit of
+// "cgroup: PATH". in gives the file, nil while a stream is not open yet.
+func fileProcInfo(in func() *pcapfile.File, pid uint32) (proc.Info, bool) {
+	f := in()
+	if f == nil {
+		return proc.Info{}, false
+	}
+	p, ok := f.Process(pid)
+	if !ok {
+		return proc.Info{}, false
+	}
+	i := proc.Info{Pid: p.Pid, Comm: p.Comm, Cgroup: p.Cgroup}
+	if rt, id, ok := strings.Cut(p.Container, " "); ok {
+		i.Container = proc.Container{Runtime: rt, ID: id}
+	} else {
+		i.Unit = proc.UnitOf(p.Cgroup)
+	}
+	return i, true
+}
+
+// fileProcLabel names the processes of a file read (-r) as the live view
+// does, from the file's comments.
+func fileProcLabel(in func() *pcapfile.File) func(uint32) string {
+	return func(pid uint32) string {
+		if i, ok := fileProcInfo(in, pid); ok {
+			return i.Label()
+		}
+		return ""
+	}
+}
+
+// fileProcContainer is containerOf for a file read (-r).
+func fileProcContainer(in func() *pcapfile.File) func(uint32) string {
+	return func(pid uint32) string {
+		if i, ok := fileProcInfo(in, pid); ok && i.Container.ID != "" {
+			return i.Container.Runtime + " " + i.Container.Short()
+		}
+		return ""
+	}
 }

@@ -27,11 +27,12 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 			return usageErr("-w %s is the file -r reads; write to another file", cfg.Write)
 		}
 	}
-	in, err := openInput(cfg)
+	in, err := openRead(cfg)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	defer stopOnSignal(in)()
 	if err := fileFilter(cfg, in); err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if liveStream(cfg.Read) {
+	if liveStream(cfg.Read) || growing(cfg) != "" {
 		return viewStream(cfg, tty, stderr)
 	}
 	in, err := pcapfile.OpenFile(cfg.Read)
@@ -141,9 +142,15 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 	ecfg.IdleTimeout = -1 // a file's flows are all shown, however old
 	ecfg.BigEndian = in.BigEndian
 	eng := decode.NewEngine(ecfg)
+	if in.Format == "pcapng" { // its comments may name the processes
+		file := func() *pcapfile.File { return in }
+		eng.SetProcessNames(fileProcLabel(file))
+		eng.SetProcessContainers(fileProcContainer(file))
+	}
 	var first, last time.Time
 	var n, kept uint64
 	var loadErr error
+	var facts string
 	for {
 		pk, err := in.NextPacket()
 		if errors.Is(err, io.EOF) {
@@ -175,6 +182,10 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		if first.IsZero() || ts.Before(first) {
 			first = ts
 		}
+		if kept == cfg.Count { // -c: the first N that pass the filter, as tcpdump -r
+			facts = fmt.Sprintf("the first %d packets (-c)", kept)
+			break
+		}
 	}
 	if n == 0 && loadErr != nil {
 		return loadErr
@@ -194,7 +205,9 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		Source:        name,
 		Hook:          "file",
 		Filter:        cfg.filterText(),
+		Facts:         facts,
 		ShowInterface: in.InterfaceCount() > 1,
+		ShowProcess:   in.HasProcesses(),
 		Interfaces:    in.Interfaces(),
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: in.Snaplen})

@@ -54,6 +54,13 @@ func (c *Config) validateRemote() error {
 		}
 		return usageErr("invalid --ssh %q: %v", c.SSH, err)
 	}
+	if port := sshPortOption(c.ssh); port != "" {
+		for _, h := range c.remotes {
+			if h.port != "" {
+				return usageErr("--ssh gives the port (%s) and --remote %s another: ssh keeps the first; give one", port, h.spec)
+			}
+		}
+	}
 	switch {
 	case c.Read != "":
 		return usageErr("--remote captures there: drop -r")
@@ -137,14 +144,14 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := eachLine(stderr, errs); err != nil {
 		for _, p := range preps {
 			p.removeCopy(cfg)
 		}
 		return err
 	}
 	if list {
-		return listRemote(cfg, preps, stdout, stderr)
+		return eachLine(stderr, listRemote(cfg, preps, stdout))
 	}
 
 	sessions := make([]*session, len(preps))
@@ -177,7 +184,14 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 			s.stop()
 		}
 	}
-	defer context.AfterFunc(ctx, stopAll)()
+	// A host whose stream had ended when the signal came failed of
+	// itself: its error is not the signal's.
+	defer context.AfterFunc(ctx, func() {
+		for _, s := range sessions {
+			s.endedFirst.Store(s.ended.Load())
+		}
+		stopAll()
+	})()
 
 	// With -c each host stops itself after as many: one asked to stop as
 	// it does so may die of the second signal without its summary line.
@@ -205,6 +219,12 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 		cfg.Filter, cfg.prog = nil, nil // applied there
 		switch {
 		case view:
+			// ssh asks for a passphrase or password on the terminal: the
+			// view takes it only once every host is past that.
+			if !settled(ctx, sessions) {
+				break
+			}
+			cfg.hostStatus = func() string { return failedHosts(sessions) }
 			consumerErr = viewStream(cfg, tty, stderr)
 		case cfg.Write == "":
 			consumerErr = printFile(cfg, stdout, stderr)
@@ -225,22 +245,65 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 	stopAll()
 	var hostErrs []error
 	for _, s := range sessions {
-		if err := s.wait(); err != nil {
+		err := s.wait()
+		// After a signal (ssh may have had it too) only a host that had
+		// failed before it is an error.
+		if err != nil && (ctx.Err() == nil || s.endedFirst.Load()) {
 			hostErrs = append(hostErrs, err)
 		}
 	}
 	switch {
-	case ctx.Err() != nil:
-		return nil // a signal here stopped it all: ssh may have had it too
 	case len(hostErrs) > 0:
-		for _, err := range hostErrs[:len(hostErrs)-1] { // a line each
-			if err.Error() != "" {
-				fmt.Fprintln(stderr, "bpftop-cap: "+Message(err))
-			}
-		}
-		return hostErrs[len(hostErrs)-1]
+		return eachLine(stderr, hostErrs)
+	case ctx.Err() != nil:
+		return nil
 	}
 	return consumerErr
+}
+
+// settled waits until every host has started its stream or failed; false
+// if a signal came first.
+func settled(ctx context.Context, sessions []*session) bool {
+	for _, s := range sessions {
+		select {
+		case <-s.settled:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// failedHosts is the view's word on hosts whose stream ended while it
+// was open: the others are still live.
+func failedHosts(sessions []*session) string {
+	var l []string
+	for _, s := range sessions {
+		if s.ended.Load() && !s.stopping.Load() && s.failed() {
+			l = append(l, s.host.label)
+		}
+	}
+	if len(l) == 0 {
+		return ""
+	}
+	return strings.Join(l, ", ") + " failed (see the end)"
+}
+
+// eachLine prints every error but the last (nil ones skipped) as a line
+// of its own, as main prints the last, which it returns: hosts' errors
+// joined would come out as one line.
+func eachLine(stderr io.Writer, errs []error) error {
+	var last error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if last != nil && last.Error() != "" {
+			fmt.Fprintln(stderr, "bpftop-cap: "+Message(last))
+		}
+		last = err
+	}
+	return last
 }
 
 // labels names the hosts together: the view's source, the text mode's.
@@ -250,14 +313,6 @@ func labels(hosts []remoteHost) string {
 		l = append(l, h.label)
 	}
 	return strings.Join(l, ",")
-}
-
-// openInput opens what -r reads: the file, or --remote's merged stream.
-func openInput(cfg *Config) (*pcapfile.File, error) {
-	if cfg.input != nil {
-		return pcapfile.OpenStream(cfg.input, cfg.Read)
-	}
-	return pcapfile.OpenFile(cfg.Read)
 }
 
 // prepared is a host ready to capture: the binary to run there.
@@ -283,8 +338,8 @@ func prepare(ctx context.Context, cfg *Config, h remoteHost, self string) (*prep
 	if p.probe, err = parseProbe(out); err != nil {
 		return nil, fmt.Errorf("%s: %w", h.label, err)
 	}
-	if !p.probe.root && p.probe.sudo == "" {
-		return nil, fmt.Errorf("%s: %s is not root there and there is no sudo: connect as root", h.label, p.probe.user)
+	if err := checkUser(p.probe); err != nil {
+		return nil, fmt.Errorf("%s: %w", h.label, err)
 	}
 	if needRoute {
 		if p.iface = parseDefaultRoute(strings.NewReader(p.probe.routes)); p.iface == "" {
@@ -366,10 +421,10 @@ func runSSH(ctx context.Context, cfg *Config, h remoteHost, script string, stdin
 
 // listRemote is -D or -L on each host: its lines, named by the host when
 // there are several.
-func listRemote(cfg *Config, preps []*prepared, stdout, stderr io.Writer) error {
+func listRemote(cfg *Config, preps []*prepared, stdout io.Writer) []error {
 	var errs []error
 	for _, p := range preps {
-		out, lines, code, err := runSSH(context.Background(), cfg, p.host, runScript(p.command(cfg), p.dir), nil)
+		out, lines, code, err := runSSH(context.Background(), cfg, p.host, listScript(p.command(cfg), p.dir), nil)
 		p.dir = "" // the script removed it
 		if err == nil && code != 0 {
 			err = remoteError(p.host.label, code, lines)
@@ -389,34 +444,36 @@ func listRemote(cfg *Config, preps []*prepared, stdout, stderr io.Writer) error 
 			io.WriteString(stdout, printable(l))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // session is one host's capture: its ssh, whose stdin we hold (closing it
 // stops the capture), whose stdout is the stream.
 type session struct {
-	cfg       *Config
-	host      remoteHost
-	prep      *prepared
-	cmd       *exec.Cmd
-	stdin     *os.File // ours: closed to stop
-	stdout    *os.File // the stream
-	stderr    *lineTail
-	echo      bool        // its stderr is shown as it comes
-	started   atomic.Bool // the remote shell printed its marker
-	ended     atomic.Bool // the stream ended (the merger's reader saw it)
-	stopping  atomic.Bool // stopped here while its stream went on
-	stopOnce  sync.Once
-	exited    chan struct{}
-	waitErr   error
-	streamErr error // the stream's, set by the merger's reader
+	cfg        *Config
+	host       remoteHost
+	prep       *prepared
+	cmd        *exec.Cmd
+	stdin      *os.File // ours: closed to stop
+	stdout     *os.File // the stream
+	stderr     *lineTail
+	echo       bool          // its stderr is shown as it comes
+	started    atomic.Bool   // the remote shell printed its marker
+	ended      atomic.Bool   // the stream ended (the merger's reader saw it)
+	stopping   atomic.Bool   // stopped here while its stream went on
+	endedFirst atomic.Bool   // its stream had ended when a signal came
+	settled    chan struct{} // closed when the marker came or the stream ended
+	stopOnce   sync.Once
+	exited     chan struct{}
+	waitErr    error
+	streamErr  error // the stream's, set by the merger's reader
 }
 
 // startSession starts the capture on p's host. echo, if not nil, gets the
 // remote capture's stderr lines as they come, named by the host; onReady
 // runs once the remote capture says it is capturing.
 func startSession(cfg *Config, p *prepared, echo io.Writer, onReady func()) (*session, error) {
-	s := &session{cfg: cfg, host: p.host, prep: p, echo: echo != nil, exited: make(chan struct{})}
+	s := &session{cfg: cfg, host: p.host, prep: p, echo: echo != nil, exited: make(chan struct{}), settled: make(chan struct{})}
 	argv := sshArgv(cfg.ssh, p.host, runScript(p.command(cfg), p.dir))
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -502,6 +559,20 @@ func (s *session) wait() error {
 		return fmt.Errorf("%s: %w", s.host.label, s.streamErr)
 	}
 	return nil
+}
+
+// failed says whether the ended stream of s was a failure so far: not
+// read to its end, or its ssh gone with an error (-c ends well).
+func (s *session) failed() bool {
+	if s.streamErr != nil {
+		return true
+	}
+	select {
+	case <-s.exited:
+		return s.waitErr != nil
+	default:
+		return false
+	}
 }
 
 // lineTail is a remote stderr: each line to a callback as it comes, the
@@ -624,6 +695,9 @@ func newMerger(cfg *Config, sessions []*session) *merger {
 			drops, err := m.read(i, s)
 			s.streamErr = err
 			s.ended.Store(true)
+			if !s.started.Load() {
+				close(s.settled)
+			}
 			m.ch <- mergeMsg{host: i, end: true, drops: drops}
 		}()
 	}
@@ -652,6 +726,7 @@ func (m *merger) read(i int, s *session) (uint64, error) {
 		}
 	}
 	s.started.Store(true)
+	close(s.settled)
 	f, err := pcapfile.OpenStream(r, "the stream")
 	if err != nil {
 		return 0, err

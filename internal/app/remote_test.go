@@ -117,6 +117,7 @@ func TestRemoteScripts(t *testing.T) {
 		"upload": uploadScript(12345),
 		"run":    runScript([]string{"/usr/bin/sudo", "-n", "--", "/tmp/x y/bpftop-cap", "-i", "it's"}, "/tmp/bpftop-cap.abc"),
 		"run2":   runScript([]string{"bpftop-cap"}, ""),
+		"list":   listScript([]string{"/tmp/x y/bpftop-cap", "-D"}, "/tmp/bpftop-cap.abc"),
 	} {
 		if out, err := exec.Command(sh, "-n", "-c", script).CombinedOutput(); err != nil {
 			t.Errorf("%s script: sh -n: %v: %s\n%s", name, err, out, script)
@@ -214,5 +215,56 @@ func TestLineTail(t *testing.T) {
 	}
 	if got := printable("a\x1b[31mb\x07\u009bc"); got != "a?[31mb??c" {
 		t.Errorf("printable = %q", got)
+	}
+}
+
+// TestRemoteProbeEscaped: what the remote host answered is escaped in
+// every line that names it (a hostile host's bytes reach no terminal).
+func TestRemoteProbeEscaped(t *testing.T) {
+	const evil = "x\x1b]0;owned\x07\x1b[2J\u009b"
+	for name, err := range map[string]error{
+		"machine": checkCopy(probe{system: "Linux", machine: evil}),
+		"system":  checkCopy(probe{system: evil, machine: "x86_64"}),
+		"user":    checkUser(probe{user: evil}),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		if msg := err.Error(); strings.ContainsAny(msg, "\x1b\x07\u009b") || !strings.Contains(msg, "x?]0;owned??[2J?") {
+			t.Errorf("%s: %q", name, msg)
+		}
+	}
+	if err := checkUser(probe{user: "me", sudo: "/usr/bin/sudo"}); err != nil {
+		t.Errorf("checkUser with sudo: %v", err)
+	}
+}
+
+// TestRemoteSSHPort: a port in --ssh and one in --remote: ssh would keep
+// the first, so the command line is refused; either alone is fine.
+func TestRemoteSSHPort(t *testing.T) {
+	for _, tc := range []struct {
+		ssh, remote string
+		bad         bool
+	}{
+		{"ssh -p 2222", "h:2223", true},
+		{"ssh -p2222", "h:2222", true},
+		{"ssh -vp 2222 -i k", "u@h:22", true},
+		{"/usr/bin/ssh -o Port=2222", "h:1", true},
+		{"ssh -oport=2222", "h:1", true},
+		{"ssh -o 'Port 2222'", "h:1", true},
+		{"ssh -p 2222", "h", false},
+		{"ssh -i p -o ProxyJump=j", "h:2222", false},
+		{"ssh -F cfg", "h:2222", false},
+		{"sshpass -p secret ssh", "h:2222", false}, // sshpass's -p: a password
+	} {
+		c := &Config{SSH: tc.ssh, Remotes: []string{"other", tc.remote}}
+		err := c.validateRemote()
+		got := err != nil && strings.Contains(err.Error(), "port")
+		if got != tc.bad {
+			t.Errorf("--ssh %q --remote %s: %v", tc.ssh, tc.remote, err)
+		} else if tc.bad {
+			t.Log(err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -160,6 +161,51 @@ func splitCommand(s string) ([]string, error) {
 	return words, nil
 }
 
+// sshPortOption is the port an ssh command line gives (-p PORT, -pPORT,
+// -o Port=PORT), or "": ssh keeps the first port it is given, so a port
+// of --remote after it would be ignored. Only ssh's own command line is
+// read: a wrapper's options (sshpass -p) mean something else.
+func sshPortOption(argv []string) string {
+	if len(argv) == 0 || filepath.Base(argv[0]) != "ssh" {
+		return ""
+	}
+	const withArg = "bceiloBDEFIJLOPQRSWw" + "mp" // ssh's getopt string's options with an argument
+	for i := 1; i < len(argv); i++ {
+		w := argv[i]
+		if w == "--" {
+			break
+		}
+		if len(w) < 2 || w[0] != '-' {
+			continue
+		}
+		for j := 1; j < len(w); j++ {
+			c := w[j]
+			if !strings.ContainsRune(withArg, rune(c)) {
+				continue
+			}
+			arg := w[j+1:]
+			if arg == "" && i+1 < len(argv) {
+				i++
+				arg = argv[i]
+			}
+			switch c {
+			case 'p':
+				return arg
+			case 'o':
+				k, v, _ := strings.Cut(strings.TrimSpace(arg), "=")
+				if kk, vv, ok := strings.Cut(k, " "); ok && v == "" {
+					k, v = kk, vv
+				}
+				if strings.EqualFold(strings.TrimSpace(k), "port") {
+					return strings.TrimSpace(v)
+				}
+			}
+			break
+		}
+	}
+	return ""
+}
+
 // shQuote quotes s for a POSIX shell, always (the empty word too).
 func shQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
@@ -255,10 +301,18 @@ func goArch(machine string) string {
 // checkCopy says why this binary cannot run on the probed host, or nil.
 func checkCopy(p probe) error {
 	if p.system != "Linux" {
-		return fmt.Errorf("bpftop-cap is not installed there and the system is %q, not Linux", p.system)
+		return fmt.Errorf("bpftop-cap is not installed there and the system is %q, not Linux", printable(p.system))
 	}
 	if a := goArch(p.machine); a != runtime.GOARCH {
-		return fmt.Errorf("bpftop-cap is not installed there and this one is for %s, not %s (uname -m): install bpftop-cap there", runtime.GOARCH, p.machine)
+		return fmt.Errorf("bpftop-cap is not installed there and this one is for %s, not %s (uname -m): install bpftop-cap there", runtime.GOARCH, printable(p.machine))
+	}
+	return nil
+}
+
+// checkUser says why the probed user cannot capture there, or nil.
+func checkUser(p probe) error {
+	if !p.root && p.sudo == "" {
+		return fmt.Errorf("%s is not root there and there is no sudo: connect as root", printable(p.user))
 	}
 	return nil
 }
@@ -294,14 +348,7 @@ func parseUpload(out string) (string, error) {
 // capture ends, the watch goes and dir, a copied binary's, is removed.
 // The exit status is the capture's.
 func runScript(argv []string, dir string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = shQuote(a)
-	}
-	var b strings.Builder
-	if dir != "" {
-		fmt.Fprintf(&b, "d=%s; trap 'rm -rf \"$d\"' EXIT\n", shQuote(dir))
-	}
+	q, b := scriptStart(argv, dir)
 	// A background job's stdin is /dev/null: the watch reads a copy (3).
 	b.WriteString(`exec 3<&0 </dev/null
 printf '\n` + streamMarker + `\n'
@@ -315,6 +362,31 @@ s=0; wait $p || s=$?
 while kill -0 $p 2>/dev/null; do s=0; wait $p || s=$?; done
 kill $w 2>/dev/null
 exit $s`)
+	return b.String()
+}
+
+// scriptStart quotes argv for the remote shell and begins a script that
+// removes dir (a copied binary's; "": none) when it exits.
+func scriptStart(argv []string, dir string) ([]string, *strings.Builder) {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = shQuote(a)
+	}
+	b := &strings.Builder{}
+	if dir != "" {
+		fmt.Fprintf(b, "d=%s; trap 'rm -rf \"$d\"' EXIT\n", shQuote(dir))
+	}
+	return q, b
+}
+
+// listScript runs -D or -L (argv) with no watch: ssh's stdin is not
+// held open for it, and a watch reading its end at once would end the
+// listing before it printed. dir, a copied binary's, is removed after.
+func listScript(argv []string, dir string) string {
+	q, b := scriptStart(argv, dir)
+	b.WriteString(`printf '\n` + streamMarker + `\n'
+` + strings.Join(q, " ") + ` </dev/null
+exit $?`)
 	return b.String()
 }
 

@@ -80,7 +80,8 @@ func (c *streamClock) now() time.Time {
 	return c.newest.Add(time.Since(c.at))
 }
 
-// viewStream is viewFile for a live stream (-r - from a pipe, -r FIFO):
+// viewStream is viewFile for a live stream (-r - from a pipe, -r FIFO, a
+// file being written):
 // the view starts at once and a goroutine feeds the engine as packets
 // arrive; the status bar says the stream is live, then how it ended, and
 // the view stays open on what came.
@@ -93,16 +94,25 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 	// The byte order of the stream is not known before its header, which
 	// may be long in coming: a display filter reads it little-endian.
 	eng := decode.NewEngine(engineConfig(cfg))
+	followed := growing(cfg) // a regular file: --follow, or who writes it
 	var clock streamClock
 	var status atomic.Pointer[string]
 	setStatus := func(s string) { status.Store(&s) }
 	setStatus("live: waiting for the stream")
+	if followed != "" {
+		setStatus("live, " + followed + ": waiting for the header")
+	}
 	var n, kept atomic.Uint64
 	var failed atomic.Pointer[error]
 	var snaplen atomic.Uint32
 	snaplen.Store(uint32(cfg.Snaplen))
 	var ifnames atomic.Pointer[map[int]string]
 	ifnames.Store(new(map[int]string))
+	// A pcapng stream's comments may name the packets' processes.
+	var opened atomic.Pointer[pcapfile.File]
+	file := opened.Load
+	eng.SetProcessNames(fileProcLabel(file))
+	eng.SetProcessContainers(fileProcContainer(file))
 
 	// The reader: opening a FIFO waits for its writer, and a read waits
 	// for the next packet; quitting closes the file, and a read that a
@@ -111,7 +121,7 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 	var in *pcapfile.File
 	quit := false
 	go func() {
-		f, err := openInput(cfg)
+		f, err := openView(cfg)
 		if err != nil {
 			cancel(err)
 			return
@@ -128,8 +138,13 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 			return
 		}
 		snaplen.Store(f.Snaplen)
+		opened.Store(f)
 		progFor := linkFilters(cfg, f)
-		setStatus("live")
+		if followed != "" {
+			setStatus("live, " + followed)
+		} else {
+			setStatus("live")
+		}
 		var nIfaces int
 		var dropped uint64
 		for ctx.Err() == nil {
@@ -149,7 +164,9 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 			if err != nil {
 				clock.end()
 				switch {
-				case errors.Is(err, io.EOF), errors.Is(err, os.ErrClosed): // closed: quitting
+				case errors.Is(err, io.EOF) && followed != "":
+					setStatus(fmt.Sprintf("file ended after %d packets: writer gone", n.Load()))
+				case errors.Is(err, io.EOF), errors.Is(err, os.ErrClosed): // os.ErrClosed: quitting
 					setStatus(fmt.Sprintf("stream ended after %d packets", n.Load()))
 				default:
 					setStatus(fmt.Sprintf("stream ended after %d packets: %v", n.Load(), err))
@@ -170,7 +187,10 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 			}
 			eng.Add(pk)
 			clock.saw(pk.Time())
-			kept.Add(1)
+			if kept.Add(1) == cfg.Count {
+				stopAtCount(cfg, f, &clock, setStatus)
+				return
+			}
 		}
 	}()
 
@@ -178,14 +198,27 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 	if cfg.Read == "-" {
 		name = "stdin"
 	}
+	hook := "stream"
+	if followed != "" {
+		hook = "followed"
+	}
+	statusText := func() string {
+		if cfg.hostStatus != nil { // --remote: hosts that failed
+			if h := cfg.hostStatus(); h != "" {
+				return *status.Load() + "; " + h
+			}
+		}
+		return *status.Load()
+	}
 	model := ui.New(ui.Config{
 		Engine:         eng,
 		Source:         name,
-		Hook:           "stream",
+		Hook:           hook,
 		Filter:         cfg.filterText(),
 		Live:           true,
-		Status:         func() string { return *status.Load() },
+		Status:         statusText,
 		InterfaceNames: func() map[int]string { return *ifnames.Load() },
+		Processes:      func() bool { f := opened.Load(); return f != nil && f.HasProcesses() },
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: snaplen.Load()})
 		},

@@ -112,11 +112,12 @@ func quietPipe(err error) error {
 // printFile prints a saved capture (-r FILE, no -w, stdout not a
 // terminal or --print).
 func printFile(cfg *Config, stdout, stderr io.Writer) error {
-	in, err := openInput(cfg)
+	in, err := openRead(cfg)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	defer stopOnSignal(in)()
 	if err := fileFilter(cfg, in); err != nil {
 		return err
 	}

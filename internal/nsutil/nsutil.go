@@ -2,7 +2,6 @@ package nsutil
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/vishvananda/netns"
 )
@@ -11,20 +10,19 @@ import (
 // fn stay in that namespace after it returns. The thread is never switched
 // back: it exits with its goroutine, so no other code ever runs on it.
 func Do(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- fmt.Errorf("open netns %s: %w", name, err)
+	var err error
+	OffMain(func() {
+		h, e := netns.GetFromName(name)
+		if e != nil {
+			err = fmt.Errorf("open netns %s: %w", name, e)
 			return
 		}
 		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", name, err)
+		if e := netns.Set(h); e != nil {
+			err = fmt.Errorf("enter netns %s: %w", name, e)
 			return
 		}
-		errc <- fn()
-	}()
-	return <-errc
+		err = fn()
+	})
+	return err
 }

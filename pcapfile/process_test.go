@@ -1,0 +1,131 @@
+package pcapfile
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"path/filepath"
+	"testing"
+)
+
+// TestProcessCommentsRoundTrip: the process comments the writer puts on
+// each packet are read back as the packet's pid and, by pid, the name,
+// container or cgroup; a packet without them has no pid.
+func TestProcessCommentsRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewPcapngWriter(&buf, 262144, []IfaceInfo{{Index: 7, Name: "eth0", Hook: "tcx"}}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[uint32][]string{
+		4123: {"process: curl (pid 4123)", "container: docker 3f2a1b2c3d4e"},
+		911:  {"process: my (pid 1) app (pid 911)", "cgroup: /system.slice/nginx.service"},
+	}
+	w.SetProcessComments(func(pid uint32) []string { return names[pid] })
+	ps := testPackets()
+	pids := []uint32{4123, 0, 911, 77} // 77: the writer knows no name, writes none
+	for i := range ps {
+		ps[i].Ifindex = 7
+		ps[i].SetTask(pids[i], i)
+		if err := w.Write(&ps[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	cf, err := newFile(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.HasProcesses() {
+		t.Error("HasProcesses before any packet")
+	}
+	for i := 0; ; i++ {
+		p, err := cf.NextPacket()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := pids[i]
+		if want == 77 {
+			want = 0
+		}
+		if p.Pid() != want {
+			t.Errorf("packet %d: pid %d, want %d", i, p.Pid(), want)
+		}
+	}
+	for pid, want := range map[uint32]Process{
+		4123: {Pid: 4123, Comm: "curl", Container: "docker 3f2a1b2c3d4e"},
+		911:  {Pid: 911, Comm: "my (pid 1) app", Cgroup: "/system.slice/nginx.service"},
+	} {
+		if got, ok := cf.Process(pid); !ok || got != want {
+			t.Errorf("Process(%d) = %+v %v, want %+v", pid, got, ok, want)
+		}
+	}
+	if _, ok := cf.Process(77); ok || !cf.HasProcesses() {
+		t.Errorf("Process(77) found, or HasProcesses false")
+	}
+}
+
+// TestProcComments: comments that do not name a process in the writer's
+// form name none.
+func TestProcComments(t *testing.T) {
+	for _, c := range [][]string{
+		nil,
+		{"hook: tc"},
+		{"process: curl"},
+		{"process: curl (pid x)"},
+		{"process: curl (pid 0)"},
+		{"process: curl (pid 4194304)"}, // beyond a pid's 22 bits
+		{"process: curl (pid 12"},
+		{"container: docker abc"},
+	} {
+		if p, ok := procComments(c); ok {
+			t.Errorf("%q: %+v", c, p)
+		}
+	}
+	if p, ok := procComments([]string{"hook: tc", "process: a b (pid 4194303)"}); !ok || p.Pid != 4194303 || p.Comm != "a b" {
+		t.Errorf("the largest pid: %+v %v", p, ok)
+	}
+}
+
+// TestSaveProcesses: the live view's w, to pcapng, names the processes as
+// -w does, read back as a file's.
+func TestSaveProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ring.pcapng")
+	ps := testPackets()
+	for i := range ps {
+		ps[i].Ifindex = 3
+		ps[i].SetTask(uint32(500+i%2), -1)
+	}
+	n, err := SaveFile(path, ps, Save{Format: "pcapng", Snaplen: 65535, Ifaces: []IfaceInfo{{Index: 3, Name: "veth0", Hook: "tcx"}},
+		Processes: func(pid uint32) []string {
+			if pid == 500 {
+				return []string{"process: srv (pid 500)"}
+			}
+			return nil
+		}})
+	if err != nil || n != len(ps) {
+		t.Fatalf("save: %d, %v", n, err)
+	}
+	cf, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cf.Close()
+	for i := 0; ; i++ {
+		p, err := cf.NextPacket()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if want := uint32(500 * (1 - i%2)); err != nil || p.Pid() != want {
+			t.Errorf("packet %d: pid %d, %v; want %d", i, p.Pid(), err, want)
+		}
+	}
+	if p, ok := cf.Process(500); !ok || p.Comm != "srv" {
+		t.Errorf("Process(500): %+v %v", p, ok)
+	}
+}
