@@ -440,18 +440,16 @@ const struct owner *unused_owner __attribute__((unused));
  * Go (1.24+) listens with MPTCP by default where the kernel has it. */
 volatile const __u8 with_mptcp = 0;
 
-/* owner_of returns the tgid recorded for a full socket sk, or for the
- * MPTCP socket it is a subflow of. An owner found there is copied to the
- * subflow, so that the connections a listening subflow accepts (plain TCP
- * when the client does not speak MPTCP) inherit it (BPF_F_CLONE) from
- * the SYN the lookup is made for. */
-static __always_inline __u32 owner_of(struct bpf_sock *sk)
+/* owner_of returns the owner recorded for a full socket sk, or for the
+ * MPTCP socket it is a subflow of, or NULL. An owner found there is
+ * copied to the subflow, so that the connections a listening subflow
+ * accepts (plain TCP when the client does not speak MPTCP) inherit it
+ * (BPF_F_CLONE) from the SYN the lookup is made for. */
+static __always_inline struct owner *owner_of(struct bpf_sock *sk)
 {
 	struct owner *o = bpf_sk_storage_get(&sk_owner, sk, 0, 0);
-	if (o)
-		return o->tgid;
-	if (!with_mptcp)
-		return 0;
+	if (o || !with_mptcp)
+		return o;
 	struct mptcp_sock *msk = bpf_skc_to_mptcp_sock(sk);
 	if (!msk)
 		return 0;
@@ -461,25 +459,81 @@ static __always_inline __u32 owner_of(struct bpf_sock *sk)
 	struct owner *sub = bpf_sk_storage_get(&sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (sub)
 		*sub = *o;
-	return o->tgid;
+	return o;
+}
+
+/* Process filters (--pid, --comm, --cgroup; proc_filter's PF_* bits, all
+ * of them must match): a packet whose socket's owner is not the one asked
+ * for, or that has none, is counted in proc_filtered and not sent. The
+ * cgroup is the owner's (where it was when it last took the socket), one
+ * of want_cgroups: the cgroup asked for and those below it at the start. */
+#define PF_PID 1
+#define PF_COMM 2
+#define PF_CGROUP 4
+volatile const __u8 proc_filter = 0;
+volatile const __u32 want_tgid = 0;
+volatile const char want_comm[16] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set at load */
+	__type(key, __u64);     /* a cgroup v2 directory's inode */
+	__type(value, __u8);
+} want_cgroups SEC(".maps");
+
+/* What the record says of the packet's process: its owner's tgid (0 for
+ * none), and whether it passes the process filters. */
+struct who {
+	__u32 tgid;
+	__u32 match;
+};
+
+/* owner_matches checks the owner's tgid and name against the filters. */
+static __always_inline int owner_matches(struct owner *o)
+{
+	if ((proc_filter & PF_PID) && o->tgid != want_tgid)
+		return 0;
+	if (proc_filter & PF_COMM) {
+#pragma unroll
+		for (int i = 0; i < 16; i++) {
+			if (o->comm[i] != want_comm[i])
+				return 0;
+			if (o->comm[i] == 0)
+				break;
+		}
+	}
+	if ((proc_filter & PF_CGROUP) && !bpf_map_lookup_elem(&want_cgroups, &o->cgroup_id))
+		return 0;
+	return 1;
+}
+
+/* who_of fills w for the full socket sk. */
+static __always_inline void who_of(struct bpf_sock *sk, struct who *w)
+{
+	struct owner *o = owner_of(sk);
+	if (!o)
+		return;
+	w->tgid = o->tgid;
+	if (proc_filter)
+		w->match = owner_matches(o);
 }
 
 /* Egress: the socket the packet was sent from, on the skb. A SYN-ACK's is
  * the connection request: its listener's owner. A time-wait socket has no
  * owner any more; a forwarded packet has no socket (the stack dropped its
  * sender's reference when it was received). */
-static __always_inline __u32 egress_owner(struct __sk_buff *skb)
+static __always_inline void egress_owner(struct __sk_buff *skb, struct who *w)
 {
 	struct bpf_sock *sk = skb->sk;
 	if (!sk)
-		return 0;
+		return;
 	struct bpf_sock *full = bpf_sk_fullsock(sk);
 	if (!full) {
 		full = bpf_get_listener_sock(sk);
 		if (!full)
-			return 0;
+			return;
 	}
-	return owner_of(full);
+	who_of(full, w);
 }
 
 #define IPPROTO_TCP_ 6
@@ -491,7 +545,7 @@ static __always_inline __u32 egress_owner(struct __sk_buff *skb)
  * first SYN and a bound UDP socket's its first datagram; a packet no
  * local socket takes (forwarded) has none. IPv4 and IPv6 without
  * extension headers, TCP and UDP, the first fragment only. */
-static __always_inline __u32 ingress_owner(struct __sk_buff *skb)
+static __always_inline void ingress_owner(struct __sk_buff *skb, struct who *w)
 {
 	struct bpf_sock_tuple t = {};
 	__u32 size;
@@ -500,13 +554,13 @@ static __always_inline __u32 ingress_owner(struct __sk_buff *skb)
 	if (skb->protocol == bpf_htons(ETH_IP)) {
 		__u8 ip[20];
 		if (bpf_skb_load_bytes_relative(skb, 0, ip, sizeof(ip), BPF_HDR_START_NET))
-			return 0;
+			return;
 		proto = ip[9];
 		if ((proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_) || (((ip[6] & 0x1f) << 8) | ip[7]) != 0)
-			return 0;
+			return;
 		__u32 ihl = (ip[0] & 0xf) * 4;
 		if (ihl < 20 || bpf_skb_load_bytes_relative(skb, ihl, ports, 4, BPF_HDR_START_NET))
-			return 0;
+			return;
 		__builtin_memcpy(&t.ipv4.saddr, ip + 12, 4);
 		__builtin_memcpy(&t.ipv4.daddr, ip + 16, 4);
 		__builtin_memcpy(&t.ipv4.sport, ports, 2);
@@ -515,29 +569,28 @@ static __always_inline __u32 ingress_owner(struct __sk_buff *skb)
 	} else if (skb->protocol == bpf_htons(ETH_IP6)) {
 		__u8 ip[40];
 		if (bpf_skb_load_bytes_relative(skb, 0, ip, sizeof(ip), BPF_HDR_START_NET))
-			return 0;
+			return;
 		proto = ip[6];
 		if (proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_)
-			return 0;
+			return;
 		if (bpf_skb_load_bytes_relative(skb, 40, ports, 4, BPF_HDR_START_NET))
-			return 0;
+			return;
 		__builtin_memcpy(t.ipv6.saddr, ip + 8, 16);
 		__builtin_memcpy(t.ipv6.daddr, ip + 24, 16);
 		__builtin_memcpy(&t.ipv6.sport, ports, 2);
 		__builtin_memcpy(&t.ipv6.dport, ports + 2, 2);
 		size = sizeof(t.ipv6);
 	} else
-		return 0;
+		return;
 	struct bpf_sock *sk;
 	if (proto == IPPROTO_TCP_)
 		sk = bpf_sk_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
 	else
 		sk = bpf_sk_lookup_udp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
-		return 0;
-	__u32 tgid = owner_of(sk);
+		return;
+	who_of(sk, w);
 	bpf_sk_release(sk);
-	return tgid;
 }
 
 /* emit writes the record; it returns 0, or the error of a record the ring
@@ -612,10 +665,18 @@ static __always_inline int tc_capture(struct __sk_buff *skb, __u8 dir, int use_r
 	/* A packet the ring could not take is counted in its flow: user space
 	 * adds these to what it decoded, so a full ring costs the flow table
 	 * nothing, and a packet that made it costs no lookup. */
-	__u32 tgid = 0;
-	if (with_proc)
-		tgid = dir == DIR_OUT ? egress_owner(skb) : ingress_owner(skb);
-	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb, skb_vlan(skb), tgid) && count_flows) {
+	struct who w = {};
+	if (with_proc) {
+		if (dir == DIR_OUT)
+			egress_owner(skb, &w);
+		else
+			ingress_owner(skb, &w);
+		if (proc_filter && !w.match) {
+			c->proc_filtered++;
+			return TC_ACT_UNSPEC;
+		}
+	}
+	if (emit(skb, c, skb->ifindex, skb->len, dir, HOOK_TC, use_rb, skb_vlan(skb), w.tgid) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_skb(skb, &k, clamp_len(skb->len));
 		if (side >= 0) {
@@ -777,13 +838,17 @@ FLOW_KEY(flow_key_xmit, struct sk_buff, xmit_load)
  * MPTCP subflow has its MPTCP socket's owner once tc has copied it there
  * (owner_of): here the path to that socket is not one the verifier
  * trusts. */
-static __always_inline __u32 xmit_owner(struct sk_buff *skb)
+static __always_inline void xmit_owner(struct sk_buff *skb, struct who *w)
 {
 	struct sock *sk = skb->sk;
 	if (!sk)
-		return 0;
+		return;
 	struct owner *o = bpf_sk_storage_get(&sk_owner, sk, 0, 0); /* NULL unless a full socket */
-	return o ? o->tgid : 0;
+	if (!o)
+		return;
+	w->tgid = o->tgid;
+	if (proc_filter)
+		w->match = owner_matches(o);
 }
 
 SEC("tp_btf/net_dev_start_xmit")
@@ -839,10 +904,15 @@ int BPF_PROG(capture_xmit, struct sk_buff *skb, struct net_device *dev)
 			return 0;
 		}
 	}
-	__u32 tgid = 0;
-	if (with_proc)
-		tgid = xmit_owner(skb);
-	if (emit(skb, c, ifindex, len, DIR_OUT, HOOK_XMIT, OUT_SKB_BTF, vlan, tgid) && count_flows) {
+	struct who w = {};
+	if (with_proc) {
+		xmit_owner(skb, &w);
+		if (proc_filter && !w.match) {
+			c->proc_filtered++;
+			return 0;
+		}
+	}
+	if (emit(skb, c, ifindex, len, DIR_OUT, HOOK_XMIT, OUT_SKB_BTF, vlan, w.tgid) && count_flows) {
 		struct flow_key k;
 		int side = flow_key_xmit(skb, &k, clamp_len(len));
 		if (side >= 0) {
@@ -882,9 +952,12 @@ static __always_inline void own(void *sk)
 	if (tgid == 0)
 		return; /* not a process */
 	struct owner *o = bpf_sk_storage_get(&sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!o || o->tgid == tgid)
+	if (!o)
 		return;
-	struct owner v = {.tgid = tgid, .pid = (__u32)pt, .cgroup_id = bpf_get_current_cgroup_id()};
+	__u64 cgroup = bpf_get_current_cgroup_id();
+	if (o->tgid == tgid && o->cgroup_id == cgroup)
+		return; /* a process moved to another cgroup is written again */
+	struct owner v = {.tgid = tgid, .pid = (__u32)pt, .cgroup_id = cgroup};
 	/* The process's name is its leader's: another thread may have named
 	 * itself (a JVM's, a browser's). */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();

@@ -43,6 +43,7 @@ struct counters {
 	__u64 failed;     /* records refused (rings full): lost in the kernel */
 	__u64 filtered;   /* packets not sent because of direction or filter */
 	__u64 overflowed; /* records of sent that went to the overflow ring */
+	__u64 proc_filtered; /* packets not sent because of --pid, --comm or --cgroup */
 };
 
 /* A flow, as the live view's flow table keys it (decode's flowKey): the

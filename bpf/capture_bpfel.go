@@ -14,12 +14,13 @@ import (
 )
 
 type captureCounters struct {
-	_          structs.HostLayout
-	Seen       uint64
-	Sent       uint64
-	Failed     uint64
-	Filtered   uint64
-	Overflowed uint64
+	_            structs.HostLayout
+	Seen         uint64
+	Sent         uint64
+	Failed       uint64
+	Filtered     uint64
+	Overflowed   uint64
+	ProcFiltered uint64
 }
 
 type captureFlowCounts struct {
@@ -71,6 +72,7 @@ const (
 	captureMapProcs               = "procs"
 	captureMapRb                  = "rb"
 	captureMapSkOwner             = "sk_owner"
+	captureMapWantCgroups         = "want_cgroups"
 	captureMapXmitIfaces          = "xmit_ifaces"
 	captureMapXmitScratch         = "xmit_scratch"
 	captureProgCaptureTcEgress    = "capture_tc_egress"
@@ -98,12 +100,15 @@ const (
 	captureVarHasBell             = "has_bell"
 	captureVarHasFilter           = "has_filter"
 	captureVarHasOverflow         = "has_overflow"
+	captureVarProcFilter          = "proc_filter"
 	captureVarRbWakeup            = "rb_wakeup"
 	captureVarSnaplen             = "snaplen"
 	captureVarUnusedFlowCounts    = "unused_flow_counts"
 	captureVarUnusedFlowKey       = "unused_flow_key"
 	captureVarUnusedOwner         = "unused_owner"
 	captureVarUnusedPcapHdr       = "unused_pcap_hdr"
+	captureVarWantComm            = "want_comm"
+	captureVarWantTgid            = "want_tgid"
 	captureVarWithMptcp           = "with_mptcp"
 	captureVarWithProc            = "with_proc"
 	captureVarXmitDynptr          = "xmit_dynptr"
@@ -184,6 +189,7 @@ type captureMapSpecs struct {
 	Procs       *ebpf.MapSpec `ebpf:"procs"`
 	Rb          *ebpf.MapSpec `ebpf:"rb"`
 	SkOwner     *ebpf.MapSpec `ebpf:"sk_owner"`
+	WantCgroups *ebpf.MapSpec `ebpf:"want_cgroups"`
 	XmitIfaces  *ebpf.MapSpec `ebpf:"xmit_ifaces"`
 	XmitScratch *ebpf.MapSpec `ebpf:"xmit_scratch"`
 }
@@ -199,12 +205,15 @@ type captureVariableSpecs struct {
 	HasBell          *ebpf.VariableSpec `ebpf:"has_bell"`
 	HasFilter        *ebpf.VariableSpec `ebpf:"has_filter"`
 	HasOverflow      *ebpf.VariableSpec `ebpf:"has_overflow"`
+	ProcFilter       *ebpf.VariableSpec `ebpf:"proc_filter"`
 	RbWakeup         *ebpf.VariableSpec `ebpf:"rb_wakeup"`
 	Snaplen          *ebpf.VariableSpec `ebpf:"snaplen"`
 	UnusedFlowCounts *ebpf.VariableSpec `ebpf:"unused_flow_counts"`
 	UnusedFlowKey    *ebpf.VariableSpec `ebpf:"unused_flow_key"`
 	UnusedOwner      *ebpf.VariableSpec `ebpf:"unused_owner"`
 	UnusedPcapHdr    *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
+	WantComm         *ebpf.VariableSpec `ebpf:"want_comm"`
+	WantTgid         *ebpf.VariableSpec `ebpf:"want_tgid"`
 	WithMptcp        *ebpf.VariableSpec `ebpf:"with_mptcp"`
 	WithProc         *ebpf.VariableSpec `ebpf:"with_proc"`
 	XmitDynptr       *ebpf.VariableSpec `ebpf:"xmit_dynptr"`
@@ -239,6 +248,7 @@ type captureMaps struct {
 	Procs       *ebpf.Map `ebpf:"procs"`
 	Rb          *ebpf.Map `ebpf:"rb"`
 	SkOwner     *ebpf.Map `ebpf:"sk_owner"`
+	WantCgroups *ebpf.Map `ebpf:"want_cgroups"`
 	XmitIfaces  *ebpf.Map `ebpf:"xmit_ifaces"`
 	XmitScratch *ebpf.Map `ebpf:"xmit_scratch"`
 }
@@ -253,6 +263,7 @@ func (m *captureMaps) Close() error {
 		m.Procs,
 		m.Rb,
 		m.SkOwner,
+		m.WantCgroups,
 		m.XmitIfaces,
 		m.XmitScratch,
 	)
@@ -269,12 +280,15 @@ type captureVariables struct {
 	HasBell          *ebpf.Variable `ebpf:"has_bell"`
 	HasFilter        *ebpf.Variable `ebpf:"has_filter"`
 	HasOverflow      *ebpf.Variable `ebpf:"has_overflow"`
+	ProcFilter       *ebpf.Variable `ebpf:"proc_filter"`
 	RbWakeup         *ebpf.Variable `ebpf:"rb_wakeup"`
 	Snaplen          *ebpf.Variable `ebpf:"snaplen"`
 	UnusedFlowCounts *ebpf.Variable `ebpf:"unused_flow_counts"`
 	UnusedFlowKey    *ebpf.Variable `ebpf:"unused_flow_key"`
 	UnusedOwner      *ebpf.Variable `ebpf:"unused_owner"`
 	UnusedPcapHdr    *ebpf.Variable `ebpf:"unused_pcap_hdr"`
+	WantComm         *ebpf.Variable `ebpf:"want_comm"`
+	WantTgid         *ebpf.Variable `ebpf:"want_tgid"`
 	WithMptcp        *ebpf.Variable `ebpf:"with_mptcp"`
 	WithProc         *ebpf.Variable `ebpf:"with_proc"`
 	XmitDynptr       *ebpf.Variable `ebpf:"xmit_dynptr"`

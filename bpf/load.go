@@ -74,6 +74,10 @@ type Config struct {
 	// that owns its socket (proc.go); AttachProc then attaches the hooks
 	// that find the owners.
 	Proc bool
+	// Match keeps only the packets of the processes it names (needs
+	// Proc): the others are dropped in the kernel, counted in
+	// Counters.ProcFiltered.
+	Match ProcMatch
 
 	xmitLinear bool // tests: the transmit hook as before Linux 6.12 (no skb dynptr)
 }
@@ -167,10 +171,13 @@ func Load(cfg Config) (*Objects, error) {
 		}
 	}
 	o := &Objects{cfg: cfg}
+	if cfg.Match.On() && !cfg.Proc {
+		return nil, errors.New("--pid, --comm and --cgroup need process attribution")
+	}
 	if cfg.Proc {
 		// Without what attribution needs (socket storage, Linux 5.2; the
 		// socket lookups), capture goes on without it.
-		if err := prepareProc(spec, true); err != nil {
+		if err := prepareProc(spec, true, cfg.Match); err != nil {
 			return nil, fmt.Errorf("enable process attribution: %w", err)
 		}
 		err := o.load(spec.Copy())
@@ -186,10 +193,13 @@ func Load(cfg Config) (*Objects, error) {
 			return o.loaded(cfg)
 		}
 		o.procWhy, _, _ = strings.Cut(err.Error(), "\n")
+		if cfg.Match.On() {
+			return nil, fmt.Errorf("--pid, --comm and --cgroup need process attribution: %s", o.procWhy)
+		}
 		o.cfg.Proc = false
 		_ = spec.Variables[captureVarWithProc].Set(uint8(0))
 	}
-	if err := prepareProc(spec, false); err != nil {
+	if err := prepareProc(spec, false, ProcMatch{}); err != nil {
 		return nil, err
 	}
 	if err := o.load(spec); err != nil {
@@ -471,6 +481,9 @@ type Counters struct {
 	Sent     uint64 // records written to the perf ring
 	Failed   uint64 // records the ring refused: lost in the kernel
 	Filtered uint64 // packets not sent (direction or filter)
+	// ProcFiltered counts the packets that passed the filter and were
+	// not sent because of Config.Match.
+	ProcFiltered uint64
 	// Overflowed counts the records of Sent that the first perf ring
 	// refused and the overflow ring took (Config.Overflow).
 	Overflowed uint64
@@ -488,6 +501,7 @@ func (o *Objects) Counters() (Counters, error) {
 		c.Sent += p.Sent
 		c.Failed += p.Failed
 		c.Filtered += p.Filtered
+		c.ProcFiltered += p.ProcFiltered
 		c.Overflowed += p.Overflowed
 	}
 	return c, nil

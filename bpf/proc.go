@@ -64,12 +64,66 @@ var procHooks = []struct {
 	{captureProgProcRecv, ebpf.AttachTraceRawTp, "receives by another process than the socket's maker (Linux 6.3+)"},
 }
 
+// ProcMatch names the processes whose packets a capture keeps: each field
+// set must match the owner of the packet's socket; a packet without one
+// matches none.
+type ProcMatch struct {
+	Tgid uint32 // --pid: the process (and its threads); 0 for any
+	Comm string // --comm: its name, at most 15 bytes; "" for any
+	// --cgroup: the owner's cgroup v2 is one of these (directory inodes:
+	// the cgroup asked for and those below it); none for any.
+	Cgroups []uint64
+}
+
+// On reports whether m keeps fewer packets than all.
+func (m ProcMatch) On() bool { return m.Tgid != 0 || m.Comm != "" || len(m.Cgroups) > 0 }
+
+// set sets the programs' process filter to m.
+func (m ProcMatch) set(spec *ebpf.CollectionSpec) error {
+	if len(m.Comm) > 15 {
+		return fmt.Errorf("process name %q: longer than the kernel's 15 bytes", m.Comm)
+	}
+	var bits uint8
+	var comm [16]byte
+	copy(comm[:], m.Comm)
+	if m.Tgid != 0 {
+		bits |= 1 // PF_PID
+	}
+	if m.Comm != "" {
+		bits |= 2 // PF_COMM
+	}
+	if len(m.Cgroups) > 0 {
+		bits |= 4 // PF_CGROUP
+		cg := spec.Maps[captureMapWantCgroups]
+		cg.MaxEntries = uint32(len(m.Cgroups))
+		cg.Contents = nil
+		for _, id := range m.Cgroups {
+			cg.Contents = append(cg.Contents, ebpf.MapKV{Key: id, Value: uint8(1)})
+		}
+	}
+	for _, v := range []struct {
+		name string
+		val  any
+	}{
+		{captureVarProcFilter, bits}, {captureVarWantTgid, m.Tgid}, {captureVarWantComm, comm},
+	} {
+		if err := spec.Variables[v.name].Set(v.val); err != nil {
+			return fmt.Errorf("set %s: %w", v.name, err)
+		}
+	}
+	return nil
+}
+
 // prepareProc sets up the owner maps in spec for Load: with attribution
-// the tc programs look the owner up (with_proc); without it the socket
-// storage map, which they still name, becomes a hash of one entry, so
-// that a kernel without socket storage (before 5.2) still loads them.
-func prepareProc(spec *ebpf.CollectionSpec, on bool) error {
+// the tc programs look the owner up (with_proc) and keep what match asks
+// for; without it the socket storage map, which they still name, becomes
+// a hash of one entry, so that a kernel without socket storage (before
+// 5.2) still loads them.
+func prepareProc(spec *ebpf.CollectionSpec, on bool, match ProcMatch) error {
 	if on {
+		if err := match.set(spec); err != nil {
+			return err
+		}
 		// Without bpf_skc_to_mptcp_sock (before 5.12) tc finds the
 		// owner of an MPTCP socket only where a hook saw its subflows.
 		if features.HaveProgramHelper(ebpf.SchedCLS, asm.FnSkcToMptcpSock) == nil {

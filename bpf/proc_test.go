@@ -3,6 +3,7 @@ package bpf
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
@@ -181,4 +183,99 @@ func cgroupProgs(t *testing.T, dir string) int {
 		t.Fatal(err)
 	}
 	return len(res.Programs)
+}
+
+// TestProcMatch: with --pid, --comm or --cgroup the tc ingress program
+// sends only the datagrams whose socket's owner matches, and counts the
+// others in ProcFiltered; a datagram no socket takes matches nothing.
+func TestProcMatch(t *testing.T) {
+	testutil.RequireRoot(t)
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := Cgroup2Root(string(mi))
+	if err != nil {
+		t.Skip(err)
+	}
+	cg, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var self string // this process's cgroup v2, where its sockets are
+	for _, l := range strings.Split(string(cg), "\n") {
+		if p, ok := strings.CutPrefix(l, "0::"); ok {
+			self = p
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(root, self), &st); err != nil {
+		t.Fatal(err)
+	}
+	// Both sockets are this process's; the older one is seeded as
+	// another's (a made-up pid and name).
+	old, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	const seeded = 4194302
+	peer := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 999}
+	unbound := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+	for _, tc := range []struct {
+		name  string
+		match ProcMatch
+		want  [3]bool // sent: to the fresh socket, the seeded one, none
+	}{
+		{"pid", ProcMatch{Tgid: uint32(os.Getpid())}, [3]bool{true, false, false}},
+		{"comm", ProcMatch{Comm: "seededproc"}, [3]bool{false, true, false}},
+		{"pid and comm", ProcMatch{Tgid: seeded, Comm: "other"}, [3]bool{false, false, false}},
+		{"cgroup", ProcMatch{Cgroups: []uint64{st.Ino + 1, st.Ino}}, [3]bool{true, false, false}},
+		{"another cgroup", ProcMatch{Cgroups: []uint64{st.Ino + 1}}, [3]bool{false, false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, rd := loadWithReader(t, Config{Snaplen: 128, In: true, Out: true, Proc: true, Match: tc.match})
+			if why := o.ProcUnavailable(); why != "" {
+				t.Fatalf("attribution unavailable: %s", why)
+			}
+			if _, err := o.AttachProc(root); err != nil {
+				t.Fatal(err)
+			}
+			fresh, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fresh.Close()
+			f, err := old.File()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.SeedOwner(int(f.Fd()), Owner{Tgid: seeded, Pid: seeded, Comm: "seededproc"}); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			var sent, dropped uint64
+			for i, dst := range []*net.UDPAddr{fresh.LocalAddr().(*net.UDPAddr), old.LocalAddr().(*net.UDPAddr), unbound} {
+				if _, err := o.objs.CaptureTcIngress.Run(&ebpf.RunOptions{Data: udpTo(t, peer, dst)}); err != nil {
+					t.Fatal(err)
+				}
+				if tc.want[i] {
+					sent++
+					rd.SetDeadline(time.Now().Add(time.Second))
+					if _, err := rd.Read(); err != nil {
+						t.Errorf("datagram %d: no record: %v", i, err)
+					}
+				} else {
+					dropped++
+				}
+			}
+			c, err := o.Counters()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Sent != sent || c.ProcFiltered != dropped || c.Seen != 3 || c.Filtered != 0 {
+				t.Errorf("counters %+v, want %d sent, %d dropped for their process", c, sent, dropped)
+			}
+		})
+	}
 }

@@ -45,7 +45,7 @@ func envInt(name string, def int) int {
 type sent struct{ pkts, bytes uint64 }
 
 // udpFrame is the Ethernet frame of a UDP datagram of payload bytes.
-func udpFrame(payload int) uint64 { return uint64(14 + 20 + 8 + payload) }
+func udpFrameLen(payload int) uint64 { return uint64(14 + 20 + 8 + payload) }
 
 // blast sends payload-byte UDP datagrams from namespace B to A for d, in
 // batches with sendmmsg, and returns how many the kernel accepted.
@@ -78,7 +78,7 @@ func blast(t *testing.T, pair *testutil.Pair, payload int, d time.Duration) sent
 		}
 		total += uint64(n)
 	}
-	return sent{total, total * udpFrame(payload)}
+	return sent{total, total * udpFrameLen(payload)}
 }
 
 // stream sends TCP from namespace B to A over one connection for d, as
@@ -190,6 +190,10 @@ var conditions = []condition{
 	// this is the live view without that.
 	{"bpftop-cap live view --nice 0 (tc, sender egress)", "bpftop-cap-tui", false, []string{"-Q", "out", "--nice", "0"}, 1, true},
 	{"bpftop-cap -w (tc, receiver ingress)", "bpftop-cap", true, []string{"-Q", "in"}, 1, false},
+	// Process attribution is on by default: its cost is the difference
+	// from these (docs/performance.md).
+	{"bpftop-cap -w --no-proc (tc, sender egress)", "bpftop-cap", false, []string{"-Q", "out", "--no-proc"}, 1, false},
+	{"bpftop-cap -w --no-proc (tc, receiver ingress)", "bpftop-cap", true, []string{"-Q", "in", "--no-proc"}, 1, false},
 	{"bpftop-cap -w (XDP, receiver)", "bpftop-cap", true, []string{"--xdp"}, 1, false},
 	{"bpftop-cap -w '" + rareFilter + "' (1%, in the kernel)", "bpftop-cap", false, []string{"-Q", "out", rareFilter}, 0.01, false},
 	{"tcpdump -w '" + rareFilter + "' (1%)", "tcpdump", false, []string{"-Q", "out", rareFilter}, 0.01, false},

@@ -333,3 +333,37 @@ func TestProcForwarded(t *testing.T) {
 		t.Errorf("forwarded packets' lines name a process:\n%s", text)
 	}
 }
+
+// TestProcSaveFromView: the live view's w names each packet's process in
+// the pcapng file it saves, as -w does: a server older than the capture
+// and a client, every datagram both ways (tshark's frame.comment).
+func TestProcSaveFromView(t *testing.T) {
+	testutil.RequireTool(t, "tshark")
+	pair := testutil.NewPair(t)
+	dir := t.TempDir()
+	srv, _ := startHelper(t, pair.NsA, "bpcvsrv", "udp-echo", pair.AddrA+":7007")
+	startHelper(t, pair.NsB, "bpcvpeer", "udp-echo", pair.AddrB+":7008")
+	s := startLiveView(t, dir, pair.NsA, "-i", pair.IfA, "udp")
+	cliPid := runClient(t, pair.NsA, "bpcvcli", "udp-client", pair.AddrB+":7008", "3")
+	runClient(t, pair.NsB, "bpcvpeercli", "udp-client", pair.AddrA+":7007", "2")
+	s.waitFor("both flows", contains(":7007", ":7008"))
+	path, saved := saveFromScreen(t, s, dir)
+	s.keys("q")
+	s.waitExit()
+	if !strings.HasSuffix(path, ".pcapng") || saved != 10 {
+		t.Fatalf("saved %d packets to %s, want 10 to a pcapng file", saved, path)
+	}
+	rows := tsharkRows(t, path, "frame.comment", "udp.srcport", "udp.dstport")
+	if len(rows) != 10 {
+		t.Fatalf("%d packets in %s, want 10", len(rows), path)
+	}
+	for i, r := range rows {
+		want := "process: bpcvcli (pid " + strconv.Itoa(cliPid) + ")"
+		if r[1] == "7007" || r[2] == "7007" {
+			want = "process: bpcvsrv (pid " + strconv.Itoa(srv.cmd.Process.Pid) + ")"
+		}
+		if !strings.Contains(r[0], want) {
+			t.Errorf("packet %d (%s -> %s): comment %q, want %q", i+1, r[1], r[2], r[0], want)
+		}
+	}
+}

@@ -20,6 +20,10 @@ import (
 // executes), with helperEnv saying what to do.
 const helperEnv = "BPFTOP_E2E_HELPER"
 
+// helperWaitEnv, set, has a client wait for a line on stdin before it
+// connects.
+const helperWaitEnv = "BPFTOP_E2E_WAIT"
+
 // runHelper is the helper's main: udp-echo ADDR, udp-client DST N,
 // tcp-echo and mptcp-echo ADDR, tcp-client and mptcp-client DST N,
 // udp-pinger DST (a datagram every 20 ms, until killed, each reply awaited
@@ -82,6 +86,14 @@ func runHelper(mode string) int {
 			<-tick.C
 		}
 	case "udp-client", "tcp-client", "mptcp-client":
+		if os.Getenv(helperWaitEnv) != "" {
+			// Started early (its pid known, moved into a cgroup): go on
+			// at a line on stdin.
+			fmt.Println("waiting")
+			if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+				return fail(err)
+			}
+		}
 		proto := map[string]string{"udp-client": "udp4", "tcp-client": "tcp4", "mptcp-client": "tcp4"}[mode]
 		d := net.Dialer{Timeout: 5 * time.Second}
 		d.SetMultipathTCP(mode == "mptcp-client")

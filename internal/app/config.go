@@ -29,6 +29,9 @@ type Config struct {
 	TCAttach   string   // auto, tcx or clsact ("": auto)
 	EgressAt   string   // auto, tc or xmit ("": auto)
 	NoProc     bool     // --no-proc: no process attribution
+	Pid        int      // --pid: only this process's packets (procfilter.go)
+	Comm       string   // --comm: only the packets of processes of this name
+	Cgroup     string   // --cgroup: only the packets of this cgroup v2's processes
 	ReadyFile  string   // create once capture is live
 	StatsFile  string   // rewrite every second with the counters (developers)
 	CPUProfile string   // write a Go CPU profile (developers)
@@ -114,6 +117,9 @@ func (c *Config) Validate() error {
 		return c.validateRemote()
 	}
 	if err := c.validateTcpdump(); err != nil {
+		return err
+	}
+	if err := c.validateProcFilter(); err != nil {
 		return err
 	}
 	if c.Nice < -20 || c.Nice > 19 {

@@ -70,6 +70,7 @@ type run struct {
 	gone       atomic.Pointer[error]
 	notes      []string    // printed after the summary
 	procs      *proc.Table // names the packets' processes; nil without attribution (proc.go)
+	cgroup2    cgroup2     // where the cgroup v2 hierarchy is, found once (proc.go)
 }
 
 // goneErr is the error of an interface that went away, or nil.
@@ -101,6 +102,10 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 			return err
 		}
 	}
+	match, err := c.procMatch()
+	if err != nil {
+		return err
+	}
 	cc := capture.Config{
 		Interfaces: cfg.Ifaces,
 		BPF: bpf.Config{
@@ -113,6 +118,7 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 			Filter:   cfg.prog,
 			RingBuf:  cfg.ringBufBytes(),
 			Proc:     !cfg.NoProc && !cfg.XDP,
+			Match:    match,
 		},
 		Promisc:    !cfg.NoPromisc,
 		FilterLink: filterLink,
@@ -242,17 +248,17 @@ func runCapture(cfg *Config, stdout, stderr io.Writer, m consumer) error {
 // filterNote describes the filter for the start line.
 func filterNote(cfg *Config) string {
 	if len(cfg.Filter) == 0 {
-		return ""
+		return procFilterNote(cfg)
 	}
-	return fmt.Sprintf(", filter %q", cfg.filterText())
+	return fmt.Sprintf(", filter %q", cfg.filterText()) + procFilterNote(cfg)
 }
 
 // printCaptureNotes prints, after the summary line, what the kernel filter
 // dropped and any malformed records that were skipped.
 func printCaptureNotes(stderr io.Writer, cfg *Config, sess *capture.Session, lost uint64, counters bpf.Counters, haveCounters bool) {
-	if len(cfg.prog) > 0 && haveCounters {
-		fmt.Fprintf(stderr, "bpftop-cap: %d packets seen, %d not matching the filter were dropped in the kernel\n",
-			counters.Seen, counters.Filtered)
+	if (len(cfg.prog) > 0 || cfg.procFiltered()) && haveCounters {
+		fmt.Fprintf(stderr, "bpftop-cap: %d packets seen, %s were dropped in the kernel\n",
+			counters.Seen, droppedNote(cfg, counters))
 	}
 	if lost > 0 {
 		if n := sess.Reader.PerCPUBuffer(); n > 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -28,7 +29,7 @@ func procSetup(c *run) func(*bpf.Objects) {
 			return
 		}
 		var lacks []string
-		root, err := cgroup2Root()
+		root, err := c.cgroup2.root()
 		if err != nil {
 			lacks = append(lacks, "new sockets ("+err.Error()+")")
 		}
@@ -55,6 +56,19 @@ func procSetup(c *run) func(*bpf.Objects) {
 			fmt.Fprintf(c.stderr, "bpftop-cap: process attribution without %s\n", strings.Join(lacks, "; "))
 		}
 	}
+}
+
+// cgroup2 is where the cgroup v2 hierarchy is, found once: for the
+// process filters, then for the owner hooks.
+type cgroup2 struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func (g *cgroup2) root() (string, error) {
+	g.once.Do(func() { g.path, g.err = cgroup2Root() })
+	return g.path, g.err
 }
 
 // cgroup2Root finds the cgroup v2 hierarchy: in this process's mounts,

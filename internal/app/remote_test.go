@@ -171,6 +171,10 @@ func TestRemoteArgs(t *testing.T) {
 	if got := strings.Join(remoteArgs(&Config{Snaplen: 262144}, "ens3"), " "); got != "-i ens3 -s 262144 -w - --format pcapng -U" {
 		t.Errorf("remoteArgs with the remote default = %q", got)
 	}
+	pf := &Config{Snaplen: 96, Pid: 42, Comm: "nginx", Cgroup: "/system.slice/x"}
+	if got := strings.Join(remoteArgs(pf, "eth0"), " "); got != "-i eth0 -s 96 --comm nginx --cgroup /system.slice/x --pid 42 -w - --format pcapng -U" {
+		t.Errorf("remoteArgs with process filters = %q", got)
+	}
 }
 
 func TestRemoteError(t *testing.T) {

@@ -425,6 +425,11 @@ func remoteArgs(cfg *Config, iface string) []string {
 	str("--perf-buffer", cfg.PerfBuffer)
 	str("--ringbuf", cfg.RingBuf)
 	str("-Z", cfg.User)
+	str("--comm", cfg.Comm)
+	str("--cgroup", cfg.Cgroup)
+	if cfg.Pid > 0 { // a process there
+		a = append(a, "--pid", strconv.Itoa(cfg.Pid))
+	}
 	if cfg.NoPromisc {
 		a = append(a, "-p")
 	}
