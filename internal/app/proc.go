@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpftop-cap/bpftop-cap/bpf"
+	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/internal/nsutil"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 	"github.com/bpftop-cap/bpftop-cap/proc"
@@ -124,11 +125,13 @@ func privateCgroup2() (string, error) {
 
 // procLine puts the process of a packet (named by name; nothing when pid
 // is 0 or unknown) at the end of its first line: ", process curl[4123]".
+// A process names itself (prctl, its file's name; a cgroup its unit), so
+// the label is made printable as packet bytes are.
 func procLine(line []byte, pid uint32, name func(uint32) string) []byte {
 	if pid == 0 {
 		return line
 	}
-	label := name(pid)
+	label := decode.Printable([]byte(name(pid)))
 	if label == "" {
 		return line
 	}
