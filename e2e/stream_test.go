@@ -126,6 +126,31 @@ func TestTUIStreamPipe(t *testing.T) {
 	}
 }
 
+// TestTUIStreamWriterLastWords: a stream's writer shares the terminal
+// (`bpftop-cap -w - | bpftop-cap -r -`) and prints its summary there as
+// it ends, over the view and scrolling it; the view paints itself whole
+// again when the stream ends, so the line goes and the view is whole.
+func TestTUIStreamWriterLastWords(t *testing.T) {
+	dir := t.TempDir()
+	const words = "WRITER-SUMMARY 5 packets captured"
+	// The writer's words go to the pane's terminal, after the stream ends
+	// and before the view can see the end (the pipe is still open then).
+	s, fifo, _ := streamView(t, dir, "{ cat stream; printf '\\n%s\\n\\n' "+shellQuote(words)+" >/dev/tty; sleep 0.2; } | "+shellQuote(binary, "-r", "-"))
+	if _, err := fifo.Write(udpPcap(t, true, "192.0.2.1", "192.0.2.2", 1111, 2222, "one", "two")); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("the stream", contains("192.0.2.1:1111 <-> 192.0.2.2:2222", "│ live │"))
+	if err := fifo.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("the end of the stream, painted whole", func(text string) bool {
+		return strings.Contains(text, "stream ended after 2 packets") && !strings.Contains(text, words) &&
+			strings.Count(text, "Flows 1") == 1
+	})
+	s.keys("q")
+	s.waitExit()
+}
+
 // TestTUIStreamQuitEarly presses q before any packet came: with no writer
 // on a FIFO yet (-r FIFO), and with a pipe that has had only its header
 // (-r -) and whose writer goes on holding it. Either quits at once, with

@@ -98,6 +98,9 @@ type Model struct {
 	keys KeyMap
 	st   Styles
 
+	// sourceStatus is the last cfg.Status seen (repaint.go).
+	sourceStatus string
+
 	width, height int
 	fh, ph, hh    int // pane heights
 	fNeed, pNeed  int // the most rows the flow table and packet list have needed
@@ -295,7 +298,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.skipFlows = m.flows.rows != nil && m.ticks%every != 0
 		cmd := m.requestRefresh()
 		m.skipFlows = false
-		return m, tea.Batch(m.nextTick(), cmd, m.refreshStream(false), m.refreshStats(false), m.refreshProcs(false))
+		return m, tea.Batch(m.nextTick(), cmd, m.refreshStream(false), m.refreshStats(false), m.refreshProcs(false), m.repaintOnStatus())
+	case repaintMsg:
+		return m, tea.ClearScreen
 	case changedMsg:
 		m.waiting = false
 		if !m.idle {
