@@ -46,13 +46,13 @@ func (i *Info) Label() string {
 
 // Comments are the pcapng packet comments that name the process:
 // "process: curl (pid 4123)", then "container: docker ID" or "cgroup:
-// PATH" when known (Wireshark's frame.comment finds them).
+// PATH" when known and not the root (Wireshark's frame.comment finds them).
 func (i *Info) Comments() []string {
 	c := []string{"process: " + i.Comm + " (pid " + strconv.FormatUint(uint64(i.Pid), 10) + ")"}
 	switch {
 	case i.Container.ID != "":
 		c = append(c, "container: "+i.Container.Runtime+" "+i.Container.Short())
-	case i.Cgroup != "":
+	case i.Cgroup != "" && i.Cgroup != "/": // the root says nothing
 		c = append(c, "cgroup: "+i.Cgroup)
 	}
 	return c
