@@ -31,6 +31,9 @@ type Config struct {
 	// ShowProcess adds a PROCESS column to the flow table (the capture
 	// names the processes owning the flows: FlowView.Process).
 	ShowProcess bool
+	// NoProcesses is what p says without process names (ShowProcess
+	// false): why there are none.
+	NoProcesses string
 	// Interfaces names the captured interfaces by index, for the packet
 	// detail's heading.
 	Interfaces map[int]string

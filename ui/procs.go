@@ -240,6 +240,10 @@ func (m *Model) procsKey(k tea.KeyMsg) (tea.Cmd, bool) {
 	if !m.procsShown() {
 		switch {
 		case !m.keys.Procs.Enabled():
+			if k.String() == "p" && m.cfg.NoProcesses != "" {
+				m.setMsg(false, "%s", m.cfg.NoProcesses)
+				return nil, true
+			}
 			return nil, false
 		case key.Matches(k, m.keys.Procs):
 			return m.openProcs(), true

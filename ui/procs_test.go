@@ -325,3 +325,16 @@ func TestTUIProcessesLater(t *testing.T) {
 		t.Errorf("no PROCESS column:\n%s", e.m.View())
 	}
 }
+
+// TestProcsKeyWithoutProcesses: p without process names says why, on the
+// status line, and opens nothing.
+func TestProcsKeyWithoutProcesses(t *testing.T) {
+	e := newEnv(t, 120, 30, Config{NoProcesses: "no process names: --no-proc"})
+	e.press("p")
+	if e.m.procsShown() {
+		t.Fatal("p opened the processes view without processes")
+	}
+	if v := e.m.View(); !strings.Contains(v, "no process names: --no-proc") {
+		t.Errorf("p does not say why:\n%s", v)
+	}
+}

@@ -193,6 +193,7 @@ func (v *viewer) wait(c *run) error {
 		Engine:        v.eng,
 		ShowInterface: len(sess.Ifaces) > 1 || sess.Any(),
 		ShowProcess:   c.procs != nil,
+		NoProcesses:   noProcesses(cfg),
 		Interfaces:    v.ifnames,
 		Stopped:       stopped,
 		Source:        names(sess, ","),

@@ -216,3 +216,15 @@ func fileProcContainer(in func() *pcapfile.File) func(uint32) string {
 		return ""
 	}
 }
+
+// noProcesses is what the view's p says when the capture names no
+// processes.
+func noProcesses(cfg *Config) string {
+	switch {
+	case cfg.NoProc:
+		return "no process names: --no-proc"
+	case cfg.XDP:
+		return "no process names at XDP: it runs before the stack finds a packet's socket"
+	}
+	return "no process names: attribution could not start (the first lines said why)"
+}
