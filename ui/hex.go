@@ -20,12 +20,13 @@ import (
 // screen are rendered: a GSO frame of 64 KiB is 4,000 dump lines, and while
 // the selection follows the newest packet it changes at every refresh.
 type hexPane struct {
-	seq     uint64
-	ok      bool
-	frame   packet.Packet
-	layers  []decode.LayerDetail
-	rows    []treeRow
-	ifnames map[int]string // the heading names the interface
+	seq      uint64
+	ok       bool
+	frame    packet.Packet
+	layers   []decode.LayerDetail
+	rows     []treeRow
+	ifnames  map[int]string          // the heading names the interface
+	procName func(pid uint32) string // and the process (Config.ProcessName)
 
 	// The layout for width and height, made by layout when stale (laid
 	// false).
@@ -412,6 +413,11 @@ func (h *hexPane) heading() string {
 		s += " · " + safe(name)
 	} else if f.Ifindex != 0 {
 		s += fmt.Sprintf(" · ifindex %d", f.Ifindex)
+	}
+	if pid := f.Pid(); pid != 0 && h.procName != nil {
+		if name := h.procName(pid); name != "" {
+			s += " · " + safe(name)
+		}
 	}
 	return s
 }

@@ -31,6 +31,9 @@ type Config struct {
 	// ShowProcess adds a PROCESS column to the flow table (the capture
 	// names the processes owning the flows: FlowView.Process).
 	ShowProcess bool
+	// ProcessName, when set, names a packet's process (Packet.Pid) in the
+	// packet detail's heading: "curl[4123]", "" when unknown.
+	ProcessName func(pid uint32) string
 	// NoProcesses is what p says without process names (ShowProcess
 	// false): why there are none.
 	NoProcesses string
@@ -187,6 +190,7 @@ func New(cfg Config) *Model {
 	m.flows.showProc = cfg.ShowProcess
 	m.flows.graphs = cfg.Live
 	m.hex.ifnames = cfg.Interfaces
+	m.hex.procName = cfg.ProcessName
 	return m
 }
 

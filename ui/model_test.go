@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -815,6 +816,24 @@ func TestTUIPacketNamesItsInterface(t *testing.T) {
 	e.press("enter", "enter")
 	if h := e.m.hex.heading(); !strings.Contains(h, "· eth0") || strings.Contains(h, "ifindex") {
 		t.Errorf("heading %q: want the interface's name", h)
+	}
+}
+
+// TestTUIPacketNamesItsProcess: the packet detail's heading names the
+// packet's process, made printable (a process chooses its own name).
+func TestTUIPacketNamesItsProcess(t *testing.T) {
+	names := map[uint32]string{4123: "curl\x1b[2J[4123]"}
+	e := newEnv(t, 120, 40, Config{ProcessName: func(pid uint32) string { return names[pid] }})
+	pk := packet.Packet{Nanos: packet.Nanos(t0.Add(-time.Second)), Ifindex: 2, Dir: packet.DirOut}
+	pk.Data = udpFrame(t, "10.0.0.1", 40000, "10.0.0.2", 53, []byte("q"))
+	pk.OrigLen = uint32(len(pk.Data))
+	pk.SetTask(4123, 0)
+	e.eng.Add(pk)
+	e.tick()
+	e.press("enter", "enter")
+	h := e.m.hex.heading()
+	if !strings.Contains(h, "· curl") || !strings.Contains(h, "[4123]") || strings.Contains(h, "\x1b") {
+		t.Errorf("heading %q: want the process, printable", h)
 	}
 }
 

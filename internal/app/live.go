@@ -17,6 +17,7 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/decode"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
+	"github.com/bpftop-cap/bpftop-cap/proc"
 	"github.com/bpftop-cap/bpftop-cap/ui"
 )
 
@@ -194,6 +195,7 @@ func (v *viewer) wait(c *run) error {
 		ShowInterface: len(sess.Ifaces) > 1 || sess.Any(),
 		ShowProcess:   c.procs != nil,
 		NoProcesses:   noProcesses(cfg),
+		ProcessName:   procName(c.procs),
 		Interfaces:    v.ifnames,
 		Stopped:       stopped,
 		Source:        names(sess, ","),
@@ -362,4 +364,13 @@ func (k *kernelFlows) sync() error {
 	}
 	k.eng.SetKernelCounts(kfs, time.Now())
 	return nil
+}
+
+// procName names a packet's process for the packet detail, nil without
+// attribution.
+func procName(t *proc.Table) func(uint32) string {
+	if t == nil {
+		return nil
+	}
+	return t.Label
 }

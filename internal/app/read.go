@@ -209,6 +209,7 @@ func viewFile(cfg *Config, stdout, stderr io.Writer) error {
 		ShowInterface: in.InterfaceCount() > 1,
 		ShowProcess:   in.HasProcesses(),
 		NoProcesses:   "no process names in this capture: only bpftop-cap's pcapng files carry them",
+		ProcessName:   fileProcLabel(func() *pcapfile.File { return in }),
 		Interfaces:    in.Interfaces(),
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: in.Snaplen})

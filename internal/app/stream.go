@@ -220,6 +220,7 @@ func viewStream(cfg *Config, tty *os.File, stderr io.Writer) error {
 		InterfaceNames: func() map[int]string { return *ifnames.Load() },
 		Processes:      func() bool { f := opened.Load(); return f != nil && f.HasProcesses() },
 		NoProcesses:    "no process named yet: only bpftop-cap's pcapng streams carry them",
+		ProcessName:    fileProcLabel(file),
 		Save: func(path string, pkts []packet.Packet) (int, error) {
 			return pcapfile.SaveFile(path, pkts, pcapfile.Save{Format: "pcap", Snaplen: snaplen.Load()})
 		},
