@@ -119,17 +119,21 @@ func NewEngine(cfg Config) *Engine {
 
 // lockAdd takes mu for Add and AddBatch, telling yieldLocked they wait.
 func (e *Engine) lockAdd() {
+	if lockHook != nil {
+		lockHook(false)
+	}
 	e.adders.Add(1)
 	e.mu.Lock()
 	e.adders.Add(-1)
-	if addLockedHook != nil {
-		addLockedHook()
+	if lockHook != nil {
+		lockHook(true)
 	}
 }
 
-// addLockedHook, set by BenchmarkAddBatchLockWait only, is called as soon
-// as Add or AddBatch has the lock: the benchmark times the wait for it.
-var addLockedHook func()
+// lockHook, set by BenchmarkWriterLockWait only, is called as lockAdd asks
+// for the lock (false) and as soon as it has it (true): the benchmark
+// times the wait.
+var lockHook func(locked bool)
 
 // unlockAdd counts an add done, wakes the view methods waiting for one in
 // yieldLocked and lets mu go.

@@ -111,84 +111,60 @@ func TestAddBatchLends(t *testing.T) {
 	}
 }
 
-// TestRingRandom mixes copied frames and lent batches of random sizes into
-// rings of random budgets and checks, after every step, every retained
-// packet's bytes, the budget, and that each lent buffer is released once,
-// exactly when its last packet is gone.
+// TestRingRandom adds frames of random sizes, some bigger than a chunk
+// (a segment of their own), into rings of random budgets and checks,
+// after every step, every retained packet's bytes and the budget.
 func TestRingRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 30 {
 		ringBytes := 4<<10 + rng.IntN(256<<10)
 		e := NewEngine(Config{RingBytes: ringBytes})
 		want := map[uint64][]byte{}
-		lastSeqOf := map[*lentBatch]uint64{}
-		var batches []*lentBatch
 		next := uint64(1)
-		for step := range 300 {
-			if rng.IntN(3) == 0 {
-				data := udpFrame(t, uint16(step), rng.IntN(3000))
-				data[len(data)-1] = byte(step)
-				e.Add(packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(len(data)), Data: data})
-				want[next] = bytes.Clone(data)
-				next++
-			} else {
-				sizes := make([]int, 1+rng.IntN(12))
-				for i := range sizes {
-					sizes[i] = rng.IntN(1500)
-				}
-				b := newLentBatch(t, 2<<10+rng.IntN(32<<10), sizes, step)
-				for _, f := range b.frames {
-					want[next] = bytes.Clone(f.Data)
-					next++
-				}
-				lastSeqOf[b] = next - 1
-				batches = append(batches, b)
-				e.AddBatch(b.frames, b.buf, b.release)
+		for step := range 1000 {
+			n := rng.IntN(1500)
+			if rng.IntN(20) == 0 {
+				n = rng.IntN(ringBytes / 2)
 			}
+			data := udpFrame(t, uint16(step), n)
+			data[len(data)-1] = byte(step)
+			e.Add(packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(len(data)), Data: data})
+			want[next] = bytes.Clone(data)
+			next++
 			if e.ring.held > ringBytes {
 				t.Fatalf("round %d step %d: ring holds %d bytes of a %d budget", round, step, e.ring.held, ringBytes)
 			}
 			st := e.Stats(testTS)
-			if st.RingPackets > 0 && st.LastSeq != next-1 {
-				t.Fatalf("round %d step %d: last seq %d, want %d", round, step, st.LastSeq, next-1)
+			if st.RingPackets == 0 || st.LastSeq != next-1 {
+				t.Fatalf("round %d step %d: %d packets, last seq %d, want %d", round, step, st.RingPackets, st.LastSeq, next-1)
 			}
-			for s := st.FirstSeq; st.RingPackets > 0 && s <= st.LastSeq; s++ {
+			for s := st.FirstSeq; s <= st.LastSeq; s++ {
 				if f, ok := e.Packet(s); !ok || !bytes.Equal(f.Data, want[s]) {
 					t.Fatalf("round %d step %d: packet %d differs", round, step, s)
-				}
-			}
-			for _, b := range batches {
-				gone := st.RingPackets == 0 || st.FirstSeq > lastSeqOf[b]
-				copied := len(b.frames) == 0 || !e.worthLending(len(b.buf), cap(b.buf))
-				if b.released > 1 || (b.released == 1) != (gone || copied) {
-					t.Fatalf("round %d step %d: a batch released %d times (its packets gone: %v, copied: %v)", round, step, b.released, gone, copied)
 				}
 			}
 		}
 	}
 }
 
-// TestRingBigFrameThenLend: a copied frame bigger than a chunk gets a
-// segment of its own, freed with it; it must not stay counted against the
-// budget once evicted, or every later lent batch would push the ring over
-// its budget and evict all that came before (found in review).
-func TestRingBigFrameThenLend(t *testing.T) {
-	const ringBytes = 16 << 10 // chunks of 1 KiB, lent buffers up to 4 KiB
+// TestRingBigFrameEvicted: a frame bigger than a chunk gets a segment of
+// its own, freed with it; it must not stay counted against the budget
+// once evicted, or every later frame would push the ring over its budget
+// and evict all that came before (found in review).
+func TestRingBigFrameEvicted(t *testing.T) {
+	const ringBytes = 16 << 10 // chunks of 1 KiB
 	e := NewEngine(Config{RingBytes: ringBytes})
 	big := udpFrame(t, 1, 15000-42)
 	e.Add(packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(len(big)), Data: big})
-	for i := range 3 {
-		b := newLentBatch(t, 4<<10, []int{2000 - 42, 2000 - 42}, 10+2*i)
-		if !e.worthLending(len(b.buf), cap(b.buf)) {
-			t.Fatal("batch not worth lending")
-		}
-		e.AddBatch(b.frames, b.buf, b.release)
+	for i := range 6 {
+		f := udpFrame(t, uint16(10+i), 2000-42) // bigger than a chunk too
+		e.Add(packet.Packet{Nanos: packet.Nanos(testTS), OrigLen: uint32(len(f)), Data: f})
 		if e.ring.held > ringBytes {
-			t.Errorf("after batch %d: ring holds %d bytes of a %d budget", i, e.ring.held, ringBytes)
+			t.Errorf("after frame %d: ring holds %d bytes of a %d budget", i, e.ring.held, ringBytes)
 		}
 	}
 	if n := e.ring.count(); n != 6 {
-		t.Errorf("%d packets retained, want the 6 of the three batches", n)
+		t.Errorf("%d packets retained, want the 6 after the big one", n)
 	}
 }
 
