@@ -145,38 +145,6 @@ func TestReaderDrainsAfterDetach(t *testing.T) {
 	}
 }
 
-// TestReaderLossy: with every batch held by a consumer that never comes
-// back, a lossy reader drops and counts instead of blocking, and
-// everything sent is accounted for.
-func TestReaderLossy(t *testing.T) {
-	pair := testutil.NewPair(t)
-	sess := openIn(t, pair, Options{FlushInterval: 10 * time.Millisecond, Batches: 2, BatchPackets: 4, Lossy: true})
-	defer sess.Close()
-	out := make(chan *Batch, 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	runErr := make(chan error, 1)
-	go func() { runErr <- sess.Run(ctx, out); close(out) }()
-	sendDatagrams(t, pair, 40)
-	testutil.Eventually(t, 5*time.Second, func() bool {
-		c, _ := sess.Counters()
-		return c.Sent >= 40 && sess.Reader.Stats.Received.Load()+sess.Reader.Stats.Dropped.Load() >= c.Sent
-	}, "not all records read")
-	sess.Detach()
-	cancel()
-	if err := <-runErr; err != nil {
-		t.Fatal(err)
-	}
-	var kept uint64
-	for b := range out { // never released: the pool stays empty
-		kept += uint64(len(b.Packets))
-	}
-	c, _ := sess.Counters()
-	st := &sess.Reader.Stats
-	if st.Dropped.Load() == 0 || kept != st.Received.Load() || kept+st.Dropped.Load() != c.Sent {
-		t.Fatalf("sent %d: kept %d, received %d, dropped %d", c.Sent, kept, st.Received.Load(), st.Dropped.Load())
-	}
-}
-
 // TestReaderCloseWhileRunning: closing the reader from another goroutine
 // while it waits ends RunPasses, and only then are the rings unmapped.
 func TestReaderCloseWhileRunning(t *testing.T) {
