@@ -4,9 +4,7 @@ import (
 	"io"
 	"math"
 	"os"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
 
@@ -14,15 +12,17 @@ import (
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
-// BenchmarkRecordToPcap is user space's per-packet work for -w: parse and
-// validate the record, stamp it, copy it into a batch, write it as pcap.
+// BenchmarkRecordToPcap is user space's per-packet work for -w without
+// the rings: parse and validate the record, stamp it, write it as pcap
+// (to io.Discard), as a pass does for each record it merges (emit).
 func BenchmarkRecordToPcap(b *testing.B) {
 	for _, size := range []int{64, 1442} {
 		b.Run(map[int]string{64: "64B", 1442: "1442B"}[size], func(b *testing.B) {
 			raw := bpf.AppendRecord(nil, bpf.Record{Protocol: 1, Ifindex: 2, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: 1e9, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size))
-			clock := NewClock()
+			r := newReader(nil, NewClock(), Options{})
 			w, _ := pcapfile.NewPcapWriter(io.Discard, 262144, 1)
-			batch := &Batch{Packets: make([]packet.Packet, 0, 1024), buf: make([]byte, 0, 2<<20)}
+			var res WriteResult
+			r.write = newFileSink(w, 0, func() {}, &res).write
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -32,89 +32,12 @@ func BenchmarkRecordToPcap(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if !batch.room(len(payload)) {
-					for j := range batch.Packets {
-						_ = w.Write(&batch.Packets[j])
-					}
-					batch.Release()
-				}
-				p := batch.push(payload)
-				p.Nanos = clock.WallNanos(hdr.KtimeNs)
-				p.Ifindex, p.Dir, p.OrigLen = hdr.Ifindex, hdr.Dir, hdr.TotLen
+				r.emit(&hdr, payload)
+			}
+			if res.Err != nil || res.Written != uint64(b.N) {
+				b.Fatalf("wrote %d of %d: %v", res.Written, b.N, res.Err)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpkts/s")
-		})
-	}
-}
-
-// processCPU is this process's user+system time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// BenchmarkPipeline is Run's batch path in user space after the perf ring
-// (the live view's): the reader's parse, stamp and copy into pooled
-// batches, and the hand-off to a consumer goroutine, here one that writes
-// them as pcap (to io.Discard). The records come from a 64 MiB image, read
-// once each in order as from a perf ring, so most of them are not in the
-// cache, as in a real capture; the reader ships what it has every 2500
-// records, as at a wakeup. (Until the batch path stopped writing files,
-// the consumer merged the batches by time through a heap.)
-func BenchmarkPipeline(b *testing.B) {
-	for _, size := range []int{64, 1442} {
-		b.Run(map[int]string{64: "64B", 1442: "1442B"}[size], func(b *testing.B) {
-			var img []byte
-			var offs []int
-			for kt := uint64(1e9); len(img) < 64<<20; kt += 1000 {
-				offs = append(offs, len(img))
-				img = bpf.AppendRecord(img, bpf.Record{Protocol: 1, Ifindex: 2, Dir: packet.DirOut, Hook: packet.HookTC, KtimeNs: kt, TotLen: uint32(size), CapLen: uint32(size)}, make([]byte, size))
-			}
-			offs = append(offs, len(img))
-			r := newReader(nil, NewClock(), Options{})
-			w, _ := pcapfile.NewPcapWriter(io.Discard, 262144, 1)
-			out := make(chan *Batch, r.opts.Batches)
-			done := make(chan uint64)
-			go func() {
-				var n uint64
-				for batch := range out {
-					for i := range batch.Packets {
-						if w.Write(&batch.Packets[i]) == nil {
-							n++
-						}
-					}
-					batch.Release()
-				}
-				_ = w.Flush()
-				done <- n
-			}()
-			s := &batchSink{r: r, out: out}
-			var hdr bpf.Record
-			release := func() {}
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := processCPU()
-			for i := 0; i < b.N; i++ {
-				k := i % (len(offs) - 1)
-				payload, err := bpf.ParseInto(&hdr, img[offs[k]:offs[k+1]])
-				if err != nil {
-					b.Fatal(err)
-				}
-				s.add(&hdr, payload, release)
-				if i%2500 == 2499 {
-					s.ship()
-				}
-			}
-			s.ship()
-			close(out)
-			if n := <-done; n != uint64(b.N) {
-				b.Fatalf("wrote %d of %d", n, b.N)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpkts/s")
-			// Two goroutines work at once: CPU time, not elapsed, is the cost.
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

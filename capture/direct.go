@@ -11,9 +11,9 @@ import (
 
 // The direct path (-w): RunDirect writes each record to the file from
 // where the kernel put it, in the reading goroutine. Batches, a hand-off
-// to a writer goroutine and a merge there cost more CPU than tcpdump
-// spends on a packet altogether; here a packet is parsed in the ring and
-// copied once, into the writer's buffer.
+// to a writer goroutine and a merge there (how it was done once) cost
+// more CPU than tcpdump spends on a packet altogether; here a packet is
+// parsed in the ring and copied once, into the writer's buffer.
 //
 // Time order: each pass merges the rings by stamp, and leaves in the rings
 // the records stamped less than a slack before the pass began (perfSlack;
@@ -30,8 +30,8 @@ const directSlack = uint64(2 * time.Millisecond)
 // and small --perf-buffer rings (docs/performance.md, "the slack").
 const perfSlack = uint64(250 * time.Microsecond)
 
-// RunDirect reads records until ctx is cancelled, as Run does, but writes
-// each packet to w itself instead of sending batches. After limit packets
+// RunDirect reads records until ctx is cancelled and writes each packet to
+// w, in the reading goroutine. After limit packets
 // (0: no limit), or on the first write error (kept in res.Err), it calls
 // stop once and writes no more, but goes on reading; res.Written counts
 // what it wrote. What it wrote is flushed at the flusher's passes and at

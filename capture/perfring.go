@@ -12,8 +12,8 @@ import (
 )
 
 // perfRings are the per-CPU perf rings, read in place: each record is
-// parsed where the kernel wrote it and its packet copied once, into a
-// batch or the file's buffer. With hot rings (Options.HotBuffer) each CPU
+// parsed where the kernel wrote it and its packet copied once, into the
+// file's buffer or the live view's retention ring. With hot rings (Options.HotBuffer) each CPU
 // has two, a small hot one the programs write to first and the overflow
 // ring behind it; a CPU's records are then in both, and are merged by
 // time whoever reads them.
@@ -105,28 +105,6 @@ func (s *perfRings) holding() bool { return false }
 func (s *perfRings) close() {
 	for _, rg := range s.rings {
 		rg.close()
-	}
-}
-
-// drain hands each the records of every ring up to its head. Without hot
-// rings, ring after ring (the batch is sorted when shipped); with them,
-// merged by time up to cutoff, as merge does: the batch's sort puts only
-// its own records right, and a CPU's records are in two rings.
-func (s *perfRings) drain(st *Stats, cutoff uint64, each func(h *bpf.Record, payload []byte, release func())) {
-	if s.hot {
-		release := s.release // once a pass, not a packet
-		s.merge(st, cutoff, func(h *bpf.Record, payload []byte) { each(h, payload, release) })
-		return
-	}
-	var rg *mmapRing // the ring being read
-	release := func() { atomic.StoreUint64(&rg.meta.Data_tail, rg.cur.tail) }
-	for _, rg = range s.rings {
-		c := rg.start()
-		for rg.parseNext(st) {
-			each(&c.hdr, c.payload, release)
-			c.tail = c.next
-		}
-		release()
 	}
 }
 

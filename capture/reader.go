@@ -1,11 +1,9 @@
 package capture
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,13 +26,6 @@ type Options struct {
 	// and a lone packet after a quiet spell waits that long at most. It is
 	// never below FlushInterval (the default).
 	IdleFlushInterval time.Duration
-	BatchPackets      int // packets per batch; default 1024
-	BatchBytes        int // buffer bytes per batch; default 2 MiB
-	Batches           int // batches in the pool; default 16
-	// Lossy makes the reader drop (and count) packets when every batch is
-	// held by the consumer, instead of waiting and letting the kernel ring
-	// absorb the backlog.
-	Lossy bool
 	// HotBuffer is the size of each CPU's first perf ring when
 	// PerCPUBuffer is at least 4 times as big: the programs write there
 	// first and to the PerCPUBuffer ring (the overflow ring,
@@ -156,27 +147,17 @@ func (o *Options) defaults() {
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = 50 * time.Millisecond
 	}
-	if o.BatchPackets <= 0 {
-		o.BatchPackets = 1024
-	}
-	if o.BatchBytes < 2*bpf.MaxCapLen {
-		o.BatchBytes = max(2<<20, 2*bpf.MaxCapLen)
-	}
-	if o.Batches <= 1 {
-		o.Batches = 16
-	}
 }
 
 // Reader reads capture records from the kernel's rings in place: the
 // per-CPU perf rings, or one BPF ring buffer. One loop reads either (a
-// source), handing the records to a sink: batches (Run) or a file
-// (RunDirect).
+// source), handing the records to a sink: a file (RunDirect) or the live
+// view's engine (RunPasses).
 type Reader struct {
 	ps    *pollSet // and its source
 	opts  Options
 	clock *Clock
 	Stats Stats
-	pool  *batchPool
 
 	// closeOnce: a second Close (Session.Close while the loop returns)
 	// waits until the first has released the rings, so that the maps
@@ -230,11 +211,6 @@ type source interface {
 	// (payload is valid during the call), and gives their ring space
 	// back; it returns how many records and bytes it handed on.
 	merge(st *Stats, cutoff uint64, each func(h *bpf.Record, payload []byte)) (n, bytes uint64)
-	// drain hands each the records read at once, the cheapest way (in
-	// ring order, or merged up to cutoff where a CPU's records are in two
-	// rings), with release, which gives back the ring space of the
-	// records handed on before it: call it before blocking.
-	drain(st *Stats, cutoff uint64, each func(h *bpf.Record, payload []byte, release func()))
 	// pending reports whether a wakeup's worth of records came since the
 	// last pass; drained, whether every record was taken out of the ring;
 	// holding, whether the source keeps records read but not handed on.
@@ -275,8 +251,8 @@ func NewReader(events, overflow *ebpf.Map, clock *Clock, opts Options) (*Reader,
 }
 
 // NewRingBufReader reads the BPF ring buffer rb in place, through the
-// same loop as the perf rings; batches are sorted by time, so the tiny
-// inversions between CPUs that race for the ring are put right.
+// same loop as the perf rings; each pass sorts what it reads by time, so
+// the tiny inversions between CPUs that race for the ring are put right.
 func NewRingBufReader(rb *ebpf.Map, clock *Clock, opts Options) (*Reader, error) {
 	opts.defaults()
 	p, err := newPollSet()
@@ -293,10 +269,10 @@ func NewRingBufReader(rb *ebpf.Map, clock *Clock, opts Options) (*Reader, error)
 }
 
 // newReader makes a Reader of the rings in p (nil for benchmarks of the
-// path after the rings), with its batch pool.
+// path after the rings).
 func newReader(p *pollSet, clock *Clock, opts Options) *Reader {
 	opts.defaults()
-	return &Reader{ps: p, opts: opts, clock: clock, pool: newBatchPool(opts.Batches, opts.BatchPackets, opts.BatchBytes)}
+	return &Reader{ps: p, opts: opts, clock: clock}
 }
 
 // UseBell has the reader wake at the programs' doorbell (the perf event
@@ -323,22 +299,11 @@ func (r *Reader) PerCPUBuffer() int {
 	return page * ringPages(r.opts.PerCPUBuffer, page)
 }
 
-// Close releases the rings. Run and RunDirect close them themselves when
-// they return; a Close while they run ends them first.
+// Close releases the rings. RunDirect and RunPasses close them themselves
+// when they return; a Close while they run ends them first.
 func (r *Reader) Close() error {
 	r.closeOnce.Do(r.ps.close)
 	return nil
-}
-
-// Run reads records until ctx is cancelled, sending batches of packets on
-// out. When ctx is cancelled it reads what is still in the rings (detach the
-// programs first so that the rings stop filling), sends it, closes the rings
-// and returns nil. It never closes out: its owner does, after Run returns,
-// and the consumer must receive (and Release) until then.
-func (r *Reader) Run(ctx context.Context, out chan<- *Batch) error {
-	s := &batchSink{r: r, out: out}
-	s.each = s.add
-	return r.loop(ctx, s)
 }
 
 // A sink is what the reading loop hands the records to.
@@ -349,7 +314,7 @@ type sink interface {
 	settled() bool      // nothing is held back (see pollSet.settled)
 }
 
-// loop is Run's and RunDirect's: it waits for a wakeup (a watermark, the
+// loop is RunDirect's and RunPasses': it waits for a wakeup (a watermark, the
 // bell, a flush), has s read the rings, and ends once ctx is cancelled,
 // after one more pass asked for then (the programs were detached first,
 // so it finds everything), or when the reader is closed under it. It
@@ -462,67 +427,4 @@ func (r *Reader) startFlusher(ctx context.Context) (stop func()) {
 		}
 	}()
 	return func() { close(done); stopping.Wait() }
-}
-
-// batchSink is Run's sink: records are copied into pooled batches, each
-// sent on out when full or when due.
-type batchSink struct {
-	r     *Reader
-	out   chan<- *Batch
-	batch *Batch
-	each  func(h *bpf.Record, payload []byte, release func()) // add, made once
-}
-
-func (s *batchSink) pass(cutoff uint64) { s.r.ps.src.drain(&s.r.Stats, cutoff, s.each) }
-func (s *batchSink) due()               { s.ship() }
-func (s *batchSink) end()               { s.ship() }
-func (s *batchSink) settled() bool      { return s.batch == nil }
-
-// ship sends the batch, sorted by time (records of different CPUs
-// interleave). It blocks while the consumer is busy.
-func (s *batchSink) ship() {
-	b := s.batch
-	if b == nil || len(b.Packets) == 0 {
-		return
-	}
-	byTime := func(a, b packet.Packet) int { return cmp.Compare(a.Nanos, b.Nanos) }
-	if !slices.IsSortedFunc(b.Packets, byTime) {
-		slices.SortStableFunc(b.Packets, byTime)
-	}
-	s.r.Stats.Received.Add(uint64(len(b.Packets)))
-	s.r.Stats.Bytes.Add(uint64(len(b.buf)))
-	s.out <- b
-	s.batch = nil
-}
-
-// add copies one record's packet into the batch, shipping the batch first
-// when it is full (release runs just before, giving the ring space back
-// while the consumer may keep the loop waiting).
-func (s *batchSink) add(hdr *bpf.Record, payload []byte, release func()) {
-	if s.batch != nil && !s.batch.room(len(payload)+4) { // 4: a VLAN tag put back
-		release()
-		s.ship()
-	}
-	if s.batch == nil {
-		if s.batch = s.r.pool.get(!s.r.opts.Lossy); s.batch == nil {
-			s.r.Stats.Dropped.Add(1)
-			return
-		}
-	}
-	var p *packet.Packet
-	if n := hdr.TagLen(payload); n > 0 && !s.r.opts.Cooked {
-		p = s.batch.pushTagged(hdr, payload)
-		p.OrigLen = hdr.TotLen + n
-		if sl := s.r.opts.Snaplen; sl > 0 && len(p.Data) > sl {
-			p.Data = p.Data[:sl:sl]
-		}
-	} else {
-		p = s.batch.push(payload)
-		p.OrigLen = hdr.TotLen
-	}
-	p.Nanos = s.r.clock.WallNanos(hdr.KtimeNs)
-	p.Ifindex = hdr.Ifindex
-	p.SetLinkType(s.r.linkOf(hdr.Ifindex))
-	p.SetTask(hdr.Pid, int(hdr.CPU))
-	p.Dir, p.Hook = hdr.Dir, hdr.Hook
 }

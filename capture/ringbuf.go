@@ -26,9 +26,8 @@ type bpfRing struct {
 	prodPos    *uint64
 	data       []byte // 2*size bytes: the ring, mapped twice
 	mask       uint64
-	seen       uint64     // the producer position as of the last read
-	wakeup     uint64     // the programs' wakeup threshold, bytes, for pending
-	hdr        bpf.Record // drain's, parsed
+	seen       uint64 // the producer position as of the last read
+	wakeup     uint64 // the programs' wakeup threshold, bytes, for pending
 
 	// merge's state between passes (see merge).
 	list       []rbRecord
@@ -109,31 +108,6 @@ func (r *bpfRing) drained() bool {
 
 // holding reports whether a merge holds records it read and did not write.
 func (r *bpfRing) holding() bool { return len(r.held) > 0 }
-
-// drain hands each every committed record up to the producer position,
-// in ring order (the batch is sorted when shipped), with release, which
-// gives back the space before it.
-func (r *bpfRing) drain(st *Stats, _ uint64, each func(h *bpf.Record, payload []byte, release func())) {
-	prod := atomic.LoadUint64(r.prodPos)
-	r.seen = prod
-	cons := atomic.LoadUint64(r.consPos)
-	release := func() { atomic.StoreUint64(r.consPos, cons) }
-	for cons < prod {
-		body, next, ok := r.record(cons, prod)
-		if !ok {
-			break // the next read takes it
-		}
-		if body != nil {
-			if payload, err := bpf.ParseInto(&r.hdr, body); err != nil {
-				st.BadRecords.Add(1)
-			} else {
-				each(&r.hdr, payload, release)
-			}
-		}
-		cons = next
-	}
-	atomic.StoreUint64(r.consPos, cons)
-}
 
 func (r *bpfRing) close() {
 	if r.cons != nil {

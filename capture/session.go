@@ -237,12 +237,6 @@ func (s *Session) Close() error {
 	return errors.Join(errs...)
 }
 
-// Run reads until ctx is cancelled; see Reader.Run. Detach before cancelling
-// so that the final drain is complete.
-func (s *Session) Run(ctx context.Context, out chan<- *Batch) error {
-	return s.Reader.Run(ctx, out)
-}
-
 // RunDirect reads and writes to w until ctx is cancelled; see
 // Reader.RunDirect. Detach before cancelling.
 func (s *Session) RunDirect(ctx context.Context, w PacketWriter, limit uint64, stop func(), res *WriteResult) error {

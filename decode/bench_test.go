@@ -118,62 +118,25 @@ func summaryFromPacket(p gopacket.Packet, s *Summary) {
 }
 
 // BenchmarkEngineBigFrames adds 64 KB TCP segments (what tc sees of a bulk
-// TCP transfer with segmentation offload) in batches of 2 MiB, as the live
-// view does: copied into the ring (Add), or kept in their batch buffer
-// (AddBatch, the buffer recycled when the ring releases it). Filling the
-// batches is not timed.
+// TCP transfer with segmentation offload) through a Writer, as the live
+// view does: each is copied into the ring.
 func BenchmarkEngineBigFrames(b *testing.B) {
 	frame := serialize(b, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 5001, TCPAck, 1, 1), payload(make([]byte, 65000)))
-	const batchBytes = 2 << 20
-	perBatch := batchBytes / len(frame)
 	base := time.Unix(1_700_000_000, 0)
-	var free [][]byte
-	fill := func() ([]byte, []packet.Packet) {
-		var buf []byte
-		if n := len(free); n > 0 {
-			buf, free = free[n-1][:0], free[:n-1]
-		} else {
-			buf = make([]byte, 0, batchBytes)
+	e := NewEngine(Config{})
+	w := e.Writer()
+	p := packet.Packet{Data: frame, OrigLen: uint32(len(frame))}
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		p.Nanos = packet.Nanos(base.Add(time.Duration(n) * time.Microsecond))
+		_ = w.Write(&p)
+		if n++; n%32 == 0 { // a pass of 2 MiB
+			_ = w.Flush()
 		}
-		frames := make([]packet.Packet, perBatch)
-		for i := range frames {
-			off := len(buf)
-			buf = append(buf, frame...)
-			frames[i] = packet.Packet{Data: buf[off:len(buf):len(buf)], OrigLen: uint32(len(frame))}
-		}
-		return buf, frames
 	}
-	for _, lend := range []bool{false, true} {
-		name := "copy"
-		if lend {
-			name = "lend"
-		}
-		b.Run(name, func(b *testing.B) {
-			e := NewEngine(Config{})
-			b.SetBytes(int64(len(frame)))
-			b.ReportAllocs()
-			n := 0
-			for b.Loop() {
-				if n%perBatch == 0 {
-					b.StopTimer() // the reader's copy is not the engine's
-					buf, frames := fill()
-					b.StartTimer()
-					for i := range frames {
-						frames[i].Nanos = packet.Nanos(base.Add(time.Duration(n+i) * time.Microsecond))
-					}
-					if lend {
-						e.AddBatch(frames, buf, func() { free = append(free, buf) })
-					} else {
-						for i := range frames {
-							e.Add(frames[i])
-						}
-						free = append(free, buf)
-					}
-				}
-				n++
-			}
-		})
-	}
+	_ = w.Flush()
 }
 
 // BenchmarkFlowPacketsRefresh is the live view's packet list refreshing
@@ -207,34 +170,29 @@ func benchFlowPackets(b *testing.B, payload int, gap time.Duration, fresh int) {
 	}
 }
 
-// BenchmarkAddPath adds packets to an engine with a 64 MiB ring in
-// batches of 1024 frames copied from a 2 MiB buffer (AddBatch), or one at
-// a time (Writer, the live view's way, flushed every 1024): a one-flow
-// stream of 64-byte UDP frames (the veth benchmark's 64-byte mix) and
-// benchMix, through the full decode and through the fast path (and with a
-// display filter), so that one run gives their ratios.
+// BenchmarkAddPath adds packets to an engine with a 64 MiB ring one at a
+// time through a Writer flushed every 1024, as the live view's capture
+// adds them: a one-flow stream of 64-byte UDP frames (the veth
+// benchmark's 64-byte mix) and benchMix, through the full decode and
+// through the fast path (and with a display filter, and with processes
+// counted), so that one run gives their ratios.
 func BenchmarkAddPath(b *testing.B) {
 	udp64 := [][]byte{udpFrame(b, 40000, 22)}
 	for _, mix := range []struct {
 		name   string
 		frames [][]byte
 	}{{"udp64", udp64}, {"mix", benchMix(b)}} {
-		for _, path := range []string{"full", "fast", "fast-filter", "fast-writer", "fast-proc"} {
+		for _, path := range []string{"full", "fast", "fast-filter", "fast-proc"} {
 			b.Run(mix.name+"/"+path, func(b *testing.B) {
 				e := NewEngine(Config{})
 				e.noFast = path == "full"
 				switch path {
 				case "fast-filter": // a pcap-filter display filter, matched on every packet
 					e.Flows(SortBytes, "udp port 53", time.Time{})
-				case "fast-writer": // one at a time, as the live view adds them
-					benchWriter(b, e, mix.frames)
-					return
 				case "fast-proc": // each frame of a process, counted for it (Processes)
 					e.SetProcessNames(func(uint32) string { return "" })
-					benchAddBatches(b, e, mix.frames, true)
-					return
 				}
-				benchAddBatches(b, e, mix.frames, false)
+				benchWriter(b, e, mix.frames, path == "fast-proc")
 			})
 		}
 	}
@@ -242,71 +200,33 @@ func BenchmarkAddPath(b *testing.B) {
 
 // benchWriter adds frames round and round through a Writer, flushed every
 // 1024, after a warm-up that fills the ring once around; b.N counts
-// packets.
-func benchWriter(b *testing.B, e *Engine, frames [][]byte) {
+// packets. With pids, each flow is of one of 8 processes (by its ports).
+func benchWriter(b *testing.B, e *Engine, frames [][]byte, pids bool) {
+	pkts := make([]packet.Packet, len(frames))
+	dec := NewDecoder()
+	for i, d := range frames {
+		pkts[i] = packet.Packet{Data: d, OrigLen: uint32(len(d))}
+		if pids {
+			var s Summary
+			var key packet.FlowKey
+			dec.Decode(d, len(d), &s)
+			keyOf(&s, &key)
+			pkts[i].SetTask(uint32(1000+(key.LoPort^key.HiPort)%8), 0)
+		}
+	}
 	w := e.Writer()
 	base := time.Unix(1_700_000_000, 0).UnixNano()
 	n := 0
 	add := func(k int) {
 		for range k {
-			d := frames[n%len(frames)]
-			p := packet.Packet{Nanos: base + int64(n)*500, Data: d, OrigLen: uint32(len(d))}
-			_ = w.Write(&p)
+			p := &pkts[n%len(pkts)]
+			p.Nanos = base + int64(n)*500
+			_ = w.Write(p)
 			if n++; n%1024 == 0 {
 				_ = w.Flush()
 			}
 		}
 		_ = w.Flush()
-	}
-	add(e.ring.size / 64)
-	b.ReportAllocs()
-	b.ResetTimer()
-	add(b.N)
-}
-
-// benchAddBatches adds frames round and round in batches of 1024 (made
-// once: the engine copies them), after a warm-up that fills the ring once
-// around; b.N counts packets. With pids, each flow is of one of 8
-// processes (by its ports).
-func benchAddBatches(b *testing.B, e *Engine, frames [][]byte, pids bool) {
-	const perBatch, batches = 1024, 4
-	type batch struct {
-		buf    []byte
-		frames []packet.Packet
-	}
-	var bs [batches]batch
-	dec := NewDecoder()
-	for i := range bs {
-		bt := &bs[i]
-		bt.buf = make([]byte, 0, 2<<20)
-		for j := range perBatch {
-			k := (i*perBatch + j) % len(frames)
-			d := frames[k]
-			off := len(bt.buf)
-			bt.buf = append(bt.buf, d...)
-			p := packet.Packet{Data: bt.buf[off:len(bt.buf):len(bt.buf)], OrigLen: uint32(len(d))}
-			if pids {
-				var s Summary
-				var key packet.FlowKey
-				dec.Decode(d, len(d), &s)
-				keyOf(&s, &key)
-				p.SetTask(uint32(1000+(key.LoPort^key.HiPort)%8), 0)
-			}
-			bt.frames = append(bt.frames, p)
-		}
-	}
-	base := time.Unix(1_700_000_000, 0).UnixNano()
-	n := 0
-	add := func(k int) {
-		for ; k > 0; k -= perBatch {
-			bt := &bs[n/perBatch%batches]
-			fs := bt.frames[:min(k, perBatch)]
-			for i := range fs {
-				fs[i].Nanos = base + int64(n+i)*500
-			}
-			n += len(fs)
-			e.AddBatch(fs, bt.buf, func() {})
-		}
 	}
 	add(e.ring.size / 64)
 	b.ReportAllocs()

@@ -12,7 +12,7 @@
 //   - the flow table (canonical bidirectional flows, TCP state, rates,
 //     idle and LRU eviction), the retention ring and Engine, which ties
 //     them together behind one mutex, shared by the capture (Add,
-//     AddBatch, Writer) and the view: the view's reads that grow with the
+//     Writer) and the view: the view's reads that grow with the
 //     ring or the table go in bounded steps and let a waiting capture in
 //     between (Engine.yieldLocked), so the capture never waits for a
 //     whole one;

@@ -42,7 +42,7 @@ type Config struct {
 // The producer is the capture: while it waits for mu, the kernel's rings
 // fill. So no view method holds mu for long: the ones whose work grows
 // with the ring or the table (Snapshot, Flows, FlowPackets) do it in
-// bounded steps and, between two, let a waiting Add or AddBatch in
+// bounded steps and, between two, let a waiting Add or Writer in
 // (yieldLocked).
 type Engine struct {
 	mu    sync.Mutex
@@ -75,7 +75,7 @@ type Engine struct {
 
 	changed chan struct{} // Changed's; holds one value at most
 
-	// For yieldLocked: the Add and AddBatch calls waiting for mu, the
+	// For yieldLocked: the Add and Writer calls waiting for mu, the
 	// adds done (guarded by mu) and their signal (on mu).
 	adders  atomic.Int32
 	adds    uint64
@@ -117,19 +117,23 @@ func NewEngine(cfg Config) *Engine {
 	return e
 }
 
-// lockAdd takes mu for Add and AddBatch, telling yieldLocked they wait.
+// lockAdd takes mu for Add and Writer, telling yieldLocked they wait.
 func (e *Engine) lockAdd() {
+	if lockHook != nil {
+		lockHook(false)
+	}
 	e.adders.Add(1)
 	e.mu.Lock()
 	e.adders.Add(-1)
-	if addLockedHook != nil {
-		addLockedHook()
+	if lockHook != nil {
+		lockHook(true)
 	}
 }
 
-// addLockedHook, set by BenchmarkAddBatchLockWait only, is called as soon
-// as Add or AddBatch has the lock: the benchmark times the wait for it.
-var addLockedHook func()
+// lockHook, set by BenchmarkWriterLockWait only, is called as lockAdd asks
+// for the lock (false) and as soon as it has it (true): the benchmark
+// times the wait.
+var lockHook func(locked bool)
 
 // unlockAdd counts an add done, wakes the view methods waiting for one in
 // yieldLocked and lets mu go.
@@ -139,7 +143,7 @@ func (e *Engine) unlockAdd() {
 	e.mu.Unlock()
 }
 
-// yieldLocked lets an Add or AddBatch waiting for mu in, if there is one,
+// yieldLocked lets an Add or Writer waiting for mu in, if there is one,
 // and returns when it is through, mu held again; the view methods call it
 // between the steps of a long read. Unlocking and locking again would not
 // do: Unlock wakes a waiter but does not hand it the lock, and the view's
@@ -179,58 +183,17 @@ func (e *Engine) Config() Config { return e.cfg }
 func (e *Engine) Add(f packet.Packet) {
 	e.lockAdd()
 	defer e.unlockAdd()
-	e.addLocked(&f, -1)
+	e.addLocked(&f)
 	e.notify()
 }
 
-// AddBatch is Add for frames whose Data all lie in buf: when they fill
-// enough of buf for it to be worth keeping whole, the retention ring keeps
-// the frames where they are instead of copying them, and calls release
-// once none of them is retained any more; otherwise it copies them and
-// calls release before returning. Either way the caller must not touch buf
-// again until release is called. release runs with the engine locked: it
-// must not call the engine.
-func (e *Engine) AddBatch(frames []packet.Packet, buf []byte, release func()) {
-	e.lockAdd()
-	defer e.unlockAdd()
-	defer e.notify()
-	n := 0
-	for i := range frames {
-		n += len(frames[i].Data)
-	}
-	if len(frames) == 0 || !e.worthLending(n, cap(buf)) {
-		for i := range frames {
-			e.addLocked(&frames[i], -1)
-		}
-		release()
-		return
-	}
-	seg := e.ring.lend(buf, release)
-	for i := range frames {
-		e.addLocked(&frames[i], seg)
-	}
-	e.ring.endLend(seg)
-}
-
-// worthLending reports whether the ring should keep a buffer of capacity
-// bytes rather than copy the n bytes of packets in it: when they fill two
-// thirds of it or more (the ring counts a kept buffer's whole capacity
-// against its budget: a batch of a few small packets would take the room
-// of many), and the buffer is small next to the budget. Batches fill up
-// when the traffic is heavy, which is when the copy saved matters; a
-// capture batch of 1024 full 1514-byte frames fills 74% of its 2 MiB.
-func (e *Engine) worthLending(n, capacity int) bool {
-	return 3*n >= 2*capacity && capacity <= e.ring.size/4
-}
-
-// addLocked is Add, with f's bytes in ring segment seg (lent) or copied
-// (seg < 0): through the fast path (fast.go) if it takes f, else through
-// the full decode. e.mu is held.
-func (e *Engine) addLocked(f *packet.Packet, seg int32) {
+// addLocked is Add: through the fast path (fast.go) if it takes f, else
+// through the full decode. e.mu is held.
+func (e *Engine) addLocked(f *packet.Packet) {
 	if lt := f.LinkType(); !e.links.any || lt != e.links.first {
 		e.links.add(lt)
 	}
-	if !e.noFast && e.addFastLocked(f, seg) {
+	if !e.noFast && e.addFastLocked(f) {
 		return
 	}
 	ts := f.Nanos
@@ -258,7 +221,7 @@ func (e *Engine) addLocked(f *packet.Packet, seg int32) {
 	if e.flows.kernel != nil && s.Link == packet.LinkTypeEthernet && (s.Flags&(FlagPanic|FlagMalformed|FlagTruncated|FlagUnsupported) != 0 || s.fragJoined) {
 		e.flows.kernel.noteKey(f.Data, int(f.Ifindex), &fl.key)
 	}
-	e.retainLocked(f, seg, s.Len, fl)
+	e.retainLocked(f, s.Len, fl)
 }
 
 // SetInterfaceNames names the interfaces by index, for FlowView.Iface
@@ -671,7 +634,7 @@ type PacketView struct {
 // yieldLocked). The live view asks for 1,000 packets of the selected flow
 // several times a second; during a bulk TCP stream every one of them is
 // new, and decoding them all in one go held the lock for milliseconds
-// while the capture's AddBatch waited and the perf rings filled
+// while the capture waited for it and the perf rings filled
 // (docs/performance.md).
 var flowPacketsChunk = 64
 
@@ -783,7 +746,7 @@ func (e *Engine) Packet(seq uint64) (packet.Packet, bool) {
 
 // Snapshot steps: how many packets, and bytes, Snapshot copies at most per
 // step (see yieldLocked). A large ring copied in one go held the lock for
-// up to a second (BenchmarkAddBatchLockWait, docs/performance.md).
+// up to a second (BenchmarkWriterLockWait, docs/performance.md).
 var (
 	snapshotStepPackets = 4096
 	snapshotStepBytes   = 512 << 10

@@ -175,7 +175,7 @@ func mayLabel(b byte) bool {
 // addFastLocked is addLocked for a frame the fast path takes; it reports
 // false, having changed nothing the view sees, for one that needs the
 // full decode. e.mu is held.
-func (e *Engine) addFastLocked(f *packet.Packet, seg int32) bool {
+func (e *Engine) addFastLocked(f *packet.Packet) bool {
 	if f.LinkType() != packet.LinkTypeEthernet {
 		return false
 	}
@@ -199,22 +199,16 @@ func (e *Engine) addFastLocked(f *packet.Packet, seg int32) bool {
 	if fp.tcp {
 		fl.updateTCP(fp.flags, dir)
 	}
-	e.retainLocked(f, seg, n, fl)
+	e.retainLocked(f, n, fl)
 	e.fastPackets++
 	return true
 }
 
-// retainLocked appends f, of n bytes on the wire, to the retention ring
-// (kept in lent segment seg, or copied when seg < 0) as the newest packet
-// of flow fl, and matches it against the display filter. e.mu is held.
-func (e *Engine) retainLocked(f *packet.Packet, seg int32, n int, fl *flow) {
-	seq, ok := uint64(0), false
-	if seg >= 0 {
-		seq, ok = e.ring.addLent(seg, f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), f.Pid(), fl.id, fl.lastSeq)
-	}
-	if !ok {
-		seq = e.ring.append(f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), f.Pid(), fl.id, fl.lastSeq)
-	}
+// retainLocked appends a copy of f, of n bytes on the wire, to the
+// retention ring as the newest packet of flow fl, and matches it against
+// the display filter. e.mu is held.
+func (e *Engine) retainLocked(f *packet.Packet, n int, fl *flow) {
+	seq := e.ring.append(f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), f.Pid(), fl.id, fl.lastSeq)
 	if pid := f.Pid(); pid != 0 {
 		fl.pid = pid
 	}

@@ -22,111 +22,105 @@ import (
 // the default MaxFlows, all of them live.
 const lockWaitFlows = DefaultMaxFlows
 
-// captureSim feeds an engine the way the capture does: batches of 1024
-// frames in 2 MiB buffers, from one goroutine, handing the buffers back
-// when the engine releases them. Every other batch is a bulk TCP stream
-// of 1514-byte frames (one flow; full enough for the ring to keep the
-// buffer whole), the others a mix of 66- to 1242-byte UDP frames spread
-// over the rest of the flows (copied into the ring).
+// captureSim feeds an engine the way the live view's capture does
+// (capture's RunPasses): passes of 1024 frames through a Writer, from one
+// goroutine, the Writer flushed at the end of each. Every other pass is a
+// bulk TCP stream of 1514-byte frames (one flow), the others a mix of 66-
+// to 1242-byte UDP frames spread over the rest of the flows.
 type captureSim struct {
-	e     *Engine
-	free  []*simBatch // touched by release, which runs in AddBatch: one goroutine
-	bulk  []byte      // the bulk stream's frame
-	mix   [][]byte    // the mix's frames, by size
-	next  int         // batches made
-	flow  int         // next flow of the mix
-	nanos int64
+	e         *Engine
+	w         *Writer
+	bulk, mix simPass
+	next      int // passes made
+	flow      int // next flow of the mix
+	nanos     int64
 }
 
-type simBatch struct {
+// simPass is a pass's frames, in a buffer as the kernel's ring holds them.
+type simPass struct {
 	buf    []byte
 	frames []packet.Packet
-	bulk   bool
 }
 
 const (
-	simBatchFrames = 1024
-	simBatchBytes  = 2 << 20
+	simPassFrames = 1024
+	simPassBytes  = 2 << 20
 )
 
 func newCaptureSim(tb testing.TB, e *Engine) *captureSim {
-	c := &captureSim{
-		e:     e,
-		bulk:  serialize(tb, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 5001, TCPAck, 1, 1), payload(make([]byte, 1460))),
-		nanos: time.Unix(1_700_000_000, 0).UnixNano(),
+	c := &captureSim{e: e, w: e.Writer(), nanos: time.Unix(1_700_000_000, 0).UnixNano()}
+	bulk := serialize(tb, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 5001, TCPAck, 1, 1), payload(make([]byte, 1460)))
+	for _, p := range []*simPass{&c.bulk, &c.mix} {
+		p.buf, p.frames = make([]byte, 0, simPassBytes), make([]packet.Packet, simPassFrames)
 	}
+	for i := range c.bulk.frames {
+		off := len(c.bulk.buf)
+		c.bulk.buf = append(c.bulk.buf, bulk...)
+		c.bulk.frames[i] = packet.Packet{Data: c.bulk.buf[off:len(c.bulk.buf):len(c.bulk.buf)], OrigLen: uint32(len(bulk))}
+	}
+	var mix [][]byte
 	for _, n := range []int{24, 158, 534, 1200} {
-		c.mix = append(c.mix, serialize(tb, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(20000, 53), payload(make([]byte, n))))
+		mix = append(mix, serialize(tb, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(20000, 53), payload(make([]byte, n))))
+	}
+	c.mix.buf = c.mix.buf[:0]
+	for i := range c.mix.frames {
+		off := len(c.mix.buf)
+		c.mix.buf = append(c.mix.buf, mix[i%len(mix)]...)
+		d := c.mix.buf[off:len(c.mix.buf):len(c.mix.buf)]
+		c.mix.frames[i] = packet.Packet{Data: d, OrigLen: uint32(len(d))}
 	}
 	return c
 }
 
-// batch returns the next batch to add, its buffer and frames refilled
-// unless it is a bulk batch coming back (those never change).
-func (c *captureSim) batch() *simBatch {
-	bulk := c.next%2 == 0
-	c.next++
-	var b *simBatch
-	for i, fb := range c.free {
-		if fb.bulk == bulk {
-			b = fb
-			c.free = slices.Delete(c.free, i, i+1)
-			break
-		}
-	}
-	if b == nil {
-		b = &simBatch{buf: make([]byte, 0, simBatchBytes), frames: make([]packet.Packet, simBatchFrames), bulk: bulk}
-		if bulk {
-			for i := range b.frames {
-				off := len(b.buf)
-				b.buf = append(b.buf, c.bulk...)
-				b.frames[i] = packet.Packet{Data: b.buf[off:len(b.buf):len(b.buf)], OrigLen: uint32(len(c.bulk))}
-			}
-		}
-	}
-	if !bulk {
+// pass returns the next pass's frames, stamped; the mix's frames get the
+// next flows' addresses.
+func (c *captureSim) pass() []packet.Packet {
+	p := &c.bulk
+	if c.next%2 == 1 {
+		p = &c.mix
 		// Flows 1..lockWaitFlows-1, source address and port from the flow
 		// number (the checksums go stale; nothing checks them).
-		b.buf = b.buf[:0]
-		for i := range b.frames {
+		for i := range p.frames {
 			f := c.flow%(lockWaitFlows-1) + 1
 			c.flow++
-			tmpl := c.mix[i%len(c.mix)]
-			off := len(b.buf)
-			b.buf = append(b.buf, tmpl...)
-			d := b.buf[off:len(b.buf):len(b.buf)]
+			d := p.frames[i].Data
 			d[14+12], d[14+13], d[14+14], d[14+15] = 10, 1, byte(f>>8), byte(f)
 			binary.BigEndian.PutUint16(d[14+20:], uint16(10000+f%50000))
-			b.frames[i] = packet.Packet{Data: d, OrigLen: uint32(len(d))}
 		}
 	}
-	for i := range b.frames {
+	c.next++
+	for i := range p.frames {
 		c.nanos += 1000 // a microsecond apart: a million packets a second
-		b.frames[i].Nanos = c.nanos
+		p.frames[i].Nanos = c.nanos
 	}
-	return b
+	return p.frames
 }
 
-// add adds the next batch.
+// add writes the next pass.
 func (c *captureSim) add() {
-	b := c.batch()
-	c.e.AddBatch(b.frames, b.buf, func() { c.free = append(c.free, b) })
+	frames := c.pass()
+	for i := range frames {
+		_ = c.w.Write(&frames[i])
+	}
+	_ = c.w.Flush()
 }
 
 func (c *captureSim) now() time.Time { return time.Unix(0, c.nanos) }
 
-// BenchmarkAddBatchLockWait measures how long the capture's AddBatch waits
-// for the engine's lock while the view reads: alone (the baseline: what a
-// batch of 1024 frames costs), and with a second goroutine calling what
-// the live view calls, as fast as it can, on a full 256 MiB ring and a
-// table of 65,536 flows: Snapshot (the w key), Flows unfiltered and with
-// a pcap-filter that changes every call (someone typing a filter: each
-// new one is matched over the ring), and FlowPackets of the bulk stream,
-// 1000 packets decoded afresh each time. One op is one AddBatch. Reported
-// for the wait for the lock (from the call until addLockedHook) and for
-// the whole call: the longest, the 99th percentile and how many took over
-// 1 ms.
-func BenchmarkAddBatchLockWait(b *testing.B) {
+// BenchmarkWriterLockWait measures how long the capture's adds (a
+// Writer's, as capture's RunPasses makes them) wait for the engine's lock
+// while the view reads: alone (the baseline: what a pass of 1024 frames
+// costs), and with a second goroutine calling what the live view calls,
+// as fast as it can, on a full 256 MiB ring and a table of 65,536 flows:
+// Snapshot (the w key), Flows unfiltered and with a pcap-filter that
+// changes every call (someone typing a filter: each new one is matched
+// over the ring), and FlowPackets of the bulk stream, 1000 packets decoded
+// afresh each time. One op is one pass; the Writer takes the lock a few
+// times in it (writerRun, writerBytes). Reported for the wait for the
+// lock (from lockAdd's call until it has the lock, lockHook), each time
+// it is taken, and for the whole pass: the longest, the 99th percentile
+// and how many took over 1 ms.
+func BenchmarkWriterLockWait(b *testing.B) {
 	e := NewEngine(Config{RingBytes: 256 << 20, MaxFlows: lockWaitFlows})
 	c := newCaptureSim(b, e)
 	// Fill the ring (it evicts) and the table.
@@ -181,20 +175,25 @@ func BenchmarkAddBatchLockWait(b *testing.B) {
 					}
 				})
 			}
-			var t0, locked time.Time
-			addLockedHook = func() { locked = time.Now() }
-			defer func() { addLockedHook = nil }()
-			waits := make([]time.Duration, 0, 1<<16)
+			waits := make([]time.Duration, 0, 1<<18)
 			calls := make([]time.Duration, 0, 1<<16)
+			var asked time.Time
+			lockHook = func(locked bool) {
+				if !locked {
+					asked = time.Now()
+				} else {
+					waits = append(waits, time.Since(asked))
+				}
+			}
+			defer func() { lockHook = nil }()
 			for b.Loop() {
-				bt := c.batch()
-				t0 = time.Now()
-				e.AddBatch(bt.frames, bt.buf, func() { c.free = append(c.free, bt) })
+				t0 := time.Now()
+				c.add()
 				calls = append(calls, time.Since(t0))
-				waits = append(waits, locked.Sub(t0))
 				nowNs.Store(c.nanos)
 			}
 			b.StopTimer()
+			lockHook = nil
 			close(stop)
 			wg.Wait()
 			report := func(d []time.Duration, what string) {
@@ -211,6 +210,7 @@ func BenchmarkAddBatchLockWait(b *testing.B) {
 			}
 			report(waits, "wait")
 			report(calls, "call")
+			b.ReportMetric(float64(len(waits))/float64(len(calls)), "waits/op")
 			if view && snaps > 0 {
 				b.ReportMetric(float64(snaps), "snapshots")
 				b.ReportMetric(float64(snapTime.Milliseconds())/float64(snaps), "ms/snapshot")
@@ -282,24 +282,24 @@ func (tf *taggedFrames) check(d []byte) (uint32, string) {
 }
 
 // TestViewsWhileAdding: Snapshot, FlowPackets and Flows, taking the
-// smallest steps, while the capture adds: what they return is intact,
-// oldest first and never twice, whatever left the ring in between: frames
-// of copied batches and of lent ones, whose buffers are scribbled over as
-// soon as the ring releases them.
+// smallest steps, while the capture adds through a Writer, as RunPasses
+// does: what they return is intact, oldest first and never twice, whatever
+// left the ring in between. The capture's buffer is scribbled over after
+// every pass, as the kernel's ring is once read, so a packet the engine
+// kept there rather than copied would read as garbage.
 func TestViewsWhileAdding(t *testing.T) {
 	smallSteps(t)
 	e := NewEngine(Config{MaxFlows: 4, RingBytes: 64 << 10})
+	w := e.Writer()
 	tf := newTaggedFrames(t)
 	var added atomic.Uint32 // tags below are in, or were, or are being added
-	var released atomic.Int64
-	add := func(tag uint32, lend bool) uint32 {
-		capacity := 2048
-		if lend {
-			capacity = 12 << 10
-		}
-		buf := make([]byte, 0, capacity)
+	buf := make([]byte, 0, 12<<10)
+	// add writes a pass of frames from tag on: two, or as many as fill
+	// buf (more than writerRun's share of the lock would not be).
+	add := func(tag uint32, long bool) uint32 {
+		buf = buf[:0]
 		var frames []packet.Packet
-		for len(buf)+taggedLen(tag) <= cap(buf) && (lend || len(frames) < 2) {
+		for len(buf)+taggedLen(tag) <= cap(buf) && (long || len(frames) < 2) {
 			start := len(buf)
 			buf = tf.frame(buf, tag)
 			d := buf[start:len(buf):len(buf)]
@@ -307,13 +307,14 @@ func TestViewsWhileAdding(t *testing.T) {
 			tag++
 		}
 		added.Store(tag)
-		e.AddBatch(frames, buf, func() {
-			released.Add(1)
-			full := buf[:cap(buf)]
-			for i := range full {
-				full[i] = 0xee
-			}
-		})
+		for i := range frames {
+			_ = w.Write(&frames[i])
+		}
+		_ = w.Flush()
+		full := buf[:cap(buf)]
+		for i := range full {
+			full[i] = 0xee
+		}
 		return tag
 	}
 	tag := uint32(0)
@@ -405,11 +406,8 @@ func TestViewsWhileAdding(t *testing.T) {
 			}
 		}
 	}
-	if released.Load() == 0 {
-		t.Error("no lent batch was let go: the test did not exercise lent segments")
-	}
-	t.Logf("%d snapshots with %d gaps (packets gone before their turn); %d packet lists of %d packets; %d batches let go",
-		snaps, gaps, pktLists, pkts, released.Load())
+	t.Logf("%d snapshots with %d gaps (packets gone before their turn); %d packet lists of %d packets",
+		snaps, gaps, pktLists, pkts)
 }
 
 // TestRingCopyOutEvicted: packets that leave the ring between two steps

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math/bits"
 	"slices"
-	"unsafe"
 
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
@@ -27,13 +26,11 @@ type record struct {
 }
 
 // segment is one buffer of packet bytes: a chunk the ring copies packets
-// into, or a buffer lent by the caller (ring.lend) whose packets are kept
-// where they are.
+// into, or a packet bigger than a chunk on its own.
 type segment struct {
-	buf     []byte // its packets lie in buf[:len(buf)]; cap(buf) counts against the budget
-	live    int    // records whose bytes are here
-	pinned  bool   // being filled: not freed when live drops to 0
-	release func() // for a lent buffer: hands it back
+	buf    []byte // its packets lie in buf[:len(buf)]; cap(buf) counts against the budget
+	live   int    // records whose bytes are here
+	pinned bool   // being filled: not freed when live drops to 0
 }
 
 // ring keeps the most recent packets within a byte budget. The bytes go
@@ -41,13 +38,11 @@ type segment struct {
 // number, so append, lookup by sequence number and eviction of the oldest
 // packet are all O(1).
 //
-// Copied packets fill the ring's own chunks one after the other; a packet
-// that does not fit in what is left of the chunk starts a new one. A
-// caller's buffer full of packets (a capture batch) can instead be lent to
-// the ring whole, saving a copy of every byte. Either way a segment is
-// freed (a chunk kept for reuse, a lent buffer released) when its last
-// packet is evicted, and the oldest packets are evicted until the
-// segments in use, counted at their capacity, fit in the budget.
+// Packets are copied into the ring's own chunks one after the other; a
+// packet that does not fit in what is left of the chunk starts a new one.
+// A segment is freed (a chunk kept for reuse) when its last packet is
+// evicted, and the oldest packets are evicted until the segments in use,
+// counted at their capacity, fit in the budget.
 type ring struct {
 	size  int // the byte budget
 	chunk int // capacity of the ring's own chunks
@@ -129,32 +124,6 @@ func (r *ring) append(data []byte, origLen int, ts int64, ifindex int, dir packe
 	return r.add(r.cur, off, n, origLen, ts, ifindex, dir, link, pid, flowID, prevSeq)
 }
 
-// lend makes buf a segment: the packets then added with addLent must lie
-// in it. The ring calls release once none of them is kept any more;
-// endLend must follow the last addLent.
-func (r *ring) lend(buf []byte, release func()) int32 {
-	r.makeRoom(cap(buf))
-	return r.newSeg(buf, release)
-}
-
-// addLent is append for a packet whose bytes, data, lie in segment seg
-// (from lend); it reports false, adding nothing, when they do not.
-func (r *ring) addLent(seg int32, data []byte, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, pid uint32, flowID, prevSeq uint64) (uint64, bool) {
-	buf := r.segs[seg].buf
-	if len(data) == 0 || len(buf) == 0 {
-		return 0, false
-	}
-	off := uintptr(unsafe.Pointer(unsafe.SliceData(data))) - uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
-	if off >= uintptr(len(buf)) || uintptr(len(data)) > uintptr(len(buf))-off {
-		return 0, false // not inside buf (off wrapped around if data lies before it)
-	}
-	return r.add(seg, int(off), len(data), origLen, ts, ifindex, dir, link, pid, flowID, prevSeq), true
-}
-
-// endLend ends the adding to a lent segment: it is freed as soon as it
-// holds no packet (now, if none was added).
-func (r *ring) endLend(seg int32) { r.unpin(seg) }
-
 // add makes the descriptor of a packet of n bytes at off in segment seg.
 func (r *ring) add(seg int32, off, n, origLen int, ts int64, ifindex int, dir packet.Dir, link packet.LinkType, pid uint32, flowID, prevSeq uint64) uint64 {
 	r.segs[seg].live++
@@ -187,10 +156,10 @@ func (r *ring) newChunk(n int) int32 {
 	} else {
 		buf = make([]byte, 0, n)
 	}
-	return r.newSeg(buf[:0], nil)
+	return r.newSeg(buf[:0])
 }
 
-func (r *ring) newSeg(buf []byte, release func()) int32 {
+func (r *ring) newSeg(buf []byte) int32 {
 	var i int32
 	if k := len(r.freeSegs); k > 0 {
 		i, r.freeSegs = r.freeSegs[k-1], r.freeSegs[:k-1]
@@ -198,7 +167,7 @@ func (r *ring) newSeg(buf []byte, release func()) int32 {
 		i = int32(len(r.segs))
 		r.segs = append(r.segs, segment{})
 	}
-	r.segs[i] = segment{buf: buf, pinned: true, release: release}
+	r.segs[i] = segment{buf: buf, pinned: true}
 	r.held += cap(buf)
 	return i
 }
@@ -241,10 +210,7 @@ func (r *ring) unpin(i int32) {
 func (r *ring) freeSeg(i int32) {
 	s := &r.segs[i]
 	r.held -= cap(s.buf)
-	switch {
-	case s.release != nil:
-		s.release()
-	case cap(s.buf) == r.chunk && len(r.spare) < spareChunks:
+	if cap(s.buf) == r.chunk && len(r.spare) < spareChunks {
 		r.spare = append(r.spare, s.buf[:0])
 	}
 	if i == r.cur {

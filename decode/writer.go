@@ -41,7 +41,7 @@ func (w *Writer) Write(p *packet.Packet) error {
 			w.release() // a panic must not leave the lock held
 		}
 	}()
-	w.e.addLocked(p, -1)
+	w.e.addLocked(p)
 	done = true
 	if w.held == writerRun || w.bytes >= writerBytes {
 		w.release()

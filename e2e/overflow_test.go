@@ -5,6 +5,7 @@ import (
 	"context"
 	bin "encoding/binary"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,11 +42,10 @@ func ovfFrame(seq uint32) []byte {
 }
 
 // ovfOpen loads the programs with an overflow ring and opens the reader.
-// Batches of 16 packets: a reader whose batch nobody takes holds no more.
 func ovfOpen(t *testing.T) (*bpf.Objects, *capture.Reader) {
 	t.Helper()
 	testutil.RequireRoot(t)
-	opts := capture.Options{PerCPUBuffer: ovfOverflow, HotBuffer: ovfHot, FlushInterval: 10 * time.Millisecond, BatchPackets: 16, Batches: 2}
+	opts := capture.Options{PerCPUBuffer: ovfOverflow, HotBuffer: ovfHot, FlushInterval: 10 * time.Millisecond}
 	if !opts.UsesOverflow() {
 		t.Fatal("options do not ask for an overflow ring")
 	}
@@ -149,43 +149,61 @@ func (s seqWriter) Write(p *packet.Packet) error {
 
 func (s seqWriter) Flush() error { return s.w.Flush() }
 
-// The batch reader (the live view's): the hot ring's lost records (written
+// gatedSeqs keeps the seqs of the packets written to it; its writes wait
+// while the test holds gate, as the live view's engine makes the capture
+// wait while the view reads.
+type gatedSeqs struct {
+	gate sync.Mutex
+	mu   sync.Mutex
+	seqs []uint32
+}
+
+func (g *gatedSeqs) Write(p *packet.Packet) error {
+	g.gate.Lock()
+	defer g.gate.Unlock()
+	g.mu.Lock()
+	g.seqs = append(g.seqs, ovfSeq(p.Data))
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *gatedSeqs) Flush() error { return nil }
+
+func (g *gatedSeqs) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.seqs)
+}
+
+// The live view's reader (RunPasses): the hot ring's lost records (written
 // in front of the first record it takes again) are not losses, the
 // overflow ring's are, and every record either ring took is read in order.
-func TestOverflowRingBatches(t *testing.T) {
+func TestOverflowRingPasses(t *testing.T) {
 	o, rd := ovfOpen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// Unbuffered: while the test sends, the reader holds one batch and
-	// waits, and the kernel's rings take the rest, as behind a slow view.
-	out := make(chan *capture.Batch)
+	w := &gatedSeqs{}
 	done := make(chan error, 1)
-	go func() { done <- rd.Run(ctx, out); close(out) }()
-	var seqs []uint32
+	go func() { done <- rd.RunPasses(ctx, w, 0, func() {}, &capture.WriteResult{}) }()
+	// While the test sends, it holds the writer: the reader waits in its
+	// first write and the kernel's rings take the rest, as behind a slow
+	// view.
+	send := func(from, to uint32) {
+		t.Helper()
+		w.gate.Lock()
+		defer w.gate.Unlock()
+		ovfSend(t, o, from, to)
+	}
 	collect := func(want int) {
 		t.Helper()
-		deadline := time.After(10 * time.Second)
-		for len(seqs) < want {
-			select {
-			case b, ok := <-out:
-				if !ok {
-					t.Fatalf("reader stopped after %d packets, want %d", len(seqs), want)
-				}
-				for i := range b.Packets {
-					seqs = append(seqs, ovfSeq(b.Packets[i].Data))
-				}
-				b.Release()
-			case <-deadline:
-				t.Fatalf("read %d packets, want %d", len(seqs), want)
-			}
-		}
+		testutil.Eventually(t, 10*time.Second, func() bool { return w.count() >= want }, "read %d packets, want %d", w.count(), want)
 	}
 	// 1: the hot ring fills, the overflow ring takes the rest; both are
 	// drained. 2: the hot ring takes records again, behind a lost record
 	// for those it refused in 1.
-	ovfSend(t, o, 0, 150)
+	send(0, 150)
 	collect(150)
-	ovfSend(t, o, 150, 160)
+	send(150, 160)
 	collect(160)
 	c := ovfCounters(t, o)
 	if c.Sent != 160 || c.Failed != 0 || c.Overflowed == 0 {
@@ -197,15 +215,14 @@ func TestOverflowRingBatches(t *testing.T) {
 	// 3: more than both rings hold: the rest is lost. 4: once drained, a
 	// burst fills the hot ring again, and the overflow ring takes records
 	// again behind its lost record, which the reader counts.
-	ovfSend(t, o, 160, 460)
+	send(160, 460)
 	c = ovfCounters(t, o)
 	if c.Failed == 0 {
 		t.Fatalf("kernel counters %+v: 300 frames did not fill both rings", c)
 	}
-	got := int(c.Sent)
 	t.Logf("after 3: %+v lost %d", c, rd.Stats.Lost.Load())
-	collect(got)
-	ovfSend(t, o, 460, 560)
+	collect(int(c.Sent))
+	send(460, 560)
 	c = ovfCounters(t, o)
 	t.Logf("after 4: %+v lost %d", c, rd.Stats.Lost.Load())
 	collect(int(c.Sent))
@@ -213,8 +230,7 @@ func TestOverflowRingBatches(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	for range out {
-	}
+	seqs := w.seqs
 	checkAscending(t, seqs)
 	if len(seqs) != int(c.Sent) || uint64(len(seqs))+c.Failed != 560 {
 		t.Fatalf("read %d packets; kernel counters %+v", len(seqs), c)
@@ -228,8 +244,9 @@ func TestOverflowRingBatches(t *testing.T) {
 // While the kernel writes, the hot ring fills, the overflow ring takes
 // records, the reader frees the hot ring and the kernel writes there
 // again: a record can sit in the overflow ring while newer ones come into
-// the hot ring. The reader must still hand them on in order. (Whether it
-// happens depends on timing: reading ring by ring failed 2 runs in 5.)
+// the hot ring. The live view's reader (RunPasses) must still hand them on
+// in order. (Whether it happens depends on timing: reading ring by ring
+// failed 2 runs in 5.)
 func TestOverflowRingOrderUnderLoad(t *testing.T) {
 	for round := range 4 {
 		t.Run(fmt.Sprint(round), testOverflowRingOrderUnderLoad)
@@ -280,24 +297,18 @@ func (s slowSeqWriter) Write(p *packet.Packet) error {
 
 func testOverflowRingOrderUnderLoad(t *testing.T) {
 	o, rd := ovfOpen(t)
+	var buf bytes.Buffer
+	w, err := pcapfile.NewPcapWriter(&buf, 262144, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint32
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := make(chan *capture.Batch, 4)
 	done := make(chan error, 1)
-	go func() { done <- rd.Run(ctx, out); close(out) }()
-	var seqs []uint32
-	collected := make(chan struct{})
+	// A writer slower than the kernel, so that the hot ring fills.
 	go func() {
-		defer close(collected)
-		for b := range out {
-			for i := range b.Packets {
-				seqs = append(seqs, ovfSeq(b.Packets[i].Data))
-			}
-			b.Release()
-			// A consumer slower than the kernel, so that the hot ring
-			// fills (without this one run of make test never filled it).
-			time.Sleep(time.Millisecond)
-		}
+		done <- rd.RunPasses(ctx, slowSeqWriter{seqWriter{w: w, seqs: &seqs}}, 0, func() {}, &capture.WriteResult{})
 	}()
 	ovfSend(t, o, 0, 5000)
 	time.Sleep(100 * time.Millisecond) // the flusher's passes read the rest
@@ -305,7 +316,6 @@ func testOverflowRingOrderUnderLoad(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	<-collected
 	checkAllInOrder(t, o, seqs, "read")
 }
 
