@@ -1004,8 +1004,13 @@ struct sock_common {
 	unsigned short skc_family;
 } __attribute__((preserve_access_index));
 
+struct socket {
+	struct file *file;
+} __attribute__((preserve_access_index));
+
 struct sock {
 	struct sock_common __sk_common;
+	struct socket *sk_socket;
 } __attribute__((preserve_access_index));
 
 static __always_inline void own(void *sk)
@@ -1069,26 +1074,35 @@ SOCK_ADDR_HOOK(proc_sendmsg6, "cgroup/sendmsg6")
 SOCK_ADDR_HOOK(proc_recvmsg4, "cgroup/recvmsg4")
 SOCK_ADDR_HOOK(proc_recvmsg6, "cgroup/recvmsg6")
 
-static __always_inline void own_inet(struct sock *sk)
+/* own_inet takes an IPv4 or IPv6 socket for the current process from the
+ * tracepoints, which fire whatever the call's result: a call that failed
+ * (a worker woken for a datagram another took: EAGAIN) moved nothing, and
+ * a socket with no file is the kernel's own (kernel_sendmsg from a
+ * kworker, NFS, SMB), used by whatever task runs it: neither is taken. */
+static __always_inline void own_inet(struct sock *sk, int ret)
 {
-	if (!sk)
+	if (!sk || ret < 0)
 		return;
 	unsigned short family = sk->__sk_common.skc_family;
-	if (family == AF_INET_ || family == AF_INET6_)
-		own(sk);
+	if (family != AF_INET_ && family != AF_INET6_)
+		return;
+	struct socket *sock = sk->sk_socket;
+	if (!sock || !sock->file)
+		return;
+	own(sk);
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(proc_send, struct sock *sk, int ret, int flags)
 {
-	own_inet(sk);
+	own_inet(sk, ret);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(proc_recv, struct sock *sk, int ret, int flags)
 {
-	own_inet(sk);
+	own_inet(sk, ret);
 	return 0;
 }
 

@@ -388,6 +388,34 @@ func TestProcForwarded(t *testing.T) {
 	}
 }
 
+// TestProcFailedCalls: a process sharing a server's socket whose every
+// call on it fails (a send too big, as a worker woken for a datagram
+// another took gets EAGAIN) does not take the socket: every datagram to
+// and from the server names the server (the tracepoints fire whatever
+// the call's result).
+func TestProcFailedCalls(t *testing.T) {
+	pair := testutil.NewPair(t)
+	file := filepath.Join(t.TempDir(), "failed.pcapng")
+	cap, _ := startProcCapture(t, pair, "-w", file, "udp")
+	// Started after the capture, so that the socket is the server's from
+	// its creation (the seeding at start could give it to either).
+	srv, _ := startHelper(t, pair.NsA, "bpcsharesrv", "udp-shared-echo", pair.AddrA+":7009", helperAs(t, "bpcfailer"))
+	runClient(t, pair.NsB, "bpcsharecli", "udp-client", pair.AddrA+":7009", "20")
+	if err := cap.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("bpftop-cap: %v\n%s", err, cap.stderr)
+	}
+	want := "process: bpcsharesrv (pid " + strconv.Itoa(srv.cmd.Process.Pid) + ")"
+	rows := tsharkRows(t, file, "frame.comment", "udp.srcport", "udp.dstport")
+	if len(rows) != 40 {
+		t.Errorf("%d datagrams, want 40 (20 each way)", len(rows))
+	}
+	for i, r := range rows {
+		if !strings.Contains(r[0], want) {
+			t.Errorf("datagram %d (%s -> %s): comment %q, want %q", i+1, r[1], r[2], r[0], want)
+		}
+	}
+}
+
 // TestProcSaveFromView: the live view's w names each packet's process in
 // the pcapng file it saves, as -w does: a server older than the capture
 // and a client, every datagram both ways (tshark's frame.comment).
