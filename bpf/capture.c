@@ -545,23 +545,22 @@ volatile const __u8 with_fib = 0;
 
 #define AF_INET_ 2
 #define AF_INET6_ 10
-#define PACKET_OTHERHOST_ 3
 
 /* local_dest says whether the stack will deliver a packet to tuple t
  * entering at skb's interface to this host rather than forward it: the
  * route the kernel's own lookup gives it from that interface is not a
  * unicast one (local, broadcast), or the interface does not forward (the
- * packet is then the host's or dropped). A frame for another MAC address
- * is never delivered. Netfilter comes later: DNAT, REDIRECT and TPROXY
- * are not seen. */
+ * packet is then the host's or dropped). Not the frame's MAC address: on
+ * a bridge's port a frame for the host carries the bridge's. Netfilter
+ * comes later: DNAT, REDIRECT and TPROXY are not seen. */
 static __always_inline int local_dest(struct __sk_buff *skb, struct bpf_sock_tuple *t, __u8 proto, int v6)
 {
-	if (!with_fib || skb->pkt_type == PACKET_OTHERHOST_)
+	if (!with_fib)
 		return 0;
 	struct bpf_fib_lookup p = {
 		.l4_protocol = proto,
 		.tot_len = skb->len,
-		.ifindex = skb->ingress_ifindex,
+		.ifindex = skb->ifindex, /* at ingress, the device it entered */
 	};
 	if (v6) {
 		p.family = AF_INET6_;
