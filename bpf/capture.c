@@ -539,11 +539,72 @@ static __always_inline void egress_owner(struct __sk_buff *skb, struct who *w)
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
 
+/* Set where the kernel has bpf_fib_lookup for tc (probed at load): without
+ * it a socket bound to a wildcard address names none of its packets. */
+volatile const __u8 with_fib = 0;
+
+#define AF_INET_ 2
+#define AF_INET6_ 10
+
+/* local_dest says whether the stack will deliver a packet to tuple t
+ * entering at skb's interface to this host rather than forward it: the
+ * route the kernel's own lookup gives it from that interface is not a
+ * unicast one (local, broadcast), or the interface does not forward (the
+ * packet is then the host's or dropped). Not the frame's MAC address: on
+ * a bridge's port a frame for the host carries the bridge's. Netfilter
+ * comes later: DNAT, REDIRECT and TPROXY are not seen. */
+static __always_inline int local_dest(struct __sk_buff *skb, struct bpf_sock_tuple *t, __u8 proto, int v6)
+{
+	if (!with_fib)
+		return 0;
+	struct bpf_fib_lookup p = {
+		.l4_protocol = proto,
+		.tot_len = skb->len,
+		.ifindex = skb->ifindex, /* at ingress, the device it entered */
+	};
+	if (v6) {
+		p.family = AF_INET6_;
+		p.sport = t->ipv6.sport;
+		p.dport = t->ipv6.dport;
+		__builtin_memcpy(p.ipv6_src, t->ipv6.saddr, 16);
+		__builtin_memcpy(p.ipv6_dst, t->ipv6.daddr, 16);
+	} else {
+		p.family = AF_INET_;
+		p.sport = t->ipv4.sport;
+		p.dport = t->ipv4.dport;
+		p.ipv4_src = t->ipv4.saddr;
+		p.ipv4_dst = t->ipv4.daddr;
+	}
+	long r = bpf_fib_lookup(skb, &p, sizeof(p), 0);
+	return r == BPF_FIB_LKUP_RET_NOT_FWDED || r == BPF_FIB_LKUP_RET_FWD_DISABLED;
+}
+
+/* delivered says whether the socket sk the lookup found for t is the one
+ * the packet goes to. A connected socket (established TCP, connected UDP)
+ * matched all four of the packet's addresses and ports. A bound or
+ * listening one matched the port only, before routing: a packet forwarded
+ * to any address on that port finds a socket bound to 0.0.0.0 or :: too.
+ * Bound to the destination address itself, it had that address local
+ * when it bound; bound to a wildcard, the destination must be local. */
+static __always_inline int delivered(struct __sk_buff *skb, struct bpf_sock *sk, struct bpf_sock_tuple *t, __u8 proto, int v6)
+{
+	if (sk->dst_port != 0)
+		return 1;
+	if (v6) {
+		if (sk->src_ip6[0] == t->ipv6.daddr[0] && sk->src_ip6[1] == t->ipv6.daddr[1] &&
+		    sk->src_ip6[2] == t->ipv6.daddr[2] && sk->src_ip6[3] == t->ipv6.daddr[3])
+			return 1;
+	} else if (sk->src_ip4 == t->ipv4.daddr)
+		return 1;
+	return local_dest(skb, t, proto, v6);
+}
+
 /* Ingress: the socket the stack will deliver the packet to, found as the
  * stack finds it (bpf_sk_lookup_*: established, then listening or bound,
  * in the interface's network namespace), so a listener's owner gets its
  * first SYN and a bound UDP socket's its first datagram; a packet no
- * local socket takes (forwarded) has none. IPv4 and IPv6 without
+ * local socket takes (forwarded) has none, even where a socket bound to
+ * a wildcard address has its port (delivered). IPv4 and IPv6 without
  * extension headers, TCP and UDP, the first fragment only. */
 static __always_inline void ingress_owner(struct __sk_buff *skb, struct who *w)
 {
@@ -589,7 +650,8 @@ static __always_inline void ingress_owner(struct __sk_buff *skb, struct who *w)
 		sk = bpf_sk_lookup_udp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return;
-	who_of(sk, w);
+	if (delivered(skb, sk, &t, proto, size == sizeof(t.ipv6)))
+		who_of(sk, w);
 	bpf_sk_release(sk);
 }
 
@@ -941,8 +1003,13 @@ struct sock_common {
 	unsigned short skc_family;
 } __attribute__((preserve_access_index));
 
+struct socket {
+	struct file *file;
+} __attribute__((preserve_access_index));
+
 struct sock {
 	struct sock_common __sk_common;
+	struct socket *sk_socket;
 } __attribute__((preserve_access_index));
 
 static __always_inline void own(void *sk)
@@ -1006,29 +1073,35 @@ SOCK_ADDR_HOOK(proc_sendmsg6, "cgroup/sendmsg6")
 SOCK_ADDR_HOOK(proc_recvmsg4, "cgroup/recvmsg4")
 SOCK_ADDR_HOOK(proc_recvmsg6, "cgroup/recvmsg6")
 
-#define AF_INET_ 2
-#define AF_INET6_ 10
-
-static __always_inline void own_inet(struct sock *sk)
+/* own_inet takes an IPv4 or IPv6 socket for the current process from the
+ * tracepoints, which fire whatever the call's result: a call that failed
+ * (a worker woken for a datagram another took: EAGAIN) moved nothing, and
+ * a socket with no file is the kernel's own (kernel_sendmsg from a
+ * kworker, NFS, SMB), used by whatever task runs it: neither is taken. */
+static __always_inline void own_inet(struct sock *sk, int ret)
 {
-	if (!sk)
+	if (!sk || ret < 0)
 		return;
 	unsigned short family = sk->__sk_common.skc_family;
-	if (family == AF_INET_ || family == AF_INET6_)
-		own(sk);
+	if (family != AF_INET_ && family != AF_INET6_)
+		return;
+	struct socket *sock = sk->sk_socket;
+	if (!sock || !sock->file)
+		return;
+	own(sk);
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(proc_send, struct sock *sk, int ret, int flags)
 {
-	own_inet(sk);
+	own_inet(sk, ret);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(proc_recv, struct sock *sk, int ret, int flags)
 {
-	own_inet(sk);
+	own_inet(sk, ret);
 	return 0;
 }
 

@@ -109,6 +109,7 @@ const (
 	captureVarUnusedPcapHdr       = "unused_pcap_hdr"
 	captureVarWantComm            = "want_comm"
 	captureVarWantTgid            = "want_tgid"
+	captureVarWithFib             = "with_fib"
 	captureVarWithMptcp           = "with_mptcp"
 	captureVarWithProc            = "with_proc"
 	captureVarXmitDynptr          = "xmit_dynptr"
@@ -214,6 +215,7 @@ type captureVariableSpecs struct {
 	UnusedPcapHdr    *ebpf.VariableSpec `ebpf:"unused_pcap_hdr"`
 	WantComm         *ebpf.VariableSpec `ebpf:"want_comm"`
 	WantTgid         *ebpf.VariableSpec `ebpf:"want_tgid"`
+	WithFib          *ebpf.VariableSpec `ebpf:"with_fib"`
 	WithMptcp        *ebpf.VariableSpec `ebpf:"with_mptcp"`
 	WithProc         *ebpf.VariableSpec `ebpf:"with_proc"`
 	XmitDynptr       *ebpf.VariableSpec `ebpf:"xmit_dynptr"`
@@ -289,6 +291,7 @@ type captureVariables struct {
 	UnusedPcapHdr    *ebpf.Variable `ebpf:"unused_pcap_hdr"`
 	WantComm         *ebpf.Variable `ebpf:"want_comm"`
 	WantTgid         *ebpf.Variable `ebpf:"want_tgid"`
+	WithFib          *ebpf.Variable `ebpf:"with_fib"`
 	WithMptcp        *ebpf.Variable `ebpf:"with_mptcp"`
 	WithProc         *ebpf.Variable `ebpf:"with_proc"`
 	XmitDynptr       *ebpf.Variable `ebpf:"xmit_dynptr"`

@@ -131,6 +131,14 @@ func prepareProc(spec *ebpf.CollectionSpec, on bool, match ProcMatch) error {
 				return err
 			}
 		}
+		// Without bpf_fib_lookup tc cannot tell a packet for this host
+		// from a forwarded one: sockets bound to a wildcard address then
+		// name none of their packets.
+		if features.HaveProgramHelper(ebpf.SchedCLS, asm.FnFibLookup) == nil {
+			if err := spec.Variables[captureVarWithFib].Set(uint8(1)); err != nil {
+				return err
+			}
+		}
 		return spec.Variables[captureVarWithProc].Set(uint8(1))
 	}
 	m := spec.Maps[captureMapSkOwner]

@@ -179,14 +179,21 @@ func TestProcUDP(t *testing.T) {
 // The stack looks up and sends from an MPTCP socket's TCP subflows, not
 // the socket behind the descriptor the owner was seeded through.
 func TestProcTCPListener(t *testing.T) {
-	for _, c := range []struct{ name, server, client string }{
-		{"tcp", "tcp-echo", "tcp-client"},
-		{"mptcp-listener", "mptcp-echo", "tcp-client"},
-		{"mptcp", "mptcp-echo", "mptcp-client"},
+	for _, c := range []struct{ name, server, client, bind string }{
+		{"tcp", "tcp-echo", "tcp-client", ""},
+		// Bound to 0.0.0.0 on a host that does not forward: a packet
+		// on the port is the host's (or dropped), so it names the server.
+		{"tcp-wildcard", "tcp-echo", "tcp-client", "0.0.0.0"},
+		{"mptcp-listener", "mptcp-echo", "tcp-client", ""},
+		{"mptcp", "mptcp-echo", "mptcp-client", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pair := testutil.NewPair(t)
-			srv, srvOut := startHelper(t, pair.NsA, "bpctcpsrv", c.server, pair.AddrA+":7003")
+			bind := pair.AddrA
+			if c.bind != "" {
+				bind = c.bind
+			}
+			srv, srvOut := startHelper(t, pair.NsA, "bpctcpsrv", c.server, bind+":7003")
 			if c.server == "mptcp-echo" && !strings.Contains(srvOut.String(), "ready mptcp") {
 				testutil.SkipOrFail(t, "the kernel has no MPTCP (net.mptcp.enabled?): %s", srvOut)
 			}
@@ -275,7 +282,10 @@ func segmentKind(flags string, fromServer, data bool) string {
 
 // TestProcForwarded: traffic a namespace routes between two others names
 // no process there (no socket of the router's has it), not the sender's
-// nor anyone's: "-" in the files and the text lines.
+// nor anyone's: "-" in the files and the text lines. The router has
+// servers of its own bound to 0.0.0.0 on the forwarded ports, UDP and
+// TCP, which the kernel's socket lookup at tc finds for the forwarded
+// packets too; the traffic to the router's own address names them.
 func TestProcForwarded(t *testing.T) {
 	// A client namespace and a server namespace, each joined to the
 	// router (the pair's A) by a veth pair of its own.
@@ -308,29 +318,101 @@ func TestProcForwarded(t *testing.T) {
 		}
 	}
 	startHelper(t, pair.NsB, "bpcfwdsrv", "udp-echo", pair.AddrB+":7004")
+	startHelper(t, pair.NsB, "bpcfwdtsrv", "tcp-echo", pair.AddrB+":7005")
+	rtr, _ := startHelper(t, pair.NsA, "bpcfwdrtr", "udp-echo", "0.0.0.0:7004")
+	rtrT, _ := startHelper(t, pair.NsA, "bpcfwdrtrt", "tcp-echo", "0.0.0.0:7005")
+	router := cliNet + "1" // the router's own address, on the client's side
 	file := filepath.Join(t.TempDir(), "fwd.pcapng")
 	ready := filepath.Join(t.TempDir(), "ready")
-	cmd := testutil.Cmd(pair.NsA, binary, "-i", pair.IfA+","+ifR, "--ready-file", ready, "-w", file, "--print", "udp")
+	cmd := testutil.Cmd(pair.NsA, binary, "-i", pair.IfA+","+ifR, "--ready-file", ready, "-w", file, "--print", "udp or tcp")
 	text := &syncBuffer{}
 	cmd.Stdout = text
 	cap := startCmd(t, cmd)
 	testutil.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil },
 		"bpftop-cap never became ready:\n%s", cap.stderr)
 	runClient(t, cli, "bpcfwdcli", "udp-client", pair.AddrB+":7004", "3")
+	runClient(t, cli, "bpcfwdtcli", "tcp-client", pair.AddrB+":7005", "3")
+	runClient(t, cli, "bpclocalcli", "udp-client", router+":7004", "3")
+	runClient(t, cli, "bpclocaltcli", "tcp-client", router+":7005", "3")
+	// The router's FIN and the client's last ACK follow the client's
+	// exit: wait for them in the file before stopping.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		var local [][]string
+		for _, r := range tsharkRows(t, file, "tcp.flags.str", "tcp.srcport", "ip.src", "ip.dst") {
+			if len(r) == 4 && r[0] != "" && (r[2] == router || r[3] == router) {
+				local = append(local, r)
+			}
+		}
+		return closedBoth(local, "7005")
+	}, "the connection to the router never closed in the file")
 	if err := cap.stop(t, syscall.SIGINT); err != nil {
 		t.Fatalf("bpftop-cap: %v\n%s", err, cap.stderr)
 	}
-	rows := tsharkRows(t, file, "frame.comment", "udp.srcport")
-	if len(rows) != 12 { // 3 each way, seen entering and leaving the router
-		t.Errorf("%d packets, want 12", len(rows))
+	wantUDP := "process: bpcfwdrtr (pid " + strconv.Itoa(rtr.cmd.Process.Pid) + ")"
+	wantTCP := "process: bpcfwdrtrt (pid " + strconv.Itoa(rtrT.cmd.Process.Pid) + ")"
+	n := map[string]int{}
+	for i, r := range tsharkRows(t, file, "frame.comment", "ip.src", "ip.dst", "udp.srcport", "tcp.srcport") {
+		comment, local := r[0], r[1] == router || r[2] == router
+		kind := "tcp"
+		if r[3] != "" {
+			kind = "udp"
+		}
+		switch {
+		case !local && strings.Contains(comment, "process:"):
+			t.Errorf("forwarded packet %d (%s %s -> %s) names a process: %q", i+1, kind, r[1], r[2], comment)
+		case local && kind == "udp" && !strings.Contains(comment, wantUDP),
+			local && kind == "tcp" && !strings.Contains(comment, wantTCP):
+			t.Errorf("packet %d to or from the router (%s %s -> %s): comment %q", i+1, kind, r[1], r[2], comment)
+		}
+		if local {
+			kind += " local"
+		}
+		n[kind]++
 	}
-	for i, r := range rows {
-		if strings.Contains(r[0], "process:") {
-			t.Errorf("forwarded packet %d names a process: %q", i+1, r[0])
+	if n["udp"] != 12 { // 3 each way, seen entering and leaving the router
+		t.Errorf("%d forwarded datagrams, want 12", n["udp"])
+	}
+	if n["udp local"] != 6 {
+		t.Errorf("%d datagrams to and from the router, want 6", n["udp local"])
+	}
+	if n["tcp"] == 0 || n["tcp local"] == 0 {
+		t.Errorf("TCP segments forwarded and local: %v", n)
+	}
+	for _, l := range strings.Split(text.String(), "\n") {
+		if l == "" {
+			continue
+		}
+		if local := strings.Contains(l, router+"."); local != strings.Contains(l, ", process bpcfwdrtr") {
+			t.Errorf("line %q: to or from the router %v, names it %v", l, local, !local)
 		}
 	}
-	if strings.Contains(text.String(), "process") {
-		t.Errorf("forwarded packets' lines name a process:\n%s", text)
+}
+
+// TestProcFailedCalls: a process sharing a server's socket whose every
+// call on it fails (a send too big, as a worker woken for a datagram
+// another took gets EAGAIN) does not take the socket: every datagram to
+// and from the server names the server (the tracepoints fire whatever
+// the call's result).
+func TestProcFailedCalls(t *testing.T) {
+	pair := testutil.NewPair(t)
+	file := filepath.Join(t.TempDir(), "failed.pcapng")
+	cap, _ := startProcCapture(t, pair, "-w", file, "udp")
+	// Started after the capture, so that the socket is the server's from
+	// its creation (the seeding at start could give it to either).
+	srv, _ := startHelper(t, pair.NsA, "bpcsharesrv", "udp-shared-echo", pair.AddrA+":7009", helperAs(t, "bpcfailer"))
+	runClient(t, pair.NsB, "bpcsharecli", "udp-client", pair.AddrA+":7009", "20")
+	if err := cap.stop(t, syscall.SIGINT); err != nil {
+		t.Fatalf("bpftop-cap: %v\n%s", err, cap.stderr)
+	}
+	want := "process: bpcsharesrv (pid " + strconv.Itoa(srv.cmd.Process.Pid) + ")"
+	rows := tsharkRows(t, file, "frame.comment", "udp.srcport", "udp.dstport")
+	if len(rows) != 40 {
+		t.Errorf("%d datagrams, want 40 (20 each way)", len(rows))
+	}
+	for i, r := range rows {
+		if !strings.Contains(r[0], want) {
+			t.Errorf("datagram %d (%s -> %s): comment %q, want %q", i+1, r[1], r[2], r[0], want)
+		}
 	}
 }
 

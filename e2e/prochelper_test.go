@@ -3,11 +3,14 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +28,8 @@ const helperEnv = "BPFTOP_E2E_HELPER"
 const helperWaitEnv = "BPFTOP_E2E_WAIT"
 
 // runHelper is the helper's main: udp-echo ADDR, udp-client DST N,
-// tcp-echo and mptcp-echo ADDR, tcp-client and mptcp-client DST N,
+// udp-shared-echo ADDR CHILD (udp-echo sharing its socket with CHILD, a
+// helper path run as udp-fail-send), tcp-echo and mptcp-echo ADDR, tcp-client and mptcp-client DST N,
 // udp-pinger DST (a datagram every 20 ms, until killed, each reply awaited
 // a second at most). Servers print "ready" once listening (a TCP one then
 // "tcp" or "mptcp", what its socket is); an MPTCP client prints "mptcp"
@@ -50,6 +54,63 @@ func runHelper(mode string) int {
 				return fail(err)
 			}
 		}
+	case "udp-shared-echo":
+		// udp-echo, its socket shared with a child (the helper at
+		// args[1], as udp-fail-send) whose every send on it fails.
+		c, err := net.ListenPacket("udp4", args[0])
+		if err != nil {
+			return fail(err)
+		}
+		f, err := c.(*net.UDPConn).File()
+		if err != nil {
+			return fail(err)
+		}
+		child := exec.Command(args[1])
+		child.Env = append(os.Environ(), helperEnv+"=udp-fail-send")
+		child.ExtraFiles = []*os.File{f}
+		child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // goes with this process
+		out, err := child.StdoutPipe()
+		if err != nil {
+			return fail(err)
+		}
+		if err := child.Start(); err != nil {
+			return fail(err)
+		}
+		if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "failing\n" {
+			return fail(fmt.Errorf("the child: %q, %v", line, err))
+		}
+		fmt.Println("ready")
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return fail(err)
+			}
+			if _, err := c.WriteTo(buf[:n], from); err != nil {
+				return fail(err)
+			}
+		}
+	case "udp-fail-send":
+		// On the socket at descriptor 3: datagrams too big for UDP
+		// (EMSGSIZE, refused before anything is sent), until the parent
+		// goes.
+		c, err := net.FilePacketConn(os.NewFile(3, "shared"))
+		if err != nil {
+			return fail(err)
+		}
+		big := make([]byte, 70000)
+		dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+		parent := os.Getppid()
+		for i := 0; os.Getppid() == parent; i++ {
+			if _, err := c.WriteTo(big, dst); !errors.Is(err, syscall.EMSGSIZE) {
+				return fail(fmt.Errorf("a send too big: %v", err))
+			}
+			if i == 0 {
+				fmt.Println("failing")
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		return 0
 	case "tcp-echo", "mptcp-echo":
 		// MPTCP asked for or refused: Go's default (1.24+) is MPTCP for
 		// a listener where the kernel has it.
