@@ -22,6 +22,9 @@ import (
 var version = ""
 
 func main() {
+	if code, ok := app.DemoChild(); ok {
+		os.Exit(code)
+	}
 	app.WatchDemoParent()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

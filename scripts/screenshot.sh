@@ -64,16 +64,17 @@ if ! screen | grep -q ' pkts '; then
 fi
 sleep "$wait"
 
-# Down the flow table to the first TLS flow (its INFO is the SNI), open
+# Down the flow table to the first TLS flow (port 443: the INFO column,
+# the SNI, is cut short beside PROCESS, and DNS flows' name names too), open
 # it, and go to its first TLS packet from the client, the ClientHello (the
 # SNI is past the 120th column): the panes below then show it. Without a
 # TLS flow the picture is of the top flow.
 for _ in $(seq 40); do
-	selected '^> ' | grep -q 'example\.test' && break
+	selected '^> ' | grep -q ':443 ' && break
 	t send-keys -t "$sess" j
 	sleep 0.15
 done
-if selected '^> ' | grep -q 'example\.test'; then
+if selected '^> ' | grep -q ':443 '; then
 	t send-keys -t "$sess" Enter # one key a read: Enter and g together were taken as one
 	sleep 0.3
 	t send-keys -t "$sess" g

@@ -101,8 +101,9 @@ func runDemo(cfg *Config, stderr io.Writer) error {
 			trafficDone <- nil
 			return
 		}
-		trafficDone <- env.Run(ctx, 700*time.Millisecond)
+		trafficDone <- env.Run(ctx, exe)
 	}()
+	trafficEnded := false
 	for {
 		select {
 		case s := <-sigs:
@@ -110,6 +111,7 @@ func runDemo(cfg *Config, stderr io.Writer) error {
 			continue
 		case err = <-waited:
 		case err = <-trafficDone:
+			trafficEnded = true
 			if err != nil {
 				_ = cmd.Process.Signal(syscall.SIGTERM)
 				err = errors.Join(fmt.Errorf("demo traffic: %w", err), <-waited)
@@ -120,6 +122,9 @@ func runDemo(cfg *Config, stderr io.Writer) error {
 		break
 	}
 	cancel()
+	if !trafficEnded {
+		<-trafficDone // its processes gone before the namespaces go
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		// The child already said why on the shared stderr.
@@ -130,6 +135,11 @@ func runDemo(cfg *Config, stderr io.Writer) error {
 	}
 	return err
 }
+
+// DemoChild runs this process as one of the demo's traffic processes
+// when the demo started it as one (demo.RoleEnv): ok says so, code is its
+// exit status.
+func DemoChild() (code int, ok bool) { return demo.RunChild() }
 
 // WatchDemoParent runs in the demo's child: when the parent's end of the
 // pipe on fd 3 closes, the parent is gone, and the child stops itself with

@@ -137,26 +137,38 @@ func (e *Env) StartInA(cmd *exec.Cmd) error {
 }
 
 // RemoveStale deletes demo namespaces whose creating process is gone (a
-// demo that was killed). It returns how many it removed.
+// demo that was killed), and its temporary directory of process names
+// (procs.go). It returns how many namespaces it removed.
 func RemoveStale() int {
-	paths, _ := filepath.Glob("/run/netns/" + Prefix + "*")
 	n := 0
+	paths, _ := filepath.Glob("/run/netns/" + Prefix + "*")
 	for _, p := range paths {
-		name := filepath.Base(p)
-		rest := strings.TrimPrefix(name, Prefix)
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil {
-			continue
-		}
-		if alive(pid) {
-			continue
-		}
-		if netns.DeleteNamed(name) == nil {
+		if name := filepath.Base(p); stale(name) && netns.DeleteNamed(name) == nil {
 			n++
 		}
 	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), Prefix+"*"))
+	for _, d := range dirs {
+		if fi, err := os.Lstat(d); err != nil || !fi.IsDir() || !stale(filepath.Base(d)) {
+			continue
+		}
+		// Only what Run puts there: symlinks named as roles.
+		for _, r := range roles {
+			if fi, err := os.Lstat(filepath.Join(d, r.name)); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				_ = os.Remove(filepath.Join(d, r.name))
+			}
+		}
+		_ = os.Remove(d)
+	}
 	return n
+}
+
+// stale says whether name, Prefix and a pid and more, is of a process
+// that is gone.
+func stale(name string) bool {
+	pidStr, _, _ := strings.Cut(strings.TrimPrefix(name, Prefix), "-")
+	pid, err := strconv.Atoi(pidStr)
+	return err == nil && !alive(pid)
 }
 
 func alive(pid int) bool {

@@ -15,13 +15,16 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 )
+
+// What each demo process does: its servers run in namespace A, its clients
+// in B, each in a process of its own (procs.go), so that process
+// attribution has something to tell apart.
 
 // Ports the demo's servers listen on in namespace A.
 const (
@@ -32,6 +35,9 @@ const (
 	portBurst = 9999
 )
 
+// roundEvery is how often a client starts a round of its traffic.
+const roundEvery = 700 * time.Millisecond
+
 // Names the demo's DNS server answers and its TLS clients ask for.
 var (
 	dnsNames = []string{"www.example.test.", "api.example.test.", "cdn.example.test.", "mail.example.test.", "shop.example.test."}
@@ -39,140 +45,43 @@ var (
 	paths    = []string{"/", "/index.html", "/api/items?id=42", "/static/app.js", "/health"}
 )
 
-// Run starts the servers in namespace A and drives clients from B until ctx
-// ends: a round of traffic every interval, each kind at least once in the
-// first round. Errors of single exchanges are ignored (the demo goes on);
-// an error starting the servers is returned.
-func (e *Env) Run(ctx context.Context, interval time.Duration) error {
-	stop, err := e.serve()
-	if err != nil {
-		return err
-	}
-	defer stop()
-	kinds := []func(context.Context) error{e.dns, e.http, e.tls, e.ping, e.burst, e.bulk}
-	t := time.NewTicker(interval)
+// kind is one sort of client traffic; always, it is in every round, else in
+// one round of three (and always in the first).
+type kind struct {
+	do     func(ctx context.Context, server string) error
+	always bool
+}
+
+// clientLoop drives kinds against server (A's address) until ctx ends: a
+// round every roundEvery, each kind at least once in the first round.
+// Errors of single exchanges are ignored (the demo goes on).
+func clientLoop(ctx context.Context, server string, kinds []kind) {
+	t := time.NewTicker(roundEvery)
 	defer t.Stop()
 	for round := 0; ; round++ {
-		for i, k := range kinds {
-			if round == 0 || mrand.IntN(3) == 0 || i < 2 {
-				_ = k(ctx)
+		for _, k := range kinds {
+			if round == 0 || k.always || mrand.IntN(3) == 0 {
+				_ = k.do(ctx, server)
 			}
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}
 }
 
-// serve starts the servers in namespace A; stop closes them.
-func (e *Env) serve() (stop func(), err error) {
-	var closers []io.Closer
-	var wg sync.WaitGroup
-	stop = func() {
-		for _, c := range closers {
-			c.Close()
-		}
-		wg.Wait()
-	}
-	listen := func(network string, port int) (net.Listener, net.PacketConn, error) {
-		var l net.Listener
-		var pc net.PacketConn
-		err := e.InA(func() (err error) {
-			if network == "udp4" {
-				pc, err = net.ListenPacket(network, e.Addr(port))
-			} else {
-				l, err = net.Listen(network, e.Addr(port))
-			}
-			return err
-		})
-		return l, pc, err
-	}
-	fail := func(err error) (func(), error) { stop(); return nil, fmt.Errorf("demo servers: %w", err) }
-
-	// DNS: answer every A question with an address in the demo range.
-	_, dnsConn, err := listen("udp4", portDNS)
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, dnsConn)
-	wg.Add(1)
-	go func() { defer wg.Done(); serveDNS(dnsConn) }()
-
-	// HTTP.
-	hl, _, err := listen("tcp4", portHTTP)
-	if err != nil {
-		return fail(err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprintf(w, "bpftop-cap demo: %s %s\n%s", r.Method, r.URL, bytes.Repeat([]byte("lorem ipsum "), 40))
-	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	closers = append(closers, hs)
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = hs.Serve(hl) }()
-
-	// TLS, with a throw-away self-signed certificate.
-	cert, err := selfSigned()
-	if err != nil {
-		return fail(err)
-	}
-	tl, _, err := listen("tcp4", portTLS)
-	if err != nil {
-		return fail(err)
-	}
-	ts := &http.Server{Handler: mux, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ReadHeaderTimeout: 5 * time.Second}
-	closers = append(closers, ts)
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = ts.ServeTLS(tl, "", "") }()
-
-	// Bulk TCP sink and UDP burst sink.
-	bl, _, err := listen("tcp4", portBulk)
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, bl)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := bl.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	_, burstConn, err := listen("udp4", portBurst)
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, burstConn)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		buf := make([]byte, 2048)
-		for {
-			if _, _, err := burstConn.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
-	return stop, nil
-}
-
-func serveDNS(pc net.PacketConn) {
+// serveDNS answers every A question with an address in the demo range.
+func serveDNS(pc net.PacketConn) error {
 	buf := make([]byte, 1500)
 	for {
 		n, from, err := pc.ReadFrom(buf)
 		if err != nil {
-			return
+			return err
 		}
 		var p dnsmessage.Parser
 		h, err := p.Start(buf[:n])
@@ -199,6 +108,47 @@ func serveDNS(pc net.PacketConn) {
 	}
 }
 
+// webServer is the HTTP server of demo-web and, with a certificate, of
+// demo-tls.
+func webServer() *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "bpftop-cap demo: %s %s\n%s", r.Method, r.URL, bytes.Repeat([]byte("lorem ipsum "), 40))
+	})
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+}
+
+// serveTLS serves HTTPS on l with a throw-away self-signed certificate.
+func serveTLS(l net.Listener) error {
+	cert, err := selfSigned()
+	if err != nil {
+		return err
+	}
+	s := webServer()
+	s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	return s.ServeTLS(l, "", "")
+}
+
+// serveSink swallows TCP bulk transfers on l and UDP bursts on pc.
+func serveSink(l net.Listener, pc net.PacketConn) error {
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+	}
+}
+
 func selfSigned() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -218,18 +168,14 @@ func selfSigned() (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
-// dialB makes a connection from namespace B.
-func (e *Env) dialB(network, addr string) (net.Conn, error) {
-	var c net.Conn
-	err := e.InB(func() (err error) {
-		c, err = net.DialTimeout(network, addr, 2*time.Second)
-		return err
-	})
-	return c, err
+func dial(network, addr string) (net.Conn, error) {
+	return net.DialTimeout(network, addr, 2*time.Second)
 }
 
-func (e *Env) dns(ctx context.Context) error {
-	c, err := e.dialB("udp4", e.Addr(portDNS))
+func addr(host string, port int) string { return net.JoinHostPort(host, fmt.Sprint(port)) }
+
+func lookup(ctx context.Context, server string) error {
+	c, err := dial("udp4", addr(server, portDNS))
 	if err != nil {
 		return err
 	}
@@ -252,22 +198,22 @@ func (e *Env) dns(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// client returns an HTTP client whose connections are made in namespace B.
-func (e *Env) client(tlsConf *tls.Config) *http.Client {
+// client returns an HTTP client that opens a new connection per request.
+func client(tlsConf *tls.Config) *http.Client {
 	return &http.Client{
 		Timeout: 3 * time.Second,
 		Transport: &http.Transport{
-			DialContext:       func(_ context.Context, network, addr string) (net.Conn, error) { return e.dialB(network, addr) },
+			DialContext:       func(_ context.Context, network, addr string) (net.Conn, error) { return dial(network, addr) },
 			TLSClientConfig:   tlsConf,
 			DisableKeepAlives: true,
 		},
 	}
 }
 
-func (e *Env) http(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+e.Addr(portHTTP)+paths[mrand.IntN(len(paths))], nil)
+func fetch(ctx context.Context, server string) error {
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr(server, portHTTP)+paths[mrand.IntN(len(paths))], nil)
 	req.Header.Set("User-Agent", "bpftop-cap-demo/1")
-	resp, err := e.client(nil).Do(req)
+	resp, err := client(nil).Do(req)
 	if err != nil {
 		return err
 	}
@@ -275,11 +221,11 @@ func (e *Env) http(ctx context.Context) error {
 	return resp.Body.Close()
 }
 
-func (e *Env) tls(ctx context.Context) error {
+func fetchTLS(ctx context.Context, server string) error {
 	sni := sniNames[mrand.IntN(len(sniNames))]
 	conf := &tls.Config{ServerName: sni, InsecureSkipVerify: true} //nolint:gosec // the demo's own self-signed server
-	req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+e.Addr(portTLS)+"/", nil)
-	resp, err := e.client(conf).Do(req)
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+addr(server, portTLS)+"/", nil)
+	resp, err := client(conf).Do(req)
 	if err != nil {
 		return err
 	}
@@ -287,30 +233,30 @@ func (e *Env) tls(ctx context.Context) error {
 	return resp.Body.Close()
 }
 
-func (e *Env) ping(ctx context.Context) error {
-	var pc *icmp.PacketConn
-	if err := e.InB(func() (err error) {
-		pc, err = icmp.ListenPacket("ip4:icmp", e.AddrB)
-		return err
-	}); err != nil {
-		return err
-	}
-	defer pc.Close()
-	for seq := 1; seq <= 3; seq++ {
-		m := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: 0xbc, Seq: seq, Data: []byte("bpftop-cap demo ping")}}
-		b, _ := m.Marshal(nil)
-		if _, err := pc.WriteTo(b, &net.IPAddr{IP: net.ParseIP(e.AddrA)}); err != nil {
+// pinger returns the ICMP echo kind, sending from local.
+func pinger(local string) func(context.Context, string) error {
+	return func(ctx context.Context, server string) error {
+		pc, err := icmp.ListenPacket("ip4:icmp", local)
+		if err != nil {
 			return err
 		}
-		pc.SetReadDeadline(time.Now().Add(time.Second))
-		buf := make([]byte, 1500)
-		_, _, _ = pc.ReadFrom(buf)
+		defer pc.Close()
+		for seq := 1; seq <= 3; seq++ {
+			m := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: 0xbc, Seq: seq, Data: []byte("bpftop-cap demo ping")}}
+			b, _ := m.Marshal(nil)
+			if _, err := pc.WriteTo(b, &net.IPAddr{IP: net.ParseIP(server)}); err != nil {
+				return err
+			}
+			pc.SetReadDeadline(time.Now().Add(time.Second))
+			buf := make([]byte, 1500)
+			_, _, _ = pc.ReadFrom(buf)
+		}
+		return ctx.Err()
 	}
-	return ctx.Err()
 }
 
-func (e *Env) burst(ctx context.Context) error {
-	c, err := e.dialB("udp4", e.Addr(portBurst))
+func burst(ctx context.Context, server string) error {
+	c, err := dial("udp4", addr(server, portBurst))
 	if err != nil {
 		return err
 	}
@@ -324,8 +270,8 @@ func (e *Env) burst(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (e *Env) bulk(ctx context.Context) error {
-	c, err := e.dialB("tcp4", e.Addr(portBulk))
+func bulk(ctx context.Context, server string) error {
+	c, err := dial("tcp4", addr(server, portBulk))
 	if err != nil {
 		return err
 	}
