@@ -106,13 +106,14 @@ type Objects struct {
 	xmitLink link.Link // the transmit program's tracepoint, or nil
 	xmitWhy  string    // why it was wanted (EgressAuto) and is not there
 
-	hookSpec *ebpf.CollectionSpec // the owner hooks to load (Config.Proc), or nil
+	hookSpec  *ebpf.CollectionSpec // the owner hooks to load (Config.Proc), or nil
+	procLinks []link.Link          // the owner hooks attached
+	procWhy   string               // why Config.Proc was asked and records carry no process
+
 	// kernelBTF is the running kernel's BTF, parsed once for every
 	// collection loaded (the CO-RE relocations, the tracepoints' targets)
 	// and let go when the last is loaded: nil after.
 	kernelBTF *btf.Cache
-	procLinks []link.Link // the owner hooks attached
-	procWhy   string      // why Config.Proc was asked and records carry no process
 }
 
 // Load loads the capture programs with cfg's constants.
