@@ -86,6 +86,7 @@ bench: ## micro benchmarks, then (as root) the veth capture benchmark and the so
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./... | tee .bench-micro.txt
 	BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -tags benchveth -run TestBenchVeth -count=1 -timeout 60m -v ./e2e/
 	BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -tags benchveth -run TestBenchAny -count=1 -timeout 30m -v ./e2e/
+	BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -tags benchveth -run TestBenchStart -count=1 -timeout 10m -v ./e2e/
 	@$(MAKE) --no-print-directory soak
 	@{ echo; echo '## Micro benchmarks'; echo; echo 'From the same `make bench` (`go test -run ^$$ -bench . -benchmem ./...`):'; \
 	  echo; echo '```'; grep -E '^(goos|goarch|cpu|pkg|Benchmark)' .bench-micro.txt; echo '```'; } >> BENCHMARKS.md

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
@@ -108,6 +109,11 @@ type Objects struct {
 	hookSpec  *ebpf.CollectionSpec // the owner hooks to load (Config.Proc), or nil
 	procLinks []link.Link          // the owner hooks attached
 	procWhy   string               // why Config.Proc was asked and records carry no process
+
+	// kernelBTF is the running kernel's BTF, parsed once for every
+	// collection loaded (the CO-RE relocations, the tracepoints' targets)
+	// and let go when the last is loaded: nil after.
+	kernelBTF *btf.Cache
 }
 
 // Load loads the capture programs with cfg's constants.
@@ -127,7 +133,7 @@ func Load(cfg Config) (*Objects, error) {
 	}
 	var hookSpec *ebpf.CollectionSpec
 	if cfg.Proc {
-		hookSpec = spec.Copy()
+		hookSpec = ownerHooks(spec)
 	}
 	mask := uint32(0)
 	if cfg.In {
@@ -170,7 +176,7 @@ func Load(cfg Config) (*Objects, error) {
 			return nil, fmt.Errorf("enable flow counting: %w", err)
 		}
 	}
-	o := &Objects{cfg: cfg}
+	o := &Objects{cfg: cfg, kernelBTF: btf.NewCache()}
 	if cfg.Match.On() && !cfg.Proc {
 		return nil, errors.New("--pid, --comm and --cgroup need process attribution")
 	}
@@ -210,6 +216,9 @@ func Load(cfg Config) (*Objects, error) {
 
 // loaded attaches the transmit hook of a loaded o.
 func (o *Objects) loaded(cfg Config) (*Objects, error) {
+	if o.hookSpec == nil {
+		o.kernelBTF = nil // nothing more to load
+	}
 	if o.objs.CaptureXmit != nil {
 		if err := o.attachXmit(); err != nil {
 			if cfg.EgressAt == EgressXmit {
@@ -307,12 +316,13 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 	} else {
 		dropXmit(spec)
 	}
-	coll, err := ebpf.NewCollection(spec)
+	opts := ebpf.CollectionOptions{Cache: o.kernelBTF}
+	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
 	if err != nil && xmit && len(cfg.Filter) > 0 {
 		// Before Linux 6.12 a tp_btf program may not make an skb dynptr:
 		// the filter then reads the packet's linear part only.
 		if spec.Variables[captureVarXmitDynptr].Set(uint8(0)) == nil {
-			if c, err2 := ebpf.NewCollection(spec); err2 == nil {
+			if c, err2 := ebpf.NewCollectionWithOptions(spec, opts); err2 == nil {
 				coll, err = c, nil
 			}
 		}
@@ -322,7 +332,7 @@ func (o *Objects) load(spec *ebpf.CollectionSpec) error {
 		// tracepoint, bpf_skb_output) or refuses it: tc egress, then.
 		xerr := classify("load the transmit hook", err)
 		dropXmit(spec)
-		if coll, err = ebpf.NewCollection(spec); err == nil {
+		if coll, err = ebpf.NewCollectionWithOptions(spec, opts); err == nil {
 			xmit, o.xmitWhy = false, xerr.Error()
 		}
 	}

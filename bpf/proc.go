@@ -3,7 +3,9 @@ package bpf
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -151,6 +153,26 @@ func prepareProc(spec *ebpf.CollectionSpec, on bool, match ProcMatch) error {
 // asked for it ("" when they do).
 func (o *Objects) ProcUnavailable() string { return o.procWhy }
 
+// ownerHooks is the part of spec the owner hooks need: their programs and
+// the two owner maps (they read no global), copied before Load changes
+// spec for the capture programs.
+func ownerHooks(spec *ebpf.CollectionSpec) *ebpf.CollectionSpec {
+	hooks := &ebpf.CollectionSpec{
+		Maps:      map[string]*ebpf.MapSpec{},
+		Programs:  map[string]*ebpf.ProgramSpec{},
+		Variables: map[string]*ebpf.VariableSpec{},
+		Types:     spec.Types,
+		ByteOrder: spec.ByteOrder,
+	}
+	for _, n := range []string{captureMapSkOwner, captureMapProcs} {
+		hooks.Maps[n] = spec.Maps[n].Copy()
+	}
+	for _, h := range procHooks {
+		hooks.Programs[h.prog] = spec.Programs[h.prog].Copy()
+	}
+	return hooks
+}
+
 // AttachProc loads the owner hooks and attaches them: the cgroup ones at
 // cgroupRoot (the root of the cgroup v2 hierarchy, so that they run for
 // every process), as bpf links, the tracepoints as tracing links; all go
@@ -162,14 +184,33 @@ func (o *Objects) AttachProc(cgroupRoot string) (missing []string, err error) {
 	if o.hookSpec == nil {
 		return nil, errors.New("process attribution was not loaded")
 	}
+	defer func() { o.hookSpec, o.kernelBTF = nil, nil }() // loaded once, let go
 	dir, err := os.Open(cgroupRoot)
 	if err != nil {
 		return nil, fmt.Errorf("open the cgroup v2 root: %w", err)
 	}
 	defer dir.Close()
+	progs := o.loadHooks()
+	defer func() {
+		for _, p := range progs {
+			p.Close() // the links hold their own reference
+		}
+	}()
 	var attached int
 	for _, h := range procHooks {
-		l, err := o.attachHook(h.prog, h.attach, int(dir.Fd()))
+		prog := progs[h.prog]
+		if prog == nil {
+			missing = append(missing, h.what)
+			continue
+		}
+		var l link.Link
+		if h.attach == ebpf.AttachTraceRawTp {
+			l, err = link.AttachTracing(link.TracingOptions{Program: prog, AttachType: h.attach})
+		} else {
+			// A bpf link only, never the older program attachment,
+			// which would outlive a killed capture.
+			l, err = link.AttachRawLink(link.RawLinkOptions{Target: int(dir.Fd()), Program: prog, Attach: h.attach})
+		}
 		if err != nil {
 			missing = append(missing, h.what)
 			continue
@@ -183,36 +224,73 @@ func (o *Objects) AttachProc(cgroupRoot string) (missing []string, err error) {
 	return missing, nil
 }
 
-// attachHook loads one hook alone (so that one the kernel refuses does not
-// take the others with it), sharing the owner maps, and attaches it.
-func (o *Objects) attachHook(name string, attach ebpf.AttachType, cgroup int) (link.Link, error) {
-	spec := o.hookSpec.Copy()
-	for n := range spec.Programs {
-		if n != name {
-			delete(spec.Programs, n)
-		}
-	}
-	// The hooks read no global: none of the other maps is made for them.
-	for n := range spec.Maps {
-		if n != captureMapSkOwner && n != captureMapProcs {
-			delete(spec.Maps, n)
-		}
-	}
-	clear(spec.Variables)
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+// loadHooks loads the owner hooks, sharing the owner maps and the
+// kernel's BTF with the capture programs, in one collection: the loader's
+// work (BTF, relocations) is then done once rather than once per hook. A
+// hook the kernel refuses is left out (its error names it) and the others
+// loaded again without it; an error that names no hook has each loaded
+// alone, so that one refused does not take the others with it. The hooks
+// left out are missing from the map.
+func (o *Objects) loadHooks() map[string]*ebpf.Program {
+	opts := ebpf.CollectionOptions{
 		MapReplacements: map[string]*ebpf.Map{captureMapSkOwner: o.objs.SkOwner, captureMapProcs: o.objs.Procs},
-	})
-	if err != nil {
-		return nil, classify("load "+name, err)
+		Cache:           o.kernelBTF,
 	}
-	defer coll.Close()
-	prog := coll.Programs[name]
-	if attach == ebpf.AttachTraceRawTp {
-		return link.AttachTracing(link.TracingOptions{Program: prog, AttachType: attach})
+	load := func(names ...string) (*ebpf.Collection, error) {
+		spec := *o.hookSpec
+		spec.Programs = map[string]*ebpf.ProgramSpec{}
+		for _, n := range names {
+			spec.Programs[n] = o.hookSpec.Programs[n]
+		}
+		return ebpf.NewCollectionWithOptions(&spec, opts)
 	}
-	// A bpf link only, never the older program attachment, which would
-	// outlive a killed capture.
-	return link.AttachRawLink(link.RawLinkOptions{Target: cgroup, Program: prog, Attach: attach})
+	var want []string
+	for _, h := range procHooks {
+		want = append(want, h.prog)
+	}
+	for len(want) > 0 {
+		coll, err := load(want...)
+		if err == nil {
+			return detach(coll)
+		}
+		refused := refusedHook(err, want)
+		if refused == "" {
+			break
+		}
+		want = slices.DeleteFunc(want, func(n string) bool { return n == refused })
+	}
+	progs := map[string]*ebpf.Program{}
+	for _, n := range want {
+		if coll, err := load(n); err == nil {
+			maps.Copy(progs, detach(coll))
+		}
+	}
+	return progs
+}
+
+// detach takes the programs out of coll and closes the rest (its clones
+// of the owner maps).
+func detach(coll *ebpf.Collection) map[string]*ebpf.Program {
+	progs := map[string]*ebpf.Program{}
+	for n := range coll.Programs {
+		progs[n] = coll.DetachProgram(n)
+	}
+	coll.Close()
+	return progs
+}
+
+// refusedHook is the hook of names that the collection loader's err is
+// about ("program NAME: ..."), or "".
+func refusedHook(err error, names []string) string {
+	rest, ok := strings.CutPrefix(err.Error(), "program ")
+	if !ok {
+		return ""
+	}
+	name, _, ok := strings.Cut(rest, ":")
+	if !ok || !slices.Contains(names, name) {
+		return ""
+	}
+	return name
 }
 
 // SeedOwner records ow as the owner of the socket open as fd in this

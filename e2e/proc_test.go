@@ -428,7 +428,9 @@ func TestProcSaveFromView(t *testing.T) {
 	s := startLiveView(t, dir, pair.NsA, "-i", pair.IfA, "udp")
 	cliPid := runClient(t, pair.NsA, "bpcvcli", "udp-client", pair.AddrB+":7008", "3")
 	runClient(t, pair.NsB, "bpcvpeercli", "udp-client", pair.AddrA+":7007", "2")
-	s.waitFor("both flows", contains(":7007", ":7008"))
+	// All ten in the view, not only a packet of each flow: the last
+	// ones may still be on their way from the rings.
+	s.waitFor("both flows", contains(":7007", ":7008", " 10 pkts "))
 	path, saved := saveFromScreen(t, s, dir)
 	s.keys("q")
 	s.waitExit()

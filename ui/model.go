@@ -55,6 +55,10 @@ type Config struct {
 	// place of the capture's loss and ring counters: a stream being read
 	// is live, or has ended and why.
 	Status func() string
+	// ProcFiltered, when set, counts the packets the kernel dropped as
+	// other processes' (--pid, --comm, --cgroup): the status bar shows it
+	// with the capture's loss counters.
+	ProcFiltered func() uint64
 
 	Save     SaveFunc // nil disables w
 	SaveDir  string   // where w saves; "" is the current directory

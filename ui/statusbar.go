@@ -56,6 +56,10 @@ func statusBar(st *Styles, cfg *Config, s decode.Stats, paused, follow bool, dri
 	case cfg.Live:
 		add(warn(s.Lost), "lost %s", count(s.Lost))
 		add(warn(s.Dropped), "dropped %s", count(s.Dropped))
+		if cfg.ProcFiltered != nil {
+			// Not a loss: what the process filters asked to drop.
+			add(st.StatusBar.Render, "%s of other processes", count(cfg.ProcFiltered()))
+		}
 		add(st.StatusBar.Render, "ring %.0f%%", s.RingFill)
 	case cfg.Facts != "":
 		add(st.StatusBar.Render, "%s", safe(cfg.Facts))

@@ -63,6 +63,7 @@ type viewer struct {
 	tty          *os.File
 	eng          *decode.Engine
 	reachedCount atomic.Bool
+	procFiltered atomic.Uint64 // the kernel's count of other processes' packets (--pid, --comm, --cgroup)
 	kflows       *kernelFlows
 	ifnames      map[int]string
 	saves        sync.WaitGroup // saves in flight, finished before we exit
@@ -145,7 +146,7 @@ func (v *viewer) start(c *run) error {
 		defer t.Stop()
 		named := v.ifnames
 		for {
-			copyCounters(sess, v.eng)
+			v.copyCounters(sess)
 			if sess.Any() { // interfaces come and go: name them
 				if names := sess.LinkNames(); !maps.Equal(names, named) {
 					named = names
@@ -190,6 +191,10 @@ func (v *viewer) wait(c *run) error {
 	}
 	format, note := saveFormat(cfg, len(sess.Ifaces))
 	save, ext := v.saver(c, format), "."+format
+	var procFiltered func() uint64
+	if cfg.procFiltered() {
+		procFiltered = v.procFiltered.Load
+	}
 	model := ui.New(ui.Config{
 		Engine:        v.eng,
 		ShowInterface: len(sess.Ifaces) > 1 || sess.Any(),
@@ -202,6 +207,7 @@ func (v *viewer) wait(c *run) error {
 		Hook:          sess.Attach.Where(),
 		Filter:        cfg.filterText(),
 		Live:          true,
+		ProcFiltered:  procFiltered,
 		Save:          save,
 		SaveExt:       ext,
 		SaveNote:      note,
@@ -283,7 +289,7 @@ func trackSaves(wg *sync.WaitGroup, save ui.SaveFunc) ui.SaveFunc {
 }
 
 func (v *viewer) drained(c *run) (uint64, error) {
-	copyCounters(c.sess, v.eng)
+	v.copyCounters(c.sess)
 	if v.kflows.failed > 0 {
 		c.notes = append(c.notes, fmt.Sprintf("reading the kernel's flow counts failed %d times (last: %v); the flow table counted what was decoded then", v.kflows.failed, v.kflows.lastErr))
 	}
@@ -311,11 +317,13 @@ func cancelling(cancel context.CancelCauseFunc, fn func() error) func() error {
 	}
 }
 
-// copyCounters hands the capture's loss counters to the engine: lost in
-// ring is the larger of what perf and the BPF program counted.
-func copyCounters(sess *capture.Session, eng *decode.Engine) {
+// copyCounters hands the capture's loss counters to the engine (lost in
+// ring is the larger of what perf and the BPF program counted), and keeps
+// the process filters' count for the status bar.
+func (v *viewer) copyCounters(sess *capture.Session) {
 	c, _ := sess.Counters() // zero on error: perf's count alone
-	eng.SetCaptureCounters(sess.LostInRing(c), sess.Reader.Stats.Dropped.Load())
+	v.eng.SetCaptureCounters(sess.LostInRing(c), sess.Reader.Stats.Dropped.Load())
+	v.procFiltered.Store(c.ProcFiltered)
 }
 
 // kernelFlows gives the flow table, once a round, the kernel program's
