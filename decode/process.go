@@ -1,5 +1,7 @@
 package decode
 
+import "slices"
+
 // SetProcessNames gives the function that names the process owning a
 // flow (FlowView.Process, and so the text filter): a pid to "curl[4123]"
 // with its container or systemd unit, "" when it knows none. It is called
@@ -12,8 +14,40 @@ func (e *Engine) SetProcessNames(name func(pid uint32) string) {
 	e.mu.Lock()
 	e.procName = name
 	if e.procs == nil && name != nil {
-		e.procs = newProcTable()
+		e.procs = newProcTable(e.cfg.MaxFlows)
 		e.flows.procs = e.procs
 	}
 	e.mu.Unlock()
+}
+
+// ownedBy reports whether a flow whose sides' owners are o is one of the
+// processes pids (sorted; 0: of no process).
+func ownedBy(o [2]uint32, pids []uint32) bool {
+	a, b, n := owners(o)
+	_, of := slices.BinarySearch(pids, a)
+	if !of && n == 2 {
+		_, of = slices.BinarySearch(pids, b)
+	}
+	return of
+}
+
+// flowProcess names the processes of flow v with name (nil: none): "" for
+// none, "curl[4123]", or both ends' when both are local, A's first
+// ("?[PID]" for one of the two not named).
+func flowProcess(v *FlowView, name func(pid uint32) string) string {
+	if v.Pid == 0 || name == nil {
+		return ""
+	}
+	s := name(v.Pid)
+	if v.PeerPid == 0 {
+		return s
+	}
+	if s == "" {
+		s = "?[" + itoa(uint64(v.Pid)) + "]"
+	}
+	t := name(v.PeerPid)
+	if t == "" {
+		t = "?[" + itoa(uint64(v.PeerPid)) + "]"
+	}
+	return s + ", " + t
 }

@@ -119,22 +119,29 @@ func TestProcesses(t *testing.T) {
 	}
 }
 
-// TestProcessesEviction: a process goes with its last flow (evicted for
-// room or idle), and comes back with a new one, counted afresh.
+// TestProcessesEviction: a process outlives its flows (evicted for room
+// or idle) until it is idle itself, and keeps its counts when a flow of
+// it comes back.
 func TestProcessesEviction(t *testing.T) {
 	e := procEngine(Config{MaxFlows: 2, RingBytes: 1 << 16, IdleTimeout: 10 * time.Second})
 	e.Add(procPacket(t, 1000, 100, packet.DirOut, 1))
 	e.Add(procPacket(t, 1001, 200, packet.DirOut, 2))
-	e.Add(procPacket(t, 1002, 200, packet.DirOut, 3)) // evicts 1000's flow, and so 100
+	e.Add(procPacket(t, 1002, 200, packet.DirOut, 3)) // evicts 1000's flow, not 100
 	now := testTS.Add(time.Second)
 	ps := e.Processes(SortBytes, now)
-	if len(ps) != 1 || ps[0].Pid != 200 || ps[0].Flows != 2 || ps[0].PktsOut != 2 {
+	if len(ps) != 2 || ps[0].Pid != 200 || ps[0].Flows != 2 || ps[0].PktsOut != 2 || ps[1].Pid != 100 || ps[1].Flows != 0 || ps[1].PktsOut != 1 {
 		t.Fatalf("after an eviction: %+v", ps)
 	}
 	e.Add(procPacket(t, 1000, 100, packet.DirOut, 4)) // evicts 1001's
 	ps = e.Processes(SortPackets, now)
-	if len(ps) != 2 || ps[0].Pid != 200 || ps[0].Flows != 1 || ps[0].PktsOut != 2 || ps[1].Pid != 100 || ps[1].PktsOut != 1 {
+	if len(ps) != 2 || ps[0].Pid != 100 || ps[0].Flows != 1 || ps[0].PktsOut != 2 || ps[1].Pid != 200 || ps[1].Flows != 1 || ps[1].PktsOut != 2 {
 		t.Fatalf("100 back: %+v", ps)
+	}
+	// Idle past the timeout, its flow gone: so is a process.
+	e.Add(procPacket(t, 1002, 200, packet.DirOut, 11_000)) // evicts nothing; 100's flow idles
+	ps = e.Processes(SortBytes, testTS.Add(13*time.Second))
+	if len(ps) != 1 || ps[0].Pid != 200 || ps[0].PktsOut != 3 {
+		t.Fatalf("100 idle: %+v", ps)
 	}
 	if ps := e.Processes(SortBytes, testTS.Add(time.Minute)); len(ps) != 0 {
 		t.Errorf("idle: %+v", ps)
@@ -149,8 +156,9 @@ func TestProcessesEviction(t *testing.T) {
 }
 
 // TestProcessesFlowCounts: whatever the flows' comings, goings and
-// changes of hands, every flow of the table is counted for one process,
-// the one FlowView.Pid names, and no process is kept without a flow.
+// changes of hands, every flow of the table is counted for each process
+// owning a side of it (FlowView.Pid and PeerPid), or for pid 0, and no
+// process is kept idle without a flow.
 func TestProcessesFlowCounts(t *testing.T) {
 	e := procEngine(Config{MaxFlows: 20, RingBytes: 1 << 18, IdleTimeout: 2 * time.Second})
 	r := rand.New(rand.NewPCG(1, 2))
@@ -164,18 +172,24 @@ func TestProcessesFlowCounts(t *testing.T) {
 		now = p.Time()
 		flows := e.Flows(SortBytes, "", now)
 		byPid := map[uint32]int{}
+		owned := 0
 		for _, f := range flows {
 			byPid[f.Pid]++
+			owned++
+			if f.PeerPid != 0 {
+				byPid[f.PeerPid]++
+				owned++
+			}
 		}
 		total := 0
 		for _, v := range e.Processes(SortBytes, now) {
 			total += v.Flows
-			if v.Flows != byPid[v.Pid] || v.Flows == 0 {
+			if v.Flows != byPid[v.Pid] || v.Flows == 0 && v.Packets() == 0 {
 				t.Fatalf("packet %d: process %d counts %d flows, the table %d", i, v.Pid, v.Flows, byPid[v.Pid])
 			}
 		}
-		if total != len(flows) {
-			t.Fatalf("packet %d: processes count %d flows, the table has %d", i, total, len(flows))
+		if total != owned {
+			t.Fatalf("packet %d: processes count %d flows, the table's have %d owners", i, total, owned)
 		}
 	}
 	// Idle: every flow and process gone.
@@ -211,5 +225,46 @@ func TestGroupProcesses(t *testing.T) {
 	}
 	if ps[1].History[0] != 2 {
 		t.Error("GroupProcesses changed a process's history")
+	}
+}
+
+// TestProcessesLoopback: on lo each packet is seen twice, leaving its
+// sender (naming it) and entering its receiver (naming that one): both
+// processes keep their counts, each its own way, the flow names both, and
+// a packet naming no process counts for its side's owner.
+func TestProcessesLoopback(t *testing.T) {
+	e := procEngine(Config{MaxFlows: 16, RingBytes: 1 << 20})
+	for i := range 10 {
+		p := procPacket(t, 1000, 100, packet.DirOut, i)
+		if i%2 == 1 {
+			p.Dir = packet.DirIn
+			p.SetTask(200, 0)
+		}
+		e.Add(p)
+	}
+	e.Add(procPacket(t, 1000, 0, packet.DirIn, 10)) // no pid: the receiver's
+	now := testTS.Add(500 * time.Millisecond)
+	ps := e.Processes(SortBytes, now)
+	got := map[uint32][2]uint64{}
+	for _, v := range ps {
+		got[v.Pid] = [2]uint64{v.PktsIn, v.PktsOut}
+		if v.Flows != 1 {
+			t.Errorf("process %d: %d flows, want 1", v.Pid, v.Flows)
+		}
+	}
+	if want := map[uint32][2]uint64{100: {0, 5}, 200: {6, 0}}; len(got) != 2 || got[100] != want[100] || got[200] != want[200] {
+		t.Errorf("in/out by process %v, want %v", got, want)
+	}
+	fs := e.Flows(SortBytes, "", now)
+	if len(fs) != 1 || fs[0].Pid != 100 || fs[0].PeerPid != 200 || fs[0].Process != "p100[100], p200[200]" {
+		t.Fatalf("flow: %+v", fs)
+	}
+	for _, pid := range []uint32{100, 200} {
+		if n := len(e.FlowsOf([]uint32{pid}, SortBytes, "", now)); n != 1 {
+			t.Errorf("FlowsOf(%d): %d flows", pid, n)
+		}
+	}
+	if fs := e.Flows(SortBytes, "~p200[200]", now); len(fs) != 1 {
+		t.Errorf("text filter on the receiver: %d flows", len(fs))
 	}
 }
