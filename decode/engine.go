@@ -65,13 +65,13 @@ type Engine struct {
 	noFast      bool
 
 	ifnames  map[int]string
-	procName func(pid uint32) string // SetProcessNames
-	texts    []flowText              // by flow slot
+	procName func(pid uint32, at time.Time) string // SetProcessNames
+	texts    []flowText                            // by flow slot
 
 	// The processes' counters (processes.go), from SetProcessNames on;
 	// procContainer names their containers.
 	procs         *procTable
-	procContainer func(pid uint32) string
+	procContainer func(pid uint32, at time.Time) string
 
 	changed chan struct{} // Changed's; holds one value at most
 

@@ -225,10 +225,11 @@ func (v *ProcessView) Bytes() uint64 { return v.BytesIn + v.BytesOut }
 func (v *ProcessView) BPS() float64 { return v.BPSIn + v.BPSOut }
 
 // SetProcessContainers gives the function that names the container of a
-// process ("docker 3f2a1b2c3d4e"; "" for none), for ProcessView.Container.
+// process ("docker 3f2a1b2c3d4e"; "" for none) at time at, for
+// ProcessView.Container.
 // Like SetProcessNames's, it is called outside the engine's lock and must
 // be cheap and safe for concurrent use.
-func (e *Engine) SetProcessContainers(container func(pid uint32) string) {
+func (e *Engine) SetProcessContainers(container func(pid uint32, at time.Time) string) {
 	e.mu.Lock()
 	e.procContainer = container
 	e.mu.Unlock()
@@ -303,10 +304,10 @@ func (e *Engine) Processes(key SortKey, now time.Time) []ProcessView {
 			v.History = History(hists[k:len(hists):len(hists)])
 			if v.Pid != 0 {
 				if name != nil {
-					v.Process = name(v.Pid)
+					v.Process = name(v.Pid, v.Last)
 				}
 				if container != nil {
-					v.Container = container(v.Pid)
+					v.Container = container(v.Pid, v.Last)
 				}
 			}
 			out = append(out, v)

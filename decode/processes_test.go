@@ -21,8 +21,8 @@ func procPacket(t testing.TB, port uint16, pid uint32, dir packet.Dir, ms int) p
 
 func procEngine(cfg Config) *Engine {
 	e := NewEngine(cfg)
-	e.SetProcessNames(func(pid uint32) string { return fmt.Sprintf("p%d[%d]", pid, pid) })
-	e.SetProcessContainers(func(pid uint32) string {
+	e.SetProcessNames(func(pid uint32, _ time.Time) string { return fmt.Sprintf("p%d[%d]", pid, pid) })
+	e.SetProcessContainers(func(pid uint32, _ time.Time) string {
 		if pid == 200 || pid == 300 {
 			return "docker abc"
 		}

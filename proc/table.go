@@ -61,7 +61,7 @@ func (i *Info) Comments() []string {
 // Comments is Info.Comments of pid, nil for 0 or a pid the kernel
 // recorded nothing of. The slice is shared: do not change it.
 func (t *Table) Comments(pid uint32) []string {
-	if e := t.get(pid); e != nil {
+	if e := t.get(pid, time.Time{}); e != nil {
 		return e.comments
 	}
 	return nil
@@ -70,24 +70,29 @@ func (t *Table) Comments(pid uint32) []string {
 // Table names processes by pid, from what the kernel recorded of them
 // (lookup) and the cgroup v2 hierarchy mounted at root. It caches, and
 // asks the kernel again about a pid seen more than refresh ago (a pid
-// reused by a process that opened a socket since). Safe for concurrent
-// use.
+// reused by a process that opened a socket since). It keeps the last few
+// processes it saw behind a pid, each with when it began (its start time
+// from /proc/PID/stat, else when it was first seen), so that traffic
+// from before a pid was reused keeps its old name (LabelAt). Safe for
+// concurrent use.
 type Table struct {
 	lookup func(pid uint32) (Owner, bool)
 	root   string
 	now    func() time.Time
+	start  func(pid uint32, comm string) (time.Time, bool) // startTime; tests replace it
 
 	mu      sync.Mutex
-	byPid   map[uint32]*entry
-	cgroups map[uint64]string // cgroup id -> path, from the last walk
-	walked  time.Time         // when the hierarchy was last walked
+	byPid   map[uint32][]*entry // oldest first, at most maxGens
+	cgroups map[uint64]string   // cgroup id -> path, from the last walk
+	walked  time.Time           // when the hierarchy was last walked
 }
 
 type entry struct {
 	info     Info
 	label    string
 	comments []string
-	at       time.Time
+	at       time.Time // when the kernel was last asked (the newest entry's)
+	from     time.Time // when the process began, as far as known
 }
 
 // refresh is how long a pid's name is kept before the kernel is asked
@@ -97,17 +102,24 @@ const (
 	refresh   = time.Second
 	walkEvery = 5 * time.Second
 	maxPids   = 65536 // the cache is emptied when it holds more
+	maxGens   = 4     // processes kept per pid
 )
 
 // NewTable makes a Table. root is the cgroup v2 mount ("" if none).
 func NewTable(root string, lookup func(pid uint32) (Owner, bool)) *Table {
-	return &Table{lookup: lookup, root: root, now: time.Now, byPid: map[uint32]*entry{}, cgroups: map[uint64]string{}}
+	return &Table{lookup: lookup, root: root, now: time.Now, byPid: map[uint32][]*entry{}, cgroups: map[uint64]string{}, start: startTime}
 }
 
 // Lookup returns what is known of pid; false when the kernel recorded
 // nothing of it.
 func (t *Table) Lookup(pid uint32) (Info, bool) {
-	e := t.get(pid)
+	return t.LookupAt(pid, time.Time{})
+}
+
+// LookupAt is Lookup of the process that was pid at time at (the zero
+// time: now), as far as the table saw pid change hands.
+func (t *Table) LookupAt(pid uint32, at time.Time) (Info, bool) {
+	e := t.get(pid, at)
 	if e == nil {
 		return Info{}, false
 	}
@@ -117,30 +129,66 @@ func (t *Table) Lookup(pid uint32) (Info, bool) {
 // Label is Info.Label of pid, "" for 0 or a pid the kernel recorded
 // nothing of.
 func (t *Table) Label(pid uint32) string {
-	if e := t.get(pid); e != nil {
+	return t.LabelAt(pid, time.Time{})
+}
+
+// LabelAt is Label of the process that was pid at time at (the zero
+// time: now): a flow is named from its last packet's time, so a pid
+// reused since does not rename it.
+func (t *Table) LabelAt(pid uint32, at time.Time) string {
+	if e := t.get(pid, at); e != nil {
 		return e.label
 	}
 	return ""
 }
 
-func (t *Table) get(pid uint32) *entry {
+// get returns the entry of the process that was pid at at (zero: now),
+// asking the kernel again when the newest is older than refresh.
+func (t *Table) get(pid uint32, at time.Time) *entry {
 	if pid == 0 {
 		return nil
 	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.byPid[pid]
-	if e != nil && now.Sub(e.at) < refresh {
-		return e
+	gens := t.byPid[pid]
+	if n := len(gens); n == 0 || now.Sub(gens[n-1].at) >= refresh {
+		gens = t.askLocked(pid, gens, now)
 	}
+	return pick(gens, at)
+}
+
+// pick returns the newest of gens (oldest first) that began by at, or the
+// oldest when at is before them all; the newest for the zero at.
+func pick(gens []*entry, at time.Time) *entry {
+	if len(gens) == 0 {
+		return nil
+	}
+	if !at.IsZero() {
+		for i := len(gens) - 1; i > 0; i-- {
+			if !gens[i].from.After(at) {
+				return gens[i]
+			}
+		}
+		return gens[0]
+	}
+	return gens[len(gens)-1]
+}
+
+// askLocked asks the kernel about pid, whose entries were gens, and
+// returns them with a new one if the kernel's record changed.
+func (t *Table) askLocked(pid uint32, gens []*entry, now time.Time) []*entry {
 	o, ok := t.lookup(pid)
 	if !ok {
-		return e // what it was, if it was
+		return gens // what it was, if it was
+	}
+	var e *entry
+	if n := len(gens); n > 0 {
+		e = gens[n-1]
 	}
 	if e != nil && e.info.Comm == o.Comm && e.info.CgroupID == o.CgroupID {
 		e.at = now
-		return e
+		return gens
 	}
 	info := Info{Pid: pid, Comm: o.Comm, CgroupID: o.CgroupID}
 	info.Cgroup = t.cgroupPathLocked(pid, o.CgroupID, now)
@@ -151,10 +199,18 @@ func (t *Table) get(pid uint32) *entry {
 	}
 	if len(t.byPid) >= maxPids {
 		clear(t.byPid)
+		gens = nil
 	}
-	e = &entry{info: info, label: info.Label(), comments: info.Comments(), at: now}
-	t.byPid[pid] = e
-	return e
+	from := now
+	if st, ok := t.start(pid, o.Comm); ok && (e == nil || st.After(e.from)) {
+		from = st // the process behind pid now is the kernel's
+	}
+	if len(gens) == maxGens {
+		gens = append(gens[:0], gens[1:]...)
+	}
+	gens = append(gens, &entry{info: info, label: info.Label(), comments: info.Comments(), at: now, from: from})
+	t.byPid[pid] = gens
+	return gens
 }
 
 // cgroupPathLocked finds the path of cgroup id: the process's own

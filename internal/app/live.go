@@ -124,7 +124,7 @@ func (v *viewer) start(c *run) error {
 	}
 	v.eng.SetInterfaceNames(v.ifnames)
 	if c.procs != nil {
-		v.eng.SetProcessNames(c.procs.Label)
+		v.eng.SetProcessNames(c.procs.LabelAt)
 		v.eng.SetProcessContainers(containerOf(c.procs))
 	}
 
