@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -80,11 +81,13 @@ type Table struct {
 	root   string
 	now    func() time.Time
 	start  func(pid uint32, comm string) (time.Time, bool) // startTime; tests replace it
+	procfs func(pid uint32) (Owner, bool)                  // t.fromProc; tests replace it
 
 	mu      sync.Mutex
-	byPid   map[uint32][]*entry // oldest first, at most maxGens
-	cgroups map[uint64]string   // cgroup id -> path, from the last walk
-	walked  time.Time           // when the hierarchy was last walked
+	byPid   map[uint32][]*entry  // oldest first, at most maxGens
+	missed  map[uint32]time.Time // pids neither the kernel nor /proc named, when last asked
+	cgroups map[uint64]string    // cgroup id -> path, from the last walk
+	walked  time.Time            // when the hierarchy was last walked
 }
 
 type entry struct {
@@ -107,7 +110,9 @@ const (
 
 // NewTable makes a Table. root is the cgroup v2 mount ("" if none).
 func NewTable(root string, lookup func(pid uint32) (Owner, bool)) *Table {
-	return &Table{lookup: lookup, root: root, now: time.Now, byPid: map[uint32][]*entry{}, cgroups: map[uint64]string{}, start: startTime}
+	t := &Table{lookup: lookup, root: root, now: time.Now, byPid: map[uint32][]*entry{}, missed: map[uint32]time.Time{}, cgroups: map[uint64]string{}, start: startTime}
+	t.procfs = t.fromProc
+	return t
 }
 
 // Lookup returns what is known of pid; false when the kernel recorded
@@ -176,16 +181,35 @@ func pick(gens []*entry, at time.Time) *entry {
 }
 
 // askLocked asks the kernel about pid, whose entries were gens, and
-// returns them with a new one if the kernel's record changed.
+// returns them with a new one if the kernel's record changed. A pid the
+// kernel has no record of (evicted from its LRU map, or it opened no
+// socket since the capture began) is named from /proc if it is alive;
+// else what it was, if anything, is kept, and the pid is not asked about
+// again for refresh (the text lines and the files ask on every packet).
 func (t *Table) askLocked(pid uint32, gens []*entry, now time.Time) []*entry {
-	o, ok := t.lookup(pid)
-	if !ok {
-		return gens // what it was, if it was
-	}
 	var e *entry
 	if n := len(gens); n > 0 {
 		e = gens[n-1]
 	}
+	if at, ok := t.missed[pid]; ok && now.Sub(at) < refresh {
+		return gens
+	}
+	o, ok := t.lookup(pid)
+	if !ok {
+		o, ok = t.procfs(pid)
+	}
+	if !ok {
+		if e != nil {
+			e.at = now
+		} else {
+			if len(t.missed) >= maxPids {
+				clear(t.missed)
+			}
+			t.missed[pid] = now
+		}
+		return gens
+	}
+	delete(t.missed, pid)
 	if e != nil && e.info.Comm == o.Comm && e.info.CgroupID == o.CgroupID {
 		e.at = now
 		return gens
@@ -256,4 +280,21 @@ func inode(path string) uint64 {
 		return 0
 	}
 	return st.Ino
+}
+
+// fromProc names a live process from /proc/PID/comm and its cgroup from
+// /proc/PID/cgroup, for a pid the kernel's map has no record of.
+func (t *Table) fromProc(pid uint32) (Owner, bool) {
+	dir := "/proc/" + strconv.FormatUint(uint64(pid), 10)
+	comm, err := os.ReadFile(dir + "/comm")
+	if err != nil || len(comm) == 0 {
+		return Owner{}, false
+	}
+	o := Owner{Tgid: pid, Pid: pid, Comm: strings.TrimSuffix(string(comm), "\n")}
+	if b, err := os.ReadFile(dir + "/cgroup"); err == nil && t.root != "" {
+		if p := cgroupOfProc(b); p != "" {
+			o.CgroupID = inode(filepath.Join(t.root, p))
+		}
+	}
+	return o, true
 }

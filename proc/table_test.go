@@ -152,3 +152,54 @@ func selfComm(t *testing.T) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// TestTableMisses: a pid the kernel has no record of is asked about once
+// per refresh, not on every packet, and named from /proc when the process
+// is alive there (evicted from the kernel's LRU map).
+func TestTableMisses(t *testing.T) {
+	var asked, procAsked int
+	alive := map[uint32]Owner{}
+	tab := NewTable("", func(uint32) (Owner, bool) { asked++; return Owner{}, false })
+	tab.procfs = func(pid uint32) (Owner, bool) { procAsked++; o, ok := alive[pid]; return o, ok }
+	now := time.Unix(1000, 0)
+	tab.now = func() time.Time { return now }
+	for range 100 {
+		if got := tab.Label(4194300); got != "" {
+			t.Fatalf("unknown pid: %q", got)
+		}
+		tab.Comments(4194300)
+	}
+	if asked != 1 || procAsked != 1 {
+		t.Errorf("200 names of an unknown pid asked the kernel %d times, /proc %d; want 1", asked, procAsked)
+	}
+	alive[4194300] = Owner{Tgid: 4194300, Comm: "redis"}
+	now = now.Add(refresh / 2)
+	if got := tab.Label(4194300); got != "" {
+		t.Errorf("within the refresh: %q", got)
+	}
+	now = now.Add(refresh)
+	if got := tab.Label(4194300); got != "redis[4194300]" || asked != 2 {
+		t.Errorf("after the refresh, from /proc: %q (kernel asked %d times)", got, asked)
+	}
+	// Known, then gone from both: the name stays, asked once per refresh.
+	delete(alive, 4194300)
+	now = now.Add(2 * refresh)
+	for range 100 {
+		if got := tab.Label(4194300); got != "redis[4194300]" {
+			t.Fatalf("gone: %q", got)
+		}
+	}
+	if asked != 3 {
+		t.Errorf("kernel asked %d times, want 3", asked)
+	}
+}
+
+// TestFromProc: this process, which the kernel's map has no record of, is
+// named from /proc.
+func TestFromProc(t *testing.T) {
+	tab := NewTable("", func(uint32) (Owner, bool) { return Owner{}, false })
+	pid := uint32(os.Getpid())
+	if got, want := tab.Label(pid), selfComm(t)+"["+strconv.Itoa(os.Getpid())+"]"; got != want {
+		t.Errorf("Label(self) = %q, want %q", got, want)
+	}
+}
