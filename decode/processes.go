@@ -12,9 +12,9 @@ import (
 // out per process owning flows on this host, kept as packets are added.
 // A packet counts for its own process (the pid it names), else for the
 // owner of its local side of the flow: a flow keeps an owner per side
-// (flow.owner), so traffic between two local processes (loopback: each
-// packet seen leaving its sender, then entering its receiver) counts for
-// both, each its own way. pid 0 gathers the traffic no local socket owns.
+// (flow.owner). Traffic between two local processes (loopback, recorded
+// once, at ingress, naming the receiver) counts for both: in for the
+// side the packet names, out for the other side's owner. pid 0 gathers the traffic no local socket owns.
 // Per packet this costs what a flow's rate does: a flow keeps the slot of
 // each side's process, and the table's map is looked up only when a side
 // changes hands.
@@ -61,7 +61,8 @@ func side(dir int, pdir packet.Dir) int {
 // account counts a packet of n bytes of flow fl, naming process pid (0:
 // none), seen at ts in direction pdir, sent in direction dir of the flow:
 // for pid, which then owns its side of the flow, or with no pid for the
-// owner of that side.
+// owner of that side; and, the other way, for the owner of the other
+// side if it has one (a flow between two local processes).
 func (t *procTable) account(fl *flow, dir int, pdir packet.Dir, pid uint32, ts int64, n int) {
 	s := side(dir, pdir)
 	if !fl.inProcs {
@@ -77,11 +78,25 @@ func (t *procTable) account(fl *flow, dir int, pdir packet.Dir, pid uint32, ts i
 		i = t.slot(pid, ts)
 		fl.proc[s] = i + 1
 	}
-	p := &t.procs[i]
 	d := 0
 	if pdir == packet.DirOut {
 		d = 1
 	}
+	t.procs[i].add(d, ts, n)
+	// The other side local too (loopback, where one copy of each packet
+	// is recorded): the packet left, or entered, its process as well.
+	if o := fl.owner[1-s]; o != 0 {
+		j := fl.proc[1-s] - 1
+		if j < 0 || t.procs[j].pid != o {
+			j = t.slot(o, ts)
+			fl.proc[1-s] = j + 1
+		}
+		t.procs[j].add(1-d, ts, n)
+	}
+}
+
+// add counts a packet of n bytes seen at ts, in (d 0) or out (1).
+func (p *procStat) add(d int, ts int64, n int) {
 	p.pkts[d]++
 	p.bytes[d] += uint64(n)
 	p.rate[d].add(ts, n)

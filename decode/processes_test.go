@@ -62,7 +62,9 @@ func TestProcesses(t *testing.T) {
 		wantBytesIn, wantBytesO uint64
 	}
 	wants := map[uint32]want{
-		100: {"p100[100]", "", 2, 2, 4, 2, 4, 2 * size, 4 * size},
+		// 1000's frames name 100 leaving and entering: both its sides are
+		// 100's (a connection to itself), and what entered left it too.
+		100: {"p100[100]", "", 2, 2, 6, 2, 6, 2 * size, 6 * size},
 		200: {"p200[200]", "docker abc", 1, 1, 0, 1, 0, size, 0},
 		300: {"p300[300]", "docker abc", 1, 0, 1, 0, 1, 0, size},
 		0:   {"", "", 1, 3, 0, 3, 0, 3 * size, 0},
@@ -228,31 +230,39 @@ func TestGroupProcesses(t *testing.T) {
 	}
 }
 
-// TestProcessesLoopback: on lo each packet is seen twice, leaving its
-// sender (naming it) and entering its receiver (naming that one): both
-// processes keep their counts, each its own way, the flow names both, and
-// a packet naming no process counts for its side's owner.
+// TestProcessesLoopback: on lo each packet is recorded once, entering
+// its receiver and naming it, so a flow's sides name the client and the
+// server in turn: both processes keep their counts, in for what named
+// them, out for what their peer received once the peer's side was known;
+// the flow names both, and a packet naming no process counts for the
+// owners of its sides.
 func TestProcessesLoopback(t *testing.T) {
 	e := procEngine(Config{MaxFlows: 16, RingBytes: 1 << 20})
-	for i := range 10 {
-		p := procPacket(t, 1000, 100, packet.DirOut, i)
-		if i%2 == 1 {
-			p.Dir = packet.DirIn
-			p.SetTask(200, 0)
-		}
+	toSrv, toCli := udpFrame(t, 1000, 64), udpFrame(t, 1000, 64)
+	swapUDP(toCli)
+	add := func(d []byte, pid uint32, ms int) {
+		p := packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(ms) * time.Millisecond)), Dir: packet.DirIn, Data: d, OrigLen: uint32(len(d))}
+		p.SetTask(pid, 0)
 		e.Add(p)
 	}
-	e.Add(procPacket(t, 1000, 0, packet.DirIn, 10)) // no pid: the receiver's
+	for i := range 10 {
+		if i%2 == 0 {
+			add(toSrv, 200, i) // the client's datagram, entering the server
+		} else {
+			add(toCli, 100, i) // the reply, entering the client
+		}
+	}
+	add(toSrv, 0, 10) // naming none: the server's side's owner
 	now := testTS.Add(500 * time.Millisecond)
-	ps := e.Processes(SortBytes, now)
 	got := map[uint32][2]uint64{}
-	for _, v := range ps {
+	for _, v := range e.Processes(SortBytes, now) {
 		got[v.Pid] = [2]uint64{v.PktsIn, v.PktsOut}
 		if v.Flows != 1 {
 			t.Errorf("process %d: %d flows, want 1", v.Pid, v.Flows)
 		}
 	}
-	if want := map[uint32][2]uint64{100: {0, 5}, 200: {6, 0}}; len(got) != 2 || got[100] != want[100] || got[200] != want[200] {
+	// The client's first datagram came before its side was known.
+	if want := map[uint32][2]uint64{100: {5, 5}, 200: {6, 5}}; len(got) != 2 || got[100] != want[100] || got[200] != want[200] {
 		t.Errorf("in/out by process %v, want %v", got, want)
 	}
 	fs := e.Flows(SortBytes, "", now)
@@ -267,4 +277,15 @@ func TestProcessesLoopback(t *testing.T) {
 	if fs := e.Flows(SortBytes, "~p200[200]", now); len(fs) != 1 {
 		t.Errorf("text filter on the receiver: %d flows", len(fs))
 	}
+}
+
+// swapUDP swaps the addresses and ports of an Ethernet, IPv4, UDP frame
+// (the checksums are not checked).
+func swapUDP(d []byte) {
+	ip := d[14:]
+	for i := range 4 {
+		ip[12+i], ip[16+i] = ip[16+i], ip[12+i]
+	}
+	u := ip[20:]
+	u[0], u[1], u[2], u[3] = u[2], u[3], u[0], u[1]
 }
