@@ -190,7 +190,7 @@ func BenchmarkAddPath(b *testing.B) {
 				case "fast-filter": // a pcap-filter display filter, matched on every packet
 					e.Flows(SortBytes, "udp port 53", time.Time{})
 				case "fast-proc": // each frame of a process, counted for it (Processes)
-					e.SetProcessNames(func(uint32) string { return "" })
+					e.SetProcessNames(func(uint32, time.Time) string { return "" })
 				}
 				benchWriter(b, e, mix.frames, path == "fast-proc")
 			})
@@ -243,7 +243,7 @@ func BenchmarkFlowPacketsAllNew(b *testing.B) { benchFlowPackets(b, 22, time.Mic
 // not with the packets).
 func BenchmarkProcesses(b *testing.B) {
 	e := NewEngine(Config{})
-	e.SetProcessNames(func(uint32) string { return "" })
+	e.SetProcessNames(func(uint32, time.Time) string { return "" })
 	base := time.Unix(1_700_000_000, 0)
 	for i := range 4000 {
 		d := udpFrame(b, uint16(1000+i), 64)

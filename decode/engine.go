@@ -65,13 +65,13 @@ type Engine struct {
 	noFast      bool
 
 	ifnames  map[int]string
-	procName func(pid uint32) string // SetProcessNames
-	texts    []flowText              // by flow slot
+	procName func(pid uint32, at time.Time) string // SetProcessNames
+	texts    []flowText                            // by flow slot
 
 	// The processes' counters (processes.go), from SetProcessNames on;
 	// procContainer names their containers.
 	procs         *procTable
-	procContainer func(pid uint32) string
+	procContainer func(pid uint32, at time.Time) string
 
 	changed chan struct{} // Changed's; holds one value at most
 
@@ -340,10 +340,12 @@ type FlowView struct {
 	Ifindex          int    // the interface it was captured on
 	Iface            string // its name, when SetInterfaceNames gave one
 	// Pid is the process owning the flow on this host (the newest packet
-	// that named one), 0 if none; Process names it (SetProcessNames):
-	// "curl[4123]", with its container or systemd unit.
-	Pid     uint32
-	Process string
+	// that named one: A's side, else B's), 0 if none; PeerPid the other
+	// side's when both are local (loopback), else 0. Process names them
+	// (SetProcessNames): "curl[4123]", with its container or systemd
+	// unit; "curl[4123], nginx[911]" for two, A's first.
+	Pid, PeerPid uint32
+	Process      string
 	// The packets decoded, and those the ring could not take, counted by
 	// the kernel (SetKernelCounts). PktsAB and PktsBA are their sums,
 	// direction by direction.
@@ -431,7 +433,7 @@ type flowCopy struct {
 	tcp         TCPState
 	pps, bps    float64
 	text        flowText
-	pid         uint32
+	owner       [2]uint32 // A's, B's
 }
 
 // copyLocked copies the flow in slot i for a view. e.mu is held.
@@ -445,7 +447,7 @@ func (e *Engine) copyLocked(i int32, nowNs int64) flowCopy {
 		decoded: f.pkts[0] + f.pkts[1],
 		kernel:  f.kpkts[0] + f.kpkts[1],
 		first:   f.first, last: f.last, tcp: f.tcp, pps: pps, bps: bps,
-		text: *e.textLocked(i), pid: f.pid,
+		text: *e.textLocked(i), owner: f.owner,
 	}
 }
 
@@ -509,7 +511,7 @@ func (e *Engine) FlowsOf(pids []uint32, key SortKey, filter string, now time.Tim
 			if f.id == 0 || disp != nil && (disp.kind == FilterInvalid || disp.kind == FilterPcap && !disp.keepLocked(f)) {
 				continue // a free slot, or neither its key nor a packet of it matches
 			}
-			if _, of := slices.BinarySearch(pids, f.pid); pids != nil && !of {
+			if pids != nil && !ownedBy(f.owner, pids) {
 				continue
 			}
 			step = append(step, e.copyLocked(int32(slot), nowNs))
@@ -523,9 +525,7 @@ func (e *Engine) FlowsOf(pids []uint32, key SortKey, filter string, now time.Tim
 		for i := range step {
 			v := step[i].view()
 			v.Iface = names[v.Ifindex]
-			if v.Pid != 0 && procName != nil {
-				v.Process = procName(v.Pid)
-			}
+			v.Process = flowProcess(&v, procName)
 			if text != "" && !strings.Contains(strings.ToLower(v.String()), text) {
 				continue
 			}
@@ -566,9 +566,7 @@ func (e *Engine) Flow(id uint64, now time.Time) (FlowView, bool) {
 	procName := e.procName
 	e.mu.Unlock()
 	v := c.view()
-	if v.Pid != 0 && procName != nil {
-		v.Process = procName(v.Pid)
-	}
+	v.Process = flowProcess(&v, procName)
 	return v, true
 }
 
@@ -583,7 +581,6 @@ func (c *flowCopy) view() FlowView {
 	v := FlowView{
 		ID:      c.id,
 		Ifindex: int(c.key.Ifindex),
-		Pid:     c.pid,
 		A:       c.text.a,
 		B:       c.text.b,
 		PktsAB:  c.pkts[0],
@@ -601,6 +598,7 @@ func (c *flowCopy) view() FlowView {
 		DecodedPkts: c.decoded,
 		KernelPkts:  c.kernel,
 	}
+	v.Pid, v.PeerPid, _ = owners(c.owner)
 	if c.key.IsIP() {
 		v.Proto = ipProtoName(c.key.Proto)
 		v.AAddr, v.BAddr = netip.AddrFrom16(aAddr), netip.AddrFrom16(bAddr)

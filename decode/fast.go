@@ -209,11 +209,10 @@ func (e *Engine) addFastLocked(f *packet.Packet) bool {
 // the display filter. e.mu is held.
 func (e *Engine) retainLocked(f *packet.Packet, n int, fl *flow) {
 	seq := e.ring.append(f.Data, n, f.Nanos, int(f.Ifindex), f.Dir, f.LinkType(), f.Pid(), fl.id, fl.lastSeq)
-	if pid := f.Pid(); pid != 0 {
-		fl.pid = pid
-	}
 	if e.procs != nil {
-		e.procs.account(fl, f.Dir, f.Nanos, n)
+		e.procs.account(fl, e.flows.dir, f.Dir, f.Pid(), f.Nanos, n)
+	} else if pid := f.Pid(); pid != 0 {
+		fl.owner[side(e.flows.dir, f.Dir)] = pid
 	}
 	fl.lastSeq = seq
 	e.matchAdded(f.LinkType(), f.Data, n, fl.id)

@@ -109,10 +109,15 @@ type flow struct {
 	fin      [2]bool
 	label    [labelCap]byte
 	labelLen uint8
-	app      App    // the first application recognised (statistics' protocol hierarchy)
-	pid      uint32 // the process owning it on this host (the newest packet that named one), 0 if none
-	proc     int32  // the slot + 1 of the process it is counted for (processes.go), 0 if none
-	lastSeq  uint64 // newest packet of this flow in the ring, 0 if none
+	app      App // the first application recognised (statistics' protocol hierarchy)
+	// The processes owning side A and side B on this host (each the
+	// newest packet that named that side's), 0 if none; both for a flow
+	// between two local processes. proc holds their slots + 1 in the
+	// processes' table (processes.go), inProcs that it counts the flow.
+	owner   [2]uint32
+	proc    [2]int32
+	inProcs bool
+	lastSeq uint64 // newest packet of this flow in the ring, 0 if none
 
 	prev, next int32 // LRU list: prev is more recently seen
 }
@@ -180,6 +185,7 @@ type flowTable struct {
 	evictedFull uint64
 	key         packet.FlowKey // update's, being looked up
 	last        int32          // slot of the flow find found or made last
+	dir         int            // the direction in its flow of the packet account counted last
 
 	kernel *kernelTrack // for the kernel's flow counts (Config.KernelCounts); nil without
 	procs  *procTable   // the processes' counters (processes.go); nil until named
@@ -261,6 +267,7 @@ func (t *flowTable) account(i int32, ok, srcIsLo bool, ts int64, n int) (*flow, 
 	if srcIsLo != f.aIsLo {
 		dir = 1
 	}
+	t.dir = dir
 	f.pkts[dir]++
 	f.bytes[dir] += uint64(n)
 	f.first = min(f.first, ts)
@@ -321,8 +328,8 @@ func (t *flowTable) remove(i int32) {
 	if t.kernel != nil {
 		t.kernel.evict(f.key)
 	}
-	if f.proc != 0 {
-		t.procs.release(f.proc - 1)
+	if t.procs != nil {
+		t.procs.removeFlow(f)
 	}
 	delete(t.index, f.key)
 	t.unlink(i)

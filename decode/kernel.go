@@ -122,7 +122,7 @@ func (e *Engine) setKernelCounts(kfs []KernelFlow, now int64) (matched int) {
 			slot = t.insert(k, kf.Pkts[0] > 0 || kf.Pkts[1] == 0, now) // A sent something
 			t.pushFront(slot)
 			if t.procs != nil {
-				t.procs.attach(&t.flows[slot], now) // of no process known: "-"
+				t.procs.addFlow(&t.flows[slot], now) // of no process known: "-"
 			}
 		} else if int32(uint32(t.flows[slot].id>>32)-kt.epoch) > 0 { // made since; wraps
 			continue

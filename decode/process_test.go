@@ -16,7 +16,7 @@ import (
 func TestFlowProcess(t *testing.T) {
 	fr := framesByName(t)
 	e := NewEngine(Config{MaxFlows: 16, RingBytes: 1 << 16})
-	e.SetProcessNames(func(pid uint32) string { return fmt.Sprintf("curl[%d]", pid) })
+	e.SetProcessNames(func(pid uint32, _ time.Time) string { return fmt.Sprintf("curl[%d]", pid) })
 	pids := []uint32{0, 4123, 0, 4123}
 	for i, name := range []string{"tcp-syn", "tcp-synack", "tcp-ack", "tcp-ack"} {
 		p := packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(i) * time.Millisecond)), Dir: packet.DirOut, Data: fr[name]}
@@ -57,5 +57,37 @@ func TestFlowProcess(t *testing.T) {
 func TestRingRecordSize(t *testing.T) {
 	if n := unsafe.Sizeof(record{}); n != 48 {
 		t.Errorf("sizeof(record) = %d, want 48", n)
+	}
+}
+
+// TestFlowProcessAt: a flow is named as its process was at its last
+// packet, so a pid reused since (curl's 4123, then sshd's) does not
+// rename it; the processes view names a process at its own last packet.
+func TestFlowProcessAt(t *testing.T) {
+	reused := testTS.Add(time.Second) // sshd took pid 4123
+	e := NewEngine(Config{MaxFlows: 16, RingBytes: 1 << 16})
+	e.SetProcessNames(func(pid uint32, at time.Time) string {
+		if at.Before(reused) {
+			return fmt.Sprintf("curl[%d]", pid)
+		}
+		return fmt.Sprintf("sshd[%d]", pid)
+	})
+	curl := procPacket(t, 1000, 4123, packet.DirOut, 0)
+	sshd := procPacket(t, 2000, 4123, packet.DirOut, 2000)
+	e.Add(curl)
+	now := testTS.Add(3 * time.Second)
+	if fs := e.Flows(SortBytes, "", now); len(fs) != 1 || fs[0].Process != "curl[4123]" {
+		t.Fatalf("curl's flow: %+v", fs)
+	}
+	if ps := e.Processes(SortBytes, now); len(ps) != 1 || ps[0].Process != "curl[4123]" {
+		t.Fatalf("curl's row: %+v", ps)
+	}
+	e.Add(sshd)
+	got := map[uint16]string{}
+	for _, f := range e.Flows(SortBytes, "", now) {
+		got[f.APort] = f.Process
+	}
+	if got[1000] != "curl[4123]" || got[2000] != "sshd[4123]" {
+		t.Errorf("flows named %v, want curl's 1000 and sshd's 2000", got)
 	}
 }

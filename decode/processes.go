@@ -10,47 +10,93 @@ import (
 
 // The processes view (Engine.Processes): packets, bytes and rates in and
 // out per process owning flows on this host, kept as packets are added.
-// A packet counts for its flow's process (flow.pid: the newest packet of
-// the flow that named one), so a packet that names none counts for its
-// flow's owner, and pid 0 gathers the traffic of flows no local socket
-// owns. Per packet this costs what a flow's rate does: the flow keeps the
-// slot of its process, and the table's map is looked up only when a flow
+// A packet counts for its own process (the pid it names), else for the
+// owner of its local side of the flow: a flow keeps an owner per side
+// (flow.owner). Traffic between two local processes (loopback, recorded
+// once, at ingress, naming the receiver) counts for both: in for the
+// side the packet names, out for the other side's owner. pid 0 gathers the traffic no local socket owns.
+// Per packet this costs what a flow's rate does: a flow keeps the slot of
+// each side's process, and the table's map is looked up only when a side
 // changes hands.
+
+// noPid marks a free slot of the procTable (pid 0 is a row: no process).
+const noPid = ^uint32(0)
 
 // procStat is one process's counters; index 0 of the pairs is in, 1 out.
 type procStat struct {
-	pid         uint32
-	flows       int32 // flows of the table attributed to it; the slot is freed at 0
+	pid         uint32 // noPid: a free slot
+	flows       int32  // flows of the table it owns a side of (pid 0: flows of no owner)
 	pkts, bytes [2]uint64
 	rate        [2]rate
 	first, last int64
 }
 
-// procTable holds a procStat for every process some flow of the table is
-// attributed to (so it is bounded by the flow table), by slot: a flow
-// keeps its process's slot + 1 (flow.proc).
+// procTable holds a procStat for every process counted, by slot: a flow
+// keeps its sides' processes' slots + 1 (flow.proc). A process is kept
+// while it owns a flow of the table and until it has been idle for the
+// flow table's timeout (expire); the processes without a flow are also
+// dropped when they outnumber the flows' (bound), so the table is bounded
+// by the flow table.
 type procTable struct {
 	index map[uint32]int32 // pid -> slot
 	procs []procStat
 	free  []int32
+	bound int // entries beyond which the processes without a flow go
 }
 
-func newProcTable() *procTable {
-	return &procTable{index: map[uint32]int32{}}
+func newProcTable(maxFlows int) *procTable {
+	return &procTable{index: map[uint32]int32{}, bound: 4*maxFlows + 16}
 }
 
-// account counts a packet of n bytes of flow fl seen at ts, in direction
-// dir, for the flow's process, moving the flow to it first if it changed.
-func (t *procTable) account(fl *flow, dir packet.Dir, ts int64, n int) {
-	i := fl.proc - 1
-	if i < 0 || t.procs[i].pid != fl.pid {
-		i = t.attach(fl, ts)
+// side returns the side of a flow whose process a packet sent in
+// direction dir of the flow (0: A to B) and seen in pdir names: the
+// sender's leaving, else the receiver's (In is what was not seen leaving).
+func side(dir int, pdir packet.Dir) int {
+	if pdir == packet.DirOut {
+		return dir
 	}
-	p := &t.procs[i]
+	return 1 - dir
+}
+
+// account counts a packet of n bytes of flow fl, naming process pid (0:
+// none), seen at ts in direction pdir, sent in direction dir of the flow:
+// for pid, which then owns its side of the flow, or with no pid for the
+// owner of that side; and, the other way, for the owner of the other
+// side if it has one (a flow between two local processes).
+func (t *procTable) account(fl *flow, dir int, pdir packet.Dir, pid uint32, ts int64, n int) {
+	s := side(dir, pdir)
+	if !fl.inProcs {
+		t.addFlow(fl, ts)
+	}
+	if pid == 0 {
+		pid = fl.owner[s]
+	} else if pid != fl.owner[s] {
+		t.setOwner(fl, s, pid, ts)
+	}
+	i := fl.proc[s] - 1
+	if i < 0 || t.procs[i].pid != pid {
+		i = t.slot(pid, ts)
+		fl.proc[s] = i + 1
+	}
 	d := 0
-	if dir == packet.DirOut {
+	if pdir == packet.DirOut {
 		d = 1
 	}
+	t.procs[i].add(d, ts, n)
+	// The other side local too (loopback, where one copy of each packet
+	// is recorded): the packet left, or entered, its process as well.
+	if o := fl.owner[1-s]; o != 0 {
+		j := fl.proc[1-s] - 1
+		if j < 0 || t.procs[j].pid != o {
+			j = t.slot(o, ts)
+			fl.proc[1-s] = j + 1
+		}
+		t.procs[j].add(1-d, ts, n)
+	}
+}
+
+// add counts a packet of n bytes seen at ts, in (d 0) or out (1).
+func (p *procStat) add(d int, ts int64, n int) {
 	p.pkts[d]++
 	p.bytes[d] += uint64(n)
 	p.rate[d].add(ts, n)
@@ -58,38 +104,105 @@ func (t *procTable) account(fl *flow, dir packet.Dir, ts int64, n int) {
 	p.last = max(p.last, ts)
 }
 
-// attach moves flow fl from the process it was counted for, if any, to
-// that of fl.pid, making its entry if there is none, and returns its slot.
-func (t *procTable) attach(fl *flow, ts int64) int32 {
-	if fl.proc != 0 {
-		t.release(fl.proc - 1)
+// slot returns the slot of pid's entry, making it if there is none.
+func (t *procTable) slot(pid uint32, ts int64) int32 {
+	if i, ok := t.index[pid]; ok {
+		return i
 	}
-	i, ok := t.index[fl.pid]
-	if !ok {
-		if n := len(t.free); n > 0 {
-			i, t.free = t.free[n-1], t.free[:n-1]
-		} else {
-			t.procs = append(t.procs, procStat{})
-			i = int32(len(t.procs) - 1)
-		}
-		t.procs[i] = procStat{pid: fl.pid, first: ts, last: ts}
-		t.index[fl.pid] = i
+	if len(t.index) >= t.bound {
+		t.drop(func(p *procStat) bool { return p.flows == 0 })
 	}
-	t.procs[i].flows++
-	fl.proc = i + 1
+	var i int32
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		t.procs = append(t.procs, procStat{})
+		i = int32(len(t.procs) - 1)
+	}
+	t.procs[i] = procStat{pid: pid, first: ts, last: ts}
+	t.index[pid] = i
 	return i
 }
 
-// release drops a flow from the process in slot i, and the process when
-// it has no flow left (its flows went idle or were evicted).
-func (t *procTable) release(i int32) {
+// owners returns the processes a flow with sides' owners o is counted
+// for: each local one once, or pid 0 when it has none.
+func owners(o [2]uint32) (a, b uint32, n int) {
+	switch {
+	case o[0] == 0 && o[1] == 0:
+		return 0, 0, 1
+	case o[0] == 0:
+		return o[1], 0, 1
+	case o[1] == 0 || o[1] == o[0]:
+		return o[0], 0, 1
+	}
+	return o[0], o[1], 2
+}
+
+// count adds d to the flow counts of the processes of a flow whose sides'
+// owners are o.
+func (t *procTable) count(o [2]uint32, d int32, ts int64) {
+	a, b, n := owners(o)
+	t.countOne(a, d, ts)
+	if n == 2 {
+		t.countOne(b, d, ts)
+	}
+}
+
+// countOne adds d to pid's flow count; an entry left with neither a flow
+// nor a packet (the pid 0 of a flow until its first packet named its
+// process) goes at once.
+func (t *procTable) countOne(pid uint32, d int32, ts int64) {
+	i := t.slot(pid, ts)
 	p := &t.procs[i]
-	if p.flows--; p.flows > 0 {
+	if p.flows += d; p.flows == 0 && p.pkts == [2]uint64{} {
+		delete(t.index, pid)
+		*p = procStat{pid: noPid}
+		t.free = append(t.free, i)
+	}
+}
+
+// addFlow starts counting flow fl (of no owner yet) among its processes'.
+func (t *procTable) addFlow(fl *flow, ts int64) {
+	fl.inProcs = true
+	t.count(fl.owner, 1, ts)
+}
+
+// setOwner makes pid the owner of side s of flow fl.
+func (t *procTable) setOwner(fl *flow, s int, pid uint32, ts int64) {
+	t.count(fl.owner, -1, ts)
+	fl.owner[s] = pid
+	t.count(fl.owner, 1, ts)
+}
+
+// removeFlow stops counting flow fl (idle or evicted); its processes stay
+// until they are idle.
+func (t *procTable) removeFlow(fl *flow) {
+	if !fl.inProcs {
 		return
 	}
-	delete(t.index, p.pid)
-	*p = procStat{}
-	t.free = append(t.free, i)
+	fl.inProcs = false
+	t.count(fl.owner, -1, 0)
+}
+
+// expire drops the processes without a flow idle for longer than idle
+// before now (idle <= 0: never).
+func (t *procTable) expire(now, idle int64) {
+	if idle > 0 {
+		t.drop(func(p *procStat) bool { return p.flows == 0 && now-p.last > idle })
+	}
+}
+
+// drop frees the slots of the processes gone says are gone.
+func (t *procTable) drop(gone func(*procStat) bool) {
+	for i := range t.procs {
+		p := &t.procs[i]
+		if p.pid == noPid || !gone(p) {
+			continue
+		}
+		delete(t.index, p.pid)
+		*p = procStat{pid: noPid}
+		t.free = append(t.free, int32(i))
+	}
 }
 
 // ProcessView is one process's traffic, for the processes view. In is
@@ -103,7 +216,7 @@ type ProcessView struct {
 	// Container is its container ("docker 3f2a1b2c3d4e",
 	// SetProcessContainers), "" if none.
 	Process, Container string
-	Flows              int // flows of the table attributed to it
+	Flows              int // flows of the table it owns a side of (pid 0: flows of no owner)
 	PktsIn, PktsOut    uint64
 	BytesIn, BytesOut  uint64
 	PPSIn, PPSOut      float64 // over the last second
@@ -127,10 +240,11 @@ func (v *ProcessView) Bytes() uint64 { return v.BytesIn + v.BytesOut }
 func (v *ProcessView) BPS() float64 { return v.BPSIn + v.BPSOut }
 
 // SetProcessContainers gives the function that names the container of a
-// process ("docker 3f2a1b2c3d4e"; "" for none), for ProcessView.Container.
+// process ("docker 3f2a1b2c3d4e"; "" for none) at time at, for
+// ProcessView.Container.
 // Like SetProcessNames's, it is called outside the engine's lock and must
 // be cheap and safe for concurrent use.
-func (e *Engine) SetProcessContainers(container func(pid uint32) string) {
+func (e *Engine) SetProcessContainers(container func(pid uint32, at time.Time) string) {
 	e.mu.Lock()
 	e.procContainer = container
 	e.mu.Unlock()
@@ -146,11 +260,12 @@ type procCopy struct {
 	hist        [HistorySeconds]uint32
 }
 
-// Processes returns the processes the flows of the table are attributed
-// to (with pid 0 for those of none), sorted by key as Flows sorts flows
+// Processes returns the processes counted (with pid 0 for the traffic of
+// none) that own a flow of the table or were seen within its idle
+// timeout, sorted by key as Flows sorts flows
 // (ties by pid), with rates and histories as of now; nil before
-// SetProcessNames, which starts the counting. Flows idle past the timeout
-// at now are evicted first. It copies in steps as Flows does.
+// SetProcessNames, which starts the counting. Flows and processes idle
+// past the timeout at now are evicted first. It copies in steps as Flows does.
 func (e *Engine) Processes(key SortKey, now time.Time) []ProcessView {
 	nowNs := unixNano(now)
 	e.mu.Lock()
@@ -160,6 +275,7 @@ func (e *Engine) Processes(key SortKey, now time.Time) []ProcessView {
 		return nil
 	}
 	e.flows.expire(nowNs)
+	t.expire(nowNs, e.flows.idle)
 	n := len(t.index)
 	e.mu.Unlock()
 
@@ -172,7 +288,7 @@ func (e *Engine) Processes(key SortKey, now time.Time) []ProcessView {
 		step = step[:0]
 		for end := min(slot+flowsStep, len(t.procs)); slot < end; slot++ {
 			p := &t.procs[slot]
-			if p.flows == 0 {
+			if p.pid == noPid {
 				continue // a free slot
 			}
 			c := procCopy{pid: p.pid, flows: p.flows, pkts: p.pkts, bytes: p.bytes, first: p.first, last: p.last}
@@ -203,10 +319,10 @@ func (e *Engine) Processes(key SortKey, now time.Time) []ProcessView {
 			v.History = History(hists[k:len(hists):len(hists)])
 			if v.Pid != 0 {
 				if name != nil {
-					v.Process = name(v.Pid)
+					v.Process = name(v.Pid, v.Last)
 				}
 				if container != nil {
-					v.Container = container(v.Pid)
+					v.Container = container(v.Pid, v.Last)
 				}
 			}
 			out = append(out, v)

@@ -21,8 +21,8 @@ func procPacket(t testing.TB, port uint16, pid uint32, dir packet.Dir, ms int) p
 
 func procEngine(cfg Config) *Engine {
 	e := NewEngine(cfg)
-	e.SetProcessNames(func(pid uint32) string { return fmt.Sprintf("p%d[%d]", pid, pid) })
-	e.SetProcessContainers(func(pid uint32) string {
+	e.SetProcessNames(func(pid uint32, _ time.Time) string { return fmt.Sprintf("p%d[%d]", pid, pid) })
+	e.SetProcessContainers(func(pid uint32, _ time.Time) string {
 		if pid == 200 || pid == 300 {
 			return "docker abc"
 		}
@@ -62,7 +62,9 @@ func TestProcesses(t *testing.T) {
 		wantBytesIn, wantBytesO uint64
 	}
 	wants := map[uint32]want{
-		100: {"p100[100]", "", 2, 2, 4, 2, 4, 2 * size, 4 * size},
+		// 1000's frames name 100 leaving and entering: both its sides are
+		// 100's (a connection to itself), and what entered left it too.
+		100: {"p100[100]", "", 2, 2, 6, 2, 6, 2 * size, 6 * size},
 		200: {"p200[200]", "docker abc", 1, 1, 0, 1, 0, size, 0},
 		300: {"p300[300]", "docker abc", 1, 0, 1, 0, 1, 0, size},
 		0:   {"", "", 1, 3, 0, 3, 0, 3 * size, 0},
@@ -119,22 +121,29 @@ func TestProcesses(t *testing.T) {
 	}
 }
 
-// TestProcessesEviction: a process goes with its last flow (evicted for
-// room or idle), and comes back with a new one, counted afresh.
+// TestProcessesEviction: a process outlives its flows (evicted for room
+// or idle) until it is idle itself, and keeps its counts when a flow of
+// it comes back.
 func TestProcessesEviction(t *testing.T) {
 	e := procEngine(Config{MaxFlows: 2, RingBytes: 1 << 16, IdleTimeout: 10 * time.Second})
 	e.Add(procPacket(t, 1000, 100, packet.DirOut, 1))
 	e.Add(procPacket(t, 1001, 200, packet.DirOut, 2))
-	e.Add(procPacket(t, 1002, 200, packet.DirOut, 3)) // evicts 1000's flow, and so 100
+	e.Add(procPacket(t, 1002, 200, packet.DirOut, 3)) // evicts 1000's flow, not 100
 	now := testTS.Add(time.Second)
 	ps := e.Processes(SortBytes, now)
-	if len(ps) != 1 || ps[0].Pid != 200 || ps[0].Flows != 2 || ps[0].PktsOut != 2 {
+	if len(ps) != 2 || ps[0].Pid != 200 || ps[0].Flows != 2 || ps[0].PktsOut != 2 || ps[1].Pid != 100 || ps[1].Flows != 0 || ps[1].PktsOut != 1 {
 		t.Fatalf("after an eviction: %+v", ps)
 	}
 	e.Add(procPacket(t, 1000, 100, packet.DirOut, 4)) // evicts 1001's
 	ps = e.Processes(SortPackets, now)
-	if len(ps) != 2 || ps[0].Pid != 200 || ps[0].Flows != 1 || ps[0].PktsOut != 2 || ps[1].Pid != 100 || ps[1].PktsOut != 1 {
+	if len(ps) != 2 || ps[0].Pid != 100 || ps[0].Flows != 1 || ps[0].PktsOut != 2 || ps[1].Pid != 200 || ps[1].Flows != 1 || ps[1].PktsOut != 2 {
 		t.Fatalf("100 back: %+v", ps)
+	}
+	// Idle past the timeout, its flow gone: so is a process.
+	e.Add(procPacket(t, 1002, 200, packet.DirOut, 11_000)) // evicts nothing; 100's flow idles
+	ps = e.Processes(SortBytes, testTS.Add(13*time.Second))
+	if len(ps) != 1 || ps[0].Pid != 200 || ps[0].PktsOut != 3 {
+		t.Fatalf("100 idle: %+v", ps)
 	}
 	if ps := e.Processes(SortBytes, testTS.Add(time.Minute)); len(ps) != 0 {
 		t.Errorf("idle: %+v", ps)
@@ -149,8 +158,9 @@ func TestProcessesEviction(t *testing.T) {
 }
 
 // TestProcessesFlowCounts: whatever the flows' comings, goings and
-// changes of hands, every flow of the table is counted for one process,
-// the one FlowView.Pid names, and no process is kept without a flow.
+// changes of hands, every flow of the table is counted for each process
+// owning a side of it (FlowView.Pid and PeerPid), or for pid 0, and no
+// process is kept idle without a flow.
 func TestProcessesFlowCounts(t *testing.T) {
 	e := procEngine(Config{MaxFlows: 20, RingBytes: 1 << 18, IdleTimeout: 2 * time.Second})
 	r := rand.New(rand.NewPCG(1, 2))
@@ -164,18 +174,24 @@ func TestProcessesFlowCounts(t *testing.T) {
 		now = p.Time()
 		flows := e.Flows(SortBytes, "", now)
 		byPid := map[uint32]int{}
+		owned := 0
 		for _, f := range flows {
 			byPid[f.Pid]++
+			owned++
+			if f.PeerPid != 0 {
+				byPid[f.PeerPid]++
+				owned++
+			}
 		}
 		total := 0
 		for _, v := range e.Processes(SortBytes, now) {
 			total += v.Flows
-			if v.Flows != byPid[v.Pid] || v.Flows == 0 {
+			if v.Flows != byPid[v.Pid] || v.Flows == 0 && v.Packets() == 0 {
 				t.Fatalf("packet %d: process %d counts %d flows, the table %d", i, v.Pid, v.Flows, byPid[v.Pid])
 			}
 		}
-		if total != len(flows) {
-			t.Fatalf("packet %d: processes count %d flows, the table has %d", i, total, len(flows))
+		if total != owned {
+			t.Fatalf("packet %d: processes count %d flows, the table's have %d owners", i, total, owned)
 		}
 	}
 	// Idle: every flow and process gone.
@@ -212,4 +228,64 @@ func TestGroupProcesses(t *testing.T) {
 	if ps[1].History[0] != 2 {
 		t.Error("GroupProcesses changed a process's history")
 	}
+}
+
+// TestProcessesLoopback: on lo each packet is recorded once, entering
+// its receiver and naming it, so a flow's sides name the client and the
+// server in turn: both processes keep their counts, in for what named
+// them, out for what their peer received once the peer's side was known;
+// the flow names both, and a packet naming no process counts for the
+// owners of its sides.
+func TestProcessesLoopback(t *testing.T) {
+	e := procEngine(Config{MaxFlows: 16, RingBytes: 1 << 20})
+	toSrv, toCli := udpFrame(t, 1000, 64), udpFrame(t, 1000, 64)
+	swapUDP(toCli)
+	add := func(d []byte, pid uint32, ms int) {
+		p := packet.Packet{Nanos: packet.Nanos(testTS.Add(time.Duration(ms) * time.Millisecond)), Dir: packet.DirIn, Data: d, OrigLen: uint32(len(d))}
+		p.SetTask(pid, 0)
+		e.Add(p)
+	}
+	for i := range 10 {
+		if i%2 == 0 {
+			add(toSrv, 200, i) // the client's datagram, entering the server
+		} else {
+			add(toCli, 100, i) // the reply, entering the client
+		}
+	}
+	add(toSrv, 0, 10) // naming none: the server's side's owner
+	now := testTS.Add(500 * time.Millisecond)
+	got := map[uint32][2]uint64{}
+	for _, v := range e.Processes(SortBytes, now) {
+		got[v.Pid] = [2]uint64{v.PktsIn, v.PktsOut}
+		if v.Flows != 1 {
+			t.Errorf("process %d: %d flows, want 1", v.Pid, v.Flows)
+		}
+	}
+	// The client's first datagram came before its side was known.
+	if want := map[uint32][2]uint64{100: {5, 5}, 200: {6, 5}}; len(got) != 2 || got[100] != want[100] || got[200] != want[200] {
+		t.Errorf("in/out by process %v, want %v", got, want)
+	}
+	fs := e.Flows(SortBytes, "", now)
+	if len(fs) != 1 || fs[0].Pid != 100 || fs[0].PeerPid != 200 || fs[0].Process != "p100[100], p200[200]" {
+		t.Fatalf("flow: %+v", fs)
+	}
+	for _, pid := range []uint32{100, 200} {
+		if n := len(e.FlowsOf([]uint32{pid}, SortBytes, "", now)); n != 1 {
+			t.Errorf("FlowsOf(%d): %d flows", pid, n)
+		}
+	}
+	if fs := e.Flows(SortBytes, "~p200[200]", now); len(fs) != 1 {
+		t.Errorf("text filter on the receiver: %d flows", len(fs))
+	}
+}
+
+// swapUDP swaps the addresses and ports of an Ethernet, IPv4, UDP frame
+// (the checksums are not checked).
+func swapUDP(d []byte) {
+	ip := d[14:]
+	for i := range 4 {
+		ip[12+i], ip[16+i] = ip[16+i], ip[12+i]
+	}
+	u := ip[20:]
+	u[0], u[1], u[2], u[3] = u[2], u[3], u[0], u[1]
 }

@@ -149,7 +149,7 @@ func newFile(rd io.Reader) (*File, error) {
 			ng.pid = 0
 			if ifc, err := r.Interface(ci.InterfaceIndex); err == nil {
 				cf.link = packet.LinkType(uint32(ifc.LinkType) & linkTypeMask)
-				ng.packet(ci.InterfaceIndex, ifc.Name, &opts, cf.BigEndian)
+				ng.packet(ci.InterfaceIndex, ifc.Name, &opts, cf.BigEndian, ci.Timestamp)
 			}
 			rec := recordAt(ci.Timestamp, uint32(len(data)), uint32(ci.Length))
 			if rec.CapLen > cf.Snaplen {

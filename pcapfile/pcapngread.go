@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/bits"
+	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
 
@@ -39,12 +40,12 @@ func (s *ngState) statistics(id int, st pcapgo.NgInterfaceStatistics) {
 }
 
 // packet notes the interface (id in its section), the EPB flags and the
-// process comments of the packet just read.
-func (s *ngState) packet(id int, name string, opts *pcapgo.NgPacketOptions, bigEndian bool) {
+// process comments of the packet just read, of time ts.
+func (s *ngState) packet(id int, name string, opts *pcapgo.NgPacketOptions, bigEndian bool, ts time.Time) {
 	s.pid = 0
 	if p, ok := procComments(opts.Comments); ok {
 		s.pid = p.Pid
-		s.procs.note(p)
+		s.procs.note(p, ts.UnixNano())
 	}
 	flags := opts.Flags
 	s.ifindex = uint32(s.base + id + 1) // 0 stays "unknown"

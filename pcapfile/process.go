@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
@@ -55,40 +56,67 @@ func procComments(comments []string) (Process, bool) {
 	return p, p.Pid != 0
 }
 
-// procNames keeps what a file's comments said of each process, the
-// newest of a pid winning. Its own lock: a stream is read while the view
-// names its processes.
+// procNames keeps what a file's comments said of each pid: the processes
+// it named in turn (a pid reused), each from the first packet naming it.
+// Its own lock: a stream is read while the view names its processes.
 type procNames struct {
 	mu    sync.Mutex
-	byPid map[uint32]Process
+	byPid map[uint32][]procSeen // oldest first, at most maxProcGens
 }
 
-// note records p, which a packet's comments said.
-func (n *procNames) note(p Process) {
+type procSeen struct {
+	Process
+	from int64 // Unix nanoseconds of the first packet naming it
+}
+
+// maxProcGens is how many processes of one pid are kept: a file naming
+// another on every packet costs no more.
+const maxProcGens = 8
+
+// note records p, which the comments of a packet of time ts said.
+func (n *procNames) note(p Process, ts int64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if q, ok := n.byPid[p.Pid]; ok && q == p {
+	gens := n.byPid[p.Pid]
+	if k := len(gens); k > 0 && gens[k-1].Process == p {
 		return
 	}
 	if n.byPid == nil {
-		n.byPid = map[uint32]Process{}
+		n.byPid = map[uint32][]procSeen{}
 	}
-	n.byPid[p.Pid] = p
+	if len(gens) == maxProcGens {
+		gens = append(gens[:0], gens[1:]...)
+	}
+	n.byPid[p.Pid] = append(gens, procSeen{p, ts})
 }
 
-// Process returns what the file's comments read so far said of pid: a
+// Process returns what the file's comments read so far said of pid at
+// time at: the process the packets named from the newest first packet
+// at or before at (the oldest if none; the newest for the zero time). A
 // pcapng file written by bpftop-cap with process attribution names the
 // process of each packet (NextPacket's Pid). Safe to call while another
 // goroutine reads the file.
-func (cf *File) Process(pid uint32) (Process, bool) {
+func (cf *File) Process(pid uint32, at time.Time) (Process, bool) {
 	if cf.ng == nil {
 		return Process{}, false
 	}
 	n := &cf.ng.procs
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p, ok := n.byPid[pid]
-	return p, ok
+	gens := n.byPid[pid]
+	if len(gens) == 0 {
+		return Process{}, false
+	}
+	if at.IsZero() {
+		return gens[len(gens)-1].Process, true
+	}
+	ns := at.UnixNano()
+	for i := len(gens) - 1; i > 0; i-- {
+		if gens[i].from <= ns {
+			return gens[i].Process, true
+		}
+	}
+	return gens[0].Process, true
 }
 
 // HasProcesses reports whether a packet read so far named its process.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestProcessCommentsRoundTrip: the process comments the writer puts on
@@ -61,11 +62,11 @@ func TestProcessCommentsRoundTrip(t *testing.T) {
 		4123: {Pid: 4123, Comm: "curl", Container: "docker 3f2a1b2c3d4e"},
 		911:  {Pid: 911, Comm: "my (pid 1) app", Cgroup: "/system.slice/nginx.service"},
 	} {
-		if got, ok := cf.Process(pid); !ok || got != want {
+		if got, ok := cf.Process(pid, time.Time{}); !ok || got != want {
 			t.Errorf("Process(%d) = %+v %v, want %+v", pid, got, ok, want)
 		}
 	}
-	if _, ok := cf.Process(77); ok || !cf.HasProcesses() {
+	if _, ok := cf.Process(77, time.Time{}); ok || !cf.HasProcesses() {
 		t.Errorf("Process(77) found, or HasProcesses false")
 	}
 }
@@ -125,7 +126,59 @@ func TestSaveProcesses(t *testing.T) {
 			t.Errorf("packet %d: pid %d, %v; want %d", i, p.Pid(), err, want)
 		}
 	}
-	if p, ok := cf.Process(500); !ok || p.Comm != "srv" {
+	if p, ok := cf.Process(500, time.Time{}); !ok || p.Comm != "srv" {
 		t.Errorf("Process(500): %+v %v", p, ok)
+	}
+}
+
+// TestProcessPidReuse: a file whose packets name one pid for a process,
+// then for another (the pid reused), names each at the time of its
+// packets, not the newest everywhere.
+func TestProcessPidReuse(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewPcapngWriter(&buf, 262144, []IfaceInfo{{Index: 7, Name: "eth0", Hook: "tcx"}}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	curl := true
+	w.SetProcessComments(func(pid uint32) []string {
+		if curl {
+			return []string{"process: curl (pid 4123)"}
+		}
+		return []string{"process: sshd (pid 4123)"}
+	})
+	ps := testPackets()
+	for i := range ps {
+		ps[i].Ifindex = 7
+		ps[i].SetTask(4123, 0)
+		curl = i < 2
+		if err := w.Write(&ps[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	cf, err := newFile(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := cf.NextPacket(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []string{"curl", "curl", "sshd", "sshd"} {
+		if p, ok := cf.Process(4123, ps[i].Time()); !ok || p.Comm != want {
+			t.Errorf("packet %d: %+v %v, want %s", i, p, ok, want)
+		}
+	}
+	if p, _ := cf.Process(4123, ps[0].Time().Add(-time.Hour)); p.Comm != "curl" {
+		t.Errorf("before the first packet: %q, want the oldest", p.Comm)
+	}
+	if p, _ := cf.Process(4123, time.Time{}); p.Comm != "sshd" {
+		t.Errorf("now: %q, want the newest", p.Comm)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -61,7 +62,7 @@ func (i *Info) Comments() []string {
 // Comments is Info.Comments of pid, nil for 0 or a pid the kernel
 // recorded nothing of. The slice is shared: do not change it.
 func (t *Table) Comments(pid uint32) []string {
-	if e := t.get(pid); e != nil {
+	if e := t.get(pid, time.Time{}); e != nil {
 		return e.comments
 	}
 	return nil
@@ -70,24 +71,31 @@ func (t *Table) Comments(pid uint32) []string {
 // Table names processes by pid, from what the kernel recorded of them
 // (lookup) and the cgroup v2 hierarchy mounted at root. It caches, and
 // asks the kernel again about a pid seen more than refresh ago (a pid
-// reused by a process that opened a socket since). Safe for concurrent
-// use.
+// reused by a process that opened a socket since). It keeps the last few
+// processes it saw behind a pid, each with when it began (its start time
+// from /proc/PID/stat, else when it was first seen), so that traffic
+// from before a pid was reused keeps its old name (LabelAt). Safe for
+// concurrent use.
 type Table struct {
 	lookup func(pid uint32) (Owner, bool)
 	root   string
 	now    func() time.Time
+	start  func(pid uint32, comm string) (time.Time, bool) // startTime; tests replace it
+	procfs func(pid uint32) (Owner, bool)                  // t.fromProc; tests replace it
 
 	mu      sync.Mutex
-	byPid   map[uint32]*entry
-	cgroups map[uint64]string // cgroup id -> path, from the last walk
-	walked  time.Time         // when the hierarchy was last walked
+	byPid   map[uint32][]*entry  // oldest first, at most maxGens
+	missed  map[uint32]time.Time // pids neither the kernel nor /proc named, when last asked
+	cgroups map[uint64]string    // cgroup id -> path, from the last walk
+	walked  time.Time            // when the hierarchy was last walked
 }
 
 type entry struct {
 	info     Info
 	label    string
 	comments []string
-	at       time.Time
+	at       time.Time // when the kernel was last asked (the newest entry's)
+	from     time.Time // when the process began, as far as known
 }
 
 // refresh is how long a pid's name is kept before the kernel is asked
@@ -97,17 +105,26 @@ const (
 	refresh   = time.Second
 	walkEvery = 5 * time.Second
 	maxPids   = 65536 // the cache is emptied when it holds more
+	maxGens   = 4     // processes kept per pid
 )
 
 // NewTable makes a Table. root is the cgroup v2 mount ("" if none).
 func NewTable(root string, lookup func(pid uint32) (Owner, bool)) *Table {
-	return &Table{lookup: lookup, root: root, now: time.Now, byPid: map[uint32]*entry{}, cgroups: map[uint64]string{}}
+	t := &Table{lookup: lookup, root: root, now: time.Now, byPid: map[uint32][]*entry{}, missed: map[uint32]time.Time{}, cgroups: map[uint64]string{}, start: startTime}
+	t.procfs = t.fromProc
+	return t
 }
 
 // Lookup returns what is known of pid; false when the kernel recorded
 // nothing of it.
 func (t *Table) Lookup(pid uint32) (Info, bool) {
-	e := t.get(pid)
+	return t.LookupAt(pid, time.Time{})
+}
+
+// LookupAt is Lookup of the process that was pid at time at (the zero
+// time: now), as far as the table saw pid change hands.
+func (t *Table) LookupAt(pid uint32, at time.Time) (Info, bool) {
+	e := t.get(pid, at)
 	if e == nil {
 		return Info{}, false
 	}
@@ -117,30 +134,85 @@ func (t *Table) Lookup(pid uint32) (Info, bool) {
 // Label is Info.Label of pid, "" for 0 or a pid the kernel recorded
 // nothing of.
 func (t *Table) Label(pid uint32) string {
-	if e := t.get(pid); e != nil {
+	return t.LabelAt(pid, time.Time{})
+}
+
+// LabelAt is Label of the process that was pid at time at (the zero
+// time: now): a flow is named from its last packet's time, so a pid
+// reused since does not rename it.
+func (t *Table) LabelAt(pid uint32, at time.Time) string {
+	if e := t.get(pid, at); e != nil {
 		return e.label
 	}
 	return ""
 }
 
-func (t *Table) get(pid uint32) *entry {
+// get returns the entry of the process that was pid at at (zero: now),
+// asking the kernel again when the newest is older than refresh.
+func (t *Table) get(pid uint32, at time.Time) *entry {
 	if pid == 0 {
 		return nil
 	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.byPid[pid]
-	if e != nil && now.Sub(e.at) < refresh {
-		return e
+	gens := t.byPid[pid]
+	if n := len(gens); n == 0 || now.Sub(gens[n-1].at) >= refresh {
+		gens = t.askLocked(pid, gens, now)
+	}
+	return pick(gens, at)
+}
+
+// pick returns the newest of gens (oldest first) that began by at, or the
+// oldest when at is before them all; the newest for the zero at.
+func pick(gens []*entry, at time.Time) *entry {
+	if len(gens) == 0 {
+		return nil
+	}
+	if !at.IsZero() {
+		for i := len(gens) - 1; i > 0; i-- {
+			if !gens[i].from.After(at) {
+				return gens[i]
+			}
+		}
+		return gens[0]
+	}
+	return gens[len(gens)-1]
+}
+
+// askLocked asks the kernel about pid, whose entries were gens, and
+// returns them with a new one if the kernel's record changed. A pid the
+// kernel has no record of (evicted from its LRU map, or it opened no
+// socket since the capture began) is named from /proc if it is alive;
+// else what it was, if anything, is kept, and the pid is not asked about
+// again for refresh (the text lines and the files ask on every packet).
+func (t *Table) askLocked(pid uint32, gens []*entry, now time.Time) []*entry {
+	var e *entry
+	if n := len(gens); n > 0 {
+		e = gens[n-1]
+	}
+	if at, ok := t.missed[pid]; ok && now.Sub(at) < refresh {
+		return gens
 	}
 	o, ok := t.lookup(pid)
 	if !ok {
-		return e // what it was, if it was
+		o, ok = t.procfs(pid)
 	}
+	if !ok {
+		if e != nil {
+			e.at = now
+		} else {
+			if len(t.missed) >= maxPids {
+				clear(t.missed)
+			}
+			t.missed[pid] = now
+		}
+		return gens
+	}
+	delete(t.missed, pid)
 	if e != nil && e.info.Comm == o.Comm && e.info.CgroupID == o.CgroupID {
 		e.at = now
-		return e
+		return gens
 	}
 	info := Info{Pid: pid, Comm: o.Comm, CgroupID: o.CgroupID}
 	info.Cgroup = t.cgroupPathLocked(pid, o.CgroupID, now)
@@ -151,10 +223,18 @@ func (t *Table) get(pid uint32) *entry {
 	}
 	if len(t.byPid) >= maxPids {
 		clear(t.byPid)
+		gens = nil
 	}
-	e = &entry{info: info, label: info.Label(), comments: info.Comments(), at: now}
-	t.byPid[pid] = e
-	return e
+	from := now
+	if st, ok := t.start(pid, o.Comm); ok && (e == nil || st.After(e.from)) {
+		from = st // the process behind pid now is the kernel's
+	}
+	if len(gens) == maxGens {
+		gens = append(gens[:0], gens[1:]...)
+	}
+	gens = append(gens, &entry{info: info, label: info.Label(), comments: info.Comments(), at: now, from: from})
+	t.byPid[pid] = gens
+	return gens
 }
 
 // cgroupPathLocked finds the path of cgroup id: the process's own
@@ -200,4 +280,21 @@ func inode(path string) uint64 {
 		return 0
 	}
 	return st.Ino
+}
+
+// fromProc names a live process from /proc/PID/comm and its cgroup from
+// /proc/PID/cgroup, for a pid the kernel's map has no record of.
+func (t *Table) fromProc(pid uint32) (Owner, bool) {
+	dir := "/proc/" + strconv.FormatUint(uint64(pid), 10)
+	comm, err := os.ReadFile(dir + "/comm")
+	if err != nil || len(comm) == 0 {
+		return Owner{}, false
+	}
+	o := Owner{Tgid: pid, Pid: pid, Comm: strings.TrimSuffix(string(comm), "\n")}
+	if b, err := os.ReadFile(dir + "/cgroup"); err == nil && t.root != "" {
+		if p := cgroupOfProc(b); p != "" {
+			o.CgroupID = inode(filepath.Join(t.root, p))
+		}
+	}
+	return o, true
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -25,8 +26,8 @@ type hexPane struct {
 	frame    packet.Packet
 	layers   []decode.LayerDetail
 	rows     []treeRow
-	ifnames  map[int]string          // the heading names the interface
-	procName func(pid uint32) string // and the process (Config.ProcessName)
+	ifnames  map[int]string                        // the heading names the interface
+	procName func(pid uint32, at time.Time) string // and the process (Config.ProcessName)
 
 	// The layout for width and height, made by layout when stale (laid
 	// false).
@@ -415,7 +416,7 @@ func (h *hexPane) heading() string {
 		s += fmt.Sprintf(" · ifindex %d", f.Ifindex)
 	}
 	if pid := f.Pid(); pid != 0 && h.procName != nil {
-		if name := h.procName(pid); name != "" {
+		if name := h.procName(pid, f.Time()); name != "" {
 			s += " · " + safe(name)
 		}
 	}

@@ -31,9 +31,10 @@ type Config struct {
 	// ShowProcess adds a PROCESS column to the flow table (the capture
 	// names the processes owning the flows: FlowView.Process).
 	ShowProcess bool
-	// ProcessName, when set, names a packet's process (Packet.Pid) in the
-	// packet detail's heading: "curl[4123]", "" when unknown.
-	ProcessName func(pid uint32) string
+	// ProcessName, when set, names a packet's process (Packet.Pid, as of
+	// the packet's time) in the packet detail's heading: "curl[4123]", ""
+	// when unknown.
+	ProcessName func(pid uint32, at time.Time) string
 	// NoProcesses is what p says without process names (ShowProcess
 	// false): why there are none.
 	NoProcesses string

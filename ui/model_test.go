@@ -823,7 +823,7 @@ func TestTUIPacketNamesItsInterface(t *testing.T) {
 // packet's process, made printable (a process chooses its own name).
 func TestTUIPacketNamesItsProcess(t *testing.T) {
 	names := map[uint32]string{4123: "curl\x1b[2J[4123]"}
-	e := newEnv(t, 120, 40, Config{ProcessName: func(pid uint32) string { return names[pid] }})
+	e := newEnv(t, 120, 40, Config{ProcessName: func(pid uint32, _ time.Time) string { return names[pid] }})
 	pk := packet.Packet{Nanos: packet.Nanos(t0.Add(-time.Second)), Ifindex: 2, Dir: packet.DirOut}
 	pk.Data = udpFrame(t, "10.0.0.1", 40000, "10.0.0.2", 53, []byte("q"))
 	pk.OrigLen = uint32(len(pk.Data))

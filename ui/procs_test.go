@@ -14,8 +14,8 @@ import (
 func newProcEnv(t *testing.T, w, h int) *env {
 	e := newEnv(t, w, h, Config{ShowProcess: true})
 	names := map[uint32]string{100: "curl[100]", 200: "nginx[200] abc123def456", 300: "redis[300] abc123def456"}
-	e.eng.SetProcessNames(func(pid uint32) string { return names[pid] })
-	e.eng.SetProcessContainers(func(pid uint32) string {
+	e.eng.SetProcessNames(func(pid uint32, _ time.Time) string { return names[pid] })
+	e.eng.SetProcessContainers(func(pid uint32, _ time.Time) string {
 		if pid == 200 || pid == 300 {
 			return "docker abc123def456"
 		}

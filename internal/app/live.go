@@ -126,7 +126,7 @@ func (v *viewer) start(c *run) error {
 	}
 	v.eng.SetInterfaceNames(v.ifnames)
 	if c.procs != nil {
-		v.eng.SetProcessNames(c.procs.Label)
+		v.eng.SetProcessNames(c.procs.LabelAt)
 		v.eng.SetProcessContainers(containerOf(c.procs))
 	}
 
@@ -376,9 +376,9 @@ func (k *kernelFlows) sync() error {
 
 // procName names a packet's process for the packet detail, nil without
 // attribution.
-func procName(t *proc.Table) func(uint32) string {
+func procName(t *proc.Table) func(uint32, time.Time) string {
 	if t == nil {
 		return nil
 	}
-	return t.Label
+	return t.LabelAt
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -164,26 +165,27 @@ func (c *run) procLabels() func(uint32) string {
 	return c.procs.Label
 }
 
-// containerOf names the container of a process for the processes view:
-// "docker 3f2a1b2c3d4e", "" if none.
-func containerOf(t *proc.Table) func(uint32) string {
-	return func(pid uint32) string {
-		if i, ok := t.Lookup(pid); ok && i.Container.ID != "" {
+// containerOf names the container of a process (as of at) for the
+// processes view: "docker 3f2a1b2c3d4e", "" if none.
+func containerOf(t *proc.Table) func(uint32, time.Time) string {
+	return func(pid uint32, at time.Time) string {
+		if i, ok := t.LookupAt(pid, at); ok && i.Container.ID != "" {
 			return i.Container.Runtime + " " + i.Container.Short()
 		}
 		return ""
 	}
 }
 
-// fileProcInfo is what a pcapng file's comments say of pid, as the live
-// capture's proc.Info: "container: RUNTIME ID", else the systemd unit of
-// "cgroup: PATH". in gives the file, nil while a stream is not open yet.
-func fileProcInfo(in func() *pcapfile.File, pid uint32) (proc.Info, bool) {
+// fileProcInfo is what a pcapng file's comments say of pid at time at, as
+// the live capture's proc.Info: "container: RUNTIME ID", else the systemd
+// unit of "cgroup: PATH". in gives the file, nil while a stream is not
+// open yet.
+func fileProcInfo(in func() *pcapfile.File, pid uint32, at time.Time) (proc.Info, bool) {
 	f := in()
 	if f == nil {
 		return proc.Info{}, false
 	}
-	p, ok := f.Process(pid)
+	p, ok := f.Process(pid, at)
 	if !ok {
 		return proc.Info{}, false
 	}
@@ -198,9 +200,9 @@ func fileProcInfo(in func() *pcapfile.File, pid uint32) (proc.Info, bool) {
 
 // fileProcLabel names the processes of a file read (-r) as the live view
 // does, from the file's comments.
-func fileProcLabel(in func() *pcapfile.File) func(uint32) string {
-	return func(pid uint32) string {
-		if i, ok := fileProcInfo(in, pid); ok {
+func fileProcLabel(in func() *pcapfile.File) func(uint32, time.Time) string {
+	return func(pid uint32, at time.Time) string {
+		if i, ok := fileProcInfo(in, pid, at); ok {
 			return i.Label()
 		}
 		return ""
@@ -208,9 +210,9 @@ func fileProcLabel(in func() *pcapfile.File) func(uint32) string {
 }
 
 // fileProcContainer is containerOf for a file read (-r).
-func fileProcContainer(in func() *pcapfile.File) func(uint32) string {
-	return func(pid uint32) string {
-		if i, ok := fileProcInfo(in, pid); ok && i.Container.ID != "" {
+func fileProcContainer(in func() *pcapfile.File) func(uint32, time.Time) string {
+	return func(pid uint32, at time.Time) string {
+		if i, ok := fileProcInfo(in, pid, at); ok && i.Container.ID != "" {
 			return i.Container.Runtime + " " + i.Container.Short()
 		}
 		return ""
