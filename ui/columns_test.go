@@ -67,3 +67,41 @@ func TestFlowColumnsAligned(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowColumnsProcessGivesWay: where the endpoints do not fit whole,
+// PROCESS gives way to them, down to its heading's width (its names cut),
+// so an address loses a few digits and never more than the ports; wide
+// enough, both are whole.
+func TestFlowColumnsProcessGivesWay(t *testing.T) {
+	rows := []decode.FlowView{
+		{ID: 1, Proto: "TCP", A: "198.18.77.2:52170", B: "198.18.77.1:5001", Process: "bpftop-cap[21828]"},
+		{ID: 2, Proto: "UDP", A: "198.18.77.2:40000", B: "198.18.77.1:53", Process: "demo-dns[21830]"},
+	}
+	st := DefaultStyles()
+	for _, tc := range []struct {
+		w     int
+		whole bool
+	}{{80, false}, {120, true}} {
+		ft := flowTable{showProc: true}
+		ft.setSize(tc.w, 8)
+		ft.setRows(rows, false)
+		lines := strings.Split(ansi.Strip(ft.view(&st, true, "Flows")), "\n")
+		if !strings.Contains(lines[1], "PROCESS") {
+			t.Errorf("%d cells: no PROCESS heading: %q", tc.w, lines[1])
+		}
+		row := lines[2]
+		if got := strings.Contains(row, "198.18.77.2:52170 <-> 198.18.77.1:5001"); got != tc.whole {
+			t.Errorf("%d cells: endpoints whole %v, want %v: %q", tc.w, got, tc.whole, row)
+		}
+		if got := strings.Contains(row, "bpftop-cap[21828]"); got != tc.whole {
+			t.Errorf("%d cells: the process whole %v, want %v: %q", tc.w, got, tc.whole, row)
+		}
+		// Cut, each address keeps most of itself: "198.…77.2:52170".
+		if !strings.Contains(row, "198.") || !strings.Contains(row, "77.2:52170") || !strings.Contains(row, "77.1:5001") || !strings.Contains(row, "bpftop") {
+			t.Errorf("%d cells: cut too much: %q", tc.w, row)
+		}
+		if ansi.StringWidth(row) > tc.w {
+			t.Errorf("%d cells: row %d wide", tc.w, ansi.StringWidth(row))
+		}
+	}
+}

@@ -33,10 +33,12 @@ type flowTable struct {
 	ok     bool // selID is set
 	showIf bool // an IF column: several interfaces are captured
 	// showProc: a PROCESS column (process attribution is on); procW is its
-	// width, grown to the longest name seen, as protoW.
-	showProc bool
-	procW    int
-	width    int
+	// width, grown to the longest name seen, as protoW; procShown what it
+	// gets (the endpoints come first).
+	showProc  bool
+	procW     int
+	procShown int
+	width     int
 	// The widths the content asked for so far: they grow with it and never
 	// shrink, so the headers do not shift as flows come and go.
 	protoW, endsW int
@@ -183,7 +185,10 @@ func (t *flowTable) columns() (proto, ends, graph, state, info int) {
 		for i := from; i < to; i++ {
 			t.procW = max(t.procW, min(ansi.StringWidth(t.rows[i].Process)+1, colProcMax))
 		}
-		rest -= t.procW
+		// The endpoints come first: PROCESS gives way to them, down to
+		// its heading's width, its names then cut.
+		t.procShown = max(colProc, min(t.procW, rest-t.endsW))
+		rest -= t.procShown
 	}
 	if t.width >= 100 {
 		state = colState
@@ -222,7 +227,7 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 		hdr = fit("IF", colIf) + hdr
 	}
 	if t.showProc {
-		hdr += fit("PROCESS", t.procW)
+		hdr += fit("PROCESS", t.procShown)
 	}
 	if stateW > 0 {
 		hdr += fit("STATE", stateW)
@@ -251,7 +256,7 @@ func (t *flowTable) view(st *Styles, focused bool, heading string) string {
 			line = fit(safe(f.Iface), colIf) + line
 		}
 		if t.showProc {
-			line += fit(procName(f.Process), t.procW)
+			line += fit(procName(f.Process), t.procShown)
 		}
 		if stateW > 0 {
 			line += fit(safe(f.State), stateW)
