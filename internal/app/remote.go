@@ -248,7 +248,7 @@ func runRemote(cfg *Config, stdout, stderr io.Writer) error {
 		err := s.wait()
 		// After a signal (ssh may have had it too) only a host that had
 		// failed before it is an error.
-		if err != nil && (ctx.Err() == nil || s.endedFirst.Load()) {
+		if err != nil && (ctx.Err() == nil || s.endedFirst.Load() || s.captureFailed()) {
 			hostErrs = append(hostErrs, err)
 		}
 	}
@@ -546,7 +546,7 @@ func (s *session) wait() error {
 	}
 	var ee *exec.ExitError
 	switch {
-	case s.stopping.Load():
+	case s.stopping.Load() && !s.captureFailed():
 		return nil // whatever it said after
 	case errors.As(s.waitErr, &ee) && ee.Exited() && ee.ExitCode() != 0:
 		if lines := s.stderr.last(); !s.echo || len(lines) == 0 {
@@ -559,6 +559,20 @@ func (s *session) wait() error {
 		return fmt.Errorf("%s: %w", s.host.label, s.streamErr)
 	}
 	return nil
+}
+
+// captureFailed says whether the remote capture ended of its own failure:
+// ssh passes on its exit status, 1 or 2, where one stopped by us (its
+// shell's SIGTERM) exits 0 and ssh's own failures are 255. Its stream may
+// end only after a signal here came, so the order cannot tell.
+func (s *session) captureFailed() bool {
+	select {
+	case <-s.exited:
+	default:
+		return false
+	}
+	var ee *exec.ExitError
+	return errors.As(s.waitErr, &ee) && ee.Exited() && (ee.ExitCode() == 1 || ee.ExitCode() == 2)
 }
 
 // failed says whether the ended stream of s was a failure so far: not
