@@ -546,17 +546,28 @@ volatile const __u8 with_fib = 0;
 #define AF_INET_ 2
 #define AF_INET6_ 10
 
+#define PACKET_OTHERHOST_ 3
+
 /* local_dest says whether the stack will deliver a packet to tuple t
- * entering at skb's interface to this host rather than forward it: the
+ * entering at skb's interface to this host rather than forward it: an
+ * IPv4 broadcast or multicast destination (the stack takes those before
+ * its route lookup, which would send them down a default route); the
  * route the kernel's own lookup gives it from that interface is not a
- * unicast one (local, broadcast), or the interface does not forward (the
- * packet is then the host's or dropped). Not the frame's MAC address: on
- * a bridge's port a frame for the host carries the bridge's. Netfilter
- * comes later: DNAT, REDIRECT and TPROXY are not seen. */
+ * unicast one (local, broadcast); or the interface does not forward and
+ * the frame was addressed to it (one for another MAC is switched past
+ * the host: a bridge's port, a macvlan's lower device). Not the frame's
+ * MAC address otherwise: on a bridge's port a frame for the host carries
+ * the bridge's. Netfilter comes later: DNAT, REDIRECT and TPROXY are not
+ * seen. */
 static __always_inline int local_dest(struct __sk_buff *skb, struct bpf_sock_tuple *t, __u8 proto, int v6)
 {
 	if (!with_fib)
 		return 0;
+	if (!v6) {
+		__u32 d = bpf_ntohl(t->ipv4.daddr);
+		if (d == 0xffffffff || d >> 28 == 0xe)
+			return 1;
+	}
 	struct bpf_fib_lookup p = {
 		.l4_protocol = proto,
 		.tot_len = skb->len,
@@ -576,7 +587,8 @@ static __always_inline int local_dest(struct __sk_buff *skb, struct bpf_sock_tup
 		p.ipv4_dst = t->ipv4.daddr;
 	}
 	long r = bpf_fib_lookup(skb, &p, sizeof(p), 0);
-	return r == BPF_FIB_LKUP_RET_NOT_FWDED || r == BPF_FIB_LKUP_RET_FWD_DISABLED;
+	return r == BPF_FIB_LKUP_RET_NOT_FWDED ||
+	       (r == BPF_FIB_LKUP_RET_FWD_DISABLED && skb->pkt_type != PACKET_OTHERHOST_);
 }
 
 /* delivered says whether the socket sk the lookup found for t is the one

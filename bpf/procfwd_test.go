@@ -29,11 +29,23 @@ func udp6To(t testing.TB, src, dst *net.UDPAddr) []byte {
 	return buf.Bytes()
 }
 
+// toMAC sets frame's destination MAC to all bytes b.
+func toMAC(frame []byte, b byte) []byte {
+	for i := range 6 {
+		frame[i] = b
+	}
+	return frame
+}
+
 // TestProcIngressWildcard: a datagram on the port of a socket bound to
 // 0.0.0.0 or :: names the socket's owner when it is for this host, and
 // no one when the host would forward it (the kernel's socket lookup at tc
 // finds the socket for both): IPv4 and IPv6, with forwarding on; with it
-// off, a packet is the host's or dropped, and names the owner.
+// off, a frame addressed to the interface is the host's or dropped, and
+// names the owner, while one for another MAC (switched past the host, as
+// on a bridge's port) names no one; IPv4 broadcast and multicast, which
+// the stack takes before its route lookup, are the host's either way.
+// (BPF_PROG_TEST_RUN takes a frame as arriving on lo: its MAC is zero.)
 func TestProcIngressWildcard(t *testing.T) {
 	pair := testutil.NewPair(t)
 	mi, err := os.ReadFile("/proc/self/mountinfo")
@@ -51,6 +63,7 @@ func TestProcIngressWildcard(t *testing.T) {
 		}
 	}
 	sh("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.lo.disable_ipv6=0")
+	sh("ip", "route", "add", "default", "via", pair.AddrB) // broadcast and multicast would follow it
 	sh("ip", "route", "add", "203.0.113.0/24", "via", pair.AddrB)
 	sh("ip", "-6", "route", "add", "2001:db8::/64", "dev", "lo")
 	o, rd := loadWithReader(t, Config{Snaplen: 128, In: true, Out: true, Proc: true})
@@ -87,8 +100,12 @@ func TestProcIngressWildcard(t *testing.T) {
 		{"v4 routed", true, udpTo(t, peer4, &net.UDPAddr{IP: net.ParseIP("203.0.113.5"), Port: p4}), 0},
 		{"v6 loopback", true, udp6To(t, peer6, &net.UDPAddr{IP: net.IPv6loopback, Port: p6}), me},
 		{"v6 routed", true, udp6To(t, peer6, &net.UDPAddr{IP: net.ParseIP("2001:db8::5"), Port: p6}), 0},
-		{"v4 no forwarding", false, udpTo(t, peer4, &net.UDPAddr{IP: net.ParseIP("203.0.113.5"), Port: p4}), me},
-		{"v6 no forwarding", false, udp6To(t, peer6, &net.UDPAddr{IP: net.ParseIP("2001:db8::5"), Port: p6}), me},
+		{"v4 no forwarding, another MAC", false, udpTo(t, peer4, &net.UDPAddr{IP: net.ParseIP("203.0.113.5"), Port: p4}), 0},
+		{"v6 no forwarding, another MAC", false, udp6To(t, peer6, &net.UDPAddr{IP: net.ParseIP("2001:db8::5"), Port: p6}), 0},
+		{"v4 no forwarding, its MAC", false, toMAC(udpTo(t, peer4, &net.UDPAddr{IP: net.ParseIP("203.0.113.5"), Port: p4}), 0), me},
+		{"v6 no forwarding, its MAC", false, toMAC(udp6To(t, peer6, &net.UDPAddr{IP: net.ParseIP("2001:db8::5"), Port: p6}), 0), me},
+		{"v4 broadcast", true, udpTo(t, peer4, &net.UDPAddr{IP: net.IPv4bcast, Port: p4}), me},
+		{"v4 multicast", true, udpTo(t, peer4, &net.UDPAddr{IP: net.ParseIP("239.255.255.250"), Port: p4}), me},
 	} {
 		fwd := "0"
 		if tc.forward {
