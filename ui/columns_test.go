@@ -69,9 +69,9 @@ func TestFlowColumnsAligned(t *testing.T) {
 }
 
 // TestFlowColumnsProcessGivesWay: where the endpoints do not fit whole,
-// PROCESS gives way to them, down to its heading's width (its names cut),
-// so an address loses a few digits and never more than the ports; wide
-// enough, both are whole.
+// PROCESS gives way to them (after STATE has its cells, from 100), down
+// to its heading's width (its names cut), so an address loses a few
+// digits and never its port; wide enough, both are whole.
 func TestFlowColumnsProcessGivesWay(t *testing.T) {
 	rows := []decode.FlowView{
 		{ID: 1, Proto: "TCP", A: "198.18.77.2:52170", B: "198.18.77.1:5001", Process: "bpftop-cap[21828]"},
@@ -79,9 +79,9 @@ func TestFlowColumnsProcessGivesWay(t *testing.T) {
 	}
 	st := DefaultStyles()
 	for _, tc := range []struct {
-		w     int
-		whole bool
-	}{{80, false}, {120, true}} {
+		w           int
+		ends, whole bool // the endpoints whole; the process whole
+	}{{80, false, false}, {100, true, false}, {102, true, false}, {120, true, true}} {
 		ft := flowTable{showProc: true}
 		ft.setSize(tc.w, 8)
 		ft.setRows(rows, false)
@@ -90,8 +90,8 @@ func TestFlowColumnsProcessGivesWay(t *testing.T) {
 			t.Errorf("%d cells: no PROCESS heading: %q", tc.w, lines[1])
 		}
 		row := lines[2]
-		if got := strings.Contains(row, "198.18.77.2:52170 <-> 198.18.77.1:5001"); got != tc.whole {
-			t.Errorf("%d cells: endpoints whole %v, want %v: %q", tc.w, got, tc.whole, row)
+		if got := strings.Contains(row, "198.18.77.2:52170 <-> 198.18.77.1:5001"); got != tc.ends {
+			t.Errorf("%d cells: endpoints whole %v, want %v: %q", tc.w, got, tc.ends, row)
 		}
 		if got := strings.Contains(row, "bpftop-cap[21828]"); got != tc.whole {
 			t.Errorf("%d cells: the process whole %v, want %v: %q", tc.w, got, tc.whole, row)

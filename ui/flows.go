@@ -180,6 +180,10 @@ func (t *flowTable) columns() (proto, ends, graph, state, info int) {
 	if t.showIf {
 		rest -= colIf
 	}
+	if t.width >= 100 {
+		state = colState
+		rest -= state
+	}
 	if t.showProc {
 		t.procW = max(t.procW, colProc)
 		for i := from; i < to; i++ {
@@ -189,10 +193,6 @@ func (t *flowTable) columns() (proto, ends, graph, state, info int) {
 		// its heading's width, its names then cut.
 		t.procShown = max(colProc, min(t.procW, rest-t.endsW))
 		rest -= t.procShown
-	}
-	if t.width >= 100 {
-		state = colState
-		rest -= state
 	}
 	ends = max(min(t.endsW, rest), 0)
 	if t.graphs {
