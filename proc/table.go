@@ -96,7 +96,12 @@ type entry struct {
 	comments []string
 	at       time.Time // when the kernel was last asked (the newest entry's)
 	from     time.Time // when the process began, as far as known
+	started  bool      // from is its start time (/proc), not when it was seen
 }
+
+// startSlack is how far before a process's start time (from /proc, in
+// clock ticks) a packet may seem to be and still be its.
+const startSlack = 100 * time.Millisecond
 
 // refresh is how long a pid's name is kept before the kernel is asked
 // again; walkEvery how often at most a cgroup not found sends Table
@@ -164,7 +169,9 @@ func (t *Table) get(pid uint32, at time.Time) *entry {
 }
 
 // pick returns the newest of gens (oldest first) that began by at, or the
-// oldest when at is before them all; the newest for the zero at.
+// oldest when at is before them all, unless the oldest is known to have
+// started after at (the pid was another process's then: none); the newest
+// for the zero at.
 func pick(gens []*entry, at time.Time) *entry {
 	if len(gens) == 0 {
 		return nil
@@ -174,6 +181,9 @@ func pick(gens []*entry, at time.Time) *entry {
 			if !gens[i].from.After(at) {
 				return gens[i]
 			}
+		}
+		if g := gens[0]; g.started && at.Before(g.from.Add(-startSlack)) {
+			return nil
 		}
 		return gens[0]
 	}
@@ -225,14 +235,14 @@ func (t *Table) askLocked(pid uint32, gens []*entry, now time.Time) []*entry {
 		clear(t.byPid)
 		gens = nil
 	}
-	from := now
+	from, started := now, false
 	if st, ok := t.start(pid, o.Comm); ok && (e == nil || st.After(e.from)) {
-		from = st // the process behind pid now is the kernel's
+		from, started = st, true // the process behind pid now is the kernel's
 	}
 	if len(gens) == maxGens {
 		gens = append(gens[:0], gens[1:]...)
 	}
-	gens = append(gens, &entry{info: info, label: info.Label(), comments: info.Comments(), at: now, from: from})
+	gens = append(gens, &entry{info: info, label: info.Label(), comments: info.Comments(), at: now, from: from, started: started})
 	t.byPid[pid] = gens
 	return gens
 }

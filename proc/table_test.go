@@ -95,7 +95,8 @@ func TestTablePidReuse(t *testing.T) {
 		want string
 	}{
 		{curlFlow, "curl[4123]"},
-		{t0.Add(-time.Hour), "curl[4123]"}, // before all: the oldest known
+		{t0.Add(-time.Hour), ""}, // before curl started: not curl's
+		{t0.Add(-30 * time.Second), "curl[4123]"},
 		{t0.Add(1800 * time.Millisecond), "sshd[4123]"},
 		{time.Time{}, "sshd[4123]"}, // now
 	} {
@@ -105,6 +106,16 @@ func TestTablePidReuse(t *testing.T) {
 	}
 	if got := tab.Label(pid); got != "sshd[4123]" {
 		t.Errorf("Label: %q", got)
+	}
+	// A pid first seen as a process that started after the packet: the
+	// pid was another's then, unknown.
+	owners[4124] = Owner{Tgid: 4124, Comm: "newproc"}
+	starts["newproc"] = t0.Add(time.Minute)
+	if got := tab.LabelAt(4124, t0); got != "" {
+		t.Errorf("a packet before newproc began named %q", got)
+	}
+	if got := tab.LabelAt(4124, t0.Add(time.Minute+time.Millisecond)); got != "newproc[4124]" {
+		t.Errorf("newproc: %q", got)
 	}
 	// No start time (/proc has no such process): from when it was seen.
 	owners[pid] = Owner{Tgid: pid, Comm: "nc"}
