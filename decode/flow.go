@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"time"
 
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
@@ -189,6 +190,8 @@ type flowTable struct {
 
 	kernel *kernelTrack // for the kernel's flow counts (Config.KernelCounts); nil without
 	procs  *procTable   // the processes' counters (processes.go); nil until named
+	// procsExpired is when procs last dropped its idle processes.
+	procsExpired int64
 }
 
 func newFlowTable(maxFlows int, idle int64) *flowTable {
@@ -311,7 +314,9 @@ func (t *flowTable) alloc() int32 {
 	return i
 }
 
-// expire evicts flows not seen for longer than the idle timeout before now.
+// expire evicts flows not seen for longer than the idle timeout before now,
+// and, once a second, the processes left with no flow as long (without
+// the processes view open they would pile up to their bound).
 func (t *flowTable) expire(now int64) {
 	if t.idle <= 0 {
 		return
@@ -319,6 +324,10 @@ func (t *flowTable) expire(now int64) {
 	for t.tail >= 0 && now-t.flows[t.tail].last > t.idle {
 		t.remove(t.tail)
 		t.evictedIdle++
+	}
+	if t.procs != nil && now-t.procsExpired >= int64(time.Second) {
+		t.procsExpired = now
+		t.procs.expire(now, t.idle)
 	}
 }
 

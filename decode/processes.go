@@ -45,7 +45,7 @@ type procTable struct {
 }
 
 func newProcTable(maxFlows int) *procTable {
-	return &procTable{index: map[uint32]int32{}, bound: 4*maxFlows + 16}
+	return &procTable{index: map[uint32]int32{}, bound: 2*maxFlows + 16}
 }
 
 // side returns the side of a flow whose process a packet sent in

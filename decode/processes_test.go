@@ -139,10 +139,11 @@ func TestProcessesEviction(t *testing.T) {
 	if len(ps) != 2 || ps[0].Pid != 100 || ps[0].Flows != 1 || ps[0].PktsOut != 2 || ps[1].Pid != 200 || ps[1].Flows != 1 || ps[1].PktsOut != 2 {
 		t.Fatalf("100 back: %+v", ps)
 	}
-	// Idle past the timeout, its flow gone: so is a process.
-	e.Add(procPacket(t, 1002, 200, packet.DirOut, 11_000)) // evicts nothing; 100's flow idles
+	// Idle past the timeout, its flow gone: so is a process. Both were
+	// idle over 10 s when 200 sent again: it counts afresh.
+	e.Add(procPacket(t, 1002, 200, packet.DirOut, 11_000))
 	ps = e.Processes(SortBytes, testTS.Add(13*time.Second))
-	if len(ps) != 1 || ps[0].Pid != 200 || ps[0].PktsOut != 3 {
+	if len(ps) != 1 || ps[0].Pid != 200 || ps[0].PktsOut != 1 {
 		t.Fatalf("100 idle: %+v", ps)
 	}
 	if ps := e.Processes(SortBytes, testTS.Add(time.Minute)); len(ps) != 0 {
@@ -154,6 +155,28 @@ func TestProcessesEviction(t *testing.T) {
 	// Without names there is no count.
 	if ps := NewEngine(Config{}).Processes(SortBytes, now); ps != nil {
 		t.Errorf("no SetProcessNames: %+v", ps)
+	}
+}
+
+// TestProcessesExpireWithoutView: processes whose flows went idle are
+// dropped as packets keep coming, without the processes view asking
+// (Processes), so a host starting process after process does not fill
+// the table up to its bound.
+func TestProcessesExpireWithoutView(t *testing.T) {
+	e := procEngine(Config{MaxFlows: 64, RingBytes: 1 << 16, IdleTimeout: 2 * time.Second})
+	for i := range 50 { // 50 short-lived processes, a flow each
+		e.Add(procPacket(t, uint16(2000+i), uint32(1000+i), packet.DirOut, i))
+	}
+	if n := len(e.procs.index); n != 50 {
+		t.Fatalf("%d processes after their packets, want 50", n)
+	}
+	// Later, only one process sends: the others' flows idle out, and so
+	// do they, with no call to Processes.
+	for ms := 5000; ms <= 7000; ms += 500 {
+		e.Add(procPacket(t, 3000, 7, packet.DirOut, ms))
+	}
+	if n := len(e.procs.index); n != 1 {
+		t.Errorf("%d processes kept, want only the one still sending", n)
 	}
 }
 
