@@ -173,6 +173,11 @@ func ownerHooks(spec *ebpf.CollectionSpec) *ebpf.CollectionSpec {
 	return hooks
 }
 
+// LoadDone lets go of what loading kept for AttachProc (the hooks' spec,
+// the kernel's parsed BTF): without a cgroup v2 root AttachProc is never
+// called, and they would stay for the capture's life.
+func (o *Objects) LoadDone() { o.hookSpec, o.kernelBTF = nil, nil }
+
 // AttachProc loads the owner hooks and attaches them: the cgroup ones at
 // cgroupRoot (the root of the cgroup v2 hierarchy, so that they run for
 // every process), as bpf links, the tracepoints as tracing links; all go

@@ -26,6 +26,7 @@ import (
 // and says on one line what attribution lacks, if anything.
 func procSetup(c *run) func(*bpf.Objects) {
 	return func(objs *bpf.Objects) {
+		defer objs.LoadDone()
 		if why := objs.ProcUnavailable(); why != "" {
 			fmt.Fprintf(c.stderr, "bpftop-cap: no process attribution: %s\n", why)
 			return
