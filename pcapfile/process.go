@@ -1,6 +1,7 @@
 package pcapfile
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,21 +74,32 @@ type procSeen struct {
 // another on every packet costs no more.
 const maxProcGens = 8
 
-// note records p, which the comments of a packet of time ts said.
+// note records p, which the comments of a packet of time ts said. The
+// packets of a file are nearly in time order, not quite (each CPU's come
+// in order): a late one goes where its time puts it.
 func (n *procNames) note(p Process, ts int64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	gens := n.byPid[p.Pid]
-	if k := len(gens); k > 0 && gens[k-1].Process == p {
+	i := len(gens) // where ts goes: after every gen that began by then
+	for i > 0 && gens[i-1].from > ts {
+		i--
+	}
+	switch {
+	case i > 0 && gens[i-1].Process == p:
+		return // known from before ts
+	case i < len(gens) && gens[i].Process == p:
+		gens[i].from = ts // it began earlier than thought
 		return
 	}
 	if n.byPid == nil {
 		n.byPid = map[uint32][]procSeen{}
 	}
-	if len(gens) == maxProcGens {
-		gens = append(gens[:0], gens[1:]...)
+	gens = slices.Insert(gens, i, procSeen{p, ts})
+	if len(gens) > maxProcGens {
+		gens = gens[1:]
 	}
-	n.byPid[p.Pid] = append(gens, procSeen{p, ts})
+	n.byPid[p.Pid] = gens
 }
 
 // Process returns what the file's comments read so far said of pid at

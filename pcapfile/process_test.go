@@ -182,3 +182,30 @@ func TestProcessPidReuse(t *testing.T) {
 		t.Errorf("now: %q, want the newest", p.Comm)
 	}
 }
+
+// TestProcessNamesOutOfOrder: a packet of the pid's old process read
+// after the first of its new one (packets of two CPUs, nearly in time
+// order) does not make the old process current again.
+func TestProcessNamesOutOfOrder(t *testing.T) {
+	a := Process{Pid: 42, Comm: "curl"}
+	b := Process{Pid: 42, Comm: "sshd"}
+	var n procNames
+	n.note(a, 100)
+	n.note(b, 300)
+	n.note(a, 200) // late: between curl's first and sshd's
+	n.note(b, 250) // sshd began a little earlier than its first packet read
+	cf := &File{ng: &ngState{}}
+	cf.ng.procs.byPid = n.byPid
+	for _, tc := range []struct {
+		at   int64
+		want string
+	}{{150, "curl"}, {220, "curl"}, {260, "sshd"}, {400, "sshd"}} {
+		got, ok := cf.Process(42, time.Unix(0, tc.at))
+		if !ok || got.Comm != tc.want {
+			t.Errorf("at %d: %q, want %q", tc.at, got.Comm, tc.want)
+		}
+	}
+	if k := len(n.byPid[42]); k != 2 {
+		t.Errorf("%d entries for two processes: %+v", k, n.byPid[42])
+	}
+}
