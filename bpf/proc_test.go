@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/perf"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
@@ -50,6 +51,36 @@ func udpTo(t testing.TB, src, dst *net.UDPAddr) []byte {
 	return buf.Bytes()
 }
 
+// cgroupRoot is the root of the cgroup v2 hierarchy the hooks attach to.
+func cgroupRoot(t *testing.T) string {
+	t.Helper()
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := Cgroup2Root(string(mi))
+	if err != nil {
+		testutil.SkipOrFail(t, "%v", err)
+	}
+	return root
+}
+
+// nextRecord reads the next record (what, for the failure) and the CPU
+// whose ring it came from.
+func nextRecord(t *testing.T, rd *perf.Reader, what string) (Record, int) {
+	t.Helper()
+	rd.SetDeadline(time.Now().Add(time.Second))
+	rec, err := rd.Read()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	hdr, _, err := ParseRecord(rec.RawSample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hdr, rec.CPU
+}
+
 // TestProcIngressOwner: the tc ingress program finds the socket a
 // datagram is for as the stack would (BPF_PROG_TEST_RUN runs it in this
 // process's network namespace) and records its owner: written by the bind
@@ -57,14 +88,7 @@ func udpTo(t testing.TB, src, dst *net.UDPAddr) []byte {
 // one bound before, and none for a datagram no socket takes.
 func TestProcIngressOwner(t *testing.T) {
 	testutil.RequireRoot(t)
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := Cgroup2Root(string(mi))
-	if err != nil {
-		t.Skip(err)
-	}
+	root := cgroupRoot(t)
 	// Bound before the hooks: only a seed can name its owner.
 	old, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -116,17 +140,9 @@ func TestProcIngressOwner(t *testing.T) {
 		if _, err := o.objs.CaptureTcIngress.Run(&ebpf.RunOptions{Data: udpTo(t, peer, tc.dst)}); err != nil {
 			t.Fatal(err)
 		}
-		rd.SetDeadline(time.Now().Add(time.Second))
-		rec, err := rd.Read()
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		hdr, _, err := ParseRecord(rec.RawSample)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Pid != tc.want || hdr.CPU != int32(rec.CPU) {
-			t.Errorf("%s: pid %d on CPU %d, want %d on CPU %d", tc.name, hdr.Pid, hdr.CPU, tc.want, rec.CPU)
+		hdr, cpu := nextRecord(t, rd, tc.name)
+		if hdr.Pid != tc.want || hdr.CPU != int32(cpu) {
+			t.Errorf("%s: pid %d on CPU %d, want %d on CPU %d", tc.name, hdr.Pid, hdr.CPU, tc.want, cpu)
 		}
 	}
 	ow, ok := o.LookupOwner(uint32(os.Getpid()))
@@ -149,11 +165,7 @@ func exeName() string {
 // meanwhile: only ours are counted.)
 func TestProcHooksGoWithTheProcess(t *testing.T) {
 	testutil.RequireRoot(t)
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	root, err := Cgroup2Root(string(mi))
-	if err != nil {
-		t.Skip(err)
-	}
+	root := cgroupRoot(t)
 	before := cgroupProgs(t, root)
 	o, err := Load(Config{Snaplen: 128, In: true, Out: true, Proc: true})
 	if err != nil {
@@ -205,14 +217,7 @@ func cgroupProgs(t *testing.T, dir string) map[ebpf.ProgramID]bool {
 // others in ProcFiltered; a datagram no socket takes matches nothing.
 func TestProcMatch(t *testing.T) {
 	testutil.RequireRoot(t)
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := Cgroup2Root(string(mi))
-	if err != nil {
-		t.Skip(err)
-	}
+	root := cgroupRoot(t)
 	cg, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		t.Fatal(err)

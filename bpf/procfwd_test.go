@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/gopacket/gopacket"
@@ -48,14 +47,7 @@ func toMAC(frame []byte, b byte) []byte {
 // (BPF_PROG_TEST_RUN takes a frame as arriving on lo: its MAC is zero.)
 func TestProcIngressWildcard(t *testing.T) {
 	pair := testutil.NewPair(t)
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := Cgroup2Root(string(mi))
-	if err != nil {
-		t.Skip(err)
-	}
+	root := cgroupRoot(t)
 	sh := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", append([]string{"netns", "exec", pair.NsA}, args...)...).CombinedOutput(); err != nil {
@@ -120,16 +112,7 @@ func TestProcIngressWildcard(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		rd.SetDeadline(time.Now().Add(time.Second))
-		rec, err := rd.Read()
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		hdr, _, err := ParseRecord(rec.RawSample)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Pid != tc.want {
+		if hdr, _ := nextRecord(t, rd, tc.name); hdr.Pid != tc.want {
 			t.Errorf("%s: pid %d, want %d", tc.name, hdr.Pid, tc.want)
 		}
 	}

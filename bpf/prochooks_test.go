@@ -30,11 +30,7 @@ func refuse(o *Objects, prog string) {
 // is refused, AttachProc fails.
 func TestProcHookRefused(t *testing.T) {
 	testutil.RequireRoot(t)
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	root, err := Cgroup2Root(string(mi))
-	if err != nil {
-		t.Skip(err)
-	}
+	root := cgroupRoot(t)
 	connectBefore := attachedAt(t, root, ebpf.AttachCGroupInet4Connect)
 	createBefore := attachedAt(t, root, ebpf.AttachCGroupInetSockCreate)
 

@@ -194,12 +194,7 @@ func testContainerCapture(t *testing.T, rootfs, caps string, args []string) {
 	argv = append(append(argv, args...), "--ready-file", "/captures/ready", "udp")
 	p := startCmd(t, containerCmd(pair.NsA, rootfs, capDir, caps, argv...))
 	testutil.Eventually(t, 15*time.Second, func() bool {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("the container's bpftop-cap exited early (%v):\n%s", err, p.stderr)
-		default:
-		}
+		p.failIfExited(t, "the container's bpftop-cap")
 		_, err := os.Stat(filepath.Join(capDir, "ready"))
 		return err == nil
 	}, "the container's bpftop-cap never became ready:\n%s", p.stderr)
@@ -221,14 +216,8 @@ func testContainerCapture(t *testing.T, rootfs, caps string, args []string) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v\n%s", err, p.stderr)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("the container's bpftop-cap still runs 15s after SIGTERM:\n%s", p.stderr)
+	if err := p.wait(t, 15*time.Second, "the container's bpftop-cap still runs 15s after SIGTERM"); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, p.stderr)
 	}
 	if err := td.stop(t, syscall.SIGINT); err != nil {
 		t.Fatalf("tcpdump: %v\n%s", err, td.stderr)

@@ -105,12 +105,7 @@ func requireExtcapGone(t *testing.T, pair *testutil.Pair, exe ...string) {
 func waitAttached(t *testing.T, pair *testutil.Pair, p *proc) {
 	t.Helper()
 	testutil.Eventually(t, 20*time.Second, func() bool {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("tshark exited early (%v):\n%s", err, p.stderr)
-		default:
-		}
+		p.failIfExited(t, "tshark")
 		left, err := testutil.Attached(pair.NsA, pair.IfA)
 		return err == nil && len(left) > 0
 	}, "bpftop-cap never attached to %s under tshark:\n%s", pair.IfA, p.stderr)
@@ -156,14 +151,8 @@ func TestExtcapTshark(t *testing.T) {
 		ts := startCmd(t, x.cmd("-i", ext, "-f", fmt.Sprintf("udp port %d", port), "-c", strconv.Itoa(2*n), "-w", file))
 		waitAttached(t, pair, ts)
 		dirs := sendBothWays(t, pair, port, n)
-		select {
-		case err := <-ts.done:
-			ts.done <- err
-			if err != nil {
-				t.Fatalf("tshark: %v\n%s", err, ts.stderr)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("tshark -c %d did not end:\n%s", 2*n, ts.stderr)
+		if err := ts.wait(t, 30*time.Second, "tshark -c %d did not end", 2*n); err != nil {
+			t.Fatalf("tshark: %v\n%s", err, ts.stderr)
 		}
 		if strings.Contains(ts.stderr.String(), "Error by extcap") {
 			t.Errorf("tshark reports an extcap error:\n%s", ts.stderr)
@@ -215,14 +204,8 @@ func TestExtcapTshark(t *testing.T) {
 		ts := startCmd(t, x.cmd("-o", pref, "-i", ext, "-f", fmt.Sprintf("udp port %d", port), "-c", strconv.Itoa(n), "-w", file))
 		waitAttached(t, pair, ts)
 		dirs := sendBothWays(t, pair, port, n)
-		select {
-		case err := <-ts.done:
-			ts.done <- err
-			if err != nil {
-				t.Fatalf("tshark: %v\n%s", err, ts.stderr)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("tshark -c %d did not end:\n%s", n, ts.stderr)
+		if err := ts.wait(t, 30*time.Second, "tshark -c %d did not end", n); err != nil {
+			t.Fatalf("tshark: %v\n%s", err, ts.stderr)
 		}
 		requireExtcapGone(t, pair)
 		got := byTag(t, readPcap(t, file), "tshark")
@@ -332,14 +315,8 @@ func TestExtcapUnprivileged(t *testing.T) {
 	ts := startCmd(t, nobody("-i", extIf, "-f", fmt.Sprintf("udp port %d", port), "-c", strconv.Itoa(2*n), "-w", file))
 	waitAttached(t, pair, ts)
 	sendBothWays(t, pair, port, n)
-	select {
-	case err := <-ts.done:
-		ts.done <- err
-		if err != nil || strings.Contains(ts.stderr.String(), "Error by extcap") {
-			t.Fatalf("tshark as nobody: %v\n%s", err, ts.stderr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("tshark -c %d as nobody did not end:\n%s", 2*n, ts.stderr)
+	if err := ts.wait(t, 30*time.Second, "tshark -c %d as nobody did not end", 2*n); err != nil || strings.Contains(ts.stderr.String(), "Error by extcap") {
+		t.Fatalf("tshark as nobody: %v\n%s", err, ts.stderr)
 	}
 	requireExtcapGone(t, pair, exe)
 	if got := byTag(t, readPcap(t, file), "tshark"); len(got) != 2*n {

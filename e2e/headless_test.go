@@ -113,14 +113,8 @@ func TestHeadlessCount(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "c.pcap")
 	bc := startCapture(t, pair, "-w", out, "-c", "10", "-Q", "in")
 	sendUDP(t, pair, 9001, datagramSizes())
-	select {
-	case err := <-bc.done:
-		bc.done <- err
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, bc.stderr)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("bpftop-cap -c 10 did not stop:\n%s", bc.stderr)
+	if err := bc.wait(t, 10*time.Second, "bpftop-cap -c 10 did not stop"); err != nil {
+		t.Fatalf("exit: %v\n%s", err, bc.stderr)
 	}
 	if n := len(readPcap(t, out)); n != 10 {
 		t.Errorf("file has %d packets, want 10", n)

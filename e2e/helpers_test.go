@@ -83,12 +83,31 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
 func (p *proc) stop(t *testing.T, sig syscall.Signal) error {
 	t.Helper()
 	_ = p.cmd.Process.Signal(sig)
+	return p.wait(t, 15*time.Second, "%s did not exit within 15s of %v; stderr", p.cmd.Path, sig)
+}
+
+// failIfExited fails the test if p has exited already (format and a say
+// what p is), with its exit and stderr.
+func (p *proc) failIfExited(t *testing.T, format string, a ...any) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		t.Fatalf(format+" exited early (%v):\n%s", append(a, err, p.stderr)...)
+	default:
+	}
+}
+
+// wait waits up to d for p to exit and returns the exit error; past d the
+// test fails with the message format and a, then p's stderr.
+func (p *proc) wait(t *testing.T, d time.Duration, format string, a ...any) error {
+	t.Helper()
 	select {
 	case err := <-p.done:
 		p.done <- err
 		return err
-	case <-time.After(15 * time.Second):
-		t.Fatalf("%s did not exit within 15s of %v; stderr:\n%s", p.cmd.Path, sig, p.stderr)
+	case <-time.After(d):
+		t.Fatalf(format+":\n%s", append(a, p.stderr)...)
 	}
 	return nil
 }
@@ -101,12 +120,7 @@ func startCapture(t *testing.T, pair *testutil.Pair, args ...string) *proc {
 	args = append([]string{"-i", pair.IfA, "--ready-file", ready}, args...)
 	p := start(t, pair.NsA, binary, args...)
 	testutil.Eventually(t, 10*time.Second, func() bool {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("bpftop-cap exited early (%v):\n%s", err, p.stderr)
-		default:
-		}
+		p.failIfExited(t, "bpftop-cap")
 		_, err := os.Stat(ready)
 		return err == nil
 	}, "bpftop-cap never became ready:\n%s", p.stderr)

@@ -92,14 +92,8 @@ func TestCapabilitiesWithoutIPCLock(t *testing.T) {
 		return err == nil
 	}, "the --ringbuf capture never became ready:\n%s", p.stderr)
 	sendUDP(t, pair, 7300, []int{100, 200, 300})
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if err != nil {
-			t.Fatalf("--ringbuf capture without CAP_IPC_LOCK: %v\n%s", err, p.stderr)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("--ringbuf -c 3 did not end:\n%s", p.stderr)
+	if err := p.wait(t, 15*time.Second, "--ringbuf -c 3 did not end"); err != nil {
+		t.Fatalf("--ringbuf capture without CAP_IPC_LOCK: %v\n%s", err, p.stderr)
 	}
 	if n := tcpdumpCount(t, out); n != 3 {
 		t.Errorf("--ringbuf capture wrote %d packets, want 3:\n%s", n, p.stderr)

@@ -43,17 +43,17 @@ func runClient(t *testing.T, ns, comm, mode string, args ...string) int {
 func runClientOut(t *testing.T, ns, comm, mode string, args ...string) (int, string) {
 	t.Helper()
 	p, out := startHelper(t, ns, comm, mode, args...)
-	pid := p.cmd.Process.Pid
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if err != nil || !strings.Contains(out.String(), "done") {
-			t.Fatalf("%s: %v: %s", comm, err, p.stderr)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s did not finish: %s", comm, p.stderr)
+	finishClient(t, p, out, comm)
+	return p.cmd.Process.Pid, out.String()
+}
+
+// finishClient waits for client helper p, named comm, to end, having said
+// "done" on out.
+func finishClient(t *testing.T, p *proc, out *syncBuffer, comm string) {
+	t.Helper()
+	if err := p.wait(t, 20*time.Second, "%s did not finish", comm); err != nil || !strings.Contains(out.String(), "done") {
+		t.Fatalf("%s: %v: %s", comm, err, p.stderr)
 	}
-	return pid, out.String()
 }
 
 // startProcCapture runs bpftop-cap on the pair's interface A with args,

@@ -67,15 +67,7 @@ func startWaiting(t *testing.T, ns, comm, dst string, n int) (p *proc, out *sync
 		if _, err := in.Write([]byte("go\n")); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			if err != nil || !strings.Contains(out.String(), "done") {
-				t.Fatalf("%s: %v: %s", comm, err, p.stderr)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("%s did not finish: %s", comm, p.stderr)
-		}
+		finishClient(t, p, out, comm)
 	}
 }
 

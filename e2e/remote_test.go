@@ -243,12 +243,7 @@ func startRemote(t *testing.T, h *sshHost, args ...string) (*proc, *syncBuffer) 
 	cmd.Stdout = out
 	p := startCmd(t, cmd)
 	testutil.Eventually(t, 30*time.Second, func() bool {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("bpftop-cap --remote exited early (%v):\n%s", err, p.stderr)
-		default:
-		}
+		p.failIfExited(t, "bpftop-cap --remote")
 		_, err := os.Stat(ready)
 		return err == nil
 	}, "bpftop-cap --remote never became ready:\n%s", p.stderr)
@@ -334,14 +329,8 @@ func TestRemoteText(t *testing.T) {
 		t.Errorf("the remote capture runs %s, not the installed one", exe)
 	}
 	sendUDP(t, h.pair, 7002, []int{100, 200, 300, 400, 500})
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, p.stderr)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("-c %d did not end it:\n%s", n, p.stderr)
+	if err := p.wait(t, 20*time.Second, "-c %d did not end it", n); err != nil {
+		t.Fatalf("exit: %v\n%s", err, p.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != n {

@@ -29,12 +29,7 @@ func startText(t *testing.T, pair *testutil.Pair, args ...string) (*proc, *bufio
 	p := startCmd(t, cmd)
 	w.Close() // the child has it: EOF when it exits
 	testutil.Eventually(t, 10*time.Second, func() bool {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("bpftop-cap exited early (%v):\n%s", err, p.stderr)
-		default:
-		}
+		p.failIfExited(t, "bpftop-cap")
 		_, err := os.Stat(ready)
 		return err == nil
 	}, "bpftop-cap never became ready:\n%s", p.stderr)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 	"github.com/bpftop-cap/bpftop-cap/packet"
 )
 
@@ -81,9 +82,7 @@ func TestPcapngInterfacesDirectionDrops(t *testing.T) {
 	}
 
 	// tshark reads the same interface names and directions from the file.
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("tshark not installed")
-	}
+	testutil.RequireTool(t, "tshark")
 	path := filepath.Join(t.TempDir(), "two.pcapng")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
 // TestTable: names come from the kernel's record, are cached, asked for
@@ -159,7 +161,7 @@ func TestParseStat(t *testing.T) {
 func selfComm(t *testing.T) string {
 	b, err := os.ReadFile("/proc/self/comm")
 	if err != nil {
-		t.Skip(err)
+		testutil.SkipOrFail(t, "%v", err)
 	}
 	return strings.TrimSpace(string(b))
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bpftop-cap/bpftop-cap/internal/testutil"
 )
 
 func TestParseRemote(t *testing.T) {
@@ -55,7 +57,7 @@ func TestParseRemote(t *testing.T) {
 func TestSplitCommand(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		testutil.SkipOrFail(t, "no sh")
 	}
 	for _, s := range []string{
 		`ssh`,
@@ -98,7 +100,7 @@ func TestSplitCommand(t *testing.T) {
 func TestRemoteScripts(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		testutil.SkipOrFail(t, "no sh")
 	}
 	words := []string{"-i", "eth0", "--", "host", "10.0.0.1", "and", "not", "port", "22", "it's", `"q"`, "$HOME", "`id`", "a\nb", ""}
 	q := make([]string, len(words))
@@ -129,7 +131,7 @@ func TestRemoteScripts(t *testing.T) {
 func TestProbe(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		testutil.SkipOrFail(t, "no sh")
 	}
 	out, err := exec.Command(sh, "-c", "echo a login script talks; "+probeScript(true)).Output()
 	if err != nil {
