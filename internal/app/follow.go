@@ -48,6 +48,24 @@ func openRead(cfg *Config) (*pcapfile.File, error) {
 	return pcapfile.OpenFile(cfg.Read)
 }
 
+// openReadFiltered is openRead for the text and -w modes with the rest
+// they share: the capture filter compiled for the file, Ctrl-C ending a
+// followed file, a closed pipe a write error rather than death. done
+// undoes it and closes the file.
+func openReadFiltered(cfg *Config) (in *pcapfile.File, done func(), err error) {
+	if in, err = openRead(cfg); err != nil {
+		return nil, nil, err
+	}
+	unstop := stopOnSignal(in)
+	done = func() { unstop(); in.Close() }
+	if err := fileFilter(cfg, in); err != nil {
+		done()
+		return nil, nil, err
+	}
+	signal.Ignore(syscall.SIGPIPE)
+	return in, done, nil
+}
+
 // openView opens -r for the view, which also follows a file a process is
 // writing (--follow: any file).
 func openView(cfg *Config) (*pcapfile.File, error) {

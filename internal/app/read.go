@@ -27,19 +27,14 @@ func convert(cfg *Config, stdout, stderr io.Writer) error {
 			return usageErr("-w %s is the file -r reads; write to another file", cfg.Write)
 		}
 	}
-	in, err := openRead(cfg)
+	in, done, err := openReadFiltered(cfg)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	defer stopOnSignal(in)()
-	if err := fileFilter(cfg, in); err != nil {
-		return err
-	}
+	defer done()
 	if cfg.input == nil { // --remote's hosts say where they capture
 		fmt.Fprintf(stderr, "bpftop-cap: reading from %s file %s, link-type %v, snapshot length %d\n", in.Format, cfg.Read, in.LinkTypeName(), in.Snaplen)
 	}
-	signal.Ignore(syscall.SIGPIPE) // -w - | head: a write error, not death
 	name, opened := cfg.Write, time.Now()
 	if cfg.rot.on() {
 		name = cfg.rot.fileName(name, 0, opened)

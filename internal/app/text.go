@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -112,19 +111,14 @@ func quietPipe(err error) error {
 // printFile prints a saved capture (-r FILE, no -w, stdout not a
 // terminal or --print).
 func printFile(cfg *Config, stdout, stderr io.Writer) error {
-	in, err := openRead(cfg)
+	in, done, err := openReadFiltered(cfg)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	defer stopOnSignal(in)()
-	if err := fileFilter(cfg, in); err != nil {
-		return err
-	}
+	defer done()
 	if cfg.input == nil { // --remote's hosts say where they capture
 		fmt.Fprintf(stderr, "reading from file %s, link-type %s, snapshot length %d\n", cfg.Read, in.LinkTypeName(), in.Snaplen)
 	}
-	signal.Ignore(syscall.SIGPIPE) // | head: a write error, not death
 	progFor := linkFilters(cfg, in)
 	tw := newTextWriter(cfg, stdout)
 	var n, printed uint64
