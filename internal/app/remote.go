@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/bpftop-cap/bpftop-cap/packet"
 	"github.com/bpftop-cap/bpftop-cap/pcapfile"
@@ -652,10 +653,11 @@ func (t *lineTail) last() []string {
 }
 
 // printable replaces what a terminal would act on (a remote host's
-// bytes are not trusted either) with '?', the line's end kept.
+// bytes are not trusted either: controls, bidi overrides, as
+// decode.Printable judges them) with '?', tabs and the line's end kept.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || (r >= ' ' && r != 0x7f && (r < 0x80 || r >= 0xa0)) {
+		if r == '\n' || r == '\t' || unicode.IsPrint(r) {
 			return r
 		}
 		return '?'
